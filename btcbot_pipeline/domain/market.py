@@ -1,0 +1,138 @@
+"""What a cycle knows about the market at its cycle time.
+
+A :class:`MarketSnapshot` holds one :class:`SymbolSnapshot` per candidate symbol, sorted by
+symbol. Every number is a ``Decimal`` or ``None`` when the source had no value; a symbol
+that cannot be traded this cycle carries a ``skip_reason`` and stays in the snapshot so
+the trace can say why it was left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from btcbot_pipeline.domain.money import BPS, ZERO
+
+
+class RulesStatus(StrEnum):
+    """How usable a symbol's exchange rules are (seed PR-4 vocabulary)."""
+
+    OK = "ok"  # tick, lot and min notional from exchange metadata
+    FALLBACK = "fallback"  # metadata missing or invalid, settings' fallback values used
+    MISSING = "missing"  # no metadata for the symbol
+    INVALID = "invalid"  # metadata present but unusable (non-positive tick, bad status…)
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    """Exchange rules of one pair as published (``None`` = not published).
+
+    ``price_scale`` / ``quantity_scale`` are BTCTurk's ``denominatorScale`` /
+    ``numeratorScale``; a valid price is a multiple of ``tick_size`` *and* has at most
+    ``price_scale`` decimals, a valid quantity at most ``quantity_scale`` decimals (and a
+    multiple of ``lot_size`` when one is given).
+    """
+
+    symbol: str
+    tick_size: Decimal | None = None
+    lot_size: Decimal | None = None
+    min_notional_try: Decimal | None = None
+    price_scale: int | None = None
+    quantity_scale: int | None = None
+    status: str = "TRADING"
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSnapshot:
+    """One symbol at one cycle time, as seen by the data source.
+
+    Attributes:
+        symbol: canonical pair name, e.g. ``BTCTRY``.
+        data_ts: time of the newest row used (≤ the cycle time), ``None`` without data.
+        staleness_s: cycle time minus ``data_ts`` in whole seconds.
+        best_bid / best_ask: top of book in TRY.
+        last / high_24h / low_24h: ticker prices in TRY.
+        quote_volume_try: 24 h traded value in TRY.
+        daily_change_pct: 24 h change in percent (2.24 = +2.24 %).
+        closes: recent candle closes, oldest first, at most the volatility lookback + 1.
+        rules: exchange rules, ``None`` when the exchange published none for the pair.
+        skip_reason: why the symbol cannot be traded this cycle, ``None`` if it can.
+    """
+
+    symbol: str
+    data_ts: datetime | None = None
+    staleness_s: int | None = None
+    best_bid: Decimal | None = None
+    best_ask: Decimal | None = None
+    last: Decimal | None = None
+    high_24h: Decimal | None = None
+    low_24h: Decimal | None = None
+    quote_volume_try: Decimal | None = None
+    daily_change_pct: Decimal | None = None
+    closes: tuple[Decimal, ...] = ()
+    rules: SymbolRules | None = None
+    skip_reason: str | None = None
+
+    @property
+    def tradable(self) -> bool:
+        return self.skip_reason is None
+
+    @property
+    def mark(self) -> Decimal | None:
+        """Mid price, the Stage 7 mark: ``(bid + ask) / 2`` when both are positive."""
+        if self.best_bid is None or self.best_ask is None:
+            return None
+        if self.best_bid <= ZERO or self.best_ask <= ZERO:
+            return None
+        return (self.best_bid + self.best_ask) / 2
+
+    @property
+    def spread_bps(self) -> Decimal | None:
+        """``(ask - bid) / mid * 10_000``; ``None`` without a usable two-sided book."""
+        mark = self.mark
+        if mark is None or self.best_ask is None or self.best_bid is None:
+            return None
+        return (self.best_ask - self.best_bid) / mark * BPS
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSnapshot:
+    """Every candidate symbol at ``cycle_ts`` (UTC), sorted by symbol."""
+
+    cycle_ts: datetime
+    symbols: tuple[SymbolSnapshot, ...] = ()
+    source: str = "replay"
+    notes: tuple[str, ...] = field(default=())
+
+    def by_symbol(self) -> dict[str, SymbolSnapshot]:
+        return {s.symbol: s for s in self.symbols}
+
+    def marks(self) -> dict[str, Decimal]:
+        """Mark prices of the symbols that have one."""
+        out: dict[str, Decimal] = {}
+        for s in self.symbols:
+            mark = s.mark
+            if mark is not None:
+                out[s.symbol] = mark
+        return out
+
+
+def assess_symbol(snapshot: SymbolSnapshot, *, max_data_age_s: int) -> str | None:
+    """Why ``snapshot`` cannot be traded this cycle, or ``None`` if it can.
+
+    Checks, in order: any data at all, staleness against ``max_data_age_s``, a two-sided
+    positive book, a book that is not crossed.
+    """
+    if snapshot.data_ts is None:
+        return "no_data"
+    if snapshot.staleness_s is not None and snapshot.staleness_s > max_data_age_s:
+        return "stale_data"
+    if snapshot.best_bid is None or snapshot.best_ask is None:
+        return "missing_book"
+    if snapshot.best_bid <= ZERO or snapshot.best_ask <= ZERO:
+        return "non_positive_price"
+    if snapshot.best_bid > snapshot.best_ask:
+        return "crossed_book"
+    return None
