@@ -136,3 +136,18 @@ def assess_symbol(snapshot: SymbolSnapshot, *, max_data_age_s: int) -> str | Non
     if snapshot.best_bid > snapshot.best_ask:
         return "crossed_book"
     return None
+
+
+def finalize_snapshot(snapshot: MarketSnapshot, *, max_data_age_s: int) -> MarketSnapshot:
+    """Give every symbol without a skip reason the one :func:`assess_symbol` finds.
+
+    Whatever the source (replay files or the live API), the snapshot stage calls this, so
+    a crossed, empty or stale book is excluded the same way everywhere.
+    """
+    from dataclasses import replace
+
+    symbols = tuple(
+        s if s.skip_reason is not None else replace(s, skip_reason=assess_symbol(s, max_data_age_s=max_data_age_s))
+        for s in sorted(snapshot.symbols, key=lambda s: s.symbol)
+    )
+    return replace(snapshot, symbols=symbols)

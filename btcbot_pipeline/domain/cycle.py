@@ -1,0 +1,155 @@
+"""One trading cycle after universe selection, as a pure function of its inputs.
+
+:func:`run_cycle` takes the cycle's market snapshot, its universe and the ledger carried
+from the previous cycle and runs, in order: risk-mode decision → portfolio plan → order
+intents → simulated fills → ledger. :func:`run_cycles` folds it over consecutive cycles,
+each starting from the ledger the previous one left, which is how a range of partitions
+is replayed in one Dagster run and how a backtest runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+from btcbot_pipeline.domain.fills import OrderEvent, SimulatedFill, simulate_fills
+from btcbot_pipeline.domain.intents import OrderIntent, build_intents
+from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
+from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.domain.modes import Mode, combine_modes
+from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
+from btcbot_pipeline.domain.plan import PortfolioPlan, build_plan
+from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules, rules_stats
+from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
+
+
+def cycle_id_for(cycle_ts: datetime) -> str:
+    """``2026-01-01T00:30Z`` → ``20260101T003000Z`` (no colons: ids are ``:``-separated)."""
+    return cycle_ts.strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class ModeDecision:
+    base: Mode
+    override: Mode | None
+    final: Mode
+    reasons: tuple[str, ...]
+
+
+def decide_mode(base: Mode, *, kill_switch: bool, rules: Iterable[EffectiveRules], policy: InvalidMetadataPolicy) -> ModeDecision:
+    """The cycle's final mode: ``base`` tightened by the kill switch and the metadata policy."""
+    reasons: list[str] = []
+    overrides: list[Mode] = []
+    if kill_switch:
+        overrides.append(Mode.OBSERVE_ONLY)
+        reasons.append("kill_switch")
+    if policy is InvalidMetadataPolicy.OBSERVE_ONLY_CYCLE:
+        unusable = sorted(r.symbol for r in rules if not r.usable)
+        if unusable:
+            overrides.append(Mode.OBSERVE_ONLY)
+            reasons.append("rules_unavailable:" + ",".join(unusable))
+    override = combine_modes(Mode.NORMAL, *overrides) if overrides else None
+    return ModeDecision(base=base, override=override, final=combine_modes(base, override), reasons=tuple(reasons))
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    cycle_id: str
+    cycle_ts: datetime
+    mode: ModeDecision
+    rules: tuple[EffectiveRules, ...]
+    rules_stats: dict[str, object]
+    plan: PortfolioPlan
+    intents: tuple[OrderIntent, ...]
+    fills: tuple[SimulatedFill, ...]
+    events: tuple[OrderEvent, ...]
+    metrics: LedgerMetrics
+    state: LedgerState  # the ledger after this cycle, carried into the next
+
+
+def run_cycle(snapshot: MarketSnapshot, selection: UniverseSelection, state: LedgerState, params: CycleParams) -> CycleResult:
+    """Stages 3–6 of one cycle (plan → intents → fills → ledger) and its mode decision."""
+    cycle_ts = snapshot.cycle_ts
+    cycle_id = cycle_id_for(cycle_ts)
+    by_symbol = snapshot.by_symbol()
+    holdings = state.quantities()
+    marks_now: dict[str, Decimal] = {}
+    untradable: dict[str, str] = {}
+    for symbol_snapshot in snapshot.symbols:
+        if symbol_snapshot.tradable:
+            mark = symbol_snapshot.mark
+            if mark is not None:
+                marks_now[symbol_snapshot.symbol] = mark
+        else:
+            untradable[symbol_snapshot.symbol] = symbol_snapshot.skip_reason or "unknown"
+    for symbol in holdings:
+        if symbol not in by_symbol:
+            untradable[symbol] = "not_in_snapshot"
+
+    considered = sorted(set(selection.selected) | set(holdings))
+    resolved = tuple(
+        resolve_rules(s, by_symbol[s].rules if s in by_symbol else None, params.rules) for s in considered
+    )
+    mode = decide_mode(params.base_mode, kill_switch=params.kill_switch, rules=resolved, policy=params.rules.invalid_metadata_policy)
+    valuation = dict(state.marks)
+    valuation.update(marks_now)
+    plan = build_plan(
+        cycle_ts=cycle_ts,
+        universe=selection.selected,
+        marks=valuation,
+        cash_try=state.cash_try,
+        holdings=holdings,
+        untradable=untradable,
+        policy=params.policy,
+        execution=params.execution,
+        mode=mode.final,
+    )
+    intents = build_intents(
+        cycle_id=cycle_id,
+        plan=plan,
+        rules={r.symbol: r for r in resolved},
+        holdings=holdings,
+        execution=params.execution,
+        mode=mode.final,
+    )
+    fills, events = simulate_fills(intents, params.execution, mode.final)
+    after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now)
+    return CycleResult(
+        cycle_id=cycle_id,
+        cycle_ts=cycle_ts,
+        mode=mode,
+        rules=resolved,
+        rules_stats=rules_stats(resolved),
+        plan=plan,
+        intents=intents,
+        fills=fills,
+        events=events,
+        metrics=metrics,
+        state=after,
+    )
+
+
+def run_cycles(
+    snapshots: Sequence[MarketSnapshot],
+    selections: Sequence[UniverseSelection],
+    state: LedgerState,
+    params: CycleParams,
+) -> list[CycleResult]:
+    """Fold :func:`run_cycle` over consecutive cycles (``snapshots`` in time order)."""
+    if len(snapshots) != len(selections):
+        raise ValueError(f"{len(snapshots)} snapshots but {len(selections)} universe selections")
+    results: list[CycleResult] = []
+    for snapshot, selection in zip(snapshots, selections):
+        if selection.cycle_ts != snapshot.cycle_ts:
+            raise ValueError(f"universe of {selection.cycle_ts} paired with snapshot of {snapshot.cycle_ts}")
+        result = run_cycle(snapshot, selection, state, params)
+        results.append(result)
+        state = result.state
+    return results
+
+
+def run_full_cycle(snapshot: MarketSnapshot, state: LedgerState, params: CycleParams) -> CycleResult:
+    """All stages including universe selection: what a backtest runs per cycle."""
+    return run_cycle(snapshot, select_universe(snapshot, params.universe), state, params)

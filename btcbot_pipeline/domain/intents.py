@@ -1,0 +1,131 @@
+"""Order intents (seed Stage 7 PR-4): planned actions as exchange-valid LIMIT orders.
+
+For each planned action of the plan:
+
+- price: SELL ``mark × (1 + offset)`` rounded *up*, BUY ``mark × (1 - offset)`` rounded
+  *down*, onto the price grid (rounding away from the mark never makes the limit more
+  aggressive than the offset asked for);
+- quantity: ``notional / price`` rounded *down* onto the quantity grid; a full exit sells
+  the whole holding (floored to the grid), and a SELL never exceeds the holding;
+- validation after quantisation: ``qty_rounds_to_zero``, then ``min_notional``
+  (``price × qty`` below the exchange minimum);
+- rules: a symbol whose rules are unusable gets a SKIPPED intent with
+  ``rules_unavailable:<status>``.
+
+``client_order_id`` is ``s7:{cycle_id}:{symbol}:{side}:{hash}``; the hash is the first 12
+hex digits of SHA-256 over ``cycle_id|symbol|side|price|qty|reason``, so the same inputs
+always give the same id. ``OBSERVE_ONLY`` emits no intents; ``REDUCE_RISK_ONLY`` drops BUYs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Mapping
+
+from btcbot_pipeline.domain.modes import Mode
+from btcbot_pipeline.domain.money import ONE, ZERO, bps_factor, canonical, ceil_to_step, floor_to_step
+from btcbot_pipeline.domain.params import ExecutionParams
+from btcbot_pipeline.domain.plan import PortfolioPlan, Side
+from btcbot_pipeline.domain.rules import EffectiveRules
+
+
+class IntentStatus(StrEnum):
+    PLANNED = "PLANNED"
+    SKIPPED = "SKIPPED"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    cycle_id: str
+    cycle_ts: datetime
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: str
+    price_try: Decimal | None
+    qty: Decimal | None
+    notional_try: Decimal | None
+    mark_price_try: Decimal | None
+    status: IntentStatus
+    reason: str
+    skip_reason: str | None
+    rules_status: str
+
+    @property
+    def planned(self) -> bool:
+        return self.status is IntentStatus.PLANNED
+
+
+def client_order_id(cycle_id: str, symbol: str, side: Side, price: Decimal | None, qty: Decimal | None, reason: str) -> str:
+    """Deterministic client order id (see module docstring)."""
+    price_text = canonical(price) if price is not None else ""
+    qty_text = canonical(qty) if qty is not None else ""
+    digest = hashlib.sha256(f"{cycle_id}|{symbol}|{side.value}|{price_text}|{qty_text}|{reason}".encode()).hexdigest()
+    return f"s7:{cycle_id}:{symbol}:{side.value}:{digest[:12]}"
+
+
+def build_intents(
+    *,
+    cycle_id: str,
+    plan: PortfolioPlan,
+    rules: Mapping[str, EffectiveRules],
+    holdings: Mapping[str, Decimal],
+    execution: ExecutionParams,
+    mode: Mode,
+) -> tuple[OrderIntent, ...]:
+    """Intents for the planned actions of ``plan``, in plan order (SELLs first)."""
+    if mode is Mode.OBSERVE_ONLY:
+        return ()
+    offset = bps_factor(execution.order_offset_bps)
+    intents: list[OrderIntent] = []
+    for action in plan.planned:
+        if action.side is Side.BUY and not mode.allows_buy:
+            continue
+        symbol_rules = rules.get(action.symbol)
+        price = qty = notional = None
+        skip: str | None = None
+        status_text = symbol_rules.status.value if symbol_rules is not None else "missing"
+        mark = action.mark_price_try
+        if symbol_rules is None or not symbol_rules.usable:
+            skip = f"rules_unavailable:{status_text}"
+        elif mark is None:
+            skip = "missing_mark_price"
+        else:
+            assert symbol_rules.price_step is not None and symbol_rules.quantity_step is not None
+            assert symbol_rules.min_notional_try is not None
+            if action.side is Side.SELL:
+                price = ceil_to_step(mark * (ONE + offset), symbol_rules.price_step)
+                held = holdings.get(action.symbol, ZERO)
+                wanted = held if action.full_exit else min(action.notional_try / price, held)
+            else:
+                price = floor_to_step(mark * (ONE - offset), symbol_rules.price_step)
+                wanted = action.notional_try / price if price > ZERO else ZERO
+            qty = floor_to_step(wanted, symbol_rules.quantity_step) if price > ZERO else ZERO
+            notional = price * qty
+            if price <= ZERO or qty <= ZERO:
+                skip = "qty_rounds_to_zero"
+            elif notional < symbol_rules.min_notional_try:
+                skip = "min_notional"
+        intents.append(
+            OrderIntent(
+                cycle_id=cycle_id,
+                cycle_ts=plan.cycle_ts,
+                client_order_id=client_order_id(cycle_id, action.symbol, action.side, price, qty, action.reason),
+                symbol=action.symbol,
+                side=action.side,
+                order_type="LIMIT",
+                price_try=price,
+                qty=qty,
+                notional_try=notional,
+                mark_price_try=mark,
+                status=IntentStatus.SKIPPED if skip else IntentStatus.PLANNED,
+                reason=action.reason,
+                skip_reason=skip,
+                rules_status=status_text,
+            )
+        )
+    return tuple(intents)

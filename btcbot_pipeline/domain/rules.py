@@ -1,0 +1,115 @@
+"""Exchange rules as the intents stage uses them (seed PR-4 metadata policy).
+
+:func:`resolve_rules` turns a symbol's published :class:`SymbolRules` (or their absence)
+into :class:`EffectiveRules`: the price and quantity grids and the minimum notional an
+order must respect, with a status ``ok / fallback / missing / invalid``. A symbol whose
+rules are unusable is skipped with ``rules_unavailable:<status>``; it never raises, so one
+symbol's bad metadata cannot fail a cycle (the seeds' P0 crash path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable
+
+from btcbot_pipeline.domain.market import RulesStatus, SymbolRules
+from btcbot_pipeline.domain.money import ZERO, combined_step, scale_step
+from btcbot_pipeline.domain.params import RulesParams
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveRules:
+    """The grids an order for ``symbol`` must sit on this cycle.
+
+    ``price_step`` is a multiple of both the tick size and ``10**-price_scale``;
+    ``quantity_step`` of both the lot size and ``10**-quantity_scale``. All three values
+    are ``None`` when the rules are unusable.
+    """
+
+    symbol: str
+    status: RulesStatus
+    price_step: Decimal | None
+    quantity_step: Decimal | None
+    min_notional_try: Decimal | None
+    detail: str = ""
+    min_notional_source: str = "exchange"
+
+    @property
+    def usable(self) -> bool:
+        return self.price_step is not None and self.quantity_step is not None and self.min_notional_try is not None
+
+
+def _problem(rules: SymbolRules) -> str | None:
+    """Why published rules cannot be used, or None."""
+    if rules.status.upper() != "TRADING":
+        return f"status {rules.status}"
+    if rules.tick_size is None or rules.tick_size <= ZERO:
+        return f"tick_size {rules.tick_size}"
+    if rules.price_scale is not None and rules.price_scale < 0:
+        return f"price_scale {rules.price_scale}"
+    if rules.lot_size is None and rules.quantity_scale is None:
+        return "no lot size or quantity scale"
+    if rules.lot_size is not None and rules.lot_size <= ZERO:
+        return f"lot_size {rules.lot_size}"
+    if rules.quantity_scale is not None and rules.quantity_scale < 0:
+        return f"quantity_scale {rules.quantity_scale}"
+    if rules.min_notional_try is not None and rules.min_notional_try <= ZERO:
+        return f"min_notional {rules.min_notional_try}"
+    return None
+
+
+def resolve_rules(symbol: str, rules: SymbolRules | None, params: RulesParams) -> EffectiveRules:
+    """Effective rules for ``symbol`` under the metadata policy in ``params``.
+
+    - usable metadata → ``ok``; a missing ``minExchangeValue`` takes the safe floor
+      ``STAGE7_RULES_SAFE_MIN_NOTIONAL_TRY`` (BTCTurk's real minimum is about 100 TRY);
+    - no metadata → ``missing``; unusable metadata → ``invalid``;
+    - with ``STAGE7_RULES_REQUIRE_METADATA=false`` both fall back to the
+      ``STAGE7_RULES_FALLBACK_*`` values with status ``fallback``.
+    """
+    if rules is None:
+        status, detail = RulesStatus.MISSING, "no exchange metadata for symbol"
+    else:
+        problem = _problem(rules)
+        if problem is None:
+            min_notional = rules.min_notional_try
+            source = "exchange"
+            if min_notional is None:
+                min_notional, source = params.safe_min_notional_try, "safe_floor"
+            return EffectiveRules(
+                symbol=symbol,
+                status=RulesStatus.OK,
+                price_step=combined_step(rules.tick_size, scale_step(rules.price_scale)),
+                quantity_step=combined_step(rules.lot_size, scale_step(rules.quantity_scale)),
+                min_notional_try=min_notional,
+                min_notional_source=source,
+            )
+        status, detail = RulesStatus.INVALID, f"invalid metadata: {problem}"
+    if params.require_metadata:
+        return EffectiveRules(symbol, status, None, None, None, detail=detail, min_notional_source="none")
+    return EffectiveRules(
+        symbol=symbol,
+        status=RulesStatus.FALLBACK,
+        price_step=params.fallback_tick_size,
+        quantity_step=params.fallback_lot_size,
+        min_notional_try=params.fallback_min_notional_try,
+        detail=f"{status.value}: {detail}",
+        min_notional_source="fallback",
+    )
+
+
+def rules_stats(resolved: Iterable[EffectiveRules]) -> dict[str, object]:
+    """Counts and symbol lists per status, for the cycle trace's ``rules_stats``."""
+    by_status: dict[str, list[str]] = {s.value: [] for s in RulesStatus}
+    floor: list[str] = []
+    for rules in resolved:
+        by_status[rules.status.value].append(rules.symbol)
+        if rules.min_notional_source == "safe_floor":
+            floor.append(rules.symbol)
+    stats: dict[str, object] = {}
+    for status, symbols in by_status.items():
+        stats[f"{status}_count"] = len(symbols)
+        stats[f"{status}_symbols"] = sorted(symbols)
+    stats["safe_floor_symbols"] = sorted(floor)
+    return stats

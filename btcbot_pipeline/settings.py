@@ -1,0 +1,598 @@
+"""The bot's settings, read once from the environment and an optional ``.env`` file.
+
+:class:`BotSettings` keeps the seeds' variable names (``DRY_RUN``, ``KILL_SWITCH``,
+``STAGE7_*``, ...) exactly, without a prefix: they are the users' interface. Every money or
+bps value is a ``Decimal`` whose bounds are declared on the field, and the gate combinations
+that the original system refused (seed project report §5) are refused here too, at load time.
+A bad configuration stops the process before any cycle runs, because a cycle run with a
+half-understood configuration is worse than no cycle at all.
+
+Other code calls :func:`load_settings`, then :meth:`BotSettings.cycle_params` to get the plain
+domain parameters; the domain never reads settings itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from btcbot_pipeline.domain.params import (
+    CycleParams,
+    ExecutionParams,
+    InvalidMetadataPolicy,
+    PolicyParams,
+    RulesParams,
+    ScoreWeights,
+    UniverseParams,
+)
+
+__all__ = ["BotSettings", "SettingsError", "load_settings", "canonical_symbol"]
+
+LIVE_TRADING_ACK_PHRASE = "I_UNDERSTAND"
+SECRET_MASK = "**********"
+PARTITION_START_FORMAT = "%Y-%m-%dT%H:%M"
+
+_SECRET_ALIASES = frozenset({"BTCTURK_API_KEY", "BTCTURK_API_SECRET"})
+_SCORE_WEIGHT_KEYS = ("liquidity", "spread", "volatility")
+_SYMBOL_SEPARATORS = ("_", "-", "/")
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message says which variable and why.
+
+    The message has one line per problem, ``VARIABLE: problem (was <value>)``. Secret values
+    are never part of it.
+
+    Attributes:
+        problems: the message's lines, one per problem.
+    """
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def canonical_symbol(raw: str) -> str:
+    """Canonical pair name: upper-case, stripped, separators dropped (``btc_try`` → ``BTCTRY``).
+
+    Args:
+        raw: a pair name as a user may write it (``btc_try``, ``BTC-TRY``, ``btc/try``).
+
+    Returns:
+        The pair name the exchange and the domain use, e.g. ``BTCTRY``.
+    """
+    text = raw.strip().upper()
+    for separator in _SYMBOL_SEPARATORS:
+        text = text.replace(separator, "")
+    return text
+
+
+def _decimal_text(value: Decimal) -> str:
+    # Fixed-point text: str(Decimal("0.00000001")) would print "1E-8" in logs.
+    return format(value, "f")
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class BotSettings(BaseSettings):
+    """Every setting of the pipeline, named exactly as the seeds' environment variables.
+
+    Instances are validated as a whole: field bounds first, then the gate and policy
+    combinations. Build one with :func:`load_settings` rather than directly, so that problems
+    arrive as a readable :class:`SettingsError`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="",
+        env_file=None,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+        # The ValidationError may be chained into tracebacks; its text must never show the
+        # raw input, which includes the API secret. load_settings reads the inputs itself
+        # and masks secrets.
+        hide_input_in_errors=True,
+        validate_default=True,
+    )
+
+    # --- gates (triple-gate semantics, seed README stage 3) --------------------------------
+    dry_run: bool = Field(default=True, alias="DRY_RUN")
+    kill_switch: bool = Field(default=True, alias="KILL_SWITCH")
+    live_trading: bool = Field(default=False, alias="LIVE_TRADING")
+    live_trading_ack: str | None = Field(default=None, alias="LIVE_TRADING_ACK")
+    stage7_enabled: bool = Field(default=False, alias="STAGE7_ENABLED")
+
+    # --- exchange -----------------------------------------------------------------------
+    btcturk_api_key: SecretStr | None = Field(default=None, alias="BTCTURK_API_KEY")
+    btcturk_api_secret: SecretStr | None = Field(default=None, alias="BTCTURK_API_SECRET")
+    btcturk_base_url: str = Field(default="https://api.btcturk.com", alias="BTCTURK_BASE_URL")
+    btcturk_graph_base_url: str = Field(
+        default="https://graph-api.btcturk.com", alias="BTCTURK_GRAPH_BASE_URL"
+    )
+
+    # --- universe (seed Stage 7 PR-2) ---------------------------------------------------
+    stage7_universe_size: int = Field(default=20, ge=1, alias="STAGE7_UNIVERSE_SIZE")
+    stage7_universe_quote_ccy: str = Field(default="TRY", alias="STAGE7_UNIVERSE_QUOTE_CCY")
+    # NoDecode: the list is parsed by our validator, which accepts CSV as well as JSON.
+    stage7_universe_whitelist: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="STAGE7_UNIVERSE_WHITELIST"
+    )
+    stage7_universe_blacklist: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="STAGE7_UNIVERSE_BLACKLIST"
+    )
+    stage7_min_quote_volume_try: Decimal = Field(
+        default=Decimal("0"), ge=0, alias="STAGE7_MIN_QUOTE_VOLUME_TRY"
+    )
+    stage7_max_spread_bps: Decimal = Field(
+        default=Decimal("1000000"), ge=0, alias="STAGE7_MAX_SPREAD_BPS"
+    )
+    # Volatility needs at least two closes to have one return.
+    stage7_vol_lookback: int = Field(default=20, ge=2, alias="STAGE7_VOL_LOOKBACK")
+    # NoDecode: pydantic-settings would json.loads numbers into floats; we parse as Decimal.
+    stage7_score_weights: Annotated[dict[str, Decimal] | None, NoDecode] = Field(
+        default=None, alias="STAGE7_SCORE_WEIGHTS"
+    )
+
+    # --- portfolio policy (seed Stage 7 PR-3) -------------------------------------------
+    try_cash_target: Decimal = Field(default=Decimal("300"), ge=0, alias="TRY_CASH_TARGET")
+    try_cash_max: Decimal = Field(default=Decimal("600"), ge=0, alias="TRY_CASH_MAX")
+    max_position_notional_try: Decimal = Field(
+        default=Decimal("5000"), ge=0, alias="MAX_POSITION_NOTIONAL_TRY"
+    )
+    notional_cap_try_per_cycle: Decimal = Field(
+        default=Decimal("1000"), ge=0, alias="NOTIONAL_CAP_TRY_PER_CYCLE"
+    )
+    max_orders_per_cycle: int = Field(default=2, ge=0, alias="MAX_ORDERS_PER_CYCLE")
+    min_order_notional_try: Decimal = Field(
+        default=Decimal("10"), gt=0, alias="MIN_ORDER_NOTIONAL_TRY"
+    )
+
+    # --- execution / simulation (seed Stage 7 PR-1, PR-4) ------------------------------
+    # Below 10000 bps: an offset, slippage or fee of 100 % would make prices zero or negative.
+    stage7_order_offset_bps: Decimal = Field(
+        default=Decimal("5"), ge=0, lt=10000, alias="STAGE7_ORDER_OFFSET_BPS"
+    )
+    stage7_slippage_bps: Decimal = Field(
+        default=Decimal("25"), ge=0, lt=10000, alias="STAGE7_SLIPPAGE_BPS"
+    )
+    stage7_fees_bps: Decimal = Field(
+        default=Decimal("20"), ge=0, lt=10000, alias="STAGE7_FEES_BPS"
+    )
+
+    # --- exchange rules fallbacks (seed Stage 7 PR-4) -----------------------------------
+    # Tick and lot must be > 0: quantising to a step of zero is undefined.
+    stage7_rules_fallback_tick_size: Decimal = Field(
+        default=Decimal("0.01"), gt=0, alias="STAGE7_RULES_FALLBACK_TICK_SIZE"
+    )
+    stage7_rules_fallback_lot_size: Decimal = Field(
+        default=Decimal("0.00000001"), gt=0, alias="STAGE7_RULES_FALLBACK_LOT_SIZE"
+    )
+    stage7_rules_fallback_min_notional_try: Decimal = Field(
+        default=Decimal("10"), ge=0, alias="STAGE7_RULES_FALLBACK_MIN_NOTIONAL_TRY"
+    )
+    stage7_rules_safe_min_notional_try: Decimal = Field(
+        default=Decimal("100"), ge=0, alias="STAGE7_RULES_SAFE_MIN_NOTIONAL_TRY"
+    )
+    stage7_rules_require_metadata: bool = Field(
+        default=True, alias="STAGE7_RULES_REQUIRE_METADATA"
+    )
+    stage7_rules_invalid_metadata_policy: InvalidMetadataPolicy = Field(
+        default=InvalidMetadataPolicy.SKIP_SYMBOL, alias="STAGE7_RULES_INVALID_METADATA_POLICY"
+    )
+
+    # --- data freshness and dry-run capital ---------------------------------------------
+    stage7_max_data_age_sec: int = Field(default=60, ge=0, alias="STAGE7_MAX_DATA_AGE_SEC")
+    dry_run_try_balance: Decimal = Field(
+        default=Decimal("1000"), gt=0, alias="DRY_RUN_TRY_BALANCE"
+    )
+
+    # --- storage / data -----------------------------------------------------------------
+    state_db_path: str = Field(default="data/btcbot_book.duckdb", alias="STATE_DB_PATH")
+    replay_dataset_path: str = Field(default="data/replay", alias="REPLAY_DATASET_PATH")
+
+    # --- partitions ---------------------------------------------------------------------
+    cycle_cron: str = Field(default="*/5 * * * *", alias="CYCLE_CRON")
+    cycle_partitions_start: str = Field(
+        default="2026-01-01T00:00", alias="CYCLE_PARTITIONS_START"
+    )
+
+    # --- field validators ---------------------------------------------------------------
+
+    @field_validator(
+        "live_trading_ack", "btcturk_api_key", "btcturk_api_secret", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # A ".env" line "BTCTURK_API_KEY=" means "not configured", not "an empty key";
+        # otherwise an empty secret would satisfy the live-credentials check.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator(
+        "stage7_min_quote_volume_try",
+        "stage7_max_spread_bps",
+        "try_cash_target",
+        "try_cash_max",
+        "max_position_notional_try",
+        "notional_cap_try_per_cycle",
+        "min_order_notional_try",
+        "stage7_order_offset_bps",
+        "stage7_slippage_bps",
+        "stage7_fees_bps",
+        "stage7_rules_fallback_tick_size",
+        "stage7_rules_fallback_lot_size",
+        "stage7_rules_fallback_min_notional_try",
+        "stage7_rules_safe_min_notional_try",
+        "dry_run_try_balance",
+        mode="before",
+    )
+    @classmethod
+    def _refuse_float(cls, value: object) -> object:
+        # Environment values are text; only a Python override can pass a float, and a float
+        # such as 0.1 is already inexact. Make the caller say what it means.
+        if isinstance(value, float):
+            raise ValueError("pass a str or Decimal, not a float")
+        return value
+
+    @field_validator("stage7_universe_quote_ccy", mode="after")
+    @classmethod
+    def _quote_ccy(cls, value: str) -> str:
+        normalised = value.strip().upper()
+        if not normalised.isalnum():
+            raise ValueError("must be a non-empty currency code such as TRY")
+        return normalised
+
+    @field_validator("stage7_universe_whitelist", "stage7_universe_blacklist", mode="before")
+    @classmethod
+    def _symbol_list(cls, value: object) -> tuple[str, ...]:
+        items: list[object]
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return ()
+            if text.startswith("["):
+                try:
+                    parsed = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a valid JSON list ({exc.msg})") from exc
+                if not isinstance(parsed, list):
+                    raise ValueError("JSON value must be a list of symbols")
+                items = parsed
+            else:
+                items = list(text.split(","))
+        elif isinstance(value, list | tuple):
+            items = list(value)
+        else:
+            raise ValueError("must be a JSON list or comma separated symbols")
+        symbols: list[str] = []
+        for item in items:
+            if not isinstance(item, str):
+                raise ValueError(f"symbols must be strings, got {item!r}")
+            symbol = canonical_symbol(item)
+            if not symbol:
+                continue  # tolerate "BTCTRY,,ETHTRY" and a trailing comma
+            if not symbol.isalnum():
+                raise ValueError(f"{item!r} is not a pair symbol such as BTCTRY")
+            if symbol not in symbols:
+                symbols.append(symbol)
+        return tuple(symbols)
+
+    @field_validator("stage7_score_weights", mode="before")
+    @classmethod
+    def _score_weights(cls, value: object) -> dict[str, Decimal] | None:
+        if value is None:
+            return None
+        parsed: object = value
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                # parse_float=Decimal: "0.3" stays exactly 0.3, never 0.299999...
+                parsed = json.loads(value, parse_float=Decimal, parse_int=Decimal)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg})") from exc
+        if not isinstance(parsed, dict):
+            raise ValueError('must be a JSON object like {"liquidity": 0.5, "spread": 0.3}')
+        unknown = sorted(str(key) for key in parsed if key not in _SCORE_WEIGHT_KEYS)
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_SCORE_WEIGHT_KEYS)}"
+            )
+        # Keys left out keep their default weight, as in the original system.
+        defaults = ScoreWeights()
+        weights: dict[str, Decimal] = {}
+        for key in _SCORE_WEIGHT_KEYS:
+            raw = parsed.get(key, getattr(defaults, key))
+            if isinstance(raw, bool | float) or raw is None:
+                raise ValueError(f"{key} must be a number, got {raw!r}")
+            try:
+                weight = Decimal(str(raw).strip()) if not isinstance(raw, Decimal) else raw
+            except InvalidOperation as exc:
+                raise ValueError(f"{key} must be a number, got {raw!r}") from exc
+            if not weight.is_finite() or weight < 0:
+                raise ValueError(f"{key} must be a finite number >= 0, got {raw}")
+            weights[key] = weight
+        if sum(weights.values(), Decimal(0)) <= 0:
+            raise ValueError("weights must sum to more than 0")
+        return weights
+
+    @field_validator("stage7_rules_invalid_metadata_policy", mode="before")
+    @classmethod
+    def _metadata_policy(cls, value: object) -> object:
+        # Parsed here, not by pydantic's enum check, so that the error shows the raw value.
+        if isinstance(value, str):
+            try:
+                return InvalidMetadataPolicy(value.strip().lower())
+            except ValueError:
+                allowed = " or ".join(policy.value for policy in InvalidMetadataPolicy)
+                raise ValueError(f"must be {allowed}") from None
+        return value
+
+    @field_validator("cycle_cron", mode="after")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                "must be a cron expression of 5 space-separated fields "
+                "(minute hour day-of-month month day-of-week)"
+            )
+        return " ".join(fields)
+
+    @field_validator("cycle_partitions_start", mode="after")
+    @classmethod
+    def _partition_start(cls, value: str) -> str:
+        text = value.strip()
+        try:
+            datetime.strptime(text, PARTITION_START_FORMAT)
+        except ValueError as exc:
+            raise ValueError("must look like 2026-01-01T00:00 (format %Y-%m-%dT%H:%M)") from exc
+        return text
+
+    # --- combinations (seed project report §5) ------------------------------------------
+
+    @model_validator(mode="after")
+    def _combinations(self) -> BotSettings:
+        problems = self._combination_problems()
+        if problems:
+            # A custom error keeps the lines as written (no "Value error, " prefix).
+            raise PydanticCustomError(
+                "settings_combination", "{problems}", {"problems": "\n".join(problems)}
+            )
+        return self
+
+    def _combination_problems(self) -> list[str]:
+        problems: list[str] = []
+        if self.stage7_enabled and (not self.dry_run or self.live_trading):
+            problems.append(
+                "STAGE7_ENABLED: Stage 7 is dry-run only, STAGE7_ENABLED=true requires "
+                "DRY_RUN=true and LIVE_TRADING=false "
+                f"(was DRY_RUN={_flag(self.dry_run)}, LIVE_TRADING={_flag(self.live_trading)})"
+            )
+        if self.live_trading:
+            if self.dry_run:
+                problems.append(
+                    "LIVE_TRADING: LIVE_TRADING=true cannot be combined with DRY_RUN=true "
+                    "(was DRY_RUN=true)"
+                )
+            if self.live_trading_ack != LIVE_TRADING_ACK_PHRASE:
+                seen = "unset" if self.live_trading_ack is None else repr(self.live_trading_ack)
+                problems.append(
+                    "LIVE_TRADING_ACK: LIVE_TRADING=true requires "
+                    f"LIVE_TRADING_ACK={LIVE_TRADING_ACK_PHRASE} (was {seen})"
+                )
+            if self.kill_switch:
+                problems.append(
+                    "KILL_SWITCH: LIVE_TRADING=true requires KILL_SWITCH=false "
+                    "(was KILL_SWITCH=true)"
+                )
+            if self.btcturk_api_key is None or self.btcturk_api_secret is None:
+                # Say only whether each is set: the values are secrets.
+                problems.append(
+                    "BTCTURK_API_KEY, BTCTURK_API_SECRET: LIVE_TRADING=true requires both "
+                    "credentials (was BTCTURK_API_KEY="
+                    f"{'set' if self.btcturk_api_key is not None else 'unset'}, "
+                    "BTCTURK_API_SECRET="
+                    f"{'set' if self.btcturk_api_secret is not None else 'unset'})"
+                )
+        if self.try_cash_max < self.try_cash_target:
+            problems.append(
+                "TRY_CASH_MAX: must be >= TRY_CASH_TARGET "
+                f"(was TRY_CASH_MAX={_decimal_text(self.try_cash_max)}, "
+                f"TRY_CASH_TARGET={_decimal_text(self.try_cash_target)})"
+            )
+        if self.min_order_notional_try > self.notional_cap_try_per_cycle:
+            problems.append(
+                "MIN_ORDER_NOTIONAL_TRY: must be <= NOTIONAL_CAP_TRY_PER_CYCLE "
+                f"(was MIN_ORDER_NOTIONAL_TRY={_decimal_text(self.min_order_notional_try)}, "
+                f"NOTIONAL_CAP_TRY_PER_CYCLE={_decimal_text(self.notional_cap_try_per_cycle)})"
+            )
+        return problems
+
+    # --- public API ---------------------------------------------------------------------
+
+    def cycle_params(self) -> CycleParams:
+        """The domain's parameters for one cycle, built from these settings.
+
+        ``base_mode`` keeps its default: it comes from the persisted risk mode, not from
+        settings.
+
+        Returns:
+            A frozen :class:`~btcbot_pipeline.domain.params.CycleParams`.
+        """
+        weights = (
+            ScoreWeights(**self.stage7_score_weights)
+            if self.stage7_score_weights is not None
+            else ScoreWeights()
+        )
+        return CycleParams(
+            universe=UniverseParams(
+                size=self.stage7_universe_size,
+                quote_ccy=self.stage7_universe_quote_ccy,
+                whitelist=tuple(self.stage7_universe_whitelist),
+                blacklist=tuple(self.stage7_universe_blacklist),
+                min_quote_volume_try=self.stage7_min_quote_volume_try,
+                max_spread_bps=self.stage7_max_spread_bps,
+                vol_lookback=self.stage7_vol_lookback,
+                weights=weights,
+            ),
+            policy=PolicyParams(
+                try_cash_target=self.try_cash_target,
+                try_cash_max=self.try_cash_max,
+                max_position_notional_try=self.max_position_notional_try,
+                notional_cap_try_per_cycle=self.notional_cap_try_per_cycle,
+                max_orders_per_cycle=self.max_orders_per_cycle,
+                min_order_notional_try=self.min_order_notional_try,
+            ),
+            rules=RulesParams(
+                fallback_tick_size=self.stage7_rules_fallback_tick_size,
+                fallback_lot_size=self.stage7_rules_fallback_lot_size,
+                fallback_min_notional_try=self.stage7_rules_fallback_min_notional_try,
+                safe_min_notional_try=self.stage7_rules_safe_min_notional_try,
+                require_metadata=self.stage7_rules_require_metadata,
+                invalid_metadata_policy=self.stage7_rules_invalid_metadata_policy,
+            ),
+            execution=ExecutionParams(
+                order_offset_bps=self.stage7_order_offset_bps,
+                slippage_bps=self.stage7_slippage_bps,
+                fees_bps=self.stage7_fees_bps,
+            ),
+            start_capital_try=self.dry_run_try_balance,
+            max_data_age_s=self.stage7_max_data_age_sec,
+            kill_switch=self.kill_switch,
+        )
+
+    def safe_summary(self) -> dict[str, str]:
+        """Every setting by its environment name, as text, with secrets masked.
+
+        Meant for logs and Dagster metadata: secrets show as ``**********`` when set and
+        ``unset`` otherwise; any other unset optional value shows as ``unset``.
+
+        Returns:
+            ``{"DRY_RUN": "true", "STAGE7_FEES_BPS": "20", ...}`` in declaration order.
+        """
+        summary: dict[str, str] = {}
+        for name, info in type(self).model_fields.items():
+            alias = info.alias or name.upper()
+            summary[alias] = _summary_text(getattr(self, name))
+        return summary
+
+    def live_orders_possible(self) -> bool:
+        """Whether a cycle of this pipeline can place a real order: never.
+
+        The gates above are validated so that a configuration means what the original
+        system meant, but this pipeline's cycle path has no exchange-writing code at all:
+        its adapters only read public market data, and every fill is simulated into the
+        local book. So even a fully armed configuration (``DRY_RUN=false``,
+        ``KILL_SWITCH=false``, ``LIVE_TRADING=true``, ``LIVE_TRADING_ACK=I_UNDERSTAND``,
+        credentials set) cannot submit or cancel anything. Callers may log this value
+        next to the gates to make that explicit.
+
+        Returns:
+            Always ``False``.
+        """
+        return False
+
+
+def _summary_text(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, SecretStr):
+        return SECRET_MASK
+    if isinstance(value, bool):
+        return _flag(value)
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, InvalidMetadataPolicy):
+        return value.value
+    if isinstance(value, tuple | list):
+        return json.dumps(list(value))
+    if isinstance(value, dict):
+        return json.dumps({key: _summary_text(item) for key, item in value.items()})
+    return str(value)
+
+
+def _alias_by_name() -> dict[str, str]:
+    return {
+        name: info.alias or name.upper() for name, info in BotSettings.model_fields.items()
+    }
+
+
+def _problem_lines(error: ValidationError) -> list[str]:
+    """One ``VARIABLE: problem (was <value>)`` line per pydantic error; secrets masked."""
+    aliases = _alias_by_name()
+    lines: list[str] = []
+    for item in error.errors(include_url=False):
+        loc = item.get("loc", ())
+        message = str(item.get("msg", "invalid value"))
+        if not loc:
+            # Model-level (combination) errors are already formatted, one per line.
+            lines.extend(message.splitlines())
+            continue
+        head = str(loc[0])
+        variable = aliases.get(head, head)
+        # Our field validators raise ValueError; pydantic prefixes their text.
+        message = message.removeprefix("Value error, ")
+        if variable in _SECRET_ALIASES:
+            shown = SECRET_MASK
+        else:
+            raw = item.get("input")
+            shown = repr(raw) if isinstance(raw, str) else str(raw)
+        lines.append(f"{variable}: {message} (was {shown})")
+    return lines
+
+
+def load_settings(
+    env_file: str | os.PathLike[str] | None = ".env", **overrides: Any
+) -> BotSettings:
+    """Read and validate the settings once, failing fast with a readable error.
+
+    Precedence, highest first: ``overrides``, process environment, ``env_file``, defaults.
+
+    Args:
+        env_file: a dotenv file to read if it exists (a missing file is not an error);
+            ``None`` reads the environment only.
+        **overrides: values that win over everything else, keyed by field name
+            (``dry_run``) or environment name (``DRY_RUN``). Tests and the CLI use these.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        SettingsError: a value or a combination is refused, or an override names no
+            setting. Each line names the environment variable and the value seen, except
+            secrets.
+    """
+    aliases = _alias_by_name()
+    known = set(aliases.values())
+    by_alias: dict[str, Any] = {}
+    unknown: list[str] = []
+    for key, value in overrides.items():
+        if key in aliases:
+            by_alias[aliases[key]] = value
+        elif key.upper() in known:
+            by_alias[key.upper()] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        # extra="ignore" suits a shared .env file, but a mistyped override is a bug.
+        raise SettingsError([f"{key}: unknown setting (was an override)" for key in unknown])
+    try:
+        return BotSettings(_env_file=env_file, **by_alias)
+    except ValidationError as exc:
+        lines = _problem_lines(exc)
+        # Chained for the traceback; hide_input_in_errors keeps secrets out of its text.
+        raise SettingsError(lines) from exc
