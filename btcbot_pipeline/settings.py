@@ -99,8 +99,8 @@ class BotSettings(BaseSettings):
         case_sensitive=False,
         populate_by_name=True,
         # The ValidationError may be chained into tracebacks; its text must never show the
-        # raw input, which includes the API secret. load_settings reads the inputs itself
-        # and masks secrets.
+        # raw input, which includes the API secret. load_settings takes each value from
+        # ValidationError.errors() and masks the secret ones.
         hide_input_in_errors=True,
         validate_default=True,
     )
@@ -263,6 +263,8 @@ class BotSettings(BaseSettings):
             text = value.strip()
             if not text:
                 return ()
+            if text.startswith("{"):
+                raise ValueError("must be a JSON list or comma separated symbols, not an object")
             if text.startswith("["):
                 try:
                     parsed = json.loads(text)

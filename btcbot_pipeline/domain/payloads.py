@@ -1,6 +1,6 @@
 """JSON-ready views of the domain objects, and the way back for those a later stage reads.
 
-Decimals are written with ``str()``, which round-trips exactly (value *and* exponent), so
+Decimals are written in fixed-point text, which round-trips to the same value, so
 a stage that reads its input back from the book computes byte-identical results to one
 that received it in memory. :func:`dumps` is the one JSON encoder: sorted keys, no
 whitespace, so equal payloads are equal bytes.
@@ -38,7 +38,7 @@ def _ts(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _TS(value: str | None) -> datetime | None:
+def parse_ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
@@ -81,7 +81,7 @@ def symbol_from_payload(p: dict[str, Any]) -> SymbolSnapshot:
     rules = p["rules"]
     return SymbolSnapshot(
         symbol=p["symbol"],
-        data_ts=_TS(p["data_ts"]),
+        data_ts=parse_ts(p["data_ts"]),
         staleness_s=p["staleness_s"],
         best_bid=_D(p["best_bid"]),
         best_ask=_D(p["best_ask"]),
@@ -265,7 +265,7 @@ def state_from_payload(p: dict[str, Any]) -> LedgerState:
         turnover_try=Decimal(p["turnover_try"]),
         peak_equity_try=_D(p["peak_equity_try"]),
         max_drawdown=Decimal(p["max_drawdown"]),
-        last_cycle_ts=_TS(p["last_cycle_ts"]),
+        last_cycle_ts=parse_ts(p["last_cycle_ts"]),
     )
 
 
@@ -273,7 +273,7 @@ def universe_from_payload(p: dict[str, Any]) -> UniverseSelection:
     from btcbot_pipeline.domain.universe import ScoredSymbol
 
     return UniverseSelection(
-        cycle_ts=_TS(p["cycle_ts"]),  # type: ignore[arg-type]
+        cycle_ts=parse_ts(p["cycle_ts"]),  # type: ignore[arg-type]
         selected=tuple(p["selected"]),
         ranked=tuple(
             ScoredSymbol(

@@ -1,0 +1,424 @@
+"""Reading a replay dataset's CSV files: the one parser shared by the reader and the validator.
+
+Inside:
+
+- :func:`canonical_symbol`: ``btc_try`` → ``BTCTRY`` (file stems and exchangeinfo names).
+- :func:`parse_timestamp_us`, :func:`to_datetime`, :func:`to_epoch_us`: timestamps as
+  integer epoch **microseconds**, so rows can be searched with :mod:`bisect` and sub-second
+  stamps (13-digit ms, ISO fractions) never move a row earlier than it happened.
+- :class:`CsvSchema` and :data:`SCHEMAS`: the columns of ``candles/``, ``orderbook/`` and
+  ``ticker/`` files.
+- :class:`ValidationIssue`: one problem, with code, relative path, line and severity.
+- :func:`read_series_file`: one file → :class:`SeriesFile` (sorted columns + issues). It
+  never raises for bad data: every problem becomes an issue, so the validator can list them
+  all and the reader can skip just the affected symbol.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
+
+if TYPE_CHECKING:
+    import _csv
+
+ERROR = "error"
+WARNING = "warning"
+
+# Codes above this count per file and code are summarised, not listed: a corrupted file
+# would otherwise print one line per row and bury the other files' problems.
+MAX_ISSUES_PER_CODE = 5
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_ZERO = Decimal(0)
+
+
+class TimestampParseError(ValueError):
+    """A ``ts`` cell is neither ISO-8601 nor 10/13-digit epoch seconds/milliseconds."""
+
+
+def canonical_symbol(symbol: str) -> str:
+    """The pair name used everywhere in the project: upper case, no separator (``BTCTRY``)."""
+    return symbol.strip().replace("_", "").upper()
+
+
+def parse_timestamp_us(text: str) -> int:
+    """Read one ``ts`` cell as integer microseconds since the Unix epoch (UTC).
+
+    Accepted forms: ISO-8601 with ``Z`` or an offset (``2026-01-01T00:00:00Z``,
+    ``...+03:00``), naive ISO (taken as UTC), 10-digit epoch seconds and 13-digit epoch
+    milliseconds. Other all-digit tokens are refused: ``20260101`` could be a date or a
+    truncated epoch, and guessing would shift rows in time.
+
+    Raises:
+        TimestampParseError: with the token seen.
+    """
+    token = text.strip()
+    if token.isascii() and token.isdigit():
+        if len(token) == 10:
+            return int(token) * 1_000_000
+        if len(token) == 13:
+            return int(token) * 1_000
+        raise TimestampParseError(
+            f"epoch timestamps must have 10 (seconds) or 13 (milliseconds) digits, was {token!r}"
+        )
+    try:
+        parsed = datetime.fromisoformat(token)
+    except ValueError:
+        raise TimestampParseError(
+            f"ts must be ISO-8601 or epoch seconds/milliseconds, was {token!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - _EPOCH) // _ONE_US
+
+
+def to_datetime(epoch_us: int) -> datetime:
+    """Epoch microseconds → aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=epoch_us)
+
+
+def to_epoch_us(moment: datetime) -> int:
+    """Aware datetime → epoch microseconds (exact, no float)."""
+    return (moment - _EPOCH) // _ONE_US
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationIssue:
+    """One problem found in a dataset.
+
+    Attributes:
+        code: stable machine code, e.g. ``non_monotonic_timestamp``.
+        path: file or folder relative to the dataset root, POSIX style (``candles/BTCTRY.csv``).
+        detail: what was seen and, where useful, what to do.
+        severity: ``"error"`` (the dataset, or the symbol, cannot be replayed as is) or
+            ``"warning"`` (replay works, the data may be surprising).
+        line: 1-based line in ``path`` (the header is line 1), ``None`` for whole files.
+        symbol: the symbol concerned, ``None`` for dataset-wide problems.
+    """
+
+    code: str
+    path: str
+    detail: str
+    severity: str = ERROR
+    line: int | None = None
+    symbol: str | None = None
+
+    @property
+    def location(self) -> str:
+        """``path`` or ``path:line``."""
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class CsvSchema:
+    """Columns of one folder's files.
+
+    ``optional`` maps a canonical column name to the header spellings accepted for it
+    (header cells are compared stripped and lower-cased; the seeds' capture tool wrote
+    ``quote_volume``, BTCTurk's ticker says ``quoteVolume``).
+    """
+
+    kind: str
+    required: tuple[str, ...]
+    optional: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    prices: tuple[str, ...] = ()  # must be > 0
+    volumes: tuple[str, ...] = ()  # must be >= 0
+
+
+SCHEMAS: dict[str, CsvSchema] = {
+    "candles": CsvSchema(
+        kind="candles",
+        required=("ts", "open", "high", "low", "close", "volume"),
+        prices=("open", "high", "low", "close"),
+        volumes=("volume",),
+    ),
+    "orderbook": CsvSchema(
+        kind="orderbook",
+        required=("ts", "best_bid", "best_ask"),
+        prices=("best_bid", "best_ask"),
+    ),
+    "ticker": CsvSchema(
+        kind="ticker",
+        required=("ts", "last", "high", "low", "volume"),
+        optional={
+            "quote_volume": ("quote_volume", "quotevolume"),
+            "open": ("open",),
+            "daily_change_pct": ("daily_change_pct", "dailypercent", "daily_percent"),
+        },
+        prices=("last", "high", "low", "open"),
+        volumes=("volume", "quote_volume"),
+    ),
+}
+
+
+@dataclass(slots=True)
+class SeriesFile:
+    """The rows of one CSV that could be read, oldest first, and what was wrong with it.
+
+    ``ts`` is sorted (rows that would break the order are dropped and reported), equal
+    stamps are kept in file order. ``columns`` holds one list per present column, aligned
+    with ``ts``; an optional column's cell may be ``None`` when empty.
+    """
+
+    kind: str
+    path: str
+    symbol: str
+    ts: list[int] = field(default_factory=list)
+    columns: dict[str, list[Decimal | None]] = field(default_factory=dict)
+    issues: list[ValidationIssue] = field(default_factory=list)
+
+    @property
+    def first_error(self) -> ValidationIssue | None:
+        return next((i for i in self.issues if i.severity == ERROR), None)
+
+
+class _IssueSink:
+    """Collects a file's issues, listing at most :data:`MAX_ISSUES_PER_CODE` per code."""
+
+    def __init__(self, series: SeriesFile) -> None:
+        self._series = series
+        self._counts: dict[str, int] = {}
+
+    def add(self, code: str, detail: str, *, line: int | None, severity: str = ERROR) -> None:
+        count = self._counts.get(code, 0) + 1
+        self._counts[code] = count
+        if count <= MAX_ISSUES_PER_CODE:
+            self._series.issues.append(
+                ValidationIssue(code, self._series.path, detail, severity, line, self._series.symbol)
+            )
+
+    def close(self) -> None:
+        for code, count in self._counts.items():
+            if count > MAX_ISSUES_PER_CODE:
+                self._series.issues.append(
+                    ValidationIssue(
+                        "issues_truncated",
+                        self._series.path,
+                        f"{count - MAX_ISSUES_PER_CODE} more {code} issues not listed",
+                        WARNING,
+                        None,
+                        self._series.symbol,
+                    )
+                )
+
+
+def read_series_file(
+    path: Path,
+    schema: CsvSchema,
+    *,
+    display_path: str,
+    symbol: str,
+    ts_cache: dict[str, int] | None = None,
+) -> SeriesFile:
+    """Parse one dataset CSV once into Decimal columns; never raises for bad content.
+
+    Args:
+        path: the file to read (UTF-8, an Excel BOM is tolerated).
+        schema: the folder's columns.
+        display_path: the path written into issues (relative to the dataset root).
+        symbol: the canonical symbol, recorded on every issue.
+        ts_cache: raw ``ts`` text → epoch µs, shared across the files of one dataset.
+            Candles, book and ticker rows usually carry the same stamps, so each distinct
+            stamp is parsed once.
+
+    Returns:
+        The readable rows and every issue. A row with a bad timestamp, an unreadable or
+        out-of-range number, a crossed book or a timestamp earlier than the row before is
+        dropped (error); an equal timestamp (warning) or an OHLC bar whose close lies
+        outside its high/low (warning) is kept.
+    """
+    series = SeriesFile(kind=schema.kind, path=display_path, symbol=symbol)
+    sink = _IssueSink(series)
+    cache: dict[str, int] = {} if ts_cache is None else ts_cache
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            columns = _read_header(next(reader, None), schema, sink)
+            if columns is not None:
+                _read_rows(reader, columns, schema, series, sink, cache)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        sink.add("unreadable_file", f"cannot read the file: {exc}", line=None)
+    sink.close()
+    return series
+
+
+def _read_header(
+    header: list[str] | None, schema: CsvSchema, sink: _IssueSink
+) -> dict[str, int] | None:
+    """Column name → cell index, or ``None`` (with an issue) when rows cannot be read."""
+    if header is None or not any(cell.strip() for cell in header):
+        sink.add("missing_header", f"no header row, expected {','.join(schema.required)}", line=1)
+        return None
+    names = [cell.strip().lower() for cell in header]
+    try:
+        parse_timestamp_us(names[0])
+    except TimestampParseError:
+        pass
+    else:
+        sink.add(
+            "missing_header",
+            f"the first row is data, expected a header {','.join(schema.required)}",
+            line=1,
+        )
+        return None
+    repeated = sorted({n for n in names if names.count(n) > 1 or not n})
+    if repeated:
+        shown = ", ".join(repr(n) for n in repeated)
+        sink.add("invalid_header", f"blank or repeated column names: {shown}", line=1)
+        return None
+    missing = [n for n in schema.required if n not in names]
+    if missing:
+        sink.add(
+            "invalid_schema",
+            f"missing required columns {missing}; header was {names}, "
+            f"required {list(schema.required)}",
+            line=1,
+        )
+        return None
+    columns = {name: names.index(name) for name in schema.required}
+    for canonical, spellings in schema.optional.items():
+        for spelling in spellings:
+            if spelling in names:
+                columns[canonical] = names.index(spelling)
+                break
+    return columns
+
+
+def _read_rows(
+    reader: _csv.Reader,
+    columns: dict[str, int],
+    schema: CsvSchema,
+    series: SeriesFile,
+    sink: _IssueSink,
+    cache: dict[str, int],
+) -> None:
+    ts_index = columns["ts"]
+    required = [(name, columns[name]) for name in schema.required if name != "ts"]
+    optional = [(name, idx) for name, idx in columns.items() if name in schema.optional]
+    width = max(columns.values()) + 1
+    values = {name: [] for name in columns if name != "ts"}
+    series.columns = values  # type: ignore[assignment]
+    ts_out = series.ts
+    previous: int | None = None
+    rows_seen = 0
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line, e.g. a trailing newline
+        rows_seen += 1
+        line = reader.line_num
+        if len(row) < width:
+            sink.add("invalid_row", f"expected at least {width} fields, was {len(row)}", line=line)
+            continue
+        raw_ts = row[ts_index]
+        stamp = cache.get(raw_ts)
+        if stamp is None:
+            try:
+                stamp = parse_timestamp_us(raw_ts)
+            except TimestampParseError as exc:
+                sink.add("invalid_timestamp", str(exc), line=line)
+                continue
+            cache[raw_ts] = stamp
+        parsed = _parse_numbers(row, required, optional, sink, line)
+        if parsed is None or not _values_in_range(parsed, schema, sink, line):
+            continue
+        if previous is not None and stamp <= previous:
+            if stamp < previous:
+                sink.add(
+                    "non_monotonic_timestamp",
+                    f"ts {raw_ts.strip()!r} is earlier than the row before "
+                    f"({to_datetime(previous).isoformat()}); rows must be in time order",
+                    line=line,
+                )
+                continue
+            sink.add(
+                "duplicate_timestamp",
+                f"ts {raw_ts.strip()!r} repeats the row before; the later row wins",
+                line=line,
+                severity=WARNING,
+            )
+        previous = stamp
+        ts_out.append(stamp)
+        for name, value in parsed.items():
+            values[name].append(value)
+    if rows_seen == 0:
+        sink.add("insufficient_rows", "the file has a header but no rows", line=None)
+
+
+def _parse_numbers(
+    row: list[str],
+    required: list[tuple[str, int]],
+    optional: list[tuple[str, int]],
+    sink: _IssueSink,
+    line: int,
+) -> dict[str, Decimal | None] | None:
+    # Fast path: Decimal() straight from the cell text, the same exact reading as
+    # to_decimal(); to_decimal() is only called to word the message once a cell fails.
+    out: dict[str, Decimal | None] = {}
+    try:
+        for name, idx in required:
+            value = Decimal(row[idx])
+            if not value.is_finite():
+                raise InvalidOperation
+            out[name] = value
+        for name, idx in optional:
+            text = row[idx]
+            if not text.strip():
+                out[name] = None
+                continue
+            value = Decimal(text)
+            if not value.is_finite():
+                raise InvalidOperation
+            out[name] = value
+    except InvalidOperation:
+        sink.add("invalid_number", _explain_number(row, required + optional), line=line)
+        return None
+    return out
+
+
+def _explain_number(row: list[str], cells: list[tuple[str, int]]) -> str:
+    for name, idx in cells:
+        try:
+            to_decimal(row[idx], field=name)
+        except MoneyParseError as exc:
+            return str(exc)
+    return "a cell is not a finite decimal number"
+
+
+def _values_in_range(
+    parsed: dict[str, Decimal | None], schema: CsvSchema, sink: _IssueSink, line: int
+) -> bool:
+    for name in schema.prices:
+        value = parsed.get(name)
+        if value is not None and value <= _ZERO:
+            sink.add("non_positive_price", f"{name} must be > 0, was {value}", line=line)
+            return False
+    for name in schema.volumes:
+        value = parsed.get(name)
+        if value is not None and value < _ZERO:
+            sink.add("negative_volume", f"{name} must be >= 0, was {value}", line=line)
+            return False
+    if schema.kind == "orderbook":
+        bid, ask = parsed["best_bid"], parsed["best_ask"]
+        if bid is not None and ask is not None and bid > ask:
+            sink.add("crossed_book", f"best_bid {bid} is above best_ask {ask}", line=line)
+            return False
+    elif schema.kind == "candles":
+        low, high = parsed["low"], parsed["high"]
+        open_, close = parsed["open"], parsed["close"]
+        if low is not None and high is not None and open_ is not None and close is not None:
+            if not (low <= open_ <= high and low <= close <= high):
+                sink.add(
+                    "inconsistent_candle",
+                    f"open {open_} / close {close} outside low {low} .. high {high}",
+                    line=line,
+                    severity=WARNING,
+                )
+    return True

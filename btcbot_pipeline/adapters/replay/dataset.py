@@ -1,0 +1,512 @@
+"""A replay dataset on disk, read once and queried per cycle without look-ahead.
+
+Inside:
+
+- :class:`ReplayDatasetError`: the folder cannot be replayed at all (``code`` + ``path``).
+- :func:`scan_dataset`: read every file of a dataset once and list every problem; shared
+  by :class:`ReplayDataset` and :func:`~btcbot_pipeline.adapters.replay.validate.validate_replay_dataset`.
+- :class:`ReplayDataset`: ``load(path)`` then ``snapshot_at(cycle_ts)`` → ``MarketSnapshot``.
+
+Layout (the seeds' ``replay-init`` / ``replay-capture`` format, read unchanged)::
+
+    <root>/candles/<SYMBOL>.csv     ts,open,high,low,close,volume           required
+    <root>/orderbook/<SYMBOL>.csv   ts,best_bid,best_ask                    required
+    <root>/ticker/<SYMBOL>.csv      ts,last,high,low,volume[,quote_volume]  optional
+    <root>/exchangeinfo.json        BTCTurk exchangeinfo, envelope optional optional
+
+A row stamped ``ts`` is known from ``ts`` on: a candle's ``ts`` is the time its close was
+observed (the end of the bar). ``snapshot_at(t)`` only uses rows with ``ts <= t``.
+
+Problems with one symbol's files never stop the dataset: the symbol stays, and each of its
+snapshots says ``skip_reason="invalid_data:<code>"`` with the first error's code.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from pathlib import Path
+
+from btcbot_pipeline.adapters.replay.csvio import (
+    ERROR,
+    SCHEMAS,
+    WARNING,
+    SeriesFile,
+    ValidationIssue,
+    canonical_symbol,
+    read_series_file,
+    to_datetime,
+    to_epoch_us,
+)
+from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, load_exchange_info
+from btcbot_pipeline.domain.market import (
+    MarketSnapshot,
+    SymbolRules,
+    SymbolSnapshot,
+    assess_symbol,
+)
+from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
+
+EXCHANGE_INFO_FILE = "exchangeinfo.json"
+REQUIRED_FOLDERS = ("candles", "orderbook")
+OPTIONAL_FOLDERS = ("ticker",)
+
+_DAY_US = 86_400_000_000
+_SECOND_US = 1_000_000
+_HUNDRED = Decimal(100)
+_NO_OFFSET = timedelta(0)
+# Percentages are ratios, not money: 28 digits, banker's rounding, independent of whatever
+# decimal context the calling thread has set.
+_RATIO_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
+
+
+class ReplayDatasetError(Exception):
+    """The dataset as a whole cannot be replayed.
+
+    Attributes:
+        code: ``dataset_missing``, ``dataset_not_directory``, ``missing_candles_folder``,
+            ``missing_orderbook_folder``, ``missing_candles_files``,
+            ``missing_orderbook_files``, ``no_symbols`` or ``no_orderbook_rows``.
+        path: the file or folder concerned.
+        detail: what was found.
+    """
+
+    def __init__(self, code: str, detail: str, path: str) -> None:
+        self.code = code
+        self.detail = detail
+        self.path = path
+        super().__init__(f"{code}: {detail} ({path})")
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetScan:
+    """Everything read from a dataset folder, and every problem found.
+
+    Attributes:
+        root: the dataset folder.
+        issues: all problems, dataset-level first, then per symbol in symbol order.
+        fatal: the first issue that makes the whole dataset unusable, else ``None``.
+        symbols: symbols with a candles or orderbook file, sorted.
+        files: ``kind`` (``candles``/``orderbook``/``ticker``) → symbol → parsed file.
+        rules: exchange rules by symbol (empty without a readable ``exchangeinfo.json``).
+    """
+
+    root: Path
+    issues: tuple[ValidationIssue, ...]
+    fatal: ValidationIssue | None
+    symbols: tuple[str, ...] = ()
+    files: dict[str, dict[str, SeriesFile]] | None = None
+    rules: dict[str, SymbolRules] | None = None
+
+    def symbol_error(self, symbol: str) -> ValidationIssue | None:
+        """The first error recorded against ``symbol``."""
+        return next(
+            (i for i in self.issues if i.symbol == symbol and i.severity == ERROR), None
+        )
+
+
+def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
+    """Read the dataset at ``path`` once; never raises for missing or bad data."""
+    root = Path(path)
+    issues: list[ValidationIssue] = []
+
+    def fatal(code: str, where: str, detail: str) -> DatasetScan:
+        issues.append(ValidationIssue(code, where, detail))
+        return DatasetScan(root=root, issues=tuple(issues), fatal=issues[0])
+
+    if not root.exists():
+        return fatal("dataset_missing", ".", f"dataset folder does not exist: {root}; "
+                     "create one with init_replay_dataset() (replay-init)")
+    if not root.is_dir():
+        return fatal("dataset_not_directory", ".", f"dataset path is not a folder: {root}")
+    for folder in REQUIRED_FOLDERS:
+        if not (root / folder).is_dir():
+            issues.append(ValidationIssue(
+                f"missing_{folder}_folder", folder,
+                f"required folder {folder}/ is missing in {root}",
+            ))
+    if issues:
+        return DatasetScan(root=root, issues=tuple(issues), fatal=issues[0])
+
+    found = {kind: _csv_files(root / kind, kind, issues) for kind in SCHEMAS}
+    candles, books, tickers = found["candles"], found["orderbook"], found["ticker"]
+    if not candles and not books:
+        return fatal("no_symbols", ".", "candles/ and orderbook/ hold no <SYMBOL>.csv files")
+    for kind, files in (("candles", candles), ("orderbook", books)):
+        if not files:
+            return fatal(f"missing_{kind}_files", kind, f"{kind}/ holds no <SYMBOL>.csv files")
+
+    symbols = tuple(sorted(set(candles) | set(books)))
+    for symbol in sorted(set(tickers) - set(symbols)):
+        issues.append(ValidationIssue(
+            "orphan_ticker_file", f"ticker/{tickers[symbol].name}",
+            f"no candles or orderbook file for {symbol}; the ticker file is ignored",
+            WARNING, symbol=symbol,
+        ))
+
+    cache: dict[str, int] = {}
+    parsed: dict[str, dict[str, SeriesFile]] = {kind: {} for kind in SCHEMAS}
+    for symbol in symbols:
+        for kind in ("candles", "orderbook"):
+            if symbol not in found[kind]:
+                issues.append(ValidationIssue(
+                    f"missing_{kind}_file", f"{kind}/{symbol}.csv",
+                    f"{symbol} has no {kind} file; the symbol cannot be replayed",
+                    symbol=symbol,
+                ))
+        if tickers and symbol not in tickers:
+            issues.append(ValidationIssue(
+                "missing_ticker_file", f"ticker/{symbol}.csv",
+                f"{symbol} has no ticker file; 24h stats are derived from its candles",
+                WARNING, symbol=symbol,
+            ))
+        for kind in SCHEMAS:
+            file = found[kind].get(symbol)
+            if file is None:
+                continue
+            series = read_series_file(
+                file, SCHEMAS[kind], display_path=f"{kind}/{file.name}",
+                symbol=symbol, ts_cache=cache,
+            )
+            parsed[kind][symbol] = series
+            issues.extend(series.issues)
+
+    if not any(s.ts for s in parsed["orderbook"].values()):
+        return fatal("no_orderbook_rows", "orderbook", "no orderbook file has a readable row")
+    rules = _read_rules(root, symbols, issues)
+    return DatasetScan(
+        root=root, issues=tuple(issues), fatal=None, symbols=symbols, files=parsed, rules=rules
+    )
+
+
+def _csv_files(folder: Path, kind: str, issues: list[ValidationIssue]) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    files: dict[str, Path] = {}
+    for file in sorted(folder.glob("*.csv")):
+        if not file.is_file():
+            continue
+        symbol = canonical_symbol(file.stem)
+        if symbol in files:
+            issues.append(ValidationIssue(
+                "duplicate_symbol_file", f"{kind}/{file.name}",
+                f"{file.name} and {files[symbol].name} both hold {symbol}; keep one",
+                symbol=symbol,
+            ))
+            continue
+        files[symbol] = file
+    return files
+
+
+def _read_rules(
+    root: Path, symbols: tuple[str, ...], issues: list[ValidationIssue]
+) -> dict[str, SymbolRules]:
+    file = root / EXCHANGE_INFO_FILE
+    if not file.exists():
+        return {}
+    try:
+        rules = load_exchange_info(file)
+    except (ExchangeInfoError, OSError, UnicodeDecodeError) as exc:
+        issues.append(ValidationIssue("invalid_exchangeinfo", EXCHANGE_INFO_FILE, str(exc)))
+        return {}
+    for symbol in symbols:
+        rule = rules.get(symbol)
+        if rule is None:
+            issues.append(ValidationIssue(
+                "missing_symbol_rules", EXCHANGE_INFO_FILE,
+                f"{symbol} is not listed; its snapshots carry no exchange rules",
+                WARNING, symbol=symbol,
+            ))
+            continue
+        unreadable = [
+            name for name in ("tick_size", "min_notional_try", "price_scale", "quantity_scale")
+            if getattr(rule, name) is None
+        ]
+        if unreadable:
+            issues.append(ValidationIssue(
+                "incomplete_symbol_rules", EXCHANGE_INFO_FILE,
+                f"{symbol}: no readable {', '.join(unreadable)}",
+                WARNING, symbol=symbol,
+            ))
+    return rules
+
+
+class ReplayDataset:
+    """A dataset parsed into per-symbol sorted arrays, for fast no-look-ahead snapshots.
+
+    Build with :meth:`load`. Every file is parsed once; trailing-24h high/low, quote
+    volume and change are precomputed per candle, so :meth:`snapshot_at` costs a few
+    binary searches per symbol.
+    """
+
+    __slots__ = ("_root", "_symbols", "_series", "_issues", "_rules", "_start", "_end")
+
+    def __init__(self, scan: DatasetScan) -> None:
+        if scan.fatal is not None or scan.files is None or scan.rules is None:
+            raise ValueError("ReplayDataset needs a scan without fatal issues; use load()")
+        self._root = scan.root
+        self._symbols = scan.symbols
+        self._rules = scan.rules
+        self._issues = tuple(
+            i for i in scan.issues if i.severity == ERROR
+        )
+        self._series = tuple(
+            _SymbolSeries(
+                symbol,
+                rules=scan.rules.get(symbol),
+                error=scan.symbol_error(symbol),
+                book=scan.files["orderbook"].get(symbol),
+                candles=scan.files["candles"].get(symbol),
+                ticker=scan.files["ticker"].get(symbol),
+            )
+            for symbol in scan.symbols
+        )
+        book_ts = [s.ts for s in scan.files["orderbook"].values() if s.ts]
+        self._start = to_datetime(min(ts[0] for ts in book_ts))
+        self._end = to_datetime(max(ts[-1] for ts in book_ts))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ReplayDataset:
+        """Read the dataset at ``path``.
+
+        Raises:
+            ReplayDatasetError: if the folder, a required subfolder or every symbol file
+                is missing, or no orderbook row can be read. Problems of single symbols
+                do not raise; see :attr:`issues`.
+        """
+        scan = scan_dataset(path)
+        if scan.fatal is not None:
+            where = scan.root if scan.fatal.path == "." else scan.root / scan.fatal.path
+            raise ReplayDatasetError(scan.fatal.code, scan.fatal.detail, str(where))
+        return cls(scan)
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol with a candles or orderbook file, sorted (invalid ones included)."""
+        return self._symbols
+
+    @property
+    def issues(self) -> tuple[ValidationIssue, ...]:
+        """Errors found in single symbols' files or in ``exchangeinfo.json``."""
+        return self._issues
+
+    @property
+    def start(self) -> datetime:
+        """Earliest orderbook row (UTC)."""
+        return self._start
+
+    @property
+    def end(self) -> datetime:
+        """Latest orderbook row (UTC)."""
+        return self._end
+
+    @property
+    def rules(self) -> dict[str, SymbolRules]:
+        """Exchange rules by symbol from ``exchangeinfo.json`` (empty without one)."""
+        return dict(self._rules)
+
+    def __repr__(self) -> str:
+        return (
+            f"ReplayDataset({str(self._root)!r}, symbols={len(self._symbols)}, "
+            f"start={self._start.isoformat()}, end={self._end.isoformat()})"
+        )
+
+    def snapshot_at(
+        self, cycle_ts: datetime, *, vol_lookback: int = 20, max_data_age_s: int = 60
+    ) -> MarketSnapshot:
+        """The market as known at ``cycle_ts``: only rows with ``ts <= cycle_ts`` are used.
+
+        Args:
+            cycle_ts: the cycle time, timezone-aware with a zero UTC offset.
+            vol_lookback: closes kept per symbol are the last ``vol_lookback + 1``.
+            max_data_age_s: passed to ``assess_symbol``; older data → ``stale_data``.
+
+        Returns:
+            One :class:`SymbolSnapshot` per symbol, sorted. ``data_ts`` is the older of the
+            newest orderbook row and the newest candle used, since staleness is set by the
+            weakest required source. Without a ticker row, last/high/low/quote volume/change
+            come from the candles in ``(cycle_ts - 24h, cycle_ts]``.
+
+        Raises:
+            ValueError: if ``cycle_ts`` is naive or not UTC, or ``vol_lookback`` < 0.
+        """
+        if cycle_ts.tzinfo is None or cycle_ts.utcoffset() != _NO_OFFSET:
+            raise ValueError(f"cycle_ts must be timezone-aware UTC, was {cycle_ts!r}")
+        if vol_lookback < 0:
+            raise ValueError(f"vol_lookback must be >= 0, was {vol_lookback}")
+        at = to_epoch_us(cycle_ts)
+        snapshots = tuple(s.at(at, vol_lookback + 1, max_data_age_s) for s in self._series)
+        return MarketSnapshot(cycle_ts=cycle_ts, symbols=snapshots, source="replay")
+
+
+def _percent_change(first: Decimal, last: Decimal) -> Decimal | None:
+    if first == ZERO:
+        return None
+    return _RATIO_CONTEXT.divide((last - first) * _HUNDRED, first)
+
+
+class _SymbolSeries:
+    """One symbol's columns plus the per-candle trailing-24h statistics."""
+
+    __slots__ = (
+        "symbol", "rules", "reason",
+        "b_ts", "bid", "ask",
+        "c_ts", "c_open", "c_high", "c_low", "c_close", "c_qv_prefix",
+        "w_lo", "w_high", "w_low", "w_qv", "w_change",
+        "t_ts", "t_last", "t_high", "t_low", "t_qv", "t_change",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        rules: SymbolRules | None,
+        error: ValidationIssue | None,
+        book: SeriesFile | None,
+        candles: SeriesFile | None,
+        ticker: SeriesFile | None,
+    ) -> None:
+        self.symbol = symbol
+        self.rules = rules
+        self.reason = None if error is None else f"invalid_data:{error.code}"
+        if self.reason is None and (book is None or candles is None):
+            # scan_dataset records missing_*_file for this case; kept as a guard so a
+            # half-built series can never be queried.
+            missing = "orderbook" if book is None else "candles"
+            self.reason = f"invalid_data:missing_{missing}_file"
+        if self.reason is not None or book is None or candles is None:
+            return
+        self.b_ts, self.bid, self.ask = (
+            book.ts, book.columns["best_bid"], book.columns["best_ask"]
+        )
+        self._init_candles(candles)
+        self._init_ticker(ticker)
+
+    def _init_candles(self, candles: SeriesFile) -> None:
+        ts = self.c_ts = candles.ts
+        cols = candles.columns
+        opens, highs, lows, closes = cols["open"], cols["high"], cols["low"], cols["close"]
+        self.c_open, self.c_high, self.c_low, self.c_close = opens, highs, lows, closes
+        # Prefix sums in the 60-digit money context stay exact, so a window's sum is one
+        # subtraction and equals the row-by-row sum to the last digit.
+        prefix = [ZERO]
+        for close, volume in zip(closes, cols["volume"], strict=True):
+            prefix.append(MONEY_CONTEXT.add(prefix[-1], MONEY_CONTEXT.multiply(close, volume)))
+        self.c_qv_prefix = prefix
+        w_lo: list[int] = []
+        w_high: list[Decimal] = []
+        w_low: list[Decimal] = []
+        high_q: deque[int] = deque()  # indices with decreasing highs
+        low_q: deque[int] = deque()  # indices with increasing lows
+        lo = 0
+        for i, stamp in enumerate(ts):
+            while ts[lo] <= stamp - _DAY_US:
+                lo += 1
+            while high_q and highs[high_q[-1]] <= highs[i]:
+                high_q.pop()
+            high_q.append(i)
+            while high_q[0] < lo:
+                high_q.popleft()
+            while low_q and lows[low_q[-1]] >= lows[i]:
+                low_q.pop()
+            low_q.append(i)
+            while low_q[0] < lo:
+                low_q.popleft()
+            w_lo.append(lo)
+            w_high.append(highs[high_q[0]])  # type: ignore[arg-type]
+            w_low.append(lows[low_q[0]])  # type: ignore[arg-type]
+        self.w_lo, self.w_high, self.w_low = w_lo, w_high, w_low
+        self.w_qv = [MONEY_CONTEXT.subtract(prefix[i + 1], prefix[w_lo[i]]) for i in range(len(ts))]
+        self.w_change = [
+            _percent_change(opens[w_lo[i]], closes[i])  # type: ignore[arg-type]
+            for i in range(len(ts))
+        ]
+
+    def _init_ticker(self, ticker: SeriesFile | None) -> None:
+        if ticker is None:
+            self.t_ts: list[int] = []
+            return
+        cols = ticker.columns
+        self.t_ts = ticker.ts
+        self.t_last, self.t_high, self.t_low = cols["last"], cols["high"], cols["low"]
+        quote = cols.get("quote_volume") or [None] * len(ticker.ts)
+        self.t_qv = [
+            q if q is not None else MONEY_CONTEXT.multiply(v, last)  # type: ignore[arg-type]
+            for q, v, last in zip(quote, cols["volume"], cols["last"], strict=True)
+        ]
+        direct = cols.get("daily_change_pct") or [None] * len(ticker.ts)
+        opens = cols.get("open") or [None] * len(ticker.ts)
+        self.t_change = [
+            d if d is not None else (None if o is None else _percent_change(o, last))
+            for d, o, last in zip(direct, opens, cols["last"], strict=True)
+        ]
+
+    def at(self, at: int, n_closes: int, max_data_age_s: int) -> SymbolSnapshot:
+        """This symbol's snapshot at epoch-µs ``at`` (rows with ``ts <= at`` only)."""
+        if self.reason is not None:
+            return SymbolSnapshot(symbol=self.symbol, rules=self.rules, skip_reason=self.reason)
+        fields: dict[str, object] = {"symbol": self.symbol, "rules": self.rules}
+        ib = bisect_right(self.b_ts, at) - 1
+        ic = bisect_right(self.c_ts, at) - 1
+        if ib >= 0:
+            fields["best_bid"] = self.bid[ib]
+            fields["best_ask"] = self.ask[ib]
+        window: tuple[Decimal | None, ...] | None = None
+        if ic >= 0:
+            fields["closes"] = tuple(self.c_close[max(0, ic + 1 - n_closes) : ic + 1])
+            window = self._window(at, ic)
+            if ib >= 0:
+                data_us = min(self.b_ts[ib], self.c_ts[ic])
+                fields["data_ts"] = to_datetime(data_us)
+                fields["staleness_s"] = (at - data_us) // _SECOND_US
+        it = bisect_right(self.t_ts, at) - 1
+        if it >= 0:
+            fields["last"] = self.t_last[it]
+            fields["high_24h"] = self.t_high[it]
+            fields["low_24h"] = self.t_low[it]
+            fields["quote_volume_try"] = self.t_qv[it]
+            change = self.t_change[it]
+            if change is None and window is not None:
+                change = window[4]  # the ticker file has no open/change column
+            fields["daily_change_pct"] = change
+        elif window is not None:
+            (
+                fields["last"],
+                fields["high_24h"],
+                fields["low_24h"],
+                fields["quote_volume_try"],
+                fields["daily_change_pct"],
+            ) = window
+        snapshot = SymbolSnapshot(**fields)  # type: ignore[arg-type]
+        reason = assess_symbol(snapshot, max_data_age_s=max_data_age_s)
+        if reason is None:
+            return snapshot
+        fields["skip_reason"] = reason
+        return SymbolSnapshot(**fields)  # type: ignore[arg-type]
+
+    def _window(self, at: int, ic: int) -> tuple[Decimal | None, ...]:
+        """last, high, low, quote volume, change % of the candles in ``(at - 24h, at]``."""
+        close = self.c_close[ic]
+        lo = bisect_right(self.c_ts, at - _DAY_US)
+        if lo == self.w_lo[ic]:
+            # The usual case: the cycle falls before the next candle, so the window that
+            # ends at the cycle holds the same candles as the one ending at the last bar.
+            return close, self.w_high[ic], self.w_low[ic], self.w_qv[ic], self.w_change[ic]
+        if lo > ic:
+            return close, None, None, ZERO, None
+        prefix = self.c_qv_prefix
+        return (
+            close,
+            max(self.c_high[lo : ic + 1]),  # type: ignore[type-var]
+            min(self.c_low[lo : ic + 1]),  # type: ignore[type-var]
+            MONEY_CONTEXT.subtract(prefix[ic + 1], prefix[lo]),
+            _percent_change(self.c_open[lo], close),  # type: ignore[arg-type]
+        )

@@ -1,0 +1,203 @@
+"""The seven cycle assets, partitioned by cycle time.
+
+``market_snapshot → universe → [portfolio_plan → order_intents → simulated_fills →
+ledger_snapshot] → cycle_trace``
+
+The four bracketed stages are one ``multi_asset``: the plan of cycle *t* needs the ledger
+of cycle *t − 1*, so inside a range the stages must alternate cycle by cycle; Dagster
+cannot express "plan(t) after ledger(t−1)" between separate assets without a cycle in
+the graph. Each of the four is still its own asset with its own table and metadata.
+
+Every asset is range-aware (``partition_keys`` / ``partition_time_window``, never
+``partition_key``) and single-run, so ``--partition-range A...B`` replays a window in one
+run, in order. Rows land in the DuckDB book, replacing the window's previous rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from typing import Any, Iterator
+
+import dagster as dg
+
+from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
+from btcbot_pipeline.defs.cycle import metadata
+from btcbot_pipeline.defs.cycle.partitions import cycle_times
+from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
+from btcbot_pipeline.domain.cycle import run_cycles
+from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
+from btcbot_pipeline.domain.payloads import snapshot_from_payloads, state_from_payload, universe_from_payload
+from btcbot_pipeline.domain.trace import build_trace
+from btcbot_pipeline.domain.universe import select_universe
+from btcbot_pipeline.settings import BotSettings
+from btcbot_pipeline.storage.book import Book, Window
+from btcbot_pipeline.storage.rows import cycle_rows, market_rows, trace_rows, universe_rows
+
+GROUP = "cycle"
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+STATEFUL = ("portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot")
+
+
+def _window(context: dg.AssetExecutionContext) -> Window:
+    tw = context.partition_time_window
+    return Window(tw.start, tw.end)
+
+
+def _enabled(settings: SettingsResource) -> BotSettings:
+    cfg = settings.get()
+    if not cfg.stage7_enabled:
+        raise dg.Failure(
+            description="STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled. "
+            "Set STAGE7_ENABLED=true (with DRY_RUN=true), e.g. `cp .env.example .env`."
+        )
+    return cfg
+
+
+def _by_cycle(rows: list[tuple[datetime, str]]) -> dict[datetime, list[Any]]:
+    grouped: dict[datetime, list[Any]] = defaultdict(list)
+    for ts, text in rows:
+        grouped[ts].append(json.loads(text))
+    return grouped
+
+
+def _require(grouped: dict[datetime, list[Any]], times: list[datetime], upstream: str) -> None:
+    missing = [t for t in times if t not in grouped]
+    if missing:
+        raise dg.Failure(
+            description=f"{upstream} has no rows for {len(missing)} cycle(s) of this window, first {missing[0].isoformat()}: "
+            f"materialize {upstream} for the same partitions first"
+        )
+
+
+def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The cycle's assets over ``partitions_def`` (built from settings at load time)."""
+
+    def times_of(context: dg.AssetExecutionContext) -> list[datetime]:
+        return cycle_times(partitions_def, context.partition_keys)
+
+    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"})
+    def market_snapshot(
+        context: dg.AssetExecutionContext, settings: SettingsResource, market_data: MarketDataResource, book: BookResource
+    ) -> dg.MaterializeResult:
+        """Every candidate symbol at each cycle time: top of book, 24 h ticker stats, recent
+        closes and exchange rules, seeing only data stamped at or before the cycle time.
+        A symbol with bad or stale data stays in the table with its skip reason."""
+        cfg = _enabled(settings)
+        try:
+            snapshots = market_data.snapshots(
+                times_of(context), vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec
+            )
+        except ReplayDatasetError as exc:
+            raise dg.Failure(description=f"replay dataset unusable: {exc}") from None
+        with book.open() as b:
+            b.replace_window(_window(context), {"market_snapshot": market_rows(snapshots)})
+        return dg.MaterializeResult(metadata=metadata.market(snapshots))
+
+    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"}, deps=[market_snapshot])
+    def universe(context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource) -> dg.MaterializeResult:
+        """Universe Selection v1: eligible TRY pairs scored on liquidity, spread and
+        volatility; the top STAGE7_UNIVERSE_SIZE are the cycle's universe."""
+        cfg, times, window = _enabled(settings), times_of(context), _window(context)
+        with book.open() as b:
+            grouped = _by_cycle(b.column_by_cycle("market_snapshot", "payload", window))
+            _require(grouped, times, "market_snapshot")
+            params = cfg.cycle_params().universe
+            selections = [select_universe(snapshot_from_payloads(t, grouped[t]), params) for t in times]
+            b.replace_window(window, universe_rows(selections))
+        return dg.MaterializeResult(metadata=metadata.universe(selections))
+
+    @dg.multi_asset(
+        name="trading_cycle",
+        specs=[
+            dg.AssetSpec("portfolio_plan", deps=[universe, market_snapshot], group_name=GROUP, kinds={"duckdb"},
+                         description="Portfolio Policy v1: targets and SELL-first actions with skip reasons, under the cycle's risk mode."),
+            dg.AssetSpec("order_intents", deps=["portfolio_plan"], group_name=GROUP, kinds={"duckdb"},
+                         description="LIMIT intents on the exchange's tick and lot grids with deterministic client_order_id."),
+            dg.AssetSpec("simulated_fills", deps=["order_intents"], group_name=GROUP, kinds={"duckdb"},
+                         description="Dry-run fills at mark ± slippage with fees, plus the simulated order trail."),
+            dg.AssetSpec(
+                "ledger_snapshot",
+                deps=["simulated_fills", dg.AssetDep("ledger_snapshot", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
+                group_name=GROUP,
+                kinds={"duckdb"},
+                description="The book after the cycle, carried from the previous cycle: cash, positions, PnL, fees, drawdown.",
+            ),
+        ],
+        partitions_def=partitions_def,
+        backfill_policy=SINGLE_RUN,
+        can_subset=False,
+    )
+    def trading_cycle(context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource) -> Iterator[dg.MaterializeResult]:
+        """Plan → intents → fills → ledger, cycle by cycle from the last ledger before the window."""
+        cfg, times, window = _enabled(settings), times_of(context), _window(context)
+        params = cfg.cycle_params()
+        with book.open() as b:
+            snapshots, selections = _cycle_inputs(b, window, times)
+            carried = b.last_ledger_state(window.start)
+            state = state_from_payload(json.loads(carried[1])) if carried else LedgerState.opening(params.start_capital_try)
+            carried_from = carried[0].strftime("%Y%m%dT%H%M%SZ") if carried else None
+            try:
+                results = run_cycles(snapshots, selections, state, params)
+            except LedgerIntegrityError as exc:
+                raise dg.Failure(description=f"ledger integrity error: {exc}") from None
+            b.replace_window(window, cycle_rows(results, carried_from))
+        yield dg.MaterializeResult(asset_key="portfolio_plan", metadata=metadata.plan(results))
+        yield dg.MaterializeResult(asset_key="order_intents", metadata=metadata.intents(results))
+        yield dg.MaterializeResult(asset_key="simulated_fills", metadata=metadata.fills(results))
+        yield dg.MaterializeResult(asset_key="ledger_snapshot", metadata=metadata.ledger(results, carried_from))
+
+    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"}, deps=["ledger_snapshot"])
+    def cycle_trace(context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource) -> dg.MaterializeResult:
+        """The persisted decision trace of each cycle: universe and scores, mode
+        (base/override/final), every decision with its reason, plan, intents, rules stats,
+        active parameters and ledger metrics. Written in one transaction."""
+        cfg, times, window = _enabled(settings), times_of(context), _window(context)
+        with book.open() as b:
+            traces, run_metrics = _traces(b, window, times, cfg.cycle_params().as_dict())
+            b.replace_window(window, trace_rows(traces, run_metrics))
+        return dg.MaterializeResult(metadata=metadata.trace(traces))
+
+    return [market_snapshot, universe, trading_cycle, cycle_trace]
+
+
+def _cycle_inputs(b: Book, window: Window, times: list[datetime]) -> tuple[list[Any], list[Any]]:
+    markets = _by_cycle(b.column_by_cycle("market_snapshot", "payload", window))
+    universes = _by_cycle(b.column_by_cycle("universe_selection", "payload", window))
+    _require(markets, times, "market_snapshot")
+    _require(universes, times, "universe")
+    snapshots = [snapshot_from_payloads(t, markets[t]) for t in times]
+    selections = [universe_from_payload(universes[t][0]) for t in times]
+    return snapshots, selections
+
+
+def _traces(b: Book, window: Window, times: list[datetime], active_params: dict[str, Any]) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    markets = _by_cycle(b.column_by_cycle("market_snapshot", "payload", window))
+    universes = _by_cycle(b.column_by_cycle("universe_selection", "payload", window))
+    plans = _by_cycle(b.column_by_cycle("portfolio_plan", "portfolio_plan_json", window))
+    intents = _by_cycle(b.column_by_cycle("order_intents", "intent_json", window))
+    fills = _by_cycle(b.column_by_cycle("fills", "payload", window))
+    ledgers = _by_cycle(b.column_by_cycle("ledger_metrics", "metrics_json", window))
+    _require(plans, times, "portfolio_plan")
+    _require(ledgers, times, "ledger_snapshot")
+    traces, run_metrics = [], []
+    for t in times:
+        symbols = markets.get(t, [])
+        skipped = [{"symbol": s["symbol"], "reason": s["skip_reason"]} for s in symbols if s["skip_reason"]]
+        trace = build_trace(
+            market={"candidates": len(symbols), "skipped": skipped},
+            universe=universes[t][0],
+            plan=plans[t][0],
+            intents=intents.get(t, []),
+            fills=fills.get(t, []),
+            ledger=ledgers[t][0],
+            active_params=active_params,
+        )
+        traces.append(trace)
+        summary = json.loads(trace.intents_summary_json)
+        run_metrics.append((
+            t, trace.cycle_id, trace.final_mode, len(symbols), len(symbols) - len(skipped), len(universes[t][0]["selected"]),
+            summary["planned"], summary["skipped"], summary["filled"], ledgers[t][0]["equity_try"],
+        ))
+    return traces, run_metrics

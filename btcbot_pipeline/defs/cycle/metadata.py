@@ -1,0 +1,141 @@
+"""Materialization metadata a person reads in the Dagster UI: counts, mode, equity and a
+small markdown table of the window's last cycle."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+import dagster as dg
+
+from btcbot_pipeline.domain.cycle import CycleResult
+from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.domain.trace import CycleTrace
+from btcbot_pipeline.domain.universe import UniverseSelection
+
+_MONEY_SHOWN = Decimal("0.01")
+
+
+def _fmt(value: Decimal | None, grid: Decimal = _MONEY_SHOWN) -> str:
+    return "" if value is None else format(value.quantize(grid), "f")
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> dg.MetadataValue:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _window(cycles: Sequence[Any]) -> dict[str, Any]:
+    return {"cycles": len(cycles), "last_cycle_ts": cycles[-1].cycle_ts.isoformat() if cycles else ""}
+
+
+def market(snapshots: Sequence[MarketSnapshot]) -> dict[str, Any]:
+    last = snapshots[-1]
+    skipped = Counter(s.skip_reason for snap in snapshots for s in snap.symbols if s.skip_reason)
+    return {
+        **_window(snapshots),
+        "symbols": len(last.symbols),
+        "tradable_last_cycle": sum(1 for s in last.symbols if s.tradable),
+        "skipped_by_reason": dg.MetadataValue.json(dict(sorted(skipped.items()))),
+        "last_cycle": _table(
+            ["symbol", "bid", "ask", "spread bps", "24h volume TRY", "closes", "skip"],
+            [
+                (s.symbol, s.best_bid, s.best_ask, _fmt(s.spread_bps), _fmt(s.quote_volume_try, Decimal(1)), len(s.closes), s.skip_reason or "")
+                for s in last.symbols
+            ],
+        ),
+    }
+
+
+def universe(selections: Sequence[UniverseSelection]) -> dict[str, Any]:
+    last = selections[-1]
+    return {
+        **_window(selections),
+        "selected_last_cycle": dg.MetadataValue.json(list(last.selected)),
+        "eligible_last_cycle": len(last.ranked),
+        "rejected_last_cycle": dg.MetadataValue.json({s: r for s, r in last.rejected}),
+        "ranking": _table(
+            ["rank", "symbol", "total", "liquidity", "spread", "volatility", "selected"],
+            [
+                (n, r.symbol, _fmt(r.total_score, Decimal("0.0001")), _fmt(r.liquidity_score, Decimal("0.0001")),
+                 _fmt(r.spread_score, Decimal("0.0001")), _fmt(r.volatility_score, Decimal("0.0001")), r.symbol in last.selected)
+                for n, r in enumerate(last.ranked, start=1)
+            ],
+        ),
+    }
+
+
+def plan(results: Sequence[CycleResult]) -> dict[str, Any]:
+    last = results[-1]
+    actions = [a for r in results for a in r.plan.actions]
+    return {
+        **_window(results),
+        "final_mode_last_cycle": last.mode.final.value,
+        "mode_reasons": dg.MetadataValue.json(list(last.mode.reasons)),
+        "actions_planned": sum(1 for a in actions if a.skip_reason is None),
+        "actions_skipped": dg.MetadataValue.json(dict(sorted(Counter(a.skip_reason for a in actions if a.skip_reason).items()))),
+        "last_cycle": _table(
+            ["side", "symbol", "desired TRY", "granted TRY", "reason", "status"],
+            [(a.side.value, a.symbol, _fmt(a.desired_notional_try), _fmt(a.notional_try), a.reason, a.skip_reason or a.status.value) for a in last.plan.actions],
+        ),
+    }
+
+
+def intents(results: Sequence[CycleResult]) -> dict[str, Any]:
+    items = [i for r in results for i in r.intents]
+    last = results[-1]
+    return {
+        **_window(results),
+        "planned": sum(1 for i in items if i.planned),
+        "skipped_by_reason": dg.MetadataValue.json(dict(sorted(Counter(i.skip_reason for i in items if i.skip_reason).items()))),
+        "rules_stats_last_cycle": dg.MetadataValue.json(last.rules_stats),
+        "last_cycle": _table(
+            ["client_order_id", "side", "price", "qty", "notional", "status"],
+            [(i.client_order_id, i.side.value, i.price_try, i.qty, _fmt(i.notional_try), i.skip_reason or i.status.value) for i in last.intents],
+        ),
+    }
+
+
+def fills(results: Sequence[CycleResult]) -> dict[str, Any]:
+    items = [f for r in results for f in r.fills]
+    return {
+        **_window(results),
+        "fills": len(items),
+        "notional_try": _fmt(sum((f.notional_try for f in items), Decimal(0))),
+        "fees_try": _fmt(sum((f.fee_try for f in items), Decimal(0))),
+        "slippage_try": _fmt(sum((f.slippage_try for f in items), Decimal(0))),
+        "last_cycle": _table(
+            ["fill_id", "side", "qty", "fill price", "fee TRY"],
+            [(f.fill_id, f.side.value, f.qty, _fmt(f.fill_price_try), _fmt(f.fee_try)) for f in results[-1].fills],
+        ),
+    }
+
+
+def ledger(results: Sequence[CycleResult], carried_from: str | None) -> dict[str, Any]:
+    m = results[-1].metrics
+    state = results[-1].state
+    return {
+        **_window(results),
+        "carried_from_cycle": carried_from or "opening balance",
+        "equity_try": dg.MetadataValue.float(float(m.equity_try)),  # float-ok: display only
+        "equity_try_exact": format(m.equity_try, "f"),
+        "net_pnl_try": format(m.net_pnl_try, "f"),
+        "fees_try": format(m.fees_try, "f"),
+        "cash_try": format(m.cash_try, "f"),
+        "max_drawdown": format(m.max_drawdown, "f"),
+        "positions": _table(
+            ["symbol", "qty", "avg cost", "mark", "value TRY"],
+            [(s, h.qty, _fmt(h.avg_cost_try), _fmt(state.marks[s]), _fmt(h.qty * state.marks[s])) for s, h in state.holdings.items()],
+        ),
+    }
+
+
+def trace(traces: Sequence[CycleTrace]) -> dict[str, Any]:
+    modes = Counter(t.final_mode for t in traces)
+    return {
+        "cycles": len(traces),
+        "final_modes": dg.MetadataValue.json(dict(sorted(modes.items()))),
+        "last_cycle_id": traces[-1].cycle_id if traces else "",
+    }

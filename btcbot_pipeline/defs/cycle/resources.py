@@ -1,0 +1,82 @@
+"""Resources of the cycle assets: settings, the market-data source and the DuckDB book."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
+
+from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
+from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
+from btcbot_pipeline.settings import BotSettings, load_settings
+from btcbot_pipeline.storage.book import Book
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """``BotSettings`` from the environment and ``env_file``, loaded once per run."""
+
+    env_file: str | None = ".env"
+    overrides: dict[str, str] = {}
+    _settings: BotSettings | None = PrivateAttr(default=None)
+
+    def get(self) -> BotSettings:
+        if self._settings is None:
+            self._settings = load_settings(self.env_file, **self.overrides)
+        return self._settings
+
+
+@lru_cache(maxsize=4)
+def _load_replay(path: str, signature: tuple[tuple[str, int, int], ...]) -> ReplayDataset:
+    # Keyed by the files' sizes and mtimes, so an edited dataset is re-read while a
+    # long-lived process (dagster dev) does not re-parse an unchanged one every run.
+    del signature
+    return ReplayDataset.load(path)
+
+
+def _signature(path: str) -> tuple[tuple[str, int, int], ...]:
+    root = Path(path)
+    if not root.is_dir():
+        return ()
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+
+
+class MarketDataResource(dg.ConfigurableResource):
+    """Where snapshots come from. ``replay``: the dataset at ``dataset_path``."""
+
+    source: str = "replay"
+    dataset_path: str = "data/replay"
+
+    def snapshots(self, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int) -> list[MarketSnapshot]:
+        """One finalized snapshot per cycle time, seeing only rows at or before it."""
+        if self.source != "replay":
+            raise dg.Failure(description=f"market data source {self.source!r} is not available; use 'replay'")
+        dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
+        return [
+            finalize_snapshot(dataset.snapshot_at(ts, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s), max_data_age_s=max_data_age_s)
+            for ts in cycle_times
+        ]
+
+
+class BookResource(dg.ConfigurableResource):
+    """The DuckDB book at ``database`` (``STATE_DB_PATH``).
+
+    Connections come from ``dagster_duckdb.DuckDBResource``, which retries while another
+    process holds DuckDB's single-writer lock.
+    """
+
+    database: str = "data/btcbot_book.duckdb"
+
+    @contextmanager
+    def open(self) -> Iterator[Book]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with DuckDBResource(database=self.database).get_connection() as con:
+            book = Book(con)
+            book.ensure_schema()
+            yield book

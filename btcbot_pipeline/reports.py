@@ -1,0 +1,63 @@
+"""Human-readable reports read back from the DuckDB book."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from btcbot_pipeline.storage.book import Book, naive_utc
+
+_CENT = Decimal("0.01")
+
+
+class ReportError(Exception):
+    """The book holds nothing to report for the request."""
+
+
+def _money(text: str | Decimal) -> str:
+    return format(Decimal(text).quantize(_CENT), "f")
+
+
+def latest_cycle_ts(book: Book) -> datetime:
+    if not book.has_table("cycle_trace"):
+        raise ReportError("the book has no cycle_trace table yet: materialize a cycle first")
+    row = book.query("SELECT max(cycle_ts) FROM cycle_trace")[0]
+    if row[0] is None:
+        raise ReportError("the book has no cycle traces yet: materialize a cycle first")
+    return row[0].replace(tzinfo=timezone.utc)
+
+
+def cycle_summary(book: Book, cycle_ts: datetime) -> str:
+    """The summary a user reads after a cycle: mode, universe, intents, fills, equity."""
+    rows = book.query(
+        "SELECT cycle_id, mode_json, selected_universe_json, intents_summary_json, order_decisions_json, "
+        "ledger_metrics_json, market_notes_json FROM cycle_trace WHERE cycle_ts = ?",
+        [naive_utc(cycle_ts)],
+    )
+    if not rows:
+        raise ReportError(f"no cycle trace for {cycle_ts.isoformat()}: materialize that partition first")
+    cycle_id, mode, universe, summary, decisions, ledger, market = (rows[0][0], *map(json.loads, rows[0][1:]))
+    fills = book.query("SELECT count(*), coalesce(sum(fee_try), 0), coalesce(sum(notional_try), 0) FROM fills WHERE cycle_ts = ?", [naive_utc(cycle_ts)])[0]
+    lines = [
+        f"cycle {cycle_id} ({cycle_ts.strftime('%Y-%m-%dT%H:%M')} UTC)",
+        f"  mode            base {mode['base_mode']} → final {mode['final_mode']}"
+        + (f" ({', '.join(mode['reasons'])})" if mode["reasons"] else ""),
+        f"  market          {market['candidates']} candidates, {len(market['skipped'])} not tradable"
+        + "".join(f"\n                    {s['symbol']}: {s['reason']}" for s in market["skipped"]),
+        f"  universe        {', '.join(universe) if universe else '(empty)'}",
+        f"  intents         {summary['planned']} planned, {summary['skipped']} skipped"
+        + "".join(f"\n                    {reason}: {n}" for reason, n in summary["skip_reasons"].items()),
+    ]
+    plan_skips = [d for d in decisions if d["stage"] == "plan" and d["status"] == "SKIPPED"]
+    if plan_skips:
+        lines.append(f"  plan skips      {len(plan_skips)}")
+        lines += [f"                    {d['side']} {d['symbol']}: {d['reason']}" for d in plan_skips]
+    lines += [
+        f"  fills           {fills[0]} filled, notional {_money(fills[2])} TRY, fees {_money(fills[1])} TRY",
+        f"  ledger          equity {_money(ledger['equity_try'])} TRY = cash {_money(ledger['cash_try'])} + positions "
+        f"{_money(ledger['positions_value_try'])}",
+        f"                  net PnL {_money(ledger['net_pnl_try'])} (gross {_money(ledger['gross_pnl_try'])}, fees "
+        f"{_money(ledger['fees_try'])}, slippage {_money(ledger['slippage_try'])}), max drawdown {Decimal(ledger['max_drawdown']):.4%}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,197 @@
+"""The DuckDB book: every stage's rows, queryable with SQL.
+
+Tables keep the seeds' column names (``cycle_trace``, ``ledger_metrics``,
+``order_intents``, ``orders``, ``order_events``, ``fills``, …) without the ``stage7_``
+prefix. Every table has ``cycle_ts`` (naive UTC ``TIMESTAMP``, the partition's window
+start) so a partition's rows are ``cycle_ts >= start AND cycle_ts < end``.
+
+Writes replace a window: :meth:`Book.replace_window` deletes the window's rows of each
+table and inserts the new ones in **one transaction**, so re-materializing a partition
+never duplicates rows and a failed write leaves the previous rows in place. Money columns
+are ``DECIMAL(38, 18)`` for SQL users; the ``payload`` / ``*_json`` columns hold the exact
+Decimal text that later stages read back.
+
+Rows are inserted as text through a registered pandas frame and cast in SQL: no float
+ever touches a money value, and a window of thousands of rows is one statement per table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterable, Mapping, Sequence
+
+import duckdb
+import pandas as pd
+
+MONEY = "DECIMAL(38, 18)"
+
+# table → ordered (column, SQL type). Order is the insert order of row tuples.
+TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "market_snapshot": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("source", "VARCHAR"),
+        ("tradable", "BOOLEAN"), ("skip_reason", "VARCHAR"), ("data_ts", "TIMESTAMP"), ("staleness_s", "BIGINT"),
+        ("best_bid", MONEY), ("best_ask", MONEY), ("mark_price_try", MONEY), ("spread_bps", MONEY),
+        ("last_try", MONEY), ("high_24h_try", MONEY), ("low_24h_try", MONEY), ("quote_volume_try", MONEY),
+        ("daily_change_pct", MONEY), ("n_closes", "INTEGER"), ("tick_size", MONEY), ("lot_size", MONEY),
+        ("min_notional_try", MONEY), ("exchange_status", "VARCHAR"), ("payload", "VARCHAR"),
+    ),
+    "universe": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("rank", "INTEGER"),
+        ("selected", "BOOLEAN"), ("total_score", MONEY), ("liquidity_score", MONEY), ("spread_score", MONEY),
+        ("volatility_score", MONEY), ("quote_volume_try", MONEY), ("spread_bps", MONEY), ("volatility", MONEY),
+        ("reject_reason", "VARCHAR"),
+    ),
+    "universe_selection": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("selected_universe_json", "VARCHAR"), ("payload", "VARCHAR"),
+    ),
+    "portfolio_plan": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("base_mode", "VARCHAR"), ("final_mode", "VARCHAR"),
+        ("cash_try", MONEY), ("equity_try", MONEY), ("cash_target_try", MONEY), ("investable_try", MONEY),
+        ("n_actions", "INTEGER"), ("n_planned", "INTEGER"), ("n_skipped", "INTEGER"), ("portfolio_plan_json", "VARCHAR"),
+    ),
+    "plan_actions": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("seq", "INTEGER"), ("symbol", "VARCHAR"), ("side", "VARCHAR"),
+        ("desired_notional_try", MONEY), ("notional_try", MONEY), ("est_qty", MONEY), ("mark_price_try", MONEY),
+        ("reason", "VARCHAR"), ("status", "VARCHAR"), ("skip_reason", "VARCHAR"),
+    ),
+    "order_intents": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("client_order_id", "VARCHAR"), ("ts", "TIMESTAMP"),
+        ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("order_type", "VARCHAR"), ("price_try", MONEY), ("qty", MONEY),
+        ("notional_try", MONEY), ("mark_price_try", MONEY), ("status", "VARCHAR"), ("reason", "VARCHAR"),
+        ("skip_reason", "VARCHAR"), ("rules_status", "VARCHAR"), ("intent_json", "VARCHAR"),
+    ),
+    "orders": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("order_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
+        ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("order_type", "VARCHAR"), ("price_try", MONEY), ("qty", MONEY),
+        ("filled_qty", MONEY), ("status", "VARCHAR"), ("mode", "VARCHAR"),
+    ),
+    "order_events": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("event_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
+        ("event_type", "VARCHAR"), ("status_after", "VARCHAR"),
+    ),
+    "fills": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("fill_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
+        ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("qty", MONEY), ("mark_price_try", MONEY), ("fill_price_try", MONEY),
+        ("notional_try", MONEY), ("fee_try", MONEY), ("slippage_try", MONEY), ("payload", "VARCHAR"),
+    ),
+    "ledger_metrics": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("ts", "TIMESTAMP"), ("gross_pnl_try", MONEY),
+        ("realized_pnl_try", MONEY), ("unrealized_pnl_try", MONEY), ("net_pnl_try", MONEY), ("fees_try", MONEY),
+        ("slippage_try", MONEY), ("turnover_try", MONEY), ("equity_try", MONEY), ("cash_try", MONEY),
+        ("positions_value_try", MONEY), ("max_drawdown", MONEY), ("start_capital_try", MONEY),
+        ("carried_from", "VARCHAR"), ("metrics_json", "VARCHAR"), ("state_json", "VARCHAR"),
+    ),
+    "positions": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("qty", MONEY), ("cost_try", MONEY),
+        ("avg_cost_try", MONEY), ("mark_price_try", MONEY), ("market_value_try", MONEY), ("unrealized_pnl_try", MONEY),
+    ),
+    "cycle_trace": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("ts", "TIMESTAMP"), ("base_mode", "VARCHAR"),
+        ("final_mode", "VARCHAR"), ("selected_universe_json", "VARCHAR"), ("universe_scores_json", "VARCHAR"),
+        ("intents_summary_json", "VARCHAR"), ("mode_json", "VARCHAR"), ("order_decisions_json", "VARCHAR"),
+        ("portfolio_plan_json", "VARCHAR"), ("order_intents_json", "VARCHAR"), ("rules_stats_json", "VARCHAR"),
+        ("active_params_json", "VARCHAR"), ("ledger_metrics_json", "VARCHAR"), ("market_notes_json", "VARCHAR"),
+    ),
+    "run_metrics": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("final_mode", "VARCHAR"), ("n_candidates", "INTEGER"),
+        ("n_tradable", "INTEGER"), ("n_selected", "INTEGER"), ("n_intents_planned", "INTEGER"),
+        ("n_intents_skipped", "INTEGER"), ("n_fills", "INTEGER"), ("equity_try", MONEY),
+    ),
+}
+
+
+class BookError(Exception):
+    """The book cannot be read or written (locked, missing table, bad window)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """``[start, end)`` in UTC."""
+
+    start: datetime
+    end: datetime
+
+
+def naive_utc(ts: datetime) -> datetime:
+    """DuckDB's ``TIMESTAMP`` is naive; the book stores UTC wall time."""
+    return ts.astimezone(timezone.utc).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return naive_utc(value).isoformat(sep=" ")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Book:
+    """Typed access to the book through one open DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def ensure_schema(self) -> None:
+        for table, columns in TABLES.items():
+            cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns)
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+
+    def replace_window(self, window: Window, rows_by_table: Mapping[str, Sequence[Sequence[Any]]]) -> dict[str, int]:
+        """Replace the window's rows of every table in ``rows_by_table``, atomically."""
+        self.ensure_schema()
+        counts: dict[str, int] = {}
+        start, end = naive_utc(window.start), naive_utc(window.end)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table, rows in rows_by_table.items():
+                columns = TABLES[table]
+                self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
+                if rows:
+                    frame = pd.DataFrame([[_text(v) for v in row] for row in rows], columns=[c for c, _ in columns], dtype=object)
+                    self.con.register("_incoming", frame)
+                    select = ", ".join(f'CAST("{name}" AS {sql_type})' for name, sql_type in columns)
+                    self.con.execute(f"INSERT INTO {table} SELECT {select} FROM _incoming")
+                    self.con.unregister("_incoming")
+                counts[table] = len(rows)
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return counts
+
+    def has_table(self, table: str) -> bool:
+        found = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        ).fetchone()
+        return bool(found and found[0])
+
+    def column_by_cycle(self, table: str, column: str, window: Window) -> list[tuple[datetime, str]]:
+        """``(cycle_ts, column)`` rows of a window, ordered by cycle then insertion."""
+        if not self.has_table(table):
+            return []
+        rows = self.con.execute(
+            f'SELECT cycle_ts, "{column}" FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ? ORDER BY cycle_ts, rowid',
+            [naive_utc(window.start), naive_utc(window.end)],
+        ).fetchall()
+        return [(ts.replace(tzinfo=timezone.utc), value) for ts, value in rows]
+
+    def last_ledger_state(self, before: datetime) -> tuple[datetime, str] | None:
+        """The newest ``(cycle_ts, state_json)`` strictly before ``before``."""
+        if not self.has_table("ledger_metrics"):
+            return None
+        row = self.con.execute(
+            "SELECT cycle_ts, state_json FROM ledger_metrics WHERE cycle_ts < ? ORDER BY cycle_ts DESC LIMIT 1",
+            [naive_utc(before)],
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0].replace(tzinfo=timezone.utc), row[1]
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params)).fetchall()

@@ -1,0 +1,123 @@
+"""Domain results → row tuples in the column order of :data:`book.TABLES`."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for
+from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.domain.payloads import (
+    dumps,
+    fill_payload,
+    intent_payload,
+    metrics_payload,
+    plan_payload,
+    state_payload,
+    symbol_payload,
+    universe_payload,
+)
+from btcbot_pipeline.domain.plan import ActionStatus
+from btcbot_pipeline.domain.trace import CycleTrace
+from btcbot_pipeline.domain.universe import UniverseSelection
+
+Row = tuple[Any, ...]
+
+
+def market_rows(snapshots: Sequence[MarketSnapshot]) -> list[Row]:
+    rows: list[Row] = []
+    for snap in snapshots:
+        cycle_id = cycle_id_for(snap.cycle_ts)
+        for s in snap.symbols:
+            r = s.rules
+            rows.append((
+                snap.cycle_ts, cycle_id, s.symbol, snap.source, s.tradable, s.skip_reason, s.data_ts, s.staleness_s,
+                s.best_bid, s.best_ask, s.mark, s.spread_bps, s.last, s.high_24h, s.low_24h, s.quote_volume_try,
+                s.daily_change_pct, len(s.closes),
+                None if r is None else r.tick_size, None if r is None else r.lot_size,
+                None if r is None else r.min_notional_try, None if r is None else r.status,
+                dumps(symbol_payload(s)),
+            ))
+    return rows
+
+
+def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, list[Row]]:
+    scored: list[Row] = []
+    per_cycle: list[Row] = []
+    for sel in selections:
+        cycle_id = cycle_id_for(sel.cycle_ts)
+        chosen = set(sel.selected)
+        for rank, r in enumerate(sel.ranked, start=1):
+            scored.append((
+                sel.cycle_ts, cycle_id, r.symbol, rank, r.symbol in chosen, r.total_score, r.liquidity_score,
+                r.spread_score, r.volatility_score, r.quote_volume_try, r.spread_bps, r.volatility, None,
+            ))
+        for symbol, reason in sel.rejected:
+            scored.append((sel.cycle_ts, cycle_id, symbol, None, False, None, None, None, None, None, None, None, reason))
+        per_cycle.append((sel.cycle_ts, cycle_id, dumps(list(sel.selected)), dumps(universe_payload(sel))))
+    return {"universe": scored, "universe_selection": per_cycle}
+
+
+def cycle_rows(results: Sequence[CycleResult], carried_from: str | None) -> dict[str, list[Row]]:
+    """Rows of the four stateful stages for every cycle of a window."""
+    tables: dict[str, list[Row]] = {
+        t: [] for t in ("portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics", "positions")
+    }
+    previous = carried_from
+    for res in results:
+        ts, cid, plan = res.cycle_ts, res.cycle_id, res.plan
+        planned = sum(1 for a in plan.actions if a.status is ActionStatus.PLANNED)
+        tables["portfolio_plan"].append((
+            ts, cid, res.mode.base.value, res.mode.final.value, plan.cash_try, plan.equity_try, plan.cash_target_try,
+            plan.investable_try, len(plan.actions), planned, len(plan.actions) - planned, dumps(plan_payload(res)),
+        ))
+        for seq, a in enumerate(plan.actions):
+            tables["plan_actions"].append((
+                ts, cid, seq, a.symbol, a.side.value, a.desired_notional_try, a.notional_try, a.est_qty,
+                a.mark_price_try, a.reason, a.status.value, a.skip_reason,
+            ))
+        filled = {f.client_order_id: f for f in res.fills}
+        for i in res.intents:
+            tables["order_intents"].append((
+                ts, cid, i.client_order_id, ts, i.symbol, i.side.value, i.order_type, i.price_try, i.qty,
+                i.notional_try, i.mark_price_try, i.status.value, i.reason, i.skip_reason, i.rules_status,
+                dumps(intent_payload(i)),
+            ))
+            if i.planned:
+                fill = filled.get(i.client_order_id)
+                tables["orders"].append((
+                    ts, cid, i.client_order_id, i.client_order_id, i.symbol, i.side.value, i.order_type, i.price_try,
+                    i.qty, fill.qty if fill else 0, "FILLED" if fill else "NOT_SUBMITTED", "dry_run",
+                ))
+        for e in res.events:
+            tables["order_events"].append((ts, cid, e.event_id, e.client_order_id, e.event_type, e.status_after))
+        for f in res.fills:
+            tables["fills"].append((
+                ts, cid, f.fill_id, f.client_order_id, f.symbol, f.side.value, f.qty, f.mark_price_try,
+                f.fill_price_try, f.notional_try, f.fee_try, f.slippage_try, dumps(fill_payload(f)),
+            ))
+        m = res.metrics
+        tables["ledger_metrics"].append((
+            ts, cid, ts, m.gross_pnl_try, m.realized_pnl_try, m.unrealized_pnl_try, m.net_pnl_try, m.fees_try,
+            m.slippage_try, m.turnover_try, m.equity_try, m.cash_try, m.positions_value_try, m.max_drawdown,
+            m.start_capital_try, previous, dumps(metrics_payload(m)), dumps(state_payload(res.state)),
+        ))
+        previous = cid
+        for symbol, h in res.state.holdings.items():
+            mark = res.state.marks[symbol]
+            value = h.qty * mark
+            tables["positions"].append((ts, cid, symbol, h.qty, h.cost_try, h.avg_cost_try, mark, value, value - h.cost_try))
+    return tables
+
+
+def trace_rows(traces: Sequence[CycleTrace], run_metrics: Sequence[Row]) -> dict[str, list[Row]]:
+    from btcbot_pipeline.domain.payloads import parse_ts
+
+    rows = []
+    for t in traces:
+        ts = parse_ts(t.cycle_ts)
+        rows.append((
+            ts, t.cycle_id, ts, t.base_mode, t.final_mode, t.selected_universe_json, t.universe_scores_json,
+            t.intents_summary_json, t.mode_json, t.order_decisions_json, t.portfolio_plan_json, t.order_intents_json,
+            t.rules_stats_json, t.active_params_json, t.ledger_metrics_json, t.market_notes_json,
+        ))
+    return {"cycle_trace": rows, "run_metrics": list(run_metrics)}
