@@ -13,7 +13,7 @@ Every asset is range-aware (``partition_keys`` / ``partition_time_window``, neve
 run, in order. Rows land in the DuckDB book, replacing the window's previous rows.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster reads the parameter annotations at runtime.
 
 import json
 from collections import defaultdict
