@@ -8,6 +8,7 @@ ints, never floats) and are quantised to an exchange grid only through
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from functools import lru_cache
 from math import lcm
 
 ZERO = Decimal(0)
@@ -52,6 +53,7 @@ def bps_factor(bps: Decimal) -> Decimal:
     return bps / BPS
 
 
+@lru_cache(maxsize=4096)
 def combined_step(*steps: Decimal | None) -> Decimal | None:
     """The smallest step that is a multiple of every given step.
 

@@ -61,11 +61,19 @@ def canonical_symbol(text: str) -> str:
 def volatility(snapshot: SymbolSnapshot, lookback: int) -> Decimal | None:
     """Volatility metric of one symbol (see module docstring), ``None`` when unknown."""
     closes = snapshot.closes[-(lookback + 1) :]
-    if len(closes) >= 3 and all(c > ZERO for c in closes):
-        returns = [(b - a) / a for a, b in zip(closes, closes[1:])]
-        mean = sum(returns, ZERO) / len(returns)
-        variance = sum(((r - mean) * (r - mean) for r in returns), ZERO) / len(returns)
-        return variance.sqrt()
+    if len(closes) >= 3 and min(closes) > ZERO:
+        # One pass of sums; this runs for every symbol of every cycle of a backtest.
+        total = squares = ZERO
+        previous = closes[0]
+        for close in closes[1:]:
+            r = (close - previous) / previous
+            total += r
+            squares += r * r
+            previous = close
+        n = len(closes) - 1
+        mean = total / n
+        variance = squares / n - mean * mean
+        return variance.sqrt() if variance > ZERO else ZERO
     high, low, last = snapshot.high_24h, snapshot.low_24h, snapshot.last
     if high is not None and low is not None and last is not None and last > ZERO and high >= low:
         return (high - low) / last

@@ -192,7 +192,9 @@ class _IssueSink:
         self._counts[code] = count
         if count <= MAX_ISSUES_PER_CODE:
             self._series.issues.append(
-                ValidationIssue(code, self._series.path, detail, severity, line, self._series.symbol)
+                ValidationIssue(
+                    code, self._series.path, detail, severity, line, self._series.symbol
+                )
             )
 
     def close(self) -> None:

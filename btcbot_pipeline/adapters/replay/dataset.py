@@ -4,7 +4,7 @@ Inside:
 
 - :class:`ReplayDatasetError`: the folder cannot be replayed at all (``code`` + ``path``).
 - :func:`scan_dataset`: read every file of a dataset once and list every problem; shared
-  by :class:`ReplayDataset` and :func:`~btcbot_pipeline.adapters.replay.validate.validate_replay_dataset`.
+  by :class:`ReplayDataset` and ``validate.validate_replay_dataset``.
 - :class:`ReplayDataset`: ``load(path)`` then ``snapshot_at(cycle_ts)`` → ``MarketSnapshot``.
 
 Layout (the seeds' ``replay-init`` / ``replay-capture`` format, read unchanged)::

@@ -82,8 +82,12 @@ class PairSpec:
         return max(0, -int(self.tick.as_tuple().exponent))  # type: ignore[arg-type]
 
 
-def _pair(symbol: str, price: str, tick: str, qty: int, vol: str, spread: str, value: str) -> PairSpec:
-    return PairSpec(symbol, Decimal(price), Decimal(tick), qty, Decimal(vol), Decimal(spread), Decimal(value))
+def _pair(
+    symbol: str, price: str, tick: str, qty: int, vol: str, spread: str, value: str
+) -> PairSpec:
+    return PairSpec(
+        symbol, Decimal(price), Decimal(tick), qty, Decimal(vol), Decimal(spread), Decimal(value)
+    )
 
 
 # Early-2026 TRY levels (USDTTRY ≈ 42); liquidity ranks roughly as on BTCTurk.
@@ -174,7 +178,8 @@ def init_replay_dataset(
     if with_exchangeinfo:
         _write_text(root / "exchangeinfo.json", _exchange_info(specs, start))
     _write_text(root / "schema.json", _schema())
-    _write_text(root / "README.md", _readme(seed, start, minutes, specs, with_ticker, with_exchangeinfo))
+    readme = _readme(seed, start, minutes, specs, with_ticker, with_exchangeinfo)
+    _write_text(root / "README.md", readme)
     return SynthSummary(root, tuple(s.symbol for s in specs), minutes, times[0], times[-1])
 
 
@@ -182,7 +187,9 @@ def _split(symbol: str) -> tuple[str, str]:
     for quote in _QUOTES:
         if symbol.endswith(quote) and len(symbol) > len(quote):
             return symbol[: -len(quote)], quote
-    raise ValueError(f"cannot tell the quote currency of {symbol!r}; use a TRY, USDT, BTC or ETH pair")
+    raise ValueError(
+        f"cannot tell the quote currency of {symbol!r}; use a TRY, USDT, BTC or ETH pair"
+    )
 
 
 def _specs(symbols: Sequence[str] | None) -> list[PairSpec]:
@@ -194,11 +201,14 @@ def _specs(symbols: Sequence[str] | None) -> list[PairSpec]:
     specs = []
     for name in names:
         _split(name)
-        specs.append(DEFAULT_PAIRS.get(name) or _pair(name, "100", "0.01", 4, "5.0", "10", "20000000"))
+        generic = _pair(name, "100", "0.01", 4, "5.0", "10", "20000000")
+        specs.append(DEFAULT_PAIRS.get(name, generic))
     return specs
 
 
-def _refuse_foreign_files(root: Path, specs: list[PairSpec], kinds: list[str], with_info: bool) -> None:
+def _refuse_foreign_files(
+    root: Path, specs: list[PairSpec], kinds: list[str], with_info: bool
+) -> None:
     ours = {f"{s.symbol}.csv" for s in specs}
     foreign = []
     for kind in SCHEMAS:
@@ -260,8 +270,10 @@ def _generate(spec: PairSpec, stamps: list[str], rng: random.Random) -> dict[str
         low = grid(min(mid, close_mid) * (1 - wick * _uniform(rng)), ROUND_FLOOR)
         value = minute_value * (Decimal("0.25") + Decimal("1.5") * _uniform(rng))
         volume = (value / close_mid).quantize(qty_step, rounding=ROUND_FLOOR)
-        half_spread = close_mid * half_spread_bps * (Decimal("0.6") + Decimal("0.8") * _uniform(rng))
-        bid, ask = grid(close_mid - half_spread, ROUND_FLOOR), grid(close_mid + half_spread, ROUND_CEILING)
+        spread_factor = Decimal("0.6") + Decimal("0.8") * _uniform(rng)
+        half_spread = close_mid * half_spread_bps * spread_factor
+        bid = grid(close_mid - half_spread, ROUND_FLOOR)
+        ask = grid(close_mid + half_spread, ROUND_CEILING)
         mid = close_mid
 
         # Trailing 24 h = the last 1440 one-minute candles, kept with running sums and
@@ -370,6 +382,8 @@ def _schema() -> str:
 def _readme(
     seed: int, start: datetime, minutes: int, specs: list[PairSpec], ticker: bool, info: bool
 ) -> str:
+    skipped = " (not written here)"
+    ticker_note, info_note = ("" if ticker else skipped), ("" if info else skipped)
     pairs = "\n".join(
         f"| {s.symbol} | {s.price} | {s.tick} | {s.quantity_scale} | {s.spread_bps} |"
         for s in specs
@@ -386,8 +400,8 @@ arguments always produce the same bytes.
 |---|---|---|
 | `candles/<SYMBOL>.csv` | `ts,open,high,low,close,volume` | yes |
 | `orderbook/<SYMBOL>.csv` | `ts,best_bid,best_ask` | yes |
-| `ticker/<SYMBOL>.csv` | `ts,last,high,low,volume[,quote_volume]` | no{"" if ticker else " (not written here)"} |
-| `exchangeinfo.json` | BTCTurk `/api/v2/server/exchangeinfo`, envelope optional | no{"" if info else " (not written here)"} |
+| `ticker/<SYMBOL>.csv` | `ts,last,high,low,volume[,quote_volume]` | no{ticker_note} |
+| `exchangeinfo.json` | BTCTurk `/api/v2/server/exchangeinfo`, envelope optional | no{info_note} |
 | `schema.json` | the column lists above | no |
 
 - `ts`: ISO-8601 (`Z` or an offset; naive = UTC), or 10-digit epoch seconds, or 13-digit

@@ -1,12 +1,11 @@
 """Check a replay dataset against its contract and list every problem with file and line.
 
 Inside: :func:`validate_replay_dataset` → :class:`ValidationReport` of
-:class:`~btcbot_pipeline.adapters.replay.csvio.ValidationIssue`; :data:`ISSUE_CODES`, the
-documented codes. Parsing is the reader's own (:func:`~btcbot_pipeline.adapters.replay.dataset.scan_dataset`),
-so a dataset that validates is read the same way by
-:class:`~btcbot_pipeline.adapters.replay.dataset.ReplayDataset`: every ``error`` on a
-symbol's files makes that symbol's snapshots ``invalid_data:<code>``, every dataset-level
-error makes ``ReplayDataset.load`` raise.
+:class:`~btcbot_pipeline.adapters.replay.csvio.ValidationIssue`, and :data:`ISSUE_CODES`,
+the documented codes. Parsing is the reader's own (``dataset.scan_dataset``), so a dataset
+that validates is read the same way by ``ReplayDataset``: every ``error`` on a symbol's
+files makes that symbol's snapshots ``invalid_data:<code>``, every dataset-level error
+makes ``ReplayDataset.load`` raise.
 
 The seeds' validator (``btcbot/replay/validate.py``) used ``dataset_missing``,
 ``dataset_not_directory``, ``missing_{candles,orderbook}_folder``,
