@@ -115,8 +115,9 @@ def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
     issues: list[ValidationIssue] = []
 
     def fatal(code: str, where: str, detail: str) -> DatasetScan:
-        issues.append(ValidationIssue(code, where, detail))
-        return DatasetScan(root=root, issues=tuple(issues), fatal=issues[0])
+        issue = ValidationIssue(code, where, detail)
+        issues.append(issue)
+        return DatasetScan(root=root, issues=tuple(issues), fatal=issue)
 
     if not root.exists():
         return fatal("dataset_missing", ".", f"dataset folder does not exist: {root}; "

@@ -31,7 +31,7 @@ from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.payloads import snapshot_from_payloads, state_from_payload, universe_from_payload
 from btcbot_pipeline.domain.trace import build_trace
 from btcbot_pipeline.domain.universe import select_universe
-from btcbot_pipeline.settings import BotSettings
+from btcbot_pipeline.settings import BotSettings, SettingsError
 from btcbot_pipeline.storage.book import Book, Window
 from btcbot_pipeline.storage.rows import cycle_rows, market_rows, trace_rows, universe_rows
 
@@ -46,7 +46,10 @@ def _window(context: dg.AssetExecutionContext) -> Window:
 
 
 def _enabled(settings: SettingsResource) -> BotSettings:
-    cfg = settings.get()
+    try:
+        cfg = settings.get()
+    except SettingsError as exc:
+        raise dg.Failure(description=f"invalid settings:\n{exc}") from None
     if not cfg.stage7_enabled:
         raise dg.Failure(
             description="STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled. "

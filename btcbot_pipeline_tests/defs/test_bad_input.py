@@ -1,0 +1,98 @@
+"""Bad input ends in a clear failure or a recorded skip, never a lost or duplicated row."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from btcbot_pipeline_tests.defs.conftest import Cycle, failure_text
+
+
+def _copy(replay_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "dataset"
+    shutil.copytree(replay_dir, target)
+    return target
+
+
+def test_missing_dataset_fails_the_cycle_with_its_code(cycle: Cycle, tmp_path: Path) -> None:
+    cycle.dataset = tmp_path / "nowhere"
+
+    result = cycle.run("2026-01-01T00:30")
+
+    assert not result.success
+    assert "dataset_missing" in failure_text(result)
+    assert not (cycle.db.exists() and cycle.rows("SELECT count(*) FROM ledger_metrics")[0][0])
+
+
+def test_disabled_stage7_refuses_to_run(cycle: Cycle) -> None:
+    cycle.overrides["STAGE7_ENABLED"] = "false"
+
+    result = cycle.run("2026-01-01T00:30")
+
+    assert not result.success
+    assert "STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled" in failure_text(result)
+
+
+def test_invalid_settings_fail_with_the_variable_named(cycle: Cycle) -> None:
+    cycle.overrides["TRY_CASH_TARGET"] = "700"
+
+    result = cycle.run("2026-01-01T00:30")
+
+    assert not result.success
+    assert "TRY_CASH_MAX: must be >= TRY_CASH_TARGET (was TRY_CASH_MAX=600, TRY_CASH_TARGET=700)" in failure_text(result)
+
+
+def test_symbol_without_orderbook_is_skipped_and_the_cycle_goes_on(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+    cycle.dataset = _copy(replay_dir, tmp_path)
+    (cycle.dataset / "orderbook" / "BTCTRY.csv").unlink()
+
+    result = cycle.run("2026-01-01T00:30")
+
+    assert result.success, failure_text(result)
+    assert cycle.rows("SELECT tradable, skip_reason FROM market_snapshot WHERE symbol = 'BTCTRY'") == [
+        (False, "invalid_data:missing_orderbook_file")
+    ]
+    assert "BTCTRY" not in json.loads(cycle.rows("SELECT selected_universe_json FROM cycle_trace")[0][0])
+    notes = json.loads(cycle.rows("SELECT market_notes_json FROM cycle_trace")[0][0])
+    assert {"symbol": "BTCTRY", "reason": "invalid_data:missing_orderbook_file"} in notes["skipped"]
+    assert cycle.rows("SELECT count(*) FROM fills")[0][0] >= 1
+
+
+def test_symbol_with_missing_rows_is_stale_and_its_position_keeps_its_last_mark(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+    cycle.dataset = _copy(replay_dir, tmp_path)
+    assert cycle.run("2026-01-01T00:30").success
+    held = [s for (s,) in cycle.rows("SELECT symbol FROM positions ORDER BY symbol")]
+    victim = held[0]
+    last_mark = cycle.rows(f"SELECT mark_price_try FROM positions WHERE symbol = '{victim}'")[0][0]
+    for folder in ("orderbook", "candles", "ticker"):
+        path = cycle.dataset / folder / f"{victim}.csv"
+        if path.exists():
+            lines = path.read_text().splitlines()
+            # keep the header and the rows up to 00:30 (31 one-minute rows): the symbol goes silent
+            path.write_text("\n".join(lines[:32]) + "\n")
+
+    result = cycle.run("2026-01-01T00:45")
+
+    assert result.success, failure_text(result)
+    assert cycle.rows(f"SELECT skip_reason FROM market_snapshot WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [
+        ("stale_data",)
+    ]
+    assert cycle.rows(f"SELECT mark_price_try FROM positions WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [
+        (last_mark,)
+    ]
+    decisions = json.loads(cycle.rows("SELECT order_decisions_json FROM cycle_trace WHERE cycle_id = '20260101T004500Z'")[0][0])
+    assert {"stage": "plan", "symbol": victim, "side": "SELL", "status": "SKIPPED", "reason": "not_tradable:stale_data", "notional_try": "0"} in decisions
+
+
+def test_a_failed_cycle_leaves_the_previous_rows_intact(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+    cycle.dataset = _copy(replay_dir, tmp_path)
+    assert cycle.run("2026-01-01T00:30").success
+    before = cycle.rows("SELECT * FROM ledger_metrics ORDER BY ALL")
+    shutil.rmtree(cycle.dataset / "candles")
+
+    result = cycle.run("2026-01-01T00:30")
+
+    assert not result.success
+    assert "missing_candles_folder" in failure_text(result)
+    assert cycle.rows("SELECT * FROM ledger_metrics ORDER BY ALL") == before
