@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from btcbot_pipeline_tests.defs.conftest import Cycle, failure_text
+from btcbot_pipeline_tests.harness import Cycle, failure_text
 
 
 def _copy(replay_dir: Path, tmp_path: Path) -> Path:

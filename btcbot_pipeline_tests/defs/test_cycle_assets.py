@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from btcbot_pipeline_tests.defs.conftest import Cycle, failure_text
+from btcbot_pipeline_tests.harness import Cycle, failure_text
 
 TABLES = (
     "market_snapshot", "universe", "universe_selection", "portfolio_plan", "plan_actions", "order_intents",

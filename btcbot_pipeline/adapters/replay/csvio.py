@@ -261,7 +261,7 @@ def _read_header(
         return None
     names = [cell.strip().lower() for cell in header]
     try:
-        parse_timestamp_us(names[0])
+        parse_timestamp_us(header[0])
     except TimestampParseError:
         pass
     else:

@@ -3,8 +3,6 @@
 Inside:
 
 - :class:`ReplayDatasetError`: the folder cannot be replayed at all (``code`` + ``path``).
-- :func:`scan_dataset`: read every file of a dataset once and list every problem; shared
-  by :class:`ReplayDataset` and ``validate.validate_replay_dataset``.
 - :class:`ReplayDataset`: ``load(path)`` then ``snapshot_at(cycle_ts)`` → ``MarketSnapshot``.
 
 Layout (the seeds' ``replay-init`` / ``replay-capture`` format, read unchanged)::
@@ -26,23 +24,18 @@ from __future__ import annotations
 import os
 from bisect import bisect_right
 from collections import deque
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
 
 from btcbot_pipeline.adapters.replay.csvio import (
     ERROR,
-    SCHEMAS,
-    WARNING,
     SeriesFile,
     ValidationIssue,
-    canonical_symbol,
-    read_series_file,
     to_datetime,
     to_epoch_us,
 )
-from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, load_exchange_info
+from btcbot_pipeline.adapters.replay.validate import DatasetScan, scan_dataset
 from btcbot_pipeline.domain.market import (
     MarketSnapshot,
     SymbolRules,
@@ -50,10 +43,6 @@ from btcbot_pipeline.domain.market import (
     assess_symbol,
 )
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
-
-EXCHANGE_INFO_FILE = "exchangeinfo.json"
-REQUIRED_FOLDERS = ("candles", "orderbook")
-OPTIONAL_FOLDERS = ("ticker",)
 
 _DAY_US = 86_400_000_000
 _SECOND_US = 1_000_000
@@ -80,160 +69,6 @@ class ReplayDatasetError(Exception):
         self.detail = detail
         self.path = path
         super().__init__(f"{code}: {detail} ({path})")
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetScan:
-    """Everything read from a dataset folder, and every problem found.
-
-    Attributes:
-        root: the dataset folder.
-        issues: all problems, dataset-level first, then per symbol in symbol order.
-        fatal: the first issue that makes the whole dataset unusable, else ``None``.
-        symbols: symbols with a candles or orderbook file, sorted.
-        files: ``kind`` (``candles``/``orderbook``/``ticker``) → symbol → parsed file.
-        rules: exchange rules by symbol (empty without a readable ``exchangeinfo.json``).
-    """
-
-    root: Path
-    issues: tuple[ValidationIssue, ...]
-    fatal: ValidationIssue | None
-    symbols: tuple[str, ...] = ()
-    files: dict[str, dict[str, SeriesFile]] | None = None
-    rules: dict[str, SymbolRules] | None = None
-
-    def symbol_error(self, symbol: str) -> ValidationIssue | None:
-        """The first error recorded against ``symbol``."""
-        return next(
-            (i for i in self.issues if i.symbol == symbol and i.severity == ERROR), None
-        )
-
-
-def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
-    """Read the dataset at ``path`` once; never raises for missing or bad data."""
-    root = Path(path)
-    issues: list[ValidationIssue] = []
-
-    def fatal(code: str, where: str, detail: str) -> DatasetScan:
-        issue = ValidationIssue(code, where, detail)
-        issues.append(issue)
-        return DatasetScan(root=root, issues=tuple(issues), fatal=issue)
-
-    if not root.exists():
-        return fatal("dataset_missing", ".", f"dataset folder does not exist: {root}; "
-                     "create one with init_replay_dataset() (replay-init)")
-    if not root.is_dir():
-        return fatal("dataset_not_directory", ".", f"dataset path is not a folder: {root}")
-    for folder in REQUIRED_FOLDERS:
-        if not (root / folder).is_dir():
-            issues.append(ValidationIssue(
-                f"missing_{folder}_folder", folder,
-                f"required folder {folder}/ is missing in {root}",
-            ))
-    if issues:
-        return DatasetScan(root=root, issues=tuple(issues), fatal=issues[0])
-
-    found = {kind: _csv_files(root / kind, kind, issues) for kind in SCHEMAS}
-    candles, books, tickers = found["candles"], found["orderbook"], found["ticker"]
-    if not candles and not books:
-        return fatal("no_symbols", ".", "candles/ and orderbook/ hold no <SYMBOL>.csv files")
-    for kind, files in (("candles", candles), ("orderbook", books)):
-        if not files:
-            return fatal(f"missing_{kind}_files", kind, f"{kind}/ holds no <SYMBOL>.csv files")
-
-    symbols = tuple(sorted(set(candles) | set(books)))
-    for symbol in sorted(set(tickers) - set(symbols)):
-        issues.append(ValidationIssue(
-            "orphan_ticker_file", f"ticker/{tickers[symbol].name}",
-            f"no candles or orderbook file for {symbol}; the ticker file is ignored",
-            WARNING, symbol=symbol,
-        ))
-
-    cache: dict[str, int] = {}
-    parsed: dict[str, dict[str, SeriesFile]] = {kind: {} for kind in SCHEMAS}
-    for symbol in symbols:
-        for kind in ("candles", "orderbook"):
-            if symbol not in found[kind]:
-                issues.append(ValidationIssue(
-                    f"missing_{kind}_file", f"{kind}/{symbol}.csv",
-                    f"{symbol} has no {kind} file; the symbol cannot be replayed",
-                    symbol=symbol,
-                ))
-        if tickers and symbol not in tickers:
-            issues.append(ValidationIssue(
-                "missing_ticker_file", f"ticker/{symbol}.csv",
-                f"{symbol} has no ticker file; 24h stats are derived from its candles",
-                WARNING, symbol=symbol,
-            ))
-        for kind in SCHEMAS:
-            file = found[kind].get(symbol)
-            if file is None:
-                continue
-            series = read_series_file(
-                file, SCHEMAS[kind], display_path=f"{kind}/{file.name}",
-                symbol=symbol, ts_cache=cache,
-            )
-            parsed[kind][symbol] = series
-            issues.extend(series.issues)
-
-    if not any(s.ts for s in parsed["orderbook"].values()):
-        return fatal("no_orderbook_rows", "orderbook", "no orderbook file has a readable row")
-    rules = _read_rules(root, symbols, issues)
-    return DatasetScan(
-        root=root, issues=tuple(issues), fatal=None, symbols=symbols, files=parsed, rules=rules
-    )
-
-
-def _csv_files(folder: Path, kind: str, issues: list[ValidationIssue]) -> dict[str, Path]:
-    if not folder.is_dir():
-        return {}
-    files: dict[str, Path] = {}
-    for file in sorted(folder.glob("*.csv")):
-        if not file.is_file():
-            continue
-        symbol = canonical_symbol(file.stem)
-        if symbol in files:
-            issues.append(ValidationIssue(
-                "duplicate_symbol_file", f"{kind}/{file.name}",
-                f"{file.name} and {files[symbol].name} both hold {symbol}; keep one",
-                symbol=symbol,
-            ))
-            continue
-        files[symbol] = file
-    return files
-
-
-def _read_rules(
-    root: Path, symbols: tuple[str, ...], issues: list[ValidationIssue]
-) -> dict[str, SymbolRules]:
-    file = root / EXCHANGE_INFO_FILE
-    if not file.exists():
-        return {}
-    try:
-        rules = load_exchange_info(file)
-    except (ExchangeInfoError, OSError, UnicodeDecodeError) as exc:
-        issues.append(ValidationIssue("invalid_exchangeinfo", EXCHANGE_INFO_FILE, str(exc)))
-        return {}
-    for symbol in symbols:
-        rule = rules.get(symbol)
-        if rule is None:
-            issues.append(ValidationIssue(
-                "missing_symbol_rules", EXCHANGE_INFO_FILE,
-                f"{symbol} is not listed; its snapshots carry no exchange rules",
-                WARNING, symbol=symbol,
-            ))
-            continue
-        unreadable = [
-            name for name in ("tick_size", "min_notional_try", "price_scale", "quantity_scale")
-            if getattr(rule, name) is None
-        ]
-        if unreadable:
-            issues.append(ValidationIssue(
-                "incomplete_symbol_rules", EXCHANGE_INFO_FILE,
-                f"{symbol}: no readable {', '.join(unreadable)}",
-                WARNING, symbol=symbol,
-            ))
-    return rules
 
 
 class ReplayDataset:
@@ -343,8 +178,8 @@ class ReplayDataset:
             raise ValueError(f"cycle_ts must be timezone-aware UTC, was {cycle_ts!r}")
         if vol_lookback < 0:
             raise ValueError(f"vol_lookback must be >= 0, was {vol_lookback}")
-        at = to_epoch_us(cycle_ts)
-        snapshots = tuple(s.at(at, vol_lookback + 1, max_data_age_s) for s in self._series)
+        now_us = to_epoch_us(cycle_ts)
+        snapshots = tuple(s.at(now_us, vol_lookback + 1, max_data_age_s) for s in self._series)
         return MarketSnapshot(cycle_ts=cycle_ts, symbols=snapshots, source="replay")
 
 
@@ -450,25 +285,25 @@ class _SymbolSeries:
             for d, o, last in zip(direct, opens, cols["last"], strict=True)
         ]
 
-    def at(self, at: int, n_closes: int, max_data_age_s: int) -> SymbolSnapshot:
-        """This symbol's snapshot at epoch-µs ``at`` (rows with ``ts <= at`` only)."""
+    def at(self, now_us: int, n_closes: int, max_data_age_s: int) -> SymbolSnapshot:
+        """This symbol's snapshot at epoch-µs ``now_us`` (rows with ``ts <= now_us`` only)."""
         if self.reason is not None:
             return SymbolSnapshot(symbol=self.symbol, rules=self.rules, skip_reason=self.reason)
         fields: dict[str, object] = {"symbol": self.symbol, "rules": self.rules}
-        ib = bisect_right(self.b_ts, at) - 1
-        ic = bisect_right(self.c_ts, at) - 1
+        ib = bisect_right(self.b_ts, now_us) - 1
+        ic = bisect_right(self.c_ts, now_us) - 1
         if ib >= 0:
             fields["best_bid"] = self.bid[ib]
             fields["best_ask"] = self.ask[ib]
         window: tuple[Decimal | None, ...] | None = None
         if ic >= 0:
             fields["closes"] = tuple(self.c_close[max(0, ic + 1 - n_closes) : ic + 1])
-            window = self._window(at, ic)
+            window = self._window(now_us, ic)
             if ib >= 0:
                 data_us = min(self.b_ts[ib], self.c_ts[ic])
                 fields["data_ts"] = to_datetime(data_us)
-                fields["staleness_s"] = (at - data_us) // _SECOND_US
-        it = bisect_right(self.t_ts, at) - 1
+                fields["staleness_s"] = (now_us - data_us) // _SECOND_US
+        it = bisect_right(self.t_ts, now_us) - 1
         if it >= 0:
             fields["last"] = self.t_last[it]
             fields["high_24h"] = self.t_high[it]
@@ -493,10 +328,10 @@ class _SymbolSeries:
         fields["skip_reason"] = reason
         return SymbolSnapshot(**fields)  # type: ignore[arg-type]
 
-    def _window(self, at: int, ic: int) -> tuple[Decimal | None, ...]:
-        """last, high, low, quote volume, change % of the candles in ``(at - 24h, at]``."""
+    def _window(self, now_us: int, ic: int) -> tuple[Decimal | None, ...]:
+        """last, high, low, quote volume, change % of the candles in ``(now_us - 24h, now_us]``."""
         close = self.c_close[ic]
-        lo = bisect_right(self.c_ts, at - _DAY_US)
+        lo = bisect_right(self.c_ts, now_us - _DAY_US)
         if lo == self.w_lo[ic]:
             # The usual case: the cycle falls before the next candle, so the window that
             # ends at the cycle holds the same candles as the one ending at the last bar.

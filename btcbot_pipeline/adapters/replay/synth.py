@@ -420,7 +420,8 @@ arguments always produce the same bytes.
 |---|---|---|---|---|
 {pairs}
 
-Check a dataset with `btcbot_pipeline.adapters.replay.validate.validate_replay_dataset`.
+Check a dataset with `btcbot replay-validate --dataset <path>` (or
+`btcbot_pipeline.adapters.replay.validate.validate_replay_dataset`).
 """
 
 

@@ -1,11 +1,14 @@
 """Check a replay dataset against its contract and list every problem with file and line.
 
-Inside: :func:`validate_replay_dataset` → :class:`ValidationReport` of
-:class:`~btcbot_pipeline.adapters.replay.csvio.ValidationIssue`, and :data:`ISSUE_CODES`,
-the documented codes. Parsing is the reader's own (``dataset.scan_dataset``), so a dataset
-that validates is read the same way by ``ReplayDataset``: every ``error`` on a symbol's
-files makes that symbol's snapshots ``invalid_data:<code>``, every dataset-level error
-makes ``ReplayDataset.load`` raise.
+Inside:
+
+- :func:`validate_replay_dataset` → :class:`ValidationReport` of
+  :class:`~btcbot_pipeline.adapters.replay.csvio.ValidationIssue`;
+- :data:`ISSUE_CODES`, every code with its severity;
+- :func:`scan_dataset` → :class:`DatasetScan`: every file read once, every problem listed.
+  ``ReplayDataset.load`` builds on the same scan, so a dataset is read the same way in
+  both: an ``error`` on a symbol's files makes that symbol's snapshots
+  ``invalid_data:<code>``, a dataset-level error makes ``load`` raise.
 
 The seeds' validator (``btcbot/replay/validate.py``) used ``dataset_missing``,
 ``dataset_not_directory``, ``missing_{candles,orderbook}_folder``,
@@ -20,11 +23,31 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from btcbot_pipeline.adapters.replay.csvio import ERROR, WARNING, ValidationIssue
-from btcbot_pipeline.adapters.replay.dataset import scan_dataset
+from btcbot_pipeline.adapters.replay.csvio import (
+    ERROR,
+    SCHEMAS,
+    WARNING,
+    SeriesFile,
+    ValidationIssue,
+    canonical_symbol,
+    read_series_file,
+)
+from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, load_exchange_info
+from btcbot_pipeline.domain.market import SymbolRules
 
-__all__ = ["ISSUE_CODES", "ValidationIssue", "ValidationReport", "validate_replay_dataset"]
+__all__ = [
+    "ISSUE_CODES",
+    "DatasetScan",
+    "ValidationIssue",
+    "ValidationReport",
+    "scan_dataset",
+    "validate_replay_dataset",
+]
+
+EXCHANGE_INFO_FILE = "exchangeinfo.json"
+REQUIRED_FOLDERS = ("candles", "orderbook")
 
 ISSUE_CODES: dict[str, tuple[str, str]] = {
     # dataset level: ReplayDataset.load raises ReplayDatasetError with this code
@@ -124,3 +147,157 @@ def validate_replay_dataset(path: str | os.PathLike[str]) -> ValidationReport:
     return ValidationReport(
         path=os.fspath(path), issues=scan.issues, symbols=scan.symbols, row_counts=counts
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetScan:
+    """Everything read from a dataset folder, and every problem found.
+
+    Attributes:
+        root: the dataset folder.
+        issues: all problems, dataset-level first, then per symbol in symbol order.
+        fatal: the first issue that makes the whole dataset unusable, else ``None``.
+        symbols: symbols with a candles or orderbook file, sorted.
+        files: ``kind`` (``candles``/``orderbook``/``ticker``) → symbol → parsed file.
+        rules: exchange rules by symbol (empty without a readable ``exchangeinfo.json``).
+    """
+
+    root: Path
+    issues: tuple[ValidationIssue, ...]
+    fatal: ValidationIssue | None
+    symbols: tuple[str, ...] = ()
+    files: dict[str, dict[str, SeriesFile]] | None = None
+    rules: dict[str, SymbolRules] | None = None
+
+    def symbol_error(self, symbol: str) -> ValidationIssue | None:
+        """The first error recorded against ``symbol``."""
+        return next(
+            (i for i in self.issues if i.symbol == symbol and i.severity == ERROR), None
+        )
+
+
+def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
+    """Read the dataset at ``path`` once; never raises for missing or bad data."""
+    root = Path(path)
+    issues: list[ValidationIssue] = []
+
+    def fatal(code: str, where: str, detail: str) -> DatasetScan:
+        issue = ValidationIssue(code, where, detail)
+        issues.append(issue)
+        return DatasetScan(root=root, issues=tuple(issues), fatal=issue)
+
+    if not root.exists():
+        return fatal("dataset_missing", ".", f"dataset folder does not exist: {root}; "
+                     "write one with `btcbot replay-init --dataset <path>`")
+    if not root.is_dir():
+        return fatal("dataset_not_directory", ".", f"dataset path is not a folder: {root}")
+    for folder in REQUIRED_FOLDERS:
+        if not (root / folder).is_dir():
+            issues.append(ValidationIssue(
+                f"missing_{folder}_folder", folder,
+                f"required folder {folder}/ is missing in {root}",
+            ))
+    if issues:
+        return DatasetScan(root=root, issues=tuple(issues), fatal=issues[0])
+
+    found = {kind: _csv_files(root / kind, kind, issues) for kind in SCHEMAS}
+    candles, books, tickers = found["candles"], found["orderbook"], found["ticker"]
+    if not candles and not books:
+        return fatal("no_symbols", ".", "candles/ and orderbook/ hold no <SYMBOL>.csv files")
+    for kind, files in (("candles", candles), ("orderbook", books)):
+        if not files:
+            return fatal(f"missing_{kind}_files", kind, f"{kind}/ holds no <SYMBOL>.csv files")
+
+    symbols = tuple(sorted(set(candles) | set(books)))
+    for symbol in sorted(set(tickers) - set(symbols)):
+        issues.append(ValidationIssue(
+            "orphan_ticker_file", f"ticker/{tickers[symbol].name}",
+            f"no candles or orderbook file for {symbol}; the ticker file is ignored",
+            WARNING, symbol=symbol,
+        ))
+
+    cache: dict[str, int] = {}
+    parsed: dict[str, dict[str, SeriesFile]] = {kind: {} for kind in SCHEMAS}
+    for symbol in symbols:
+        for kind in ("candles", "orderbook"):
+            if symbol not in found[kind]:
+                issues.append(ValidationIssue(
+                    f"missing_{kind}_file", f"{kind}/{symbol}.csv",
+                    f"{symbol} has no {kind} file; the symbol cannot be replayed",
+                    symbol=symbol,
+                ))
+        if tickers and symbol not in tickers:
+            issues.append(ValidationIssue(
+                "missing_ticker_file", f"ticker/{symbol}.csv",
+                f"{symbol} has no ticker file; 24h stats are derived from its candles",
+                WARNING, symbol=symbol,
+            ))
+        for kind in SCHEMAS:
+            file = found[kind].get(symbol)
+            if file is None:
+                continue
+            series = read_series_file(
+                file, SCHEMAS[kind], display_path=f"{kind}/{file.name}",
+                symbol=symbol, ts_cache=cache,
+            )
+            parsed[kind][symbol] = series
+            issues.extend(series.issues)
+
+    if not any(s.ts for s in parsed["orderbook"].values()):
+        return fatal("no_orderbook_rows", "orderbook", "no orderbook file has a readable row")
+    rules = _read_rules(root, symbols, issues)
+    return DatasetScan(
+        root=root, issues=tuple(issues), fatal=None, symbols=symbols, files=parsed, rules=rules
+    )
+
+
+def _csv_files(folder: Path, kind: str, issues: list[ValidationIssue]) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    files: dict[str, Path] = {}
+    for file in sorted(folder.glob("*.csv")):
+        if not file.is_file():
+            continue
+        symbol = canonical_symbol(file.stem)
+        if symbol in files:
+            issues.append(ValidationIssue(
+                "duplicate_symbol_file", f"{kind}/{file.name}",
+                f"{file.name} and {files[symbol].name} both hold {symbol}; keep one",
+                symbol=symbol,
+            ))
+            continue
+        files[symbol] = file
+    return files
+
+
+def _read_rules(
+    root: Path, symbols: tuple[str, ...], issues: list[ValidationIssue]
+) -> dict[str, SymbolRules]:
+    file = root / EXCHANGE_INFO_FILE
+    if not file.exists():
+        return {}
+    try:
+        rules = load_exchange_info(file)
+    except (ExchangeInfoError, OSError, UnicodeDecodeError) as exc:
+        issues.append(ValidationIssue("invalid_exchangeinfo", EXCHANGE_INFO_FILE, str(exc)))
+        return {}
+    for symbol in symbols:
+        rule = rules.get(symbol)
+        if rule is None:
+            issues.append(ValidationIssue(
+                "missing_symbol_rules", EXCHANGE_INFO_FILE,
+                f"{symbol} is not listed; its snapshots carry no exchange rules",
+                WARNING, symbol=symbol,
+            ))
+            continue
+        unreadable = [
+            name for name in ("tick_size", "min_notional_try", "price_scale", "quantity_scale")
+            if getattr(rule, name) is None
+        ]
+        if unreadable:
+            issues.append(ValidationIssue(
+                "incomplete_symbol_rules", EXCHANGE_INFO_FILE,
+                f"{symbol}: no readable {', '.join(unreadable)}",
+                WARNING, symbol=symbol,
+            ))
+    return rules

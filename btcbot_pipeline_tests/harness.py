@@ -1,4 +1,4 @@
-"""Fixtures for running the cycle assets in process on a temporary book and dataset."""
+"""Running the cycle assets in process on a temporary book and dataset (see conftest)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-import pytest
-
-from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
@@ -29,13 +26,6 @@ DEMO = {
     "MAX_ORDERS_PER_CYCLE": "5",
     "NOTIONAL_CAP_TRY_PER_CYCLE": "10000",
 }
-
-
-@pytest.fixture(scope="session")
-def replay_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("replay") / "dataset"
-    init_replay_dataset(path, seed=7, start=START, minutes=180)
-    return path
 
 
 @dataclass
@@ -66,11 +56,6 @@ class Cycle:
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         with duckdb.connect(str(self.db), read_only=True) as con:
             return con.execute(sql).fetchall()
-
-
-@pytest.fixture
-def cycle(tmp_path: Path, replay_dir: Path) -> Cycle:
-    return Cycle(db=tmp_path / "book.duckdb", dataset=replay_dir, overrides=dict(DEMO))
 
 
 def failure_text(result: dg.ExecuteInProcessResult) -> str:

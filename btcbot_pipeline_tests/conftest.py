@@ -1,0 +1,24 @@
+"""Shared fixtures: a small synthetic replay dataset and a cycle runner on a temp book."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
+from btcbot_pipeline_tests.harness import DEMO, START, Cycle
+
+
+@pytest.fixture(scope="session")
+def replay_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("replay") / "dataset"
+    init_replay_dataset(path, seed=7, start=START, minutes=180)
+    return path
+
+
+@pytest.fixture
+def cycle(tmp_path: Path, replay_dir: Path) -> Cycle:
+    return Cycle(db=tmp_path / "book.duckdb", dataset=replay_dir, overrides=dict(DEMO))
+
+

@@ -1,0 +1,78 @@
+"""The btcbot command: exit codes and exact output lines."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from btcbot_pipeline.cli import main
+from btcbot_pipeline_tests.harness import Cycle
+
+
+def test_replay_init_then_validate_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = tmp_path / "replay"
+
+    assert main(["replay-init", "--dataset", str(dataset), "--seed", "3", "--minutes", "60"]) == 0
+    assert capsys.readouterr().out == (
+        f"wrote 12 symbols × 60 rows to {dataset} (2026-01-01T00:00 … 2026-01-01T00:59 UTC, seed 3)\n"
+    )
+    assert main(["replay-validate", "--dataset", str(dataset)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"OK {dataset}: 12 symbols, 0 errors")
+
+
+def test_replay_validate_reports_a_broken_dataset_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = tmp_path / "replay"
+    main(["replay-init", "--dataset", str(dataset), "--minutes", "10"])
+    capsys.readouterr()
+    shutil.rmtree(dataset / "candles")
+
+    assert main(["replay-validate", "--dataset", str(dataset)]) == 1
+    assert "missing_candles_folder" in capsys.readouterr().out
+
+
+def test_replay_validate_on_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay-validate", "--dataset", str(tmp_path / "nope")]) == 1
+    assert "dataset_missing" in capsys.readouterr().out
+
+
+def test_summary_of_a_materialized_cycle(cycle: Cycle, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cycle.run("2026-01-01T00:30").success
+    capsys.readouterr()  # drop Dagster's run log
+
+    assert main(["summary", "--db", str(cycle.db), "--partition", "2026-01-01T00:30"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "cycle 20260101T003000Z (2026-01-01T00:30 UTC)"
+    assert lines[1] == "  mode            base NORMAL → final NORMAL"
+    assert lines[2] == "  market          12 candidates, 0 not tradable"
+    assert lines[3].startswith("  universe        ") and len(lines[3].split(", ")) == 5
+    assert any(line.startswith("  fills           ") for line in lines)
+    assert any(line.startswith("  ledger          equity ") for line in lines)
+
+
+def test_summary_without_a_book_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert capsys.readouterr().err == f"ReportError: no book at {tmp_path / 'none.duckdb'}: materialize a cycle first (see README)\n"
+
+
+def test_summary_of_an_unknown_partition(cycle: Cycle, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cycle.run("2026-01-01T00:30").success
+    capsys.readouterr()  # drop Dagster's run log
+
+    assert main(["summary", "--db", str(cycle.db), "--partition", "2026-01-01T09:00"]) == 2
+    assert capsys.readouterr().err == (
+        "ReportError: no cycle trace for 2026-01-01T09:00:00+00:00: materialize that partition first\n"
+    )
+
+
+def test_settings_refusal_is_printed_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env"
+    env.write_text("STAGE7_ENABLED=true\nDRY_RUN=false\n")
+    monkeypatch.delenv("DRY_RUN", raising=False)
+    monkeypatch.delenv("STAGE7_ENABLED", raising=False)
+
+    assert main(["settings", "--env-file", str(env)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("SettingsError: STAGE7_ENABLED: Stage 7 is dry-run only")
+    assert "Traceback" not in err
