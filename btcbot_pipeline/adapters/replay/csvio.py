@@ -163,8 +163,8 @@ SCHEMAS: dict[str, CsvSchema] = {
 class SeriesFile:
     """The rows of one CSV that could be read, oldest first, and what was wrong with it.
 
-    ``ts`` is sorted (rows that would break the order are dropped and reported), equal
-    stamps are kept in file order. ``columns`` holds one list per present column, aligned
+    ``ts`` is strictly increasing: rows that would break the order are dropped and
+    reported, a row with the same stamp as the one before replaces it. ``columns`` holds one list per present column, aligned
     with ``ts``; an optional column's cell may be ``None`` when empty.
     """
 
@@ -234,8 +234,8 @@ def read_series_file(
     Returns:
         The readable rows and every issue. A row with a bad timestamp, an unreadable or
         out-of-range number, a crossed book or a timestamp earlier than the row before is
-        dropped (error); an equal timestamp (warning) or an OHLC bar whose close lies
-        outside its high/low (warning) is kept.
+        dropped (error); a row repeating the previous timestamp replaces that row
+        (warning); an OHLC bar whose open/close lies outside its high/low is kept (warning).
     """
     series = SeriesFile(kind=schema.kind, path=display_path, symbol=symbol)
     sink = _IssueSink(series)
@@ -346,6 +346,11 @@ def _read_rows(
                 line=line,
                 severity=WARNING,
             )
+            # Replace rather than append: one row per instant, so a repeated bar cannot
+            # add a zero return to the closes used for volatility.
+            for name, value in parsed.items():
+                values[name][-1] = value
+            continue
         previous = stamp
         ts_out.append(stamp)
         for name, value in parsed.items():

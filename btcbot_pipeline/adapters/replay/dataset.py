@@ -186,7 +186,9 @@ class ReplayDataset:
 def _percent_change(first: Decimal, last: Decimal) -> Decimal | None:
     if first == ZERO:
         return None
-    return _RATIO_CONTEXT.divide((last - first) * _HUNDRED, first)
+    # Only the division rounds; the difference and the ×100 are exact in the money context.
+    scaled = MONEY_CONTEXT.multiply(MONEY_CONTEXT.subtract(last, first), _HUNDRED)
+    return _RATIO_CONTEXT.divide(scaled, first)
 
 
 class _SymbolSeries:
