@@ -17,7 +17,7 @@ from btcbot_pipeline.settings import BotSettings, load_settings
 
 
 def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None) -> dg.Definitions:
-    partitions = cycle_partitions(settings.cycle_cron, settings.cycle_partitions_start)
+    partitions = cycle_partitions(settings.cycle_cron, settings.cycle_partitions_start, settings.cycle_partitions_end)
     return dg.Definitions(
         assets=build_cycle_assets(partitions),
         jobs=[cycle_job],

@@ -205,6 +205,9 @@ class BotSettings(BaseSettings):
     cycle_partitions_start: str = Field(
         default="2026-01-01T00:00", alias="CYCLE_PARTITIONS_START"
     )
+    # Optional last window end: keeps a replay's partition set to the dataset's span
+    # (Dagster's UI slows past ~100k partitions: 347 days of five-minute cycles).
+    cycle_partitions_end: str | None = Field(default=None, alias="CYCLE_PARTITIONS_END")
 
     # --- field validators ---------------------------------------------------------------
 
@@ -354,9 +357,11 @@ class BotSettings(BaseSettings):
             )
         return " ".join(fields)
 
-    @field_validator("cycle_partitions_start", mode="after")
+    @field_validator("cycle_partitions_start", "cycle_partitions_end", mode="after")
     @classmethod
-    def _partition_start(cls, value: str) -> str:
+    def _partition_start(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
         text = value.strip()
         try:
             datetime.strptime(text, PARTITION_START_FORMAT)
@@ -415,6 +420,12 @@ class BotSettings(BaseSettings):
                 "TRY_CASH_MAX: must be >= TRY_CASH_TARGET "
                 f"(was TRY_CASH_MAX={_decimal_text(self.try_cash_max)}, "
                 f"TRY_CASH_TARGET={_decimal_text(self.try_cash_target)})"
+            )
+        if self.cycle_partitions_end is not None and self.cycle_partitions_end <= self.cycle_partitions_start:
+            problems.append(
+                "CYCLE_PARTITIONS_END: must be after CYCLE_PARTITIONS_START "
+                f"(was CYCLE_PARTITIONS_END={self.cycle_partitions_end}, "
+                f"CYCLE_PARTITIONS_START={self.cycle_partitions_start})"
             )
         if self.min_order_notional_try > self.notional_cap_try_per_cycle:
             problems.append(

@@ -79,7 +79,7 @@ SEED_DEFAULTS: dict[str, object] = {
     "STAGE7_RULES_INVALID_METADATA_POLICY": InvalidMetadataPolicy.SKIP_SYMBOL,
     "STAGE7_MAX_DATA_AGE_SEC": 60, "DRY_RUN_TRY_BALANCE": Decimal("1000"),
     "STATE_DB_PATH": "data/btcbot_book.duckdb", "REPLAY_DATASET_PATH": "data/replay",
-    "CYCLE_CRON": "*/5 * * * *", "CYCLE_PARTITIONS_START": "2026-01-01T00:00",
+    "CYCLE_CRON": "*/5 * * * *", "CYCLE_PARTITIONS_START": "2026-01-01T00:00", "CYCLE_PARTITIONS_END": None,
 }  # fmt: skip
 
 
@@ -361,3 +361,11 @@ def test_env_example_score_weights_sample_is_valid() -> None:
     (sample,) = example_keys()["STAGE7_SCORE_WEIGHTS"]
     weights = load_settings(env_file=None, STAGE7_SCORE_WEIGHTS=sample).cycle_params()
     assert weights.universe.weights == ScoreWeights()
+
+
+def test_partitions_end_must_follow_start() -> None:
+    with pytest.raises(SettingsError, match=re.escape(
+        "CYCLE_PARTITIONS_END: must be after CYCLE_PARTITIONS_START "
+        "(was CYCLE_PARTITIONS_END=2025-12-31T00:00, CYCLE_PARTITIONS_START=2026-01-01T00:00)"
+    )):
+        load_settings(env_file=None, CYCLE_PARTITIONS_END="2025-12-31T00:00")

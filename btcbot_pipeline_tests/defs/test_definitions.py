@@ -76,3 +76,10 @@ def test_dagster_cli_validates_the_code_location(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
+
+
+def test_partitions_can_end_with_the_dataset() -> None:
+    graph = _defs(CYCLE_PARTITIONS_END="2026-01-02T00:00").resolve_asset_graph()
+    partitions = graph.get(dg.AssetKey("universe")).partitions_def
+    assert partitions.get_last_partition_key() == "2026-01-01T23:55"
+    assert partitions.get_num_partitions() == 288

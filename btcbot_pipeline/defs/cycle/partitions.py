@@ -9,13 +9,13 @@ import dagster as dg
 CYCLE_KEY_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-def cycle_partitions(cron: str, start: str) -> dg.TimeWindowPartitionsDefinition:
+def cycle_partitions(cron: str, start: str, end: str | None = None) -> dg.TimeWindowPartitionsDefinition:
     """Cycles on ``cron`` (``CYCLE_CRON``) from ``start`` (``CYCLE_PARTITIONS_START``), UTC.
 
     UTC because a local timezone's DST fall-back hour produces odd keys for sub-hourly
     crons; the key format has minutes because cycles are minutes apart.
     """
-    return dg.TimeWindowPartitionsDefinition(cron_schedule=cron, start=start, fmt=CYCLE_KEY_FORMAT, timezone="UTC")
+    return dg.TimeWindowPartitionsDefinition(cron_schedule=cron, start=start, end=end, fmt=CYCLE_KEY_FORMAT, timezone="UTC")
 
 
 def cycle_times(partitions_def: dg.TimeWindowPartitionsDefinition, keys: list[str]) -> list[datetime]:
