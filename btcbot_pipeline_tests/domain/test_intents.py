@@ -24,18 +24,38 @@ CYCLE_ID = "20260101T003000Z"
 BUY, SELL = Side.BUY, Side.SELL
 
 
-def effective(symbol: str = "BTCTRY", *, tick: str = "10", lot: str | None = None, quantity_scale: int | None = 8,
-              min_notional: str = "99.91") -> EffectiveRules:
+def effective(
+    symbol: str = "BTCTRY",
+    *,
+    tick: str = "10",
+    lot: str | None = None,
+    quantity_scale: int | None = 8,
+    min_notional: str = "99.91",
+) -> EffectiveRules:
     """Resolved rules; the default is BTCTRY from the real capture (tick 10, scales 2/8)."""
-    published = rules(symbol, tick=tick, lot=lot, min_notional=min_notional, price_scale=2, quantity_scale=quantity_scale)
+    published = rules(
+        symbol,
+        tick=tick,
+        lot=lot,
+        min_notional=min_notional,
+        price_scale=2,
+        quantity_scale=quantity_scale,
+    )
     return resolve_rules(symbol, published, RulesParams())
 
 
 CENT = effective("AAATRY", tick="0.01")  # 0.01 price grid, 1e-8 quantity grid
 
 
-def action(side: Side = BUY, notional: str = "1000", mark: str | None = "1234567", *, symbol: str = "BTCTRY",
-           full_exit: bool = False, status: ActionStatus = ActionStatus.PLANNED) -> PlanAction:
+def action(
+    side: Side = BUY,
+    notional: str = "1000",
+    mark: str | None = "1234567",
+    *,
+    symbol: str = "BTCTRY",
+    full_exit: bool = False,
+    status: ActionStatus = ActionStatus.PLANNED,
+) -> PlanAction:
     return PlanAction(
         symbol=symbol,
         side=side,
@@ -43,17 +63,29 @@ def action(side: Side = BUY, notional: str = "1000", mark: str | None = "1234567
         notional_try=D(notional),
         est_qty=D("0"),
         mark_price_try=None if mark is None else D(mark),
-        reason="rebalance_up" if side is BUY else ("exit_universe" if full_exit else "rebalance_down"),
+        reason="rebalance_up"
+        if side is BUY
+        else ("exit_universe" if full_exit else "rebalance_down"),
         status=status,
         full_exit=full_exit,
     )
 
 
-def build(*actions: PlanAction, rules_map: dict[str, EffectiveRules] | None = None,
-          holdings: dict[str, str] | None = None, mode: Mode = Mode.NORMAL) -> tuple[OrderIntent, ...]:
+def build(
+    *actions: PlanAction,
+    rules_map: dict[str, EffectiveRules] | None = None,
+    holdings: dict[str, str] | None = None,
+    mode: Mode = Mode.NORMAL,
+) -> tuple[OrderIntent, ...]:
     plan = PortfolioPlan(
-        cycle_ts=CYCLE_TS, mode=mode, cash_try=D("0"), equity_try=D("0"), cash_target_try=D("0"),
-        investable_try=D("0"), allocations=(), actions=actions,
+        cycle_ts=CYCLE_TS,
+        mode=mode,
+        cash_try=D("0"),
+        equity_try=D("0"),
+        cash_target_try=D("0"),
+        investable_try=D("0"),
+        allocations=(),
+        actions=actions,
     )
     return build_intents(
         cycle_id=CYCLE_ID,
@@ -66,7 +98,14 @@ def build(*actions: PlanAction, rules_map: dict[str, EffectiveRules] | None = No
 
 
 def summary(intent: OrderIntent) -> tuple[object, ...]:
-    return (intent.side.value, intent.price_try, intent.qty, intent.notional_try, intent.status.value, intent.skip_reason)
+    return (
+        intent.side.value,
+        intent.price_try,
+        intent.qty,
+        intent.notional_try,
+        intent.status.value,
+        intent.skip_reason,
+    )
 
 
 @pytest.mark.parametrize(
@@ -89,7 +128,14 @@ def test_btctry_buy_honours_tick_10_and_scale_2_and_8() -> None:
     # qty 1000 / 1233940 = 0.000810412175… → floor to 1e-8 → 0.00081041
     # notional 1233940 × 0.00081041 = 999.9973154
     (intent,) = build(action(BUY, "1000", "1234567"))
-    assert summary(intent) == ("BUY", D("1233940"), D("0.00081041"), D("999.9973154"), "PLANNED", None)
+    assert summary(intent) == (
+        "BUY",
+        D("1233940"),
+        D("0.00081041"),
+        D("999.9973154"),
+        "PLANNED",
+        None,
+    )
     assert intent.price_try % 10 == 0 and intent.price_try.as_tuple().exponent >= -2
     assert intent.qty.as_tuple().exponent >= -8  # type: ignore[union-attr]
     assert (intent.order_type, intent.rules_status) == ("LIMIT", "ok")
@@ -100,14 +146,26 @@ def test_btctry_sell_honours_tick_10_and_scale_2_and_8() -> None:
     # qty 1000 / 1235190 = 0.000809592046… → floor to 1e-8 → 0.00080959
     # notional 1235190 × 0.00080959 = 999.9974721
     (intent,) = build(action(SELL, "1000", "1234567"), holdings={"BTCTRY": "1"})
-    assert summary(intent) == ("SELL", D("1235190"), D("0.00080959"), D("999.9974721"), "PLANNED", None)
+    assert summary(intent) == (
+        "SELL",
+        D("1235190"),
+        D("0.00080959"),
+        D("999.9974721"),
+        "PLANNED",
+        None,
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "act", "rules_map", "expected"),
     [
         # 0.01 / 1233940 = 8.1e-9 → floors to 0 on the 1e-8 grid
-        ("below_one_satoshi", action(BUY, "0.01"), None, ("BUY", D("1233940"), D("0"), D("0"), "SKIPPED", "qty_rounds_to_zero")),
+        (
+            "below_one_satoshi",
+            action(BUY, "0.01"),
+            None,
+            ("BUY", D("1233940"), D("0"), D("0"), "SKIPPED", "qty_rounds_to_zero"),
+        ),
         # lot 1: 50 / 99.95 = 0.50… → 0 whole units
         (
             "whole_lots",
@@ -117,7 +175,12 @@ def test_btctry_sell_honours_tick_10_and_scale_2_and_8() -> None:
         ),
     ],
 )
-def test_qty_rounds_to_zero(name: str, act: PlanAction, rules_map: dict[str, EffectiveRules] | None, expected: tuple[object, ...]) -> None:
+def test_qty_rounds_to_zero(
+    name: str,
+    act: PlanAction,
+    rules_map: dict[str, EffectiveRules] | None,
+    expected: tuple[object, ...],
+) -> None:
     (intent,) = build(act, rules_map=rules_map)
     assert summary(intent) == expected
 
@@ -128,14 +191,17 @@ WHOLE_LOTS = {"AAATRY": effective("AAATRY", tick="0.01", lot="1", quantity_scale
 @pytest.mark.parametrize(
     ("name", "notional", "expected"),
     [
-        # 110 ≥ 99.91 before quantisation; price 60 × 0.9995 = 59.97, qty 110 / 59.97 = 1.83 → 1,
+        # 110 ≥ 99.91 before quantisation; price 60 × 0.9995 = 59.97,
+        # qty 110 / 59.97 = 1.83 → 1,
         # notional 59.97 < 99.91 after quantisation → skipped
         ("fails_after", "110", ("BUY", D("59.97"), D("1"), D("59.97"), "SKIPPED", "min_notional")),
         # 130 / 59.97 = 2.17 → 2, notional 119.94 ≥ 99.91 → planned
         ("passes_after", "130", ("BUY", D("59.97"), D("2"), D("119.94"), "PLANNED", None)),
     ],
 )
-def test_min_notional_is_checked_after_quantisation(name: str, notional: str, expected: tuple[object, ...]) -> None:
+def test_min_notional_is_checked_after_quantisation(
+    name: str, notional: str, expected: tuple[object, ...]
+) -> None:
     (intent,) = build(action(BUY, notional, "60", symbol="AAATRY"), rules_map=WHOLE_LOTS)
     assert summary(intent) == expected
 
@@ -143,12 +209,19 @@ def test_min_notional_is_checked_after_quantisation(name: str, notional: str, ex
 @pytest.mark.parametrize(
     ("name", "rules_map", "skip", "rules_status"),
     [
-        ("missing", {"BTCTRY": resolve_rules("BTCTRY", None, RulesParams())}, "rules_unavailable:missing", "missing"),
+        (
+            "missing",
+            {"BTCTRY": resolve_rules("BTCTRY", None, RulesParams())},
+            "rules_unavailable:missing",
+            "missing",
+        ),
         ("invalid", {"BTCTRY": effective(tick="0")}, "rules_unavailable:invalid", "invalid"),
         ("not_resolved", {}, "rules_unavailable:missing", "missing"),
     ],
 )
-def test_unusable_rules_skip_the_intent(name: str, rules_map: dict[str, EffectiveRules], skip: str, rules_status: str) -> None:
+def test_unusable_rules_skip_the_intent(
+    name: str, rules_map: dict[str, EffectiveRules], skip: str, rules_status: str
+) -> None:
     (intent,) = build(action(BUY, "1000"), rules_map=rules_map)
     assert summary(intent) == ("BUY", None, None, None, "SKIPPED", skip)
     assert intent.rules_status == rules_status
@@ -158,7 +231,11 @@ def test_fallback_rules_are_used_when_metadata_is_not_required() -> None:
     # fallback grid 0.01 / 1e-8: 1234567 × 0.9995 = 1233949.7165 → 1233949.71
     fallback = resolve_rules("BTCTRY", None, RulesParams(require_metadata=False))
     (intent,) = build(action(BUY, "1000"), rules_map={"BTCTRY": fallback})
-    assert (intent.price_try, intent.status, intent.rules_status) == (D("1233949.71"), IntentStatus.PLANNED, "fallback")
+    assert (intent.price_try, intent.status, intent.rules_status) == (
+        D("1233949.71"),
+        IntentStatus.PLANNED,
+        "fallback",
+    )
 
 
 @pytest.mark.parametrize(
@@ -182,7 +259,9 @@ def test_sell_never_exceeds_the_holding() -> None:
 
 def test_client_order_id_is_the_documented_hash() -> None:
     (intent,) = build(action(BUY, "1000"))
-    digest = hashlib.sha256(b"20260101T003000Z|BTCTRY|BUY|1233940|0.00081041|rebalance_up").hexdigest()[:12]
+    digest = hashlib.sha256(
+        b"20260101T003000Z|BTCTRY|BUY|1233940|0.00081041|rebalance_up"
+    ).hexdigest()[:12]
     assert intent.client_order_id == f"s7:20260101T003000Z:BTCTRY:BUY:{digest}"
     assert re.fullmatch(r"s7:20260101T003000Z:BTCTRY:BUY:[0-9a-f]{12}", intent.client_order_id)
 
@@ -211,12 +290,24 @@ def test_intents_follow_plan_order_and_ignore_skipped_actions() -> None:
 
 
 def test_observe_only_emits_no_intents() -> None:
-    assert build(action(SELL, "1000"), action(BUY, "1000"), holdings={"BTCTRY": "1"}, mode=Mode.OBSERVE_ONLY) == ()
+    assert (
+        build(
+            action(SELL, "1000"),
+            action(BUY, "1000"),
+            holdings={"BTCTRY": "1"},
+            mode=Mode.OBSERVE_ONLY,
+        )
+        == ()
+    )
 
 
 def test_reduce_risk_only_drops_buys() -> None:
     intents = build(
-        action(SELL, "1000", "100", symbol="AAATRY"), action(BUY, "1000"), holdings={"AAATRY": "50"},
+        action(SELL, "1000", "100", symbol="AAATRY"),
+        action(BUY, "1000"),
+        holdings={"AAATRY": "50"},
         mode=Mode.REDUCE_RISK_ONLY,
     )
-    assert [(i.symbol, i.side.value, i.status.value) for i in intents] == [("AAATRY", "SELL", "PLANNED")]
+    assert [(i.symbol, i.side.value, i.status.value) for i in intents] == [
+        ("AAATRY", "SELL", "PLANNED")
+    ]

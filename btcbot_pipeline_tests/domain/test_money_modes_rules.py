@@ -9,7 +9,13 @@ import pytest
 
 from btcbot_pipeline.domain.market import RulesStatus
 from btcbot_pipeline.domain.modes import Mode, combine_modes
-from btcbot_pipeline.domain.money import MoneyParseError, ceil_to_step, combined_step, floor_to_step, to_decimal
+from btcbot_pipeline.domain.money import (
+    MoneyParseError,
+    ceil_to_step,
+    combined_step,
+    floor_to_step,
+    to_decimal,
+)
 from btcbot_pipeline.domain.params import RulesParams
 from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.testing.builders import rules
@@ -57,14 +63,28 @@ def test_to_decimal_reads_exact_values(value: object, expected: D) -> None:
     ("name", "tick", "scale_step", "expected", "text"),
     [
         ("btctry", D("10"), D("0.01"), D("10"), "10"),  # lcm(1000, 1) hundredths = 1000 → 10
-        ("usdttry_scale2", D("0.001"), D("0.01"), D("0.01"), "0.01"),  # lcm(1, 10) thousandths = 10 → 0.01
+        (
+            "usdttry_scale2",
+            D("0.001"),
+            D("0.01"),
+            D("0.01"),
+            "0.01",
+        ),  # lcm(1, 10) thousandths = 10 → 0.01
         ("tick_005", D("0.05"), D("0.01"), D("0.05"), "0.05"),  # lcm(5, 1) hundredths = 5 → 0.05
-        ("tick_0025", D("0.025"), D("0.01"), D("0.05"), "0.05"),  # lcm(25, 10) thousandths = 50 → 0.05
+        (
+            "tick_0025",
+            D("0.025"),
+            D("0.01"),
+            D("0.05"),
+            "0.05",
+        ),  # lcm(25, 10) thousandths = 50 → 0.05
         ("tick_only", D("10"), None, D("10"), "10"),
         ("scale_only", None, D("0.01"), D("0.01"), "0.01"),
     ],
 )
-def test_combined_step(name: str, tick: D | None, scale_step: D | None, expected: D, text: str) -> None:
+def test_combined_step(
+    name: str, tick: D | None, scale_step: D | None, expected: D, text: str
+) -> None:
     step = combined_step(tick, scale_step)
     assert step == expected
     assert str(step) == text
@@ -103,7 +123,7 @@ def test_grid_results_show_the_grid_decimals() -> None:
 
 # -- modes ---------------------------------------------------------------------------
 
-N, R, O = Mode.NORMAL, Mode.REDUCE_RISK_ONLY, Mode.OBSERVE_ONLY
+N, R, O = Mode.NORMAL, Mode.REDUCE_RISK_ONLY, Mode.OBSERVE_ONLY  # noqa: E741
 
 
 @pytest.mark.parametrize(
@@ -130,7 +150,9 @@ def test_combine_modes_without_override_keeps_base(base: Mode, final: Mode) -> N
     assert combine_modes(base) is final
 
 
-@pytest.mark.parametrize(("mode", "buy", "sell"), [(N, True, True), (R, False, True), (O, False, False)])
+@pytest.mark.parametrize(
+    ("mode", "buy", "sell"), [(N, True, True), (R, False, True), (O, False, False)]
+)
 def test_mode_permissions(mode: Mode, buy: bool, sell: bool) -> None:
     assert (mode.allows_buy, mode.allows_sell) == (buy, sell)
 
@@ -157,9 +179,15 @@ def test_btctry_rules_from_the_real_capture_are_ok() -> None:
 
 def test_usdttry_rules_from_the_real_capture_are_ok() -> None:
     # exchangeinfo USDTTRY: tickSize 0.001, denominatorScale 3, numeratorScale 2
-    published = rules("USDTTRY", tick="0.001", min_notional="99.91", price_scale=3, quantity_scale=2)
+    published = rules(
+        "USDTTRY", tick="0.001", min_notional="99.91", price_scale=3, quantity_scale=2
+    )
     resolved = resolve_rules("USDTTRY", published, STRICT)
-    assert (resolved.status, resolved.price_step, resolved.quantity_step) == (RulesStatus.OK, D("0.001"), D("0.01"))
+    assert (resolved.status, resolved.price_step, resolved.quantity_step) == (
+        RulesStatus.OK,
+        D("0.001"),
+        D("0.01"),
+    )
 
 
 def test_lot_size_and_quantity_scale_combine() -> None:
@@ -205,28 +233,52 @@ def test_missing_rules_with_required_metadata_are_unusable() -> None:
             "invalid metadata: no lot size or quantity scale",
         ),
         ("zero_lot", rules("AAATRY", lot="0"), "invalid metadata: lot_size 0"),
-        ("negative_price_scale", rules("AAATRY", price_scale=-1), "invalid metadata: price_scale -1"),
-        ("zero_min_notional", rules("AAATRY", min_notional="0"), "invalid metadata: min_notional 0"),
+        (
+            "negative_price_scale",
+            rules("AAATRY", price_scale=-1),
+            "invalid metadata: price_scale -1",
+        ),
+        (
+            "zero_min_notional",
+            rules("AAATRY", min_notional="0"),
+            "invalid metadata: min_notional 0",
+        ),
     ],
 )
 def test_invalid_rules_are_unusable(name: str, published: object, detail: str) -> None:
     resolved = resolve_rules("AAATRY", published, STRICT)  # type: ignore[arg-type]
-    assert (resolved.status, resolved.detail, resolved.usable) == (RulesStatus.INVALID, detail, False)
-    assert (resolved.price_step, resolved.quantity_step, resolved.min_notional_try) == (None, None, None)
+    assert (resolved.status, resolved.detail, resolved.usable) == (
+        RulesStatus.INVALID,
+        detail,
+        False,
+    )
+    assert (resolved.price_step, resolved.quantity_step, resolved.min_notional_try) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_status_is_read_case_insensitively() -> None:
-    assert resolve_rules("AAATRY", rules("AAATRY", status="trading"), STRICT).status is RulesStatus.OK
+    assert (
+        resolve_rules("AAATRY", rules("AAATRY", status="trading"), STRICT).status is RulesStatus.OK
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "published", "detail"),
     [
         ("missing", None, "missing: no exchange metadata for symbol"),
-        ("invalid", rules("AAATRY", tick="0", status="HALTED"), "invalid: invalid metadata: status HALTED"),
+        (
+            "invalid",
+            rules("AAATRY", tick="0", status="HALTED"),
+            "invalid: invalid metadata: status HALTED",
+        ),
     ],
 )
-def test_without_required_metadata_fallback_values_are_used(name: str, published: object, detail: str) -> None:
+def test_without_required_metadata_fallback_values_are_used(
+    name: str, published: object, detail: str
+) -> None:
     assert resolve_rules("AAATRY", published, LENIENT) == EffectiveRules(  # type: ignore[arg-type]
         symbol="AAATRY",
         status=RulesStatus.FALLBACK,

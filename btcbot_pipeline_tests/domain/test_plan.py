@@ -7,14 +7,14 @@ min 10), so each test states only the constraint it exercises.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal as D
-from typing import Mapping, Sequence
 
 import pytest
 
 from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.params import ExecutionParams, PolicyParams
-from btcbot_pipeline.domain.plan import ActionStatus, Allocation, PortfolioPlan, build_plan
+from btcbot_pipeline.domain.plan import Allocation, PortfolioPlan, build_plan
 from btcbot_pipeline.testing.builders import CYCLE_TS
 
 FREE = ExecutionParams(order_offset_bps=D("0"), slippage_bps=D("0"), fees_bps=D("0"))
@@ -59,7 +59,9 @@ def plan(
 
 
 def table(p: PortfolioPlan) -> list[tuple[str, str, D, str, str | None]]:
-    return [(a.symbol, a.side.value, a.notional_try, a.status.value, a.skip_reason) for a in p.actions]
+    return [
+        (a.symbol, a.side.value, a.notional_try, a.status.value, a.skip_reason) for a in p.actions
+    ]
 
 
 # One held symbol outside the universe (XXXTRY, 2 × 100 = 200) and one BUY candidate.
@@ -86,12 +88,19 @@ def test_cash_target_is_min_of_target_max_and_equity(
     target: str, cash_max: str, equity: str, cash_target: str, investable: str
 ) -> None:
     p = plan(cash=equity, try_cash_target=D(target), try_cash_max=D(cash_max))
-    assert (p.equity_try, p.cash_target_try, p.investable_try) == (D(equity), D(cash_target), D(investable))
+    assert (p.equity_try, p.cash_target_try, p.investable_try) == (
+        D(equity),
+        D(cash_target),
+        D(investable),
+    )
 
 
 def test_equal_weights_over_the_universe() -> None:
     # equity 1000, cash target 100 → investable 900 → 300 each, weight 300 / 1000 = 0.3
-    p = plan(universe=("AAATRY", "BBBTRY", "CCCTRY"), marks={"AAATRY": "100", "BBBTRY": "200", "CCCTRY": "50"})
+    p = plan(
+        universe=("AAATRY", "BBBTRY", "CCCTRY"),
+        marks={"AAATRY": "100", "BBBTRY": "200", "CCCTRY": "50"},
+    )
     assert p.allocations == (
         Allocation("AAATRY", D("0.3"), D("300"), D("0")),
         Allocation("BBBTRY", D("0.3"), D("300"), D("0")),
@@ -119,7 +128,9 @@ def test_equal_weights_over_the_universe() -> None:
         ("clip_above_max", "100", "100", (CASH_ABOVE_MAX,)),
     ],
 )
-def test_per_symbol_clip_sends_leftover_to_cash(name: str, max_position: str, target: str, notes: tuple[str, ...]) -> None:
+def test_per_symbol_clip_sends_leftover_to_cash(
+    name: str, max_position: str, target: str, notes: tuple[str, ...]
+) -> None:
     p = plan(
         universe=("AAATRY", "BBBTRY", "CCCTRY"),
         marks={"AAATRY": "100", "BBBTRY": "200", "CCCTRY": "50"},
@@ -192,14 +203,38 @@ def test_largest_sell_takes_the_first_slot() -> None:
     ("name", "cap", "expected", "sell_full_exit", "sell_qty"),
     [
         # 205 - 200 = 5 left < min 10 → BUY skipped
-        ("buy_skipped", "205", [("XXXTRY", "SELL", D("200"), P, None), ("AAATRY", "BUY", D("0"), S, "turnover_cap")], True, D("2")),
-        # the SELL itself is clipped to 150 (no longer a full exit, qty 150 / 100); 0 left for the BUY
-        ("sell_clipped", "150", [("XXXTRY", "SELL", D("150"), P, None), ("AAATRY", "BUY", D("0"), S, "turnover_cap")], False, D("1.5")),
+        (
+            "buy_skipped",
+            "205",
+            [("XXXTRY", "SELL", D("200"), P, None), ("AAATRY", "BUY", D("0"), S, "turnover_cap")],
+            True,
+            D("2"),
+        ),
+        # the SELL itself is clipped to 150 (no longer a full exit, qty 150 / 100);
+        # 0 left for the BUY
+        (
+            "sell_clipped",
+            "150",
+            [("XXXTRY", "SELL", D("150"), P, None), ("AAATRY", "BUY", D("0"), S, "turnover_cap")],
+            False,
+            D("1.5"),
+        ),
         # 5 < min 10 before anything is allocated → both skipped
-        ("nothing_fits", "5", [("XXXTRY", "SELL", D("0"), S, "turnover_cap"), ("AAATRY", "BUY", D("0"), S, "turnover_cap")], True, D("0")),
+        (
+            "nothing_fits",
+            "5",
+            [
+                ("XXXTRY", "SELL", D("0"), S, "turnover_cap"),
+                ("AAATRY", "BUY", D("0"), S, "turnover_cap"),
+            ],
+            True,
+            D("0"),
+        ),
     ],
 )
-def test_turnover_cap(name: str, cap: str, expected: list[object], sell_full_exit: bool, sell_qty: D) -> None:
+def test_turnover_cap(
+    name: str, cap: str, expected: list[object], sell_full_exit: bool, sell_qty: D
+) -> None:
     p = plan(**EXIT_AND_ENTER, notional_cap_try_per_cycle=D(cap))  # type: ignore[arg-type]
     assert table(p) == expected
     assert (p.actions[0].full_exit, p.actions[0].est_qty) == (sell_full_exit, sell_qty)
@@ -207,7 +242,11 @@ def test_turnover_cap(name: str, cap: str, expected: list[object], sell_full_exi
 
 def test_max_orders_cuts_buys_in_universe_order() -> None:
     # two slots, three BUYs of 300 (see equal weights): CCC, ranked last, is cut
-    p = plan(universe=("AAATRY", "BBBTRY", "CCCTRY"), marks={"AAATRY": "100", "BBBTRY": "200", "CCCTRY": "50"}, max_orders_per_cycle=2)
+    p = plan(
+        universe=("AAATRY", "BBBTRY", "CCCTRY"),
+        marks={"AAATRY": "100", "BBBTRY": "200", "CCCTRY": "50"},
+        max_orders_per_cycle=2,
+    )
     assert table(p) == [
         ("AAATRY", "BUY", D("300"), P, None),
         ("BBBTRY", "BUY", D("300"), P, None),
@@ -272,7 +311,8 @@ def test_reduce_risk_only_keeps_sells_and_skips_buys() -> None:
 
 def test_held_symbol_with_bad_data_is_not_tradable() -> None:
     # XXX kept its last mark 100 (valued, so it is in equity) but its book is crossed now
-    p = plan(**{**EXIT_AND_ENTER, "untradable": {"XXXTRY": "crossed_book"}})  # type: ignore[arg-type]
+    bad_data = {**EXIT_AND_ENTER, "untradable": {"XXXTRY": "crossed_book"}}
+    p = plan(**bad_data)  # type: ignore[arg-type]
     assert table(p) == [
         ("XXXTRY", "SELL", D("0"), S, "not_tradable:crossed_book"),
         ("AAATRY", "BUY", D("500"), P, None),  # 800 - 300 of cash above the target

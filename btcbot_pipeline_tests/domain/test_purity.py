@@ -19,7 +19,9 @@ import btcbot_pipeline.domain as domain_package
 
 FORBIDDEN = ("dagster", "duckdb", "httpx", "great_expectations", "pandas")
 DOMAIN_DIR = Path(domain_package.__file__).parent
-DOMAIN_MODULES = sorted(f"btcbot_pipeline.domain.{m.name}" for m in pkgutil.iter_modules([str(DOMAIN_DIR)]))
+DOMAIN_MODULES = sorted(
+    f"btcbot_pipeline.domain.{m.name}" for m in pkgutil.iter_modules([str(DOMAIN_DIR)])
+)
 EXPECTED_AT_LEAST = {
     "btcbot_pipeline.domain.cycle",
     "btcbot_pipeline.domain.fills",
@@ -99,7 +101,9 @@ def float_calls(tree: ast.AST) -> list[int]:
     return [
         node.lineno
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float"
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "float"
     ]
 
 

@@ -14,20 +14,39 @@ import pytest
 
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, finalize_snapshot
 from btcbot_pipeline.domain.params import ScoreWeights, UniverseParams
-from btcbot_pipeline.domain.universe import ScoredSymbol, canonical_symbol, select_universe, volatility
+from btcbot_pipeline.domain.universe import (
+    ScoredSymbol,
+    canonical_symbol,
+    select_universe,
+    volatility,
+)
 from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
 
 # half-spread around a mid of 100 → spread in bps
-_BOOKS = {"10": ("99.95", "100.05"), "50": ("99.75", "100.25"), "60": ("99.70", "100.30"), "110": ("99.45", "100.55")}
+_BOOKS = {
+    "10": ("99.95", "100.05"),
+    "50": ("99.75", "100.25"),
+    "60": ("99.70", "100.30"),
+    "110": ("99.45", "100.55"),
+}
 # high/low around last 100 → fallback volatility
-_RANGES = {"0.02": ("101", "99"), "0.05": ("102.5", "97.5"), "0.06": ("103", "97"), "0.10": ("105", "95")}
+_RANGES = {
+    "0.02": ("101", "99"),
+    "0.05": ("102.5", "97.5"),
+    "0.06": ("103", "97"),
+    "0.10": ("105", "95"),
+}
 
 
-def scored(name: str, *, volume: str | None, spread_bps: str, vol: str | None, **kw: object) -> SymbolSnapshot:
+def scored(
+    name: str, *, volume: str | None, spread_bps: str, vol: str | None, **kw: object
+) -> SymbolSnapshot:
     """A symbol whose spread (bps) and fallback volatility are the given round numbers."""
     bid, ask = _BOOKS[spread_bps]
     high, low = _RANGES[vol] if vol is not None else (None, None)
-    return symbol(name, bid=bid, ask=ask, volume=volume, last="100" if vol else None, high=high, low=low, **kw)  # type: ignore[arg-type]
+    return symbol(
+        name, bid=bid, ask=ask, volume=volume, last="100" if vol else None, high=high, low=low, **kw
+    )  # type: ignore[arg-type]
 
 
 # AAATRY: most liquid, widest spread, most volatile.
@@ -40,7 +59,16 @@ THREE = snapshot(
 )
 
 
-def row(symbol: str, volume: str | None, spread: str, vol: str | None, liq: str, spr: str, vty: str, total: str) -> ScoredSymbol:
+def row(
+    symbol: str,
+    volume: str | None,
+    spread: str,
+    vol: str | None,
+    liq: str,
+    spr: str,
+    vty: str,
+    total: str,
+) -> ScoredSymbol:
     return ScoredSymbol(
         symbol=symbol,
         quote_volume_try=None if volume is None else D(volume),
@@ -73,7 +101,9 @@ def test_min_max_scores_of_three_symbols() -> None:
 
 
 def test_custom_weights_are_normalised() -> None:
-    assert ScoreWeights(D("2"), D("1"), D("1")).normalised() == ScoreWeights(D("0.5"), D("0.25"), D("0.25"))
+    assert ScoreWeights(D("2"), D("1"), D("1")).normalised() == ScoreWeights(
+        D("0.5"), D("0.25"), D("0.25")
+    )
 
 
 def test_custom_weights_2_1_1_rank_like_half_quarter_quarter() -> None:
@@ -82,7 +112,9 @@ def test_custom_weights_2_1_1_rank_like_half_quarter_quarter() -> None:
     #   BBB 0.125 + 0.25 + 0.15625     = 0.53125
     #   CCC 0     + 0.15 + 0.25        = 0.4
     raw = select_universe(THREE, UniverseParams(weights=ScoreWeights(D("2"), D("1"), D("1"))))
-    fractions = select_universe(THREE, UniverseParams(weights=ScoreWeights(D("0.5"), D("0.25"), D("0.25"))))
+    fractions = select_universe(
+        THREE, UniverseParams(weights=ScoreWeights(D("0.5"), D("0.25"), D("0.25")))
+    )
     assert [(r.symbol, r.total_score) for r in raw.ranked] == [
         ("BBBTRY", D("0.53125")),
         ("AAATRY", D("0.5")),
@@ -118,27 +150,54 @@ def test_missing_metric_scores_minus_one() -> None:
     ("name", "kw", "lookback", "expected"),
     [
         # returns +0.1 (100→110) and -0.1 (110→99): mean 0, variance 0.01 → 0.1
-        ("closes", {"closes": ("100", "110", "99"), "high": "200", "low": "1", "last": "100"}, 20, D("0.1")),
+        (
+            "closes",
+            {"closes": ("100", "110", "99"), "high": "200", "low": "1", "last": "100"},
+            20,
+            D("0.1"),
+        ),
         # lookback 2 keeps the last 3 closes (50 is dropped) → the same 0.1
         ("lookback_window", {"closes": ("50", "100", "110", "99")}, 2, D("0.1")),
         # 2 closes are too few → (high - low) / last = (110 - 90) / 100
-        ("too_few_closes", {"closes": ("100", "110"), "high": "110", "low": "90", "last": "100"}, 20, D("0.2")),
+        (
+            "too_few_closes",
+            {"closes": ("100", "110"), "high": "110", "low": "90", "last": "100"},
+            20,
+            D("0.2"),
+        ),
         # a zero close is unusable → high/low/last
-        ("zero_close", {"closes": ("100", "0", "99"), "high": "110", "low": "90", "last": "100"}, 20, D("0.2")),
+        (
+            "zero_close",
+            {"closes": ("100", "0", "99"), "high": "110", "low": "90", "last": "100"},
+            20,
+            D("0.2"),
+        ),
         # high < low is unusable → |daily change| / 100 = 2.5 / 100
-        ("bad_range", {"high": "90", "low": "110", "last": "100", "change_pct": "-2.5"}, 20, D("0.025")),
+        (
+            "bad_range",
+            {"high": "90", "low": "110", "last": "100", "change_pct": "-2.5"},
+            20,
+            D("0.025"),
+        ),
         # no last → daily change
         ("no_last", {"high": "110", "low": "90", "change_pct": "4"}, 20, D("0.04")),
         ("nothing", {}, 20, None),
     ],
 )
-def test_volatility_fallback_chain(name: str, kw: dict[str, object], lookback: int, expected: D | None) -> None:
+def test_volatility_fallback_chain(
+    name: str, kw: dict[str, object], lookback: int, expected: D | None
+) -> None:
     assert volatility(symbol("AAATRY", **kw), lookback) == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("text", "canonical"),
-    [("btc_try", "BTCTRY"), ("BTC-TRY", "BTCTRY"), (" eth/try ", "ETHTRY"), ("Avax Try", "AVAXTRY")],
+    [
+        ("btc_try", "BTCTRY"),
+        ("BTC-TRY", "BTCTRY"),
+        (" eth/try ", "ETHTRY"),
+        ("Avax Try", "AVAXTRY"),
+    ],
 )
 def test_canonical_symbol(text: str, canonical: str) -> None:
     assert canonical_symbol(text) == canonical
@@ -187,13 +246,27 @@ FOUR = snapshot(
             "quote_usdt",
             UniverseParams(quote_ccy="usdt"),
             ("BTCUSDT",),
-            (("BTCTRY", "quote_ccy_not_USDT"), ("ETHTRY", "quote_ccy_not_USDT"), ("XRPTRY", "quote_ccy_not_USDT")),
+            (
+                ("BTCTRY", "quote_ccy_not_USDT"),
+                ("ETHTRY", "quote_ccy_not_USDT"),
+                ("XRPTRY", "quote_ccy_not_USDT"),
+            ),
         ),
         # size 2 cuts XRPTRY (ranked third) from the selection, but it is not rejected
-        ("size_cut", UniverseParams(size=2), ("BTCTRY", "ETHTRY"), (("BTCUSDT", "quote_ccy_not_TRY"),)),
+        (
+            "size_cut",
+            UniverseParams(size=2),
+            ("BTCTRY", "ETHTRY"),
+            (("BTCUSDT", "quote_ccy_not_TRY"),),
+        ),
     ],
 )
-def test_screens(name: str, params: UniverseParams, selected: tuple[str, ...], rejected: tuple[tuple[str, str], ...]) -> None:
+def test_screens(
+    name: str,
+    params: UniverseParams,
+    selected: tuple[str, ...],
+    rejected: tuple[tuple[str, str], ...],
+) -> None:
     selection = select_universe(FOUR, params)
     assert selection.selected == selected
     assert selection.rejected == rejected
@@ -209,7 +282,9 @@ def test_untradable_symbol_is_rejected_with_its_skip_reason() -> None:
     crossed = symbol("ETHTRY", bid="101", ask="100")  # bid above ask
     no_book = symbol("XRPTRY", bid=None, ask=None)
     stale = symbol("AVAXTRY", staleness_s=61)  # older than 60 s
-    final = finalize_snapshot(snapshot(symbol("BTCTRY"), crossed, no_book, stale), max_data_age_s=60)
+    final = finalize_snapshot(
+        snapshot(symbol("BTCTRY"), crossed, no_book, stale), max_data_age_s=60
+    )
     selection = select_universe(final, UniverseParams())
     assert selection.selected == ("BTCTRY",)
     assert selection.rejected == (
