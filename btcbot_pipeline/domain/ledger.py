@@ -6,10 +6,10 @@ Conventions:
   slippage and fees are separate cost lines, so
   ``gross = realized + unrealized`` is pre-fee and pre-slippage and
   ``net = gross - fees - slippage``;
-- weighted-average cost: a SELL of ``q`` from ``Q`` held releases ``cost × q / Q``;
-  ``realized = q × mark - released``. That division is the only rounding in the ledger,
-  and it cancels out of the identities because the same released amount leaves the cost
-  basis;
+- weighted-average cost: a SELL of ``q`` from ``Q`` held releases ``cost × q / Q``
+  rounded to 1e-18 TRY; ``realized = q × mark - released``. That division is the only
+  rounding in the ledger, and it cancels out of the identities because the same released
+  amount leaves the cost basis;
 - cash moves by the fill notional (at the slipped price) and the fee;
 - ``equity = start capital + net`` and, exactly, ``equity = cash + Σ qty × mark``;
   :meth:`LedgerState.snapshot` checks this and raises :class:`LedgerIntegrityError`
@@ -30,6 +30,10 @@ from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 from btcbot_pipeline.domain.plan import Side
 
 _DRAWDOWN_GRID = Decimal("1E-12")
+# The cost a partial SELL releases is rounded to this grid. Every other ledger amount is a
+# sum of products of exact inputs, so with released cost on a fixed grid no amount ever
+# needs more digits than MONEY_CONTEXT holds, and the identities stay exact.
+COST_GRID = Decimal("1E-18")
 
 
 class LedgerIntegrityError(Exception):
@@ -109,7 +113,7 @@ class LedgerState:
                         raise LedgerIntegrityError(
                             f"oversell of {fill.symbol}: fill {fill.fill_id} sells {fill.qty}, held {held.qty}"
                         )
-                    released = held.cost_try if fill.qty == held.qty else held.cost_try * fill.qty / held.qty
+                    released = held.cost_try if fill.qty == held.qty else (held.cost_try * fill.qty / held.qty).quantize(COST_GRID)
                     realized += fill.qty * fill.mark_price_try - released
                     remaining = held.qty - fill.qty
                     if remaining == ZERO:

@@ -328,3 +328,25 @@ def test_holding_without_a_new_mark_keeps_its_last_mark() -> None:
 def test_no_fills_leave_the_state_untouched() -> None:
     opening = LedgerState.opening(D("1000"))
     assert opening.apply_fills([]) is opening
+
+
+def test_identities_survive_many_partial_sells_at_awkward_prices() -> None:
+    # Found on real 2018 candles: cost × q / Q released at full precision grew cost bases
+    # to 60 significant digits and the equity identity broke in its last digit. Released
+    # cost is now on a 1e-18 grid. Thirds of positions at odd marks, topped up again, on
+    # several symbols of different price scales reproduce it.
+    state = LedgerState.opening(D("10000"))
+    symbols = {"ETHTRY": "22420.0311", "LTCTRY": "4264.5757", "ADATRY": "12.8553"}
+    state = state.apply_fills([fill(BUY, qty, mark, symbol=s) for s, (qty, mark) in
+                               zip(symbols, [("0.08671108", "22420.0311"), ("0.45586277", "4264.5757"), ("151.54664921", "12.8553")])])
+    for n in range(12):
+        fills, marks = [], {}
+        for k, (symbol, base) in enumerate(symbols.items()):
+            mark = D(base) + D("0.0137") * n - D("0.0011") * k  # odd, drifting marks
+            marks[symbol] = mark
+            held = state.holdings[symbol].qty
+            third = (held / 3).quantize(D("0.00000001"))
+            fills.append(fill(SELL, str(third), str(mark), symbol=symbol, cycle_id=f"c{n}"))
+            fills.append(fill(BUY, str((third * D("0.9")).quantize(D("0.00000001"))), str(mark), symbol=symbol, cycle_id=f"c{n}"))
+        state, metrics = state.apply_fills(fills).close_cycle(f"c{n}", CYCLE_TS + timedelta(minutes=5 * n), marks)
+        assert_identities(metrics, state)
