@@ -9,6 +9,9 @@ For each planned action of the plan:
   the whole holding (floored to the grid), and a SELL never exceeds the holding;
 - validation after quantisation: ``qty_rounds_to_zero``, then ``min_notional``
   (``price × qty`` below the exchange minimum);
+- cash guard: SELLs that pass add their exact simulated proceeds, and a BUY whose exact
+  simulated cost (``qty × mark × (1 + slippage) × (1 + fee)``) would take cash below the
+  plan's cash target is cut to fit, or skipped ``insufficient_cash``;
 - rules: a symbol whose rules are unusable gets a SKIPPED intent with
   ``rules_unavailable:<status>``.
 
@@ -81,6 +84,12 @@ def build_intents(
     if mode is Mode.OBSERVE_ONLY:
         return ()
     offset = bps_factor(execution.order_offset_bps)
+    slip, fee = bps_factor(execution.slippage_bps), bps_factor(execution.fees_bps)
+    # Cash guard, after quantisation: the plan budgets with estimates, but a skipped SELL
+    # brings no proceeds and a price floored to the tick buys a little more. The simulator
+    # fills at mark × (1 ± slippage) plus fee, so these are the exact cash moves; a BUY is
+    # cut to what keeps cash at or above the plan's cash target.
+    budget = plan.cash_try - plan.cash_target_try
     intents: list[OrderIntent] = []
     for action in plan.planned:
         if action.side is Side.BUY and not mode.allows_buy:
@@ -105,11 +114,24 @@ def build_intents(
                 price = floor_to_step(mark * (ONE - offset), symbol_rules.price_step)
                 wanted = action.notional_try / price if price > ZERO else ZERO
             qty = floor_to_step(wanted, symbol_rules.quantity_step) if price > ZERO else ZERO
+            cash_short = False
+            if action.side is Side.BUY and qty > ZERO:
+                unit_cost = mark * (ONE + slip) * (ONE + fee)
+                if qty * unit_cost > budget:
+                    affordable = budget / unit_cost if budget > ZERO else ZERO
+                    qty = floor_to_step(affordable, symbol_rules.quantity_step)
+                    cash_short = True
             notional = price * qty
-            if price <= ZERO or qty <= ZERO:
+            if cash_short and (qty <= ZERO or notional < symbol_rules.min_notional_try):
+                skip = "insufficient_cash"
+            elif price <= ZERO or qty <= ZERO:
                 skip = "qty_rounds_to_zero"
             elif notional < symbol_rules.min_notional_try:
                 skip = "min_notional"
+            elif action.side is Side.SELL:
+                budget += qty * mark * (ONE - slip) * (ONE - fee)
+            else:
+                budget -= qty * mark * (ONE + slip) * (ONE + fee)
         intents.append(
             OrderIntent(
                 cycle_id=cycle_id,

@@ -326,3 +326,16 @@ def test_skip_symbol_trace() -> None:
         "rules_unavailable:missing": 1
     }
     assert json.loads(trace.rules_stats_json)["missing_symbols"] == ["XRPTRY"]
+
+
+@pytest.mark.parametrize(("cash_target", "size"), [("300", 3), ("0", 1)])
+def test_cash_never_goes_below_the_cash_target(cash_target: str, size: int) -> None:
+    # The plan budgets with estimates; the intents' cash guard makes it exact: a skipped
+    # SELL brings nothing and a price floored to the tick costs a little more.
+    params = replace(
+        DEMO,
+        policy=replace(DEMO.policy, try_cash_target=D(cash_target), try_cash_max=D("600")),
+        universe=replace(DEMO.universe, size=size),
+    )
+    for result in run(params):
+        assert result.state.cash_try >= D(cash_target), result.cycle_id

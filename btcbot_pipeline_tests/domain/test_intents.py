@@ -76,13 +76,15 @@ def build(
     rules_map: dict[str, EffectiveRules] | None = None,
     holdings: dict[str, str] | None = None,
     mode: Mode = Mode.NORMAL,
+    cash: str = "1000000",
+    cash_target: str = "0",
 ) -> tuple[OrderIntent, ...]:
     plan = PortfolioPlan(
         cycle_ts=CYCLE_TS,
         mode=mode,
-        cash_try=D("0"),
+        cash_try=D(cash),
         equity_try=D("0"),
-        cash_target_try=D("0"),
+        cash_target_try=D(cash_target),
         investable_try=D("0"),
         allocations=(),
         actions=actions,
@@ -310,4 +312,40 @@ def test_reduce_risk_only_drops_buys() -> None:
     )
     assert [(i.symbol, i.side.value, i.status.value) for i in intents] == [
         ("AAATRY", "SELL", "PLANNED")
+    ]
+
+
+# -- cash guard ------------------------------------------------------------------------
+# Default costs: offset 5 bps, slippage 25 bps, fee 20 bps. A BUY's exact simulated cost
+# is qty × mark × 1.0025 × 1.002 = qty × 100.45005 at mark 100. Quantity grid 0.01 here.
+HUNDREDTHS = {s: effective(s, tick="0.01", quantity_scale=2) for s in ("AAATRY", "BBBTRY")}
+
+
+def test_buy_is_cut_to_the_cash_above_the_target_or_skipped() -> None:
+    # budget 400 - 300 = 100 → qty floor(100 / 100.45005, 0.01) = 0.99;
+    # 99.95 × 0.99 = 98.9505 < min notional 99.91 → skipped
+    (only,) = build(action(BUY, "1000", "100", symbol="AAATRY"), rules_map=HUNDREDTHS, cash="400", cash_target="300")
+    assert summary(only) == ("BUY", D("99.95"), D("0.99"), D("98.9505"), "SKIPPED", "insufficient_cash")
+
+
+def test_buy_is_cut_but_still_placed_when_it_stays_above_the_minimum() -> None:
+    # budget 1300 - 300 = 1000 → qty floor(1000 / 100.45005, 0.01) = 9.95 instead of 10.00
+    (only,) = build(action(BUY, "1000", "100", symbol="AAATRY"), rules_map=HUNDREDTHS, cash="1300", cash_target="300")
+    assert summary(only) == ("BUY", D("99.95"), D("9.95"), D("994.5025"), "PLANNED", None)
+
+
+def test_a_skipped_sell_brings_no_proceeds_to_the_buys() -> None:
+    # the SELL of 0.05 × 100.05 = 5.0025 TRY is below min notional: no proceeds, so the
+    # BUY may only spend 500 - 300 = 200 → qty floor(200 / 100.45005, 0.01) = 1.99
+    intents = build(
+        action(SELL, "5", "100", symbol="AAATRY"),
+        action(BUY, "1000", "100", symbol="BBBTRY"),
+        rules_map=HUNDREDTHS,
+        holdings={"AAATRY": "0.05"},
+        cash="500",
+        cash_target="300",
+    )
+    assert [summary(i) for i in intents] == [
+        ("SELL", D("100.05"), D("0.04"), D("4.0020"), "SKIPPED", "min_notional"),
+        ("BUY", D("99.95"), D("1.99"), D("198.9005"), "PLANNED", None),
     ]
