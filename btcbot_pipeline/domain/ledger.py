@@ -73,7 +73,7 @@ class LedgerMetrics:
 @dataclass(frozen=True, slots=True)
 class LedgerState:
     """The book carried from cycle to cycle. ``marks`` keeps the last known mark of every
-    symbol ever held, so a holding whose data went missing is still valued."""
+    symbol held, so a holding whose data went missing is still valued."""
 
     start_capital_try: Decimal
     cash_try: Decimal
