@@ -22,7 +22,7 @@ target notionals and the actions that move the book towards them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -181,19 +181,7 @@ def build_plan(
         assert draft.mark_price_try is not None
         full_exit = draft.full_exit and notional == draft.desired_notional_try
         est_qty = held[draft.symbol] if full_exit else notional / draft.mark_price_try
-        actions.append(
-            PlanAction(
-                symbol=draft.symbol,
-                side=draft.side,
-                desired_notional_try=draft.desired_notional_try,
-                notional_try=notional,
-                est_qty=est_qty,
-                mark_price_try=draft.mark_price_try,
-                reason=draft.reason,
-                status=ActionStatus.PLANNED,
-                full_exit=full_exit,
-            )
-        )
+        actions.append(replace(draft, notional_try=notional, est_qty=est_qty, full_exit=full_exit))
 
     notes = [f"missing_mark_price:{s}" for s in missing_marks]
     implied_cash = equity - sum((a.target_notional_try for a in allocations), ZERO)
@@ -250,15 +238,4 @@ def _gate(draft: PlanAction, mode: Mode, untradable: Mapping[str, str], policy: 
 
 
 def _skipped(draft: PlanAction, reason: str) -> PlanAction:
-    return PlanAction(
-        symbol=draft.symbol,
-        side=draft.side,
-        desired_notional_try=draft.desired_notional_try,
-        notional_try=ZERO,
-        est_qty=ZERO,
-        mark_price_try=draft.mark_price_try,
-        reason=draft.reason,
-        status=ActionStatus.SKIPPED,
-        skip_reason=reason,
-        full_exit=draft.full_exit,
-    )
+    return replace(draft, notional_try=ZERO, est_qty=ZERO, status=ActionStatus.SKIPPED, skip_reason=reason)
