@@ -38,10 +38,21 @@ class ModeDecision:
     reasons: tuple[str, ...]
 
 
-def decide_mode(base: Mode, *, kill_switch: bool, rules: Iterable[EffectiveRules], policy: InvalidMetadataPolicy) -> ModeDecision:
-    """The cycle's final mode: ``base`` tightened by the kill switch and the metadata policy."""
+def decide_mode(
+    base: Mode,
+    *,
+    kill_switch: bool,
+    rules: Iterable[EffectiveRules],
+    policy: InvalidMetadataPolicy,
+    market_degraded: str | None = None,
+) -> ModeDecision:
+    """The cycle's final mode: ``base`` tightened by the kill switch, a degraded market
+    snapshot and the metadata policy. Never looser than ``base``."""
     reasons: list[str] = []
     overrides: list[Mode] = []
+    if market_degraded is not None:
+        overrides.append(Mode.OBSERVE_ONLY)
+        reasons.append(f"market_data_degraded:{market_degraded}")
     if kill_switch:
         overrides.append(Mode.OBSERVE_ONLY)
         reasons.append("kill_switch")
@@ -92,7 +103,13 @@ def run_cycle(snapshot: MarketSnapshot, selection: UniverseSelection, state: Led
     resolved = tuple(
         resolve_rules(s, by_symbol[s].rules if s in by_symbol else None, params.rules) for s in considered
     )
-    mode = decide_mode(params.base_mode, kill_switch=params.kill_switch, rules=resolved, policy=params.rules.invalid_metadata_policy)
+    mode = decide_mode(
+        params.base_mode,
+        kill_switch=params.kill_switch,
+        rules=resolved,
+        policy=params.rules.invalid_metadata_policy,
+        market_degraded=snapshot.degraded_reason,
+    )
     valuation = dict(state.marks)
     valuation.update(marks_now)
     plan = build_plan(

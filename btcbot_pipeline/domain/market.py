@@ -8,7 +8,7 @@ the trace can say why it was left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -99,12 +99,16 @@ class SymbolSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class MarketSnapshot:
-    """Every candidate symbol at ``cycle_ts`` (UTC), sorted by symbol."""
+    """Every candidate symbol at ``cycle_ts`` (UTC), sorted by symbol, and where it came from."""
 
     cycle_ts: datetime
     symbols: tuple[SymbolSnapshot, ...] = ()
     source: str = "replay"
-    notes: tuple[str, ...] = field(default=())
+    # Why the whole snapshot cannot be trusted (e.g. ``exchange_unreachable``); a degraded
+    # snapshot makes the cycle OBSERVE_ONLY with this reason in its mode payload.
+    degraded_reason: str | None = None
+    # When the source was read (live sources); ``None`` for replay, where it is the cycle time.
+    fetched_at: datetime | None = None
 
     def by_symbol(self) -> dict[str, SymbolSnapshot]:
         return {s.symbol: s for s in self.symbols}

@@ -106,9 +106,28 @@ def symbol_from_payload(p: dict[str, Any]) -> SymbolSnapshot:
     )
 
 
-def snapshot_from_payloads(cycle_ts: datetime, symbols: list[dict[str, Any]], source: str = "replay") -> MarketSnapshot:
+def market_cycle_payload(snapshot: MarketSnapshot) -> dict[str, Any]:
+    """The snapshot-level fields (one per cycle, even when no symbol could be read)."""
+    return {
+        "cycle_ts": _ts(snapshot.cycle_ts),
+        "source": snapshot.source,
+        "degraded_reason": snapshot.degraded_reason,
+        "fetched_at": _ts(snapshot.fetched_at),
+    }
+
+
+def snapshot_from_payloads(
+    cycle_ts: datetime, symbols: list[dict[str, Any]], cycle: dict[str, Any] | None = None
+) -> MarketSnapshot:
     parsed = sorted((symbol_from_payload(p) for p in symbols), key=lambda s: s.symbol)
-    return MarketSnapshot(cycle_ts=cycle_ts, symbols=tuple(parsed), source=source)
+    cycle = cycle or {}
+    return MarketSnapshot(
+        cycle_ts=cycle_ts,
+        symbols=tuple(parsed),
+        source=cycle.get("source", "replay"),
+        degraded_reason=cycle.get("degraded_reason"),
+        fetched_at=parse_ts(cycle.get("fetched_at")),
+    )
 
 
 # -- universe ------------------------------------------------------------------------

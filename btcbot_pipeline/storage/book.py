@@ -37,6 +37,10 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("daily_change_pct", MONEY), ("n_closes", "INTEGER"), ("tick_size", MONEY), ("lot_size", MONEY),
         ("min_notional_try", MONEY), ("exchange_status", "VARCHAR"), ("payload", "VARCHAR"),
     ),
+    "market_cycles": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("source", "VARCHAR"), ("degraded_reason", "VARCHAR"),
+        ("fetched_at", "TIMESTAMP"), ("n_symbols", "INTEGER"), ("n_tradable", "INTEGER"), ("payload", "VARCHAR"),
+    ),
     "universe": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("rank", "INTEGER"),
         ("selected", "BOOLEAN"), ("total_score", MONEY), ("liquidity_score", MONEY), ("spread_score", MONEY),

@@ -10,6 +10,7 @@ from btcbot_pipeline.domain.payloads import (
     dumps,
     fill_payload,
     intent_payload,
+    market_cycle_payload,
     metrics_payload,
     plan_payload,
     state_payload,
@@ -23,10 +24,15 @@ from btcbot_pipeline.domain.universe import UniverseSelection
 Row = tuple[Any, ...]
 
 
-def market_rows(snapshots: Sequence[MarketSnapshot]) -> list[Row]:
+def market_rows(snapshots: Sequence[MarketSnapshot]) -> dict[str, list[Row]]:
     rows: list[Row] = []
+    cycles: list[Row] = []
     for snap in snapshots:
         cycle_id = cycle_id_for(snap.cycle_ts)
+        cycles.append((
+            snap.cycle_ts, cycle_id, snap.source, snap.degraded_reason, snap.fetched_at, len(snap.symbols),
+            sum(1 for s in snap.symbols if s.tradable), dumps(market_cycle_payload(snap)),
+        ))
         for s in snap.symbols:
             r = s.rules
             rows.append((
@@ -37,7 +43,7 @@ def market_rows(snapshots: Sequence[MarketSnapshot]) -> list[Row]:
                 None if r is None else r.min_notional_try, None if r is None else r.status,
                 dumps(symbol_payload(s)),
             ))
-    return rows
+    return {"market_cycles": cycles, "market_snapshot": rows}
 
 
 def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, list[Row]]:

@@ -17,7 +17,7 @@ from functools import cache
 
 import pytest
 
-from btcbot_pipeline.domain.cycle import CycleResult, ModeDecision, run_cycles
+from btcbot_pipeline.domain.cycle import CycleResult, ModeDecision, run_cycle, run_cycles
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
 from btcbot_pipeline.domain.modes import Mode
@@ -114,7 +114,7 @@ def trace_of(
     return build_trace(
         market={
             "skipped": [{"symbol": s, "reason": r} for s, r in selection.rejected],
-            "notes": list(snap.notes),
+            "degraded_reason": snap.degraded_reason,
         },
         universe=universe_payload(selection),
         plan=plan_payload(result),
@@ -339,3 +339,13 @@ def test_cash_never_goes_below_the_cash_target(cash_target: str, size: int) -> N
     )
     for result in run(params):
         assert result.state.cash_try >= D(cash_target), result.cycle_id
+
+
+def test_degraded_market_snapshot_observes_only_with_its_reason() -> None:
+    snapshots, selections = inputs()
+    degraded = replace(snapshots[4], degraded_reason="exchange_unreachable")
+
+    result = run_cycle(degraded, selections[4], run()[3].state, DEMO)
+
+    assert (result.mode.final, result.mode.reasons) == (Mode.OBSERVE_ONLY, ("market_data_degraded:exchange_unreachable",))
+    assert (result.intents, result.fills) == ((), ())

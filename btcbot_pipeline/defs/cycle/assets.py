@@ -30,7 +30,8 @@ from btcbot_pipeline.domain.cycle import run_cycles
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.payloads import snapshot_from_payloads, state_from_payload, universe_from_payload
 from btcbot_pipeline.domain.trace import build_trace
-from btcbot_pipeline.domain.universe import select_universe
+from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.settings import BotSettings, SettingsError
 from btcbot_pipeline.storage.book import Book, Window
 from btcbot_pipeline.storage.rows import cycle_rows, market_rows, trace_rows, universe_rows
@@ -95,7 +96,7 @@ def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> lis
         except ReplayDatasetError as exc:
             raise dg.Failure(description=f"replay dataset unusable: {exc}") from None
         with book.open() as b:
-            b.replace_window(_window(context), {"market_snapshot": market_rows(snapshots)})
+            b.replace_window(_window(context), market_rows(snapshots))
         return dg.MaterializeResult(metadata=metadata.market(snapshots))
 
     @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"}, deps=[market_snapshot])
@@ -104,10 +105,9 @@ def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> lis
         volatility; the top STAGE7_UNIVERSE_SIZE are the cycle's universe."""
         cfg, times, window = _enabled(settings), times_of(context), _window(context)
         with book.open() as b:
-            grouped = _by_cycle(b.column_by_cycle("market_snapshot", "payload", window))
-            _require(grouped, times, "market_snapshot")
+            snapshots = _snapshots(b, window, times)
             params = cfg.cycle_params().universe
-            selections = [select_universe(snapshot_from_payloads(t, grouped[t]), params) for t in times]
+            selections = [select_universe(snapshot, params) for snapshot in snapshots]
             b.replace_window(window, universe_rows(selections))
         return dg.MaterializeResult(metadata=metadata.universe(selections))
 
@@ -165,18 +165,24 @@ def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> lis
     return [market_snapshot, universe, trading_cycle, cycle_trace]
 
 
-def _cycle_inputs(b: Book, window: Window, times: list[datetime]) -> tuple[list[Any], list[Any]]:
-    markets = _by_cycle(b.column_by_cycle("market_snapshot", "payload", window))
+def _snapshots(b: Book, window: Window, times: list[datetime]) -> list[MarketSnapshot]:
+    """The window's market snapshots read back from the book, one per cycle time."""
+    cycles = _by_cycle(b.column_by_cycle("market_cycles", "payload", window))
+    symbols = _by_cycle(b.column_by_cycle("market_snapshot", "payload", window))
+    _require(cycles, times, "market_snapshot")
+    return [snapshot_from_payloads(t, symbols.get(t, []), cycles[t][0]) for t in times]
+
+
+def _cycle_inputs(b: Book, window: Window, times: list[datetime]) -> tuple[list[MarketSnapshot], list[UniverseSelection]]:
+    snapshots = _snapshots(b, window, times)
     universes = _by_cycle(b.column_by_cycle("universe_selection", "payload", window))
-    _require(markets, times, "market_snapshot")
     _require(universes, times, "universe")
-    snapshots = [snapshot_from_payloads(t, markets[t]) for t in times]
-    selections = [universe_from_payload(universes[t][0]) for t in times]
-    return snapshots, selections
+    return snapshots, [universe_from_payload(universes[t][0]) for t in times]
 
 
 def _traces(b: Book, window: Window, times: list[datetime], active_params: dict[str, Any]) -> tuple[list[Any], list[tuple[Any, ...]]]:
     markets = _by_cycle(b.column_by_cycle("market_snapshot", "payload", window))
+    cycles = _by_cycle(b.column_by_cycle("market_cycles", "payload", window))
     universes = _by_cycle(b.column_by_cycle("universe_selection", "payload", window))
     plans = _by_cycle(b.column_by_cycle("portfolio_plan", "portfolio_plan_json", window))
     intents = _by_cycle(b.column_by_cycle("order_intents", "intent_json", window))
@@ -189,7 +195,12 @@ def _traces(b: Book, window: Window, times: list[datetime], active_params: dict[
         symbols = markets.get(t, [])
         skipped = [{"symbol": s["symbol"], "reason": s["skip_reason"]} for s in symbols if s["skip_reason"]]
         trace = build_trace(
-            market={"candidates": len(symbols), "skipped": skipped},
+            market={
+                "candidates": len(symbols),
+                "skipped": skipped,
+                "source": cycles[t][0]["source"] if t in cycles else None,
+                "degraded_reason": cycles[t][0]["degraded_reason"] if t in cycles else None,
+            },
             universe=universes[t][0],
             plan=plans[t][0],
             intents=intents.get(t, []),
