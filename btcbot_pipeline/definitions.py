@@ -12,6 +12,7 @@ import dagster as dg
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.jobs import cycle_job, cycle_schedule
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
+from btcbot_pipeline.defs.cycle.sensors import build_catchup_sensor
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
 from btcbot_pipeline.settings import BotSettings, load_settings
 
@@ -22,6 +23,7 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
         assets=build_cycle_assets(partitions),
         jobs=[cycle_job],
         schedules=[cycle_schedule()],
+        sensors=[build_catchup_sensor(cycle_job, partitions)],
         resources={
             "settings": SettingsResource(env_file=env_file, overrides=overrides or {}),
             "market_data": MarketDataResource(source="replay", dataset_path=settings.replay_dataset_path),
