@@ -37,3 +37,13 @@ def test_catches_up_every_missed_cycle_in_order_up_to_twelve() -> None:
 def test_skips_when_nothing_new_closed() -> None:
     result = _tick("2026-01-01T00:10", datetime(2026, 1, 1, 0, 19, tzinfo=timezone.utc))
     assert isinstance(result, dg.SkipReason)
+
+
+def test_schedule_tick_runs_the_cycle_that_just_closed() -> None:
+    from btcbot_pipeline.definitions import build_definitions
+    from btcbot_pipeline.settings import load_settings
+
+    schedule = build_definitions(load_settings(None), env_file=None).resolve_schedule_def("cycle_job_schedule")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 1, 1, 0, 10, tzinfo=timezone.utc))
+    requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2026-01-01T00:05"]
