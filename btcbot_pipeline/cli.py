@@ -6,6 +6,10 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``replay-validate``  check a dataset against the replay contract (exit 1 on errors)
 - ``summary``          print a materialized cycle's summary from the book
 - ``settings``         print the effective settings (secrets masked) or the refusal
+- ``doctor``           settings, dataset, storage and rules checks without a cycle (exit 0/1/2)
+- ``risk clear``       record an operator clear of the risk budget's tripped limits
+- ``replay-capture``   poll the live BTCTurk API into a replay dataset with a manifest
+- ``fake-btcturk``     serve a fake BTCTurk on 127.0.0.1 (demos; tests use the same server)
 
 Errors of our own print as ``ErrorType: message`` with exit code 2, never a traceback.
 """
@@ -18,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from btcbot_pipeline.adapters.btcturk.capture import CaptureError
+from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
@@ -72,6 +78,78 @@ def _settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_capture(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.adapters.btcturk.capture import capture_replay_dataset
+    from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient, ClientConfig
+
+    settings = load_settings(args.env_file)
+    config = ClientConfig(base_url=settings.btcturk_base_url, graph_base_url=settings.btcturk_graph_base_url, timeout_s=settings.btcturk_timeout_sec)
+    symbols = [s for s in args.symbols.replace(" ", ",").split(",") if s]
+    with BtcturkPublicClient(config) as client:
+        manifest = capture_replay_dataset(
+            client, args.dataset, symbols, minutes=args.minutes, poll_interval_s=args.poll_interval, history_minutes=args.history_minutes
+        )
+    print(f"captured {', '.join(manifest.symbols)} from {manifest.source['base_url']} "
+          f"({manifest.started_at} … {manifest.ended_at}, {manifest.polls} polls) to {args.dataset}")
+    for rel, count in manifest.rows.items():
+        print(f"  {rel}: {count} rows")
+    if manifest.failures:
+        print("  failed calls: " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.failures.items())))
+    return 0
+
+
+def _fake_btcturk(args: argparse.Namespace) -> int:
+    import time
+
+    from btcbot_pipeline.adapters.btcturk.fake import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk, FakeMarket
+
+    fake = FakeBtcturk(FakeMarket() if args.recorded else FakeMarket.demo(), port=args.port).start()
+    print(f"fake BTCTurk on {fake.url} ({'recorded payloads' if args.recorded else 'live-stamped demo market'}); Ctrl-C stops it")
+    print(f"  BTCTURK_BASE_URL={fake.url} BTCTURK_GRAPH_BASE_URL={fake.url} MARKET_DATA_SOURCE=btcturk")
+    print(f"  private endpoints accept BTCTURK_API_KEY={FAKE_API_KEY} BTCTURK_API_SECRET={FAKE_API_SECRET} (fake credentials)")
+    print(f"  inject faults: curl -X POST {fake.url}/_fake/faults -d '{{\"path\": \"/api/v2/orderbook\", \"kind\": \"503\"}}'", flush=True)
+    try:
+        deadline = None if args.seconds is None else time.monotonic() + args.seconds
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.doctor import exit_code, format_checks, run_doctor
+
+    checks = run_doctor(dataset=args.dataset, db=args.db, env_file=args.env_file)
+    print(format_checks(checks))
+    return exit_code(checks)
+
+
+def _risk_clear(args: argparse.Namespace) -> int:
+    import getpass
+    import hashlib
+
+    import duckdb
+
+    from btcbot_pipeline.storage.book import Book
+
+    reason = args.reason.strip()
+    if not reason:
+        raise ReportError("risk clear needs a non-empty --reason")
+    db = args.db or load_settings().state_db_path
+    if not Path(db).exists():
+        raise ReportError(f"no book at {db}: nothing to clear")
+    now = datetime.now(timezone.utc)
+    operator = args.operator or getpass.getuser()
+    clear_id = "clr-" + now.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(f"{now.isoformat()}|{reason}|{operator}".encode()).hexdigest()[:6]
+    with duckdb.connect(db) as con:
+        Book(con).add_clear(clear_id, now, reason, operator)
+    print(f"recorded {clear_id} by {operator}: {reason!r}; the next materialized cycle drops the risk latches and records it")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="btcbot", description="btcbot_pipeline tools (cycles run through Dagster)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +173,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("settings", help="print the effective settings, secrets masked")
     p.add_argument("--env-file", default=".env")
     p.set_defaults(func=_settings)
+
+    p = sub.add_parser("replay-capture", help="capture the live BTCTurk API (BTCTURK_BASE_URL) into a replay dataset")
+    p.add_argument("--dataset", required=True, help="folder to write (created if missing)")
+    p.add_argument("--symbols", required=True, help="pairs, comma separated, e.g. BTCTRY,ETHTRY")
+    p.add_argument("--minutes", type=float, required=True, help="how long to poll ticker and order book")
+    p.add_argument("--poll-interval", type=float, default=10.0, help="seconds between polls (default 10)")
+    p.add_argument("--history-minutes", type=int, default=60, help="1-minute candles fetched before the capture start (default 60)")
+    p.add_argument("--env-file", default=".env")
+    p.set_defaults(func=_replay_capture)
+
+    p = sub.add_parser("fake-btcturk", help="serve a fake BTCTurk API on 127.0.0.1 for demos and tests")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--recorded", action="store_true", help="serve the recorded 2022 payloads instead of the live-stamped demo market")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(func=_fake_btcturk)
+
+    p = sub.add_parser("doctor", help="check settings, dataset, storage and symbol rules without running a cycle (exit 0/1/2)")
+    p.add_argument("--dataset", help="replay dataset (default REPLAY_DATASET_PATH)")
+    p.add_argument("--db", help="DuckDB book (default STATE_DB_PATH)")
+    p.add_argument("--env-file", default=".env")
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("risk", help="risk budget operations")
+    risk_sub = p.add_subparsers(dest="risk_command", required=True)
+    p = risk_sub.add_parser("clear", help="clear the tripped risk limits from the next materialized cycle on")
+    p.add_argument("--reason", required=True, help="why (lands in the trace's mode reasons)")
+    p.add_argument("--operator", help="who (default: the OS user)")
+    p.add_argument("--db", help="DuckDB book (default STATE_DB_PATH)")
+    p.set_defaults(func=_risk_clear)
     return parser
 
 
@@ -102,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, ReplayDatasetError, ReportError) as exc:
+    except (SettingsError, ReplayDatasetError, ReportError, BtcturkError, CaptureError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
 

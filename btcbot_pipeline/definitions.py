@@ -26,7 +26,16 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
         sensors=[build_catchup_sensor(cycle_job, partitions)],
         resources={
             "settings": SettingsResource(env_file=env_file, overrides=overrides or {}),
-            "market_data": MarketDataResource(source="replay", dataset_path=settings.replay_dataset_path),
+            "market_data": MarketDataResource(
+                source=settings.market_data_source,
+                dataset_path=settings.replay_dataset_path,
+                btcturk_base_url=settings.btcturk_base_url,
+                btcturk_graph_base_url=settings.btcturk_graph_base_url,
+                btcturk_timeout_s=settings.btcturk_timeout_sec,
+                btcturk_max_symbols=settings.btcturk_max_symbols,
+                symbols=list(settings.stage7_universe_whitelist),
+                quote_ccy=settings.stage7_universe_quote_ccy,
+            ),
             "book": BookResource(database=settings.state_db_path),
         },
         # One process per run: a multiprocess run costs ~14 s here against ~2.4 s, and

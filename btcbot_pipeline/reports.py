@@ -22,7 +22,8 @@ def _money(text: str | Decimal) -> str:
 def latest_cycle_ts(book: Book) -> datetime:
     if not book.has_table("cycle_trace"):
         raise ReportError("the book has no cycle_trace table yet: materialize a cycle first")
-    row = book.query("SELECT max(cycle_ts) FROM cycle_trace")[0]
+    gated = " UNION ALL SELECT max(cycle_ts) FROM gate_failures" if book.has_table("gate_failures") else ""
+    row = book.query(f"SELECT max(m) FROM (SELECT max(cycle_ts) AS m FROM cycle_trace{gated})")[0]
     if row[0] is None:
         raise ReportError("the book has no cycle traces yet: materialize a cycle first")
     return row[0].replace(tzinfo=timezone.utc)
@@ -36,6 +37,9 @@ def cycle_summary(book: Book, cycle_ts: datetime) -> str:
         [naive_utc(cycle_ts)],
     )
     if not rows:
+        stopped = gate_failures_text(book, cycle_ts)
+        if stopped:
+            return stopped
         raise ReportError(f"no cycle trace for {cycle_ts.isoformat()}: materialize that partition first")
     cycle_id, mode, universe, summary, decisions, ledger, market = (rows[0][0], *map(json.loads, rows[0][1:]))
     fills = book.query("SELECT count(*), coalesce(sum(fee_try), 0), coalesce(sum(notional_try), 0) FROM fills WHERE cycle_ts = ?", [naive_utc(cycle_ts)])[0]
@@ -60,4 +64,41 @@ def cycle_summary(book: Book, cycle_ts: datetime) -> str:
         f"                  net PnL {_money(ledger['net_pnl_try'])} (gross {_money(ledger['gross_pnl_try'])}, fees "
         f"{_money(ledger['fees_try'])}, slippage {_money(ledger['slippage_try'])}), max drawdown {Decimal(ledger['max_drawdown']):.4%}",
     ]
+    risk = risk_decision_text(book, cycle_ts)
+    if risk:
+        lines.append(risk)
     return "\n".join(lines)
+
+
+def gate_failures_text(book: Book, cycle_ts: datetime) -> str | None:
+    """Which gate stopped the cycle (``gate_failures``), or None."""
+    if not book.has_table("gate_failures"):
+        return None
+    rows = book.query(
+        "SELECT cycle_id, asset, check_name, expectation, detail FROM gate_failures WHERE cycle_ts = ? ORDER BY rowid",
+        [naive_utc(cycle_ts)],
+    )
+    if not rows:
+        return None
+    lines = [f"cycle {rows[0][0]} ({cycle_ts.strftime('%Y-%m-%dT%H:%M')} UTC) STOPPED by a gate: nothing of it is in the book"]
+    lines += [f"  {asset} / {check}: {expectation}\n      {detail}" for _, asset, check, expectation, detail in rows]
+    return "\n".join(lines)
+
+
+def risk_decision_text(book: Book, cycle_ts: datetime) -> str | None:
+    if not book.has_table("risk_decisions"):
+        return None
+    rows = book.query(
+        "SELECT mode, reasons_json, cooldown_until, cleared_by FROM risk_decisions WHERE cycle_ts = ?", [naive_utc(cycle_ts)]
+    )
+    if not rows:
+        return None
+    mode, reasons, until, cleared = rows[0]
+    text = f"  risk budget     next cycle {mode}"
+    if json.loads(reasons):
+        text += f" ({', '.join(json.loads(reasons))})"
+    if until is not None:
+        text += f", cooldown until {until:%Y-%m-%dT%H:%M} UTC"
+    if cleared:
+        text += f", cleared by {cleared}"
+    return text

@@ -17,12 +17,13 @@ import json
 import os
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.domain.params import (
     CycleParams,
     ExecutionParams,
@@ -119,6 +120,11 @@ class BotSettings(BaseSettings):
     btcturk_graph_base_url: str = Field(
         default="https://graph-api.btcturk.com", alias="BTCTURK_GRAPH_BASE_URL"
     )
+    # Where market_snapshot reads: "replay" (REPLAY_DATASET_PATH) or "btcturk" (live public API).
+    market_data_source: Literal["replay", "btcturk"] = Field(default="replay", alias="MARKET_DATA_SOURCE")
+    btcturk_timeout_sec: float = Field(default=10.0, gt=0, le=120, alias="BTCTURK_TIMEOUT_SEC")
+    # Live source without a universe whitelist: the largest quote-currency pairs by volume.
+    btcturk_max_symbols: int = Field(default=30, ge=1, le=200, alias="BTCTURK_MAX_SYMBOLS")
 
     # --- universe (seed Stage 7 PR-2) ---------------------------------------------------
     stage7_universe_size: int = Field(default=20, ge=1, alias="STAGE7_UNIVERSE_SIZE")
@@ -192,6 +198,20 @@ class BotSettings(BaseSettings):
 
     # --- data freshness and dry-run capital ---------------------------------------------
     stage7_max_data_age_sec: int = Field(default=60, ge=0, alias="STAGE7_MAX_DATA_AGE_SEC")
+    # Largest share of candidate symbols a cycle may exclude before the market_snapshot gate
+    # stops it (a systemic fault rather than a few bad symbols).
+    stage7_max_excluded_share: Decimal = Field(
+        default=Decimal("0.5"), ge=0, le=1, alias="STAGE7_MAX_EXCLUDED_SHARE"
+    )
+
+    # --- risk budget (seed Stage 7 risk budget) -----------------------------------------
+    stage7_max_drawdown_pct: Decimal = Field(
+        default=Decimal("0.25"), gt=0, le=1, alias="STAGE7_MAX_DRAWDOWN_PCT"
+    )
+    stage7_max_daily_loss_try: Decimal = Field(
+        default=Decimal("500"), gt=0, alias="STAGE7_MAX_DAILY_LOSS_TRY"
+    )
+    stage7_risk_cooldown_sec: int = Field(default=900, ge=0, alias="STAGE7_RISK_COOLDOWN_SEC")
     dry_run_try_balance: Decimal = Field(
         default=Decimal("1000"), gt=0, alias="DRY_RUN_TRY_BALANCE"
     )
@@ -238,6 +258,9 @@ class BotSettings(BaseSettings):
         "stage7_rules_fallback_min_notional_try",
         "stage7_rules_safe_min_notional_try",
         "dry_run_try_balance",
+        "stage7_max_excluded_share",
+        "stage7_max_drawdown_pct",
+        "stage7_max_daily_loss_try",
         mode="before",
     )
     @classmethod
@@ -486,6 +509,11 @@ class BotSettings(BaseSettings):
             start_capital_try=self.dry_run_try_balance,
             max_data_age_s=self.stage7_max_data_age_sec,
             kill_switch=self.kill_switch,
+            risk=RiskLimits(
+                max_drawdown_pct=self.stage7_max_drawdown_pct,
+                max_daily_loss_try=self.stage7_max_daily_loss_try,
+                cooldown_s=self.stage7_risk_cooldown_sec,
+            ),
         )
 
     def safe_summary(self) -> dict[str, str]:

@@ -62,6 +62,7 @@ SEED_DEFAULTS: dict[str, object] = {
     "STAGE7_ENABLED": False, "BTCTURK_API_KEY": None, "BTCTURK_API_SECRET": None,
     "BTCTURK_BASE_URL": "https://api.btcturk.com",
     "BTCTURK_GRAPH_BASE_URL": "https://graph-api.btcturk.com",
+    "MARKET_DATA_SOURCE": "replay", "BTCTURK_TIMEOUT_SEC": 10.0, "BTCTURK_MAX_SYMBOLS": 30,
     "STAGE7_UNIVERSE_SIZE": 20, "STAGE7_UNIVERSE_QUOTE_CCY": "TRY",
     "STAGE7_UNIVERSE_WHITELIST": (), "STAGE7_UNIVERSE_BLACKLIST": (),
     "STAGE7_MIN_QUOTE_VOLUME_TRY": Decimal("0"), "STAGE7_MAX_SPREAD_BPS": Decimal("1000000"),
@@ -78,6 +79,8 @@ SEED_DEFAULTS: dict[str, object] = {
     "STAGE7_RULES_REQUIRE_METADATA": True,
     "STAGE7_RULES_INVALID_METADATA_POLICY": InvalidMetadataPolicy.SKIP_SYMBOL,
     "STAGE7_MAX_DATA_AGE_SEC": 60, "DRY_RUN_TRY_BALANCE": Decimal("1000"),
+    "STAGE7_MAX_EXCLUDED_SHARE": Decimal("0.5"), "STAGE7_MAX_DRAWDOWN_PCT": Decimal("0.25"),
+    "STAGE7_MAX_DAILY_LOSS_TRY": Decimal("500"), "STAGE7_RISK_COOLDOWN_SEC": 900,
     "STATE_DB_PATH": "data/btcbot_book.duckdb", "REPLAY_DATASET_PATH": "data/replay",
     "CYCLE_CRON": "*/5 * * * *", "CYCLE_PARTITIONS_START": "2026-01-01T00:00", "CYCLE_PARTITIONS_END": None,
 }  # fmt: skip

@@ -4,7 +4,10 @@
 from the previous cycle and runs, in order: risk-mode decision → portfolio plan → order
 intents → simulated fills → ledger. :func:`run_cycles` folds it over consecutive cycles,
 each starting from the ledger the previous one left, which is how a range of partitions
-is replayed in one Dagster run and how a backtest runs.
+is replayed in one Dagster run and how a backtest runs. The fold also carries the risk
+budget (:mod:`~btcbot_pipeline.domain.risk`): each cycle's base mode is the decision the
+previous cycle took from its closing equity, and an operator clear applies at the first
+cycle of the fold.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.modes import Mode, combine_modes
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
 from btcbot_pipeline.domain.plan import PortfolioPlan, build_plan
+from btcbot_pipeline.domain.risk import RiskClear, RiskDecision, RiskState, apply_clear, decide_risk
 from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 
@@ -45,10 +49,12 @@ def decide_mode(
     rules: Iterable[EffectiveRules],
     policy: InvalidMetadataPolicy,
     market_degraded: str | None = None,
+    base_reasons: tuple[str, ...] = (),
 ) -> ModeDecision:
     """The cycle's final mode: ``base`` tightened by the kill switch, a degraded market
-    snapshot and the metadata policy. Never looser than ``base``."""
-    reasons: list[str] = []
+    snapshot and the metadata policy. Never looser than ``base``. ``base_reasons`` (the
+    risk budget's) come first in the reasons."""
+    reasons: list[str] = list(base_reasons)
     overrides: list[Mode] = []
     if market_degraded is not None:
         overrides.append(Mode.OBSERVE_ONLY)
@@ -78,10 +84,31 @@ class CycleResult:
     events: tuple[OrderEvent, ...]
     metrics: LedgerMetrics
     state: LedgerState  # the ledger after this cycle, carried into the next
+    risk: RiskDecision | None = None  # the risk budget's decision for the next cycle
 
 
-def run_cycle(snapshot: MarketSnapshot, selection: UniverseSelection, state: LedgerState, params: CycleParams) -> CycleResult:
-    """Stages 3–6 of one cycle (plan → intents → fills → ledger) and its mode decision."""
+def run_cycle(
+    snapshot: MarketSnapshot,
+    selection: UniverseSelection,
+    state: LedgerState,
+    params: CycleParams,
+    risk: RiskState | None = None,
+    clear: RiskClear | None = None,
+) -> CycleResult:
+    """Stages 3–6 of one cycle (plan → intents → fills → ledger), its mode decision and
+    the risk budget's decision for the next cycle.
+
+    ``risk`` is the risk state the previous cycle left (``None``: a fresh budget);
+    ``clear`` an operator clear applied before this cycle's mode is decided.
+    """
+    if risk is None:  # a fresh budget: anchored at the equity the ledger carries in
+        if all(s in state.marks for s in state.holdings):
+            equity = state.cash_try + sum((h.qty * state.marks[s] for s, h in state.holdings.items()), Decimal(0))
+        else:  # an opening book with holdings not marked yet
+            equity = state.start_capital_try
+        risk = RiskState(peak_equity_try=max(equity, state.peak_equity_try or equity), last_equity_try=equity)
+    if clear is not None:
+        risk = apply_clear(risk, clear)
     cycle_ts = snapshot.cycle_ts
     cycle_id = cycle_id_for(cycle_ts)
     by_symbol = snapshot.by_symbol()
@@ -104,11 +131,12 @@ def run_cycle(snapshot: MarketSnapshot, selection: UniverseSelection, state: Led
         resolve_rules(s, by_symbol[s].rules if s in by_symbol else None, params.rules) for s in considered
     )
     mode = decide_mode(
-        params.base_mode,
+        combine_modes(params.base_mode, risk.mode),
         kill_switch=params.kill_switch,
         rules=resolved,
         policy=params.rules.invalid_metadata_policy,
         market_degraded=snapshot.degraded_reason,
+        base_reasons=risk.reasons if risk.mode is not Mode.NORMAL or clear is not None else (),
     )
     valuation = dict(state.marks)
     valuation.update(marks_now)
@@ -133,6 +161,10 @@ def run_cycle(snapshot: MarketSnapshot, selection: UniverseSelection, state: Led
     )
     fills, events = simulate_fills(intents, params.execution, mode.final)
     after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now)
+    decision = decide_risk(
+        risk, cycle_ts=cycle_ts, equity_try=metrics.equity_try, limits=params.risk,
+        cleared_by=None if clear is None else clear.clear_id,
+    )
     return CycleResult(
         cycle_id=cycle_id,
         cycle_ts=cycle_ts,
@@ -145,6 +177,7 @@ def run_cycle(snapshot: MarketSnapshot, selection: UniverseSelection, state: Led
         events=events,
         metrics=metrics,
         state=after,
+        risk=decision,
     )
 
 
@@ -153,17 +186,21 @@ def run_cycles(
     selections: Sequence[UniverseSelection],
     state: LedgerState,
     params: CycleParams,
+    risk: RiskState | None = None,
+    clear: RiskClear | None = None,
 ) -> list[CycleResult]:
-    """Fold :func:`run_cycle` over consecutive cycles (``snapshots`` in time order)."""
+    """Fold :func:`run_cycle` over consecutive cycles (``snapshots`` in time order),
+    carrying the ledger and the risk state; ``clear`` applies at the first cycle."""
     if len(snapshots) != len(selections):
         raise ValueError(f"{len(snapshots)} snapshots but {len(selections)} universe selections")
     results: list[CycleResult] = []
     for snapshot, selection in zip(snapshots, selections):
         if selection.cycle_ts != snapshot.cycle_ts:
             raise ValueError(f"universe of {selection.cycle_ts} paired with snapshot of {snapshot.cycle_ts}")
-        result = run_cycle(snapshot, selection, state, params)
+        result = run_cycle(snapshot, selection, state, params, risk, clear)
         results.append(result)
-        state = result.state
+        state, clear = result.state, None
+        risk = result.risk.state if result.risk is not None else None
     return results
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from btcbot_pipeline.domain.modes import Mode
+from btcbot_pipeline.domain.risk import RiskLimits
 
 
 class InvalidMetadataPolicy(StrEnum):
@@ -85,6 +86,7 @@ class CycleParams:
     max_data_age_s: int = 60  # STAGE7_MAX_DATA_AGE_SEC
     kill_switch: bool = True  # KILL_SWITCH: plan and record, simulate nothing
     base_mode: Mode = Mode.NORMAL
+    risk: RiskLimits = field(default_factory=RiskLimits)  # STAGE7_MAX_DRAWDOWN_PCT, ...
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready view (Decimals as strings) for the trace's ``active_params``."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable
 
-from btcbot_pipeline.domain.market import RulesStatus, SymbolRules
+from btcbot_pipeline.domain.market import MarketSnapshot, RulesStatus, SymbolRules
 from btcbot_pipeline.domain.money import ZERO, combined_step, scale_step
 from btcbot_pipeline.domain.params import RulesParams
 
@@ -113,3 +113,27 @@ def rules_stats(resolved: Iterable[EffectiveRules]) -> dict[str, object]:
         stats[f"{status}_symbols"] = sorted(symbols)
     stats["safe_floor_symbols"] = sorted(floor)
     return stats
+
+
+def exclude_unusable_rules(snapshot: MarketSnapshot, params: RulesParams) -> MarketSnapshot:
+    """Mark every tradable symbol whose rules are unusable not tradable this cycle, with
+    ``rules_unavailable:<status>`` (a per-symbol fault: the cycle goes on without it).
+
+    Only under the ``skip_symbol`` metadata policy: under ``observe_only_cycle`` such a
+    symbol stays a candidate and :func:`~btcbot_pipeline.domain.cycle.decide_mode` makes
+    the whole cycle OBSERVE_ONLY instead, as that policy asks.
+    """
+    from dataclasses import replace
+
+    from btcbot_pipeline.domain.params import InvalidMetadataPolicy
+
+    if params.invalid_metadata_policy is not InvalidMetadataPolicy.SKIP_SYMBOL:
+        return snapshot
+    symbols = []
+    for s in snapshot.symbols:
+        if s.tradable:
+            eff = resolve_rules(s.symbol, s.rules, params)
+            if not eff.usable:
+                s = replace(s, skip_reason=f"rules_unavailable:{eff.status.value}")
+        symbols.append(s)
+    return replace(snapshot, symbols=tuple(symbols))

@@ -103,6 +103,42 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("n_tradable", "INTEGER"), ("n_selected", "INTEGER"), ("n_intents_planned", "INTEGER"),
         ("n_intents_skipped", "INTEGER"), ("n_fills", "INTEGER"), ("equity_try", MONEY),
     ),
+    # The risk budget's decision at the end of each cycle: ``mode`` is the next cycle's base mode.
+    "risk_decisions": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("mode", "VARCHAR"), ("reasons_json", "VARCHAR"),
+        ("cooldown_until", "TIMESTAMP"), ("inputs_hash", "VARCHAR"), ("cleared_by", "VARCHAR"),
+        ("drawdown", MONEY), ("daily_pnl_try", MONEY), ("state_json", "VARCHAR"),
+    ),
+    # Which gate stopped a cycle (written by the failing asset, in its own transaction).
+    "gate_failures": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("asset", "VARCHAR"), ("check_name", "VARCHAR"),
+        ("expectation", "VARCHAR"), ("detail", "VARCHAR"),
+    ),
+}
+
+# Tables without a cycle: operator clears of the risk budget (``btcbot risk clear``).
+AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "risk_clears": (
+        ("clear_id", "VARCHAR"), ("cleared_at", "TIMESTAMP"), ("reason", "VARCHAR"), ("operator", "VARCHAR"),
+    ),
+}
+
+# Tables written by each stage (step), upstream first: a gated stage empties its window
+# from its own tables downward, so nothing derived from the rejected data stays trusted.
+STAGE_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("market_snapshot", ("market_snapshot", "market_cycles")),
+    ("universe", ("universe", "universe_selection")),
+    ("trading_cycle", (
+        "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics",
+        "positions", "risk_decisions",
+    )),
+    ("cycle_trace", ("cycle_trace", "run_metrics")),
+)
+STAGE_ASSETS: dict[str, tuple[str, ...]] = {
+    "market_snapshot": ("market_snapshot",),
+    "universe": ("universe",),
+    "trading_cycle": ("portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot"),
+    "cycle_trace": ("cycle_trace",),
 }
 
 
@@ -142,17 +178,28 @@ class Book:
         self.con = con
 
     def ensure_schema(self) -> None:
-        for table, columns in TABLES.items():
+        for table, columns in {**TABLES, **AUX_TABLES}.items():
             cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns)
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
 
-    def replace_window(self, window: Window, rows_by_table: Mapping[str, Sequence[Sequence[Any]]]) -> dict[str, int]:
-        """Replace the window's rows of every table in ``rows_by_table``, atomically."""
+    def replace_window(
+        self, window: Window, rows_by_table: Mapping[str, Sequence[Sequence[Any]]], *, passed_stage: str | None = None
+    ) -> dict[str, int]:
+        """Replace the window's rows of every table in ``rows_by_table``, atomically.
+
+        ``passed_stage``: the stage whose gates passed; its old ``gate_failures`` rows of
+        the window go in the same transaction.
+        """
         self.ensure_schema()
         counts: dict[str, int] = {}
         start, end = naive_utc(window.start), naive_utc(window.end)
         self.con.execute("BEGIN TRANSACTION")
         try:
+            if passed_stage is not None:
+                self.con.execute(
+                    "DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ? AND asset IN (SELECT unnest(?))",
+                    [start, end, list(STAGE_ASSETS[passed_stage])],
+                )
             for table, rows in rows_by_table.items():
                 columns = TABLES[table]
                 self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
@@ -168,6 +215,62 @@ class Book:
             self.con.execute("ROLLBACK")
             raise
         return counts
+
+    def record_gate_failure(self, window: Window, stage: str, rows: Sequence[Sequence[Any]]) -> None:
+        """A gate of ``stage`` stopped the window: in one transaction, empty the window's
+        rows of that stage and every stage downstream (nothing derived from rejected data
+        stays to be trusted, and the ledger carry skips the window) and record ``rows``
+        (``gate_failures`` tuples) in place of the window's earlier failures of those stages."""
+        self.ensure_schema()
+        names = [name for name, _ in STAGE_TABLES]
+        downstream = STAGE_TABLES[names.index(stage):]
+        start, end = naive_utc(window.start), naive_utc(window.end)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            assets: list[str] = []
+            for name, tables in downstream:
+                assets += STAGE_ASSETS[name]
+                for table in tables:
+                    self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
+            self.con.execute(
+                "DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ? AND asset IN (SELECT unnest(?))",
+                [start, end, assets],
+            )
+            for row in rows:
+                self.con.execute("INSERT INTO gate_failures VALUES (?, ?, ?, ?, ?, ?)", [naive_utc(row[0]), *row[1:]])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def last_risk_state(self, before: datetime) -> tuple[datetime, str] | None:
+        """The newest ``(cycle_ts, state_json)`` of ``risk_decisions`` strictly before ``before``."""
+        if not self.has_table("risk_decisions"):
+            return None
+        row = self.con.execute(
+            "SELECT cycle_ts, state_json FROM risk_decisions WHERE cycle_ts < ? ORDER BY cycle_ts DESC LIMIT 1",
+            [naive_utc(before)],
+        ).fetchone()
+        return None if row is None else (row[0].replace(tzinfo=timezone.utc), row[1])
+
+    def pending_clears(self, window: Window) -> list[tuple[str, str]]:
+        """``(clear_id, reason)`` of operator clears no decision outside ``window`` applied yet, oldest first.
+
+        Decisions inside the window are about to be replaced, so a re-run of the window
+        applies its clear again."""
+        if not self.has_table("risk_clears"):
+            return []
+        rows = self.con.execute(
+            "SELECT clear_id, reason FROM risk_clears WHERE clear_id NOT IN ("
+            "  SELECT unnest(string_split(cleared_by, ',')) FROM risk_decisions"
+            "  WHERE cleared_by IS NOT NULL AND (cycle_ts < ? OR cycle_ts >= ?)) ORDER BY cleared_at, clear_id",
+            [naive_utc(window.start), naive_utc(window.end)],
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def add_clear(self, clear_id: str, cleared_at: datetime, reason: str, operator: str) -> None:
+        self.ensure_schema()
+        self.con.execute("INSERT INTO risk_clears VALUES (?, ?, ?, ?)", [clear_id, naive_utc(cleared_at), reason, operator])
 
     def has_table(self, table: str) -> bool:
         found = self.con.execute(

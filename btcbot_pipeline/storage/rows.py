@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Sequence
 
 from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for
@@ -18,6 +19,7 @@ from btcbot_pipeline.domain.payloads import (
     universe_payload,
 )
 from btcbot_pipeline.domain.plan import ActionStatus
+from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
 from btcbot_pipeline.domain.trace import CycleTrace
 from btcbot_pipeline.domain.universe import UniverseSelection
 
@@ -66,7 +68,10 @@ def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, list[Row
 def cycle_rows(results: Sequence[CycleResult], carried_from: str | None) -> dict[str, list[Row]]:
     """Rows of the four stateful stages for every cycle of a window."""
     tables: dict[str, list[Row]] = {
-        t: [] for t in ("portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics", "positions")
+        t: [] for t in (
+            "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics",
+            "positions", "risk_decisions",
+        )
     }
     previous = carried_from
     for res in results:
@@ -108,6 +113,12 @@ def cycle_rows(results: Sequence[CycleResult], carried_from: str | None) -> dict
             m.start_capital_try, previous, dumps(metrics_payload(m)), dumps(state_payload(res.state)),
         ))
         previous = cid
+        r = res.risk
+        if r is not None:
+            tables["risk_decisions"].append((
+                ts, cid, r.mode.value, dumps(list(r.reasons)), r.cooldown_until, r.inputs_hash, r.cleared_by,
+                r.drawdown.quantize(Decimal("1E-12")), r.daily_pnl_try, dumps(risk_state_payload(r.state)),
+            ))
         for symbol, h in res.state.holdings.items():
             mark = res.state.marks[symbol]
             value = h.qty * mark

@@ -40,6 +40,7 @@ from btcbot_pipeline.domain.payloads import (
     symbol_payload,
     universe_payload,
 )
+from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.testing.builders import CYCLE_TS, rules, snapshot, symbol
@@ -60,6 +61,8 @@ DEMO = CycleParams(
     start_capital_try=START,
     kill_switch=False,
     base_mode=Mode.NORMAL,
+    # The risk budget has its own tests (test_risk.py); here it never trips.
+    risk=RiskLimits(max_drawdown_pct=D("1"), max_daily_loss_try=D("1E9")),
 )
 
 
@@ -158,7 +161,7 @@ def test_identities_hold_at_every_cycle(i: int) -> None:
 def test_carried_state_is_the_next_cycle_start() -> None:
     snapshots, selections = inputs()
     first = run_cycles(snapshots[:15], selections[:15], LedgerState.opening(START), DEMO)
-    second = run_cycles(snapshots[15:], selections[15:], first[-1].state, DEMO)
+    second = run_cycles(snapshots[15:], selections[15:], first[-1].state, DEMO, risk=first[-1].risk.state)
     assert [r.metrics for r in first + second] == [r.metrics for r in demo()]
     assert second[-1].state == demo()[-1].state
 

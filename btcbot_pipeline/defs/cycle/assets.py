@@ -23,15 +23,33 @@ from typing import Any, Iterator
 import dagster as dg
 
 from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
+from btcbot_pipeline.adapters.btcturk.account import opening_for_settings, opening_metadata
 from btcbot_pipeline.defs.cycle import metadata
+from btcbot_pipeline.defs.cycle.checks import check_spec, gate, gate_params
 from btcbot_pipeline.defs.cycle.partitions import cycle_times
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
 from btcbot_pipeline.domain.cycle import run_cycles
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.payloads import snapshot_from_payloads, state_from_payload, universe_from_payload
+from btcbot_pipeline.domain.risk import RiskClear, RiskState
+from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
 from btcbot_pipeline.domain.trace import build_trace
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
+from btcbot_pipeline.domain.rules import exclude_unusable_rules
+from btcbot_pipeline.quality.rules import (
+    FILLS_SUITE,
+    INTENTS_SUITE,
+    LEDGER_SUITE,
+    MARKET_SUITE,
+    PLAN_SUITE,
+    TRACE_SUITE,
+    UNIVERSE_SUITE,
+    market_frame,
+    trace_frame,
+    trading_frames,
+    universe_frame,
+)
 from btcbot_pipeline.settings import BotSettings, SettingsError
 from btcbot_pipeline.storage.book import Book, Window
 from btcbot_pipeline.storage.rows import cycle_rows, market_rows, trace_rows, universe_rows
@@ -81,10 +99,11 @@ def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> lis
     def times_of(context: dg.AssetExecutionContext) -> list[datetime]:
         return cycle_times(partitions_def, context.partition_keys)
 
-    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"})
+    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"},
+              check_specs=[check_spec(MARKET_SUITE)])
     def market_snapshot(
         context: dg.AssetExecutionContext, settings: SettingsResource, market_data: MarketDataResource, book: BookResource
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
         """Every candidate symbol at each cycle time: top of book, 24 h ticker stats, recent
         closes and exchange rules, seeing only data stamped at or before the cycle time.
         A symbol with bad or stale data stays in the table with its skip reason."""
@@ -95,12 +114,16 @@ def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> lis
             )
         except ReplayDatasetError as exc:
             raise dg.Failure(description=f"replay dataset unusable: {exc}") from None
+        snapshots = [exclude_unusable_rules(snapshot, cfg.cycle_params().rules) for snapshot in snapshots]
+        rows = market_rows(snapshots)
         with book.open() as b:
-            b.replace_window(_window(context), market_rows(snapshots))
-        return dg.MaterializeResult(metadata=metadata.market(snapshots))
+            yield from gate(b, _window(context), "market_snapshot", [(MARKET_SUITE, market_frame(rows["market_snapshot"], gate_params(cfg), rows["market_cycles"]))])
+            b.replace_window(_window(context), rows, passed_stage="market_snapshot")
+        yield dg.MaterializeResult(metadata=metadata.market(snapshots))
 
-    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"}, deps=[market_snapshot])
-    def universe(context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource) -> dg.MaterializeResult:
+    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"}, deps=[market_snapshot],
+              check_specs=[check_spec(UNIVERSE_SUITE)])
+    def universe(context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
         """Universe Selection v1: eligible TRY pairs scored on liquidity, spread and
         volatility; the top STAGE7_UNIVERSE_SIZE are the cycle's universe."""
         cfg, times, window = _enabled(settings), times_of(context), _window(context)
@@ -108,8 +131,10 @@ def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> lis
             snapshots = _snapshots(b, window, times)
             params = cfg.cycle_params().universe
             selections = [select_universe(snapshot, params) for snapshot in snapshots]
-            b.replace_window(window, universe_rows(selections))
-        return dg.MaterializeResult(metadata=metadata.universe(selections))
+            rows = universe_rows(selections)
+            yield from gate(b, window, "universe", [(UNIVERSE_SUITE, universe_frame(rows["universe"], gate_params(cfg)))])
+            b.replace_window(window, rows, passed_stage="universe")
+        yield dg.MaterializeResult(metadata=metadata.universe(selections))
 
     @dg.multi_asset(
         name="trading_cycle",
@@ -131,38 +156,59 @@ def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> lis
         partitions_def=partitions_def,
         backfill_policy=SINGLE_RUN,
         can_subset=False,
+        check_specs=[check_spec(PLAN_SUITE), check_spec(INTENTS_SUITE), check_spec(FILLS_SUITE), check_spec(LEDGER_SUITE)],
     )
-    def trading_cycle(context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource) -> Iterator[dg.MaterializeResult]:
+    def trading_cycle(
+        context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource
+    ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
         """Plan → intents → fills → ledger, cycle by cycle from the last ledger before the window."""
         cfg, times, window = _enabled(settings), times_of(context), _window(context)
         params = cfg.cycle_params()
         with book.open() as b:
             snapshots, selections = _cycle_inputs(b, window, times)
             carried = b.last_ledger_state(window.start)
-            state = state_from_payload(json.loads(carried[1])) if carried else LedgerState.opening(params.start_capital_try)
+            # A new book opens from the exchange's balances (live source + credentials) or DRY_RUN_TRY_BALANCE.
+            opening = None if carried else opening_for_settings(cfg, snapshots[0])
+            state = state_from_payload(json.loads(carried[1])) if carried else opening.state
             carried_from = carried[0].strftime("%Y%m%dT%H%M%SZ") if carried else None
+            risk, clear = _risk_inputs(b, window)
             try:
-                results = run_cycles(snapshots, selections, state, params)
+                results = run_cycles(snapshots, selections, state, params, risk=risk, clear=clear)
             except LedgerIntegrityError as exc:
                 raise dg.Failure(description=f"ledger integrity error: {exc}") from None
-            b.replace_window(window, cycle_rows(results, carried_from))
+            rows = cycle_rows(results, carried_from)
+            yield from gate(b, window, "trading_cycle", trading_frames(rows, results, gate_params(cfg)))
+            b.replace_window(window, rows, passed_stage="trading_cycle")
         yield dg.MaterializeResult(asset_key="portfolio_plan", metadata=metadata.plan(results))
         yield dg.MaterializeResult(asset_key="order_intents", metadata=metadata.intents(results))
         yield dg.MaterializeResult(asset_key="simulated_fills", metadata=metadata.fills(results))
-        yield dg.MaterializeResult(asset_key="ledger_snapshot", metadata=metadata.ledger(results, carried_from))
+        yield dg.MaterializeResult(asset_key="ledger_snapshot", metadata={**metadata.ledger(results, carried_from), **opening_metadata(opening)})
 
-    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"}, deps=["ledger_snapshot"])
-    def cycle_trace(context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource) -> dg.MaterializeResult:
+    @dg.asset(partitions_def=partitions_def, backfill_policy=SINGLE_RUN, group_name=GROUP, kinds={"duckdb"}, deps=["ledger_snapshot"],
+              check_specs=[check_spec(TRACE_SUITE)])
+    def cycle_trace(context: dg.AssetExecutionContext, settings: SettingsResource, book: BookResource) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
         """The persisted decision trace of each cycle: universe and scores, mode
         (base/override/final), every decision with its reason, plan, intents, rules stats,
         active parameters and ledger metrics. Written in one transaction."""
         cfg, times, window = _enabled(settings), times_of(context), _window(context)
         with book.open() as b:
             traces, run_metrics = _traces(b, window, times, cfg.cycle_params().as_dict())
-            b.replace_window(window, trace_rows(traces, run_metrics))
-        return dg.MaterializeResult(metadata=metadata.trace(traces))
+            rows = trace_rows(traces, run_metrics)
+            yield from gate(b, window, "cycle_trace", [(TRACE_SUITE, trace_frame(rows["cycle_trace"], gate_params(cfg)))])
+            b.replace_window(window, rows, passed_stage="cycle_trace")
+        yield dg.MaterializeResult(metadata=metadata.trace(traces))
 
     return [market_snapshot, universe, trading_cycle, cycle_trace]
+
+
+def _risk_inputs(b: Book, window: Window) -> tuple[RiskState | None, RiskClear | None]:
+    """The risk state the last decision before the window left, and the operator clears
+    not applied yet (applied together at the window's first cycle)."""
+    carried = b.last_risk_state(window.start)
+    risk = risk_state_from_payload(json.loads(carried[1])) if carried else None
+    pending = b.pending_clears(window)
+    clear = RiskClear(",".join(c for c, _ in pending), "; ".join(r for _, r in pending)) if pending else None
+    return risk, clear
 
 
 def _snapshots(b: Book, window: Window, times: list[datetime]) -> list[MarketSnapshot]:

@@ -31,6 +31,14 @@ def _window(cycles: Sequence[Any]) -> dict[str, Any]:
     return {"cycles": len(cycles), "last_cycle_ts": cycles[-1].cycle_ts.isoformat() if cycles else ""}
 
 
+def _provenance(source: str) -> dict[str, str] | None:
+    if source != "btcturk":
+        return None
+    from btcbot_pipeline.adapters.btcturk.market import PROVENANCE
+
+    return dict(PROVENANCE)
+
+
 def market(snapshots: Sequence[MarketSnapshot]) -> dict[str, Any]:
     last = snapshots[-1]
     skipped = Counter(s.skip_reason for snap in snapshots for s in snap.symbols if s.skip_reason)
@@ -38,6 +46,11 @@ def market(snapshots: Sequence[MarketSnapshot]) -> dict[str, Any]:
         **_window(snapshots),
         "symbols": len(last.symbols),
         "tradable_last_cycle": sum(1 for s in last.symbols if s.tradable),
+        # Where the numbers came from and when (live sources: fetch time and endpoints).
+        "source": last.source,
+        "degraded_cycles": sum(1 for snap in snapshots if snap.degraded_reason),
+        **({"fetched_at_last_cycle": last.fetched_at.isoformat()} if last.fetched_at else {}),
+        **({"provenance": dg.MetadataValue.json(_provenance(last.source))} if _provenance(last.source) else {}),
         "skipped_by_reason": dg.MetadataValue.json(dict(sorted(skipped.items()))),
         "last_cycle": _table(
             ["symbol", "bid", "ask", "spread bps", "24h volume TRY", "closes", "skip"],

@@ -48,15 +48,29 @@ def _signature(path: str) -> tuple[tuple[str, int, int], ...]:
 
 
 class MarketDataResource(dg.ConfigurableResource):
-    """Where snapshots come from. ``replay``: the dataset at ``dataset_path``."""
+    """Where snapshots come from. ``replay``: the dataset at ``dataset_path``; ``btcturk``:
+    the live public API at ``btcturk_base_url`` / ``btcturk_graph_base_url`` (no credentials
+    here: the resource config is shown in Dagster's UI)."""
 
     source: str = "replay"
     dataset_path: str = "data/replay"
+    btcturk_base_url: str = "https://api.btcturk.com"
+    btcturk_graph_base_url: str = "https://graph-api.btcturk.com"
+    btcturk_timeout_s: float = 10.0
+    btcturk_retry_attempts: int = 4
+    btcturk_retry_base_delay_s: float = 0.5
+    btcturk_max_symbols: int = 30
+    symbols: list[str] = []
+    quote_ccy: str = "TRY"
 
     def snapshots(self, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int) -> list[MarketSnapshot]:
         """One finalized snapshot per cycle time, seeing only rows at or before it."""
+        if self.source == "btcturk":
+            from btcbot_pipeline.adapters.btcturk.market import live_snapshots
+
+            return live_snapshots(self, cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
         if self.source != "replay":
-            raise dg.Failure(description=f"market data source {self.source!r} is not available; use 'replay'")
+            raise dg.Failure(description=f"market data source {self.source!r} is not available; use 'replay' or 'btcturk'")
         dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
         return [
             finalize_snapshot(dataset.snapshot_at(ts, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s), max_data_age_s=max_data_age_s)
@@ -77,6 +91,11 @@ class BookResource(dg.ConfigurableResource):
     def open(self) -> Iterator[Book]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with DuckDBResource(database=self.database).get_connection() as con:
-            book = Book(con)
-            book.ensure_schema()
-            yield book
+            # get_connection closes only on a normal exit: a step that fails inside (a gate,
+            # a ledger integrity error) must not leave the book open in this process.
+            try:
+                book = Book(con)
+                book.ensure_schema()
+                yield book
+            finally:
+                con.close()

@@ -1,0 +1,73 @@
+"""Account balances for the book's opening state: private ``users/balances``, read-only.
+
+:func:`opening_for_book` is what ``trading_cycle`` calls when the book has no ledger yet.
+It builds only a :class:`BtcturkReadClient` (no write methods exist on it), never raises,
+and says why it fell back to ``DRY_RUN_TRY_BALANCE``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import SecretStr
+
+from btcbot_pipeline.adapters.btcturk.client import BtcturkReadClient, ClientConfig
+from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
+from btcbot_pipeline.adapters.btcturk.signing import Credentials, CredentialsError
+from btcbot_pipeline.domain.account import MISSING_PRIVATE_DATA, Opening, opening_from_balances, opening_from_dry_run
+from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.settings import BotSettings
+
+
+def fetch_balances(credentials: Credentials, config: ClientConfig) -> dict[str, Decimal]:
+    """Total balance by asset (upper case) from ``/api/v1/users/balances``."""
+    with BtcturkReadClient(credentials, config) as client:
+        rows = client.balances()
+    return {b.asset.upper(): b.balance for b in rows if b.balance is not None}
+
+
+def opening_for_book(
+    *,
+    snapshot: MarketSnapshot,
+    api_key: SecretStr | None,
+    api_secret: SecretStr | None,
+    config: ClientConfig,
+    start_capital_try: Decimal,
+    quote_ccy: str = "TRY",
+) -> Opening:
+    """Balances from the exchange when the snapshot is live and credentials are set;
+    otherwise ``DRY_RUN_TRY_BALANCE`` with the reason."""
+    if snapshot.source != "btcturk":
+        return opening_from_dry_run(start_capital_try, None)
+    if api_key is None or api_secret is None:
+        return opening_from_dry_run(start_capital_try, MISSING_PRIVATE_DATA)
+    try:
+        balances = fetch_balances(Credentials(api_key, api_secret), config)
+    except (BtcturkError, CredentialsError) as exc:
+        return opening_from_dry_run(start_capital_try, f"private_data_unavailable:{type(exc).__name__}")
+    return opening_from_balances(balances, snapshot.marks(), quote_ccy=quote_ccy)
+
+
+def opening_for_settings(settings: BotSettings, snapshot: MarketSnapshot) -> Opening:
+    """:func:`opening_for_book` with credentials, URLs and capital from ``settings``."""
+    return opening_for_book(
+        snapshot=snapshot,
+        api_key=settings.btcturk_api_key,
+        api_secret=settings.btcturk_api_secret,
+        config=ClientConfig(base_url=settings.btcturk_base_url, graph_base_url=settings.btcturk_graph_base_url,
+                            timeout_s=settings.btcturk_timeout_sec),
+        start_capital_try=settings.dry_run_try_balance,
+        quote_ccy=settings.stage7_universe_quote_ccy,
+    )
+
+
+def opening_metadata(opening: Opening | None) -> dict[str, str]:
+    """Dagster metadata of the ledger asset: where the opening balance came from (no secrets)."""
+    if opening is None:
+        return {}
+    out = {"opening_source": opening.source, "opening_capital_try": format(opening.state.start_capital_try, "f")}
+    if opening.reason:
+        out["opening_reason"] = opening.reason
+    if opening.unpriced:
+        out["opening_unpriced_assets"] = ", ".join(opening.unpriced)
+    return out

@@ -1,0 +1,429 @@
+"""A fake BTCTurk on 127.0.0.1, for tests and demos (``btcbot fake-btcturk --port N``).
+
+It speaks the real wire format: REST under ``/api/v2`` (public) and ``/api/v1`` (private,
+signature verified with the documented recipe), the graph API's ``/v1/klines/history``
+(UDF object) and ``/v1/ohlcs`` (bare array), the ``{success, message, code, data}``
+envelope, and documented 429 bodies with ``Retry-After`` when a per-endpoint quota is used up.
+Both hosts are served from one port: point ``BTCTURK_BASE_URL`` and
+``BTCTURK_GRAPH_BASE_URL`` at the same ``http://127.0.0.1:N``.
+
+The market it serves is a :class:`FakeMarket`: by default the recorded payloads in
+``payloads/`` (real 2022 captures), and tests set their own numbers with
+:meth:`FakeMarket.set_symbol`. Faults are queued per path with :meth:`FakeBtcturk.inject`
+or ``POST /_fake/faults`` ``{"path": "/api/v2/orderbook", "kind": "503", "times": 1}``:
+
+==================  ========================================================================
+``429``             429 + ``Retry-After`` + the documented ``TOO_MANY_REQUESTS`` body
+``500`` / ``503``   5xx with an error envelope
+``timeout``         holds the response ``delay_s`` seconds (longer than the client timeout)
+``malformed``       200 with a truncated JSON body
+``empty_book``      the order book has no levels
+``crossed_book``    best bid above best ask
+``drop_symbol``     ``symbol`` disappears from ticker, exchangeinfo, book and klines (until cleared)
+``down``            the connection is closed without a response (exchange unreachable)
+==================  ========================================================================
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from btcbot_pipeline.adapters.btcturk.schemas import encode_json as dumps
+from btcbot_pipeline.adapters.btcturk.signing import signature
+
+FAKE_API_KEY = "fake-key"
+FAKE_API_SECRET = "ZmFrZS1zZWNyZXQtYnl0ZXM="  # base64 of b"fake-secret-bytes"
+FAULT_KINDS = ("429", "500", "503", "timeout", "malformed", "empty_book", "crossed_book", "drop_symbol", "down")
+
+
+def load_payload(name: str) -> Any:
+    """One recorded payload from the package's ``payloads/`` folder, numbers as Decimal."""
+    text = resources.files("btcbot_pipeline.adapters.btcturk").joinpath("payloads", name).read_text(encoding="utf-8")
+    return json.loads(text, parse_float=Decimal)
+
+
+@dataclass
+class SymbolState:
+    """One pair: its ticker row, order book and 1-minute candles ``(t_open_s, o, h, l, c, v)``."""
+
+    ticker: dict[str, Any]
+    book: dict[str, Any]
+    candles: list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]] = field(default_factory=list)
+
+
+class FakeMarket:
+    """What the fake exchange knows; thread-safe enough for a test server (one lock)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.exchange_info: dict[str, Any] = load_payload("public_exchange_info.json")
+        self.symbols: dict[str, SymbolState] = {}
+        self.trades: list[dict[str, Any]] = load_payload("public_trades.json")
+        self.ohlc: list[dict[str, Any]] = [load_payload("public_ohlc.json")]
+        self.balances: list[dict[str, Any]] = load_payload("private_account_balance.json")
+        self.open_orders: dict[str, Any] = load_payload("private_open_orders.json")
+        self.all_orders: list[dict[str, Any]] = load_payload("private_all_orders.json")
+        self.user_trades: list[dict[str, Any]] = load_payload("private_user_trades.json")
+        self.submit_response: dict[str, Any] = load_payload("private_submit_order.json")
+        ticker = load_payload("public_ticker.json")
+        self.symbols[ticker["pair"]] = SymbolState(ticker=ticker, book=load_payload("public_order_book.json"))
+        # Live mode (demos): ticker and book stamped "now", 1-minute candles made up around
+        # the last price for any requested range, so a live-source cycle has fresh data.
+        self.live = False
+
+    @classmethod
+    def demo(cls) -> FakeMarket:
+        """A live-stamped market of BTCTRY (the recorded ticker row) and USDTTRY."""
+        market = cls()
+        market.live = True
+        market.set_symbol("BTCTRY", ts_ms=0, bid=Decimal("3842925"), ask=Decimal("3844704"), last=Decimal("3844648"),
+                          high=Decimal("3844648"), low=Decimal("3715392"), volume=Decimal("25.3073659"), daily_percent=Decimal("2.24"),
+                          tick_size="10", denominator_scale=2)
+        market.set_symbol("USDTTRY", ts_ms=0, bid=Decimal("41.512"), ask=Decimal("41.518"), last=Decimal("41.515"),
+                          high=Decimal("41.7"), low=Decimal("41.3"), volume=Decimal("1250000"), daily_percent=Decimal("0.12"),
+                          tick_size="0.001", numerator_scale=2, denominator_scale=3)
+        market.only(["BTCTRY", "USDTTRY"])
+        return market
+
+    def live_candles(self, symbol: str, start: int, end: int) -> list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]]:
+        last = self.symbols[symbol].ticker["last"]
+        step = last / 2000
+        bars = []
+        for t in range((start // 60 + 1) * 60, end + 1, 60):
+            close = last + step * ((t // 60) % 21 - 10)
+            bars.append((t, close - step, close + step, close - 2 * step, close, Decimal("0.5")))
+        return bars
+
+    def set_symbol(
+        self,
+        symbol: str,
+        *,
+        ts_ms: int,
+        bid: Decimal,
+        ask: Decimal,
+        last: Decimal,
+        high: Decimal,
+        low: Decimal,
+        volume: Decimal,
+        daily_percent: Decimal | None = None,
+        book_ts_ms: int | None = None,
+        candles: list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]] | None = None,
+        tick_size: str = "0.01",
+        numerator_scale: int = 8,
+        denominator_scale: int = 2,
+    ) -> None:
+        """Serve ``symbol`` with these numbers (and list it in exchangeinfo if it is not)."""
+        numerator, denominator = symbol[:-3], symbol[-3:]
+        row = {
+            "pair": symbol, "pairNormalized": f"{numerator}_{denominator}", "timestamp": ts_ms, "last": last,
+            "high": high, "low": low, "bid": bid, "ask": ask, "open": last, "volume": volume, "average": last,
+            "daily": Decimal(0), "dailyPercent": daily_percent if daily_percent is not None else Decimal(0),
+            "denominatorSymbol": denominator, "numeratorSymbol": numerator, "order": 1000,
+        }
+        book = {"timestamp": Decimal(book_ts_ms if book_ts_ms is not None else ts_ms), "bids": [[str(bid), "1.5"]], "asks": [[str(ask), "2.5"]]}
+        with self.lock:
+            self.symbols[symbol] = SymbolState(ticker=row, book=book, candles=list(candles or []))
+            names = {entry["name"] for entry in self.exchange_info["symbols"]}
+            if symbol not in names:
+                self.exchange_info["symbols"].append({
+                    "id": 1000 + len(names), "name": symbol, "nameNormalized": f"{numerator}_{denominator}", "status": "TRADING",
+                    "numerator": numerator, "denominator": denominator, "numeratorScale": numerator_scale,
+                    "denominatorScale": denominator_scale, "hasFraction": True,
+                    "filters": [{"filterType": "PRICE_FILTER", "minPrice": "0.0000000000001", "maxPrice": "10000000",
+                                 "tickSize": tick_size, "minExchangeValue": "99.91", "minAmount": None, "maxAmount": None}],
+                    "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
+                })
+
+    def only(self, symbols: list[str]) -> None:
+        """Drop every served pair not in ``symbols`` (from the ticker and exchangeinfo)."""
+        with self.lock:
+            self.symbols = {k: v for k, v in self.symbols.items() if k in symbols}
+            self.exchange_info["symbols"] = [e for e in self.exchange_info["symbols"] if e["name"] in symbols]
+
+
+@dataclass
+class Fault:
+    kind: str
+    path: str
+    times: int = 1
+    retry_after: int = 1
+    delay_s: float = 1.0
+    symbol: str | None = None
+
+
+@dataclass
+class FakeLimits:
+    """Per-endpoint quotas the fake enforces: path → (limit, period seconds)."""
+
+    quotas: dict[str, tuple[int, float]] = field(default_factory=lambda: {
+        "/api/v2/ticker": (600, 60.0), "/api/v2/orderbook": (180, 60.0), "/api/v2/trades": (90, 60.0),
+        "/api/v1/users/balances": (120, 60.0), "/api/v1/openorders": (300, 60.0), "/api/v1/allorders": (300, 60.0),
+        "/api/v1/users/transactions/trade": (120, 60.0), "/v1/ohlcs": (120, 60.0), "/v1/klines/history": (600, 600.0),
+    })
+    windows: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    def hit(self, path: str, now: float) -> int | None:
+        """Count a call; the seconds to wait if the quota is used up, else ``None``."""
+        spec = self.quotas.get(path)
+        if spec is None:
+            return None
+        limit, period = spec
+        start, count = self.windows.get(path, (now, 0))
+        if now - start >= period:
+            start, count = now, 0
+        if count >= limit:
+            return max(1, int(start + period - now + 0.999))
+        self.windows[path] = (start, count + 1)
+        return None
+
+
+class FakeBtcturk:
+    """The server. ``start()`` binds 127.0.0.1 on ``port`` (0 = ephemeral); ``url`` is its base."""
+
+    def __init__(self, market: FakeMarket | None = None, *, port: int = 0, api_key: str = FAKE_API_KEY,
+                 api_secret: str = FAKE_API_SECRET, limits: FakeLimits | None = None) -> None:
+        self.market = market or FakeMarket()
+        self.api_key, self.api_secret = api_key, api_secret
+        self.limits = limits or FakeLimits()
+        self.faults: list[Fault] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request served
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeBtcturk:
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-btcturk", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeBtcturk:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def inject(self, path: str, kind: str, *, times: int = 1, retry_after: int = 1, delay_s: float = 1.0, symbol: str | None = None) -> None:
+        """Queue ``kind`` for the next ``times`` requests to ``path`` (``*`` = any path)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}")
+        with self._lock:
+            self.faults.append(Fault(kind, path.lower(), times, retry_after, delay_s, symbol))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def count(self, path: str) -> int:
+        return sum(1 for _, p in self.requests if p == path.lower())
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.path in (path, "*") and fault.times != 0 and fault.kind != "drop_symbol":
+                    if fault.times > 0:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def _dropped(self) -> set[str]:
+        with self._lock:
+            return {f.symbol for f in self.faults if f.kind == "drop_symbol" and f.symbol and f.times != 0}
+
+    # --- routing -------------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        split = urlsplit(raw_path)
+        path = split.path.rstrip("/").lower()
+        query = {k: v for k, v in parse_qs(split.query).items()}
+        with self._lock:
+            self.requests.append((method, path))
+        if path.startswith("/_fake/"):
+            return self._control(method, path, body)
+        fault = self._take_fault(path)
+        if fault is not None:
+            if fault.kind == "down":
+                return None
+            if fault.kind == "timeout":
+                time.sleep(fault.delay_s)
+            elif fault.kind == "429":
+                return self._too_many(fault.retry_after, 120)
+            elif fault.kind in ("500", "503"):
+                status = int(fault.kind)
+                return status, {}, dumps({"success": False, "message": "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE", "code": status})
+            elif fault.kind == "malformed":
+                return 200, {}, b'{"success":true,"message":null,"code":0,"data":{"timestamp":16438'
+        wait = self.limits.hit(path, time.monotonic())
+        if wait is not None:
+            limit = self.limits.quotas[path][0]
+            return self._too_many(wait, limit)
+        if path.startswith("/api/v1/"):
+            problem = self._check_signature(headers)
+            if problem is not None:
+                return 401, {}, dumps({"success": True, "message": problem, "code": 1037})
+        try:
+            return self._route(method, path, query, body, fault)
+        except _NotFound:
+            return 404, {}, dumps({"success": False, "message": "NOT_FOUND", "code": 404})
+
+    def _too_many(self, wait: int, limit: int) -> tuple[int, dict[str, str], bytes]:
+        body = {"message": "TOO_MANY_REQUESTS", "success": False, "code": 429,
+                "details": f"Quota exceeded. Maximum allowed: {limit} per 1m. Please try again in {wait} second(s).",
+                "limit": str(limit), "period": "1m", "policy": "ip"}
+        return 429, {"Retry-After": str(wait)}, dumps(body)
+
+    def _check_signature(self, headers: Any) -> str | None:
+        key, stamp, sig = headers.get("X-PCK"), headers.get("X-Stamp"), headers.get("X-Signature")
+        if key != self.api_key or not stamp or not sig:
+            return "Unauthorized - Invalid Request"
+        if not stamp.isdigit() or abs(int(stamp) - int(time.time() * 1000)) > 5000:
+            return "Unauthorized - Invalid Nonce"
+        if sig != signature(self.api_key, self.api_secret, stamp):
+            return "Unauthorized - Invalid Request"
+        return None
+
+    def _ok(self, data: Any, message: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        return 200, {}, dumps({"data": data, "success": True, "message": message, "code": 0})
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes, fault: Fault | None) -> tuple[int, dict[str, str], bytes]:
+        m, dropped = self.market, self._dropped()
+        arg = lambda name: (query.get(name) or [None])[0]  # noqa: E731
+        with m.lock:
+            if method == "GET" and path == "/api/v2/server/exchangeinfo":
+                info = copy.deepcopy(m.exchange_info)
+                info["symbols"] = [e for e in info["symbols"] if e["name"] not in dropped]
+                return self._ok(info)
+            if method == "GET" and path == "/api/v2/ticker":
+                pair = (arg("pairSymbol") or "").replace("_", "").upper()
+                rows = [st.ticker for sym, st in m.symbols.items() if sym not in dropped and (not pair or sym == pair)]
+                if m.live:
+                    rows = [{**row, "timestamp": int(time.time() * 1000)} for row in rows]
+                return self._ok(rows)
+            if method == "GET" and path == "/api/v2/orderbook":
+                pair = (arg("pairSymbol") or "").replace("_", "").upper()
+                if pair not in m.symbols or pair in dropped:
+                    return 400, {}, dumps({"success": False, "message": "PAIR_NOT_FOUND", "code": 400})
+                book = copy.deepcopy(m.symbols[pair].book)
+                if m.live:
+                    book["timestamp"] = Decimal(int(time.time() * 1000))
+                limit = int(arg("limit") or 100)
+                book["bids"], book["asks"] = book["bids"][:limit], book["asks"][:limit]
+                if fault is not None and fault.kind == "empty_book":
+                    book["bids"], book["asks"] = [], []
+                if fault is not None and fault.kind == "crossed_book" and book["bids"] and book["asks"]:
+                    book["bids"][0], book["asks"][0] = [book["asks"][0][0], book["bids"][0][1]], [book["bids"][0][0], book["asks"][0][1]]
+                return self._ok(book)
+            if method == "GET" and path == "/api/v2/server/time":
+                now = time.time()
+                return 200, {}, dumps({"serverTime": int(now * 1000), "serverTime2": datetime.fromtimestamp(now, tz=timezone.utc).isoformat()})
+            if method == "GET" and path == "/api/v2/trades":
+                return self._ok(m.trades)
+            if method == "GET" and path == "/v1/klines/history":
+                sym = (arg("symbol") or "").replace("_", "").upper()
+                start, end = int(arg("from") or 0), int(arg("to") or 0)
+                served = sym in m.symbols and sym not in dropped
+                source = (m.live_candles(sym, start, min(end, int(time.time()) - 60)) if m.live else m.symbols[sym].candles) if served else []
+                bars = [b for b in source if start <= b[0] <= end]
+                if not bars:
+                    return 200, {}, dumps({"s": "no_data"})
+                cols = list(zip(*bars))
+                return 200, {}, dumps({"s": "ok", "t": list(cols[0]), "o": list(cols[1]), "h": list(cols[2]),
+                                       "l": list(cols[3]), "c": list(cols[4]), "v": list(cols[5])})
+            if method == "GET" and path == "/v1/ohlcs":
+                return 200, {}, dumps(m.ohlc)
+            if method == "GET" and path == "/api/v1/users/balances":
+                return self._ok(m.balances)
+            if method == "GET" and path == "/api/v1/openorders":
+                return self._ok(m.open_orders)
+            if method == "GET" and path == "/api/v1/allorders":
+                return self._ok(m.all_orders)
+            if method == "GET" and path == "/api/v1/users/transactions/trade":
+                return self._ok(m.user_trades, "SUCCESS")
+            if method == "POST" and path == "/api/v1/order":
+                return self._ok(m.submit_response, "OK")
+            if method == "DELETE" and path == "/api/v1/order":
+                if not arg("id"):
+                    return 400, {}, dumps({"success": False, "message": "NO_ORDER_MATCHES_YOUR_REQUEST", "code": 400})
+                return 200, {}, dumps({"success": True, "message": "SUCCESS", "code": 0})
+        raise _NotFound
+
+    def _control(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if method == "POST" and path == "/_fake/faults":
+            spec = json.loads(body or b"{}")
+            try:
+                self.inject(spec["path"], str(spec["kind"]), times=int(spec.get("times", 1)), retry_after=int(spec.get("retry_after", 1)),
+                            delay_s=float(spec.get("delay_s", 1.0)), symbol=spec.get("symbol"))
+            except (KeyError, ValueError) as exc:
+                return 400, {}, dumps({"success": False, "message": f"bad fault: {exc}", "code": 400})
+            return 200, {}, dumps({"success": True, "message": "OK", "code": 0})
+        if method == "DELETE" and path == "/_fake/faults":
+            self.clear_faults()
+            return 200, {}, dumps({"success": True, "message": "OK", "code": 0})
+        return 404, {}, dumps({"success": False, "message": "NOT_FOUND", "code": 404})
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _handler(fake: FakeBtcturk) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes; without this, Nagle + delayed ACK add 40 ms.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            result = fake.handle(self.command, self.path, self.headers, body)
+            if result is None:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(2)
+                except OSError:
+                    pass
+                return
+            status, headers, payload = result
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        do_GET = do_POST = do_DELETE = _serve
+
+    return Handler

@@ -1,0 +1,172 @@
+"""Live market snapshots from the BTCTurk public API → :class:`MarketSnapshot`.
+
+Per cycle: exchangeinfo (rules, reused from ``adapters.replay.exchangeinfo``) and the ticker
+of every pair in one call each, then per candidate the order book and the 1-minute candles
+of graph-api ``klines/history`` that closed at or before the cycle time. The numbers mean
+exactly what the replay reader makes of a dataset holding the same rows (``capture`` writes
+that dataset), so a cycle decides the same from either source:
+
+==================  ==================================================================
+best_bid/best_ask   order book, first level
+last/high/low       ticker ``last``/``high``/``low``
+quote_volume_try    ticker ``volume × last`` (the ticker has no quote volume)
+daily_change_pct    ticker ``dailyPercent``
+closes              klines ``c`` of bars with ``t + 60 <= cycle_ts``
+data_ts             older of the book's ``timestamp`` and the newest close used
+==================  ==================================================================
+
+Failures never raise: the exchange unreachable (after retries, or the breaker open) gives a
+snapshot with ``degraded_reason="exchange_unreachable"``; a failing book or candles call for
+one pair marks that pair ``exchange_error:<endpoint>``; exchange data stamped long after the
+cycle (a live source asked to backfill) gives ``degraded_reason="live_data_after_cycle"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Callable, Protocol
+
+from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient, ClientConfig
+from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
+from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
+from btcbot_pipeline.adapters.btcturk.schemas import Candle, Ticker, ms_to_datetime
+from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, parse_exchange_info
+from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSnapshot, finalize_snapshot
+from btcbot_pipeline.domain.money import MONEY_CONTEXT
+
+SOURCE = "btcturk"
+# Field → endpoint and timestamp it comes from (shown in the market_snapshot metadata).
+PROVENANCE = {
+    "best_bid/best_ask": "GET /api/v2/orderbook, first level; data_ts from its timestamp (ms)",
+    "last/high_24h/low_24h/daily_change_pct": "GET /api/v2/ticker last/high/low/dailyPercent",
+    "quote_volume_try": "GET /api/v2/ticker volume × last",
+    "closes": "graph GET /v1/klines/history resolution=1, bars closed by the cycle time (t + 60 s)",
+    "rules": "GET /api/v2/server/exchangeinfo PRICE_FILTER + scales",
+    "staleness_s": "cycle time − min(book timestamp, last bar close), ≥ 0",
+}
+BAR_S = 60
+UNREACHABLE = "exchange_unreachable"
+AFTER_CYCLE = "live_data_after_cycle"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class LiveMarketSource:
+    """Builds one snapshot per cycle time from a *public* client (it cannot trade).
+
+    Attributes:
+        symbols: explicit candidates (e.g. the universe whitelist); empty = every pair
+            quoted in ``quote_ccy`` in the ticker, the ``max_symbols`` largest by volume.
+        horizon_s: exchange data newer than ``cycle_ts + horizon_s`` means the cycle is not
+            live; such a snapshot is degraded rather than filled with the present.
+    """
+
+    client: BtcturkPublicClient
+    symbols: tuple[str, ...] = ()
+    quote_ccy: str = "TRY"
+    max_symbols: int = 30
+    book_limit: int = 25
+    horizon_s: int = 900
+    clock: Callable[[], datetime] = _now
+    _rules: dict[str, SymbolRules] | None = field(default=None, repr=False)
+
+    def snapshot(self, cycle_ts: datetime, *, vol_lookback: int) -> MarketSnapshot:
+        fetched_at = self.clock()
+        try:
+            rules = self._exchange_rules()
+            tickers = {t.symbol: t for t in self.client.tickers()}
+        except BtcturkError:
+            # Explicit candidates keep their rows, so the trace says why each was not traded.
+            lost = tuple(SymbolSnapshot(symbol=sym, rules=(self._rules or {}).get(sym), skip_reason=UNREACHABLE) for sym in sorted(set(self.symbols)))
+            return MarketSnapshot(cycle_ts=cycle_ts, symbols=lost, source=SOURCE, degraded_reason=UNREACHABLE, fetched_at=fetched_at)
+        candidates = self._candidates(tickers)
+        symbols = tuple(self._symbol(sym, tickers.get(sym), rules.get(sym), cycle_ts, vol_lookback + 1) for sym in candidates)
+        degraded = None
+        if symbols and all((s.skip_reason or "").startswith("exchange_error:") for s in symbols):
+            degraded = UNREACHABLE
+        newest = max((t.timestamp for t in tickers.values() if t.timestamp is not None), default=None)
+        if degraded is None and newest is not None and ms_to_datetime(newest) > cycle_ts + timedelta(seconds=self.horizon_s):
+            degraded = AFTER_CYCLE
+        return MarketSnapshot(cycle_ts=cycle_ts, symbols=symbols, source=SOURCE, degraded_reason=degraded, fetched_at=fetched_at)
+
+    def _exchange_rules(self) -> dict[str, SymbolRules]:
+        if self._rules is None:
+            try:
+                self._rules = parse_exchange_info(self.client.exchange_info())
+            except ExchangeInfoError:
+                self._rules = {}
+        return self._rules
+
+    def _candidates(self, tickers: dict[str, Ticker]) -> list[str]:
+        if self.symbols:
+            return sorted(set(self.symbols))
+        quoted = [t for t in tickers.values() if (t.denominatorsymbol or t.symbol[-3:]).upper() == self.quote_ccy]
+        quoted.sort(key=lambda t: (-(_quote_volume(t) or Decimal(0)), t.symbol))
+        return sorted(t.symbol for t in quoted[: self.max_symbols])
+
+    def _symbol(self, symbol: str, ticker: Ticker | None, rules: SymbolRules | None, cycle_ts: datetime, n_closes: int) -> SymbolSnapshot:
+        if ticker is None:
+            return SymbolSnapshot(symbol=symbol, rules=rules, skip_reason="symbol_not_listed")
+        fields: dict[str, object] = {
+            "symbol": symbol, "rules": rules, "last": ticker.last, "high_24h": ticker.high, "low_24h": ticker.low,
+            "quote_volume_try": _quote_volume(ticker), "daily_change_pct": ticker.dailypercent,
+        }
+        try:
+            book = self.client.order_book(symbol, limit=self.book_limit)
+        except BtcturkError:
+            return SymbolSnapshot(**fields, skip_reason="exchange_error:orderbook")  # type: ignore[arg-type]
+        try:
+            candles = self._closed_candles(symbol, cycle_ts, n_closes)
+        except BtcturkError:
+            return SymbolSnapshot(**fields, skip_reason="exchange_error:klines")  # type: ignore[arg-type]
+        fields["best_bid"], fields["best_ask"] = book.best_bid, book.best_ask
+        fields["closes"] = tuple(c.close for c in candles)
+        if candles and book.timestamp is not None:
+            data_ts = min(ms_to_datetime(book.timestamp), datetime.fromtimestamp(candles[-1].time + BAR_S, tz=timezone.utc))
+            fields["data_ts"] = data_ts
+            fields["staleness_s"] = max(0, int((cycle_ts - data_ts).total_seconds()))
+        return SymbolSnapshot(**fields)  # type: ignore[arg-type]
+
+    def _closed_candles(self, symbol: str, cycle_ts: datetime, n: int) -> list[Candle]:
+        end = int(cycle_ts.timestamp())
+        start = end - (3 * n + 10) * BAR_S  # room for minutes without trades (no bar)
+        bars = [c for c in self.client.klines(symbol, resolution_min=1, start_s=start, end_s=end) if c.time + BAR_S <= end]
+        return bars[-n:]
+
+
+def _quote_volume(ticker: Ticker) -> Decimal | None:
+    if ticker.volume is None or ticker.last is None:
+        return None
+    return MONEY_CONTEXT.multiply(ticker.volume, ticker.last)
+
+
+class LiveSourceConfig(Protocol):
+    """What :func:`live_snapshots` reads from ``MarketDataResource``."""
+
+    btcturk_base_url: str
+    btcturk_graph_base_url: str
+    btcturk_timeout_s: float
+    btcturk_retry_attempts: int
+    btcturk_retry_base_delay_s: float
+    btcturk_max_symbols: int
+    symbols: list[str]
+    quote_ccy: str
+
+
+def client_config(cfg: LiveSourceConfig) -> ClientConfig:
+    return ClientConfig(
+        base_url=cfg.btcturk_base_url, graph_base_url=cfg.btcturk_graph_base_url, timeout_s=cfg.btcturk_timeout_s,
+        retry=RetryPolicy(max_attempts=cfg.btcturk_retry_attempts, base_delay_s=cfg.btcturk_retry_base_delay_s),
+    )
+
+
+def live_snapshots(cfg: LiveSourceConfig, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int) -> list[MarketSnapshot]:
+    """One finalized live snapshot per cycle time (the resource's ``btcturk`` source)."""
+    with BtcturkPublicClient(client_config(cfg)) as client:
+        source = LiveMarketSource(client, symbols=tuple(cfg.symbols), quote_ccy=cfg.quote_ccy, max_symbols=cfg.btcturk_max_symbols)
+        return [finalize_snapshot(source.snapshot(ts, vol_lookback=vol_lookback), max_data_age_s=max_data_age_s) for ts in cycle_times]

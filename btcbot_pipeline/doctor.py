@@ -1,0 +1,232 @@
+"""``btcbot doctor``: is this machine ready to run cycles? (runs no cycle).
+
+Checks, each PASS / WARN / FAIL with a one-line fix for anything not passing:
+
+- **settings**: the environment loads (the gate combinations of ``settings.py``), Stage 7
+  is enabled, the kill switch, the gate and risk thresholds are usable;
+- **dataset**: ``replay-validate`` of the dataset, then the ``market_snapshot`` gate suite
+  (the very suite the asset check runs, through GE) over snapshots of the dataset at a few
+  cycle times (first, middle and last full five-minute cycle of its span);
+- **storage**: the DuckDB book can be opened read-write (not locked by another writer;
+  DuckDB's lock message names the holder), ``DAGSTER_HOME`` exists with ``dagster.yaml``;
+- **rules**: each symbol's exchange rules ``ok / fallback / missing / invalid`` as the
+  intents stage resolves them.
+
+Exit code: 0 all PASS, 1 some WARN, 2 any FAIL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+_RANK = {PASS: 0, WARN: 1, FAIL: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    area: str
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def _settings_checks(env_file: str | None, overrides: dict[str, str]) -> tuple[list[Check], object | None]:
+    from btcbot_pipeline.settings import SettingsError, load_settings
+
+    try:
+        cfg = load_settings(env_file, **overrides)
+    except SettingsError as exc:
+        first = str(exc).strip().splitlines()
+        return [Check("settings", "load", FAIL, " | ".join(first[:3]), "fix the variables named above in the environment or .env")], None
+    checks = [Check("settings", "load", PASS, "settings load; gate combinations coherent")]
+    if not cfg.stage7_enabled:
+        checks.append(Check("settings", "stage7_enabled", FAIL, "STAGE7_ENABLED=false: every cycle refuses to run",
+                            "set STAGE7_ENABLED=true with DRY_RUN=true (e.g. cp .env.example .env)"))
+    else:
+        checks.append(Check("settings", "stage7_enabled", PASS, "STAGE7_ENABLED=true, DRY_RUN=true"))
+    if cfg.kill_switch:
+        checks.append(Check("settings", "kill_switch", WARN, "KILL_SWITCH=true: cycles plan and record but simulate nothing",
+                            "set KILL_SWITCH=false to simulate fills"))
+    if cfg.stage7_max_excluded_share >= 1:
+        checks.append(Check("settings", "excluded_share", WARN, "STAGE7_MAX_EXCLUDED_SHARE=1: the gate never stops a cycle for excluded symbols",
+                            "set STAGE7_MAX_EXCLUDED_SHARE below 1 (default 0.5)"))
+    if cfg.stage7_max_data_age_sec == 0:
+        checks.append(Check("settings", "max_data_age", WARN, "STAGE7_MAX_DATA_AGE_SEC=0: any data older than the cycle is stale",
+                            "set STAGE7_MAX_DATA_AGE_SEC to about a cycle (e.g. 60..300)"))
+    return checks, cfg
+
+
+def _cycle_times(start: datetime, end: datetime) -> list[datetime]:
+    first = start.replace(second=0, microsecond=0)
+    first += timedelta(minutes=(-first.minute) % 5)
+    if first < start:
+        first += timedelta(minutes=5)
+    last = end.replace(second=0, microsecond=0)
+    last -= timedelta(minutes=last.minute % 5)
+    if last < first:
+        return []
+    middle = first + timedelta(minutes=5 * (((last - first) // timedelta(minutes=5)) // 2))
+    return sorted({first, middle, last})
+
+
+def _dataset_checks(dataset: str, cfg: object | None) -> tuple[list[Check], object | None]:
+    from btcbot_pipeline.adapters.replay.dataset import ReplayDataset, ReplayDatasetError
+    from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
+    from btcbot_pipeline.domain.market import finalize_snapshot
+    from btcbot_pipeline.domain.rules import exclude_unusable_rules
+    from btcbot_pipeline.quality.rules import MARKET_SUITE, GateParams, market_frame
+    from btcbot_pipeline.storage.rows import market_rows
+
+    checks: list[Check] = []
+    report = validate_replay_dataset(dataset)
+    if report.errors:
+        codes = sorted({i.code for i in report.errors})
+        checks.append(Check("dataset", "replay-validate", FAIL, f"{len(report.errors)} error(s) in {dataset}: {', '.join(codes)}",
+                            f"run `btcbot replay-validate --dataset {dataset}` and repair or remove the files it names"))
+    elif report.warnings:
+        codes = sorted({i.code for i in report.warnings})
+        checks.append(Check("dataset", "replay-validate", WARN, f"{len(report.warnings)} warning(s): {', '.join(codes)}",
+                            f"see `btcbot replay-validate --dataset {dataset}`"))
+    else:
+        checks.append(Check("dataset", "replay-validate", PASS, f"{len(report.symbols)} symbols, no issues"))
+    try:
+        data = ReplayDataset.load(dataset)
+    except ReplayDatasetError as exc:
+        checks.append(Check("dataset", "market_snapshot_gate", FAIL, f"dataset unusable: {exc}", "fix the dataset (see replay-validate)"))
+        return checks, None
+    if cfg is None:
+        return checks, data
+    params = cfg.cycle_params()  # type: ignore[attr-defined]
+    gp = GateParams(cycle=params, max_excluded_share=cfg.stage7_max_excluded_share)  # type: ignore[attr-defined]
+    times = _cycle_times(data.start, data.end)
+    if not times:
+        checks.append(Check("dataset", "market_snapshot_gate", FAIL, "the dataset spans no five-minute cycle time",
+                            "record or generate at least a few minutes of data (btcbot replay-init)"))
+        return checks, data
+    from btcbot_pipeline.quality.expectations import validate
+
+    snaps = [
+        exclude_unusable_rules(
+            finalize_snapshot(data.snapshot_at(t, vol_lookback=params.universe.vol_lookback, max_data_age_s=params.max_data_age_s),
+                              max_data_age_s=params.max_data_age_s),
+            params.rules,
+        )
+        for t in times
+    ]
+    rows = market_rows(snaps)
+    result = validate(MARKET_SUITE, market_frame(rows["market_snapshot"], gp, rows["market_cycles"]))
+    at = ", ".join(t.strftime("%Y-%m-%dT%H:%M") for t in times)
+    if result.passed:
+        excluded = sorted({f"{s.symbol}:{s.skip_reason}" for snap in snaps for s in snap.symbols if s.skip_reason})
+        detail = f"passed at {at}" + (f"; excluded per symbol: {', '.join(excluded[:6])}" if excluded else "")
+        checks.append(Check("dataset", "market_snapshot_gate", PASS, detail))
+    else:
+        status = FAIL if result.blocking else WARN
+        text = "; ".join(
+            f"{f.expectation} ({f.ge_type}, observed {f.observed}) rows: "
+            + ", ".join(f"{r.get('cycle_ts')} {r.get('symbol')}" + (f":{r['skip_reason']}" if r.get("skip_reason") else "") for r in f.rows[:3])
+            for f in result.failures
+        )
+        checks.append(Check("dataset", "market_snapshot_gate", status, f"at {at}: {text}",
+                            "cycles on this data would be stopped by the gate: repair or remove the named symbols' files"
+                            if status == FAIL else "review the named rows; cycles still run"))
+    return checks, data
+
+
+def _storage_checks(db: str) -> list[Check]:
+    import duckdb
+
+    checks: list[Check] = []
+    path = Path(db)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        checks.append(Check("storage", "book", WARN, f"{parent} does not exist yet (created on the first cycle)", f"mkdir -p {parent}"))
+    elif not os.access(parent, os.W_OK):
+        checks.append(Check("storage", "book", FAIL, f"{parent} is not writable", f"make {parent} writable or set STATE_DB_PATH elsewhere"))
+    elif not path.exists():
+        checks.append(Check("storage", "book", PASS, f"{db} does not exist yet; {parent} is writable (created on the first cycle)"))
+    else:
+        try:
+            with duckdb.connect(str(path)) as con:
+                con.execute("SELECT 1").fetchone()
+            checks.append(Check("storage", "book", PASS, f"{db} opens read-write"))
+        except duckdb.Error as exc:
+            message = str(exc).splitlines()[0]
+            locked = "lock" in message.lower()
+            checks.append(Check("storage", "book", FAIL, f"{db}: {message}",
+                                "stop the process holding the book (dagster dev / another run) or point STATE_DB_PATH elsewhere"
+                                if locked else f"move the unreadable {db} aside; the next cycle creates a new book"))
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        checks.append(Check("storage", "dagster_home", WARN, "DAGSTER_HOME is unset: run history is not kept",
+                            "export DAGSTER_HOME=$PWD/dagster_home"))
+    elif not Path(home).is_dir():
+        checks.append(Check("storage", "dagster_home", FAIL, f"DAGSTER_HOME={home} does not exist", f"mkdir -p {home} (and add a dagster.yaml)"))
+    elif not (Path(home) / "dagster.yaml").is_file():
+        checks.append(Check("storage", "dagster_home", WARN, f"{home} has no dagster.yaml (Dagster defaults apply)",
+                            f"copy the project's dagster_home/dagster.yaml to {home}"))
+    else:
+        checks.append(Check("storage", "dagster_home", PASS, f"{home} with dagster.yaml"))
+    return checks
+
+
+def _rules_checks(data: object, cfg: object | None) -> list[Check]:
+    from btcbot_pipeline.domain.params import RulesParams
+    from btcbot_pipeline.domain.rules import resolve_rules
+
+    params = cfg.cycle_params().rules if cfg is not None else RulesParams()  # type: ignore[attr-defined]
+    published = data.rules  # type: ignore[attr-defined]
+    checks = []
+    usable = 0
+    for symbol in data.symbols:  # type: ignore[attr-defined]
+        eff = resolve_rules(symbol, published.get(symbol), params)
+        usable += eff.usable
+        status = eff.status.value
+        if status == "ok":
+            checks.append(Check("rules", symbol, PASS, "ok" + (" (min notional: safe floor)" if eff.min_notional_source == "safe_floor" else "")))
+        elif status == "fallback":
+            checks.append(Check("rules", symbol, WARN, f"fallback: {eff.detail}", "publish the symbol in exchangeinfo.json"))
+        else:
+            checks.append(Check("rules", symbol, WARN, f"{status}: {eff.detail}; the symbol is excluded each cycle",
+                                "add valid rules to exchangeinfo.json or set STAGE7_RULES_REQUIRE_METADATA=false to use fallbacks"))
+    if data.symbols and not usable:  # type: ignore[attr-defined]
+        checks.append(Check("rules", "any usable", FAIL, "no symbol has usable rules: every cycle excludes everything",
+                            "provide exchangeinfo.json or set STAGE7_RULES_REQUIRE_METADATA=false"))
+    return checks
+
+
+def run_doctor(dataset: str | None = None, db: str | None = None, env_file: str | None = ".env",
+               overrides: dict[str, str] | None = None) -> list[Check]:
+    checks, cfg = _settings_checks(env_file, dict(overrides or {}))
+    dataset = dataset or (cfg.replay_dataset_path if cfg is not None else "data/replay")  # type: ignore[attr-defined]
+    db = db or (cfg.state_db_path if cfg is not None else "data/btcbot_book.duckdb")  # type: ignore[attr-defined]
+    data_checks, data = _dataset_checks(dataset, cfg)
+    checks += data_checks
+    checks += _storage_checks(db)
+    if data is not None:
+        checks += _rules_checks(data, cfg)
+    return checks
+
+
+def exit_code(checks: list[Check]) -> int:
+    return max((_RANK[c.status] for c in checks), default=0)
+
+
+def format_checks(checks: list[Check]) -> str:
+    width = max(len(f"{c.area}/{c.name}") for c in checks)
+    lines = [f"{'CHECK':<{width}}  STATUS  DETAIL"]
+    for c in checks:
+        lines.append(f"{c.area + '/' + c.name:<{width}}  {c.status:<6}  {c.detail}")
+        if c.fix and c.status != PASS:
+            lines.append(f"{'':<{width}}  {'':<6}  fix: {c.fix}")
+    worst = exit_code(checks)
+    counts = {s: sum(1 for c in checks if c.status == s) for s in (PASS, WARN, FAIL)}
+    lines.append(f"doctor: {counts[PASS]} pass, {counts[WARN]} warn, {counts[FAIL]} fail → {[PASS, WARN, FAIL][worst]}")
+    return "\n".join(lines)
+
+

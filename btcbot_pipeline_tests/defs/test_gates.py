@@ -1,0 +1,216 @@
+"""The gates end to end: per-symbol faults exclude one symbol and the cycle goes on;
+systemic faults fail the right blocking check, nothing of the partition is written by
+the gated stage or downstream, and the failure is recorded for the summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from btcbot_pipeline.cli import main
+from btcbot_pipeline.domain import cycle as cycle_module
+from btcbot_pipeline.defs.cycle import resources
+from btcbot_pipeline_tests.harness import Cycle, failure_text
+
+KEY = "2026-01-01T00:30"
+DOWNSTREAM = ("universe_selection", "portfolio_plan", "order_intents", "fills", "ledger_metrics", "risk_decisions", "cycle_trace")
+
+
+def _copy(replay_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "dataset"
+    shutil.copytree(replay_dir, target)
+    return target
+
+
+def _rewrite(path: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    rows = [rows[0], *(r for r in (edit(r) for r in rows[1:]) if r is not None)]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def _count(cycle: Cycle, table: str, key: str = KEY) -> int:
+    return cycle.rows(f"SELECT count(*) FROM {table} WHERE cycle_ts = TIMESTAMP '{key.replace('T', ' ')}'")[0][0]
+
+
+def test_per_symbol_faults_exclude_only_that_symbol(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+    cycle.dataset = ds = _copy(replay_dir, tmp_path)
+    # stale: BTCTRY's rows stop at 00:20, ten minutes before the cycle (limit 60 s)
+    for kind in ("orderbook", "candles"):
+        _rewrite(ds / kind / "BTCTRY.csv", lambda r: r if r[0] <= "2026-01-01T00:20" else None)
+    # crossed book and non-positive price in one row each (the reader rejects the file)
+    _rewrite(ds / "orderbook" / "ETHTRY.csv", lambda r: [r[0], r[2], r[1]] if r[0].startswith("2026-01-01T00:10") else r)
+    _rewrite(ds / "orderbook" / "SOLTRY.csv", lambda r: [r[0], "0", r[2]] if r[0].startswith("2026-01-01T00:10") else r)
+    # missing rules: XRPTRY left out of exchangeinfo.json
+    info = json.loads((ds / "exchangeinfo.json").read_text())
+    info["data"]["symbols"] = [s for s in info["data"]["symbols"] if s.get("name") != "XRPTRY"]
+    (ds / "exchangeinfo.json").write_text(json.dumps(info))
+
+    result = cycle.run(KEY)
+
+    assert result.success, failure_text(result)
+    reasons = dict(cycle.rows("SELECT symbol, skip_reason FROM market_snapshot WHERE NOT tradable ORDER BY symbol"))
+    assert reasons == {
+        "BTCTRY": "stale_data",
+        "ETHTRY": "invalid_data:crossed_book",
+        "SOLTRY": "invalid_data:non_positive_price",
+        "XRPTRY": "rules_unavailable:missing",
+    }
+    assert _checks(result)["market_snapshot_gate"].passed
+    selected = set(json.loads(cycle.rows("SELECT selected_universe_json FROM cycle_trace")[0][0]))
+    assert not selected & set(reasons)
+    assert _count(cycle, "cycle_trace") == 1
+
+
+def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = resources.finalize_snapshot
+
+    def zero_bids(snapshot, *, max_data_age_s):  # type: ignore[no-untyped-def]
+        # the source delivers a zero bid for every symbol: each is excluded non_positive_price
+        return real(replace(snapshot, symbols=tuple(replace(s, best_bid=Decimal(0)) for s in snapshot.symbols)), max_data_age_s=max_data_age_s)
+
+    monkeypatch.setattr(resources, "finalize_snapshot", zero_bids)
+
+    result = cycle.run(KEY)
+
+    assert not result.success
+    check = _checks(result)["market_snapshot_gate"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    failed = check.metadata["failed_expectations"].value
+    assert [f["expectation"] for f in failed] == ["excluded_share_ok"]
+    assert failed[0]["expectation_type"] == "expect_column_values_to_be_in_set"
+    assert failed[0]["offending_rows"][0]["symbol"] == "ADATRY"
+    assert "excluded_share_ok" in failure_text(result) and "symbol=ADATRY" in failure_text(result)
+    assert _count(cycle, "market_snapshot") == 0
+    assert all(_count(cycle, t) == 0 for t in DOWNSTREAM)
+    assert cycle.rows("SELECT asset, check_name, expectation FROM gate_failures") == [
+        ("market_snapshot", "market_snapshot_gate", "excluded_share_ok")
+    ]
+    assert "symbol=ADATRY" in cycle.rows("SELECT detail FROM gate_failures")[0][0]
+
+
+def _bad_bid(symbol: str):  # type: ignore[no-untyped-def]
+    real = resources.finalize_snapshot
+
+    def finalize(snapshot, *, max_data_age_s):  # type: ignore[no-untyped-def]
+        # a source that forgot to exclude a symbol whose bid is zero
+        done = real(snapshot, max_data_age_s=max_data_age_s)
+        return replace(done, symbols=tuple(replace(s, best_bid=Decimal(0)) if s.symbol == symbol else s for s in done.symbols))
+
+    return finalize
+
+
+def test_forced_bad_price_fails_prices_positive_naming_the_symbol(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resources, "finalize_snapshot", _bad_bid("DOGETRY"))
+
+    result = cycle.run(KEY)
+
+    assert not result.success
+    failed = _checks(result)["market_snapshot_gate"].metadata["failed_expectations"].value
+    assert {f["expectation"] for f in failed} >= {"prices_positive"}
+    prices = next(f for f in failed if f["expectation"] == "prices_positive")
+    assert [r["symbol"] for r in prices["offending_rows"]] == ["DOGETRY"]
+    assert prices["offending_rows"][0]["best_bid"] == "0"
+
+
+def _off_grid_intents(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = cycle_module.build_intents
+
+    def build_intents(**kwargs):  # type: ignore[no-untyped-def]
+        # a quantiser bug: planned prices 1e-12 TRY off the tick grid
+        return tuple(
+            replace(i, price_try=i.price_try + Decimal("1E-12")) if i.planned else i for i in real(**kwargs)
+        )
+
+    monkeypatch.setattr(cycle_module, "build_intents", build_intents)
+
+
+def test_off_grid_intent_stops_the_cycle_and_removes_the_window(cycle: Cycle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cycle.run(first="2026-01-01T00:25", last=KEY).success  # good rows first
+    _off_grid_intents(monkeypatch)
+
+    result = cycle.run(KEY)
+
+    assert not result.success
+    checks = _checks(result)
+    assert checks["market_snapshot_gate"].passed and checks["universe_gate"].passed
+    intents = checks["order_intents_gate"]
+    assert not intents.passed
+    failed = intents.metadata["failed_expectations"].value
+    assert [f["expectation"] for f in failed] == ["price_on_tick_grid"]
+    assert failed[0]["offending_rows"][0]["symbol"]
+    assert "cycle_trace_gate" not in checks  # downstream did not run
+    # the window's earlier good rows of the gated stage and downstream are gone; upstream stays
+    assert _count(cycle, "market_snapshot") > 0 and _count(cycle, "universe_selection") == 1
+    assert all(_count(cycle, t) == 0 for t in DOWNSTREAM[1:])
+    assert _count(cycle, "ledger_metrics", "2026-01-01T00:25") == 1
+    symbol = failed[0]["offending_rows"][0]["symbol"]
+
+    assert main(["summary", "--partition", KEY, "--db", str(cycle.db)]) == 0
+    out = capsys.readouterr().out
+    assert "STOPPED by a gate" in out and "order_intents / order_intents_gate: price_on_tick_grid" in out
+    assert f"symbol={symbol}" in out
+
+    # a later cycle never carries the gated one: its ledger starts from 00:25
+    monkeypatch.undo()
+    assert cycle.run("2026-01-01T00:35").success
+    assert cycle.rows("SELECT carried_from FROM ledger_metrics WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'") == [("20260101T002500Z",)]
+
+
+def test_a_passing_rerun_clears_the_recorded_gate_failure(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    _off_grid_intents(monkeypatch)
+    assert not cycle.run(KEY).success
+    assert _count(cycle, "gate_failures") >= 1
+    monkeypatch.undo()
+
+    result = cycle.run(KEY)
+
+    assert result.success, failure_text(result)
+    assert _count(cycle, "gate_failures") == 0
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert len(result.get_asset_check_evaluations()) == 7
+
+
+def test_a_warn_gate_is_reported_and_the_cycle_goes_on(cycle: Cycle) -> None:
+    # every book's spread is above 1 bps: the universe filter leaves such symbols out (its
+    # job); for the snapshot gate a wide spread is not unsafe data, so it only warns
+    cycle.overrides["STAGE7_MAX_SPREAD_BPS"] = "1"
+
+    result = cycle.run(KEY)
+
+    assert result.success, failure_text(result)
+    check = _checks(result)["market_snapshot_gate"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert [f["expectation"] for f in check.metadata["failed_expectations"].value] == ["spread_within_bound"]
+    assert _count(cycle, "market_snapshot") > 0 and _count(cycle, "gate_failures") == 0
+
+
+def test_in_a_range_one_bad_cycle_rejects_the_window_and_names_that_cycle(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = cycle_module.build_intents
+
+    def build_intents(**kwargs):  # type: ignore[no-untyped-def]
+        intents = real(**kwargs)
+        if kwargs["cycle_id"] != "20260101T003000Z":
+            return intents
+        return tuple(replace(i, price_try=i.price_try + Decimal("1E-12")) if i.planned else i for i in intents)
+
+    monkeypatch.setattr(cycle_module, "build_intents", build_intents)
+
+    result = cycle.run(first="2026-01-01T00:20", last="2026-01-01T00:40")
+
+    assert not result.success
+    assert cycle.rows("SELECT DISTINCT strftime(cycle_ts, '%H:%M'), expectation FROM gate_failures") == [("00:30", "price_on_tick_grid")]
+    assert cycle.rows("SELECT count(*) FROM ledger_metrics") == [(0,)]  # the whole window, never half-written
+    assert cycle.rows("SELECT count(DISTINCT cycle_ts) FROM universe_selection") == [(5,)]
