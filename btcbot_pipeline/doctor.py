@@ -55,6 +55,10 @@ def _settings_checks(env_file: str | None, overrides: dict[str, str]) -> tuple[l
     if cfg.stage7_max_excluded_share >= 1:
         checks.append(Check("settings", "excluded_share", WARN, "STAGE7_MAX_EXCLUDED_SHARE=1: the gate never stops a cycle for excluded symbols",
                             "set STAGE7_MAX_EXCLUDED_SHARE below 1 (default 0.5)"))
+    if cfg.stage7_max_daily_loss_try >= cfg.dry_run_try_balance:
+        checks.append(Check("settings", "risk_budget", WARN,
+                            f"STAGE7_MAX_DAILY_LOSS_TRY={cfg.stage7_max_daily_loss_try} >= DRY_RUN_TRY_BALANCE={cfg.dry_run_try_balance}: "
+                            "the daily loss limit can never trip", "set STAGE7_MAX_DAILY_LOSS_TRY below the capital"))
     if cfg.stage7_max_data_age_sec == 0:
         checks.append(Check("settings", "max_data_age", WARN, "STAGE7_MAX_DATA_AGE_SEC=0: any data older than the cycle is stale",
                             "set STAGE7_MAX_DATA_AGE_SEC to about a cycle (e.g. 60..300)"))
@@ -192,7 +196,9 @@ def _rules_checks(data: object, cfg: object | None) -> list[Check]:
         elif status == "fallback":
             checks.append(Check("rules", symbol, WARN, f"fallback: {eff.detail}", "publish the symbol in exchangeinfo.json"))
         else:
-            checks.append(Check("rules", symbol, WARN, f"{status}: {eff.detail}; the symbol is excluded each cycle",
+            effect = ("the symbol is excluded each cycle" if params.invalid_metadata_policy.value == "skip_symbol"
+                      else "a cycle that selects or holds it is OBSERVE_ONLY")
+            checks.append(Check("rules", symbol, WARN, f"{status}: {eff.detail}; {effect}",
                                 "add valid rules to exchangeinfo.json or set STAGE7_RULES_REQUIRE_METADATA=false to use fallbacks"))
     if data.symbols and not usable:  # type: ignore[attr-defined]
         checks.append(Check("rules", "any usable", FAIL, "no symbol has usable rules: every cycle excludes everything",

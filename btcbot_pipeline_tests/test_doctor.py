@@ -50,12 +50,13 @@ def test_a_good_setup_passes_with_exit_0(capsys: pytest.CaptureFixture[str], env
 
 def test_warnings_only_exit_1(capsys: pytest.CaptureFixture[str], env: Path, replay_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DAGSTER_HOME")
-    env.write_text(env.read_text().replace("KILL_SWITCH=false", "KILL_SWITCH=true"))
+    env.write_text(env.read_text().replace("KILL_SWITCH=false", "KILL_SWITCH=true") + "STAGE7_MAX_DAILY_LOSS_TRY=10000\n")
 
     code, out = doctor(capsys, env, replay_dir, tmp_path / "book.duckdb")
 
     assert code == 1
     assert status(out, "settings/kill_switch") == "WARN" and status(out, "storage/dagster_home") == "WARN"
+    assert status(out, "settings/risk_budget") == "WARN"  # 10000 >= the 10000 capital: can never trip
     assert "fix: export DAGSTER_HOME=$PWD/dagster_home" in out
 
 

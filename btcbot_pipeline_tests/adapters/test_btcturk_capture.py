@@ -136,3 +136,9 @@ def test_cli_capture_unreachable_is_one_line_error(tmp_path: Path, monkeypatch: 
         code = main(["replay-capture", "--dataset", str(tmp_path / "d"), "--symbols", "BTCTRY", "--minutes", "0", "--env-file", str(tmp_path / "none.env")])
     assert code == 2
     assert capsys.readouterr().err == "CaptureError: no order book could be captured for BTCTRY (orderbook: 1 failed, ticker: 1 failed)\n"
+
+
+def test_cli_fake_btcturk_serves_until_its_time_is_up(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fake-btcturk", "--port", "0", "--seconds", "0.05"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("fake BTCTurk on http://127.0.0.1:") and first.endswith("(live-stamped demo market); Ctrl-C stops it")

@@ -239,3 +239,15 @@ def test_invalid_nonce_syncs_clock_once_and_retries() -> None:
     assert c.balances() == []
     assert [r.url.path for r in script.requests] == ["/api/v1/users/balances", "/api/v2/server/time", "/api/v1/users/balances"]
     assert script.requests[2].headers["X-Stamp"] == "1700000005000"
+
+
+def test_one_unreadable_ticker_row_does_not_hide_the_others() -> None:
+    rows = [{"pair": "BTCTRY", "last": 10, "timestamp": 1}, {"pairNormalized": "NO_PAIR"}, {"pair": "ETHTRY", "last": "x"}]
+    script = Script((200, {"success": True, "message": None, "code": 0, "data": rows}, {}))
+    assert [t.symbol for t in client(script).tickers()] == ["BTCTRY"]
+
+
+def test_no_readable_ticker_row_is_malformed() -> None:
+    script = Script((200, {"success": True, "message": None, "code": 0, "data": [{"last": 1}]}, {}))
+    with pytest.raises(MalformedResponseError, match=re.escape("ticker: none of the 1 rows could be read")):
+        client(script, attempts=1).tickers()

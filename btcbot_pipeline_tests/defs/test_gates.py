@@ -41,6 +41,10 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
+def _materialized(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
 def _count(cycle: Cycle, table: str, key: str = KEY) -> int:
     return cycle.rows(f"SELECT count(*) FROM {table} WHERE cycle_ts = TIMESTAMP '{key.replace('T', ' ')}'")[0][0]
 
@@ -93,6 +97,7 @@ def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(cycle: C
     assert failed[0]["expectation_type"] == "expect_column_values_to_be_in_set"
     assert failed[0]["offending_rows"][0]["symbol"] == "ADATRY"
     assert "excluded_share_ok" in failure_text(result) and "symbol=ADATRY" in failure_text(result)
+    assert _materialized(result) == set()
     assert _count(cycle, "market_snapshot") == 0
     assert all(_count(cycle, t) == 0 for t in DOWNSTREAM)
     assert cycle.rows("SELECT asset, check_name, expectation FROM gate_failures") == [
@@ -152,6 +157,7 @@ def test_off_grid_intent_stops_the_cycle_and_removes_the_window(cycle: Cycle, mo
     assert [f["expectation"] for f in failed] == ["price_on_tick_grid"]
     assert failed[0]["offending_rows"][0]["symbol"]
     assert "cycle_trace_gate" not in checks  # downstream did not run
+    assert _materialized(result) == {"market_snapshot", "universe"}
     # the window's earlier good rows of the gated stage and downstream are gone; upstream stays
     assert _count(cycle, "market_snapshot") > 0 and _count(cycle, "universe_selection") == 1
     assert all(_count(cycle, t) == 0 for t in DOWNSTREAM[1:])

@@ -150,3 +150,26 @@ def test_transient_faults_in_a_cycle_are_retried_without_duplicate_rows(fake_cyc
     meta = market.materialization.metadata
     assert (meta["source"].value, meta["degraded_cycles"].value) == ("btcturk", 0)
     assert "fetched_at_last_cycle" in meta and "closes" in meta["provenance"].value
+
+
+def test_settings_select_the_live_source() -> None:
+    from btcbot_pipeline.definitions import build_definitions
+    from btcbot_pipeline.settings import load_settings
+
+    settings = load_settings(None, MARKET_DATA_SOURCE="btcturk", BTCTURK_BASE_URL="http://127.0.0.1:8765",
+                             BTCTURK_TIMEOUT_SEC="3", STAGE7_UNIVERSE_WHITELIST="BTCTRY,ETHTRY")
+    resource = build_definitions(settings, env_file=None).resources["market_data"]
+    assert (resource.source, resource.btcturk_base_url, resource.btcturk_timeout_s, resource.symbols) == (
+        "btcturk", "http://127.0.0.1:8765", 3.0, ["BTCTRY", "ETHTRY"])
+
+
+def test_one_pair_failing_after_retries_is_skipped_with_its_reason(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
+    fake_cycle_market.inject("/api/v2/orderbook", "503", times=2)  # both attempts of BTCTRY's book (2 per call here)
+    live = LiveCycle(db=tmp_path / "live.duckdb", dataset=replay_dir, overrides=dict(DEMO), url=fake_cycle_market.url)
+
+    result = live.run(KEY)
+
+    assert result.success, failure_text(result)
+    assert live.rows("SELECT symbol, tradable, skip_reason FROM market_snapshot ORDER BY symbol") == [
+        ("BTCTRY", False, "exchange_error:orderbook"), ("ETHTRY", True, None)]
+    assert live.rows("SELECT degraded_reason FROM market_cycles") == [(None,)]

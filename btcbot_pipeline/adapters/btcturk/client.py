@@ -223,7 +223,16 @@ class BtcturkPublicClient:
         rows = data if isinstance(data, list) else [data] if isinstance(data, dict) else None
         if rows is None:
             raise MalformedResponseError("ticker: data is not a list")
-        return s.parse(s.Ticker, rows, what="ticker")
+        # One unreadable row (a new pair with an odd field) must not hide the others.
+        parsed = []
+        for row in rows:
+            try:
+                parsed.append(s.parse(s.Ticker, row, what="ticker"))
+            except MalformedResponseError:
+                continue
+        if rows and not parsed:
+            raise MalformedResponseError(f"ticker: none of the {len(rows)} rows could be read")
+        return parsed
 
     def order_book(self, pair_symbol: str, *, limit: int = 25) -> s.OrderBook:
         data = self._http.request("GET", "/api/v2/orderbook", params={"pairSymbol": pair_symbol, "limit": limit})

@@ -278,8 +278,8 @@ class FakeBtcturk:
                 return 200, {}, b'{"success":true,"message":null,"code":0,"data":{"timestamp":16438'
         wait = self.limits.hit(path, time.monotonic())
         if wait is not None:
-            limit = self.limits.quotas[path][0]
-            return self._too_many(wait, limit)
+            limit, period = self.limits.quotas[path]
+            return self._too_many(wait, limit, f"{int(period // 60)}m" if period >= 60 else f"{int(period)}s")
         if path.startswith("/api/v1/"):
             problem = self._check_signature(headers)
             if problem is not None:
@@ -289,10 +289,10 @@ class FakeBtcturk:
         except _NotFound:
             return 404, {}, dumps({"success": False, "message": "NOT_FOUND", "code": 404})
 
-    def _too_many(self, wait: int, limit: int) -> tuple[int, dict[str, str], bytes]:
+    def _too_many(self, wait: int, limit: int, period: str = "1m") -> tuple[int, dict[str, str], bytes]:
         body = {"message": "TOO_MANY_REQUESTS", "success": False, "code": 429,
-                "details": f"Quota exceeded. Maximum allowed: {limit} per 1m. Please try again in {wait} second(s).",
-                "limit": str(limit), "period": "1m", "policy": "ip"}
+                "details": f"Quota exceeded. Maximum allowed: {limit} per {period}. Please try again in {wait} second(s).",
+                "limit": str(limit), "period": period, "policy": "ip"}
         return 429, {"Retry-After": str(wait)}, dumps(body)
 
     def _check_signature(self, headers: Any) -> str | None:
