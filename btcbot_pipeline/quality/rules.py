@@ -213,7 +213,10 @@ def plan_frame(actions: Sequence[Sequence[Any]], plans: Sequence[Sequence[Any]],
             r["buy_allowed_by_mode"] = not (r["side"] == "BUY" and r["status"] == "PLANNED") or modes.get(ts, Mode.OBSERVE_ONLY).allows_buy
     for r in recs:
         planned = r["status"] == "PLANNED"
-        r["notional_within_symbol_cap"] = not planned or (r["notional_try"] or ZERO) <= pol.max_position_notional_try
+        # Only a BUY adds exposure: a SELL that unwinds an oversized position (opened from
+        # real balances, or before the cap was lowered) may exceed the per-symbol cap.
+        buys = planned and r["side"] == "BUY"
+        r["notional_within_symbol_cap"] = not buys or (r["notional_try"] or ZERO) <= pol.max_position_notional_try
         r["skipped_has_reason"] = r["status"] != "SKIPPED" or bool(r["skip_reason"])
     return recs
 

@@ -275,3 +275,20 @@ def _trace_row(base: str, final: str, decisions: list[dict[str, Any]]) -> tuple[
 def test_the_trace_gate(base: str, final: str, decisions: list[dict[str, Any]], failed: list[str]) -> None:
     recs = Q.trace_frame([_trace_row(base, final, decisions)], GP)
     assert _failed(Q.evaluate_exact(Q.TRACE_SUITE, recs)) == failed
+
+
+def test_the_symbol_cap_binds_buys_not_a_sell_that_unwinds(trading: Any) -> None:
+    # A SELL reducing an oversized holding (opened from real balances) may exceed
+    # MAX_POSITION_NOTIONAL_TRY; a BUY beyond it may not.
+    rows, _ = trading
+    cap = GP.cycle.policy.max_position_notional_try
+    actions = list(rows["plan_actions"])
+    k = next(i for i, r in enumerate(actions) if r[10] == "PLANNED")
+    big_sell = _set("plan_actions", actions[k], side="SELL", notional_try=cap + 1)
+    big_buy = _set("plan_actions", actions[k], side="BUY", notional_try=cap + 1)
+
+    sell_frame = Q.plan_frame([big_sell], rows["portfolio_plan"], GP)
+    buy_frame = Q.plan_frame([big_buy], rows["portfolio_plan"], GP)
+
+    assert "notional_within_symbol_cap" not in _failed(Q.evaluate_exact(Q.PLAN_SUITE, sell_frame))
+    assert "notional_within_symbol_cap" in _failed(Q.evaluate_exact(Q.PLAN_SUITE, buy_frame))
