@@ -64,6 +64,10 @@ def cycle_summary(book: Book, cycle_ts: datetime) -> str:
         f"                  net PnL {_money(ledger['net_pnl_try'])} (gross {_money(ledger['gross_pnl_try'])}, fees "
         f"{_money(ledger['fees_try'])}, slippage {_money(ledger['slippage_try'])}), max drawdown {Decimal(ledger['max_drawdown']):.4%}",
     ]
+    if "opening" in ledger:
+        opening = ledger["opening"]
+        why = f" ({opening['opening_reason']})" if opening.get("opening_reason") else ""
+        lines.append(f"  opening         {opening['opening_source']} {_money(opening['opening_capital_try'])} TRY{why}")
     risk = risk_decision_text(book, cycle_ts)
     if risk:
         lines.append(risk)

@@ -65,8 +65,14 @@ def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, list[Row
     return {"universe": scored, "universe_selection": per_cycle}
 
 
-def cycle_rows(results: Sequence[CycleResult], carried_from: str | None) -> dict[str, list[Row]]:
-    """Rows of the four stateful stages for every cycle of a window."""
+def cycle_rows(
+    results: Sequence[CycleResult], carried_from: str | None, opening: dict[str, str] | None = None
+) -> dict[str, list[Row]]:
+    """Rows of the four stateful stages for every cycle of a window.
+
+    ``opening`` (where a new book's opening balance came from, and why not from the
+    exchange) is recorded in the first cycle's ledger metrics, hence in its trace.
+    """
     tables: dict[str, list[Row]] = {
         t: [] for t in (
             "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics",
@@ -110,7 +116,9 @@ def cycle_rows(results: Sequence[CycleResult], carried_from: str | None) -> dict
         tables["ledger_metrics"].append((
             ts, cid, ts, m.gross_pnl_try, m.realized_pnl_try, m.unrealized_pnl_try, m.net_pnl_try, m.fees_try,
             m.slippage_try, m.turnover_try, m.equity_try, m.cash_try, m.positions_value_try, m.max_drawdown,
-            m.start_capital_try, previous, dumps(metrics_payload(m)), dumps(state_payload(res.state)),
+            m.start_capital_try, previous,
+            dumps({**metrics_payload(m), **({"opening": opening} if opening and previous is None else {})}),
+            dumps(state_payload(res.state)),
         ))
         previous = cid
         r = res.risk

@@ -131,6 +131,10 @@ def test_new_book_without_credentials_records_missing_private_data(fake_cycle_ma
     (ledger,) = [m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"]
     meta = ledger.materialization.metadata
     assert (meta["opening_source"].value, meta["opening_reason"].value) == ("dry_run_try_balance", "missing_private_data")
+    (trace_ledger,) = live.rows("SELECT ledger_metrics_json FROM cycle_trace")
+    assert json.loads(trace_ledger[0])["opening"] == {
+        "opening_capital_try": "10000", "opening_reason": "missing_private_data", "opening_source": "dry_run_try_balance",
+    }
 
 
 def test_transient_faults_in_a_cycle_are_retried_without_duplicate_rows(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:

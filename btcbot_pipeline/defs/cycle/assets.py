@@ -176,7 +176,7 @@ def build_cycle_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> lis
                 results = run_cycles(snapshots, selections, state, params, risk=risk, clear=clear)
             except LedgerIntegrityError as exc:
                 raise dg.Failure(description=f"ledger integrity error: {exc}") from None
-            rows = cycle_rows(results, carried_from)
+            rows = cycle_rows(results, carried_from, opening_metadata(opening) or None)
             yield from gate(b, window, "trading_cycle", trading_frames(rows, results, gate_params(cfg)))
             b.replace_window(window, rows, passed_stage="trading_cycle")
         yield dg.MaterializeResult(asset_key="portfolio_plan", metadata=metadata.plan(results))
