@@ -54,12 +54,12 @@ def test_same_partition_in_two_books_gives_identical_rows(cycle: Cycle, tmp_path
 def test_range_in_one_run_equals_partitions_one_by_one(cycle: Cycle, tmp_path) -> None:
     stepwise = Cycle(db=tmp_path / "stepwise.duckdb", dataset=cycle.dataset, overrides=cycle.overrides)
 
-    assert cycle.run(first="2026-01-01T00:30", last="2026-01-01T01:25").success
-    for minute in range(30, 90, 5):
+    assert cycle.run(first="2026-01-01T00:30", last="2026-01-01T00:55").success
+    for minute in range(30, 60, 5):
         assert stepwise.run(f"2026-01-01T{minute // 60:02d}:{minute % 60:02d}").success
 
     assert _dump(cycle) == _dump(stepwise)
-    assert len(_metrics(cycle)) == 12
+    assert len(_metrics(cycle)) == 6
 
 
 def test_ledger_carries_over_to_the_next_partition(cycle: Cycle) -> None:
