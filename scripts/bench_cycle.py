@@ -56,11 +56,13 @@ def main() -> None:
     best = float("inf")
     for _ in range(args.repeat):
         state = LedgerState.opening(params.start_capital_try)
+        risk = None
         t0 = time.perf_counter()
         fills = 0
         for snap in snapshots:
-            result = run_full_cycle(snap, state, params)
+            result = run_full_cycle(snap, state, params, risk)
             state = result.state
+            risk = result.risk.state if result.risk is not None else None  # carry the risk budget
             fills += len(result.fills)
         best = min(best, time.perf_counter() - t0)
     print(f"pure core: {len(snapshots)} cycles in {best:.3f} s = {len(snapshots) / best:,.0f} cycles/s ({fills} fills, final equity {state.cash_try + sum(h.qty * state.marks[s] for s, h in state.holdings.items()):.2f} TRY)")

@@ -204,6 +204,9 @@ def run_cycles(
     return results
 
 
-def run_full_cycle(snapshot: MarketSnapshot, state: LedgerState, params: CycleParams) -> CycleResult:
-    """All stages including universe selection: what a backtest runs per cycle."""
-    return run_cycle(snapshot, select_universe(snapshot, params.universe), state, params)
+def run_full_cycle(
+    snapshot: MarketSnapshot, state: LedgerState, params: CycleParams, risk: RiskState | None = None
+) -> CycleResult:
+    """All stages including universe selection: what a backtest runs per cycle. Pass the
+    previous result's risk state as ``risk`` to carry the risk budget."""
+    return run_cycle(snapshot, select_universe(snapshot, params.universe), state, params, risk)
