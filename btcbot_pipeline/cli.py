@@ -101,7 +101,12 @@ def _replay_capture(args: argparse.Namespace) -> int:
 def _fake_btcturk(args: argparse.Namespace) -> int:
     import time
 
-    from btcbot_pipeline.adapters.btcturk.fake import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk, FakeMarket
+    from btcbot_pipeline.adapters.btcturk.fake import (
+        FAKE_API_KEY,
+        FAKE_API_SECRET,
+        FakeBtcturk,
+        FakeMarket,
+    )
 
     fake = FakeBtcturk(FakeMarket() if args.recorded else FakeMarket.demo(), port=args.port).start()
     print(f"fake BTCTurk on {fake.url} ({'recorded payloads' if args.recorded else 'live-stamped demo market'}); Ctrl-C stops it")

@@ -12,8 +12,8 @@ import dagster as dg
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.jobs import cycle_job, cycle_schedule
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
-from btcbot_pipeline.defs.cycle.sensors import build_catchup_sensor
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
+from btcbot_pipeline.defs.cycle.sensors import build_catchup_sensor
 from btcbot_pipeline.settings import BotSettings, load_settings
 
 

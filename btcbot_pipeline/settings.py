@@ -23,7 +23,6 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.domain.params import (
     CycleParams,
     ExecutionParams,
@@ -33,6 +32,7 @@ from btcbot_pipeline.domain.params import (
     ScoreWeights,
     UniverseParams,
 )
+from btcbot_pipeline.domain.risk import RiskLimits
 
 __all__ = ["BotSettings", "SettingsError", "load_settings", "canonical_symbol"]
 

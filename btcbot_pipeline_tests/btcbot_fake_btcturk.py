@@ -7,12 +7,21 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 
-from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient, BtcturkReadClient, ClientConfig
-from btcbot_pipeline.adapters.btcturk.fake import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk, FakeMarket
+from btcbot_pipeline.adapters.btcturk.client import (
+    BtcturkPublicClient,
+    BtcturkReadClient,
+    ClientConfig,
+)
+from btcbot_pipeline.adapters.btcturk.fake import (
+    FAKE_API_KEY,
+    FAKE_API_SECRET,
+    FakeBtcturk,
+    FakeMarket,
+)
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.btcturk.signing import Credentials
-from pydantic import SecretStr
 
 CYCLE = datetime(2026, 1, 1, 1, 0, tzinfo=timezone.utc)
 FAKE_CREDENTIALS = Credentials(SecretStr(FAKE_API_KEY), SecretStr(FAKE_API_SECRET))

@@ -9,6 +9,9 @@ import pytest
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline_tests.harness import DEMO, START, Cycle
 
+# The fake BTCTurk server fixtures (fake_btcturk, fake_cycle_market, public_client, read_client).
+pytest_plugins = ["btcbot_pipeline_tests.btcbot_fake_btcturk"]
+
 
 @pytest.fixture(scope="session")
 def replay_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

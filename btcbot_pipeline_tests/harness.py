@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource

@@ -30,7 +30,14 @@ from enum import StrEnum
 from typing import Mapping
 
 from btcbot_pipeline.domain.modes import Mode
-from btcbot_pipeline.domain.money import ONE, ZERO, bps_factor, canonical, ceil_to_step, floor_to_step
+from btcbot_pipeline.domain.money import (
+    ONE,
+    ZERO,
+    bps_factor,
+    canonical,
+    ceil_to_step,
+    floor_to_step,
+)
 from btcbot_pipeline.domain.params import ExecutionParams
 from btcbot_pipeline.domain.plan import PortfolioPlan, Side
 from btcbot_pipeline.domain.rules import EffectiveRules

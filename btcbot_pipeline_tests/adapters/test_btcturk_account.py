@@ -11,7 +11,7 @@ from btcbot_pipeline.adapters.btcturk.fake import FAKE_API_KEY, FAKE_API_SECRET,
 from btcbot_pipeline.domain.account import opening_from_balances
 from btcbot_pipeline.domain.ledger import Holding
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot
-from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, fake_btcturk, fast_config  # noqa: F401 - fixture
+from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, fast_config
 
 LIVE = MarketSnapshot(CYCLE, (SymbolSnapshot("BTCTRY", best_bid=Decimal("100"), best_ask=Decimal("102")),), source="btcturk")
 

@@ -19,16 +19,7 @@ from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk, FakeLimits
 from btcbot_pipeline.adapters.btcturk.market import LiveMarketSource
 from btcbot_pipeline.adapters.btcturk.signing import Credentials
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
-from btcbot_pipeline_tests.btcbot_fake_btcturk import (  # noqa: F401 - fixtures
-    CYCLE,
-    FAKE_CREDENTIALS,
-    PAIRS,
-    fake_btcturk,
-    fake_cycle_market,
-    fast_config,
-    public_client,
-    read_client,
-)
+from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, FAKE_CREDENTIALS, PAIRS, fast_config
 
 
 def test_public_endpoints_serve_the_recorded_payloads(public_client: BtcturkPublicClient) -> None:

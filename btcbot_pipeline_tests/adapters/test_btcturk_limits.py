@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from btcbot_pipeline.adapters.btcturk.limits import CircuitBreaker, RateLimiter, RetryPolicy, endpoint_key
+from btcbot_pipeline.adapters.btcturk.limits import (
+    CircuitBreaker,
+    RateLimiter,
+    RetryPolicy,
+    endpoint_key,
+)
 
 
 class FakeClock:

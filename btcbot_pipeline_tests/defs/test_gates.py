@@ -15,8 +15,8 @@ import dagster as dg
 import pytest
 
 from btcbot_pipeline.cli import main
-from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.defs.cycle import resources
+from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline_tests.harness import Cycle, failure_text
 
 KEY = "2026-01-01T00:30"

@@ -17,7 +17,7 @@ from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient
 from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.defs.cycle.resources import MarketDataResource
-from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS, fake_cycle_market, fast_config  # noqa: F401 - fixture
+from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS, fast_config
 from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
 
 KEY = CYCLE.strftime("%Y-%m-%dT%H:%M")

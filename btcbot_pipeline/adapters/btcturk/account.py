@@ -14,7 +14,12 @@ from pydantic import SecretStr
 from btcbot_pipeline.adapters.btcturk.client import BtcturkReadClient, ClientConfig
 from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.btcturk.signing import Credentials, CredentialsError
-from btcbot_pipeline.domain.account import MISSING_PRIVATE_DATA, Opening, opening_from_balances, opening_from_dry_run
+from btcbot_pipeline.domain.account import (
+    MISSING_PRIVATE_DATA,
+    Opening,
+    opening_from_balances,
+    opening_from_dry_run,
+)
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.settings import BotSettings
 

@@ -38,7 +38,13 @@ from btcbot_pipeline.adapters.btcturk.errors import (
     TransportError,
     should_retry,
 )
-from btcbot_pipeline.adapters.btcturk.limits import GRAPH_HOST_KEY, CircuitBreaker, RateLimiter, RetryPolicy, endpoint_key
+from btcbot_pipeline.adapters.btcturk.limits import (
+    GRAPH_HOST_KEY,
+    CircuitBreaker,
+    RateLimiter,
+    RetryPolicy,
+    endpoint_key,
+)
 from btcbot_pipeline.adapters.btcturk.signing import Credentials
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)

@@ -33,7 +33,12 @@ from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.btcturk.schemas import Candle, Ticker, ms_to_datetime
 from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, parse_exchange_info
-from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSnapshot, finalize_snapshot
+from btcbot_pipeline.domain.market import (
+    MarketSnapshot,
+    SymbolRules,
+    SymbolSnapshot,
+    finalize_snapshot,
+)
 from btcbot_pipeline.domain.money import MONEY_CONTEXT
 
 SOURCE = "btcturk"

@@ -22,21 +22,25 @@ from typing import Any, Iterator
 
 import dagster as dg
 
-from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
 from btcbot_pipeline.adapters.btcturk.account import opening_for_settings, opening_metadata
+from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
 from btcbot_pipeline.defs.cycle import metadata
 from btcbot_pipeline.defs.cycle.checks import check_spec, gate, gate_params
 from btcbot_pipeline.defs.cycle.partitions import cycle_times
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
 from btcbot_pipeline.domain.cycle import run_cycles
-from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
-from btcbot_pipeline.domain.payloads import snapshot_from_payloads, state_from_payload, universe_from_payload
+from btcbot_pipeline.domain.ledger import LedgerIntegrityError
+from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.domain.payloads import (
+    snapshot_from_payloads,
+    state_from_payload,
+    universe_from_payload,
+)
 from btcbot_pipeline.domain.risk import RiskClear, RiskState
 from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
-from btcbot_pipeline.domain.trace import build_trace
-from btcbot_pipeline.domain.market import MarketSnapshot
-from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.domain.rules import exclude_unusable_rules
+from btcbot_pipeline.domain.trace import build_trace
+from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.quality.rules import (
     FILLS_SUITE,
     INTENTS_SUITE,
