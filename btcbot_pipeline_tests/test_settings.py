@@ -25,6 +25,7 @@ DEMO_PROFILE = {
     "STAGE7_UNIVERSE_SIZE": "5",
     "MAX_ORDERS_PER_CYCLE": "5",
     "NOTIONAL_CAP_TRY_PER_CYCLE": "10000",
+    "CYCLE_PARTITIONS_END": "2026-01-02T00:00",
 }
 # Everything needed to arm live trading; each combination test breaks one piece.
 ARMED = {
