@@ -149,7 +149,11 @@ def market_frame(rows: Sequence[Sequence[Any]], gp: GateParams, cycles: Sequence
             recs.append({name: None for name, _ in TABLES["market_snapshot"]} | {
                 "cycle_ts": c["cycle_ts"], "cycle_id": c["cycle_id"], "tradable": False, "skip_reason": "no_candidates"})
     for ts, cycle in _by_cycle(recs).items():
-        excluded = sum(1 for r in cycle if not r["tradable"])
+        # Only data faults count: a symbol without usable exchange rules is excluded too,
+        # but nothing about its prices is unsafe, and a dataset made without an
+        # exchangeinfo.json (it is optional) must still run, trading nothing, each symbol
+        # skipped with rules_unavailable:<status> (the seeds' behaviour; doctor warns).
+        excluded = sum(1 for r in cycle if not r["tradable"] and not (r["skip_reason"] or "").startswith("rules_unavailable:"))
         share = Decimal(excluded) / Decimal(len(cycle))
         for r in cycle:
             r["excluded_share"] = share

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 from btcbot_pipeline_tests.harness import Cycle, failure_text
@@ -96,3 +97,29 @@ def test_a_failed_cycle_leaves_the_previous_rows_intact(cycle: Cycle, replay_dir
     assert not result.success
     assert "missing_candles_folder" in failure_text(result)
     assert cycle.rows("SELECT * FROM ledger_metrics ORDER BY ALL") == before
+
+
+def test_a_dataset_without_exchangeinfo_runs_and_skips_every_symbol_with_its_reason(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+    # exchangeinfo.json is optional in the replay layout; with STAGE7_RULES_REQUIRE_METADATA
+    # (default true) no symbol has usable rules: nothing trades, every skip says why.
+    cycle.dataset = _copy(replay_dir, tmp_path)
+    (cycle.dataset / "exchangeinfo.json").unlink()
+
+    result = cycle.run("2026-01-01T00:30")
+
+    assert result.success, failure_text(result)
+    assert cycle.rows("SELECT DISTINCT skip_reason FROM market_snapshot") == [("rules_unavailable:missing",)]
+    assert cycle.rows("SELECT count(*) FROM fills") == [(0,)]
+    assert cycle.rows("SELECT equity_try FROM ledger_metrics") == [(Decimal("10000"),)]
+
+
+def test_the_same_dataset_trades_with_fallback_rules_when_metadata_is_not_required(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+    cycle.dataset = _copy(replay_dir, tmp_path)
+    (cycle.dataset / "exchangeinfo.json").unlink()
+    cycle.overrides["STAGE7_RULES_REQUIRE_METADATA"] = "false"
+
+    result = cycle.run("2026-01-01T00:30")
+
+    assert result.success, failure_text(result)
+    assert cycle.rows("SELECT DISTINCT rules_status FROM order_intents") == [("fallback",)]
+    assert cycle.rows("SELECT count(*) FROM fills")[0][0] >= 1
