@@ -8,7 +8,7 @@ the trace can say why it was left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -148,8 +148,6 @@ def finalize_snapshot(snapshot: MarketSnapshot, *, max_data_age_s: int) -> Marke
     Whatever the source (replay files or the live API), the snapshot stage calls this, so
     a crossed, empty or stale book is excluded the same way everywhere.
     """
-    from dataclasses import replace
-
     symbols = tuple(
         s if s.skip_reason is not None else replace(s, skip_reason=assess_symbol(s, max_data_age_s=max_data_age_s))
         for s in sorted(snapshot.symbols, key=lambda s: s.symbol)

@@ -19,7 +19,7 @@ from btcbot_pipeline.domain.intents import OrderIntent
 from btcbot_pipeline.domain.ledger import Holding, LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSnapshot
 from btcbot_pipeline.domain.plan import PortfolioPlan
-from btcbot_pipeline.domain.universe import UniverseSelection
+from btcbot_pipeline.domain.universe import ScoredSymbol, UniverseSelection
 
 
 def dumps(payload: Any) -> str:
@@ -289,8 +289,6 @@ def state_from_payload(p: dict[str, Any]) -> LedgerState:
 
 
 def universe_from_payload(p: dict[str, Any]) -> UniverseSelection:
-    from btcbot_pipeline.domain.universe import ScoredSymbol
-
     return UniverseSelection(
         cycle_ts=parse_ts(p["cycle_ts"]),  # type: ignore[arg-type]
         selected=tuple(p["selected"]),

@@ -9,13 +9,13 @@ symbol's bad metadata cannot fail a cycle (the seeds' P0 crash path).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Iterable
 
 from btcbot_pipeline.domain.market import MarketSnapshot, RulesStatus, SymbolRules
 from btcbot_pipeline.domain.money import ZERO, combined_step, scale_step
-from btcbot_pipeline.domain.params import RulesParams
+from btcbot_pipeline.domain.params import InvalidMetadataPolicy, RulesParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +123,6 @@ def exclude_unusable_rules(snapshot: MarketSnapshot, params: RulesParams) -> Mar
     symbol stays a candidate and :func:`~btcbot_pipeline.domain.cycle.decide_mode` makes
     the whole cycle OBSERVE_ONLY instead, as that policy asks.
     """
-    from dataclasses import replace
-
-    from btcbot_pipeline.domain.params import InvalidMetadataPolicy
-
     if params.invalid_metadata_policy is not InvalidMetadataPolicy.SKIP_SYMBOL:
         return snapshot
     symbols = []

@@ -13,6 +13,7 @@ from btcbot_pipeline.domain.payloads import (
     intent_payload,
     market_cycle_payload,
     metrics_payload,
+    parse_ts,
     plan_payload,
     state_payload,
     symbol_payload,
@@ -135,7 +136,6 @@ def cycle_rows(
 
 
 def trace_rows(traces: Sequence[CycleTrace], run_metrics: Sequence[Row]) -> dict[str, list[Row]]:
-    from btcbot_pipeline.domain.payloads import parse_ts
 
     rows = []
     for t in traces:

@@ -60,7 +60,6 @@ from btcbot_pipeline.storage.rows import cycle_rows, market_rows, trace_rows, un
 
 GROUP = "cycle"
 SINGLE_RUN = dg.BackfillPolicy.single_run()
-STATEFUL = ("portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot")
 
 
 def _window(context: dg.AssetExecutionContext) -> Window:
