@@ -219,6 +219,8 @@ class BotSettings(BaseSettings):
     # --- storage / data -----------------------------------------------------------------
     state_db_path: str = Field(default="data/btcbot_book.duckdb", alias="STATE_DB_PATH")
     replay_dataset_path: str = Field(default="data/replay", alias="REPLAY_DATASET_PATH")
+    # One book per backtest: BACKTEST_DIR/<name>.duckdb (never the dry-run book).
+    backtest_dir: str = Field(default="data/backtests", alias="BACKTEST_DIR")
 
     # --- partitions ---------------------------------------------------------------------
     cycle_cron: str = Field(default="*/5 * * * *", alias="CYCLE_CRON")
