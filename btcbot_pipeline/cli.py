@@ -9,6 +9,7 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``doctor``           settings, dataset, storage and rules checks without a cycle (exit 0/1/2)
 - ``risk clear``       record an operator clear of the risk budget's tripped limits
 - ``replay-capture``   poll the live BTCTurk API into a replay dataset with a manifest
+- ``replay-import``    turn Freqtrade OHLCV files (feather/json/csv) into a replay dataset
 - ``fake-btcturk``     serve a fake BTCTurk on 127.0.0.1 (demos; tests use the same server)
 
 Errors of our own print as ``ErrorType: message`` with exit code 2, never a traceback.
@@ -25,6 +26,12 @@ from typing import Sequence
 from btcbot_pipeline.adapters.btcturk.capture import CaptureError
 from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
+from btcbot_pipeline.adapters.replay.importer import (
+    DEFAULT_MIN_NOTIONAL,
+    ReplayImportError,
+    import_freqtrade_ohlcv,
+    parse_pair_list,
+)
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.reports import ReportError, cycle_summary, latest_cycle_ts
@@ -95,6 +102,21 @@ def _replay_capture(args: argparse.Namespace) -> int:
         print(f"  {rel}: {count} rows")
     if manifest.failures:
         print("  failed calls: " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.failures.items())))
+    return 0
+
+
+def _replay_import(args: argparse.Namespace) -> int:
+    pairs = None if args.pairs is None else parse_pair_list(args.pairs)
+    summary = import_freqtrade_ohlcv(
+        args.ohlcv, args.dataset, quote=args.quote, rate=args.rate, pairs=pairs,
+        timeframe=args.timeframe, min_notional=args.min_notional,
+    )
+    print(f"imported {len(summary.pairs)} pairs of {summary.timeframe} bars "
+          f"(× {args.rate} → {summary.quote}) from {args.ohlcv} to {summary.path}")
+    for p in summary.pairs:
+        skipped = sum(p.skipped.values())
+        print(f"  {p.symbol:<10} {p.rows} rows {p.first_ts} … {p.last_ts}, "
+              f"{p.missing_bars} missing bars, {skipped} bad rows skipped, tick {p.rules.tick_size}")
     return 0
 
 
@@ -188,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-file", default=".env")
     p.set_defaults(func=_replay_capture)
 
+    p = sub.add_parser("replay-import", help="turn Freqtrade OHLCV candles into a replay dataset")
+    p.add_argument("--ohlcv", required=True, help="folder of <BASE>_<QUOTE>-<tf>.feather|json|csv files")
+    p.add_argument("--quote", required=True, help="target quote currency, e.g. TRY")
+    p.add_argument("--rate", required=True, help="target quote per source quote, e.g. 100000")
+    p.add_argument("--pairs", help="e.g. ETH/BTC,LTC_BTC (default: every pair of the timeframe)")
+    p.add_argument("--timeframe", help="e.g. 5m (default: the only one in the folder)")
+    p.add_argument("--min-notional", default=str(DEFAULT_MIN_NOTIONAL), help=f"minExchangeValue written for every pair (default {DEFAULT_MIN_NOTIONAL})")
+    p.add_argument("--dataset", required=True, help="folder to write (created if missing)")
+    p.set_defaults(func=_replay_import)
+
     p = sub.add_parser("fake-btcturk", help="serve a fake BTCTurk API on 127.0.0.1 for demos and tests")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--recorded", action="store_true", help="serve the recorded 2022 payloads instead of the live-stamped demo market")
@@ -214,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, ReplayDatasetError, ReportError, BtcturkError, CaptureError) as exc:
+    except (SettingsError, ReplayDatasetError, ReportError, BtcturkError, CaptureError, ReplayImportError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
 
