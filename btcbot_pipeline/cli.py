@@ -111,8 +111,8 @@ def _replay_import(args: argparse.Namespace) -> int:
         args.ohlcv, args.dataset, quote=args.quote, rate=args.rate, pairs=pairs,
         timeframe=args.timeframe, min_notional=args.min_notional,
     )
-    print(f"imported {len(summary.pairs)} pairs of {summary.timeframe} bars "
-          f"(× {args.rate} → {summary.quote}) from {args.ohlcv} to {summary.path}")
+    print(f"imported {summary.timeframe} bars of {', '.join(p.symbol for p in summary.pairs)} "
+          f"(source prices × {args.rate} {summary.quote}) from {args.ohlcv} to {summary.path}")
     for p in summary.pairs:
         skipped = sum(p.skipped.values())
         print(f"  {p.symbol:<10} {p.rows} rows {p.first_ts} … {p.last_ts}, "

@@ -76,6 +76,8 @@ MAX_RATE_DIGITS = 30
 
 _SECOND_US = 1_000_000
 _PRICE_RULE = f"source rounded to {SOURCE_DIGITS} significant digits, times rate, exact"
+
+
 @dataclass(frozen=True, slots=True)
 class ImportedPair:
     """One pair as written.

@@ -208,34 +208,38 @@ def exchange_info_json(
     symbols = []
     for index, (name, base, rules) in enumerate(pairs, start=1):
         decimals = rules.price_scale
-        symbols.append({
-            "id": index,
-            "name": name,
-            "nameNormalized": f"{base}_{quote}",
-            "status": "TRADING",
-            "numerator": base,
-            "denominator": quote,
-            "numeratorScale": rules.quantity_scale,
-            "denominatorScale": decimals,
-            "hasFraction": decimals > 0,
-            "filters": [{
-                "filterType": "PRICE_FILTER",
-                "minPrice": "0.0000000000001",
-                "maxPrice": decimal_text(rules.max_price),
-                "tickSize": decimal_text(rules.tick_size),
-                "minExchangeValue": decimal_text(rules.min_notional),
-                "minAmount": None,
-                "maxAmount": None,
-            }],
-            "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
-            "displayFormat": "#,###" if decimals == 0 else "#,##0." + "0" * decimals,
-            "commissionFromNumerator": False,
-            "order": 1000 + index,
-            "priceRounding": False,
-            "isNew": False,
-            "marketPriceWarningThresholdPercentage": 0.25,
-            "maximumOrderAmount": None,
-        })
+        symbols.append(
+            {
+                "id": index,
+                "name": name,
+                "nameNormalized": f"{base}_{quote}",
+                "status": "TRADING",
+                "numerator": base,
+                "denominator": quote,
+                "numeratorScale": rules.quantity_scale,
+                "denominatorScale": decimals,
+                "hasFraction": decimals > 0,
+                "filters": [
+                    {
+                        "filterType": "PRICE_FILTER",
+                        "minPrice": "0.0000000000001",
+                        "maxPrice": decimal_text(rules.max_price),
+                        "tickSize": decimal_text(rules.tick_size),
+                        "minExchangeValue": decimal_text(rules.min_notional),
+                        "minAmount": None,
+                        "maxAmount": None,
+                    }
+                ],
+                "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
+                "displayFormat": "#,###" if decimals == 0 else "#,##0." + "0" * decimals,
+                "commissionFromNumerator": False,
+                "order": 1000 + index,
+                "priceRounding": False,
+                "isNew": False,
+                "marketPriceWarningThresholdPercentage": 0.25,
+                "maximumOrderAmount": None,
+            }
+        )
     assets = sorted({base for _, base, _ in pairs} | {quote})
     currencies = [
         {

@@ -7,7 +7,7 @@ Inside:
 - :func:`parse_pair`: ``eth/btc`` or ``ETH_BTC`` → ``("ETH", "BTC")``.
 - :func:`find_sources`: the ``<BASE>_<QUOTE>-<tf>.feather|json|csv`` files of one folder;
   :func:`select_sources` picks the timeframe and pairs to import.
-- :func:`read_source`: one file → :class:`SourceBars` (valid rows sorted by time, bad rows counted).
+- :func:`read_source`: one file → :class:`SourceBars` (valid rows by time, bad rows counted).
 
 Formats (Freqtrade's own for feather and JSON):
 
@@ -243,9 +243,7 @@ def _feather_rows(content: bytes) -> list[_RawRow]:
     table = feather.read_table(pa.BufferReader(content))
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
-        raise ReplayImportError(
-            f"missing columns {missing}; columns were {table.column_names}"
-        )
+        raise ReplayImportError(f"missing columns {missing}; columns were {table.column_names}")
     date = table.column("date")
     if not pa.types.is_timestamp(date.type):
         raise ReplayImportError(f"column 'date' must be a timestamp, was {date.type}")
