@@ -24,10 +24,10 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, Iterable, Mapping, Sequence
 
+from btcbot_pipeline.domain.market import SymbolRules
 from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
-from btcbot_pipeline.domain.payloads import symbol_from_payload
 from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules
 from btcbot_pipeline.storage.book import TABLES
 
@@ -132,8 +132,13 @@ def _pos(v: Decimal | None) -> bool:
     return v is not None and v > ZERO
 
 
-def market_frame(rows: Sequence[Sequence[Any]], gp: GateParams, cycles: Sequence[Sequence[Any]] = ()) -> list[Record]:
-    """``market_snapshot`` rows with the snapshot gate's flags.
+def market_frame(
+    rows: Sequence[Sequence[Any]],
+    gp: GateParams,
+    cycles: Sequence[Sequence[Any]] = (),
+) -> list[Record]:
+    """``market_snapshot`` rows with the snapshot gate's flags (the exchange rules come
+    from the row's own rule columns).
 
     ``cycles`` (``market_cycles`` rows) say which cycles the source itself reported
     degraded: such a cycle is OBSERVE_ONLY by its mode, so its exclusions are not a gate
@@ -171,11 +176,20 @@ def market_frame(rows: Sequence[Sequence[Any]], gp: GateParams, cycles: Sequence
         r["spread_within_bound"] = not t or (spread is not None and spread <= p.universe.max_spread_bps)
         r["reason_matches_tradable"] = t == (r["skip_reason"] is None)
         if t and p.rules.invalid_metadata_policy is InvalidMetadataPolicy.SKIP_SYMBOL:
-            snap = symbol_from_payload(json.loads(r["payload"]))
-            r["rules_usable"] = resolve_rules(r["symbol"], snap.rules, p.rules).usable
+            r["rules_usable"] = resolve_rules(r["symbol"], _row_rules(r), p.rules).usable
         else:  # not tradable, or observe_only_cycle: the cycle's mode guards unusable rules
             r["rules_usable"] = True
     return recs
+
+
+def _row_rules(r: Record) -> SymbolRules | None:
+    """The exchange rules a ``market_snapshot`` row carries in its columns."""
+    if not r.get("has_rules"):
+        return None
+    return SymbolRules(
+        symbol=r["symbol"], tick_size=r["tick_size"], lot_size=r["lot_size"], min_notional_try=r["min_notional_try"],
+        price_scale=r["price_scale"], quantity_scale=r["quantity_scale"], status=r["exchange_status"],
+    )
 
 
 def universe_frame(rows: Sequence[Sequence[Any]], gp: GateParams) -> list[Record]:
@@ -510,4 +524,16 @@ def trading_frames(rows: Mapping[str, Sequence[Sequence[Any]]], results: Sequenc
         (INTENTS_SUITE, intents_frame(rows["order_intents"], rows["portfolio_plan"], eff, gp)),
         (FILLS_SUITE, fills_frame(rows["fills"], gp)),
         (LEDGER_SUITE, ledger_frame(rows["ledger_metrics"], rows["positions"], gp)),
+    ]
+
+
+def window_frames(
+    rows: Mapping[str, Sequence[Sequence[Any]]], results: Sequence[Any], gp: GateParams
+) -> list[tuple[Suite, list[Record]]]:
+    """All seven suites over one chunk's rows, in stage order (market first)."""
+    return [
+        (MARKET_SUITE, market_frame(rows["market_snapshot"], gp, rows["market_cycles"])),
+        (UNIVERSE_SUITE, universe_frame(rows["universe"], gp)),
+        *trading_frames(rows, results, gp),
+        (TRACE_SUITE, trace_frame(rows["cycle_trace"], gp)),
     ]

@@ -35,7 +35,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("best_bid", MONEY), ("best_ask", MONEY), ("mark_price_try", MONEY), ("spread_bps", MONEY),
         ("last_try", MONEY), ("high_24h_try", MONEY), ("low_24h_try", MONEY), ("quote_volume_try", MONEY),
         ("daily_change_pct", MONEY), ("n_closes", "INTEGER"), ("tick_size", MONEY), ("lot_size", MONEY),
-        ("min_notional_try", MONEY), ("exchange_status", "VARCHAR"), ("payload", "VARCHAR"),
+        ("min_notional_try", MONEY), ("exchange_status", "VARCHAR"), ("price_scale", "INTEGER"),
+        ("quantity_scale", "INTEGER"), ("has_rules", "BOOLEAN"),
     ),
     "market_cycles": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("source", "VARCHAR"), ("degraded_reason", "VARCHAR"),
@@ -48,7 +49,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("reject_reason", "VARCHAR"),
     ),
     "universe_selection": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("selected_universe_json", "VARCHAR"), ("payload", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("selected_universe_json", "VARCHAR"),
     ),
     "portfolio_plan": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("base_mode", "VARCHAR"), ("final_mode", "VARCHAR"),
@@ -116,12 +117,21 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
-# Tables without a cycle: operator clears of the risk budget (``btcbot risk clear``).
+# Tables without a cycle: operator clears of the risk budget (``btcbot risk clear``), and
+# what the book is (one row, written when the book is first claimed by a run).
 AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "risk_clears": (
         ("clear_id", "VARCHAR"), ("cleared_at", "TIMESTAMP"), ("reason", "VARCHAR"), ("operator", "VARCHAR"),
     ),
+    "book_info": (
+        ("kind", "VARCHAR"), ("name", "VARCHAR"), ("source", "VARCHAR"), ("dataset_path", "VARCHAR"),
+        ("dataset_fingerprint", "VARCHAR"), ("params_hash", "VARCHAR"), ("params_json", "VARCHAR"),
+        ("code_version", "VARCHAR"), ("created_at", "TIMESTAMP"), ("window_start", "TIMESTAMP"),
+        ("window_end", "TIMESTAMP"), ("schema_version", "INTEGER"),
+    ),
 }
+# Bumped when a table's columns change: a book of another schema is refused, not mixed.
+SCHEMA_VERSION = 2
 
 # Tables written by each stage (step), upstream first: a gated stage empties its window
 # from its own tables downward, so nothing derived from the rejected data stays trusted.
@@ -144,6 +154,42 @@ STAGE_ASSETS: dict[str, tuple[str, ...]] = {
 
 class BookError(Exception):
     """The book cannot be read or written (locked, missing table, bad window)."""
+
+
+class BookKindError(BookError):
+    """This run may not write this book: it is a book of another kind, source, dataset or
+    parameters (a book never carries state from a run of another kind)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BookIdentity:
+    """What a book is, recorded in its ``book_info`` row when a run first claims it.
+
+    ``kind``: ``dry_run`` or ``backtest``. ``strict``: the dataset fingerprint and the
+    parameter hash must match too (a backtest is one fixed experiment; the dry-run book
+    lives on across parameter changes, each cycle's trace recording its parameters).
+    """
+
+    kind: str
+    name: str
+    source: str
+    dataset_path: str | None
+    dataset_fingerprint: str | None
+    params_hash: str
+    params_json: str
+    code_version: str
+    created_at: datetime
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    strict: bool = False
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.kind, self.name, self.source, self.dataset_path, self.dataset_fingerprint, self.params_hash,
+            self.params_json, self.code_version, naive_utc(self.created_at),
+            None if self.window_start is None else naive_utc(self.window_start),
+            None if self.window_end is None else naive_utc(self.window_end), SCHEMA_VERSION,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,33 +228,65 @@ class Book:
             cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns)
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
 
+    def info(self) -> dict[str, Any] | None:
+        """The ``book_info`` row as a dict, or ``None`` for a book no run has claimed."""
+        if not self.has_table("book_info"):
+            return None
+        cur = self.con.execute("SELECT * FROM book_info LIMIT 1")
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+    def claim(self, identity: BookIdentity) -> None:
+        """Record what this book is on first use; refuse a run of another kind after that.
+
+        Raises:
+            BookKindError: the book is of another kind or source (or, for a strict
+                identity, another dataset or parameter set), or predates ``book_info``.
+        """
+        self.ensure_schema()
+        info = self.info()
+        if info is None:
+            if self.has_table("ledger_metrics") and self.query("SELECT count(*) FROM ledger_metrics")[0][0]:
+                raise BookKindError(
+                    "this book holds cycles but no book_info row: it was written by an older version whose "
+                    f"tables differ. Move it away (or point {_book_setting(identity)} elsewhere) to start a new book."
+                )
+            self.con.execute(f"INSERT INTO book_info VALUES ({', '.join('?' * len(AUX_TABLES['book_info']))})", list(identity.row()))
+            return
+        mine = {"kind": identity.kind, "source": identity.source}
+        if identity.strict:
+            mine |= {"dataset_fingerprint": identity.dataset_fingerprint, "params_hash": identity.params_hash}
+        differs = [k for k, v in mine.items() if info.get(k) != v]
+        if info.get("schema_version") != SCHEMA_VERSION:
+            differs.append("schema_version")
+        if differs:
+            was = ", ".join(f"{k}={info.get(k)}" for k in differs)
+            now = ", ".join(f"{k}={mine.get(k, SCHEMA_VERSION)}" for k in differs)
+            raise BookKindError(
+                f"book '{info.get('name')}' is a {info.get('kind')} book of source {info.get('source')} "
+                f"({was}); this run is a {identity.kind} run of source {identity.source} ({now}). "
+                f"A book never carries state from a run of another kind: {_fix(identity)}"
+            )
+
     def replace_window(
-        self, window: Window, rows_by_table: Mapping[str, Sequence[Sequence[Any]]], *, passed_stage: str | None = None
+        self, window: Window, rows_by_table: Mapping[str, Sequence[Sequence[Any]]], *, passed: bool = False
     ) -> dict[str, int]:
         """Replace the window's rows of every table in ``rows_by_table``, atomically.
 
-        ``passed_stage``: the stage whose gates passed; its old ``gate_failures`` rows of
-        the window go in the same transaction.
+        ``passed``: the window passed its gates; its old ``gate_failures`` rows go in the
+        same transaction.
         """
         self.ensure_schema()
         counts: dict[str, int] = {}
         start, end = naive_utc(window.start), naive_utc(window.end)
         self.con.execute("BEGIN TRANSACTION")
         try:
-            if passed_stage is not None:
-                self.con.execute(
-                    "DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ? AND asset IN (SELECT unnest(?))",
-                    [start, end, list(STAGE_ASSETS[passed_stage])],
-                )
+            if passed:
+                self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
             for table, rows in rows_by_table.items():
-                columns = TABLES[table]
                 self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
                 if rows:
-                    frame = pd.DataFrame([[_text(v) for v in row] for row in rows], columns=[c for c, _ in columns], dtype=object)
-                    self.con.register("_incoming", frame)
-                    select = ", ".join(f'CAST("{name}" AS {sql_type})' for name, sql_type in columns)
-                    self.con.execute(f"INSERT INTO {table} SELECT {select} FROM _incoming")
-                    self.con.unregister("_incoming")
+                    self._insert(table, rows)
                 counts[table] = len(rows)
             self.con.execute("COMMIT")
         except Exception:
@@ -216,26 +294,31 @@ class Book:
             raise
         return counts
 
-    def record_gate_failure(self, window: Window, stage: str, rows: Sequence[Sequence[Any]]) -> None:
-        """A gate of ``stage`` stopped the window: in one transaction, empty the window's
-        rows of that stage and every stage downstream (nothing derived from rejected data
-        stays to be trusted, and the ledger carry skips the window) and record ``rows``
-        (``gate_failures`` tuples) in place of the window's earlier failures of those stages."""
+    def _insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert as text columns cast in SQL: exact decimals, one statement per table."""
+        columns = TABLES[table]
+        data = {name: [_text(row[i]) for row in rows] for i, (name, _) in enumerate(columns)}
+        frame = pd.DataFrame(data, dtype=object)
+        self.con.register("_incoming", frame)
+        try:
+            select = ", ".join(f'CAST("{name}" AS {sql_type})' for name, sql_type in columns)
+            self.con.execute(f"INSERT INTO {table} SELECT {select} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+    def record_gate_failure(self, window: Window, rows: Sequence[Sequence[Any]]) -> None:
+        """A gate stopped the window: in one transaction, empty the window's rows of every
+        stage (nothing derived from rejected data stays to be trusted, and the ledger carry
+        skips the window) and record ``rows`` (``gate_failures`` tuples) in place of the
+        window's earlier failures."""
         self.ensure_schema()
-        names = [name for name, _ in STAGE_TABLES]
-        downstream = STAGE_TABLES[names.index(stage):]
         start, end = naive_utc(window.start), naive_utc(window.end)
         self.con.execute("BEGIN TRANSACTION")
         try:
-            assets: list[str] = []
-            for name, tables in downstream:
-                assets += STAGE_ASSETS[name]
+            for _, tables in STAGE_TABLES:
                 for table in tables:
                     self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
-            self.con.execute(
-                "DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ? AND asset IN (SELECT unnest(?))",
-                [start, end, assets],
-            )
+            self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
             for row in rows:
                 self.con.execute("INSERT INTO gate_failures VALUES (?, ?, ?, ?, ?, ?)", [naive_utc(row[0]), *row[1:]])
             self.con.execute("COMMIT")
@@ -302,3 +385,19 @@ class Book:
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()
+
+
+def _book_setting(identity: BookIdentity) -> str:
+    return "STATE_DB_PATH" if identity.kind == "dry_run" else "the backtest's --name"
+
+
+def _fix(identity: BookIdentity) -> str:
+    if identity.kind == "backtest":
+        return (
+            f"run this backtest under another --name, or pass --replace to start '{identity.name}' over "
+            "(its book is deleted first)"
+        )
+    return (
+        "point STATE_DB_PATH at a new file for this kind of run (e.g. data/btcbot_book_"
+        f"{identity.source}.duckdb), or move the old book away"
+    )

@@ -16,8 +16,6 @@ from btcbot_pipeline.domain.payloads import (
     parse_ts,
     plan_payload,
     state_payload,
-    symbol_payload,
-    universe_payload,
 )
 from btcbot_pipeline.domain.plan import ActionStatus
 from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
@@ -44,7 +42,7 @@ def market_rows(snapshots: Sequence[MarketSnapshot]) -> dict[str, list[Row]]:
                 s.daily_change_pct, len(s.closes),
                 None if r is None else r.tick_size, None if r is None else r.lot_size,
                 None if r is None else r.min_notional_try, None if r is None else r.status,
-                dumps(symbol_payload(s)),
+                None if r is None else r.price_scale, None if r is None else r.quantity_scale, r is not None,
             ))
     return {"market_cycles": cycles, "market_snapshot": rows}
 
@@ -62,7 +60,7 @@ def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, list[Row
             ))
         for symbol, reason in sel.rejected:
             scored.append((sel.cycle_ts, cycle_id, symbol, None, False, None, None, None, None, None, None, None, reason))
-        per_cycle.append((sel.cycle_ts, cycle_id, dumps(list(sel.selected)), dumps(universe_payload(sel))))
+        per_cycle.append((sel.cycle_ts, cycle_id, dumps(list(sel.selected))))
     return {"universe": scored, "universe_selection": per_cycle}
 
 

@@ -156,10 +156,11 @@ def test_off_grid_intent_stops_the_cycle_and_removes_the_window(cycle: Cycle, mo
     failed = intents.metadata["failed_expectations"].value
     assert [f["expectation"] for f in failed] == ["price_on_tick_grid"]
     assert failed[0]["offending_rows"][0]["symbol"]
-    assert "cycle_trace_gate" not in checks  # downstream did not run
-    assert _materialized(result) == {"market_snapshot", "universe"}
-    # the window's earlier good rows of the gated stage and downstream are gone; upstream stays
-    assert _count(cycle, "market_snapshot") > 0 and _count(cycle, "universe_selection") == 1
+    # one step computes every stage: each suite reports, only the intents gate failed
+    assert sorted(name for name, c in checks.items() if not c.passed) == ["order_intents_gate"]
+    assert _materialized(result) == set()  # no partition of the failing chunk materialized
+    # the window's earlier rows of every stage are gone (never half a cycle in the book)
+    assert _count(cycle, "market_snapshot") == 0 and _count(cycle, "universe_selection") == 0
     assert all(_count(cycle, t) == 0 for t in DOWNSTREAM[1:])
     assert _count(cycle, "ledger_metrics", "2026-01-01T00:25") == 1
     symbol = failed[0]["offending_rows"][0]["symbol"]
@@ -219,4 +220,5 @@ def test_in_a_range_one_bad_cycle_rejects_the_window_and_names_that_cycle(cycle:
     assert not result.success
     assert cycle.rows("SELECT DISTINCT strftime(cycle_ts, '%H:%M'), expectation FROM gate_failures") == [("00:30", "price_on_tick_grid")]
     assert cycle.rows("SELECT count(*) FROM ledger_metrics") == [(0,)]  # the whole window, never half-written
-    assert cycle.rows("SELECT count(DISTINCT cycle_ts) FROM universe_selection") == [(5,)]
+    assert cycle.rows("SELECT count(DISTINCT cycle_ts) FROM universe_selection") == [(0,)]
+    assert "gate order_intents_gate stopped cycle 20260101T003000Z (2026-01-01T00:30 UTC): price_on_tick_grid" in failure_text(result)

@@ -1,89 +1,86 @@
 """The gates of the cycle assets as blocking asset checks.
 
-Each stage validates its window's rows **inside the asset, before writing**: the rows
-(built by :mod:`btcbot_pipeline.storage.rows`) become a frame, the stage's GE suites run
-over it (:mod:`btcbot_pipeline.quality`), and each suite is yielded as an
-``AssetCheckResult`` of a ``blocking=True`` check spec. When an ERROR expectation failed,
-the asset records the failure in ``gate_failures`` (which also empties the window from
-this stage downward, in one transaction), then raises ``dg.Failure`` without writing its
-rows: downstream steps of the partition do not run and no rejected row is ever in the
-book. WARN failures are yielded (the check shows a warning) and the stage goes on.
+The engine validates each chunk's rows **before writing them** (one Great Expectations
+validation per suite per chunk, :mod:`btcbot_pipeline.quality`). A run reports one
+result per suite: passed when every chunk passed, with how many chunks, rows and
+expectations were evaluated, and on failure the first failing cycle with the failing
+expectations and up to five offending rows. An ERROR failure stops the run after the
+results are yielded (``dg.Failure``); nothing of the failing chunk is in the book. WARN
+failures are reported (the check shows a warning) and the cycle goes on.
 """
 
 # No `from __future__ import annotations`: Dagster reads annotations at runtime elsewhere in this package.
 
-from typing import Any, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
 
 import dagster as dg
 
-from btcbot_pipeline.domain.cycle import cycle_id_for
-from btcbot_pipeline.quality.rules import GateParams, GateResult, Record, Suite, gate_failure_rows
-from btcbot_pipeline.settings import BotSettings
-from btcbot_pipeline.storage.book import Book, Window
+from btcbot_pipeline.quality.rules import SUITES, GateResult, Suite
 
 
-def gate_params(cfg: BotSettings) -> GateParams:
-    return GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
-
-
-def check_spec(suite: Suite) -> dg.AssetCheckSpec:
+def check_spec(suite: Suite, asset: dg.AssetKey) -> dg.AssetCheckSpec:
     lines = [f"{e.name} [{e.severity}]" + (f": {e.description}" if e.description else "") for e in suite.expectations]
     return dg.AssetCheckSpec(
         suite.name,
-        asset=suite.asset,
+        asset=asset,
         blocking=True,
         description="Gate (GE suite, validated before the rows are written): " + "; ".join(lines),
     )
 
 
-def check_result(result: GateResult) -> dg.AssetCheckResult:
-    failed = [
-        {
-            "expectation": f.expectation,
-            "expectation_type": f.ge_type,
-            "column": f.column,
-            "severity": f.severity,
-            "observed_value": str(f.observed),
-            "offending_rows": list(f.rows),
-        }
-        for f in result.failures
-    ]
-    return dg.AssetCheckResult(
-        passed=result.passed,
-        asset_key=result.suite.asset,
-        check_name=result.suite.name,
-        severity=dg.AssetCheckSeverity.ERROR if result.blocking else dg.AssetCheckSeverity.WARN,
-        description=result.describe()[:2000],
-        metadata={
-            "evaluated": result.evaluated,
-            "unsuccessful": len(result.failures),
-            "failed_expectations": dg.MetadataValue.json(failed),
-        },
-    )
+@dataclass(frozen=True, slots=True)
+class SuiteOutcome:
+    """One suite over every chunk of a run."""
+
+    suite: Suite
+    chunks: int
+    evaluated: int
+    failures: tuple[GateResult, ...]  # the chunks' results that had failures, in order
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def blocking(self) -> bool:
+        return any(r.blocking for r in self.failures)
 
 
-def run_gates(suites: Sequence[tuple[Suite, list[Record]]]) -> list[tuple[GateResult, list[Record]]]:
-    from btcbot_pipeline.quality.expectations import validate
+def aggregate(chunks: Sequence[Sequence[GateResult]]) -> list[SuiteOutcome]:
+    """Per suite (in stage order), the results of every chunk of the run."""
+    out = []
+    for name, suite in SUITES.items():
+        mine = [r for gates in chunks for r in gates if r.suite.name == name]
+        out.append(SuiteOutcome(suite, len(mine), sum(r.evaluated for r in mine), tuple(r for r in mine if not r.passed)))
+    return out
 
-    return [(validate(suite, recs), recs) for suite, recs in suites]
 
-
-def gate(
-    book: Book, window: Window, stage: str, suites: Sequence[tuple[Suite, list[Record]]]
-) -> Iterator[dg.AssetCheckResult]:
-    """Validate, yield one check result per suite, and stop the stage on an ERROR failure
-    (recording it in ``gate_failures`` first)."""
-    results = run_gates(suites)
-    for result, _ in results:
-        yield check_result(result)
-    blocking = [(r, recs) for r, recs in results if r.blocking]
-    if blocking:
-        rows: list[tuple[Any, ...]] = []
-        for r, recs in blocking:
-            rows += gate_failure_rows(r, recs, cycle_id_for)
-        book.record_gate_failure(window, stage, rows)
-        text = "\n".join(r.describe() for r, _ in blocking)
-        raise dg.Failure(
-            description=f"gate failed, nothing of this window written by {stage} or downstream:\n{text}",
-            metadata={"failed_checks": [r.suite.name for r, _ in blocking]},
+def check_results(key: Callable[[str], dg.AssetKey], outcomes: Sequence[SuiteOutcome]) -> Iterator[dg.AssetCheckResult]:
+    for o in outcomes:
+        failed = [
+            {
+                "expectation": f.expectation,
+                "expectation_type": f.ge_type,
+                "column": f.column,
+                "severity": f.severity,
+                "observed_value": str(f.observed),
+                "offending_rows": list(f.rows),
+            }
+            for r in o.failures[:1]
+            for f in r.failures
+        ]
+        yield dg.AssetCheckResult(
+            passed=o.passed,
+            asset_key=key(o.suite.asset),
+            check_name=o.suite.name,
+            severity=dg.AssetCheckSeverity.ERROR if o.passed or o.blocking else dg.AssetCheckSeverity.WARN,
+            description=(o.failures[0].describe() if o.failures else f"{o.suite.name}: every expectation passed")[:2000],
+            metadata={
+                "chunks_validated": o.chunks,
+                "expectations_evaluated": o.evaluated,
+                "chunks_failed": len(o.failures),
+                "unsuccessful": sum(len(r.failures) for r in o.failures),
+                "failed_expectations": dg.MetadataValue.json(failed),
+            },
         )

@@ -1,5 +1,12 @@
-"""Materialization metadata a person reads in the Dagster UI: counts, mode, equity and a
-small markdown table of the window's last cycle."""
+"""Materialization metadata a person reads in the Dagster UI, per partition.
+
+Each partition's materialization carries that partition's own figures (never the run's
+last): counts, mode, a small markdown table of the partition's last cycle, and numbers
+as numeric metadata so Dagster plots them by partition. Money shows rounded to 2 places
+(TRY) with the exact value under ``*_exact``; each name says what it covers:
+``*_partition`` this partition's cycles, ``*_since_opening`` the book since it opened,
+``*_last_cycle`` the partition's last cycle.
+"""
 
 from __future__ import annotations
 
@@ -115,10 +122,10 @@ def fills(results: Sequence[CycleResult]) -> dict[str, Any]:
     items = [f for r in results for f in r.fills]
     return {
         **_window(results),
-        "fills": len(items),
-        "notional_try": _fmt(sum((f.notional_try for f in items), Decimal(0))),
-        "fees_try": _fmt(sum((f.fee_try for f in items), Decimal(0))),
-        "slippage_try": _fmt(sum((f.slippage_try for f in items), Decimal(0))),
+        "fills_partition": len(items),
+        "notional_try_partition": _plot(sum((f.notional_try for f in items), Decimal(0))),
+        "fees_try_partition": _plot(sum((f.fee_try for f in items), Decimal(0))),
+        "slippage_try_partition": _plot(sum((f.slippage_try for f in items), Decimal(0))),
         "last_cycle": _table(
             ["fill_id", "side", "qty", "fill price", "fee TRY"],
             [(f.fill_id, f.side.value, f.qty, _fmt(f.fill_price_try), _fmt(f.fee_try)) for f in results[-1].fills],
@@ -126,18 +133,34 @@ def fills(results: Sequence[CycleResult]) -> dict[str, Any]:
     }
 
 
+def money(value: Decimal) -> str:
+    return _fmt(value)
+
+
+def _plot(value: Decimal, grid: Decimal = _MONEY_SHOWN) -> dg.MetadataValue:
+    # float-ok: display only (a plotted, rounded copy; the exact value is stored beside it)
+    return dg.MetadataValue.float(float(value.quantize(grid)))
+
+
 def ledger(results: Sequence[CycleResult], carried_from: str | None) -> dict[str, Any]:
     m = results[-1].metrics
     state = results[-1].state
+    fills_here = [f for r in results for f in r.fills]
     return {
         **_window(results),
         "carried_from_cycle": carried_from or "opening balance",
-        "equity_try": dg.MetadataValue.float(float(m.equity_try)),  # float-ok: display only
+        "equity_try": _plot(m.equity_try),
         "equity_try_exact": format(m.equity_try, "f"),
-        "net_pnl_try": format(m.net_pnl_try, "f"),
-        "fees_try": format(m.fees_try, "f"),
-        "cash_try": format(m.cash_try, "f"),
-        "max_drawdown": format(m.max_drawdown, "f"),
+        "net_pnl_try_since_opening": _plot(m.net_pnl_try),
+        "net_pnl_try_exact": format(m.net_pnl_try, "f"),
+        "cash_try": _plot(m.cash_try),
+        "cash_try_exact": format(m.cash_try, "f"),
+        "fees_try_since_opening": _plot(m.fees_try),
+        "fees_try_exact": format(m.fees_try, "f"),
+        "fees_try_partition": _plot(sum((f.fee_try for f in fills_here), Decimal(0))),
+        "fills_partition": len(fills_here),
+        "max_drawdown_pct_since_opening": _plot(m.max_drawdown * 100, Decimal("0.0001")),
+        "max_drawdown_exact": format(m.max_drawdown, "f"),
         "positions": _table(
             ["symbol", "qty", "avg cost", "mark", "value TRY"],
             [(s, h.qty, _fmt(h.avg_cost_try), _fmt(state.marks[s]), _fmt(h.qty * state.marks[s])) for s, h in state.holdings.items()],
@@ -151,4 +174,24 @@ def trace(traces: Sequence[CycleTrace]) -> dict[str, Any]:
         "cycles": len(traces),
         "final_modes": dg.MetadataValue.json(dict(sorted(modes.items()))),
         "last_cycle_id": traces[-1].cycle_id if traces else "",
+    }
+
+
+def partition_figures(
+    *,
+    snapshots: Sequence[MarketSnapshot],
+    selections: Sequence[UniverseSelection],
+    results: Sequence[CycleResult],
+    traces: Sequence[CycleTrace],
+    carried_from: str | None,
+) -> dict[str, dict[str, Any]]:
+    """Metadata of each of the seven assets for one partition's cycles."""
+    return {
+        "market_snapshot": market(snapshots),
+        "universe": universe(selections),
+        "portfolio_plan": plan(results),
+        "order_intents": intents(results),
+        "simulated_fills": fills(results),
+        "ledger_snapshot": ledger(results, carried_from),
+        "cycle_trace": trace(traces),
     }

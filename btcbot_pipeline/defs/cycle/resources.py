@@ -87,6 +87,9 @@ class BookResource(dg.ConfigurableResource):
 
     database: str = "data/btcbot_book.duckdb"
 
+    def name(self) -> str:
+        return Path(self.database).stem
+
     @contextmanager
     def open(self) -> Iterator[Book]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,269 @@
+"""The cycle engine: a window of cycles through all seven stages, in process, into one book.
+
+Both graphs (the dry-run graph, one partition per cycle, and a backtest graph, one
+partition per day of cycles) call :func:`run_window` from their one asset step. It:
+
+1. claims the book for this run's kind (:class:`~btcbot_pipeline.storage.book.BookIdentity`):
+   a book never carries state from a run of another kind or source;
+2. carries the ledger, the risk state and pending operator clears from the last cycle
+   before the window;
+3. runs the window in **chunks** of whole partitions (at most :data:`CHUNK_CYCLES`
+   cycles): snapshots → universe → plan → intents → fills → ledger → trace, every stage
+   handed to the next in memory (never read back from the book);
+4. validates each chunk's rows with the gate suites (Great Expectations, one validation
+   per suite per chunk, not per cycle) *before* writing them;
+5. writes a passing chunk's rows of every table in **one transaction** (the trace is
+   atomic with the ledger), and reports it (:class:`ChunkDone`) so the caller can
+   publish per-partition figures and progress as it goes.
+
+A failing ERROR expectation stops the window at its chunk: earlier chunks stay written
+(their cycles passed), the failing chunk's window is emptied and its ``gate_failures``
+rows recorded (:class:`GateStopped`). The next run carries from the last written cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterator, Sequence
+
+from btcbot_pipeline.adapters.btcturk.account import opening_for_settings, opening_metadata
+from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
+from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
+from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.domain.payloads import (
+    fill_payload,
+    intent_payload,
+    metrics_payload,
+    plan_payload,
+    state_from_payload,
+    universe_payload,
+)
+from btcbot_pipeline.domain.risk import RiskClear, RiskState
+from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
+from btcbot_pipeline.domain.rules import exclude_unusable_rules
+from btcbot_pipeline.domain.trace import CycleTrace, build_trace
+from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
+from btcbot_pipeline.quality.rules import (
+    GateParams,
+    GateResult,
+    Record,
+    Suite,
+    gate_failure_rows,
+    window_frames,
+)
+from btcbot_pipeline.settings import BotSettings
+from btcbot_pipeline.storage.book import Book, BookIdentity, Window
+from btcbot_pipeline.storage.rows import Row, cycle_rows, market_rows, trace_rows, universe_rows
+
+# Largest chunk validated and written at once: a week of five-minute cycles. Great
+# Expectations costs ~40 ms per suite and validation whatever the frame size, so chunks
+# amortise it; bounding them bounds memory (a chunk's rows and frames are held until written).
+CHUNK_CYCLES = 2016
+
+Snapshots = Callable[[list[datetime]], list[MarketSnapshot]]
+Validate = Callable[[Suite, list[Record]], GateResult]
+
+
+class EngineError(Exception):
+    """The window cannot run (ledger integrity, an upstream input missing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """One partition of the run: its key, its window and its cycle times (in order)."""
+
+    key: str
+    window: Window
+    times: tuple[datetime, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CycleOutputs:
+    """Everything one chunk computed, in memory, before it is gated and written."""
+
+    snapshots: list[MarketSnapshot]
+    selections: list[UniverseSelection]
+    results: list[CycleResult]
+    traces: list[CycleTrace]
+    rows: dict[str, list[Row]]
+    carried_from: str | None
+    opening: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkDone:
+    """A chunk passed its gates and is in the book."""
+
+    partitions: tuple[Partition, ...]
+    outputs: CycleOutputs
+    gates: tuple[GateResult, ...]
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class GateStopped:
+    """A chunk failed an ERROR expectation: nothing of it was written."""
+
+    partitions: tuple[Partition, ...]
+    gates: tuple[GateResult, ...]
+    failure_rows: tuple[tuple[Any, ...], ...]
+
+    @property
+    def first_failure(self) -> tuple[Any, ...]:
+        return min(self.failure_rows, key=lambda r: (r[0], r[3], r[4]))
+
+    def describe(self) -> str:
+        ts, cycle_id, _asset, check, expectation, detail = self.first_failure
+        return (
+            f"gate {check} stopped cycle {cycle_id} ({ts:%Y-%m-%dT%H:%M} UTC): {expectation}: {detail}. "
+            f"Nothing of {self.partitions[0].key}…{self.partitions[-1].key} was written; earlier partitions are in the book."
+        )
+
+
+@dataclass
+class Carry:
+    """What the window starts from: the book's last cycle before it, or nothing (opening)."""
+
+    state: LedgerState | None
+    carried_from: str | None
+    risk: RiskState | None
+    clear: RiskClear | None = None
+    opened: dict[str, str] | None = field(default=None)
+
+
+def chunks(partitions: Sequence[Partition], limit: int = CHUNK_CYCLES) -> list[tuple[Partition, ...]]:
+    """Consecutive whole partitions, at most ``limit`` cycles a chunk (a larger partition is a chunk alone)."""
+    out: list[tuple[Partition, ...]] = []
+    current: list[Partition] = []
+    size = 0
+    for p in partitions:
+        if current and size + len(p.times) > limit:
+            out.append(tuple(current))
+            current, size = [], 0
+        current.append(p)
+        size += len(p.times)
+    if current:
+        out.append(tuple(current))
+    return out
+
+
+def carry_in(book: Book, window: Window) -> Carry:
+    """The ledger and risk state of the last cycle before ``window``, and the operator
+    clears no decision outside it applied yet (a re-run of the window applies them again)."""
+    ledger = book.last_ledger_state(window.start)
+    risk = book.last_risk_state(window.start)
+    pending = book.pending_clears(window)
+    return Carry(
+        state=state_from_payload(json.loads(ledger[1])) if ledger else None,
+        carried_from=cycle_id_for(ledger[0]) if ledger else None,
+        risk=risk_state_from_payload(json.loads(risk[1])) if risk else None,
+        clear=RiskClear(",".join(c for c, _ in pending), "; ".join(r for _, r in pending)) if pending else None,
+    )
+
+
+def compute(
+    snapshots: list[MarketSnapshot], carry: Carry, cfg: BotSettings, active_params: dict[str, Any]
+) -> CycleOutputs:
+    """All stages of consecutive cycles from ``carry``: pure computation, nothing written."""
+    params = cfg.cycle_params()
+    snapshots = [exclude_unusable_rules(s, params.rules) for s in snapshots]
+    selections = [select_universe(s, params.universe) for s in snapshots]
+    opening = None
+    state = carry.state
+    if state is None:  # a new book opens from the exchange's balances or DRY_RUN_TRY_BALANCE
+        opened = opening_for_settings(cfg, snapshots[0])
+        state, opening = opened.state, opening_metadata(opened)
+    try:
+        results = run_cycles(snapshots, selections, state, params, risk=carry.risk, clear=carry.clear)
+    except LedgerIntegrityError as exc:
+        raise EngineError(f"ledger integrity error: {exc}") from None
+    rows: dict[str, list[Row]] = {**market_rows(snapshots), **universe_rows(selections)}
+    rows.update(cycle_rows(results, carry.carried_from, opening or None))
+    traces, run_metrics = _traces(snapshots, selections, results, opening, carry.carried_from, active_params)
+    rows.update(trace_rows(traces, run_metrics))
+    return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening)
+
+
+def _traces(
+    snapshots: Sequence[MarketSnapshot],
+    selections: Sequence[UniverseSelection],
+    results: Sequence[CycleResult],
+    opening: dict[str, str] | None,
+    carried_from: str | None,
+    active_params: dict[str, Any],
+) -> tuple[list[CycleTrace], list[Row]]:
+    """Each cycle's trace from its stages' payloads, handed over in memory."""
+    traces: list[CycleTrace] = []
+    run_metrics: list[Row] = []
+    first = carried_from is None
+    for snap, sel, res in zip(snapshots, selections, results):
+        skipped = [{"symbol": s.symbol, "reason": s.skip_reason} for s in snap.symbols if s.skip_reason]
+        ledger = metrics_payload(res.metrics)
+        if first and opening:
+            ledger["opening"] = opening
+        first = False
+        fills = [fill_payload(f) for f in res.fills]
+        trace = build_trace(
+            market={"candidates": len(snap.symbols), "skipped": skipped, "source": snap.source, "degraded_reason": snap.degraded_reason},
+            universe=universe_payload(sel),
+            plan=plan_payload(res),
+            intents=[intent_payload(i) for i in res.intents],
+            fills=fills,
+            ledger=ledger,
+            active_params=active_params,
+        )
+        traces.append(trace)
+        planned = sum(1 for i in res.intents if i.planned)
+        run_metrics.append((
+            res.cycle_ts, res.cycle_id, res.mode.final.value, len(snap.symbols), len(snap.symbols) - len(skipped),
+            len(sel.selected), planned, len(res.intents) - planned, len(fills), res.metrics.equity_try,
+        ))
+    return traces, run_metrics
+
+
+def run_window(
+    book: Book,
+    partitions: Sequence[Partition],
+    *,
+    cfg: BotSettings,
+    identity: BookIdentity,
+    snapshots: Snapshots,
+    validate: Validate,
+    chunk_cycles: int = CHUNK_CYCLES,
+) -> Iterator[ChunkDone | GateStopped]:
+    """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
+
+    Stops after the first :class:`GateStopped`.
+    """
+    book.claim(identity)
+    active = cfg.cycle_params().as_dict()
+    gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
+    carry = carry_in(book, Window(partitions[0].window.start, partitions[-1].window.end))
+    for group in chunks(partitions, chunk_cycles):
+        t0 = time.perf_counter()
+        window = Window(group[0].window.start, group[-1].window.end)
+        times = [t for p in group for t in p.times]
+        if not times:
+            continue
+        out = compute(snapshots(times), carry, cfg, active)
+        frames = window_frames(out.rows, out.results, gp)
+        gates = tuple(validate(suite, recs) for suite, recs in frames)
+        blocking = [(g, recs) for g, (_, recs) in zip(gates, frames) if g.blocking]
+        if blocking:
+            failures: list[tuple[Any, ...]] = []
+            for g, recs in blocking:
+                failures += gate_failure_rows(g, recs, cycle_id_for)
+            book.record_gate_failure(window, failures)
+            yield GateStopped(group, gates, tuple(failures))
+            return
+        book.replace_window(window, out.rows, passed=True)
+        last = out.results[-1]
+        carry = Carry(
+            state=last.state,
+            carried_from=last.cycle_id,
+            risk=last.risk.state if last.risk is not None else None,
+        )
+        yield ChunkDone(group, out, gates, time.perf_counter() - t0)
