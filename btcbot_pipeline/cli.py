@@ -11,6 +11,10 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``replay-capture``   poll the live BTCTurk API into a replay dataset with a manifest
 - ``replay-import``    turn Freqtrade OHLCV files (feather/json/csv) into a replay dataset
 - ``fake-btcturk``     serve a fake BTCTurk on 127.0.0.1 (demos; tests use the same server)
+- ``report``           a book's performance report and equity/drawdown chart (``--compare`` a second)
+- ``fingerprint``      sha256 of a book's canonical outputs, per table, over an optional window
+- ``parity``           compare two books' outputs: exit 0 equal, 1 with the first difference, 2 error
+- ``export``           every table of a book as CSV or Parquet files, money exact
 
 Errors of our own print as ``ErrorType: message`` with exit code 2, never a traceback.
 """
@@ -34,6 +38,7 @@ from btcbot_pipeline.adapters.replay.importer import (
 )
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
+from btcbot_pipeline.reporting.errors import ReportingError
 from btcbot_pipeline.reports import ReportError, cycle_summary, latest_cycle_ts
 from btcbot_pipeline.settings import SettingsError, load_settings
 
@@ -177,6 +182,50 @@ def _risk_clear(args: argparse.Namespace) -> int:
     return 0
 
 
+def _books(*names: str) -> list[Path]:
+    from btcbot_pipeline.reporting.books import resolve_book
+
+    settings = load_settings()
+    return [resolve_book(name, settings) for name in names]
+
+
+def _report(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.reporting.chart import report_books
+    from btcbot_pipeline.reporting.report import format_text
+
+    names = [args.book] + ([args.compare] if args.compare else [])
+    reports, chart = report_books(_books(*names), None if args.out is None else Path(args.out))
+    print(format_text(reports))
+    print(f"chart {chart}")
+    return 0
+
+
+def _fingerprint(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.reporting.fingerprint import fingerprint_book
+
+    print(fingerprint_book(_books(args.book)[0], args.start, args.end).text())
+    return 0
+
+
+def _parity(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.reporting.fingerprint import compare_books
+
+    book_a, book_b = _books(args.book_a, args.book_b)
+    parity = compare_books(book_a, book_b, args.start, args.end)
+    print(parity.text())
+    return 0 if parity.agree else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.reporting.export import export_book
+
+    exported = export_book(_books(args.book)[0], Path(args.out), args.format)
+    print(f"wrote {len(exported)} tables as {args.format} to {args.out}")
+    for e in exported:
+        print(f"  {e.table:<20} {e.rows:>8} rows  {e.path.name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="btcbot", description="btcbot_pipeline tools (cycles run through Dagster)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -239,6 +288,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", help="who (default: the OS user)")
     p.add_argument("--db", help="DuckDB book (default STATE_DB_PATH)")
     p.set_defaults(func=_risk_clear)
+
+    book_help = "book file, or backtest name (BACKTEST_DIR/<name>.duckdb)"
+    p = sub.add_parser("report", help="performance report of a book, with an equity and drawdown chart")
+    p.add_argument("book", help=book_help)
+    p.add_argument("--compare", metavar="OTHER", help="a second book: reported side by side, drawn on the same chart")
+    p.add_argument("--out", metavar="DIR", help="folder for the chart PNG (default: the book's folder)")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("fingerprint", help="sha256 of a book's canonical outputs, per table")
+    p.add_argument("book", help=book_help)
+    p.add_argument("--start", type=_utc, help="first cycle of the window, UTC (default: the first)")
+    p.add_argument("--end", type=_utc, help="end of the window, exclusive, UTC (default: after the last)")
+    p.set_defaults(func=_fingerprint)
+
+    p = sub.add_parser("parity", help="compare two books' outputs (exit 0 equal, 1 different, 2 error)")
+    p.add_argument("book_a", metavar="A", help=book_help)
+    p.add_argument("book_b", metavar="B", help=book_help)
+    p.add_argument("--start", type=_utc, help="first cycle of the window, UTC (default: the first)")
+    p.add_argument("--end", type=_utc, help="end of the window, exclusive, UTC (default: after the last)")
+    p.set_defaults(func=_parity)
+
+    p = sub.add_parser("export", help="write every table of a book as CSV or Parquet, money exact")
+    p.add_argument("book", help=book_help)
+    p.add_argument("--format", choices=("csv", "parquet"), required=True)
+    p.add_argument("--out", metavar="DIR", required=True, help="folder to write <table>.csv|parquet to (created if missing)")
+    p.set_defaults(func=_export)
     return parser
 
 
@@ -246,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, ReplayDatasetError, ReportError, BtcturkError, CaptureError, ReplayImportError) as exc:
+    except (SettingsError, ReplayDatasetError, ReportError, BtcturkError, CaptureError, ReplayImportError,
+            ReportingError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
 
