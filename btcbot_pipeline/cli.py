@@ -11,6 +11,7 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``replay-capture``   poll the live BTCTurk API into a replay dataset with a manifest
 - ``replay-import``    turn Freqtrade OHLCV files (feather/json/csv) into a replay dataset
 - ``fake-btcturk``     serve a fake BTCTurk on 127.0.0.1 (demos; tests use the same server)
+- ``backtest``         a named backtest over a replay dataset as one Dagster run, then its report
 - ``report``           a book's performance report and equity/drawdown chart (``--compare`` a second)
 - ``fingerprint``      sha256 of a book's canonical outputs, per table, over an optional window
 - ``parity``           compare two books' outputs: exit 0 equal, 1 with the first difference, 2 error
@@ -38,9 +39,11 @@ from btcbot_pipeline.adapters.replay.importer import (
 )
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
+from btcbot_pipeline.defs.backtest.spec import SpecError
 from btcbot_pipeline.reporting.errors import ReportingError
 from btcbot_pipeline.reports import ReportError, cycle_summary, latest_cycle_ts
 from btcbot_pipeline.settings import SettingsError, load_settings
+from btcbot_pipeline.storage.book import BookError
 
 KEY_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -226,6 +229,50 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    import time
+
+    from btcbot_pipeline.adapters.replay.span import dataset_span
+    from btcbot_pipeline.defs.backtest.run import prepare, run, show_progress
+    from btcbot_pipeline.defs.backtest.spec import make_spec, parse_sets, read_params_file
+    from btcbot_pipeline.reporting.chart import report_books
+    from btcbot_pipeline.reporting.report import format_text
+
+    checked = validate_replay_dataset(args.dataset)
+    if not checked.ok:
+        print(checked.format_text(), file=sys.stderr)
+        print(f"backtest not started: the dataset {args.dataset} has errors (btcbot replay-validate lists them)", file=sys.stderr)
+        return 2
+    span = dataset_span(args.dataset)
+    if span is not None and (args.start < span.first or args.start > span.last):
+        print(f"backtest not started: --start {args.start:%Y-%m-%dT%H:%M} is outside the dataset's order books "
+              f"({span.first:%Y-%m-%dT%H:%M} … {span.last:%Y-%m-%dT%H:%M} UTC); a cycle without data stops at the "
+              "market gate: start within that span", file=sys.stderr)
+        return 2
+    settings = load_settings(args.env_file)
+    spec = make_spec(
+        name=args.name, dataset=str(Path(args.dataset).resolve()), start=args.start, end=args.end,
+        partition=args.partition, env_file=args.env_file,
+        params=read_params_file(args.params) if args.params else None, sets=parse_sets(args.set),
+    )
+    prepare(spec, settings.backtest_dir, replace=args.replace)
+    print(f"backtest {spec.name}: {args.dataset}, {spec.start:%Y-%m-%dT%H:%M} … {spec.end:%Y-%m-%dT%H:%M} UTC "
+          f"by {spec.partition}, book {settings.backtest_dir}/{spec.name}.duckdb", flush=True)
+    show_progress()
+    t0 = time.perf_counter()
+    outcome = run(spec, settings.backtest_dir)
+    seconds = time.perf_counter() - t0
+    if not outcome.success:
+        print(f"backtest {spec.name} STOPPED: {outcome.failure}", file=sys.stderr)
+        return 1
+    reports, chart = report_books([outcome.book])
+    cycles = reports[0].cycles
+    print(f"done: {cycles} cycles in {seconds:.1f} s ({cycles / seconds:,.0f} cycles/s), Dagster run {outcome.run_id}")
+    print(format_text(reports))
+    print(f"chart {chart}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="btcbot", description="btcbot_pipeline tools (cycles run through Dagster)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -302,6 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_utc, help="end of the window, exclusive, UTC (default: after the last)")
     p.set_defaults(func=_fingerprint)
 
+    p = sub.add_parser("backtest", help="run a named backtest over a replay dataset as one Dagster run, then report it")
+    p.add_argument("--dataset", required=True, help="replay dataset folder (validated first; errors exit 2)")
+    p.add_argument("--start", type=_utc, required=True, help="first cycle, UTC (e.g. 2018-01-10T00:00)")
+    p.add_argument("--end", type=_utc, required=True, help="end of the window, exclusive, UTC")
+    p.add_argument("--name", required=True, help="its book is BACKTEST_DIR/NAME.duckdb (letters, digits, _)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting for this backtest (repeatable)")
+    p.add_argument("--params", metavar="FILE", help="settings for this backtest: KEY=VALUE lines or a JSON object")
+    p.add_argument("--partition", choices=("day", "week"), default="day", help="Dagster partition size (default day)")
+    p.add_argument("--replace", action="store_true", help="delete an existing backtest of this name first")
+    p.add_argument("--env-file", default=".env")
+    p.set_defaults(func=_backtest)
+
     p = sub.add_parser("parity", help="compare two books' outputs (exit 0 equal, 1 different, 2 error)")
     p.add_argument("book_a", metavar="A", help=book_help)
     p.add_argument("book_b", metavar="B", help=book_help)
@@ -322,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (SettingsError, ReplayDatasetError, ReportError, BtcturkError, CaptureError, ReplayImportError,
-            ReportingError) as exc:
+            ReportingError, SpecError, BookError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from btcbot_pipeline.defs.backtest.assets import build_backtest
+from btcbot_pipeline.defs.backtest.spec import load_specs
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.jobs import cycle_job, cycle_schedule
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
@@ -19,8 +21,15 @@ from btcbot_pipeline.settings import BotSettings, load_settings
 
 def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None) -> dg.Definitions:
     partitions = cycle_partitions(settings.cycle_cron, settings.cycle_partitions_start, settings.cycle_partitions_end)
+    # One asset group per backtest spec in BACKTEST_DIR (written by `btcbot backtest`).
+    backtest_assets: list[dg.AssetsDefinition] = []
+    backtest_resources: dict[str, object] = {}
+    for spec in load_specs(settings.backtest_dir):
+        assets, resources = build_backtest(spec, settings.backtest_dir)
+        backtest_assets += assets
+        backtest_resources |= resources
     return dg.Definitions(
-        assets=build_cycle_assets(partitions),
+        assets=build_cycle_assets(partitions) + backtest_assets,
         jobs=[cycle_job],
         schedules=[cycle_schedule()],
         sensors=[build_catchup_sensor(cycle_job, partitions)],
@@ -37,6 +46,7 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
                 quote_ccy=settings.stage7_universe_quote_ccy,
             ),
             "book": BookResource(database=settings.state_db_path),
+            **backtest_resources,
         },
         # One process per run: a multiprocess run costs ~14 s here against ~2.4 s, and
         # DuckDB allows a single writer, so steps must not run in parallel processes.

@@ -62,6 +62,9 @@ from btcbot_pipeline.storage.rows import Row, cycle_rows, market_rows, trace_row
 # Expectations costs ~40 ms per suite and validation whatever the frame size, so chunks
 # amortise it; bounding them bounds memory (a chunk's rows and frames are held until written).
 CHUNK_CYCLES = 2016
+# Progress lines (a chunk done, cycles/s): the asset also logs them to Dagster; the
+# `btcbot backtest` command prints this Python logger on the terminal.
+PROGRESS_LOGGER = "btcbot.progress"
 
 Snapshots = Callable[[list[datetime]], list[MarketSnapshot]]
 Validate = Callable[[Suite, list[Record]], GateResult]

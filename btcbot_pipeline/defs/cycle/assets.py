@@ -24,6 +24,7 @@ a range of partitions is one run replaying its cycles in order. The outputs are
 
 # No `from __future__ import annotations`: Dagster reads the parameter annotations at runtime.
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterator
@@ -35,13 +36,21 @@ from btcbot_pipeline.defs.cycle import metadata
 from btcbot_pipeline.defs.cycle.checks import aggregate, check_results, check_spec
 from btcbot_pipeline.defs.cycle.partitions import cycle_ticks
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
-from btcbot_pipeline.engine import ChunkDone, EngineError, GateStopped, Partition, run_window
+from btcbot_pipeline.engine import (
+    PROGRESS_LOGGER,
+    ChunkDone,
+    EngineError,
+    GateStopped,
+    Partition,
+    run_window,
+)
 from btcbot_pipeline.quality.rules import SUITES
 from btcbot_pipeline.settings import BotSettings, SettingsError
 from btcbot_pipeline.storage.book import BookError, Window
 from btcbot_pipeline.storage.identity import run_identity
 
 GROUP = "cycle"
+progress = logging.getLogger(PROGRESS_LOGGER)
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 STAGES = ("market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace")
 
@@ -166,6 +175,7 @@ def build_cycle_assets(
                     if isinstance(outcome, GateStopped):
                         yield from check_results(g.key, aggregate([d.gates for d in done] + [outcome.gates]))
                         context.log.error(outcome.describe())
+                        progress.error(outcome.describe())
                         raise dg.Failure(
                             description=outcome.describe(),
                             metadata={"failed_checks": sorted({r[3] for r in outcome.failure_rows})},
@@ -174,10 +184,12 @@ def build_cycle_assets(
                     yield from _materializations(g, outcome)
                     cycles += sum(len(p.times) for p in outcome.partitions)
                     n = sum(len(p.times) for p in outcome.partitions)
-                    context.log.info(
+                    line = (
                         f"{outcome.partitions[-1].key}: {cycles}/{total} cycles in the book "
                         f"({n / outcome.seconds:,.0f} cycles/s), equity {metadata.money(outcome.outputs.results[-1].metrics.equity_try)} TRY"
                     )
+                    context.log.info(line)
+                    progress.info(line)
         except (BookError, EngineError) as exc:
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from None
         yield from check_results(g.key, aggregate([d.gates for d in done]))
