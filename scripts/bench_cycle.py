@@ -1,11 +1,19 @@
 """Benchmark of the pure cycle core and of the replay reader (not a test).
 
-Measures, over one day of five-minute cycles of a synthetic dataset:
-- snapshot building (``ReplayDataset.snapshot_at`` + ``finalize_snapshot``) per cycle;
-- the pure core (universe → plan → intents → fills → ledger) per cycle, as cycles/s;
+Measures, over five-minute cycles of a dataset (synthetic by default):
+- dataset load (CSV parsing and the per-candle 24 h statistics);
+- snapshots: ``ReplayDataset.snapshot_at`` + ``finalize_snapshot`` per cycle, and the
+  range method ``ReplayDataset.snapshots`` when the code has it;
+- universe: ``select_universe`` per cycle, and ``select_universes`` for the range;
+- the fold ``run_cycles`` (plan → intents → fills → ledger) over all cycles;
+- the whole pure pipeline (range snapshots → universes → fold), as marginal cycles/s;
 - the payload round trip the Dagster assets add (serialize + parse) per cycle.
 
-Usage: python scripts/bench_cycle.py [--minutes 1440] [--step 5] [--repeat 3]
+Each timing is the best of ``--repeat`` runs. Usage::
+
+    python scripts/bench_cycle.py [--days 1] [--pairs 12] [--step 5] [--repeat 3]
+    python scripts/bench_cycle.py --dataset DIR      # an existing dataset, e.g. real pairs
+    python scripts/bench_cycle.py --days 20 --pairs 10 --keep /tmp/synth10x20  # reuse it later
 """
 
 from __future__ import annotations
@@ -16,63 +24,111 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
-from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
-from btcbot_pipeline.domain.cycle import run_full_cycle
+from btcbot_pipeline.adapters.replay.synth import DEFAULT_PAIRS, init_replay_dataset
+from btcbot_pipeline.domain import universe as universe_module
+from btcbot_pipeline.domain.cycle import run_cycles
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import finalize_snapshot
 from btcbot_pipeline.domain.payloads import dumps, snapshot_from_payloads, symbol_payload
+from btcbot_pipeline.domain.rules import exclude_unusable_rules
+from btcbot_pipeline.domain.universe import select_universe
 from btcbot_pipeline.settings import load_settings
 
 DEMO = dict(STAGE7_ENABLED="true", KILL_SWITCH="false", DRY_RUN_TRY_BALANCE="10000", STAGE7_UNIVERSE_SIZE="5",
             MAX_ORDERS_PER_CYCLE="5", NOTIONAL_CAP_TRY_PER_CYCLE="10000")
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T = TypeVar("T")
+
+
+def best_of(repeat: int, work: Callable[[], T]) -> tuple[float, T]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = work()
+        best = min(best, time.perf_counter() - t0)
+    return best, result  # type: ignore[return-value]
+
+
+def report(label: str, cycles: int, seconds: float) -> None:
+    print(f"{label:26} {cycles} cycles in {seconds:7.3f} s = {cycles / seconds:>9,.0f} cycles/s ({seconds / cycles * 1e3:.3f} ms/cycle)")
+
+
+def load_dataset(args: argparse.Namespace) -> ReplayDataset:
+    if args.dataset:
+        path = Path(args.dataset)
+    else:
+        path = Path(args.keep) if args.keep else Path(tempfile.mkdtemp()) / "replay"
+        if not (path / "orderbook").is_dir():
+            symbols = sorted(DEFAULT_PAIRS)[: args.pairs]
+            t0 = time.perf_counter()
+            init_replay_dataset(path, seed=42, start=START, minutes=args.days * 1440, symbols=symbols)
+            print(f"synth: {len(symbols)} pairs x {args.days * 1440} rows in {time.perf_counter() - t0:.2f} s")
+    seconds, dataset = best_of(args.repeat, lambda: ReplayDataset.load(path))
+    rows = sum(1 for _ in (path / "orderbook").glob("*.csv"))
+    print(f"load: {len(dataset.symbols)} symbols ({rows} book files) in {seconds:.3f} s")
+    return dataset
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=int, default=1440)
+    parser.add_argument("--days", type=int, default=1, help="synthetic dataset length")
+    parser.add_argument("--pairs", type=int, default=12, help="synthetic pairs (first N default pairs)")
+    parser.add_argument("--dataset", default=None, help="benchmark this dataset folder instead of a synthetic one")
+    parser.add_argument("--keep", default=None, help="write the synthetic dataset here and reuse it next time")
     parser.add_argument("--step", type=int, default=5, help="minutes between cycles")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     params = load_settings(None, **DEMO).cycle_params()
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "replay"
-        t0 = time.perf_counter()
-        init_replay_dataset(path, seed=42, start=start, minutes=args.minutes)
-        t1 = time.perf_counter()
-        dataset = ReplayDataset.load(path)
-        t2 = time.perf_counter()
-    print(f"dataset: {len(dataset.symbols)} symbols x {args.minutes} rows; synth {t1 - t0:.2f} s, load {t2 - t1:.2f} s")
+    lookback, age = params.universe.vol_lookback, params.max_data_age_s
+    dataset = load_dataset(args)
+    first = dataset.start.replace(second=0, microsecond=0)
+    count = int((dataset.end - first).total_seconds() // (60 * args.step)) + 1
+    times = [first + timedelta(minutes=args.step * k) for k in range(count)]
 
-    times = [start + timedelta(minutes=m) for m in range(0, args.minutes, args.step)]
+    def per_cycle_snapshots() -> list:
+        return [finalize_snapshot(dataset.snapshot_at(t, vol_lookback=lookback, max_data_age_s=age), max_data_age_s=age) for t in times]
+
+    seconds, snapshots = best_of(args.repeat, per_cycle_snapshots)
+    report("snapshots (per cycle)", len(times), seconds)
+    bulk_snapshots = getattr(dataset, "snapshots", None)
+    if bulk_snapshots is not None:
+        seconds, ranged = best_of(args.repeat, lambda: bulk_snapshots(times, vol_lookback=lookback, max_data_age_s=age))
+        report("snapshots (range)", len(times), seconds)
+        assert ranged == snapshots, "range snapshots differ from per-cycle snapshots"
+    snapshots = [exclude_unusable_rules(s, params.rules) for s in snapshots]
+
+    seconds, selections = best_of(args.repeat, lambda: [select_universe(s, params.universe) for s in snapshots])
+    report("universe (per cycle)", len(times), seconds)
+    select_universes = getattr(universe_module, "select_universes", None)
+    if select_universes is not None:
+        seconds, ranged_sel = best_of(args.repeat, lambda: select_universes(snapshots, params.universe))
+        report("universe (range)", len(times), seconds)
+        assert list(ranged_sel) == selections, "range universes differ from per-cycle universes"
+
+    opening = LedgerState.opening(params.start_capital_try)
+    seconds, results = best_of(args.repeat, lambda: run_cycles(snapshots, selections, opening, params))
+    report("fold run_cycles", len(times), seconds)
+    final = results[-1].metrics
+    print(f"{'':26} {sum(len(r.fills) for r in results)} fills, final equity {final.equity_try:.2f} TRY")
+
+    if bulk_snapshots is not None and select_universes is not None:
+        def pipeline() -> list:
+            snaps = [exclude_unusable_rules(s, params.rules) for s in bulk_snapshots(times, vol_lookback=lookback, max_data_age_s=age)]
+            return run_cycles(snaps, select_universes(snaps, params.universe), opening, params)
+
+        seconds, _ = best_of(args.repeat, pipeline)
+        report("pipeline (range + fold)", len(times), seconds)
+
+    sample = snapshots[: min(len(snapshots), 288)]
     t0 = time.perf_counter()
-    snapshots = [finalize_snapshot(dataset.snapshot_at(t, vol_lookback=params.universe.vol_lookback, max_data_age_s=params.max_data_age_s), max_data_age_s=params.max_data_age_s) for t in times]
-    snap_s = time.perf_counter() - t0
-    print(f"snapshots: {len(times)} cycles in {snap_s:.3f} s = {len(times) / snap_s:,.0f} cycles/s")
-
-    best = float("inf")
-    for _ in range(args.repeat):
-        state = LedgerState.opening(params.start_capital_try)
-        risk = None
-        t0 = time.perf_counter()
-        fills = 0
-        for snap in snapshots:
-            result = run_full_cycle(snap, state, params, risk)
-            state = result.state
-            risk = result.risk.state if result.risk is not None else None  # carry the risk budget
-            fills += len(result.fills)
-        best = min(best, time.perf_counter() - t0)
-    print(f"pure core: {len(snapshots)} cycles in {best:.3f} s = {len(snapshots) / best:,.0f} cycles/s ({fills} fills, final equity {state.cash_try + sum(h.qty * state.marks[s] for s, h in state.holdings.items()):.2f} TRY)")
-
-    t0 = time.perf_counter()
-    for snap in snapshots:
+    for snap in sample:
         texts = [dumps(symbol_payload(s)) for s in snap.symbols]
         snapshot_from_payloads(snap.cycle_ts, [json.loads(t) for t in texts])
-    rt = time.perf_counter() - t0
-    print(f"snapshot payload round trip: {len(snapshots) / rt:,.0f} cycles/s")
+    report("snapshot payload trip", len(sample), time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ from typing import Any
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.domain import payloads
+from btcbot_pipeline.domain import universe as universe_module
 from btcbot_pipeline.domain.cycle import CycleResult, run_cycles
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
@@ -190,9 +191,8 @@ def snapshots_for(dataset: ReplayDataset, times: tuple[datetime, ...], params: C
 
 
 def universes_for(snapshots: list[MarketSnapshot], params: CycleParams, bulk: bool) -> list[UniverseSelection]:
-    if bulk:
-        from btcbot_pipeline.domain.universe import select_universes  # type: ignore[attr-defined]
-
+    select_universes = getattr(universe_module, "select_universes", None)
+    if bulk and select_universes is not None:
         return list(select_universes(snapshots, params.universe))
     return [select_universe(s, params.universe) for s in snapshots]
 

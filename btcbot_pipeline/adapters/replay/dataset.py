@@ -3,7 +3,8 @@
 Inside:
 
 - :class:`ReplayDatasetError`: the folder cannot be replayed at all (``code`` + ``path``).
-- :class:`ReplayDataset`: ``load(path)`` then ``snapshot_at(cycle_ts)`` → ``MarketSnapshot``.
+- :class:`ReplayDataset`: ``load(path)`` then ``snapshot_at(cycle_ts)`` → ``MarketSnapshot``,
+  or ``snapshots(cycle_times)`` → finalized snapshots of a whole range in one sweep.
 
 Layout (the seeds' ``replay-init`` / ``replay-capture`` format, read unchanged)::
 
@@ -24,8 +25,11 @@ from __future__ import annotations
 import os
 from bisect import bisect_right
 from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from itertools import accumulate, repeat
+from operator import sub
 from pathlib import Path
 
 from btcbot_pipeline.adapters.replay.csvio import (
@@ -40,7 +44,7 @@ from btcbot_pipeline.domain.market import (
     MarketSnapshot,
     SymbolRules,
     SymbolSnapshot,
-    assess_symbol,
+    assess_fields,
 )
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 
@@ -76,7 +80,8 @@ class ReplayDataset:
 
     Build with :meth:`load`. Every file is parsed once; trailing-24h high/low, quote
     volume and change are precomputed per candle, so :meth:`snapshot_at` costs a few
-    binary searches per symbol.
+    binary searches per symbol, and :meth:`snapshots` a few forward steps per symbol and
+    cycle.
     """
 
     __slots__ = ("_root", "_symbols", "_series", "_issues", "_rules", "_start", "_end")
@@ -182,6 +187,35 @@ class ReplayDataset:
         snapshots = tuple(s.at(now_us, vol_lookback + 1, max_data_age_s) for s in self._series)
         return MarketSnapshot(cycle_ts=cycle_ts, symbols=snapshots, source="replay")
 
+    def snapshots(
+        self, cycle_times: Sequence[datetime], *, vol_lookback: int = 20, max_data_age_s: int = 60
+    ) -> list[MarketSnapshot]:
+        """Finalized snapshots for many cycle times at once, in the order given.
+
+        Each equals ``finalize_snapshot(self.snapshot_at(t, ...), max_data_age_s=...)``:
+        every symbol is assessed and they are sorted. Instead of binary searches over
+        whole files per cycle, each symbol's rows are swept once in time order, so a
+        backtest of thousands of cycles pays for its rows about once.
+
+        Raises:
+            ValueError: as :meth:`snapshot_at`, for the first bad cycle time.
+        """
+        if vol_lookback < 0:
+            raise ValueError(f"vol_lookback must be >= 0, was {vol_lookback}")
+        for cycle_ts in cycle_times:
+            if cycle_ts.tzinfo is None or cycle_ts.utcoffset() != _NO_OFFSET:
+                raise ValueError(f"cycle_ts must be timezone-aware UTC, was {cycle_ts!r}")
+        stamps = [to_epoch_us(t) for t in cycle_times]
+        order = sorted(range(len(stamps)), key=stamps.__getitem__)
+        ascending = [stamps[i] for i in order]
+        moments: dict[int, datetime] = {}
+        columns = [s.sweep(ascending, vol_lookback + 1, max_data_age_s, moments) for s in self._series]
+        by_time = list(zip(*columns)) if columns else [()] * len(stamps)
+        out: list[MarketSnapshot | None] = [None] * len(stamps)
+        for position, symbols in zip(order, by_time):
+            out[position] = MarketSnapshot(cycle_ts=cycle_times[position], symbols=symbols, source="replay")
+        return out  # type: ignore[return-value]
+
 
 def _percent_change(first: Decimal, last: Decimal) -> Decimal | None:
     if first == ZERO:
@@ -192,10 +226,15 @@ def _percent_change(first: Decimal, last: Decimal) -> Decimal | None:
 
 
 class _SymbolSeries:
-    """One symbol's columns plus the per-candle trailing-24h statistics."""
+    """One symbol's columns plus the per-candle trailing-24h statistics.
+
+    Columns are tuples: immutable, and the garbage collector stops scanning a tuple of
+    Decimals once it has seen it, where it would walk every list at every full collection
+    for as long as the dataset lives.
+    """
 
     __slots__ = (
-        "symbol", "rules", "reason",
+        "symbol", "rules", "reason", "invalid",
         "b_ts", "bid", "ask",
         "c_ts", "c_open", "c_high", "c_low", "c_close", "c_qv_prefix",
         "w_lo", "w_high", "w_low", "w_qv", "w_change",
@@ -221,119 +260,149 @@ class _SymbolSeries:
             missing = "orderbook" if book is None else "candles"
             self.reason = f"invalid_data:missing_{missing}_file"
         if self.reason is not None or book is None or candles is None:
+            # Frozen, so every cycle can share the one snapshot of an unreadable symbol.
+            self.invalid = SymbolSnapshot(symbol=symbol, rules=rules, skip_reason=self.reason)
             return
-        self.b_ts, self.bid, self.ask = (
-            book.ts, book.columns["best_bid"], book.columns["best_ask"]
-        )
+        self.b_ts = tuple(book.ts)
+        self.bid = tuple(book.columns["best_bid"])
+        self.ask = tuple(book.columns["best_ask"])
         self._init_candles(candles)
         self._init_ticker(ticker)
 
     def _init_candles(self, candles: SeriesFile) -> None:
-        ts = self.c_ts = candles.ts
+        ts = self.c_ts = tuple(candles.ts)
         cols = candles.columns
-        opens, highs, lows, closes = cols["open"], cols["high"], cols["low"], cols["close"]
+        opens, highs, lows, closes = (tuple(cols[name]) for name in ("open", "high", "low", "close"))
         self.c_open, self.c_high, self.c_low, self.c_close = opens, highs, lows, closes
         # Prefix sums in the 60-digit money context stay exact, so a window's sum is one
         # subtraction and equals the row-by-row sum to the last digit.
-        prefix = [ZERO]
-        for close, volume in zip(closes, cols["volume"], strict=True):
-            prefix.append(MONEY_CONTEXT.add(prefix[-1], MONEY_CONTEXT.multiply(close, volume)))
-        self.c_qv_prefix = prefix
-        w_lo: list[int] = []
+        products = map(MONEY_CONTEXT.multiply, closes, cols["volume"])
+        prefix = self.c_qv_prefix = tuple(accumulate(products, MONEY_CONTEXT.add, initial=ZERO))
+        # The window of candle i is (ts[i] - 24h, ts[i]]: it starts after every stamp <= ts[i] - 24h.
+        w_lo = self.w_lo = tuple(map(bisect_right, repeat(ts), map(sub, ts, repeat(_DAY_US))))
         w_high: list[Decimal] = []
         w_low: list[Decimal] = []
-        high_q: deque[int] = deque()  # indices with decreasing highs
-        low_q: deque[int] = deque()  # indices with increasing lows
-        lo = 0
-        for i, stamp in enumerate(ts):
-            while ts[lo] <= stamp - _DAY_US:
-                lo += 1
-            while high_q and highs[high_q[-1]] <= highs[i]:
+        high_q: deque[int] = deque()  # indices with decreasing highs (ties: the newest kept)
+        low_q: deque[int] = deque()  # indices with increasing lows (ties: the newest kept)
+        for i, lo in enumerate(w_lo):
+            high, low = highs[i], lows[i]
+            while high_q and highs[high_q[-1]] <= high:  # type: ignore[operator]
                 high_q.pop()
             high_q.append(i)
             while high_q[0] < lo:
                 high_q.popleft()
-            while low_q and lows[low_q[-1]] >= lows[i]:
+            while low_q and lows[low_q[-1]] >= low:  # type: ignore[operator]
                 low_q.pop()
             low_q.append(i)
             while low_q[0] < lo:
                 low_q.popleft()
-            w_lo.append(lo)
             w_high.append(highs[high_q[0]])  # type: ignore[arg-type]
             w_low.append(lows[low_q[0]])  # type: ignore[arg-type]
-        self.w_lo, self.w_high, self.w_low = w_lo, w_high, w_low
-        self.w_qv = [MONEY_CONTEXT.subtract(prefix[i + 1], prefix[w_lo[i]]) for i in range(len(ts))]
-        self.w_change = [
-            _percent_change(opens[w_lo[i]], closes[i])  # type: ignore[arg-type]
-            for i in range(len(ts))
-        ]
+        self.w_high, self.w_low = tuple(w_high), tuple(w_low)
+        self.w_qv = tuple(map(MONEY_CONTEXT.subtract, prefix[1:], map(prefix.__getitem__, w_lo)))
+        self.w_change = tuple(map(_percent_change, map(opens.__getitem__, w_lo), closes))  # type: ignore[arg-type]
 
     def _init_ticker(self, ticker: SeriesFile | None) -> None:
         if ticker is None:
-            self.t_ts: list[int] = []
+            self.t_ts: tuple[int, ...] = ()
             return
         cols = ticker.columns
-        self.t_ts = ticker.ts
-        self.t_last, self.t_high, self.t_low = cols["last"], cols["high"], cols["low"]
+        self.t_ts = tuple(ticker.ts)
+        self.t_last, self.t_high, self.t_low = (tuple(cols[name]) for name in ("last", "high", "low"))
         quote = cols.get("quote_volume") or [None] * len(ticker.ts)
-        self.t_qv = [
+        self.t_qv = tuple(
             q if q is not None else MONEY_CONTEXT.multiply(v, last)  # type: ignore[arg-type]
             for q, v, last in zip(quote, cols["volume"], cols["last"], strict=True)
-        ]
+        )
         direct = cols.get("daily_change_pct") or [None] * len(ticker.ts)
         opens = cols.get("open") or [None] * len(ticker.ts)
-        self.t_change = [
+        self.t_change = tuple(
             d if d is not None else (None if o is None else _percent_change(o, last))
             for d, o, last in zip(direct, opens, cols["last"], strict=True)
-        ]
+        )
 
     def at(self, now_us: int, n_closes: int, max_data_age_s: int) -> SymbolSnapshot:
         """This symbol's snapshot at epoch-µs ``now_us`` (rows with ``ts <= now_us`` only)."""
         if self.reason is not None:
-            return SymbolSnapshot(symbol=self.symbol, rules=self.rules, skip_reason=self.reason)
-        fields: dict[str, object] = {"symbol": self.symbol, "rules": self.rules}
-        ib = bisect_right(self.b_ts, now_us) - 1
+            return self.invalid
         ic = bisect_right(self.c_ts, now_us) - 1
+        lo = bisect_right(self.c_ts, now_us - _DAY_US)
+        return self._build(
+            now_us, bisect_right(self.b_ts, now_us) - 1, ic, bisect_right(self.t_ts, now_us) - 1, lo,
+            self.c_close[max(0, ic + 1 - n_closes) : ic + 1], max_data_age_s, to_datetime,
+        )
+
+    def sweep(self, stamps: list[int], n_closes: int, max_data_age_s: int, moments: dict[int, datetime]) -> list[SymbolSnapshot]:
+        """:meth:`at` for every stamp of ``stamps`` (ascending): each row pointer only moves
+        forward, from where the previous cycle left it. ``moments`` caches epoch-µs →
+        datetime across the symbols of one call."""
+        if self.reason is not None:
+            return [self.invalid] * len(stamps)
+        b_ts, c_ts, t_ts, close = self.b_ts, self.c_ts, self.t_ts, self.c_close
+        moment = moments.get
+
+        def to_moment(epoch_us: int) -> datetime:
+            found = moment(epoch_us)
+            if found is None:
+                found = moments[epoch_us] = to_datetime(epoch_us)
+            return found
+
+        out: list[SymbolSnapshot] = []
+        ib = ic = it = -1
+        lo = 0
+        closes: tuple[Decimal, ...] = ()
+        closes_ic = -2
+        for now_us in stamps:
+            ib = bisect_right(b_ts, now_us, ib + 1) - 1
+            ic = bisect_right(c_ts, now_us, ic + 1) - 1
+            it = bisect_right(t_ts, now_us, it + 1) - 1
+            lo = bisect_right(c_ts, now_us - _DAY_US, lo)
+            if ic != closes_ic:  # consecutive cycles before the next candle share one tuple
+                closes, closes_ic = close[max(0, ic + 1 - n_closes) : ic + 1], ic
+            out.append(self._build(now_us, ib, ic, it, lo, closes, max_data_age_s, to_moment))
+        return out
+
+    def _build(
+        self,
+        now_us: int,
+        ib: int,
+        ic: int,
+        it: int,
+        lo: int,
+        closes: tuple[Decimal, ...],
+        max_data_age_s: int,
+        to_moment: Callable[[int], datetime],
+    ) -> SymbolSnapshot:
+        """The snapshot from the last book row ``ib``, candle ``ic`` and ticker row ``it``
+        at or before ``now_us`` (``-1``: none yet) and ``lo``, the first candle of the
+        trailing 24 h; ``closes`` are the candle closes the snapshot carries."""
+        bid = ask = last = high = low = quote_volume = change = data_ts = staleness = None
         if ib >= 0:
-            fields["best_bid"] = self.bid[ib]
-            fields["best_ask"] = self.ask[ib]
+            bid, ask = self.bid[ib], self.ask[ib]
         window: tuple[Decimal | None, ...] | None = None
         if ic >= 0:
-            fields["closes"] = tuple(self.c_close[max(0, ic + 1 - n_closes) : ic + 1])
-            window = self._window(now_us, ic)
+            window = self._window(lo, ic)
             if ib >= 0:
                 data_us = min(self.b_ts[ib], self.c_ts[ic])
-                fields["data_ts"] = to_datetime(data_us)
-                fields["staleness_s"] = (now_us - data_us) // _SECOND_US
-        it = bisect_right(self.t_ts, now_us) - 1
+                data_ts = to_moment(data_us)
+                staleness = (now_us - data_us) // _SECOND_US
         if it >= 0:
-            fields["last"] = self.t_last[it]
-            fields["high_24h"] = self.t_high[it]
-            fields["low_24h"] = self.t_low[it]
-            fields["quote_volume_try"] = self.t_qv[it]
-            change = self.t_change[it]
+            last, high, low, quote_volume, change = (
+                self.t_last[it], self.t_high[it], self.t_low[it], self.t_qv[it], self.t_change[it]
+            )
             if change is None and window is not None:
                 change = window[4]  # the ticker file has no open/change column
-            fields["daily_change_pct"] = change
         elif window is not None:
-            (
-                fields["last"],
-                fields["high_24h"],
-                fields["low_24h"],
-                fields["quote_volume_try"],
-                fields["daily_change_pct"],
-            ) = window
-        snapshot = SymbolSnapshot(**fields)  # type: ignore[arg-type]
-        reason = assess_symbol(snapshot, max_data_age_s=max_data_age_s)
-        if reason is None:
-            return snapshot
-        fields["skip_reason"] = reason
-        return SymbolSnapshot(**fields)  # type: ignore[arg-type]
+            last, high, low, quote_volume, change = window
+        reason = assess_fields(data_ts, staleness, bid, ask, max_data_age_s=max_data_age_s)
+        return SymbolSnapshot(
+            self.symbol, data_ts, staleness, bid, ask, last, high, low, quote_volume, change, closes, self.rules, reason
+        )
 
-    def _window(self, now_us: int, ic: int) -> tuple[Decimal | None, ...]:
-        """last, high, low, quote volume, change % of the candles in ``(now_us - 24h, now_us]``."""
+    def _window(self, lo: int, ic: int) -> tuple[Decimal | None, ...]:
+        """last, high, low, quote volume, change % of the candles ``lo .. ic``: those in
+        ``(now - 24h, now]`` when ``lo`` is the first candle after ``now - 24h``."""
         close = self.c_close[ic]
-        lo = bisect_right(self.c_ts, now_us - _DAY_US)
         if lo == self.w_lo[ic]:
             # The usual case: the cycle falls before the next candle, so the window that
             # ends at the cycle holds the same candles as the one ending at the last bar.

@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
-from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
+from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.storage.book import Book
 
@@ -72,10 +72,7 @@ class MarketDataResource(dg.ConfigurableResource):
         if self.source != "replay":
             raise dg.Failure(description=f"market data source {self.source!r} is not available; use 'replay' or 'btcturk'")
         dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
-        return [
-            finalize_snapshot(dataset.snapshot_at(ts, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s), max_data_age_s=max_data_age_s)
-            for ts in cycle_times
-        ]
+        return dataset.snapshots(cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
 
 
 class BookResource(dg.ConfigurableResource):
