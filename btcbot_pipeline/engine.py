@@ -27,7 +27,8 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from btcbot_pipeline.adapters.btcturk.account import opening_for_settings, opening_metadata
 from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
@@ -47,6 +48,7 @@ from btcbot_pipeline.domain.rules import exclude_unusable_rules
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.quality.rules import (
+    SUITES,
     GateParams,
     GateResult,
     Record,
@@ -58,16 +60,18 @@ from btcbot_pipeline.settings import BotSettings
 from btcbot_pipeline.storage.book import Book, BookIdentity, Window
 from btcbot_pipeline.storage.rows import Row, cycle_rows, market_rows, trace_rows, universe_rows
 
-# Largest chunk validated and written at once: a week of five-minute cycles. Great
+# Largest chunk validated and written at once: 30 days of five-minute cycles. Great
 # Expectations costs ~40 ms per suite and validation whatever the frame size, so chunks
 # amortise it; bounding them bounds memory (a chunk's rows and frames are held until written).
-CHUNK_CYCLES = 2016
+CHUNK_CYCLES = 8640
+# Cycles computed and written at a time inside a chunk's transaction (about a UTC day of
+# five-minute cycles): bounds the Python objects alive at once.
+BATCH_CYCLES = 288
 # Progress lines (a chunk done, cycles/s): the asset also logs them to Dagster; the
 # `btcbot backtest` command prints this Python logger on the terminal.
 PROGRESS_LOGGER = "btcbot.progress"
 
 Snapshots = Callable[[list[datetime]], list[MarketSnapshot]]
-Validate = Callable[[Suite, list[Record]], GateResult]
 
 
 class EngineError(Exception):
@@ -97,13 +101,26 @@ class CycleOutputs:
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkDone:
-    """A chunk passed its gates and is in the book."""
+class PartitionDone:
+    """One partition of a passing chunk: ``summary`` is what the caller's ``summarize``
+    made of its cycles' outputs (the outputs themselves are not kept)."""
 
-    partitions: tuple[Partition, ...]
-    outputs: CycleOutputs
+    partition: Partition
+    summary: Any
+    equity_try: Decimal  # after the partition's last cycle
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkDone:
+    """A chunk passed its gates and is committed to the book."""
+
+    partitions: tuple[PartitionDone, ...]
     gates: tuple[GateResult, ...]
     seconds: float
+
+    @property
+    def cycles(self) -> int:
+        return sum(len(p.partition.times) for p in self.partitions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +141,29 @@ class GateStopped:
             f"gate {check} stopped cycle {cycle_id} ({ts:%Y-%m-%dT%H:%M} UTC): {expectation}: {detail}. "
             f"Nothing of {self.partitions[0].key}…{self.partitions[-1].key} was written; earlier partitions are in the book."
         )
+
+
+class Gates(Protocol):
+    """The gate suites' runner (:mod:`btcbot_pipeline.quality.expectations`)."""
+
+    def frame(self, suite: Suite, recs: list[Record]) -> Any: ...
+
+    def validate_frames(self, suite: Suite, frames: list[Any]) -> tuple[GateResult, list[Record]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionOutputs:
+    """One partition's cycles, for its summary (Dagster metadata)."""
+
+    snapshots: Sequence[MarketSnapshot]
+    selections: Sequence[UniverseSelection]
+    results: Sequence[CycleResult]
+    traces: Sequence[CycleTrace]
+    carried_from: str | None
+    opening: dict[str, str] | None
+
+
+Summarize = Callable[[Partition, PartitionOutputs], Any]
 
 
 @dataclass
@@ -227,6 +267,10 @@ def _traces(
     return traces, run_metrics
 
 
+def batches(partitions: Sequence[Partition], limit: int = BATCH_CYCLES) -> list[tuple[Partition, ...]]:
+    return chunks(partitions, limit)
+
+
 def run_window(
     book: Book,
     partitions: Sequence[Partition],
@@ -234,12 +278,17 @@ def run_window(
     cfg: BotSettings,
     identity: BookIdentity,
     snapshots: Snapshots,
-    validate: Validate,
+    gates: Gates,
+    summarize: Summarize,
     chunk_cycles: int = CHUNK_CYCLES,
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
-    Stops after the first :class:`GateStopped`.
+    A chunk is computed in batches of about a day of cycles; each batch's rows go into the
+    book inside the chunk's open transaction (so Python holds one batch at a time) and its
+    gate frames (narrow, typed) are kept; the suites then validate the whole chunk once
+    and the transaction commits, or rolls back on an ERROR failure. Stops after the first
+    :class:`GateStopped`.
     """
     book.claim(identity)
     active = cfg.cycle_params().as_dict()
@@ -248,25 +297,58 @@ def run_window(
     for group in chunks(partitions, chunk_cycles):
         t0 = time.perf_counter()
         window = Window(group[0].window.start, group[-1].window.end)
-        times = [t for p in group for t in p.times]
-        if not times:
+        frames: dict[str, list[Any]] = {name: [] for name in SUITES}
+        done: list[PartitionDone] = []
+        next_carry = carry
+        book.begin()
+        try:
+            book.clear_window(window)
+            for batch in batches(group):
+                times = [t for p in batch for t in p.times]
+                if not times:
+                    done += [PartitionDone(p, None, Decimal(0)) for p in batch]
+                    continue
+                out = compute(snapshots(times), next_carry, cfg, active)
+                for suite, recs in window_frames(out.rows, out.results, gp):
+                    frames[suite.name].append(gates.frame(suite, recs))
+                book.insert_rows(out.rows)
+                done += _summaries(batch, out, summarize)
+                last = out.results[-1]
+                next_carry = Carry(last.state, last.cycle_id, last.risk.state if last.risk is not None else None)
+            results = [gates.validate_frames(suite, frames.pop(name)) for name, suite in SUITES.items()]
+            verdicts = tuple(r for r, _ in results)
+            blocking = [(g, recs) for g, recs in results if g.blocking]
+            if blocking:
+                book.rollback()
+                failures: list[tuple[Any, ...]] = []
+                for g, recs in blocking:
+                    failures += gate_failure_rows(g, recs, cycle_id_for)
+                book.record_gate_failure(window, failures)
+                yield GateStopped(group, verdicts, tuple(failures))
+                return
+            book.commit()
+        except BaseException:
+            book.rollback()
+            raise
+        carry = next_carry
+        yield ChunkDone(tuple(done), verdicts, time.perf_counter() - t0)
+
+
+def _summaries(batch: Sequence[Partition], out: CycleOutputs, summarize: Summarize) -> list[PartitionDone]:
+    """Each partition's summary from its slice of the batch's outputs."""
+    done: list[PartitionDone] = []
+    i = 0
+    carried = out.carried_from
+    for p in batch:
+        n = len(p.times)
+        if n == 0:
+            done.append(PartitionDone(p, None, Decimal(0)))
             continue
-        out = compute(snapshots(times), carry, cfg, active)
-        frames = window_frames(out.rows, out.results, gp)
-        gates = tuple(validate(suite, recs) for suite, recs in frames)
-        blocking = [(g, recs) for g, (_, recs) in zip(gates, frames) if g.blocking]
-        if blocking:
-            failures: list[tuple[Any, ...]] = []
-            for g, recs in blocking:
-                failures += gate_failure_rows(g, recs, cycle_id_for)
-            book.record_gate_failure(window, failures)
-            yield GateStopped(group, gates, tuple(failures))
-            return
-        book.replace_window(window, out.rows, passed=True)
-        last = out.results[-1]
-        carry = Carry(
-            state=last.state,
-            carried_from=last.cycle_id,
-            risk=last.risk.state if last.risk is not None else None,
+        view = PartitionOutputs(
+            snapshots=out.snapshots[i:i + n], selections=out.selections[i:i + n], results=out.results[i:i + n],
+            traces=out.traces[i:i + n], carried_from=carried, opening=out.opening if carried is None else None,
         )
-        yield ChunkDone(group, out, gates, time.perf_counter() - t0)
+        done.append(PartitionDone(p, summarize(p, view), view.results[-1].metrics.equity_try))
+        carried = view.results[-1].cycle_id
+        i += n
+    return done

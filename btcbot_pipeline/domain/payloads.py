@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from btcbot_pipeline.domain.cycle import CycleResult
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent
@@ -23,7 +25,15 @@ from btcbot_pipeline.domain.universe import ScoredSymbol, UniverseSelection
 
 
 def dumps(payload: Any) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Canonical JSON text: sorted keys, no whitespace, UTF-8 as is.
+
+    orjson writes exactly these bytes for the payloads here (strings, ints, bools, nulls,
+    lists, str-keyed dicts; money is text) several times faster than the standard encoder,
+    which still handles what orjson refuses (ints past 64 bits, non-string keys)."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _d(value: Decimal | None) -> str | None:

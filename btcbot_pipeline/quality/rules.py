@@ -164,6 +164,7 @@ def market_frame(
             r["excluded_share"] = share
             # false on the excluded rows of an over-excluded cycle: those are the rows to show
             r["excluded_share_ok"] = ts in degraded or share <= gp.max_excluded_share or bool(r["tradable"])
+    usable: dict[tuple[Any, ...], bool] = {}
     for r in recs:
         t = bool(r["tradable"])
         bid, ask, mark = r["best_bid"], r["best_ask"], r["mark_price_try"]
@@ -176,7 +177,12 @@ def market_frame(
         r["spread_within_bound"] = not t or (spread is not None and spread <= p.universe.max_spread_bps)
         r["reason_matches_tradable"] = t == (r["skip_reason"] is None)
         if t and p.rules.invalid_metadata_policy is InvalidMetadataPolicy.SKIP_SYMBOL:
-            r["rules_usable"] = resolve_rules(r["symbol"], _row_rules(r), p.rules).usable
+            # The rules do not change within a run: resolve each distinct set once.
+            key = (r["symbol"], r["has_rules"], r["tick_size"], r["lot_size"], r["min_notional_try"],
+                   r["price_scale"], r["quantity_scale"], r["exchange_status"])
+            if key not in usable:
+                usable[key] = resolve_rules(r["symbol"], _row_rules(r), p.rules).usable
+            r["rules_usable"] = usable[key]
         else:  # not tradable, or observe_only_cycle: the cycle's mode guards unusable rules
             r["rules_usable"] = True
     return recs

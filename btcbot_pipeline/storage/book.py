@@ -9,23 +9,30 @@ Writes replace a window: :meth:`Book.replace_window` deletes the window's rows o
 table and inserts the new ones in **one transaction**, so re-materializing a partition
 never duplicates rows and a failed write leaves the previous rows in place. Money columns
 are ``DECIMAL(38, 18)`` for SQL users; the ``payload`` / ``*_json`` columns hold the exact
-Decimal text that later stages read back.
+Decimal text for people and reports. Within a run the stages hand their values over in
+memory; a later run reads back only the ledger and risk state it carries on from.
 
-Rows are inserted as text through a registered pandas frame and cast in SQL: no float
-ever touches a money value, and a window of thousands of rows is one statement per table.
+Rows are inserted through a registered Arrow table, money as exact decimal text cast in
+SQL: no float ever touches a money value, and a window of thousands of rows is one
+statement per table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 MONEY = "DECIMAL(38, 18)"
+# Arrow types of the non-money columns (aware UTC datetimes become naive UTC timestamps).
+_MONEY_ARROW = pa.decimal128(38, 18)
+_MONEY_STEP = Decimal("1E-18")
+_MONEY_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
+_ARROW = {"TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "INTEGER": pa.int64(), "BIGINT": pa.int64()}
 
 # table → ordered (column, SQL type). Order is the insert order of row tuples.
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -205,18 +212,6 @@ def naive_utc(ts: datetime) -> datetime:
     return ts.astimezone(timezone.utc).replace(tzinfo=None) if ts.tzinfo else ts
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return naive_utc(value).isoformat(sep=" ")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 class Book:
     """Typed access to the book through one open DuckDB connection."""
 
@@ -277,29 +272,69 @@ class Book:
         same transaction.
         """
         self.ensure_schema()
-        counts: dict[str, int] = {}
         start, end = naive_utc(window.start), naive_utc(window.end)
-        self.con.execute("BEGIN TRANSACTION")
+        self.begin()
         try:
             if passed:
                 self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
-            for table, rows in rows_by_table.items():
+            for table in rows_by_table:
                 self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
-                if rows:
-                    self._insert(table, rows)
-                counts[table] = len(rows)
-            self.con.execute("COMMIT")
+            counts = self.insert_rows(rows_by_table)
+            self.commit()
         except Exception:
-            self.con.execute("ROLLBACK")
+            self.rollback()
             raise
         return counts
 
+    # A chunk of a run is written in batches inside one transaction (see engine.run_window).
+
+    def begin(self) -> None:
+        self.ensure_schema()
+        self.con.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # nothing open: the failure happened before or after the transaction
+
+    def clear_window(self, window: Window) -> None:
+        """Delete the window's rows of every stage table and its recorded gate failures
+        (inside the caller's transaction: they come back on a rollback)."""
+        start, end = naive_utc(window.start), naive_utc(window.end)
+        for _, tables in STAGE_TABLES:
+            for table in tables:
+                self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
+        self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
+
+    def insert_rows(self, rows_by_table: Mapping[str, Sequence[Sequence[Any]]]) -> dict[str, int]:
+        """Append rows (inside the caller's transaction)."""
+        counts: dict[str, int] = {}
+        for table, rows in rows_by_table.items():
+            if rows:
+                self._insert(table, rows)
+            counts[table] = len(rows)
+        return counts
+
     def _insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Bulk insert as text columns cast in SQL: exact decimals, one statement per table."""
+        """Bulk insert through one Arrow table per statement, every column typed: money as
+        Arrow ``decimal128(38, 18)`` built from the Decimal itself (never a float), rounded
+        half-even to the column's 18 places first (Arrow refuses to drop digits itself). The
+        exact, unrounded values stay in the ``*_json`` columns."""
         columns = TABLES[table]
-        data = {name: [_text(row[i]) for row in rows] for i, (name, _) in enumerate(columns)}
-        frame = pd.DataFrame(data, dtype=object)
-        self.con.register("_incoming", frame)
+        arrays = []
+        for i, (_, sql_type) in enumerate(columns):
+            values = [row[i] for row in rows]
+            arrow_type = _ARROW.get(sql_type)
+            if arrow_type is None:  # money: rounded to the column's 18 places, half-even, exactly
+                values = [None if v is None else _MONEY_CONTEXT.quantize(v, _MONEY_STEP) for v in values]
+                arrow_type = _MONEY_ARROW
+            arrays.append(pa.array(values, arrow_type))
+        incoming = pa.Table.from_arrays(arrays, names=[name for name, _ in columns])
+        self.con.register("_incoming", incoming)
         try:
             select = ", ".join(f'CAST("{name}" AS {sql_type})' for name, sql_type in columns)
             self.con.execute(f"INSERT INTO {table} SELECT {select} FROM _incoming")

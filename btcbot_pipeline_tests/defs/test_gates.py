@@ -17,6 +17,7 @@ import pytest
 from btcbot_pipeline.cli import main
 from btcbot_pipeline.defs.cycle import resources
 from btcbot_pipeline.domain import cycle as cycle_module
+from btcbot_pipeline.domain.market import finalize_snapshot
 from btcbot_pipeline_tests.harness import Cycle, failure_text
 
 KEY = "2026-01-01T00:30"
@@ -79,13 +80,16 @@ def test_per_symbol_faults_exclude_only_that_symbol(cycle: Cycle, replay_dir: Pa
 
 
 def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = resources.finalize_snapshot
+    real = resources.MarketDataResource.snapshots
 
-    def zero_bids(snapshot, *, max_data_age_s):  # type: ignore[no-untyped-def]
+    def zero_bids(self, times, *, vol_lookback, max_data_age_s):  # type: ignore[no-untyped-def]
         # the source delivers a zero bid for every symbol: each is excluded non_positive_price
-        return real(replace(snapshot, symbols=tuple(replace(s, best_bid=Decimal(0)) for s in snapshot.symbols)), max_data_age_s=max_data_age_s)
+        return [
+            finalize_snapshot(replace(snap, symbols=tuple(replace(s, best_bid=Decimal(0)) for s in snap.symbols)), max_data_age_s=max_data_age_s)
+            for snap in real(self, times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
+        ]
 
-    monkeypatch.setattr(resources, "finalize_snapshot", zero_bids)
+    monkeypatch.setattr(resources.MarketDataResource, "snapshots", zero_bids)
 
     result = cycle.run(KEY)
 
@@ -107,18 +111,20 @@ def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(cycle: C
 
 
 def _bad_bid(symbol: str):  # type: ignore[no-untyped-def]
-    real = resources.finalize_snapshot
+    real = resources.MarketDataResource.snapshots
 
-    def finalize(snapshot, *, max_data_age_s):  # type: ignore[no-untyped-def]
+    def snapshots(self, times, *, vol_lookback, max_data_age_s):  # type: ignore[no-untyped-def]
         # a source that forgot to exclude a symbol whose bid is zero
-        done = real(snapshot, max_data_age_s=max_data_age_s)
-        return replace(done, symbols=tuple(replace(s, best_bid=Decimal(0)) if s.symbol == symbol else s for s in done.symbols))
+        return [
+            replace(done, symbols=tuple(replace(s, best_bid=Decimal(0)) if s.symbol == symbol else s for s in done.symbols))
+            for done in real(self, times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
+        ]
 
-    return finalize
+    return snapshots
 
 
 def test_forced_bad_price_fails_prices_positive_naming_the_symbol(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resources, "finalize_snapshot", _bad_bid("DOGETRY"))
+    monkeypatch.setattr(resources.MarketDataResource, "snapshots", _bad_bid("DOGETRY"))
 
     result = cycle.run(KEY)
 

@@ -68,7 +68,7 @@ def build_backtest(spec: BacktestSpec, backtest_dir: str | Path) -> tuple[list[d
 def _report(context: dg.AssetExecutionContext, graph: CycleGraph, done: list[Any]) -> Iterator[dg.AssetObservation]:
     """The backtest's report (table + equity/drawdown chart) on its last partition, when
     the run reached the backtest's last partition."""
-    last = done[-1].partitions[-1].key
+    last = done[-1].partitions[-1].partition.key
     if last != graph.partitions_def.get_last_partition_key():
         return
     from btcbot_pipeline.defs.backtest.report_metadata import report_metadata

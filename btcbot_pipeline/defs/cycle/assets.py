@@ -42,6 +42,7 @@ from btcbot_pipeline.engine import (
     EngineError,
     GateStopped,
     Partition,
+    PartitionOutputs,
     run_window,
 )
 from btcbot_pipeline.quality.rules import SUITES
@@ -165,13 +166,15 @@ def build_cycle_assets(
             except ReplayDatasetError as exc:
                 raise dg.Failure(description=f"replay dataset unusable: {exc}") from None
 
-        from btcbot_pipeline.quality.expectations import validate
+        from btcbot_pipeline.quality import expectations
 
         total = sum(len(p.times) for p in parts)
         cycles = 0
         try:
             with book.open() as b:
-                for outcome in run_window(b, parts, cfg=cfg, identity=identity, snapshots=snapshots, validate=validate):
+                for outcome in run_window(
+                    b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=expectations, summarize=_figures
+                ):
                     if isinstance(outcome, GateStopped):
                         yield from check_results(g.key, aggregate([d.gates for d in done] + [outcome.gates]))
                         context.log.error(outcome.describe())
@@ -181,12 +184,14 @@ def build_cycle_assets(
                             metadata={"failed_checks": sorted({r[3] for r in outcome.failure_rows})},
                         )
                     done.append(outcome)
-                    yield from _materializations(g, outcome)
-                    cycles += sum(len(p.times) for p in outcome.partitions)
-                    n = sum(len(p.times) for p in outcome.partitions)
+                    for p in outcome.partitions:
+                        if p.summary is not None:
+                            for stage in STAGES:
+                                yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary[stage])
+                    cycles += outcome.cycles
                     line = (
-                        f"{outcome.partitions[-1].key}: {cycles}/{total} cycles in the book "
-                        f"({n / outcome.seconds:,.0f} cycles/s), equity {metadata.money(outcome.outputs.results[-1].metrics.equity_try)} TRY"
+                        f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles in the book "
+                        f"({outcome.cycles / outcome.seconds:,.0f} cycles/s), equity {metadata.money(outcome.partitions[-1].equity_try)} TRY"
                     )
                     context.log.info(line)
                     progress.info(line)
@@ -199,23 +204,12 @@ def build_cycle_assets(
     return [cycle]
 
 
-def _materializations(g: CycleGraph, chunk: ChunkDone) -> Iterator[dg.AssetMaterialization]:
-    """One materialization per asset and partition, with that partition's own figures."""
-    out = chunk.outputs
-    i = 0
-    carried = out.carried_from
-    for p in chunk.partitions:
-        n = len(p.times)
-        if n == 0:
-            continue
-        sl = slice(i, i + n)
-        i += n
-        figures = metadata.partition_figures(
-            snapshots=out.snapshots[sl], selections=out.selections[sl], results=out.results[sl], traces=out.traces[sl],
-            carried_from=carried,
-        )
-        if carried is None and out.opening:  # the partition that opened the book says from what
-            figures["ledger_snapshot"].update(out.opening)
-        carried = out.results[sl][-1].cycle_id
-        for stage in STAGES:
-            yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.key, metadata=figures[stage])
+def _figures(partition: Partition, out: PartitionOutputs) -> dict[str, dict[str, Any]]:
+    """Each asset's metadata for one partition, from that partition's own cycles."""
+    figures = metadata.partition_figures(
+        snapshots=out.snapshots, selections=out.selections, results=out.results, traces=out.traces,
+        carried_from=out.carried_from,
+    )
+    if out.opening:  # the partition that opened the book says from what
+        figures["ledger_snapshot"].update(out.opening)
+    return figures
