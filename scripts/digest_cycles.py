@@ -23,8 +23,9 @@ Variants (all datasets from ``init_replay_dataset(seed=42)`` starting 2026-01-01
 - ``noticker``: one day without ticker files (24 h stats from candles), 10 symbols, volume
   and spread screens, a 5-close volatility lookback;
 - ``kill_switch``: 48 cycles with ``KILL_SWITCH=true``;
-- ``dataset``: ``--dataset DIR`` (e.g. a ``btcbot replay-import`` of real pairs), every
-  five minutes from its first to its last book row, demo settings, universe of 5.
+- ``dataset`` / ``dataset_trading``: ``--dataset DIR`` (e.g. a ``btcbot replay-import`` of
+  real pairs), every five minutes from its first to its last book row: demo settings, and
+  risk limits that never trip with a universe of 4 in daily windows.
 
 Usage::
 
@@ -82,6 +83,25 @@ EXPECTED: dict[str, str] = {
     "noticker": "347bc147442752254d58d37f74df846da3b176d899675fe4431103d79a323f8b",
     "kill_switch": "55f41f18315ff20698718d7c5ca51fcfb1b28a28d646175e5e347147bb3dc52a",
 }
+
+
+# --dataset variants: the digests of the code before the speed-up, by dataset fingerprint.
+TRADING = {**DEMO, "STAGE7_UNIVERSE_SIZE": "4", "STAGE7_MAX_DRAWDOWN_PCT": "0.95", "STAGE7_MAX_DAILY_LOSS_TRY": "1000000"}
+EXPECTED_BY_DATASET: dict[str, dict[str, str]] = {
+    # /tmp/real10: `btcbot replay-import` of ten Binance 5m pairs, January 2018 (5,760 cycles)
+    "690ceab8859aa4b52bddcd2c6b9739d8a358e796c12b77ab373eac3939ef2317": {
+        "dataset": "b8cf48dd78240bcf2c1db9edefe5a2e9d788eceb482e0b613f2027b2bec77bc4",
+        "dataset_trading": "1e526c8691132c8f3d2cb0456a908a83b05292de7fd7289c8c8e78553deee9aa",
+    },
+}
+
+
+def dataset_fingerprint(root: Path) -> str:
+    """SHA-256 over every file of a dataset folder (relative path and bytes)."""
+    sha = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        sha.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return sha.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -292,20 +312,25 @@ def main() -> int:
 
     variants = {k: v for k, v in VARIANTS.items() if args.only is None or k in args.only}
     loaded: dict[str, ReplayDataset] = {}
+    expected = dict(EXPECTED)
     if args.dataset:
         real = ReplayDataset.load(args.dataset)
         first = real.start.replace(second=0, microsecond=0)
-        count = int((real.end - first).total_seconds() // 300) + 1
-        variants["dataset"] = Variant("dataset", DEMO, _every(first, count))
+        times = _every(first, int((real.end - first).total_seconds() // 300) + 1)
+        variants["dataset"] = Variant("dataset", DEMO, times)
+        variants["dataset_trading"] = Variant("dataset", TRADING, times, chunk=288)
         loaded["dataset"] = real
+        fingerprint = dataset_fingerprint(Path(args.dataset))
+        print(f"dataset {args.dataset}: fingerprint {fingerprint}")
+        expected.update(EXPECTED_BY_DATASET.get(fingerprint, {}))
     mismatches = 0
     with tempfile.TemporaryDirectory() as tmp:
         loaded.update(build_datasets(Path(tmp), {v.dataset for v in variants.values()}))
         for name, variant in variants.items():
             value, summary = run_variant(name, variant, loaded[variant.dataset], args.bulk)
-            expected = EXPECTED.get(name)
-            verdict = "" if expected is None else ("  ok" if expected == value else "  MISMATCH")
-            mismatches += bool(expected is not None and expected != value)
+            want = expected.get(name)
+            verdict = "" if want is None else ("  ok" if want == value else "  MISMATCH")
+            mismatches += bool(want is not None and want != value)
             print(f"{name:17} {value}{verdict}\n{'':17} {summary}")
         shutil.rmtree(tmp, ignore_errors=True)
     if args.check and mismatches:

@@ -82,19 +82,27 @@ class SymbolSnapshot:
     @property
     def mark(self) -> Decimal | None:
         """Mid price, the Stage 7 mark: ``(bid + ask) / 2`` when both are positive."""
-        if self.best_bid is None or self.best_ask is None:
-            return None
-        if self.best_bid <= ZERO or self.best_ask <= ZERO:
-            return None
-        return (self.best_bid + self.best_ask) / 2
+        return mid_of(self.best_bid, self.best_ask)
 
     @property
     def spread_bps(self) -> Decimal | None:
         """``(ask - bid) / mid * 10_000``; ``None`` without a usable two-sided book."""
-        mark = self.mark
-        if mark is None or self.best_ask is None or self.best_bid is None:
-            return None
-        return (self.best_ask - self.best_bid) / mark * BPS
+        return spread_bps_of(self.best_bid, self.best_ask)
+
+
+def mid_of(bid: Decimal | None, ask: Decimal | None) -> Decimal | None:
+    """:attr:`SymbolSnapshot.mark` of a book (a plain function for the per-cycle loops)."""
+    if bid is None or ask is None or bid <= ZERO or ask <= ZERO:
+        return None
+    return (bid + ask) / 2
+
+
+def spread_bps_of(bid: Decimal | None, ask: Decimal | None) -> Decimal | None:
+    """:attr:`SymbolSnapshot.spread_bps` of a book."""
+    mark = mid_of(bid, ask)
+    if mark is None:
+        return None
+    return (ask - bid) / mark * BPS  # type: ignore[operator]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ gives the fallback volatility ``(high - low) / 100``.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -18,6 +19,7 @@ from btcbot_pipeline.domain.universe import (
     ScoredSymbol,
     canonical_symbol,
     select_universe,
+    select_universes,
     volatility,
 )
 from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
@@ -320,3 +322,69 @@ def test_selection_is_deterministic_and_independent_of_input_order() -> None:
     first = select_universe(THREE, UniverseParams())
     assert select_universe(THREE, UniverseParams()) == first
     assert select_universe(reversed_input, UniverseParams()) == first
+
+
+# -- a range of snapshots ----------------------------------------------------------------
+
+# One tuple of close objects, sliced cycle after cycle as the replay sweep does, so the
+# range path reuses returns; "100.0" and "100" are equal values written differently.
+_CLOSES = tuple(D(c) for c in ("100", "101", "99.5", "102", "100.0", "103", "104", "101", "100", "105"))
+_WITH_ZERO = tuple(D(c) for c in ("100", "101", "102", "103", "0", "104", "103", "105", "104", "106"))
+_RANGE_PARAMS = UniverseParams(size=2, vol_lookback=3)
+
+
+def _with_closes(snap: SymbolSnapshot, closes: tuple[D, ...]) -> SymbolSnapshot:
+    return replace(snap, closes=closes)
+
+
+def _range() -> list[MarketSnapshot]:
+    snaps = []
+    for k in range(7):
+        snaps.append(
+            snapshot(
+                _with_closes(symbol("AAATRY", bid="99.95", ask="100.05", volume="5000"), _CLOSES[k : k + 4]),
+                # Equal values, new objects every cycle: nothing to reuse.
+                _with_closes(
+                    symbol("BBBTRY", bid="99.75", ask="100.25", volume="2000"),
+                    tuple(D(str(c)) for c in _CLOSES[k : k + 4]),
+                ),
+                symbol("CCCTRY", volume="1000", closes=("100", "101", "100"), skip_reason="stale_data" if k == 2 else None),
+                # The same closes at two cycles in a row (a bar longer than the cycle).
+                _with_closes(symbol("DDDTRY", bid="99.70", ask="100.30", volume="3000"), _CLOSES[k // 2 : k // 2 + 4]),
+                # A zero close enters at cycle 1 and leaves at cycle 4: the range fallback in between.
+                _with_closes(
+                    symbol("EEETRY", bid="99.45", ask="100.55", volume="100", last="100", high="110", low="90"),
+                    _WITH_ZERO[k : k + 4],
+                ),
+                cycle_ts=CYCLE_TS.replace(minute=k),
+            )
+        )
+    return snaps
+
+
+def test_select_universes_equals_one_snapshot_at_a_time() -> None:
+    snaps = _range()
+
+    assert select_universes(snaps, _RANGE_PARAMS) == [select_universe(s, _RANGE_PARAMS) for s in snaps]
+
+
+def test_select_universes_volatility_of_reused_returns() -> None:
+    # Cycle 1: closes 101, 99.5, 102, 100.0 → returns -1.5/101, 2.5/99.5, -2/102 (28 digits),
+    # population standard deviation of the three; cycle 0's first two returns are reused.
+    ranked = {r.symbol: r for r in select_universes(_range(), _RANGE_PARAMS)[1].ranked}
+
+    assert ranked["AAATRY"].volatility == D("0.02006067457831084254542248015")
+    assert ranked["BBBTRY"].volatility == ranked["AAATRY"].volatility  # computed afresh
+    assert ranked["EEETRY"].volatility == D("0.2")  # a zero close: (110 - 90) / 100
+
+def test_select_universes_selections_and_rejections() -> None:
+    selections = select_universes(_range(), _RANGE_PARAMS)
+
+    # At cycle 5 DDDTRY, whose closes lag two bars behind, is the most volatile of the three.
+    assert [s.selected[1] for s in selections] == ["DDDTRY"] * 5 + ["BBBTRY", "DDDTRY"]
+    assert {s.selected[0] for s in selections} == {"AAATRY"}  # tightest spread, most liquid
+    assert [s.rejected for s in selections][1:4] == [(), (("CCCTRY", "stale_data"),), ()]
+
+
+def test_select_universes_of_nothing() -> None:
+    assert select_universes([], _RANGE_PARAMS) == []
