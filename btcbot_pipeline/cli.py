@@ -235,8 +235,8 @@ def _backtest(args: argparse.Namespace) -> int:
     from btcbot_pipeline.adapters.replay.span import dataset_span
     from btcbot_pipeline.defs.backtest.run import prepare, run, show_progress
     from btcbot_pipeline.defs.backtest.spec import make_spec, parse_sets, read_params_file
-    from btcbot_pipeline.reporting.chart import report_books
-    from btcbot_pipeline.reporting.report import format_text
+    from btcbot_pipeline.reporting.books import open_book
+    from btcbot_pipeline.reporting.report import build_report, format_text
 
     checked = validate_replay_dataset(args.dataset)
     if not checked.ok:
@@ -265,11 +265,11 @@ def _backtest(args: argparse.Namespace) -> int:
     if not outcome.success:
         print(f"backtest {spec.name} STOPPED: {outcome.failure}", file=sys.stderr)
         return 1
-    reports, chart = report_books([outcome.book])
-    cycles = reports[0].cycles
-    print(f"done: {cycles} cycles in {seconds:.1f} s ({cycles / seconds:,.0f} cycles/s), Dagster run {outcome.run_id}")
-    print(format_text(reports))
-    print(f"chart {chart}")
+    with open_book(outcome.book) as con:  # the run drew the chart beside the book already
+        report = build_report(con, label=spec.name)
+    print(f"done: {report.cycles} cycles in {seconds:.1f} s ({report.cycles / seconds:,.0f} cycles/s), Dagster run {outcome.run_id}")
+    print(format_text([report]))
+    print(f"chart {outcome.book.with_suffix('.png')}")
     return 0
 
 

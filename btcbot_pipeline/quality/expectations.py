@@ -14,6 +14,7 @@ a failure come from the exact evaluation of the same expectation.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any, Sequence
 
 from btcbot_pipeline.quality.rules import Expect, Failure, GateResult, Record, Suite, failure_rows
@@ -82,6 +83,10 @@ def frame(suite: Suite, recs: Sequence[Record]) -> Any:
     data = {}
     for column in dict.fromkeys([*suite.key, *columns]):
         values = [r.get(column) for r in recs]
+        if column == "cycle_ts" and values and all(isinstance(v, datetime) for v in values):
+            # a datetime column hashes in C (uniqueness per cycle over weeks of rows)
+            data[column] = pd.Series(pd.to_datetime(values, utc=True))
+            continue
         flags = all(v is True or v is False for v in values)
         data[column] = pd.Series(values, dtype=bool if flags and values else object)
     return pd.DataFrame(data, index=pd.RangeIndex(len(recs)))
