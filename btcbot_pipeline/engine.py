@@ -60,9 +60,7 @@ from btcbot_pipeline.settings import BotSettings
 from btcbot_pipeline.storage.book import Book, BookIdentity, Window
 from btcbot_pipeline.storage.rows import Row, cycle_rows, market_rows, trace_rows, universe_rows
 
-# Largest chunk validated and written at once: 30 days of five-minute cycles. Great
-# Expectations costs ~40 ms per suite and validation whatever the frame size, so chunks
-# amortise it; bounding them bounds memory (a chunk's rows and frames are held until written).
+# Default largest chunk validated and committed at once (GATE_CHUNK_CYCLES).
 CHUNK_CYCLES = 8640
 # Cycles computed and written at a time inside a chunk's transaction (about a UTC day of
 # five-minute cycles): bounds the Python objects alive at once.
@@ -280,7 +278,7 @@ def run_window(
     snapshots: Snapshots,
     gates: Gates,
     summarize: Summarize,
-    chunk_cycles: int = CHUNK_CYCLES,
+    chunk_cycles: int | None = None,
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
@@ -294,7 +292,7 @@ def run_window(
     active = cfg.cycle_params().as_dict()
     gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
     carry = carry_in(book, Window(partitions[0].window.start, partitions[-1].window.end))
-    for group in chunks(partitions, chunk_cycles):
+    for group in chunks(partitions, chunk_cycles or cfg.gate_chunk_cycles):
         t0 = time.perf_counter()
         window = Window(group[0].window.start, group[-1].window.end)
         frames: dict[str, list[Any]] = {name: [] for name in SUITES}

@@ -221,6 +221,10 @@ class BotSettings(BaseSettings):
     replay_dataset_path: str = Field(default="data/replay", alias="REPLAY_DATASET_PATH")
     # One book per backtest: BACKTEST_DIR/<name>.duckdb (never the dry-run book).
     backtest_dir: str = Field(default="data/backtests", alias="BACKTEST_DIR")
+    # Cycles validated by the gates and committed together (a run's chunk): Great
+    # Expectations costs ~60 ms per suite run whatever the size, so larger chunks are
+    # faster; a failing gate discards its whole chunk. Default: 30 days of 5-minute cycles.
+    gate_chunk_cycles: int = Field(default=8640, ge=1, le=100_000, alias="GATE_CHUNK_CYCLES")
 
     # --- partitions ---------------------------------------------------------------------
     cycle_cron: str = Field(default="*/5 * * * *", alias="CYCLE_CRON")

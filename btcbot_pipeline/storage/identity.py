@@ -67,17 +67,24 @@ def run_identity(
     *,
     kind: str,
     name: str,
+    source: str | None = None,
+    dataset: str | None = None,
     window: tuple[datetime, datetime] | None = None,
     now: datetime | None = None,
 ) -> BookIdentity:
     """The identity a run claims its book with. A backtest's is strict (same dataset and
-    parameters, or refused); the dry-run book's checks kind and source only."""
-    replay = cfg.market_data_source == "replay"
-    dataset = cfg.replay_dataset_path if replay else cfg.btcturk_base_url
+    parameters, or refused); the dry-run book's checks kind and source only.
+
+    ``source`` / ``dataset``: where this run's market data really comes from (the
+    market-data resource), default the settings' ``MARKET_DATA_SOURCE`` and its dataset
+    or base URL."""
+    source = source or cfg.market_data_source
+    replay = source == "replay"
+    dataset = dataset or (cfg.replay_dataset_path if replay else cfg.btcturk_base_url)
     return BookIdentity(
         kind=kind,
         name=name,
-        source=cfg.market_data_source,
+        source=source,
         dataset_path=dataset,
         dataset_fingerprint=dataset_fingerprint(dataset) if replay else None,
         params_hash=params_hash(cfg),

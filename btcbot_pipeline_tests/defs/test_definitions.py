@@ -83,3 +83,24 @@ def test_partitions_can_end_with_the_dataset() -> None:
     partitions = graph.get(dg.AssetKey("universe")).partitions_def
     assert partitions.get_last_partition_key() == "2026-01-01T23:55"
     assert partitions.get_num_partitions() == 288
+
+
+def test_each_backtest_spec_is_its_own_asset_group(tmp_path: Path, replay_dir: Path) -> None:
+    from datetime import datetime, timezone
+
+    from btcbot_pipeline.defs.backtest.spec import make_spec, save_spec
+
+    for name in ("base", "wide"):
+        save_spec(make_spec(name=name, dataset=str(replay_dir), start=datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc),
+                            end=datetime(2026, 1, 3, tzinfo=timezone.utc), env_file=None), tmp_path)
+    (tmp_path / "broken.spec.json").write_text("{not json")  # skipped: one bad file never takes the location down
+
+    defs = _defs(BACKTEST_DIR=str(tmp_path))
+
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups == {"cycle", "backtest_base", "backtest_wide"}
+    ledger = graph.get(dg.AssetKey(["backtest", "base", "ledger_snapshot"]))
+    assert ledger.partitions_def.get_partition_keys() == ["2026-01-01", "2026-01-02"]
+    assert sorted(p.to_user_string() for p in ledger.parent_keys) == ["backtest/base/ledger_snapshot", "backtest/base/simulated_fills"]

@@ -184,3 +184,19 @@ def test_one_pair_failing_after_retries_is_skipped_with_its_reason(fake_cycle_ma
     assert live.rows("SELECT symbol, tradable, skip_reason FROM market_snapshot ORDER BY symbol") == [
         ("BTCTRY", False, "exchange_error:orderbook"), ("ETHTRY", True, None)]
     assert live.rows("SELECT degraded_reason FROM market_cycles") == [(None,)]
+
+
+def test_a_live_cycle_refuses_a_book_of_replay_cycles(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
+    replay = Cycle(db=tmp_path / "book.duckdb", dataset=replay_dir, overrides=dict(DEMO))
+    assert replay.run("2026-01-01T00:30").success
+    live = LiveCycle(db=tmp_path / "book.duckdb", dataset=replay_dir, overrides=dict(DEMO), url=fake_cycle_market.url)
+
+    result = live.run(KEY)
+
+    assert not result.success
+    assert (
+        "BookKindError: book 'book' is a dry_run book of source replay (source=replay); this run is a dry_run run of "
+        "source btcturk (source=btcturk). A book never carries state from a run of another kind: point STATE_DB_PATH "
+        "at a new file for this kind of run (e.g. data/btcbot_book_btcturk.duckdb), or move the old book away"
+    ) in failure_text(result)
+    assert replay.rows("SELECT count(*), max(carried_from) FROM ledger_metrics") == [(1, None)]

@@ -157,7 +157,10 @@ def build_cycle_assets(
         book: BookResource = getattr(context.resources, book_key)
         cfg = _enabled(settings)
         parts = g.partitions(context.partition_keys)
-        identity = run_identity(cfg, kind=g.kind, name=g.name or book.name(), window=g.span)
+        identity = run_identity(
+            cfg, kind=g.kind, name=g.name or book.name(), source=market.source,
+            dataset=market.dataset_path if market.source == "replay" else market.btcturk_base_url, window=g.span,
+        )
         done: list[ChunkDone] = []
 
         def snapshots(times: list[datetime]) -> list[Any]:
