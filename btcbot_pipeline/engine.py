@@ -279,6 +279,7 @@ def run_window(
     gates: Gates,
     summarize: Summarize,
     chunk_cycles: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
@@ -292,6 +293,7 @@ def run_window(
     active = cfg.cycle_params().as_dict()
     gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
     carry = carry_in(book, Window(partitions[0].window.start, partitions[-1].window.end))
+    total, computed, started = sum(len(p.times) for p in partitions), 0, time.perf_counter()
     for group in chunks(partitions, chunk_cycles or cfg.gate_chunk_cycles):
         t0 = time.perf_counter()
         window = Window(group[0].window.start, group[-1].window.end)
@@ -313,6 +315,10 @@ def run_window(
                 done += _summaries(batch, out, summarize)
                 last = out.results[-1]
                 next_carry = Carry(last.state, last.cycle_id, last.risk.state if last.risk is not None else None)
+                computed += len(times)
+                if progress is not None:
+                    progress(f"{batch[-1].key}: {computed}/{total} cycles computed "
+                             f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity {last.metrics.equity_try:.2f} TRY")
             results = [gates.validate_frames(suite, frames.pop(name)) for name, suite in SUITES.items()]
             verdicts = tuple(r for r, _ in results)
             blocking = [(g, recs) for g, recs in results if g.blocking]

@@ -42,7 +42,8 @@ def test_backtest_command_runs_and_prints_the_report(quiet: Path, replay_dir: Pa
     assert out.splitlines()[0] == (
         f"backtest cli: {replay_dir}, 2026-01-01T00:30 … 2026-01-01T01:30 UTC by day, book {quiet}/bt/cli.duckdb"
     )
-    assert "  2026-01-01: 12/12 cycles in the book (" in out
+    assert "  2026-01-01: 12/12 cycles computed (" in out
+    assert "  2026-01-01: 12/12 cycles committed to the book, equity " in out
     assert "done: 12 cycles in " in out
     report = {line.split(maxsplit=1)[0] if not line.startswith("book_info") else " ".join(line.split()[:2]): line.split()[-1]
               for line in out.splitlines() if line and not line.startswith(" ")}
@@ -120,7 +121,7 @@ def test_a_backtest_killed_part_way_reruns_to_the_uninterrupted_fingerprint(real
     child = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     for line in child.stdout:
-        if "cycles in the book" in line:  # the first day is committed: kill it mid-run
+        if "cycles committed to the book" in line:  # the first day is committed: kill it mid-run
             child.send_signal(signal.SIGKILL)
             break
     child.wait()

@@ -131,3 +131,24 @@ def test_the_money_identities_hold_at_every_cycle_of_a_real_data_backtest(real_d
         checked += 1
     assert checked == 288
     assert rows(done.book, "SELECT count(*) FROM fills")[0][0] > 0
+
+
+def test_each_day_partition_has_its_own_figures_and_the_last_the_report(replay_dir: Path, tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    spec = make_spec(name="days", dataset=str(replay_dir), start=START, end=datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc),
+                     partition="day", env_file=None, sets=dict(DEMO))
+    prepare(spec, tmp_path)
+    assert run(spec, tmp_path, instance=instance).success
+
+    ledger = instance.get_latest_materialization_event(dg.AssetKey(["backtest", "days", "ledger_snapshot"]))
+    meta = ledger.asset_materialization.metadata
+    assert ledger.asset_materialization.partition == "2026-01-01"
+    assert meta["cycles"].value == 18
+    book_equity = rows(tmp_path / "days.duckdb", "SELECT equity_try FROM ledger_metrics ORDER BY cycle_ts DESC LIMIT 1")[0][0]
+    cent = Decimal("0.01")
+    assert Decimal(meta["equity_try_exact"].value).quantize(cent) == book_equity.quantize(cent)
+    assert meta["equity_try"].value == float(book_equity.quantize(cent))
+    assert isinstance(meta["equity_try"].value, float) and isinstance(meta["max_drawdown_pct_since_opening"].value, float)
+    trace = instance.get_latest_materialization_event(dg.AssetKey(["backtest", "days", "cycle_trace"])).asset_materialization
+    assert "| cycles |" in trace.metadata["report"].value and "data:image/png;base64," in trace.metadata["equity_and_drawdown"].value
+    assert (tmp_path / "days.png").exists()

@@ -11,13 +11,14 @@ materializations instead of 40,000.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import dagster as dg
 
 from btcbot_pipeline.defs.backtest.spec import PARTITIONS, BacktestSpec, book_path
 from btcbot_pipeline.defs.cycle.assets import CycleGraph, build_cycle_assets
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
+from btcbot_pipeline.storage.book import Book
 
 KEY_FORMAT = "%Y-%m-%d"
 
@@ -45,7 +46,7 @@ def backtest_graph(spec: BacktestSpec, backtest_dir: str | Path) -> CycleGraph:
         cycle_cron=cfg.cycle_cron,
         span=(spec.start, spec.end),
         resources=resource_keys(spec),
-        on_done=_report,
+        final_report=_report(spec, book_path(backtest_dir, spec.name).with_suffix(".png")),
     )
 
 
@@ -65,13 +66,12 @@ def build_backtest(spec: BacktestSpec, backtest_dir: str | Path) -> tuple[list[d
     return build_cycle_assets(graph.partitions_def, graph), resources
 
 
-def _report(context: dg.AssetExecutionContext, graph: CycleGraph, done: list[Any]) -> Iterator[dg.AssetObservation]:
-    """The backtest's report (table + equity/drawdown chart) on its last partition, when
-    the run reached the backtest's last partition."""
-    last = done[-1].partitions[-1].partition.key
-    if last != graph.partitions_def.get_last_partition_key():
-        return
-    from btcbot_pipeline.defs.backtest.report_metadata import report_metadata
+def _report(spec: BacktestSpec, chart: Path) -> Any:
+    def report(book: Book) -> dict[str, Any]:
+        """The backtest's report table and equity/drawdown chart (also ``<name>.png`` beside
+        the book), for its last partition's materialization."""
+        from btcbot_pipeline.defs.backtest.report_metadata import report_metadata
 
-    book: BookResource = getattr(context.resources, graph.resources[2])
-    yield dg.AssetObservation(asset_key=graph.key("cycle_trace"), partition=last, metadata=report_metadata(book.database))
+        return report_metadata(book.con, label=spec.name, chart=chart)
+
+    return report

@@ -8,15 +8,18 @@ from typing import Any
 
 import dagster as dg
 
-from btcbot_pipeline.reporting.chart import report_books
+from btcbot_pipeline.reporting.chart import render_chart
+from btcbot_pipeline.reporting.report import build_report
 
 
-def report_metadata(database: str) -> dict[str, Any]:
-    """Report table (markdown), the equity/drawdown chart inline and its file path."""
-    reports, chart = report_books([Path(database)])
+def report_metadata(con: Any, *, label: str, chart: Path) -> dict[str, Any]:
+    """Report table (markdown), the equity/drawdown chart inline and its file path, from
+    the book open on ``con`` (the run's own connection: the book is still locked by it)."""
+    report = build_report(con, label=label)
+    render_chart([report], chart)
     image = base64.b64encode(chart.read_bytes()).decode("ascii")
     return {
-        "report": dg.MetadataValue.md(reports[0].markdown()),
+        "report": dg.MetadataValue.md(report.markdown()),
         "equity_and_drawdown": dg.MetadataValue.md(f"![equity and drawdown](data:image/png;base64,{image})"),
         "chart_path": dg.MetadataValue.path(str(chart)),
     }

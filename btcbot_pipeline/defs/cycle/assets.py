@@ -47,7 +47,7 @@ from btcbot_pipeline.engine import (
 )
 from btcbot_pipeline.quality.rules import SUITES
 from btcbot_pipeline.settings import BotSettings, SettingsError
-from btcbot_pipeline.storage.book import BookError, Window
+from btcbot_pipeline.storage.book import Book, BookError, Window
 from btcbot_pipeline.storage.identity import run_identity
 
 GROUP = "cycle"
@@ -86,7 +86,9 @@ class CycleGraph:
     cycle_cron: str | None = None
     span: tuple[datetime, datetime] | None = None
     resources: tuple[str, str, str] = ("settings", "market_data", "book")
-    on_done: Callable[[dg.AssetExecutionContext, Any, Any], Iterator[Any]] | None = None
+    # Extra metadata for the graph's LAST partition's cycle_trace, from the open book once
+    # the chunk holding it is committed (a backtest's report and chart).
+    final_report: Callable[[Book], dict[str, Any]] | None = None
 
     def key(self, stage: str) -> dg.AssetKey:
         return dg.AssetKey([*self.key_prefix, stage])
@@ -176,35 +178,39 @@ def build_cycle_assets(
         try:
             with book.open() as b:
                 for outcome in run_window(
-                    b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=expectations, summarize=_figures
+                    b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=expectations, summarize=_figures,
+                    progress=lambda line: _say(context, line),
                 ):
                     if isinstance(outcome, GateStopped):
                         yield from check_results(g.key, aggregate([d.gates for d in done] + [outcome.gates]))
-                        context.log.error(outcome.describe())
-                        progress.error(outcome.describe())
+                        _say(context, outcome.describe(), error=True)
                         raise dg.Failure(
                             description=outcome.describe(),
                             metadata={"failed_checks": sorted({r[3] for r in outcome.failure_rows})},
                         )
                     done.append(outcome)
-                    for p in outcome.partitions:
-                        if p.summary is not None:
-                            for stage in STAGES:
-                                yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary[stage])
                     cycles += outcome.cycles
-                    line = (
-                        f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles in the book "
-                        f"({outcome.cycles / outcome.seconds:,.0f} cycles/s), equity {metadata.money(outcome.partitions[-1].equity_try)} TRY"
-                    )
-                    context.log.info(line)
-                    progress.info(line)
+                    _say(context, f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles committed to the book, "
+                                  f"equity {metadata.money(outcome.partitions[-1].equity_try)} TRY")
+                    last = g.partitions_def.get_last_partition_key()
+                    for p in outcome.partitions:
+                        if p.summary is None:
+                            continue
+                        if g.final_report is not None and p.partition.key == last:
+                            p.summary["cycle_trace"].update(g.final_report(b))
+                        for stage in STAGES:
+                            yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary[stage])
         except (BookError, EngineError) as exc:
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from None
         yield from check_results(g.key, aggregate([d.gates for d in done]))
-        if g.on_done is not None and done:
-            yield from g.on_done(context, g, done)
 
     return [cycle]
+
+
+def _say(context: dg.AssetExecutionContext, line: str, *, error: bool = False) -> None:
+    """A progress line: in the run's Dagster log, and on the terminal of `btcbot backtest`."""
+    (context.log.error if error else context.log.info)(line)
+    (progress.error if error else progress.info)(line)
 
 
 def _figures(partition: Partition, out: PartitionOutputs) -> dict[str, dict[str, Any]]:
