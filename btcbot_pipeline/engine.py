@@ -64,7 +64,7 @@ from btcbot_pipeline.storage.rows import Row, cycle_rows, market_rows, trace_row
 CHUNK_CYCLES = 8640
 # Cycles computed and written at a time inside a chunk's transaction (about a UTC day of
 # five-minute cycles): bounds the Python objects alive at once.
-BATCH_CYCLES = 288
+BATCH_CYCLES = 1152
 # Progress lines (a chunk done, cycles/s): the asset also logs them to Dagster; the
 # `btcbot backtest` command prints this Python logger on the terminal.
 PROGRESS_LOGGER = "btcbot.progress"
