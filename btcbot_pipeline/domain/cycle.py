@@ -17,21 +17,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from btcbot_pipeline.domain.fills import OrderEvent, SimulatedFill, simulate_fills
+from btcbot_pipeline.domain.fills import OrderEvent, SimulatedFill, fill_intents, order_events
 from btcbot_pipeline.domain.intents import OrderIntent, build_intents
 from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
-from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, mid_of
 from btcbot_pipeline.domain.modes import Mode, combine_modes
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
 from btcbot_pipeline.domain.plan import PortfolioPlan, build_plan
-from btcbot_pipeline.domain.risk import RiskClear, RiskDecision, RiskState, apply_clear, decide_risk
+from btcbot_pipeline.domain.risk import RiskClear, RiskDecision, RiskState, apply_clear, limits_text
+from btcbot_pipeline.domain.risk import decide_with_text as decide_next_risk
 from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 
 
 def cycle_id_for(cycle_ts: datetime) -> str:
-    """``2026-01-01T00:30Z`` → ``20260101T003000Z`` (no colons: ids are ``:``-separated)."""
-    return cycle_ts.strftime("%Y%m%dT%H%M%SZ")
+    """``2026-01-01T00:30Z`` → ``20260101T003000Z`` (no colons: ids are ``:``-separated).
+
+    The same text as ``strftime("%Y%m%dT%H%M%SZ")`` (whose ``%Y`` is not zero-padded
+    either), at half its cost: this runs for every cycle of a backtest.
+    """
+    t = cycle_ts
+    return f"{t.year}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +79,28 @@ def decide_mode(
 
 @dataclass(frozen=True, slots=True)
 class CycleResult:
+    """Everything one cycle decided. ``rules_stats`` and ``events`` are derived from
+    ``rules`` and ``fills`` when read: a backtest keeps thousands of results, and every
+    object they hold is one more for the garbage collector to walk again and again."""
+
     cycle_id: str
     cycle_ts: datetime
     mode: ModeDecision
     rules: tuple[EffectiveRules, ...]
-    rules_stats: dict[str, object]
     plan: PortfolioPlan
     intents: tuple[OrderIntent, ...]
     fills: tuple[SimulatedFill, ...]
-    events: tuple[OrderEvent, ...]
     metrics: LedgerMetrics
     state: LedgerState  # the ledger after this cycle, carried into the next
     risk: RiskDecision | None = None  # the risk budget's decision for the next cycle
+
+    @property
+    def rules_stats(self) -> dict[str, object]:
+        return rules_stats(self.rules)
+
+    @property
+    def events(self) -> tuple[OrderEvent, ...]:
+        return order_events(self.fills)
 
 
 def run_cycle(
@@ -101,84 +117,7 @@ def run_cycle(
     ``risk`` is the risk state the previous cycle left (``None``: a fresh budget);
     ``clear`` an operator clear applied before this cycle's mode is decided.
     """
-    if risk is None:  # a fresh budget: anchored at the equity the ledger carries in
-        if all(s in state.marks for s in state.holdings):
-            equity = state.cash_try + sum((h.qty * state.marks[s] for s, h in state.holdings.items()), Decimal(0))
-        else:  # an opening book with holdings not marked yet
-            equity = state.start_capital_try
-        risk = RiskState(peak_equity_try=max(equity, state.peak_equity_try or equity), last_equity_try=equity)
-    if clear is not None:
-        risk = apply_clear(risk, clear)
-    cycle_ts = snapshot.cycle_ts
-    cycle_id = cycle_id_for(cycle_ts)
-    by_symbol = snapshot.by_symbol()
-    holdings = state.quantities()
-    marks_now: dict[str, Decimal] = {}
-    untradable: dict[str, str] = {}
-    for symbol_snapshot in snapshot.symbols:
-        if symbol_snapshot.tradable:
-            mark = symbol_snapshot.mark
-            if mark is not None:
-                marks_now[symbol_snapshot.symbol] = mark
-        else:
-            untradable[symbol_snapshot.symbol] = symbol_snapshot.skip_reason or "unknown"
-    for symbol in holdings:
-        if symbol not in by_symbol:
-            untradable[symbol] = "not_in_snapshot"
-
-    considered = sorted(set(selection.selected) | set(holdings))
-    resolved = tuple(
-        resolve_rules(s, by_symbol[s].rules if s in by_symbol else None, params.rules) for s in considered
-    )
-    mode = decide_mode(
-        combine_modes(params.base_mode, risk.mode),
-        kill_switch=params.kill_switch,
-        rules=resolved,
-        policy=params.rules.invalid_metadata_policy,
-        market_degraded=snapshot.degraded_reason,
-        base_reasons=risk.reasons if risk.mode is not Mode.NORMAL or clear is not None else (),
-    )
-    valuation = dict(state.marks)
-    valuation.update(marks_now)
-    plan = build_plan(
-        cycle_ts=cycle_ts,
-        universe=selection.selected,
-        marks=valuation,
-        cash_try=state.cash_try,
-        holdings=holdings,
-        untradable=untradable,
-        policy=params.policy,
-        execution=params.execution,
-        mode=mode.final,
-    )
-    intents = build_intents(
-        cycle_id=cycle_id,
-        plan=plan,
-        rules={r.symbol: r for r in resolved},
-        holdings=holdings,
-        execution=params.execution,
-        mode=mode.final,
-    )
-    fills, events = simulate_fills(intents, params.execution, mode.final)
-    after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now)
-    decision = decide_risk(
-        risk, cycle_ts=cycle_ts, equity_try=metrics.equity_try, limits=params.risk,
-        cleared_by=None if clear is None else clear.clear_id,
-    )
-    return CycleResult(
-        cycle_id=cycle_id,
-        cycle_ts=cycle_ts,
-        mode=mode,
-        rules=resolved,
-        rules_stats=rules_stats(resolved),
-        plan=plan,
-        intents=intents,
-        fills=fills,
-        events=events,
-        metrics=metrics,
-        state=after,
-        risk=decision,
-    )
+    return _Fold(params).cycle(snapshot, selection, state, risk, clear)
 
 
 def run_cycles(
@@ -193,15 +132,128 @@ def run_cycles(
     carrying the ledger and the risk state; ``clear`` applies at the first cycle."""
     if len(snapshots) != len(selections):
         raise ValueError(f"{len(snapshots)} snapshots but {len(selections)} universe selections")
+    fold = _Fold(params)
     results: list[CycleResult] = []
     for snapshot, selection in zip(snapshots, selections):
         if selection.cycle_ts != snapshot.cycle_ts:
             raise ValueError(f"universe of {selection.cycle_ts} paired with snapshot of {snapshot.cycle_ts}")
-        result = run_cycle(snapshot, selection, state, params, risk, clear)
+        result = fold.cycle(snapshot, selection, state, risk, clear)
         results.append(result)
         state, clear = result.state, None
         risk = result.risk.state if result.risk is not None else None
     return results
+
+
+class _Fold:
+    """What stays the same from cycle to cycle of one fold: the params, and equal mode
+    decisions and rules tuples shared between cycles rather than rebuilt (they are
+    immutable, and fewer objects kept means less garbage-collector work)."""
+
+    __slots__ = ("params", "_modes", "_rules", "_limits_text")
+
+    def __init__(self, params: CycleParams) -> None:
+        self.params = params
+        self._limits_text = limits_text(params.risk)
+        self._modes: dict[tuple[Mode, Mode | None, Mode, tuple[str, ...]], ModeDecision] = {}
+        self._rules: dict[tuple[int, ...], tuple[EffectiveRules, ...]] = {}
+
+    def cycle(
+        self,
+        snapshot: MarketSnapshot,
+        selection: UniverseSelection,
+        state: LedgerState,
+        risk: RiskState | None,
+        clear: RiskClear | None,
+    ) -> CycleResult:
+        params = self.params
+        if risk is None:  # a fresh budget: anchored at the equity the ledger carries in
+            if all(s in state.marks for s in state.holdings):
+                equity = state.cash_try + sum((h.qty * state.marks[s] for s, h in state.holdings.items()), Decimal(0))
+            else:  # an opening book with holdings not marked yet
+                equity = state.start_capital_try
+            risk = RiskState(peak_equity_try=max(equity, state.peak_equity_try or equity), last_equity_try=equity)
+        if clear is not None:
+            risk = apply_clear(risk, clear)
+        cycle_ts = snapshot.cycle_ts
+        cycle_id = cycle_id_for(cycle_ts)
+        holdings = state.quantities()
+        by_symbol: dict[str, SymbolSnapshot] = {}
+        marks_now: dict[str, Decimal] = {}
+        untradable: dict[str, str] = {}
+        for symbol_snapshot in snapshot.symbols:
+            symbol = symbol_snapshot.symbol
+            by_symbol[symbol] = symbol_snapshot
+            if symbol_snapshot.skip_reason is None:
+                mark = mid_of(symbol_snapshot.best_bid, symbol_snapshot.best_ask)
+                if mark is not None:
+                    marks_now[symbol] = mark
+            else:
+                untradable[symbol] = symbol_snapshot.skip_reason or "unknown"
+        for symbol in holdings:
+            if symbol not in by_symbol:
+                untradable[symbol] = "not_in_snapshot"
+
+        considered = sorted(set(selection.selected) | set(holdings))
+        resolved = self._shared_rules(tuple(
+            resolve_rules(s, by_symbol[s].rules if s in by_symbol else None, params.rules) for s in considered
+        ))
+        mode = self._shared_mode(decide_mode(
+            combine_modes(params.base_mode, risk.mode),
+            kill_switch=params.kill_switch,
+            rules=resolved,
+            policy=params.rules.invalid_metadata_policy,
+            market_degraded=snapshot.degraded_reason,
+            base_reasons=risk.reasons if risk.mode is not Mode.NORMAL or clear is not None else (),
+        ))
+        valuation = dict(state.marks)
+        valuation.update(marks_now)
+        plan = build_plan(
+            cycle_ts=cycle_ts,
+            universe=selection.selected,
+            marks=valuation,
+            cash_try=state.cash_try,
+            holdings=holdings,
+            untradable=untradable,
+            policy=params.policy,
+            execution=params.execution,
+            mode=mode.final,
+        )
+        intents: tuple[OrderIntent, ...] = ()
+        if mode.final is not Mode.OBSERVE_ONLY:  # no intents then, nor their rules lookup
+            intents = build_intents(
+                cycle_id=cycle_id,
+                plan=plan,
+                rules={r.symbol: r for r in resolved},
+                holdings=holdings,
+                execution=params.execution,
+                mode=mode.final,
+            )
+        fills = fill_intents(intents, params.execution, mode.final)
+        after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now)
+        decision = decide_next_risk(
+            risk, cycle_ts, metrics.equity_try, params.risk, self._limits_text, Mode.NORMAL,
+            None if clear is None else clear.clear_id,
+        )
+        return CycleResult(
+            cycle_id=cycle_id,
+            cycle_ts=cycle_ts,
+            mode=mode,
+            rules=resolved,
+            plan=plan,
+            intents=intents,
+            fills=fills,
+            metrics=metrics,
+            state=after,
+            risk=decision,
+        )
+
+    def _shared_mode(self, mode: ModeDecision) -> ModeDecision:
+        key = (mode.base, mode.override, mode.final, mode.reasons)
+        return self._modes.setdefault(key, mode)
+
+    def _shared_rules(self, resolved: tuple[EffectiveRules, ...]) -> tuple[EffectiveRules, ...]:
+        # Keyed by identity: the stored tuple holds its rules, so their ids stay unique.
+        return self._rules.setdefault(tuple(map(id, resolved)), resolved)
 
 
 def run_full_cycle(

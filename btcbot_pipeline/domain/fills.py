@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
 
-from btcbot_pipeline.domain.intents import OrderIntent
+from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent
 from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, bps_factor
 from btcbot_pipeline.domain.params import ExecutionParams
@@ -57,16 +57,24 @@ def simulate_fills(
     intents: tuple[OrderIntent, ...], execution: ExecutionParams, mode: Mode
 ) -> tuple[tuple[SimulatedFill, ...], tuple[OrderEvent, ...]]:
     """Fills and OMS events for the PLANNED intents (see the module docstring)."""
+    fills = fill_intents(intents, execution, mode)
+    return fills, order_events(fills)
+
+
+def fill_intents(intents: tuple[OrderIntent, ...], execution: ExecutionParams, mode: Mode) -> tuple[SimulatedFill, ...]:
+    """The fills of :func:`simulate_fills` without their events (the cycle derives those
+    only when they are read)."""
     if mode is Mode.OBSERVE_ONLY:
-        return (), ()
+        return ()
+    allows_buy = mode.allows_buy
+    todo = [i for i in intents if i.status is IntentStatus.PLANNED and (allows_buy or i.side is not Side.BUY)]
+    if not todo:
+        return ()
     slip = bps_factor(execution.slippage_bps)
     fee_rate = bps_factor(execution.fees_bps)
     fills: list[SimulatedFill] = []
-    events: list[OrderEvent] = []
     with localcontext(MONEY_CONTEXT):
-        for intent in intents:
-            if not intent.planned or (intent.side is Side.BUY and not mode.allows_buy):
-                continue
+        for intent in todo:
             assert intent.qty is not None and intent.mark_price_try is not None
             mark, qty = intent.mark_price_try, intent.qty
             price = mark * (ONE + slip) if intent.side is Side.BUY else mark * (ONE - slip)
@@ -87,15 +95,23 @@ def simulate_fills(
                     slippage_try=abs(price - mark) * qty,
                 )
             )
-            for event_type, status in (("SUBMITTED", "OPEN"), ("FILLED", "FILLED")):
-                events.append(
-                    OrderEvent(
-                        event_id=f"{intent.client_order_id}:{event_type}",
-                        cycle_id=intent.cycle_id,
-                        cycle_ts=intent.cycle_ts,
-                        client_order_id=intent.client_order_id,
-                        event_type=event_type,
-                        status_after=status,
-                    )
-                )
-    return tuple(fills), tuple(events)
+    return tuple(fills)
+
+
+def order_events(fills: tuple[SimulatedFill, ...]) -> tuple[OrderEvent, ...]:
+    """``SUBMITTED`` then ``FILLED`` for each fill, in fill order."""
+    return tuple(
+        OrderEvent(
+            event_id=f"{fill.client_order_id}:{event_type}",
+            cycle_id=fill.cycle_id,
+            cycle_ts=fill.cycle_ts,
+            client_order_id=fill.client_order_id,
+            event_type=event_type,
+            status_after=status,
+        )
+        for fill in fills
+        for event_type, status in _EVENTS
+    )
+
+
+_EVENTS = (("SUBMITTED", "OPEN"), ("FILLED", "FILLED"))

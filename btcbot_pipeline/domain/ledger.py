@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal, getcontext, localcontext, setcontext
 from typing import Iterable, Mapping
 
 from btcbot_pipeline.domain.fills import SimulatedFill
@@ -96,6 +96,8 @@ class LedgerState:
 
     def apply_fills(self, fills: Iterable[SimulatedFill]) -> LedgerState:
         """The state after ``fills`` (in order). Raises LedgerIntegrityError on oversell."""
+        if fills == ():  # most cycles of a backtest fill nothing
+            return self
         holdings = dict(self.holdings)
         cash, realized, fees, slippage, turnover = (
             self.cash_try, self.realized_pnl_try, self.fees_try, self.slippage_try, self.turnover_try
@@ -145,14 +147,18 @@ class LedgerState:
 
         Symbols without a new mark keep their last known one.
         """
+        holdings = self.holdings
         merged = dict(self.marks)
-        for symbol in self.holdings:
+        for symbol in holdings:
             if symbol in marks:
                 merged[symbol] = marks[symbol]
-        with localcontext(MONEY_CONTEXT):
+        start_capital = self.start_capital_try
+        previous = getcontext()
+        setcontext(MONEY_CONTEXT)  # not localcontext(): that copies the context every cycle
+        try:
             positions_value = ZERO
             unrealized = ZERO
-            for symbol, holding in self.holdings.items():
+            for symbol, holding in holdings.items():
                 mark = merged.get(symbol)
                 if mark is None:
                     raise LedgerIntegrityError(f"no mark price ever seen for held symbol {symbol}")
@@ -161,42 +167,44 @@ class LedgerState:
                 unrealized += value - holding.cost_try
             gross = self.realized_pnl_try + unrealized
             net = gross - self.fees_try - self.slippage_try
-            equity = self.start_capital_try + net
+            equity = start_capital + net
             if equity != self.cash_try + positions_value:
                 raise LedgerIntegrityError(
                     f"equity identity broken at {cycle_id}: start + net = {equity}, "
                     f"cash + positions = {self.cash_try + positions_value}"
                 )
-            peak = max(self.peak_equity_try or self.start_capital_try, equity)
+            peak = max(self.peak_equity_try or start_capital, equity)
             drawdown = ((peak - equity) / peak).quantize(_DRAWDOWN_GRID) if peak > ZERO else ZERO
             max_drawdown = max(self.max_drawdown, drawdown)
+        finally:
+            setcontext(previous)
         state = LedgerState(
-            start_capital_try=self.start_capital_try,
-            cash_try=self.cash_try,
-            holdings=self.holdings,
-            marks={s: merged[s] for s in sorted(merged) if s in self.holdings},
-            realized_pnl_try=self.realized_pnl_try,
-            fees_try=self.fees_try,
-            slippage_try=self.slippage_try,
-            turnover_try=self.turnover_try,
-            peak_equity_try=peak,
-            max_drawdown=max_drawdown,
-            last_cycle_ts=cycle_ts,
+            start_capital,
+            self.cash_try,
+            holdings,
+            {s: merged[s] for s in sorted(merged) if s in holdings} if merged else {},
+            self.realized_pnl_try,
+            self.fees_try,
+            self.slippage_try,
+            self.turnover_try,
+            peak,
+            max_drawdown,
+            cycle_ts,
         )
         metrics = LedgerMetrics(
-            cycle_id=cycle_id,
-            cycle_ts=cycle_ts,
-            realized_pnl_try=self.realized_pnl_try,
-            unrealized_pnl_try=unrealized,
-            gross_pnl_try=gross,
-            fees_try=self.fees_try,
-            slippage_try=self.slippage_try,
-            net_pnl_try=net,
-            equity_try=equity,
-            cash_try=self.cash_try,
-            positions_value_try=positions_value,
-            turnover_try=self.turnover_try,
-            max_drawdown=max_drawdown,
-            start_capital_try=self.start_capital_try,
+            cycle_id,
+            cycle_ts,
+            self.realized_pnl_try,
+            unrealized,
+            gross,
+            self.fees_try,
+            self.slippage_try,
+            net,
+            equity,
+            self.cash_try,
+            positions_value,
+            self.turnover_try,
+            max_drawdown,
+            start_capital,
         )
         return state, metrics

@@ -22,7 +22,7 @@ target notionals and the actions that move the book towards them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
@@ -120,68 +120,94 @@ def build_plan(
     investable = max(ZERO, equity - cash_target)
     per_symbol = _floor_cent(investable / len(universe)) if universe else ZERO
     target = min(per_symbol, policy.max_position_notional_try)
+    # Every universe symbol has the same goal, every other one zero: two weights per cycle.
+    weight_in = (target / equity).quantize(_WEIGHT_GRID) if equity > ZERO else ZERO
+    weight_out = (ZERO / equity).quantize(_WEIGHT_GRID) if equity > ZERO else ZERO
 
     allocations: list[Allocation] = []
-    sells: list[PlanAction] = []
-    buys: list[PlanAction] = []
-    for symbol in list(universe) + sorted(s for s in held if s not in universe):
+    sells: list[_Draft] = []
+    buys: list[_Draft] = []
+    in_universe = len(universe)
+    members = set(universe)
+    for index, symbol in enumerate(list(universe) + sorted(s for s in held if s not in members)):
         mark = marks.get(symbol)
         qty = held.get(symbol, ZERO)
         current = qty * mark if mark is not None else ZERO
-        goal = target if symbol in universe else ZERO
-        weight = (goal / equity).quantize(_WEIGHT_GRID) if equity > ZERO else ZERO
+        goal, weight = (target, weight_in) if index < in_universe else (ZERO, weight_out)
         allocations.append(Allocation(symbol, weight, goal, current))
         if mark is None:
             if qty > ZERO:
-                sells.append(_draft(symbol, Side.SELL, ZERO, None, "exit_universe"))
+                sells.append((symbol, _SELL, ZERO, None, "exit_universe", False))
             continue
         delta = goal - current
         if delta < ZERO:
             full_exit = goal == ZERO
             reason = "exit_universe" if full_exit else "rebalance_down"
-            sells.append(_draft(symbol, Side.SELL, _floor_cent(-delta), mark, reason, full_exit=full_exit, qty=qty))
+            sells.append((symbol, _SELL, (-delta).quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, full_exit))
         elif delta > ZERO:
             reason = "enter_universe" if qty == ZERO else "rebalance_up"
-            buys.append(_draft(symbol, Side.BUY, _floor_cent(delta), mark, reason))
-    sells.sort(key=lambda a: (-a.desired_notional_try, a.symbol))
+            buys.append((symbol, _BUY, delta.quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, False))
+    sells.sort(key=_sell_order)
 
-    fees, slip, offset = bps_factor(execution.fees_bps), bps_factor(execution.slippage_bps), bps_factor(execution.order_offset_bps)
     # Worst case per TRY of planned notional: a BUY limit sits `offset` below the mark, so
     # its quantity is up to 1/(1-offset) of notional/mark, then fills at mark×(1+slip) plus
-    # fee; a SELL returns at least (1-slip)(1-fee) of its notional.
-    buy_cost = (ONE + slip) * (ONE + fees) / (ONE - offset)
-    sell_proceeds = (ONE - slip) * (ONE - fees)
+    # fee; a SELL returns at least (1-slip)(1-fee) of its notional. Computed at the first
+    # order that passes the gates: an OBSERVE_ONLY cycle needs neither.
+    buy_cost: Decimal | None = None
+    sell_proceeds = ZERO
     budget = cash_try - cash_target
     remaining_cap = policy.notional_cap_try_per_cycle
+    minimum = policy.min_order_notional_try
+    max_orders = policy.max_orders_per_cycle
+    observe_only = mode is Mode.OBSERVE_ONLY
+    sells_only = mode is Mode.REDUCE_RISK_ONLY
     orders = 0
     actions: list[PlanAction] = []
-    for draft in sells + buys:
-        skip = _gate(draft, mode, untradable, policy)
-        notional = draft.desired_notional_try
-        if skip is None and orders >= policy.max_orders_per_cycle:
+    for symbol, side, desired, mark, reason, draft_exit in sells + buys:
+        # The gates, in order: mode, tradability, a mark, the minimum notional.
+        if observe_only:
+            skip: str | None = "observe_only"
+        elif side is _BUY and sells_only:
+            skip = "mode_reduce_risk_only"
+        elif symbol in untradable:
+            skip = f"not_tradable:{untradable[symbol]}"
+        elif mark is None:
+            skip = "missing_mark_price"
+        elif desired < minimum:
+            skip = "min_notional"
+        elif orders >= max_orders:
             skip = "max_orders"
+        else:
+            skip = None
+        notional = desired
         if skip is None:
             notional = min(notional, remaining_cap)
-            if notional < policy.min_order_notional_try:
+            if notional < minimum:
                 skip = "turnover_cap"
-        if skip is None and draft.side is Side.BUY:
-            affordable = _floor_cent(budget / buy_cost) if budget > ZERO else ZERO
-            notional = min(notional, affordable)
-            if notional < policy.min_order_notional_try:
-                skip = "insufficient_cash"
+        if skip is None:
+            if buy_cost is None:
+                fees, slip = bps_factor(execution.fees_bps), bps_factor(execution.slippage_bps)
+                offset = bps_factor(execution.order_offset_bps)
+                buy_cost = (ONE + slip) * (ONE + fees) / (ONE - offset)
+                sell_proceeds = (ONE - slip) * (ONE - fees)
+            if side is _BUY:
+                affordable = _floor_cent(budget / buy_cost) if budget > ZERO else ZERO
+                notional = min(notional, affordable)
+                if notional < minimum:
+                    skip = "insufficient_cash"
         if skip is not None:
-            actions.append(_skipped(draft, skip))
+            actions.append(PlanAction(symbol, side, desired, ZERO, ZERO, mark, reason, _SKIPPED, skip, draft_exit))
             continue
         orders += 1
         remaining_cap -= notional
-        if draft.side is Side.SELL:
+        if side is _SELL:
             budget += notional * sell_proceeds
         else:
-            budget -= notional * buy_cost
-        assert draft.mark_price_try is not None
-        full_exit = draft.full_exit and notional == draft.desired_notional_try
-        est_qty = held[draft.symbol] if full_exit else notional / draft.mark_price_try
-        actions.append(replace(draft, notional_try=notional, est_qty=est_qty, full_exit=full_exit))
+            budget -= notional * buy_cost  # type: ignore[operator]
+        assert mark is not None
+        full_exit = draft_exit and notional == desired
+        est_qty = held[symbol] if full_exit else notional / mark
+        actions.append(PlanAction(symbol, side, desired, notional, est_qty, mark, reason, _PLANNED, None, full_exit))
 
     notes = [f"missing_mark_price:{s}" for s in missing_marks]
     implied_cash = equity - sum((a.target_notional_try for a in allocations), ZERO)
@@ -200,42 +226,15 @@ def build_plan(
     )
 
 
-def _draft(
-    symbol: str,
-    side: Side,
-    notional: Decimal,
-    mark: Decimal | None,
-    reason: str,
-    *,
-    full_exit: bool = False,
-    qty: Decimal = ZERO,
-) -> PlanAction:
-    return PlanAction(
-        symbol=symbol,
-        side=side,
-        desired_notional_try=notional,
-        notional_try=notional,
-        est_qty=qty,
-        mark_price_try=mark,
-        reason=reason,
-        status=ActionStatus.PLANNED,
-        full_exit=full_exit,
-    )
+# A desired trade before allocation: symbol, side, desired notional, mark, reason, full exit.
+# A plain tuple: each becomes exactly one PlanAction once allocation has decided.
+_Draft = tuple[str, Side, Decimal, Decimal | None, str, bool]
 
 
-def _gate(draft: PlanAction, mode: Mode, untradable: Mapping[str, str], policy: PolicyParams) -> str | None:
-    if mode is Mode.OBSERVE_ONLY:
-        return "observe_only"
-    if draft.side is Side.BUY and mode is Mode.REDUCE_RISK_ONLY:
-        return "mode_reduce_risk_only"
-    if draft.symbol in untradable:
-        return f"not_tradable:{untradable[draft.symbol]}"
-    if draft.mark_price_try is None:
-        return "missing_mark_price"
-    if draft.desired_notional_try < policy.min_order_notional_try:
-        return "min_notional"
-    return None
+def _sell_order(draft: _Draft) -> tuple[Decimal, str]:
+    return -draft[2], draft[0]  # largest first, then by symbol
 
 
-def _skipped(draft: PlanAction, reason: str) -> PlanAction:
-    return replace(draft, notional_try=ZERO, est_qty=ZERO, status=ActionStatus.SKIPPED, skip_reason=reason)
+# Enum members as module constants: `Side.BUY` is a class-attribute lookup on every use.
+_BUY, _SELL = Side.BUY, Side.SELL
+_PLANNED, _SKIPPED = ActionStatus.PLANNED, ActionStatus.SKIPPED

@@ -103,6 +103,24 @@ def decide_risk(
     cleared_by: str | None = None,
 ) -> RiskDecision:
     """The base mode of the cycle after ``cycle_ts``, given this cycle's closing equity."""
+    return decide_with_text(state, cycle_ts, equity_try, limits, limits_text(limits), floor, cleared_by)
+
+
+def limits_text(limits: RiskLimits) -> str:
+    """The limits' part of :attr:`RiskDecision.inputs_hash` (a fold computes it once)."""
+    return "|".join([format(limits.max_drawdown_pct, "f"), format(limits.max_daily_loss_try, "f"), str(limits.cooldown_s)])
+
+
+def decide_with_text(
+    state: RiskState,
+    cycle_ts: datetime,
+    equity_try: Decimal,
+    limits: RiskLimits,
+    limits_hash_text: str,
+    floor: Mode,
+    cleared_by: str | None,
+) -> RiskDecision:
+    """:func:`decide_risk` with the limits' :func:`limits_text` computed once by the caller."""
     day = cycle_ts.date().isoformat()
     # Day anchor: the equity the day started from (the last equity of the previous day).
     if state.day != day:
@@ -119,41 +137,48 @@ def decide_risk(
     if drawdown >= limits.max_drawdown_pct:
         breached.append(DRAWDOWN)
 
-    until = cycle_ts + timedelta(seconds=limits.cooldown_s)
     latches: dict[str, datetime] = {}
     for limit, ends in state.latches.items():
         if limit in breached or ends > cycle_ts:
             latches[limit] = ends
-    for limit in breached:
-        latches[limit] = until
+    if breached:
+        until = cycle_ts + timedelta(seconds=limits.cooldown_s)
+        for limit in breached:
+            latches[limit] = until
     reasons: list[str] = []
-    for limit in (DAILY_LOSS, DRAWDOWN):
-        if limit in breached:
-            reasons.append(f"{limit}:breached")
-        elif limit in latches:
-            reasons.append(f"{limit}:cooldown_until:{latches[limit].strftime('%Y-%m-%dT%H:%M:%SZ')}")
-    mode = combine_modes(floor, *(LIMIT_MODE[limit] for limit in latches))
+    if latches:
+        for limit in (DAILY_LOSS, DRAWDOWN):
+            if limit in breached:
+                reasons.append(f"{limit}:breached")
+            elif limit in latches:
+                reasons.append(f"{limit}:cooldown_until:{latches[limit].strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        mode = combine_modes(floor, *(LIMIT_MODE[limit] for limit in latches))
+        latches = dict(sorted(latches.items()))
+    else:  # the usual cycle: no limit tripped or cooling down
+        mode = floor
     new_state = RiskState(
         mode=mode,
         peak_equity_try=peak,
         day=day,
         day_start_equity_try=anchor,
-        latches=dict(sorted(latches.items())),
+        latches=latches,
         last_equity_try=equity_try,
-        reasons=tuple(f"risk:{r}" for r in reasons),
+        reasons=tuple(f"risk:{r}" for r in reasons) if reasons else (),
+    )
+    previous_latches = (
+        ",".join(f"{k}={v.isoformat()}" for k, v in sorted(state.latches.items())) if state.latches else ""
     )
     digest = hashlib.sha256(
         "|".join([
             cycle_ts.isoformat(), format(equity_try, "f"), format(peak, "f"), format(anchor, "f"),
-            format(limits.max_drawdown_pct, "f"), format(limits.max_daily_loss_try, "f"), str(limits.cooldown_s),
-            ",".join(f"{k}={v.isoformat()}" for k, v in sorted(state.latches.items())), cleared_by or "",
+            limits_hash_text, previous_latches, cleared_by or "",
         ]).encode()
     ).hexdigest()[:16]
     return RiskDecision(
         cycle_ts=cycle_ts,
         mode=mode,
         reasons=tuple(reasons),
-        cooldown_until=new_state.cooldown_until,
+        cooldown_until=max(latches.values()) if latches else None,
         inputs_hash=digest,
         cleared_by=cleared_by,
         drawdown=drawdown,

@@ -68,6 +68,26 @@ def resolve_rules(symbol: str, rules: SymbolRules | None, params: RulesParams) -
     - with ``STAGE7_RULES_REQUIRE_METADATA=false`` both fall back to the
       ``STAGE7_RULES_FALLBACK_*`` values with status ``fallback``.
     """
+    # Rules and params do not change within a run, but every cycle asks again for every
+    # symbol. Memoised by identity (the entry keeps both objects alive, so their ids cannot
+    # be reused): equal rules written differently (tick 0.010 / 0.01) are never conflated.
+    key = (symbol, id(rules), id(params))
+    hit = _RESOLVED.get(key)
+    if hit is not None and hit[0] is rules and hit[1] is params:
+        return hit[2]
+    resolved = _resolve(symbol, rules, params)
+    if len(_RESOLVED) >= _RESOLVED_LIMIT:  # sources that build new objects every cycle
+        _RESOLVED.clear()
+    _RESOLVED[key] = (rules, params, resolved)
+    return resolved
+
+
+_RESOLVED: dict[tuple[str, int, int], tuple[SymbolRules | None, RulesParams, EffectiveRules]] = {}
+_RESOLVED_LIMIT = 4096
+
+
+def _resolve(symbol: str, rules: SymbolRules | None, params: RulesParams) -> EffectiveRules:
+    """Uncached :func:`resolve_rules`."""
     if rules is None:
         status, detail = RulesStatus.MISSING, "no exchange metadata for symbol"
     else:
@@ -101,10 +121,10 @@ def resolve_rules(symbol: str, rules: SymbolRules | None, params: RulesParams) -
 
 def rules_stats(resolved: Iterable[EffectiveRules]) -> dict[str, object]:
     """Counts and symbol lists per status, for the cycle trace's ``rules_stats``."""
-    by_status: dict[str, list[str]] = {s.value: [] for s in RulesStatus}
+    by_status: dict[str, list[str]] = {s: [] for s in _STATUSES}
     floor: list[str] = []
     for rules in resolved:
-        by_status[rules.status.value].append(rules.symbol)
+        by_status[rules.status].append(rules.symbol)  # a StrEnum member hashes as its value
         if rules.min_notional_source == "safe_floor":
             floor.append(rules.symbol)
     stats: dict[str, object] = {}
@@ -113,6 +133,9 @@ def rules_stats(resolved: Iterable[EffectiveRules]) -> dict[str, object]:
         stats[f"{status}_symbols"] = sorted(symbols)
     stats["safe_floor_symbols"] = sorted(floor)
     return stats
+
+
+_STATUSES = tuple(s.value for s in RulesStatus)  # iterating the enum each cycle is slow
 
 
 def exclude_unusable_rules(snapshot: MarketSnapshot, params: RulesParams) -> MarketSnapshot:

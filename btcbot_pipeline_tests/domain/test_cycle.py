@@ -17,7 +17,14 @@ from functools import cache
 
 import pytest
 
-from btcbot_pipeline.domain.cycle import CycleResult, ModeDecision, run_cycle, run_cycles
+from btcbot_pipeline.domain.cycle import (
+    CycleResult,
+    ModeDecision,
+    cycle_id_for,
+    run_cycle,
+    run_cycles,
+)
+from btcbot_pipeline.domain.fills import simulate_fills
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
 from btcbot_pipeline.domain.modes import Mode
@@ -41,6 +48,7 @@ from btcbot_pipeline.domain.payloads import (
     universe_payload,
 )
 from btcbot_pipeline.domain.risk import RiskLimits
+from btcbot_pipeline.domain.rules import rules_stats
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.testing.builders import CYCLE_TS, rules, snapshot, symbol
@@ -352,3 +360,27 @@ def test_degraded_market_snapshot_observes_only_with_its_reason() -> None:
 
     assert (result.mode.final, result.mode.reasons) == (Mode.OBSERVE_ONLY, ("market_data_degraded:exchange_unreachable",))
     assert (result.intents, result.fills) == ((), ())
+
+
+def test_events_and_rules_stats_are_derived_like_the_stages_give_them() -> None:
+    # CycleResult keeps fills and rules; its events and rules_stats are computed on reading.
+    for result in demo():
+        assert result.events == simulate_fills(result.intents, DEMO.execution, result.mode.final)[1]
+        assert result.rules_stats == rules_stats(result.rules)
+    assert sum(len(r.events) for r in demo()) == 2 * sum(len(r.fills) for r in demo()) > 0
+
+
+def test_run_cycle_equals_one_step_of_the_fold() -> None:
+    snapshots, selections = inputs()
+    folded = demo()
+
+    one = run_cycle(snapshots[4], selections[4], folded[3].state, DEMO, folded[3].risk.state)  # type: ignore[union-attr]
+
+    assert one == folded[4]
+
+
+@pytest.mark.parametrize("minutes", [0, 5, 61, 60 * 24 * 365 + 7])
+def test_cycle_id_is_strftime_text(minutes: int) -> None:
+    cycle_ts = CYCLE_TS + timedelta(minutes=minutes, seconds=minutes % 60)
+
+    assert cycle_id_for(cycle_ts) == cycle_ts.strftime("%Y%m%dT%H%M%SZ")

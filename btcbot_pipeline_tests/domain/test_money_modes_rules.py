@@ -316,3 +316,16 @@ def test_rules_stats_of_nothing_is_all_zero() -> None:
     stats = rules_stats([])
     assert [stats[f"{s}_count"] for s in ("ok", "fallback", "missing", "invalid")] == [0, 0, 0, 0]
     assert stats["safe_floor_symbols"] == []
+
+
+def test_resolve_rules_is_memoised_by_identity_not_by_equality() -> None:
+    # Equal values written differently: tick 0 and 0.00 are == but their details differ.
+    zero, zeros = rules("ADATRY", tick="0"), rules("ADATRY", tick="0.00")
+    assert zero == zeros
+
+    first = resolve_rules("ADATRY", zero, STRICT)
+
+    assert resolve_rules("ADATRY", zero, STRICT) is first  # resolved once per (symbol, rules)
+    assert first.detail == "invalid metadata: tick_size 0"
+    assert resolve_rules("ADATRY", zeros, STRICT).detail == "invalid metadata: tick_size 0.00"
+    assert resolve_rules("ADATRY", zero, LENIENT).status is RulesStatus.FALLBACK  # other params
