@@ -149,10 +149,13 @@ def exclude_unusable_rules(snapshot: MarketSnapshot, params: RulesParams) -> Mar
     if params.invalid_metadata_policy is not InvalidMetadataPolicy.SKIP_SYMBOL:
         return snapshot
     symbols = []
+    changed = False
     for s in snapshot.symbols:
-        if s.tradable:
+        if s.skip_reason is None:
             eff = resolve_rules(s.symbol, s.rules, params)
             if not eff.usable:
                 s = replace(s, skip_reason=f"rules_unavailable:{eff.status.value}")
+                changed = True
         symbols.append(s)
-    return replace(snapshot, symbols=tuple(symbols))
+    # Unchanged (the usual cycle): the same snapshot, not an equal copy of it.
+    return replace(snapshot, symbols=tuple(symbols)) if changed else snapshot

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from itertools import accumulate, repeat
@@ -323,30 +323,26 @@ class _SymbolSeries:
 
     def at(self, now_us: int, n_closes: int, max_data_age_s: int) -> SymbolSnapshot:
         """This symbol's snapshot at epoch-µs ``now_us`` (rows with ``ts <= now_us`` only)."""
-        if self.reason is not None:
-            return self.invalid
-        ic = bisect_right(self.c_ts, now_us) - 1
-        lo = bisect_right(self.c_ts, now_us - _DAY_US)
-        return self._build(
-            now_us, bisect_right(self.b_ts, now_us) - 1, ic, bisect_right(self.t_ts, now_us) - 1, lo,
-            self.c_close[max(0, ic + 1 - n_closes) : ic + 1], max_data_age_s, to_datetime,
-        )
+        return self.sweep([now_us], n_closes, max_data_age_s, {})[0]
 
     def sweep(self, stamps: list[int], n_closes: int, max_data_age_s: int, moments: dict[int, datetime]) -> list[SymbolSnapshot]:
-        """:meth:`at` for every stamp of ``stamps`` (ascending): each row pointer only moves
-        forward, from where the previous cycle left it. ``moments`` caches epoch-µs →
-        datetime across the symbols of one call."""
+        """The snapshot at every epoch-µs stamp of ``stamps`` (ascending), from the last
+        book row, candle and ticker row at or before it. Each row pointer only moves
+        forward from where the previous stamp left it. ``moments`` caches epoch-µs →
+        datetime across the symbols of one call.
+
+        One loop serves both :meth:`at` and a range, so they cannot disagree; it is
+        written flat (no helper call per stamp) because a backtest runs it for every
+        symbol of every cycle.
+        """
         if self.reason is not None:
             return [self.invalid] * len(stamps)
-        b_ts, c_ts, t_ts, close = self.b_ts, self.c_ts, self.t_ts, self.c_close
-        moment = moments.get
-
-        def to_moment(epoch_us: int) -> datetime:
-            found = moment(epoch_us)
-            if found is None:
-                found = moments[epoch_us] = to_datetime(epoch_us)
-            return found
-
+        symbol, rules = self.symbol, self.rules
+        b_ts, bids, asks, c_ts, close = self.b_ts, self.bid, self.ask, self.c_ts, self.c_close
+        t_ts = self.t_ts
+        if t_ts:
+            t_last, t_high, t_low, t_qv, t_change = self.t_last, self.t_high, self.t_low, self.t_qv, self.t_change
+        w_lo, w_high, w_low, w_qv, w_change = self.w_lo, self.w_high, self.w_low, self.w_qv, self.w_change
         out: list[SymbolSnapshot] = []
         ib = ic = it = -1
         lo = 0
@@ -355,58 +351,47 @@ class _SymbolSeries:
         for now_us in stamps:
             ib = bisect_right(b_ts, now_us, ib + 1) - 1
             ic = bisect_right(c_ts, now_us, ic + 1) - 1
-            it = bisect_right(t_ts, now_us, it + 1) - 1
-            lo = bisect_right(c_ts, now_us - _DAY_US, lo)
+            lo = bisect_right(c_ts, now_us - _DAY_US, lo)  # the first candle of (now - 24h, now]
+            bid = ask = last = high = low = quote_volume = change = data_ts = staleness = None
+            if ib >= 0:
+                bid, ask = bids[ib], asks[ib]
             if ic != closes_ic:  # consecutive cycles before the next candle share one tuple
                 closes, closes_ic = close[max(0, ic + 1 - n_closes) : ic + 1], ic
-            out.append(self._build(now_us, ib, ic, it, lo, closes, max_data_age_s, to_moment))
+            window: tuple[Decimal | None, ...] | None = None
+            if ic >= 0:
+                if lo == w_lo[ic]:
+                    # The usual case: the cycle falls before the next candle, so the window
+                    # ending at the cycle holds the same candles as the one ending at the bar.
+                    window = close[ic], w_high[ic], w_low[ic], w_qv[ic], w_change[ic]
+                else:
+                    window = self._window(lo, ic)
+                if ib >= 0:
+                    book_us, candle_us = b_ts[ib], c_ts[ic]
+                    # Staleness is set by the weakest required source.
+                    data_us = book_us if book_us < candle_us else candle_us
+                    data_ts = moments.get(data_us)
+                    if data_ts is None:
+                        data_ts = moments[data_us] = to_datetime(data_us)
+                    staleness = (now_us - data_us) // _SECOND_US
+            if t_ts:
+                it = bisect_right(t_ts, now_us, it + 1) - 1
+            if it >= 0:
+                last, high, low, quote_volume, change = t_last[it], t_high[it], t_low[it], t_qv[it], t_change[it]
+                if change is None and window is not None:
+                    change = window[4]  # the ticker file has no open/change column
+            elif window is not None:
+                last, high, low, quote_volume, change = window
+            reason = assess_fields(data_ts, staleness, bid, ask, max_data_age_s=max_data_age_s)
+            out.append(SymbolSnapshot(
+                symbol, data_ts, staleness, bid, ask, last, high, low, quote_volume, change, closes, rules, reason
+            ))
         return out
-
-    def _build(
-        self,
-        now_us: int,
-        ib: int,
-        ic: int,
-        it: int,
-        lo: int,
-        closes: tuple[Decimal, ...],
-        max_data_age_s: int,
-        to_moment: Callable[[int], datetime],
-    ) -> SymbolSnapshot:
-        """The snapshot from the last book row ``ib``, candle ``ic`` and ticker row ``it``
-        at or before ``now_us`` (``-1``: none yet) and ``lo``, the first candle of the
-        trailing 24 h; ``closes`` are the candle closes the snapshot carries."""
-        bid = ask = last = high = low = quote_volume = change = data_ts = staleness = None
-        if ib >= 0:
-            bid, ask = self.bid[ib], self.ask[ib]
-        window: tuple[Decimal | None, ...] | None = None
-        if ic >= 0:
-            window = self._window(lo, ic)
-            if ib >= 0:
-                data_us = min(self.b_ts[ib], self.c_ts[ic])
-                data_ts = to_moment(data_us)
-                staleness = (now_us - data_us) // _SECOND_US
-        if it >= 0:
-            last, high, low, quote_volume, change = (
-                self.t_last[it], self.t_high[it], self.t_low[it], self.t_qv[it], self.t_change[it]
-            )
-            if change is None and window is not None:
-                change = window[4]  # the ticker file has no open/change column
-        elif window is not None:
-            last, high, low, quote_volume, change = window
-        reason = assess_fields(data_ts, staleness, bid, ask, max_data_age_s=max_data_age_s)
-        return SymbolSnapshot(
-            self.symbol, data_ts, staleness, bid, ask, last, high, low, quote_volume, change, closes, self.rules, reason
-        )
 
     def _window(self, lo: int, ic: int) -> tuple[Decimal | None, ...]:
         """last, high, low, quote volume, change % of the candles ``lo .. ic``: those in
-        ``(now - 24h, now]`` when ``lo`` is the first candle after ``now - 24h``."""
+        ``(now - 24h, now]`` when ``lo`` is the first candle after ``now - 24h`` (and not
+        the window precomputed for candle ``ic``)."""
         close = self.c_close[ic]
-        if lo == self.w_lo[ic]:
-            # The usual case: the cycle falls before the next candle, so the window that
-            # ends at the cycle holds the same candles as the one ending at the last bar.
-            return close, self.w_high[ic], self.w_low[ic], self.w_qv[ic], self.w_change[ic]
         if lo > ic:
             return close, None, None, ZERO, None
         prefix = self.c_qv_prefix
