@@ -114,8 +114,8 @@ def build_plan(
         mode: the cycle's final risk mode.
     """
     held = {s: q for s, q in holdings.items() if q > ZERO}
-    missing_marks = sorted(s for s in held if s not in marks)
-    equity = cash_try + sum((q * marks[s] for s, q in held.items() if s in marks), ZERO)
+    missing_marks = sorted([s for s in held if s not in marks])
+    equity = cash_try + sum([q * marks[s] for s, q in held.items() if s in marks], ZERO)
     cash_target = max(ZERO, min(policy.try_cash_target, policy.try_cash_max, equity))
     investable = max(ZERO, equity - cash_target)
     per_symbol = _floor_cent(investable / len(universe)) if universe else ZERO
@@ -210,7 +210,8 @@ def build_plan(
         actions.append(PlanAction(symbol, side, desired, notional, est_qty, mark, reason, _PLANNED, None, full_exit))
 
     notes = [f"missing_mark_price:{s}" for s in missing_marks]
-    implied_cash = equity - sum((a.target_notional_try for a in allocations), ZERO)
+    # The allocations' goals in order: the target per universe symbol, then zeros.
+    implied_cash = equity - sum([target] * in_universe + [ZERO] * (len(allocations) - in_universe), ZERO)
     if implied_cash > policy.try_cash_max:
         notes.append("cash_above_max: per-symbol caps or a small universe leave cash above TRY_CASH_MAX")
     return PortfolioPlan(
