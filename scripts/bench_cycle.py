@@ -9,8 +9,9 @@ Measures, over five-minute cycles of a dataset (synthetic by default):
 - the whole pure pipeline (range snapshots → universes → fold), as marginal cycles/s;
 - the payload round trip the Dagster assets add (serialize + parse) per cycle.
 
-Each timing is the best of ``--repeat`` runs after a full collection, with the garbage
-collector on (as in a real run); the pure CPU rate with it off is shown next to it. Usage::
+Each timing is the best of ``--repeat`` runs after a full collection, in CPU seconds of this
+process (other work on a shared machine does not skew it), with the garbage collector on as
+in a real run; the rate with it off is shown next to it. Usage::
 
     python scripts/bench_cycle.py [--days 1] [--pairs 12] [--step 5] [--repeat 3]
     python scripts/bench_cycle.py --dataset DIR      # an existing dataset, e.g. real pairs
@@ -59,9 +60,9 @@ def best_of(repeat: int, work: Callable[[], T], label: str = "") -> tuple[float,
     for _ in range(repeat):
         result = None
         gc.collect()
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         result = work()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     if label:
         off = float("inf")
         for _ in range(repeat):
@@ -69,9 +70,9 @@ def best_of(repeat: int, work: Callable[[], T], label: str = "") -> tuple[float,
             gc.collect()
             gc.disable()
             try:
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 result = work()
-                off = min(off, time.perf_counter() - t0)
+                off = min(off, time.process_time() - t0)
             finally:
                 gc.enable()
         GC_OFF[label] = off
@@ -91,9 +92,9 @@ def load_dataset(args: argparse.Namespace) -> ReplayDataset:
         path = Path(args.keep) if args.keep else Path(tempfile.mkdtemp()) / "replay"
         if not (path / "orderbook").is_dir():
             symbols = sorted(DEFAULT_PAIRS)[: args.pairs]
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             init_replay_dataset(path, seed=42, start=START, minutes=args.days * 1440, symbols=symbols)
-            print(f"synth: {len(symbols)} pairs x {args.days * 1440} rows in {time.perf_counter() - t0:.2f} s")
+            print(f"synth: {len(symbols)} pairs x {args.days * 1440} rows in {time.process_time() - t0:.2f} s")
     seconds, dataset = best_of(args.repeat, lambda: ReplayDataset.load(path))
     rows = sum(1 for _ in (path / "orderbook").glob("*.csv"))
     print(f"load: {len(dataset.symbols)} symbols ({rows} book files) in {seconds:.3f} s")
@@ -161,11 +162,11 @@ def main() -> None:
         report("pipeline (range + fold)", len(times), seconds)
 
     sample = [finalize_snapshot(dataset.snapshot_at(t, vol_lookback=lookback, max_data_age_s=age), max_data_age_s=age) for t in times[:288]]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for snap in sample:
         texts = [dumps(symbol_payload(s)) for s in snap.symbols]
         snapshot_from_payloads(snap.cycle_ts, [json.loads(t) for t in texts])
-    report("snapshot payload trip", len(sample), time.perf_counter() - t0)
+    report("snapshot payload trip", len(sample), time.process_time() - t0)
 
 
 if __name__ == "__main__":

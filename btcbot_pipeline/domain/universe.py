@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, getcontext
 from itertools import repeat
 from operator import is_, mul, sub, truediv
 from typing import Iterable
@@ -66,15 +66,26 @@ def volatility(snapshot: SymbolSnapshot, lookback: int) -> Decimal | None:
     return _volatility(snapshot, lookback, None)
 
 
-# symbol → the closes last seen in a range of cycles, their returns, squared returns and
-# volatility
-_ReturnsMemo = dict[str, tuple[tuple[Decimal, ...], list[Decimal], list[Decimal], Decimal]]
+# symbol → the decimal context, the closes last seen, their returns, squared returns and
+# volatility. A range of cycles keeps one; select_universe shares a module-level one, so a
+# caller selecting cycle by cycle from one dataset's snapshots reuses as much.
+_ReturnsMemo = dict[str, tuple[tuple[object, ...], tuple[Decimal, ...], list[Decimal], list[Decimal], Decimal]]
+_SHARED_RETURNS: _ReturnsMemo = {}
+_SHARED_LIMIT = 4096  # symbols; cleared beyond, as a bound, not an eviction policy
 
 
-def _volatility(snapshot: SymbolSnapshot, lookback: int, memo: _ReturnsMemo | None) -> Decimal | None:
+def _context_key() -> tuple[object, ...]:
+    """What, besides the closes, decides the returns' digits: reuse only under the same."""
+    context = getcontext()
+    return context.prec, context.rounding, context.Emin, context.Emax, context.clamp
+
+
+def _volatility(
+    snapshot: SymbolSnapshot, lookback: int, memo: _ReturnsMemo | None, context: tuple[object, ...] = ()
+) -> Decimal | None:
     closes = snapshot.closes[-(lookback + 1) :]
     if len(closes) >= 3:
-        result = _close_volatility(snapshot.symbol, closes, memo)
+        result = _close_volatility(snapshot.symbol, closes, memo, context)
         if result is not None:
             return result
     high, low, last = snapshot.high_24h, snapshot.low_24h, snapshot.last
@@ -85,23 +96,25 @@ def _volatility(snapshot: SymbolSnapshot, lookback: int, memo: _ReturnsMemo | No
     return None
 
 
-def _close_volatility(symbol: str, closes: tuple[Decimal, ...], memo: _ReturnsMemo | None) -> Decimal | None:
+def _close_volatility(
+    symbol: str, closes: tuple[Decimal, ...], memo: _ReturnsMemo | None, context: tuple[object, ...]
+) -> Decimal | None:
     """Population standard deviation of the simple returns ``(c[i] - c[i-1]) / c[i-1]``,
     ``None`` if a close is not positive.
 
-    With a ``memo`` (a range of cycles), what the previous cycle computed from the same
-    closes is reused: a five-minute cycle over one-minute candles shares 15 of its 20
-    returns with the cycle before, one over hourly candles all of them. Reuse needs the
-    very same Decimal objects (``is``, not ``==``): equal values written differently
-    (``1.0`` / ``1.00``) could give results that print differently. The sums are always
+    With a ``memo``, what the previous cycle computed from the same closes is reused: a
+    five-minute cycle over one-minute candles shares 15 of its 20 returns with the cycle
+    before, one over hourly candles all of them. Reuse needs the very same Decimal objects
+    (``is``, not ``==``: equal values written differently, ``1.0`` / ``1.00``, could give
+    results that print differently) and the same decimal ``context``. The sums are always
     redone: each addition rounds to the context, so a sliding sum would round differently.
     """
     start = 0
     returns: list[Decimal] = []
     squares: list[Decimal] = []
     seen = memo.get(symbol) if memo is not None else None
-    if seen is not None:
-        seen_closes, seen_returns, seen_squares, seen_volatility = seen
+    if seen is not None and seen[0] == context:
+        _, seen_closes, seen_returns, seen_squares, seen_volatility = seen
         shift = _shift(seen_closes, closes)
         if shift == 0:
             return seen_volatility
@@ -120,7 +133,7 @@ def _close_volatility(symbol: str, closes: tuple[Decimal, ...], memo: _ReturnsMe
     variance = sum(squares, ZERO) / n - mean * mean
     result = variance.sqrt() if variance > ZERO else ZERO
     if memo is not None:
-        memo[symbol] = (closes, returns, squares, result)
+        memo[symbol] = (context, closes, returns, squares, result)
     return result
 
 
@@ -196,15 +209,17 @@ def _normalise(values: list[Decimal | None], *, higher_is_better: bool) -> list[
 
 def select_universe(snapshot: MarketSnapshot, params: UniverseParams) -> UniverseSelection:
     """Rank the eligible symbols of ``snapshot`` and keep the first ``params.size``."""
-    return _select(snapshot, _Screen.of(params), None)
+    if len(_SHARED_RETURNS) > _SHARED_LIMIT:
+        _SHARED_RETURNS.clear()
+    return _select(snapshot, _Screen.of(params), _SHARED_RETURNS)
 
 
 def select_universes(snapshots: Iterable[MarketSnapshot], params: UniverseParams) -> list[UniverseSelection]:
     """:func:`select_universe` for every snapshot of a range, in order.
 
     Equal to selecting one snapshot at a time; faster because the screen is resolved once
-    and the returns of closes seen at the previous snapshot are reused. Pass the snapshots
-    in time order: any order gives the same selections, time order the most reuse.
+    and the range keeps its own memo of returns. Pass the snapshots in time order: any
+    order gives the same selections, time order the most reuse.
     """
     screen = _Screen.of(params)
     memo: _ReturnsMemo = {}
@@ -231,7 +246,8 @@ def _select(snapshot: MarketSnapshot, screen: _Screen, memo: _ReturnsMemo | None
             rejected.append((symbol_snapshot.symbol, reason))
 
     volumes = [s.quote_volume_try for s in eligible]
-    vols = [_volatility(s, params.vol_lookback, memo) for s in eligible]
+    context = _context_key()
+    vols = [_volatility(s, params.vol_lookback, memo, context) for s in eligible]
     liquidity_scores = _normalise(volumes, higher_is_better=True)
     spread_scores = _normalise(spreads, higher_is_better=False)  # type: ignore[arg-type]
     volatility_scores = _normalise(vols, higher_is_better=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from decimal import Decimal as D
+from decimal import localcontext
 
 import pytest
 
@@ -388,3 +389,17 @@ def test_select_universes_selections_and_rejections() -> None:
 
 def test_select_universes_of_nothing() -> None:
     assert select_universes([], _RANGE_PARAMS) == []
+
+
+def test_select_universe_reuses_returns_only_under_the_same_decimal_context() -> None:
+    # select_universe keeps a module-level memo of returns; the same close objects selected
+    # again under a 20-digit context must give the 20-digit volatility, not the cached one.
+    snaps = _range()
+    default = select_universe(snaps[1], _RANGE_PARAMS)
+    with localcontext() as context:
+        context.prec = 20
+        short = select_universe(snaps[1], _RANGE_PARAMS)
+        fresh = volatility(snaps[1].by_symbol()["AAATRY"], 3)
+
+    assert {r.symbol: r for r in default.ranked}["AAATRY"].volatility == D("0.02006067457831084254542248015")
+    assert {r.symbol: r for r in short.ranked}["AAATRY"].volatility == fresh == D("0.020060674578310842546")
