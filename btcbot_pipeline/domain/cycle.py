@@ -24,8 +24,14 @@ from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, mid_of
 from btcbot_pipeline.domain.modes import Mode, combine_modes
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
 from btcbot_pipeline.domain.plan import PortfolioPlan, build_plan
-from btcbot_pipeline.domain.risk import RiskClear, RiskDecision, RiskState, apply_clear, limits_text
-from btcbot_pipeline.domain.risk import decide_with_text as decide_next_risk
+from btcbot_pipeline.domain.risk import (
+    RiskClear,
+    RiskDecision,
+    RiskState,
+    apply_clear,
+    decide_with_text,
+    limits_text,
+)
 from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 
@@ -230,7 +236,7 @@ class _Fold:
             )
         fills = fill_intents(intents, params.execution, mode.final)
         after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now)
-        decision = decide_next_risk(
+        decision = decide_with_text(
             risk, cycle_ts, metrics.equity_try, params.risk, self._limits_text, Mode.NORMAL,
             None if clear is None else clear.clear_id,
         )

@@ -13,6 +13,9 @@ spread and volatility; ``1`` when all values are equal). A symbol missing a fact
 ``-1`` for that component. ``total = Σ weight × component`` with weights normalised to sum
 to one. The universe is the first ``STAGE7_UNIVERSE_SIZE`` symbols ordered by total
 descending, liquidity descending, then symbol ascending.
+
+:func:`select_universe` selects one snapshot, :func:`select_universes` a range of them (the
+screen resolved once; returns of closes already seen reused, see :func:`_close_volatility`).
 """
 
 from __future__ import annotations
