@@ -22,6 +22,11 @@ from btcbot_pipeline.quality.rules import Expect, Failure, GateResult, Record, S
 _GX: dict[str, Any] = {}
 
 
+def imported() -> bool:
+    """Whether this process has GE set up already."""
+    return "bd" in _GX
+
+
 def _gx() -> tuple[Any, Any]:
     if "bd" not in _GX:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

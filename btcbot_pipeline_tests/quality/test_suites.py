@@ -292,3 +292,19 @@ def test_the_symbol_cap_binds_buys_not_a_sell_that_unwinds(trading: Any) -> None
 
     assert "notional_within_symbol_cap" not in _failed(Q.evaluate_exact(Q.PLAN_SUITE, sell_frame))
     assert "notional_within_symbol_cap" in _failed(Q.evaluate_exact(Q.PLAN_SUITE, buy_frame))
+
+
+def test_the_gate_worker_process_gives_the_in_process_verdicts(ge: Any) -> None:
+    from btcbot_pipeline.quality.worker import GateWorker
+
+    rows = _good_market()["market_snapshot"]
+    bad = [_set("market_snapshot", rows[0], best_bid=D(0))] + list(rows[1:])
+    recs = Q.market_frame(bad, GP)
+    frames = [ge.frame(Q.MARKET_SUITE, recs[:2]), ge.frame(Q.MARKET_SUITE, recs[2:])]  # one chunk, two batches
+
+    here = ge.validate_frames(Q.MARKET_SUITE, frames)
+    with GateWorker() as worker:
+        there = worker.validate_frames(Q.MARKET_SUITE, frames)
+
+    assert there == here
+    assert _failed(there[0]) == ["prices_positive"] and there[0].failures[0].rows[0]["symbol"] == "ADATRY"

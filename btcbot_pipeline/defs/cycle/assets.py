@@ -46,6 +46,7 @@ from btcbot_pipeline.engine import (
     run_window,
 )
 from btcbot_pipeline.quality.rules import SUITES
+from btcbot_pipeline.quality.worker import gates_for
 from btcbot_pipeline.settings import BotSettings, SettingsError
 from btcbot_pipeline.storage.book import Book, BookError, Window
 from btcbot_pipeline.storage.identity import run_identity
@@ -171,14 +172,12 @@ def build_cycle_assets(
             except ReplayDatasetError as exc:
                 raise dg.Failure(description=f"replay dataset unusable: {exc}") from None
 
-        from btcbot_pipeline.quality import expectations
-
         total = sum(len(p.times) for p in parts)
         cycles = 0
         try:
-            with book.open() as b:
+            with gates_for(total) as gates, book.open() as b:
                 for outcome in run_window(
-                    b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=expectations, summarize=_figures,
+                    b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=gates, summarize=_figures,
                     progress=lambda line: _say(context, line),
                 ):
                     if isinstance(outcome, GateStopped):

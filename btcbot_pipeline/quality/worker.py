@@ -1,0 +1,95 @@
+"""Great Expectations in a second process, so its ~2–3 s import and its validations run
+beside the cycles instead of before them (these machines have two cores).
+
+:class:`GateWorker` has the engine's ``Gates`` interface: :meth:`frame` builds the narrow
+frame here (pure pandas), :meth:`validate_frames` hands the frames of a chunk to the
+worker process, which validates them with the same suites (:mod:`.expectations`) and
+sends the verdicts back. The worker is started (and begins importing GE) before the run
+loads its dataset; if it cannot start or dies, validation falls back to this process, so
+a gate never goes unchecked.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Sequence
+
+from btcbot_pipeline.quality import expectations
+from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite
+
+
+def _ready() -> bool:
+    expectations._gx()  # import GE and build the context once, in the worker
+    return True
+
+
+def _validate(suite_name: str, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
+    return expectations.validate_frames(SUITES[suite_name], frames)
+
+
+# Below a day of cycles the run is over before a worker's GE import would be: validate here.
+WORKER_MIN_CYCLES = 288
+
+
+class InProcessGates:
+    """The same interface, validating in this process (GE imported once per process)."""
+
+    def __enter__(self) -> "InProcessGates":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def frame(self, suite: Suite, recs: list[Record]) -> Any:
+        return expectations.frame(suite, recs)
+
+    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
+        return expectations.validate_frames(suite, frames)
+
+
+def gates_for(cycles: int) -> "GateWorker | InProcessGates":
+    """A worker process for a long run in a process that has not imported GE yet (a
+    ``btcbot backtest`` or ``dagster asset materialize`` process); otherwise this process
+    (short runs, and long-lived processes such as ``dagster dev`` or tests, where GE is
+    imported already and a new process would import it again)."""
+    if cycles >= WORKER_MIN_CYCLES and not expectations.imported():
+        return GateWorker()
+    return InProcessGates()
+
+
+class GateWorker:
+    """One worker process for a run's gate validations (use as a context manager)."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._warm: Future[bool] | None = None
+        try:
+            # spawn: a clean interpreter (no threads or locks inherited from Dagster's process)
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._warm = self._pool.submit(_ready)
+        except (OSError, RuntimeError):
+            self._pool = None
+
+    def __enter__(self) -> "GateWorker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def frame(self, suite: Suite, recs: list[Record]) -> Any:
+        return expectations.frame(suite, recs)
+
+    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
+        if self._pool is not None:
+            try:
+                return self._pool.submit(_validate, suite.name, list(frames)).result()
+            except BrokenProcessPool:
+                self._pool = None  # the worker died: validate here from now on
+        return expectations.validate_frames(suite, frames)
