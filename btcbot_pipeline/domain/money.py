@@ -83,8 +83,14 @@ def ceil_to_step(value: Decimal, step: Decimal) -> Decimal:
 
 def _on_grid(value: Decimal, step: Decimal) -> Decimal:
     # Show the grid's own decimals (tick 0.010 → 2 places, tick 10 → none), never an exponent.
+    return value.quantize(_grid_quantum(step))
+
+
+@lru_cache(maxsize=1024)
+def _grid_quantum(step: Decimal) -> Decimal:
+    # Keyed by value: equal steps (0.010, 0.01) normalise alike, so they share one quantum.
     exponent = min(0, int(step.normalize().as_tuple().exponent))
-    return value.quantize(Decimal(1).scaleb(exponent))
+    return Decimal(1).scaleb(exponent)
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:
