@@ -23,8 +23,10 @@ rows recorded (:class:`GateStopped`). The next run carries from the last written
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -46,7 +48,7 @@ from btcbot_pipeline.domain.risk import RiskClear, RiskState
 from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
 from btcbot_pipeline.domain.rules import exclude_unusable_rules
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
-from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
+from btcbot_pipeline.domain.universe import UniverseSelection, select_universes
 from btcbot_pipeline.quality.rules import (
     SUITES,
     GateParams,
@@ -211,7 +213,7 @@ def compute(
     """All stages of consecutive cycles from ``carry``: pure computation, nothing written."""
     params = cfg.cycle_params()
     snapshots = [exclude_unusable_rules(s, params.rules) for s in snapshots]
-    selections = [select_universe(s, params.universe) for s in snapshots]
+    selections = select_universes(snapshots, params.universe)
     opening = None
     state = carry.state
     if state is None:  # a new book opens from the exchange's balances or DRY_RUN_TRY_BALANCE
@@ -290,6 +292,36 @@ def run_window(
     :class:`GateStopped`.
     """
     book.claim(identity)
+    with _fewer_collections():
+        yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect garbage less often during a run, then restore the process's setting.
+
+    A backtest keeps tens of thousands of small objects alive per batch, and Python's
+    cyclic collector would walk them over and over (25–50 % of the fold's time measured);
+    the cycles' objects form no reference cycles, so the memory they use is freed as soon
+    as a batch is written either way."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], 200_000), before[1], before[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _run(
+    book: Book,
+    partitions: Sequence[Partition],
+    cfg: BotSettings,
+    snapshots: Snapshots,
+    gates: Gates,
+    summarize: Summarize,
+    chunk_cycles: int | None,
+    progress: Callable[[str], None] | None,
+) -> Iterator[ChunkDone | GateStopped]:
     active = cfg.cycle_params().as_dict()
     gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
     carry = carry_in(book, Window(partitions[0].window.start, partitions[-1].window.end))
