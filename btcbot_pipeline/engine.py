@@ -7,20 +7,22 @@ partition per day of cycles) call :func:`run_window` from their one asset step. 
    a book never carries state from a run of another kind or source;
 2. carries the ledger, the risk state and pending operator clears from the last cycle
    before the window;
-3. runs the window in **chunks** of whole partitions (at most :data:`CHUNK_CYCLES`
-   cycles): snapshots → universe → plan → intents → fills → ledger → trace, every stage
-   handed to the next in memory (never read back from the book);
-4. validates each chunk's rows with the gate suites (Great Expectations, one validation
-   per suite per chunk, not per cycle) *before* writing them;
-5. writes a passing chunk's rows of every table in **one transaction** (the trace is
-   atomic with the ledger), and reports it (:class:`ChunkDone`) so the caller can
-   publish per-partition figures and progress as it goes.
+3. runs the window in **chunks** of whole partitions (at most ``GATE_CHUNK_CYCLES``),
+   each inside one open transaction of the book, computed in **batches** of about four
+   days (:data:`BATCH_CYCLES`): snapshots → universe → plan → intents → fills → ledger →
+   trace, every stage handed to the next in memory (never read back from the book); a
+   batch's rows are written (uncommitted) and only its narrow gate frames are kept, so
+   Python holds one batch at a time;
+4. validates the chunk with each gate suite **once** (Great Expectations over all the
+   chunk's rows, not per cycle), then commits the chunk, or rolls it back when an ERROR
+   expectation failed, and reports it (:class:`ChunkDone`) so the caller can publish
+   per-partition figures and progress as it goes.
 
-A failing ERROR expectation stops the window at its chunk: earlier chunks stay written
+A failing ERROR expectation stops the window at its chunk: earlier chunks stay committed
 (their cycles passed), the failing chunk's window is emptied and its ``gate_failures``
-rows recorded (:class:`GateStopped`). The next run carries from the last written cycle.
+rows recorded (:class:`GateStopped`). The next run carries from the last committed cycle;
+a process killed mid-chunk leaves the book at the last commit.
 """
-
 from __future__ import annotations
 
 import gc

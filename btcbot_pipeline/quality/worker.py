@@ -4,7 +4,8 @@ beside the cycles instead of before them (these machines have two cores).
 :class:`GateWorker` has the engine's ``Gates`` interface: :meth:`frame` builds the narrow
 frame here (pure pandas), :meth:`validate_frames` hands the frames of a chunk to the
 worker process, which validates them with the same suites (:mod:`.expectations`) and
-sends the verdicts back. The worker is started (and begins importing GE) before the run
+sends the verdicts back; it also draws a backtest's chart at the end (matplotlib is
+imported there while the run computes). The worker is started (and begins importing GE) before the run
 loads its dataset; if it cannot start or dies, validation falls back to this process, so
 a gate never goes unchecked.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Sequence
 
 from btcbot_pipeline.quality import expectations
@@ -22,7 +24,15 @@ from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite
 
 def _ready() -> bool:
     expectations._gx()  # import GE and build the context once, in the worker
+    import btcbot_pipeline.reporting.chart  # noqa: F401  matplotlib too, while the run computes
+
     return True
+
+
+def _render(reports: Sequence[Any], path: Path) -> Path:
+    from btcbot_pipeline.reporting.chart import render_chart
+
+    return render_chart(reports, path)
 
 
 def _validate(suite_name: str, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
@@ -47,6 +57,9 @@ class InProcessGates:
 
     def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
         return expectations.validate_frames(suite, frames)
+
+    def render_chart(self, reports: Sequence[Any], path: Path) -> Path:
+        return _render(reports, path)
 
 
 def gates_for(cycles: int) -> "GateWorker | InProcessGates":
@@ -93,3 +106,12 @@ class GateWorker:
             except BrokenProcessPool:
                 self._pool = None  # the worker died: validate here from now on
         return expectations.validate_frames(suite, frames)
+
+    def render_chart(self, reports: Sequence[Any], path: Path) -> Path:
+        """A backtest's chart, drawn by the worker (matplotlib imported there already)."""
+        if self._pool is not None:
+            try:
+                return self._pool.submit(_render, list(reports), path).result()
+            except BrokenProcessPool:
+                self._pool = None
+        return _render(reports, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import dagster as dg
 
@@ -12,11 +12,11 @@ from btcbot_pipeline.reporting.chart import render_chart
 from btcbot_pipeline.reporting.report import build_report
 
 
-def report_metadata(con: Any, *, label: str, chart: Path) -> dict[str, Any]:
+def report_metadata(con: Any, *, label: str, chart: Path, render: Callable[..., Path] = render_chart) -> dict[str, Any]:
     """Report table (markdown), the equity/drawdown chart inline and its file path, from
     the book open on ``con`` (the run's own connection: the book is still locked by it)."""
     report = build_report(con, label=label)
-    render_chart([report], chart)
+    render([report], chart)
     image = base64.b64encode(chart.read_bytes()).decode("ascii")
     return {
         "report": dg.MetadataValue.md(report.markdown()),

@@ -89,7 +89,7 @@ class CycleGraph:
     resources: tuple[str, str, str] = ("settings", "market_data", "book")
     # Extra metadata for the graph's LAST partition's cycle_trace, from the open book once
     # the chunk holding it is committed (a backtest's report and chart).
-    final_report: Callable[[Book], dict[str, Any]] | None = None
+    final_report: Callable[[Book, Callable[..., Any]], dict[str, Any]] | None = None
 
     def key(self, stage: str) -> dg.AssetKey:
         return dg.AssetKey([*self.key_prefix, stage])
@@ -196,7 +196,7 @@ def build_cycle_assets(
                         if p.summary is None:
                             continue
                         if g.final_report is not None and p.partition.key == last:
-                            p.summary["cycle_trace"].update(g.final_report(b))
+                            p.summary["cycle_trace"].update(g.final_report(b, gates.render_chart))
                         for stage in STAGES:
                             yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary[stage])
         except (BookError, EngineError) as exc:
