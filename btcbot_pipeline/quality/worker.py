@@ -62,11 +62,23 @@ class InProcessGates:
         return _render(reports, path)
 
 
+_prestarted: list["GateWorker"] = []
+
+
+def prestart() -> None:
+    """Start the worker now (``btcbot backtest``, before it checks the dataset and builds
+    its definitions), so GE's import is under way by the time the run begins."""
+    if not _prestarted and not expectations.imported():
+        _prestarted.append(GateWorker())
+
+
 def gates_for(cycles: int) -> "GateWorker | InProcessGates":
-    """A worker process for a long run in a process that has not imported GE yet (a
-    ``btcbot backtest`` or ``dagster asset materialize`` process); otherwise this process
-    (short runs, and long-lived processes such as ``dagster dev`` or tests, where GE is
-    imported already and a new process would import it again)."""
+    """The prestarted worker if any; a new worker process for a long run in a process
+    that has not imported GE yet (``dagster asset materialize`` of many cycles); otherwise
+    this process (short runs, and long-lived processes such as ``dagster dev`` or tests,
+    where GE is imported already and a new process would import it again)."""
+    if _prestarted:
+        return _prestarted.pop()
     if cycles >= WORKER_MIN_CYCLES and not expectations.imported():
         return GateWorker()
     return InProcessGates()

@@ -8,14 +8,17 @@ from typing import Any, Callable
 
 import dagster as dg
 
-from btcbot_pipeline.reporting.chart import render_chart
 from btcbot_pipeline.reporting.report import build_report
 
 
-def report_metadata(con: Any, *, label: str, chart: Path, render: Callable[..., Path] = render_chart) -> dict[str, Any]:
+def report_metadata(con: Any, *, label: str, chart: Path, render: Callable[..., Path] | None = None) -> dict[str, Any]:
     """Report table (markdown), the equity/drawdown chart inline and its file path, from
     the book open on ``con`` (the run's own connection: the book is still locked by it)."""
     report = build_report(con, label=label)
+    if render is None:
+        from btcbot_pipeline.reporting.chart import (
+            render_chart as render,  # matplotlib: only when drawing here
+        )
     render([report], chart)
     image = base64.b64encode(chart.read_bytes()).decode("ascii")
     return {
