@@ -76,3 +76,10 @@ def test_settings_refusal_is_printed_without_traceback(tmp_path: Path, capsys: p
     err = capsys.readouterr().err
     assert err.startswith("SettingsError: STAGE7_ENABLED: Stage 7 is dry-run only")
     assert "Traceback" not in err
+
+
+def test_the_main_module_runs_the_command_only_when_it_is_main() -> None:
+    import runpy
+
+    # the gate worker's process (multiprocessing spawn) imports the main module as __mp_main__
+    runpy.run_module("btcbot_pipeline.__main__", run_name="__mp_main__")

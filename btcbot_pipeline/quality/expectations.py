@@ -17,7 +17,15 @@ import os
 from datetime import datetime
 from typing import Any, Sequence
 
-from btcbot_pipeline.quality.rules import Expect, Failure, GateResult, Record, Suite, failure_rows
+from btcbot_pipeline.quality.rules import (
+    Expect,
+    Failure,
+    GateResult,
+    Record,
+    Suite,
+    failure_rows,
+    shown,
+)
 
 _GX: dict[str, Any] = {}
 
@@ -84,10 +92,14 @@ def frame(suite: Suite, recs: Sequence[Record]) -> Any:
     rows) fast, and small enough to hold until a chunk is validated."""
     import pandas as pd
 
+    checked = {c for e in suite.expectations for c in e.columns} | set(suite.key)
     columns = [c for e in suite.expectations for c in (*e.columns, *e.observed)]
     data = {}
     for column in dict.fromkeys([*suite.key, *columns]):
         values = [r.get(column) for r in recs]
+        if column not in checked:  # only shown with an offending row: keep it as its text
+            data[column] = pd.Series([shown(v) for v in values], dtype=object)
+            continue
         if column == "cycle_ts" and values and all(isinstance(v, datetime) for v in values):
             # a datetime column hashes in C (uniqueness per cycle over weeks of rows)
             data[column] = pd.Series(pd.to_datetime(values, utc=True))

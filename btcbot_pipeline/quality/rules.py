@@ -476,7 +476,8 @@ def offending(expect: Expect, recs: Sequence[Record]) -> list[int]:
     raise ValueError(f"unknown expectation kind {expect.kind!r}")
 
 
-def _show(value: Any) -> Any:
+def shown(value: Any) -> Any:
+    """A value as an offending row shows it (exact decimal text, UTC time text)."""
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):
@@ -486,7 +487,7 @@ def _show(value: Any) -> Any:
 
 def failure_rows(suite: Suite, expect: Expect, recs: Sequence[Record], limit: int = 5) -> tuple[dict[str, Any], ...]:
     cols = list(dict.fromkeys([*suite.key, *expect.observed, *(c for c in expect.columns if expect.kind != "flag")]))
-    return tuple({c: _show(recs[i].get(c)) for c in cols} for i in offending(expect, recs)[:limit])
+    return tuple({c: shown(recs[i].get(c)) for c in cols} for i in offending(expect, recs)[:limit])
 
 
 def evaluate_exact(suite: Suite, recs: Sequence[Record]) -> GateResult:
@@ -513,10 +514,10 @@ def gate_failure_rows(result: GateResult, recs: Sequence[Record], cycle_id_for: 
         cycles = sorted({recs[i]["cycle_ts"] for i in idx}) or sorted({r["cycle_ts"] for r in recs})
         for ts in cycles:
             mine = [recs[i] for i in idx if recs[i]["cycle_ts"] == ts]
-            shown = "; ".join(
-                ", ".join(f"{c}={_show(r.get(c))}" for c in (*result.suite.key[1:], *e.observed)) for r in mine[:5]
+            listed = "; ".join(
+                ", ".join(f"{c}={shown(r.get(c))}" for c in (*result.suite.key[1:], *e.observed)) for r in mine[:5]
             )
-            detail = f"{f.ge_type} on {f.column}: observed {f.observed}" + (f"; rows: {shown}" if shown else "")
+            detail = f"{f.ge_type} on {f.column}: observed {f.observed}" + (f"; rows: {listed}" if listed else "")
             out.append((ts, cycle_id_for(ts), result.suite.asset, result.suite.name, f.expectation, detail))
     return out
 

@@ -12,6 +12,7 @@ a gate never goes unchecked.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +39,8 @@ def _render(reports: Sequence[Any], path: Path) -> Path:
 def _validate(suite_name: str, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
     return expectations.validate_frames(SUITES[suite_name], frames)
 
+
+log = logging.getLogger(__name__)
 
 # Below a day of cycles the run is over before a worker's GE import would be: validate here.
 WORKER_MIN_CYCLES = 288
@@ -115,8 +118,9 @@ class GateWorker:
         if self._pool is not None:
             try:
                 return self._pool.submit(_validate, suite.name, list(frames)).result()
-            except BrokenProcessPool:
+            except BrokenProcessPool as exc:
                 self._pool = None  # the worker died: validate here from now on
+                log.warning("the gate worker process stopped (%s); validating in this process", exc)
         return expectations.validate_frames(suite, frames)
 
     def render_chart(self, reports: Sequence[Any], path: Path) -> Path:
