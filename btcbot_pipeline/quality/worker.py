@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import sys
+import types
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from btcbot_pipeline.quality import expectations
 from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite
@@ -87,6 +90,22 @@ def gates_for(cycles: int) -> "GateWorker | InProcessGates":
     return InProcessGates()
 
 
+@contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """Start the worker without re-running this process's main module in it.
+
+    "spawn" imports the parent's ``__main__`` again in the child; some entry points run
+    their command at import (``python -m dagster``, which Dagster's run launcher uses),
+    which would start a second CLI inside the worker. The worker needs nothing from it."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 class GateWorker:
     """One worker process for a run's gate validations (use as a context manager)."""
 
@@ -96,7 +115,8 @@ class GateWorker:
         try:
             # spawn: a clean interpreter (no threads or locks inherited from Dagster's process)
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            self._warm = self._pool.submit(_ready)
+            with _main_not_reimported():  # the process starts on this first submit
+                self._warm = self._pool.submit(_ready)
         except (OSError, RuntimeError):
             self._pool = None
 

@@ -308,3 +308,22 @@ def test_the_gate_worker_process_gives_the_in_process_verdicts(ge: Any) -> None:
 
     assert there == here
     assert _failed(there[0]) == ["prices_positive"] and there[0].failures[0].rows[0]["symbol"] == "ADATRY"
+
+
+def test_the_gate_worker_never_reruns_an_unguarded_main_module(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "print('main ran', flush=True)\n"  # like `python -m dagster`: the command runs at import
+        "from btcbot_pipeline.quality import rules as Q\n"
+        "from btcbot_pipeline.quality.worker import GateWorker\n"
+        "with GateWorker() as w:\n"
+        "    result, _ = w.validate_frames(Q.FILLS_SUITE, [w.frame(Q.FILLS_SUITE, [])])\n"
+        "    print('validated in worker', w._pool is not None, result.suite.name, flush=True)\n"
+    )
+
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+
+    assert out.stdout.splitlines() == ["main ran", "validated in worker True simulated_fills_gate"], out.stderr[-2000:]
