@@ -212,6 +212,16 @@ def naive_utc(ts: datetime) -> datetime:
     return ts.astimezone(timezone.utc).replace(tzinfo=None) if ts.tzinfo else ts
 
 
+def _money_array(values: list[Any]) -> pa.Array:
+    """Money as Arrow ``decimal128(38, 18)``, exactly. Most columns (prices, quantities)
+    fit as they are; a column with more places (a ratio, a PnL) is rounded half-even to
+    18 places first, value by value, in Decimal."""
+    try:
+        return pa.array(values, _MONEY_ARROW)
+    except pa.ArrowInvalid:  # a value with more than 18 places
+        return pa.array([None if v is None else _MONEY_CONTEXT.quantize(v, _MONEY_STEP) for v in values], _MONEY_ARROW)
+
+
 class Book:
     """Typed access to the book through one open DuckDB connection."""
 
@@ -329,10 +339,10 @@ class Book:
         for i, (_, sql_type) in enumerate(columns):
             values = [row[i] for row in rows]
             arrow_type = _ARROW.get(sql_type)
-            if arrow_type is None:  # money: rounded to the column's 18 places, half-even, exactly
-                values = [None if v is None else _MONEY_CONTEXT.quantize(v, _MONEY_STEP) for v in values]
-                arrow_type = _MONEY_ARROW
-            arrays.append(pa.array(values, arrow_type))
+            if arrow_type is None:
+                arrays.append(_money_array(values))
+            else:
+                arrays.append(pa.array(values, arrow_type))
         incoming = pa.Table.from_arrays(arrays, names=[name for name, _ in columns])
         self.con.register("_incoming", incoming)
         try:
