@@ -119,6 +119,7 @@ class ChunkDone:
     partitions: tuple[PartitionDone, ...]
     gates: tuple[GateResult, ...]
     seconds: float
+    extra: Any = None  # what ``while_gated`` returned for this chunk
 
     @property
     def cycles(self) -> int:
@@ -150,7 +151,7 @@ class Gates(Protocol):
 
     def frame(self, suite: Suite, recs: list[Record]) -> Any: ...
 
-    def validate_frames(self, suite: Suite, frames: list[Any]) -> tuple[GateResult, list[Record]]: ...
+    def submit(self, suite: Suite, frames: list[Any]) -> Callable[[], tuple[GateResult, list[Record]]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,7 @@ class PartitionOutputs:
 
 
 Summarize = Callable[[Partition, PartitionOutputs], Any]
+WhileGated = Callable[[Book, tuple[Partition, ...]], Any]
 
 
 @dataclass
@@ -284,6 +286,7 @@ def run_window(
     summarize: Summarize,
     chunk_cycles: int | None = None,
     progress: Callable[[str], None] | None = None,
+    while_gated: WhileGated | None = None,
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
@@ -295,7 +298,7 @@ def run_window(
     """
     book.claim(identity)
     with _fewer_collections():
-        yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress)
+        yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress, while_gated)
 
 
 @contextmanager
@@ -323,6 +326,7 @@ def _run(
     summarize: Summarize,
     chunk_cycles: int | None,
     progress: Callable[[str], None] | None,
+    while_gated: WhileGated | None,
 ) -> Iterator[ChunkDone | GateStopped]:
     active = cfg.cycle_params().as_dict()
     gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
@@ -353,7 +357,11 @@ def _run(
                 if progress is not None:
                     progress(f"{batch[-1].key}: {computed}/{total} cycles computed "
                              f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity {last.metrics.equity_try:.2f} TRY")
-            results = [gates.validate_frames(suite, frames.pop(name)) for name, suite in SUITES.items()]
+            pending = [gates.submit(suite, frames.pop(name)) for name, suite in SUITES.items()]
+            # The chunk's rows are in the (open) transaction: work that reads them runs
+            # while the gates validate (a backtest's report); it is dropped on a rollback.
+            extra = while_gated(book, group) if while_gated is not None else None
+            results = [result() for result in pending]
             verdicts = tuple(r for r, _ in results)
             blocking = [(g, recs) for g, recs in results if g.blocking]
             if blocking:
@@ -369,7 +377,7 @@ def _run(
             book.rollback()
             raise
         carry = next_carry
-        yield ChunkDone(tuple(done), verdicts, time.perf_counter() - t0)
+        yield ChunkDone(tuple(done), verdicts, time.perf_counter() - t0, extra)
 
 
 def _summaries(batch: Sequence[Partition], out: CycleOutputs, summarize: Summarize) -> list[PartitionDone]:

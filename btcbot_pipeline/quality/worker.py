@@ -4,8 +4,8 @@ beside the cycles instead of before them (these machines have two cores).
 :class:`GateWorker` has the engine's ``Gates`` interface: :meth:`frame` builds the narrow
 frame here (pure pandas), :meth:`validate_frames` hands the frames of a chunk to the
 worker process, which validates them with the same suites (:mod:`.expectations`) and
-sends the verdicts back; it also draws a backtest's chart at the end (matplotlib is
-imported there while the run computes). The worker is started (and begins importing GE) before the run
+sends the verdicts back (:meth:`GateWorker.submit` returns at once: the run can do other
+work, such as a backtest's report, while the gates run). The worker is started (and begins importing GE) before the run
 loads its dataset; if it cannot start or dies, validation falls back to this process, so
 a gate never goes unchecked.
 """
@@ -19,8 +19,7 @@ import types
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from btcbot_pipeline.quality import expectations
 from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite
@@ -28,15 +27,7 @@ from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite
 
 def _ready() -> bool:
     expectations._gx()  # import GE and build the context once, in the worker
-    import btcbot_pipeline.reporting.chart  # noqa: F401  matplotlib too, while the run computes
-
     return True
-
-
-def _render(reports: Sequence[Any], path: Path) -> Path:
-    from btcbot_pipeline.reporting.chart import render_chart
-
-    return render_chart(reports, path)
 
 
 def _validate(suite_name: str, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
@@ -64,8 +55,8 @@ class InProcessGates:
     def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
         return expectations.validate_frames(suite, frames)
 
-    def render_chart(self, reports: Sequence[Any], path: Path) -> Path:
-        return _render(reports, path)
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
+        return lambda: self.validate_frames(suite, frames)
 
 
 _prestarted: list["GateWorker"] = []
@@ -135,19 +126,25 @@ class GateWorker:
         return expectations.frame(suite, recs)
 
     def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
-        if self._pool is not None:
-            try:
-                return self._pool.submit(_validate, suite.name, list(frames)).result()
-            except BrokenProcessPool as exc:
-                self._pool = None  # the worker died: validate here from now on
-                log.warning("the gate worker process stopped (%s); validating in this process", exc)
-        return expectations.validate_frames(suite, frames)
+        return self.submit(suite, frames)()
 
-    def render_chart(self, reports: Sequence[Any], path: Path) -> Path:
-        """A backtest's chart, drawn by the worker (matplotlib imported there already)."""
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
+        """Hand a chunk's frames to the worker now; the returned call waits for the verdict
+        (or validates here if the worker is gone)."""
+        future = None
         if self._pool is not None:
             try:
-                return self._pool.submit(_render, list(reports), path).result()
+                future = self._pool.submit(_validate, suite.name, list(frames))
             except BrokenProcessPool:
                 self._pool = None
-        return _render(reports, path)
+
+        def result() -> tuple[GateResult, list[Record]]:
+            if future is not None:
+                try:
+                    return future.result()
+                except BrokenProcessPool as exc:
+                    self._pool = None  # the worker died: validate here from now on
+                    log.warning("the gate worker process stopped (%s); validating in this process", exc)
+            return expectations.validate_frames(suite, frames)
+
+        return result

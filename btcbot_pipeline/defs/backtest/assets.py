@@ -67,11 +67,11 @@ def build_backtest(spec: BacktestSpec, backtest_dir: str | Path) -> tuple[list[d
 
 
 def _report(spec: BacktestSpec, chart: Path) -> Any:
-    def report(book: Book, render: Any) -> dict[str, Any]:
+    def report(book: Book) -> dict[str, Any]:
         """The backtest's report table and equity/drawdown chart (also ``<name>.png`` beside
         the book), for its last partition's materialization."""
         from btcbot_pipeline.defs.backtest.report_metadata import report_metadata
 
-        return report_metadata(book.con, label=spec.name, chart=chart, render=render)
+        return report_metadata(book.con, label=spec.name, chart=chart)
 
     return report

@@ -89,7 +89,14 @@ class CycleGraph:
     resources: tuple[str, str, str] = ("settings", "market_data", "book")
     # Extra metadata for the graph's LAST partition's cycle_trace, from the open book once
     # the chunk holding it is committed (a backtest's report and chart).
-    final_report: Callable[[Book, Callable[..., Any]], dict[str, Any]] | None = None
+    final_report: Callable[[Book], dict[str, Any]] | None = None
+
+    def report_while_gated(self, book: Book, group: tuple[Partition, ...]) -> dict[str, Any] | None:
+        """The final report, built from the chunk holding the graph's last partition while
+        its gates run (it reads the chunk's rows in the open transaction)."""
+        if self.final_report is None or group[-1].key != self.partitions_def.get_last_partition_key():
+            return None
+        return self.final_report(book)
 
     def key(self, stage: str) -> dg.AssetKey:
         return dg.AssetKey([*self.key_prefix, stage])
@@ -178,7 +185,7 @@ def build_cycle_assets(
             with gates_for(total) as gates, book.open() as b:
                 for outcome in run_window(
                     b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=gates, summarize=_figures,
-                    progress=lambda line: _say(context, line),
+                    progress=lambda line: _say(context, line), while_gated=g.report_while_gated,
                 ):
                     if isinstance(outcome, GateStopped):
                         yield from check_results(g.key, aggregate([d.gates for d in done] + [outcome.gates]))
@@ -195,8 +202,8 @@ def build_cycle_assets(
                     for p in outcome.partitions:
                         if p.summary is None:
                             continue
-                        if g.final_report is not None and p.partition.key == last:
-                            p.summary["cycle_trace"].update(g.final_report(b, gates.render_chart))
+                        if outcome.extra and p.partition.key == last:
+                            p.summary["cycle_trace"].update(outcome.extra)
                         for stage in STAGES:
                             yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary[stage])
         except (BookError, EngineError) as exc:
