@@ -51,7 +51,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-REAL_DATA = Path("/work/shared/data/binance-5m-2018")
+REAL_DATA = REPO.parent / "shared" / "data" / "binance-5m-2018"  # ../shared beside the clone
 REAL_RATE = "100000"  # TRY per BTC for the 2018 BTC-quoted pairs, as the importer tests use
 REAL_START = "2018-01-10T05:00"
 REAL_END_SHORT = "2018-01-12T05:00"  # 2 days
