@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _defs(**overrides: str) -> dg.Definitions:
+    # No backtest specs unless a test writes some: a developer's data/backtests must not leak in.
+    overrides.setdefault("BACKTEST_DIR", str(ROOT / "btcbot_pipeline_tests" / "no-backtests"))
     return build_definitions(load_settings(None, **overrides), env_file=None)
 
 
