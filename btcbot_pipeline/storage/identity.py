@@ -22,12 +22,14 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def dataset_fingerprint(path: str | Path) -> str | None:
-    """sha256 over the dataset's files (relative path and content), ``None`` if it is not a folder."""
+    """sha256 over the dataset's files (relative path and content), ``None`` if it is not a
+    folder. Provenance manifests (``*_manifest.json``: where the data came from, absolute
+    paths) are left out: the same market data in another folder has the same fingerprint."""
     root = Path(path)
     if not root.is_dir():
         return None
     digest = hashlib.sha256()
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+    for file in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith("_manifest.json")):
         digest.update(file.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()

@@ -173,7 +173,7 @@ def test_manifest_counts_rows_gaps_and_names_the_sources(three: Path) -> None:
         manifest["rate"],
         manifest["min_notional"],
     ) == ("5m", "TRY", "100000", "10")
-    assert manifest["source"]["dir"] == str(DATA)
+    assert manifest["source"]["dir"] == str(DATA.resolve())
     assert sorted(manifest["source"]["files"]) == [
         "ADA_BTC-5m.feather",
         "DASH_BTC-5m.feather",

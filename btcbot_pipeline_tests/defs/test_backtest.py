@@ -152,3 +152,17 @@ def test_each_day_partition_has_its_own_figures_and_the_last_the_report(replay_d
     trace = instance.get_latest_materialization_event(dg.AssetKey(["backtest", "days", "cycle_trace"])).asset_materialization
     assert "| cycles |" in trace.metadata["report"].value and "data:image/png;base64," in trace.metadata["equity_and_drawdown"].value
     assert (tmp_path / "days.png").exists()
+
+
+def test_the_dataset_fingerprint_is_its_market_data_wherever_it_lies(replay_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from btcbot_pipeline.storage.identity import dataset_fingerprint
+
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(replay_dir, copy)
+    (copy / "import_manifest.json").write_text('{"source": {"dir": "/somewhere/else"}}')
+    assert dataset_fingerprint(copy) == dataset_fingerprint(replay_dir)
+    (copy / "candles" / "BTCTRY.csv").write_text((copy / "candles" / "BTCTRY.csv").read_text() + "\n")
+    assert dataset_fingerprint(copy) != dataset_fingerprint(replay_dir)
+    assert dataset_fingerprint(tmp_path / "missing") is None
