@@ -39,10 +39,6 @@ from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.payloads import (
-    fill_payload,
-    intent_payload,
-    metrics_payload,
-    plan_payload,
     state_from_payload,
     universe_payload,
 )
@@ -62,7 +58,14 @@ from btcbot_pipeline.quality.rules import (
 )
 from btcbot_pipeline.settings import BotSettings
 from btcbot_pipeline.storage.book import Book, BookIdentity, Window
-from btcbot_pipeline.storage.rows import Row, cycle_rows, market_rows, trace_rows, universe_rows
+from btcbot_pipeline.storage.rows import (
+    CyclePayloads,
+    Row,
+    cycle_rows,
+    market_rows,
+    trace_rows,
+    universe_rows,
+)
 
 # Default largest chunk validated and committed at once (GATE_CHUNK_CYCLES).
 CHUNK_CYCLES = 8640
@@ -228,8 +231,9 @@ def compute(
     except LedgerIntegrityError as exc:
         raise EngineError(f"ledger integrity error: {exc}") from None
     rows: dict[str, list[Row]] = {**market_rows(snapshots), **universe_rows(selections)}
-    rows.update(cycle_rows(results, carry.carried_from, opening or None))
-    traces, run_metrics = _traces(snapshots, selections, results, opening, carry.carried_from, active_params)
+    payloads = [CyclePayloads.of(res) for res in results]
+    rows.update(cycle_rows(results, carry.carried_from, opening or None, payloads))
+    traces, run_metrics = _traces(snapshots, selections, results, payloads, opening, carry.carried_from, active_params)
     rows.update(trace_rows(traces, run_metrics))
     return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening)
 
@@ -238,6 +242,7 @@ def _traces(
     snapshots: Sequence[MarketSnapshot],
     selections: Sequence[UniverseSelection],
     results: Sequence[CycleResult],
+    payloads: Sequence[CyclePayloads],
     opening: dict[str, str] | None,
     carried_from: str | None,
     active_params: dict[str, Any],
@@ -246,18 +251,18 @@ def _traces(
     traces: list[CycleTrace] = []
     run_metrics: list[Row] = []
     first = carried_from is None
-    for snap, sel, res in zip(snapshots, selections, results):
+    for snap, sel, res, pay in zip(snapshots, selections, results, payloads):
         skipped = [{"symbol": s.symbol, "reason": s.skip_reason} for s in snap.symbols if s.skip_reason]
-        ledger = metrics_payload(res.metrics)
+        ledger = dict(pay.metrics)
         if first and opening:
             ledger["opening"] = opening
         first = False
-        fills = [fill_payload(f) for f in res.fills]
+        fills = pay.fills
         trace = build_trace(
             market={"candidates": len(snap.symbols), "skipped": skipped, "source": snap.source, "degraded_reason": snap.degraded_reason},
             universe=universe_payload(sel),
-            plan=plan_payload(res),
-            intents=[intent_payload(i) for i in res.intents],
+            plan=pay.plan,
+            intents=pay.intents,
             fills=fills,
             ledger=ledger,
             active_params=active_params,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Sequence
 
@@ -64,14 +65,35 @@ def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, list[Row
     return {"universe": scored, "universe_selection": per_cycle}
 
 
+@dataclass(frozen=True, slots=True)
+class CyclePayloads:
+    """A cycle's JSON-ready payloads, made once for its rows and for its trace."""
+
+    plan: dict[str, Any]
+    intents: list[dict[str, Any]]
+    fills: list[dict[str, Any]]
+    metrics: dict[str, Any]
+
+    @classmethod
+    def of(cls, res: CycleResult) -> CyclePayloads:
+        return cls(plan_payload(res), [intent_payload(i) for i in res.intents], [fill_payload(f) for f in res.fills],
+                   metrics_payload(res.metrics))
+
+
 def cycle_rows(
-    results: Sequence[CycleResult], carried_from: str | None, opening: dict[str, str] | None = None
+    results: Sequence[CycleResult],
+    carried_from: str | None,
+    opening: dict[str, str] | None = None,
+    payloads: Sequence[CyclePayloads] | None = None,
 ) -> dict[str, list[Row]]:
     """Rows of the four stateful stages for every cycle of a window.
 
     ``opening`` (where a new book's opening balance came from, and why not from the
     exchange) is recorded in the first cycle's ledger metrics, hence in its trace.
+    ``payloads``: the results' payloads if the caller made them already (for the trace).
     """
+    if payloads is None:
+        payloads = [CyclePayloads.of(res) for res in results]
     tables: dict[str, list[Row]] = {
         t: [] for t in (
             "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics",
@@ -79,12 +101,12 @@ def cycle_rows(
         )
     }
     previous = carried_from
-    for res in results:
+    for res, pay in zip(results, payloads):
         ts, cid, plan = res.cycle_ts, res.cycle_id, res.plan
         planned = sum(1 for a in plan.actions if a.status is ActionStatus.PLANNED)
         tables["portfolio_plan"].append((
             ts, cid, res.mode.base.value, res.mode.final.value, plan.cash_try, plan.equity_try, plan.cash_target_try,
-            plan.investable_try, len(plan.actions), planned, len(plan.actions) - planned, dumps(plan_payload(res)),
+            plan.investable_try, len(plan.actions), planned, len(plan.actions) - planned, dumps(pay.plan),
         ))
         for seq, a in enumerate(plan.actions):
             tables["plan_actions"].append((
@@ -92,11 +114,11 @@ def cycle_rows(
                 a.mark_price_try, a.reason, a.status.value, a.skip_reason,
             ))
         filled = {f.client_order_id: f for f in res.fills}
-        for i in res.intents:
+        for i, i_payload in zip(res.intents, pay.intents):
             tables["order_intents"].append((
                 ts, cid, i.client_order_id, ts, i.symbol, i.side.value, i.order_type, i.price_try, i.qty,
                 i.notional_try, i.mark_price_try, i.status.value, i.reason, i.skip_reason, i.rules_status,
-                dumps(intent_payload(i)),
+                dumps(i_payload),
             ))
             if i.planned:
                 fill = filled.get(i.client_order_id)
@@ -106,17 +128,17 @@ def cycle_rows(
                 ))
         for e in res.events:
             tables["order_events"].append((ts, cid, e.event_id, e.client_order_id, e.event_type, e.status_after))
-        for f in res.fills:
+        for f, f_payload in zip(res.fills, pay.fills):
             tables["fills"].append((
                 ts, cid, f.fill_id, f.client_order_id, f.symbol, f.side.value, f.qty, f.mark_price_try,
-                f.fill_price_try, f.notional_try, f.fee_try, f.slippage_try, dumps(fill_payload(f)),
+                f.fill_price_try, f.notional_try, f.fee_try, f.slippage_try, dumps(f_payload),
             ))
         m = res.metrics
         tables["ledger_metrics"].append((
             ts, cid, ts, m.gross_pnl_try, m.realized_pnl_try, m.unrealized_pnl_try, m.net_pnl_try, m.fees_try,
             m.slippage_try, m.turnover_try, m.equity_try, m.cash_try, m.positions_value_try, m.max_drawdown,
             m.start_capital_try, previous,
-            dumps({**metrics_payload(m), **({"opening": opening} if opening and previous is None else {})}),
+            dumps({**pay.metrics, **({"opening": opening} if opening and previous is None else {})}),
             dumps(state_payload(res.state)),
         ))
         previous = cid
