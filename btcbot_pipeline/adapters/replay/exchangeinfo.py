@@ -28,6 +28,7 @@ import json
 import os
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from btcbot_pipeline.adapters.replay.csvio import canonical_symbol
 from btcbot_pipeline.domain.market import SymbolRules
@@ -203,3 +204,32 @@ def _status(fields: dict[str, object]) -> str:
         return _DEFAULT_STATUS
     value = fields["status"]
     return value if isinstance(value, str) else _UNREADABLE_STATUS
+
+
+def exchangeinfo_document(symbols: list[dict[str, Any]], assets: list[str], server_ms: int) -> dict[str, Any]:
+    """A BTCTurk ``/api/v2/server/exchangeinfo`` response (the envelope and the
+    currencies) around ``symbols``, as the synthetic and imported datasets write it.
+
+    ``server_ms`` is a time of the data (not the wall clock): same input, same bytes."""
+    currencies = [
+        {
+            "id": index,
+            "symbol": asset,
+            "precision": 2 if asset == "TRY" else 8,
+            "currencyType": "FIAT" if asset == "TRY" else "CRYPTO",
+            "isNew": False,
+        }
+        for index, asset in enumerate(assets, start=1)
+    ]
+    return {
+        "success": True,
+        "message": None,
+        "code": 0,
+        "data": {
+            "timeZone": "UTC",
+            "serverTime": server_ms,
+            "symbols": symbols,
+            "currencies": currencies,
+            "currencyOperationBlocks": [],
+        },
+    }

@@ -21,6 +21,8 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, Inexact
 
+from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document
+
 # 100 digits hold a 15-digit price × a rate of up to 30 digits × a 15-digit volume, summed
 # over a day of bars; the trap guarantees nothing was rounded.
 EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN, traps=[Inexact])
@@ -241,27 +243,5 @@ def exchange_info_json(
             }
         )
     assets = sorted({base for _, base, _ in pairs} | {quote})
-    currencies = [
-        {
-            "id": index,
-            "symbol": asset,
-            "precision": 2 if asset == "TRY" else 8,
-            "currencyType": "FIAT" if asset == "TRY" else "CRYPTO",
-            "isNew": False,
-        }
-        for index, asset in enumerate(assets, start=1)
-    ]
-    payload = {
-        "success": True,
-        "message": None,
-        "code": 0,
-        "data": {
-            "timeZone": "UTC",
-            # The newest candle's time, not the wall clock: same input, same bytes.
-            "serverTime": server_ms,
-            "symbols": symbols,
-            "currencies": currencies,
-            "currencyOperationBlocks": [],
-        },
-    }
+    payload = exchangeinfo_document(symbols, assets, server_ms)
     return (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -32,6 +32,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decima
 from pathlib import Path
 
 from btcbot_pipeline.adapters.replay.csvio import SCHEMAS, canonical_symbol, to_epoch_us
+from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -345,28 +346,7 @@ def _exchange_info(specs: list[PairSpec], start: datetime) -> str:
             "maximumOrderAmount": None,
         })
     assets = sorted({s.base for s in specs} | {s.quote for s in specs})
-    currencies = [
-        {
-            "id": index,
-            "symbol": asset,
-            "precision": 2 if asset == "TRY" else 8,
-            "currencyType": "FIAT" if asset == "TRY" else "CRYPTO",
-            "isNew": False,
-        }
-        for index, asset in enumerate(assets, start=1)
-    ]
-    payload = {
-        "success": True,
-        "message": None,
-        "code": 0,
-        "data": {
-            "timeZone": "UTC",
-            "serverTime": to_epoch_us(start) // 1000,
-            "symbols": symbols,
-            "currencies": currencies,
-            "currencyOperationBlocks": [],
-        },
-    }
+    payload = exchangeinfo_document(symbols, assets, to_epoch_us(start) // 1000)
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
