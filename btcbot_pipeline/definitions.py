@@ -12,10 +12,10 @@ import dagster as dg
 from btcbot_pipeline.defs.backtest.assets import build_backtest
 from btcbot_pipeline.defs.backtest.spec import load_specs
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
-from btcbot_pipeline.defs.cycle.jobs import cycle_job, cycle_schedule
+from btcbot_pipeline.defs.cycle.jobs import cycle_job
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
-from btcbot_pipeline.defs.cycle.sensors import build_catchup_sensor
+from btcbot_pipeline.defs.cycle.sensors import build_catchup_sensor, build_cycle_schedule
 from btcbot_pipeline.settings import BotSettings, load_settings
 
 
@@ -31,8 +31,8 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
     return dg.Definitions(
         assets=build_cycle_assets(partitions) + backtest_assets,
         jobs=[cycle_job],
-        schedules=[cycle_schedule()],
-        sensors=[build_catchup_sensor(cycle_job, partitions)],
+        schedules=[build_cycle_schedule(cycle_job, partitions, settings.cycle_cron)],
+        sensors=[build_catchup_sensor(cycle_job, partitions, settings.catchup_max_runs_per_tick)],
         resources={
             "settings": SettingsResource(env_file=env_file, overrides=overrides or {}),
             "market_data": MarketDataResource(

@@ -234,6 +234,8 @@ class BotSettings(BaseSettings):
     # Optional last window end: keeps a replay's partition set to the dataset's span
     # (Dagster's UI slows past ~100k partitions: 347 days of five-minute cycles).
     cycle_partitions_end: str | None = Field(default=None, alias="CYCLE_PARTITIONS_END")
+    # Most cycles the catch-up sensor requests per tick (oldest first; the rest next tick).
+    catchup_max_runs_per_tick: int = Field(default=12, ge=1, le=1000, alias="CATCHUP_MAX_RUNS_PER_TICK")
 
     # --- field validators ---------------------------------------------------------------
 

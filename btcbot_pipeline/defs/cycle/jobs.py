@@ -1,4 +1,4 @@
-"""The cycle job and the schedule that runs it every closed cycle (dry-run)."""
+"""The cycle job (dry-run); its schedule and catch-up sensor are in :mod:`.sensors`."""
 
 from __future__ import annotations
 
@@ -13,10 +13,3 @@ cycle_job = dg.define_asset_job(
     description="One dry-run cycle: snapshot → universe → plan → intents → fills → ledger → trace.",
     tags={"btcbot/mode": "dry_run"},
 )
-
-
-def cycle_schedule(job: dg.UnresolvedAssetJobDefinition = cycle_job) -> dg.ScheduleDefinition:
-    """At each cron tick, run the cycle that just closed. Stopped until a user starts it
-    (``dagster schedule start cycle_job_schedule`` or the UI toggle): a schedule that
-    trades on its own should be switched on deliberately."""
-    return dg.build_schedule_from_partitioned_job(job, default_status=dg.DefaultScheduleStatus.STOPPED)
