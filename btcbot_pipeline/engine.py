@@ -29,7 +29,7 @@ import gc
 import json
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -103,6 +103,7 @@ class CycleOutputs:
     rows: dict[str, list[Row]]
     carried_from: str | None
     opening: dict[str, str] | None
+    gap_cycles: int = 0  # cycle times skipped before the first cycle (see compute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ class PartitionOutputs:
     traces: Sequence[CycleTrace]
     carried_from: str | None
     opening: dict[str, str] | None
+    gap_cycles: int = 0  # cycle times skipped between the carried ledger and this partition
 
 
 Summarize = Callable[[Partition, PartitionOutputs], Any]
@@ -181,7 +183,7 @@ class Carry:
     carried_from: str | None
     risk: RiskState | None
     clear: RiskClear | None = None
-    opened: dict[str, str] | None = field(default=None)
+    carried_ts: datetime | None = None  # the carried ledger's cycle time
 
 
 def chunks(partitions: Sequence[Partition], limit: int = CHUNK_CYCLES) -> list[tuple[Partition, ...]]:
@@ -209,13 +211,18 @@ def carry_in(book: Book, window: Window) -> Carry:
     return Carry(
         state=state_from_payload(json.loads(ledger[1])) if ledger else None,
         carried_from=cycle_id_for(ledger[0]) if ledger else None,
+        carried_ts=ledger[0] if ledger else None,
         risk=risk_state_from_payload(json.loads(risk[1])) if risk else None,
         clear=RiskClear(",".join(c for c, _ in pending), "; ".join(r for _, r in pending)) if pending else None,
     )
 
 
 def compute(
-    snapshots: list[MarketSnapshot], carry: Carry, cfg: BotSettings, active_params: dict[str, Any]
+    snapshots: list[MarketSnapshot],
+    carry: Carry,
+    cfg: BotSettings,
+    active_params: dict[str, Any],
+    missed: Callable[[datetime, datetime], int] | None = None,
 ) -> CycleOutputs:
     """All stages of consecutive cycles from ``carry``: pure computation, nothing written."""
     params = cfg.cycle_params()
@@ -232,10 +239,13 @@ def compute(
         raise EngineError(f"ledger integrity error: {exc}") from None
     rows: dict[str, list[Row]] = {**market_rows(snapshots), **universe_rows(selections)}
     payloads = [CyclePayloads.of(res) for res in results]
-    rows.update(cycle_rows(results, carry.carried_from, opening or None, payloads))
+    # Cycle times skipped between the carried ledger and this batch (a missed run, a gap in
+    # the partitions): recorded as gap_cycles on the first cycle; its gate warns.
+    gap = missed(carry.carried_ts, snapshots[0].cycle_ts) if missed is not None and carry.carried_ts is not None else 0
+    rows.update(cycle_rows(results, carry.carried_from, opening or None, payloads, gap))
     traces, run_metrics = _traces(snapshots, selections, results, payloads, opening, carry.carried_from, active_params)
     rows.update(trace_rows(traces, run_metrics))
-    return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening)
+    return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening, gap)
 
 
 def _traces(
@@ -292,6 +302,7 @@ def run_window(
     chunk_cycles: int | None = None,
     progress: Callable[[str], None] | None = None,
     while_gated: WhileGated | None = None,
+    missed: Callable[[datetime, datetime], int] | None = None,
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
@@ -303,7 +314,7 @@ def run_window(
     """
     book.claim(identity)
     with _fewer_collections():
-        yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress, while_gated)
+        yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress, while_gated, missed)
 
 
 @contextmanager
@@ -332,6 +343,7 @@ def _run(
     chunk_cycles: int | None,
     progress: Callable[[str], None] | None,
     while_gated: WhileGated | None,
+    missed: Callable[[datetime, datetime], int] | None,
 ) -> Iterator[ChunkDone | GateStopped]:
     active = cfg.cycle_params().as_dict()
     gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
@@ -351,13 +363,14 @@ def _run(
                 if not times:
                     done += [PartitionDone(p, None, Decimal(0)) for p in batch]
                     continue
-                out = compute(snapshots(times), next_carry, cfg, active)
+                out = compute(snapshots(times), next_carry, cfg, active, missed)
                 for suite, recs in window_frames(out.rows, out.results, gp):
                     frames[suite.name].append(gates.frame(suite, recs))
                 book.insert_rows(out.rows)
                 done += _summaries(batch, out, summarize)
                 last = out.results[-1]
-                next_carry = Carry(last.state, last.cycle_id, last.risk.state if last.risk is not None else None)
+                next_carry = Carry(last.state, last.cycle_id, last.risk.state if last.risk is not None else None,
+                                   carried_ts=last.cycle_ts)
                 computed += len(times)
                 if progress is not None:
                     progress(f"{batch[-1].key}: {computed}/{total} cycles computed "
@@ -398,6 +411,7 @@ def _summaries(batch: Sequence[Partition], out: CycleOutputs, summarize: Summari
         view = PartitionOutputs(
             snapshots=out.snapshots[i:i + n], selections=out.selections[i:i + n], results=out.results[i:i + n],
             traces=out.traces[i:i + n], carried_from=carried, opening=out.opening if carried is None else None,
+            gap_cycles=out.gap_cycles if i == 0 else 0,
         )
         done.append(PartitionDone(p, summarize(p, view), view.results[-1].metrics.equity_try))
         carried = view.results[-1].cycle_id

@@ -317,6 +317,7 @@ def ledger_frame(metrics: Sequence[Sequence[Any]], positions: Sequence[Sequence[
             )
             r["drawdown_in_unit_interval"] = ZERO <= r["max_drawdown"] <= ONE
             r["no_negative_position"] = all(p["qty"] > ZERO for p in pos) and r["cash_try"] >= ZERO
+            r["no_missing_cycles"] = not r.get("gap_cycles")
             r["symbol"] = None  # ledger rows are per cycle
     return recs
 
@@ -432,9 +433,11 @@ LEDGER_SUITE = Suite(
         _flag("equity_identity", "equity_try", "cash_try", "positions_value_try"),
         _flag("drawdown_in_unit_interval", "max_drawdown"),
         _flag("no_negative_position", "cash_try"),
+        _flag("no_missing_cycles", "gap_cycles", "carried_from", severity=WARN,
+              description="the ledger carried over from the cycle just before (gap_cycles = 0)"),
     ),
     columns=_cols("ledger_metrics", "gross_identity", "net_identity", "equity_identity", "drawdown_in_unit_interval",
-                  "no_negative_position", "symbol"),
+                  "no_negative_position", "no_missing_cycles", "symbol"),
 )
 
 TRACE_SUITE = Suite(

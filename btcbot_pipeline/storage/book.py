@@ -93,7 +93,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("realized_pnl_try", MONEY), ("unrealized_pnl_try", MONEY), ("net_pnl_try", MONEY), ("fees_try", MONEY),
         ("slippage_try", MONEY), ("turnover_try", MONEY), ("equity_try", MONEY), ("cash_try", MONEY),
         ("positions_value_try", MONEY), ("max_drawdown", MONEY), ("start_capital_try", MONEY),
-        ("carried_from", "VARCHAR"), ("metrics_json", "VARCHAR"), ("state_json", "VARCHAR"),
+        ("carried_from", "VARCHAR"), ("gap_cycles", "INTEGER"), ("metrics_json", "VARCHAR"), ("state_json", "VARCHAR"),
     ),
     "positions": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("qty", MONEY), ("cost_try", MONEY),

@@ -85,12 +85,15 @@ def cycle_rows(
     carried_from: str | None,
     opening: dict[str, str] | None = None,
     payloads: Sequence[CyclePayloads] | None = None,
+    gap_cycles: int = 0,
 ) -> dict[str, list[Row]]:
     """Rows of the four stateful stages for every cycle of a window.
 
     ``opening`` (where a new book's opening balance came from, and why not from the
     exchange) is recorded in the first cycle's ledger metrics, hence in its trace.
     ``payloads``: the results' payloads if the caller made them already (for the trace).
+    ``gap_cycles``: cycle times skipped between the carried ledger and the first result
+    (recorded on the first cycle; the results themselves are consecutive).
     """
     if payloads is None:
         payloads = [CyclePayloads.of(res) for res in results]
@@ -137,7 +140,7 @@ def cycle_rows(
         tables["ledger_metrics"].append((
             ts, cid, ts, m.gross_pnl_try, m.realized_pnl_try, m.unrealized_pnl_try, m.net_pnl_try, m.fees_try,
             m.slippage_try, m.turnover_try, m.equity_try, m.cash_try, m.positions_value_try, m.max_drawdown,
-            m.start_capital_try, previous,
+            m.start_capital_try, previous, gap_cycles if res is results[0] else 0,
             dumps({**pay.metrics, **({"opening": opening} if opening and previous is None else {})}),
             dumps(state_payload(res.state)),
         ))

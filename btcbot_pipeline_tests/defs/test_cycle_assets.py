@@ -95,3 +95,22 @@ def test_money_identities_hold_exactly_at_every_cycle(cycle: Cycle) -> None:
     values = {cid: v for cid, v in positions}
     for m in metrics:
         assert values.get(m["cycle_id"], Decimal(0)) == Decimal(m["positions_value_try"]).quantize(Decimal("1E-18"))
+
+
+def test_a_ledger_carried_across_missing_cycles_says_how_many_and_its_gate_warns(cycle: Cycle) -> None:
+    import dagster as dg
+
+    assert cycle.run("2026-01-01T00:25").success
+    result = cycle.run("2026-01-01T00:40")  # 00:30 and 00:35 never ran
+
+    assert result.success, failure_text(result)
+    assert cycle.rows("SELECT strftime(cycle_ts, '%H:%M'), carried_from, gap_cycles FROM ledger_metrics ORDER BY cycle_ts") == [
+        ("00:25", None, 0), ("00:40", "20260101T002500Z", 2),
+    ]
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "ledger_snapshot_gate")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert [f["expectation"] for f in check.metadata["failed_expectations"].value] == ["no_missing_cycles"]
+    (ledger,) = [m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"]
+    assert ledger.materialization.metadata["gap_cycles"].value == 2
+    assert cycle.run("2026-01-01T00:45").success
+    assert cycle.rows("SELECT gap_cycles FROM ledger_metrics WHERE cycle_ts = TIMESTAMP '2026-01-01 00:45'") == [(0,)]

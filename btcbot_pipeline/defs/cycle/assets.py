@@ -186,6 +186,7 @@ def build_cycle_assets(
                 for outcome in run_window(
                     b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=gates, summarize=_figures,
                     progress=lambda line: _say(context, line), while_gated=g.report_while_gated,
+                    missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
                 ):
                     if isinstance(outcome, GateStopped):
                         yield from check_results(g.key, aggregate([d.gates for d in done] + [outcome.gates]))
@@ -227,4 +228,6 @@ def _figures(partition: Partition, out: PartitionOutputs) -> dict[str, dict[str,
     )
     if out.opening:  # the partition that opened the book says from what
         figures["ledger_snapshot"].update(out.opening)
+    # cycle times between the carried ledger and this partition's first cycle that never ran
+    figures["ledger_snapshot"]["gap_cycles"] = out.gap_cycles
     return figures
