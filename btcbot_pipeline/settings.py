@@ -18,6 +18,7 @@ import os
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -82,6 +83,39 @@ def _decimal_text(value: Decimal) -> str:
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+# Cron fields: name, lowest and highest value (day of week: 0 and 7 are both Sunday).
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 7))
+_CRON_NAMES = {
+    **{m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)},
+    **{d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))},
+}
+
+
+def _cron_field_problem(text: str, low: int, high: int) -> str | None:
+    """Why one cron field is not valid for its range, or ``None`` (``*``, ``a``, ``a-b``,
+    each with an optional ``/step``, comma separated; month and weekday names too)."""
+    for part in text.split(","):
+        span, _, step = part.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            return f"step {step!r} is not a positive number"
+        if span == "*":
+            continue
+        ends = span.split("-")
+        if len(ends) > 2 or not all(ends):
+            return f"{part!r} is not a value, a range or *"
+        values = []
+        for end in ends:
+            value = _CRON_NAMES.get(end.upper()) if not end.isdigit() else int(end)
+            if value is None:
+                return f"{end!r} is not a number"
+            if not low <= value <= high:
+                return f"{value} is outside {low}-{high}"
+            values.append(value)
+        if len(values) == 2 and values[0] > values[1]:
+            return f"range {span!r} runs backwards"
+    return None
 
 
 class BotSettings(BaseSettings):
@@ -386,6 +420,10 @@ class BotSettings(BaseSettings):
                 "must be a cron expression of 5 space-separated fields "
                 "(minute hour day-of-month month day-of-week)"
             )
+        for text, (name, low, high) in zip(fields, _CRON_FIELDS):
+            problem = _cron_field_problem(text, low, high)
+            if problem:
+                raise ValueError(f"{name} field {text!r}: {problem}")
         return " ".join(fields)
 
     @field_validator("cycle_partitions_start", "cycle_partitions_end", mode="after")
@@ -395,10 +433,19 @@ class BotSettings(BaseSettings):
             return None
         text = value.strip()
         try:
-            datetime.strptime(text, PARTITION_START_FORMAT)
+            parsed = datetime.strptime(text, PARTITION_START_FORMAT)
         except ValueError as exc:
             raise ValueError("must look like 2026-01-01T00:00 (format %Y-%m-%dT%H:%M)") from exc
-        return text
+        # Canonical text ("2026-1-1T0:0" → "2026-01-01T00:00"): keys and comparisons are textual.
+        return parsed.strftime(PARTITION_START_FORMAT)
+
+    @field_validator("btcturk_base_url", "btcturk_graph_base_url", mode="after")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://api.btcturk.com")
+        return value.strip().rstrip("/")
 
     # --- combinations (seed project report §5) ------------------------------------------
 

@@ -170,6 +170,12 @@ GE = "Input should be greater than or equal to"
          "must be skip_symbol or observe_only_cycle (was 'Halt')"),
         ("CYCLE_CRON", "*/5 * * *", "must be a cron expression of 5 space-separated fields"),
         ("CYCLE_PARTITIONS_START", "2026-01-01", "must look like 2026-01-01T00:00"),
+        ("CYCLE_CRON", "99 * * * *", "minute field '99': 99 is outside 0-59 (was '99 * * * *')"),
+        ("CYCLE_CRON", "*/0 * * * *", "minute field '*/0': step '0' is not a positive number"),
+        ("CYCLE_CRON", "0 5-1 * * *", "hour field '5-1': range '5-1' runs backwards"),
+        ("CYCLE_CRON", "0 0 * FOO *", "month field 'FOO': 'FOO' is not a number"),
+        ("BTCTURK_BASE_URL", "not a url", "must be an http(s) URL such as https://api.btcturk.com (was 'not a url')"),
+        ("BTCTURK_GRAPH_BASE_URL", "ftp://graph", "must be an http(s) URL such as https://api.btcturk.com"),
     ],
 )  # fmt: skip
 def test_bad_values_name_the_variable(
@@ -373,3 +379,13 @@ def test_partitions_end_must_follow_start() -> None:
         "(was CYCLE_PARTITIONS_END=2025-12-31T00:00, CYCLE_PARTITIONS_START=2026-01-01T00:00)"
     )):
         load_settings(env_file=None, CYCLE_PARTITIONS_END="2025-12-31T00:00")
+
+
+def test_partition_times_are_read_as_times_not_text() -> None:
+    settings = load_settings(env_file=None, CYCLE_PARTITIONS_START="2026-1-2T0:0", CYCLE_CRON="*/5 * * * MON-FRI")
+    assert (settings.cycle_partitions_start, settings.cycle_cron) == ("2026-01-02T00:00", "*/5 * * * MON-FRI")
+    with pytest.raises(SettingsError, match=re.escape(
+        "CYCLE_PARTITIONS_END: must be after CYCLE_PARTITIONS_START "
+        "(was CYCLE_PARTITIONS_END=2026-01-01T12:00, CYCLE_PARTITIONS_START=2026-01-02T00:00)"
+    )):
+        load_settings(env_file=None, CYCLE_PARTITIONS_START="2026-1-2T0:0", CYCLE_PARTITIONS_END="2026-01-01T12:00")
