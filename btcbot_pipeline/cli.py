@@ -71,14 +71,15 @@ def _replay_validate(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    import duckdb
 
     from btcbot_pipeline.storage.book import Book
 
     db = args.db or load_settings().state_db_path
     if not Path(db).exists():
         raise ReportError(f"no book at {db}: materialize a cycle first (see README)")
-    with duckdb.connect(db, read_only=True) as con:
+    from btcbot_pipeline.reporting.books import open_book
+
+    with open_book(Path(db)) as con:  # a writer's lock: one clear line, not DuckDB's traceback
         book = Book(con)
         ts = args.partition or latest_cycle_ts(book)
         print(cycle_summary(book, ts))
@@ -179,7 +180,13 @@ def _risk_clear(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     operator = args.operator or getpass.getuser()
     clear_id = "clr-" + now.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(f"{now.isoformat()}|{reason}|{operator}".encode()).hexdigest()[:6]
-    with duckdb.connect(db) as con:
+    from btcbot_pipeline.reporting.books import access_error
+
+    try:
+        con = duckdb.connect(db)
+    except duckdb.Error as exc:  # a running cycle holds the book: say so in one line
+        raise access_error(Path(db), exc) from None
+    with con:
         Book(con).add_clear(clear_id, now, reason, operator)
     print(f"recorded {clear_id} by {operator}: {reason!r}; the next materialized cycle drops the risk latches and records it")
     return 0

@@ -83,3 +83,26 @@ def test_the_main_module_runs_the_command_only_when_it_is_main() -> None:
 
     # the gate worker's process (multiprocessing spawn) imports the main module as __mp_main__
     runpy.run_module("btcbot_pipeline.__main__", run_name="__mp_main__")
+
+
+def test_summary_and_risk_clear_of_a_locked_book_say_so_in_one_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    db = tmp_path / "book.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        codes = [main(["summary", "--db", str(db)]), main(["risk", "clear", "--reason", "r", "--db", str(db)])]
+    finally:
+        holder.kill()
+        holder.wait()
+
+    err = capsys.readouterr().err.splitlines()
+    assert codes == [2, 2]
+    assert err == [
+        f"BookLockedError: book {db} is locked by process {holder.pid} (a running cycle or backtest?): read it when that writer has finished",
+    ] * 2
