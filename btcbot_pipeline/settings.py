@@ -34,6 +34,7 @@ from btcbot_pipeline.domain.params import (
     UniverseParams,
 )
 from btcbot_pipeline.domain.risk import RiskLimits
+from btcbot_pipeline.domain.universe import canonical_symbol
 
 __all__ = ["BotSettings", "SettingsError", "load_settings", "canonical_symbol"]
 
@@ -43,7 +44,6 @@ PARTITION_START_FORMAT = "%Y-%m-%dT%H:%M"
 
 _SECRET_ALIASES = frozenset({"BTCTURK_API_KEY", "BTCTURK_API_SECRET"})
 _SCORE_WEIGHT_KEYS = ("liquidity", "spread", "volatility")
-_SYMBOL_SEPARATORS = ("_", "-", "/")
 
 
 class SettingsError(Exception):
@@ -59,21 +59,6 @@ class SettingsError(Exception):
     def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
         self.problems: tuple[str, ...] = tuple(problems)
         super().__init__("\n".join(self.problems))
-
-
-def canonical_symbol(raw: str) -> str:
-    """Canonical pair name: upper-case, stripped, separators dropped (``btc_try`` → ``BTCTRY``).
-
-    Args:
-        raw: a pair name as a user may write it (``btc_try``, ``BTC-TRY``, ``btc/try``).
-
-    Returns:
-        The pair name the exchange and the domain use, e.g. ``BTCTRY``.
-    """
-    text = raw.strip().upper()
-    for separator in _SYMBOL_SEPARATORS:
-        text = text.replace(separator, "")
-    return text
 
 
 def _decimal_text(value: Decimal) -> str:

@@ -60,8 +60,10 @@ class UniverseSelection:
 
 
 def canonical_symbol(text: str) -> str:
-    """``btc_try`` / ``BTC-TRY`` / ``btc/try`` → ``BTCTRY``."""
-    return "".join(ch for ch in text.upper().strip() if ch not in "_-/ ")
+    """The one pair name used everywhere (settings, datasets, the exchange's payloads):
+    ``btc_try`` / ``BTC-TRY`` / ``btc/try`` → ``BTCTRY``. Anything else that is not an ASCII
+    letter or digit (a space, a colon, an accent) stays, so a caller can refuse it."""
+    return "".join(ch for ch in text.upper().strip() if ch not in "_-/")
 
 
 def volatility(snapshot: SymbolSnapshot, lookback: int) -> Decimal | None:

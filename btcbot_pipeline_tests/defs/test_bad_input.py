@@ -123,3 +123,33 @@ def test_the_same_dataset_trades_with_fallback_rules_when_metadata_is_not_requir
     assert result.success, failure_text(result)
     assert cycle.rows("SELECT DISTINCT rules_status FROM order_intents") == [("fallback",)]
     assert cycle.rows("SELECT count(*) FROM fills")[0][0] >= 1
+
+
+def test_odd_file_names_are_symbols_excluded_by_name_never_a_blocked_cycle(cycle: Cycle, tmp_path: Path) -> None:
+    from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
+
+    data = _copy(cycle.dataset, tmp_path)
+    for kind in ("candles", "orderbook"):
+        for odd in ("ETH:TRY", "ÉTHTRY", "ETH'TRY"):
+            shutil.copy(data / kind / "ETHTRY.csv", data / kind / f"{odd}.csv")
+        (data / kind / ".csv").write_text("ts,x\n")  # a hidden file is not a symbol
+    (data / "candles" / "BTCTRY.csv").rename(data / "candles" / "btc-try.CSV")  # separators and case: still BTCTRY
+    (data / "orderbook" / "BTCTRY.csv").rename(data / "orderbook" / "BTC_TRY.csv")
+    cycle.dataset = data
+
+    report = validate_replay_dataset(data)
+    result = cycle.run("2026-01-01T00:30")
+
+    assert {(i.code, i.symbol) for i in report.issues if i.code == "invalid_symbol_name"} == {
+        ("invalid_symbol_name", "ETH:TRY"), ("invalid_symbol_name", "ÉTHTRY"), ("invalid_symbol_name", "ETH'TRY"),
+    }
+    assert sorted(i.path for i in report.issues if i.code == "hidden_file_ignored") == ["candles/.csv", "orderbook/.csv"]
+    assert result.success, failure_text(result)
+    assert cycle.rows(
+        "SELECT symbol, skip_reason FROM market_snapshot WHERE symbol IN ('ETH:TRY', 'ÉTHTRY', 'ETH''TRY', 'BTCTRY') ORDER BY symbol"
+    ) == [
+        ("BTCTRY", None), ("ETH'TRY", "invalid_data:invalid_symbol_name"), ("ETH:TRY", "invalid_data:invalid_symbol_name"),
+        ("ÉTHTRY", "invalid_data:invalid_symbol_name"),
+    ]
+    assert cycle.rows("SELECT count(*) FROM order_intents WHERE symbol IN ('ETH:TRY', 'ÉTHTRY', 'ETH''TRY')") == [(0,)]
+    assert cycle.rows("SELECT count(*) FROM market_snapshot") == [(15,)]  # 12 pairs + 3 odd names, no hidden file

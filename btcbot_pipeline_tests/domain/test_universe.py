@@ -199,7 +199,10 @@ def test_volatility_fallback_chain(
         ("btc_try", "BTCTRY"),
         ("BTC-TRY", "BTCTRY"),
         (" eth/try ", "ETHTRY"),
-        ("Avax Try", "AVAXTRY"),
+        # one rule with settings and datasets: a space is not a separator, so "AVAX TRY" is
+        # refused there (a typo guard) rather than silently read as AVAXTRY
+        ("Avax Try", "AVAX TRY"),
+        ("eth:try", "ETH:TRY"),
     ],
 )
 def test_canonical_symbol(text: str, canonical: str) -> None:

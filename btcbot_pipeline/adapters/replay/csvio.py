@@ -46,9 +46,6 @@ class TimestampParseError(ValueError):
     """A ``ts`` cell is neither ISO-8601 nor 10/13-digit epoch seconds/milliseconds."""
 
 
-def canonical_symbol(symbol: str) -> str:
-    """The pair name used everywhere in the project: upper case, no separator (``BTCTRY``)."""
-    return symbol.strip().replace("_", "").upper()
 
 
 def parse_timestamp_us(text: str) -> int:

@@ -30,9 +30,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from btcbot_pipeline.adapters.replay.csvio import canonical_symbol
 from btcbot_pipeline.domain.market import SymbolRules
 from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
+from btcbot_pipeline.domain.universe import canonical_symbol
 
 _MIN_NOTIONAL_KEYS = ("minexchangevalue", "mintotalamount", "minnotional", "minquoteamount")
 _NAME_KEYS = ("name", "namenormalized", "pairsymbol", "symbol")

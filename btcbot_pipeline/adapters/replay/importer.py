@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from btcbot_pipeline.adapters.replay.csvio import SCHEMAS, canonical_symbol, to_datetime
+from btcbot_pipeline.adapters.replay.csvio import SCHEMAS, to_datetime
 from btcbot_pipeline.adapters.replay.importer_derive import (
     EXACT,
     RULES_TEXT,
@@ -56,6 +56,7 @@ from btcbot_pipeline.adapters.replay.importer_source import (
     select_sources,
 )
 from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
+from btcbot_pipeline.domain.universe import canonical_symbol
 
 __all__ = [
     "DEFAULT_MIN_NOTIONAL",

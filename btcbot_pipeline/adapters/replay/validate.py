@@ -31,11 +31,11 @@ from btcbot_pipeline.adapters.replay.csvio import (
     WARNING,
     SeriesFile,
     ValidationIssue,
-    canonical_symbol,
     read_series_file,
 )
 from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, load_exchange_info
 from btcbot_pipeline.domain.market import SymbolRules
+from btcbot_pipeline.domain.universe import canonical_symbol
 
 __all__ = [
     "ISSUE_CODES",
@@ -63,6 +63,7 @@ ISSUE_CODES: dict[str, tuple[str, str]] = {
     "missing_orderbook_file": (ERROR, "a symbol has candles but no orderbook file"),
     "missing_candles_file": (ERROR, "a symbol has an orderbook but no candles file"),
     "duplicate_symbol_file": (ERROR, "two files map to one symbol (BTC_TRY.csv, BTCTRY.csv)"),
+    "invalid_symbol_name": (ERROR, "a file name that is not a pair name of ASCII letters and digits (ETH:TRY.csv)"),
     "unreadable_file": (ERROR, "the file cannot be opened or is not UTF-8 CSV"),
     "missing_header": (ERROR, "the file is empty or starts with a data row"),
     "invalid_header": (ERROR, "blank or repeated column names"),
@@ -84,6 +85,7 @@ ISSUE_CODES: dict[str, tuple[str, str]] = {
     "missing_symbol_rules": (WARNING, "exchangeinfo.json does not list the symbol"),
     "incomplete_symbol_rules": (WARNING, "the symbol's tick/min notional/scales unreadable"),
     "issues_truncated": (WARNING, "more issues of one code in one file than listed"),
+    "hidden_file_ignored": (WARNING, "a hidden file (.name.csv) is not read as a symbol"),
 }
 
 
@@ -255,10 +257,25 @@ def _csv_files(folder: Path, kind: str, issues: list[ValidationIssue]) -> dict[s
     if not folder.is_dir():
         return {}
     files: dict[str, Path] = {}
-    for file in sorted(folder.glob("*.csv")):
-        if not file.is_file():
+    for file in sorted(folder.iterdir()):
+        if not file.is_file() or not file.name.lower().endswith(".csv"):  # ETHTRY.CSV is a symbol file too
+            continue
+        if file.name.startswith("."):  # editor and OS droppings (.~lock.ETHTRY.csv, .csv)
+            issues.append(ValidationIssue(
+                "hidden_file_ignored", f"{kind}/{file.name}", f"{file.name} is hidden: not read as a symbol",
+                severity=WARNING,
+            ))
             continue
         symbol = canonical_symbol(file.stem)
+        if not (symbol.isascii() and symbol.isalnum()):
+            # Kept as a symbol that is never traded (invalid_data:invalid_symbol_name): one odd
+            # file name must not reach an order id and stop the cycle at the intents gate.
+            issues.append(ValidationIssue(
+                "invalid_symbol_name", f"{kind}/{file.name}",
+                f"{file.stem!r} is not a pair name of ASCII letters and digits such as BTCTRY (separators _ - / "
+                "are dropped); rename the file",
+                symbol=symbol,
+            ))
         if symbol in files:
             issues.append(ValidationIssue(
                 "duplicate_symbol_file", f"{kind}/{file.name}",
