@@ -168,3 +168,20 @@ def test_load_reads_numbers_as_exact_decimals(tmp_path: Path) -> None:
     assert rules.tick_size == Decimal("0.1")
     assert rules.min_notional_try == Decimal("99.91")
     assert (rules.price_scale, rules.quantity_scale) == (1, 1)
+
+
+def test_deeply_nested_json_is_refused_as_not_exchangeinfo_and_the_dataset_still_loads(tmp_path: Path) -> None:
+    from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
+    from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
+
+    path = tmp_path / "ei.json"
+    path.write_text("[" * 100_000)
+    with pytest.raises(ExchangeInfoError) as refused:
+        load_exchange_info(path)
+    assert str(refused.value) == f"{path}: not exchangeinfo: JSON nested too deeply to read"
+
+    data = tmp_path / "data"
+    init_replay_dataset(data, seed=1, minutes=30)
+    (data / "exchangeinfo.json").write_text("[" * 100_000)
+    report = validate_replay_dataset(data)
+    assert [i.code for i in report.issues if i.code == "invalid_exchangeinfo"] == ["invalid_exchangeinfo"]

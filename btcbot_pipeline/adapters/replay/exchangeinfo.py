@@ -92,6 +92,8 @@ def load_exchange_info(path: str | os.PathLike[str]) -> dict[str, SymbolRules]:
         payload = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except json.JSONDecodeError as exc:
         raise ExchangeInfoError(f"{file}: not valid JSON: {exc}") from None
+    except RecursionError:  # e.g. "[" nested 100,000 deep: hostile, never an exchange's reply
+        raise ExchangeInfoError(f"{file}: not exchangeinfo: JSON nested too deeply to read") from None
     try:
         return parse_exchange_info(payload)
     except ExchangeInfoError as exc:
