@@ -69,11 +69,11 @@ from btcbot_pipeline.storage.rows import (
 
 # Default largest chunk validated and committed at once (GATE_CHUNK_CYCLES).
 CHUNK_CYCLES = 8640
-# Cycles computed and written at a time inside a chunk's transaction (about a UTC day of
-# five-minute cycles): bounds the Python objects alive at once.
+# Cycles computed and written at a time inside a chunk's transaction (four UTC days of
+# five-minute cycles): bounds the Python objects alive at once; fewer, larger inserts.
 BATCH_CYCLES = 1152
-# Progress lines (a chunk done, cycles/s): the asset also logs them to Dagster; the
-# `btcbot backtest` command prints this Python logger on the terminal.
+# Progress lines (a batch computed, a chunk committed): the asset also logs them to
+# Dagster; the `btcbot backtest` command prints this Python logger on the terminal.
 PROGRESS_LOGGER = "btcbot.progress"
 
 Snapshots = Callable[[list[datetime]], list[MarketSnapshot]]
@@ -151,7 +151,7 @@ class GateStopped:
 
 
 class Gates(Protocol):
-    """The gate suites' runner (:mod:`btcbot_pipeline.quality.expectations`)."""
+    """The gate suites' runner (:mod:`btcbot_pipeline.quality.worker`: in this process or a worker)."""
 
     def frame(self, suite: Suite, recs: list[Record]) -> Any: ...
 
@@ -180,10 +180,14 @@ class Carry:
     """What the window starts from: the book's last cycle before it, or nothing (opening)."""
 
     state: LedgerState | None
-    carried_from: str | None
+    carried_ts: datetime | None  # the carried ledger's cycle time
     risk: RiskState | None
     clear: RiskClear | None = None
-    carried_ts: datetime | None = None  # the carried ledger's cycle time
+
+    @property
+    def carried_from(self) -> str | None:
+        """The carried cycle's id, ``None`` when the book opens."""
+        return None if self.carried_ts is None else cycle_id_for(self.carried_ts)
 
 
 def chunks(partitions: Sequence[Partition], limit: int = CHUNK_CYCLES) -> list[tuple[Partition, ...]]:
@@ -210,7 +214,6 @@ def carry_in(book: Book, window: Window) -> Carry:
     pending = book.pending_clears(window)
     return Carry(
         state=state_from_payload(json.loads(ledger[1])) if ledger else None,
-        carried_from=cycle_id_for(ledger[0]) if ledger else None,
         carried_ts=ledger[0] if ledger else None,
         risk=risk_state_from_payload(json.loads(risk[1])) if risk else None,
         clear=RiskClear(",".join(c for c, _ in pending), "; ".join(r for _, r in pending)) if pending else None,
@@ -369,8 +372,7 @@ def _run(
                 book.insert_rows(out.rows)
                 done += _summaries(batch, out, summarize)
                 last = out.results[-1]
-                next_carry = Carry(last.state, last.cycle_id, last.risk.state if last.risk is not None else None,
-                                   carried_ts=last.cycle_ts)
+                next_carry = Carry(last.state, last.cycle_ts, last.risk.state if last.risk is not None else None)
                 computed += len(times)
                 if progress is not None:
                     progress(f"{batch[-1].key}: {computed}/{total} cycles computed "

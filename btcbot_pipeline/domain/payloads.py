@@ -21,7 +21,7 @@ from btcbot_pipeline.domain.intents import OrderIntent
 from btcbot_pipeline.domain.ledger import Holding, LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSnapshot
 from btcbot_pipeline.domain.plan import PortfolioPlan
-from btcbot_pipeline.domain.universe import ScoredSymbol, UniverseSelection
+from btcbot_pipeline.domain.universe import UniverseSelection
 
 
 def dumps(payload: Any) -> str:
@@ -295,25 +295,4 @@ def state_from_payload(p: dict[str, Any]) -> LedgerState:
         peak_equity_try=_D(p["peak_equity_try"]),
         max_drawdown=Decimal(p["max_drawdown"]),
         last_cycle_ts=parse_ts(p["last_cycle_ts"]),
-    )
-
-
-def universe_from_payload(p: dict[str, Any]) -> UniverseSelection:
-    return UniverseSelection(
-        cycle_ts=parse_ts(p["cycle_ts"]),  # type: ignore[arg-type]
-        selected=tuple(p["selected"]),
-        ranked=tuple(
-            ScoredSymbol(
-                symbol=r["symbol"],
-                quote_volume_try=_D(r["quote_volume_try"]),
-                spread_bps=_D(r["spread_bps"]),
-                volatility=_D(r["volatility"]),
-                liquidity_score=Decimal(r["liquidity_score"]),
-                spread_score=Decimal(r["spread_score"]),
-                volatility_score=Decimal(r["volatility_score"]),
-                total_score=Decimal(r["total_score"]),
-            )
-            for r in p["ranked"]
-        ),
-        rejected=tuple((r["symbol"], r["reason"]) for r in p["rejected"]),
     )

@@ -16,7 +16,7 @@ import logging
 import multiprocessing
 import sys
 import types
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -102,12 +102,11 @@ class GateWorker:
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
-        self._warm: Future[bool] | None = None
         try:
             # spawn: a clean interpreter (no threads or locks inherited from Dagster's process)
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             with _main_not_reimported():  # the process starts on this first submit
-                self._warm = self._pool.submit(_ready)
+                self._pool.submit(_ready)  # the worker starts importing GE now
         except (OSError, RuntimeError):
             self._pool = None
 

@@ -140,8 +140,8 @@ AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 # Bumped when a table's columns change: a book of another schema is refused, not mixed.
 SCHEMA_VERSION = 2
 
-# Tables written by each stage (step), upstream first: a gated stage empties its window
-# from its own tables downward, so nothing derived from the rejected data stays trusted.
+# Tables written by each stage, upstream first: a chunk rewrites (or, when a gate stops it,
+# empties) its window in all of them, so nothing derived from rejected data stays trusted.
 STAGE_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("market_snapshot", ("market_snapshot", "market_cycles")),
     ("universe", ("universe", "universe_selection")),
@@ -151,14 +151,6 @@ STAGE_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("cycle_trace", ("cycle_trace", "run_metrics")),
 )
-STAGE_ASSETS: dict[str, tuple[str, ...]] = {
-    "market_snapshot": ("market_snapshot",),
-    "universe": ("universe",),
-    "trading_cycle": ("portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot"),
-    "cycle_trace": ("cycle_trace",),
-}
-
-
 class BookError(Exception):
     """The book cannot be read or written (locked, missing table, bad window)."""
 
@@ -405,16 +397,6 @@ class Book:
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
         ).fetchone()
         return bool(found and found[0])
-
-    def column_by_cycle(self, table: str, column: str, window: Window) -> list[tuple[datetime, str]]:
-        """``(cycle_ts, column)`` rows of a window, ordered by cycle then insertion."""
-        if not self.has_table(table):
-            return []
-        rows = self.con.execute(
-            f'SELECT cycle_ts, "{column}" FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ? ORDER BY cycle_ts, rowid',
-            [naive_utc(window.start), naive_utc(window.end)],
-        ).fetchall()
-        return [(ts.replace(tzinfo=timezone.utc), value) for ts, value in rows]
 
     def last_ledger_state(self, before: datetime) -> tuple[datetime, str] | None:
         """The newest ``(cycle_ts, state_json)`` strictly before ``before``."""

@@ -208,6 +208,44 @@ def _status(fields: dict[str, object]) -> str:
     return value if isinstance(value, str) else _UNREADABLE_STATUS
 
 
+def exchangeinfo_symbol(
+    index: int, name: str, base: str, quote: str, *, quantity_scale: int, price_scale: int, max_price: str,
+    tick_size: str, min_notional: str,
+) -> dict[str, Any]:
+    """One TRADING pair of an exchangeinfo response, in BTCTurk's real shape (as the
+    synthetic and imported datasets write it)."""
+    return {
+        "id": index,
+        "name": name,
+        "nameNormalized": f"{base}_{quote}",
+        "status": "TRADING",
+        "numerator": base,
+        "denominator": quote,
+        "numeratorScale": quantity_scale,
+        "denominatorScale": price_scale,
+        "hasFraction": price_scale > 0,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": "0.0000000000001",
+                "maxPrice": max_price,
+                "tickSize": tick_size,
+                "minExchangeValue": min_notional,
+                "minAmount": None,
+                "maxAmount": None,
+            }
+        ],
+        "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
+        "displayFormat": "#,###" if price_scale == 0 else "#,##0." + "0" * price_scale,
+        "commissionFromNumerator": False,
+        "order": 1000 + index,
+        "priceRounding": False,
+        "isNew": False,
+        "marketPriceWarningThresholdPercentage": 0.25,
+        "maximumOrderAmount": None,
+    }
+
+
 def exchangeinfo_document(symbols: list[dict[str, Any]], assets: list[str], server_ms: int) -> dict[str, Any]:
     """A BTCTurk ``/api/v2/server/exchangeinfo`` response (the envelope and the
     currencies) around ``symbols``, as the synthetic and imported datasets write it.

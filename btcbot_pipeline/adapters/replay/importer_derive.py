@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, Inexact
 
-from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document
+from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document, exchangeinfo_symbol
 
 # 100 digits hold a 15-digit price × a rate of up to 30 digits × a 15-digit volume, summed
 # over a day of bars; the trap guarantees nothing was rounded.
@@ -207,41 +207,14 @@ def exchange_info_json(
 ) -> bytes:
     """BTCTurk's ``/api/v2/server/exchangeinfo`` response, envelope included, for
     ``(symbol, base, rules)`` triples sorted by symbol; every pair ``TRADING``."""
-    symbols = []
-    for index, (name, base, rules) in enumerate(pairs, start=1):
-        decimals = rules.price_scale
-        symbols.append(
-            {
-                "id": index,
-                "name": name,
-                "nameNormalized": f"{base}_{quote}",
-                "status": "TRADING",
-                "numerator": base,
-                "denominator": quote,
-                "numeratorScale": rules.quantity_scale,
-                "denominatorScale": decimals,
-                "hasFraction": decimals > 0,
-                "filters": [
-                    {
-                        "filterType": "PRICE_FILTER",
-                        "minPrice": "0.0000000000001",
-                        "maxPrice": decimal_text(rules.max_price),
-                        "tickSize": decimal_text(rules.tick_size),
-                        "minExchangeValue": decimal_text(rules.min_notional),
-                        "minAmount": None,
-                        "maxAmount": None,
-                    }
-                ],
-                "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
-                "displayFormat": "#,###" if decimals == 0 else "#,##0." + "0" * decimals,
-                "commissionFromNumerator": False,
-                "order": 1000 + index,
-                "priceRounding": False,
-                "isNew": False,
-                "marketPriceWarningThresholdPercentage": 0.25,
-                "maximumOrderAmount": None,
-            }
+    symbols = [
+        exchangeinfo_symbol(
+            index, name, base, quote, quantity_scale=rules.quantity_scale, price_scale=rules.price_scale,
+            max_price=decimal_text(rules.max_price), tick_size=decimal_text(rules.tick_size),
+            min_notional=decimal_text(rules.min_notional),
         )
+        for index, (name, base, rules) in enumerate(pairs, start=1)
+    ]
     assets = sorted({base for _, base, _ in pairs} | {quote})
     payload = exchangeinfo_document(symbols, assets, server_ms)
     return (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

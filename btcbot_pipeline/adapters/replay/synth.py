@@ -32,7 +32,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decima
 from pathlib import Path
 
 from btcbot_pipeline.adapters.replay.csvio import SCHEMAS, to_epoch_us
-from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document
+from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document, exchangeinfo_symbol
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 from btcbot_pipeline.domain.universe import canonical_symbol
 
@@ -315,37 +315,14 @@ def _generate(spec: PairSpec, stamps: list[str], rng: random.Random) -> dict[str
 
 
 def _exchange_info(specs: list[PairSpec], start: datetime) -> str:
-    symbols = []
-    for index, spec in enumerate(specs, start=1):
-        decimals = spec.price_decimals
-        symbols.append({
-            "id": index,
-            "name": spec.symbol,
-            "nameNormalized": f"{spec.base}_{spec.quote}",
-            "status": "TRADING",
-            "numerator": spec.base,
-            "denominator": spec.quote,
-            "numeratorScale": spec.quantity_scale,
-            "denominatorScale": decimals,
-            "hasFraction": decimals > 0,
-            "filters": [{
-                "filterType": "PRICE_FILTER",
-                "minPrice": "0.0000000000001",
-                "maxPrice": "10000000",
-                "tickSize": str(spec.tick),
-                "minExchangeValue": MIN_EXCHANGE_VALUE,
-                "minAmount": None,
-                "maxAmount": None,
-            }],
-            "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
-            "displayFormat": "#,###" if decimals == 0 else "#,##0." + "0" * decimals,
-            "commissionFromNumerator": False,
-            "order": 1000 + index,
-            "priceRounding": False,
-            "isNew": False,
-            "marketPriceWarningThresholdPercentage": 0.25,
-            "maximumOrderAmount": None,
-        })
+    symbols = [
+        exchangeinfo_symbol(
+            index, spec.symbol, spec.base, spec.quote, quantity_scale=spec.quantity_scale,
+            price_scale=spec.price_decimals, max_price="10000000", tick_size=str(spec.tick),
+            min_notional=MIN_EXCHANGE_VALUE,
+        )
+        for index, spec in enumerate(specs, start=1)
+    ]
     assets = sorted({s.base for s in specs} | {s.quote for s in specs})
     payload = exchangeinfo_document(symbols, assets, to_epoch_us(start) // 1000)
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
