@@ -6,7 +6,8 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``replay-validate``  check a dataset against the replay contract (exit 1 on errors)
 - ``summary``          print a materialized cycle's summary from the book
 - ``settings``         print the effective settings (secrets masked) or the refusal
-- ``doctor``           settings, dataset, storage and rules checks without a cycle (exit 0/1/2)
+- ``doctor``           settings, source (dataset or exchange), universe, storage and rules checks without a cycle (exit 0/1/2)
+- ``health``           probe the configured market-data source, one line per probe (exit 0 healthy, 1 degraded, 2 unusable)
 - ``risk clear``       record an operator clear of the risk budget's tripped limits
 - ``replay-capture``   poll the live BTCTurk API into a replay dataset with a manifest
 - ``replay-import``    turn Freqtrade OHLCV files (feather/json/csv) into a replay dataset
@@ -40,6 +41,7 @@ from btcbot_pipeline.adapters.replay.importer import (
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.defs.backtest.spec import SpecError
+from btcbot_pipeline.health import DEFAULT_MAX_SKEW_MS
 from btcbot_pipeline.reporting.errors import ReportingError
 from btcbot_pipeline.reports import ReportError, cycle_summary, latest_cycle_ts
 from btcbot_pipeline.settings import SettingsError, load_settings
@@ -158,9 +160,17 @@ def _fake_btcturk(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     from btcbot_pipeline.doctor import exit_code, format_checks, run_doctor
 
-    checks = run_doctor(dataset=args.dataset, db=args.db, env_file=args.env_file)
+    checks = run_doctor(dataset=args.dataset, db=args.db, env_file=args.env_file, max_skew_ms=args.max_skew_ms)
     print(format_checks(checks))
     return exit_code(checks)
+
+
+def _health(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.health import run_health
+
+    health = run_health(args.env_file, max_skew_ms=args.max_skew_ms)
+    print(health.as_json() if args.json else health.text())
+    return health.exit_code
 
 
 def _risk_clear(args: argparse.Namespace) -> int:
@@ -331,11 +341,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=_fake_btcturk)
 
-    p = sub.add_parser("doctor", help="check settings, dataset, storage and symbol rules without running a cycle (exit 0/1/2)")
-    p.add_argument("--dataset", help="replay dataset (default REPLAY_DATASET_PATH)")
+    p = sub.add_parser("doctor", help="check settings, the market-data source, universe, storage and symbol rules without running a cycle (exit 0/1/2)")
+    p.add_argument("--dataset", help="replay dataset (default REPLAY_DATASET_PATH; only with MARKET_DATA_SOURCE=replay)")
     p.add_argument("--db", help="DuckDB book (default STATE_DB_PATH)")
     p.add_argument("--env-file", default=".env")
+    p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS, help=f"largest exchange clock skew that passes (default {DEFAULT_MAX_SKEW_MS})")
     p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("health", help="probe the configured market-data source (exit 0 healthy, 1 degraded, 2 unusable)")
+    p.add_argument("--env-file", default=".env")
+    p.add_argument("--json", action="store_true", help="print the probes as JSON")
+    p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS, help=f"largest exchange clock skew that is healthy (default {DEFAULT_MAX_SKEW_MS})")
+    p.set_defaults(func=_health)
 
     p = sub.add_parser("risk", help="risk budget operations")
     risk_sub = p.add_subparsers(dest="risk_command", required=True)

@@ -1,15 +1,27 @@
 """``btcbot doctor``: is this machine ready to run cycles? (runs no cycle).
 
-Checks, each PASS / WARN / FAIL with a one-line fix for anything not passing:
+Checks, each PASS / WARN / FAIL (or SKIP) with a one-line fix for anything not passing:
 
 - **settings**: the environment loads (the gate combinations of ``settings.py``), Stage 7
-  is enabled, the kill switch, the gate and risk thresholds are usable;
-- **dataset**: ``replay-validate`` of the dataset, then the ``market_snapshot`` gate suite
-  (the very suite the asset check runs, through GE) over snapshots of the dataset at a few
-  cycle times (first, middle and last full five-minute cycle of its span);
+  is enabled, the kill switch, the gate and risk thresholds are usable; every unknown or
+  unsupported setting name (``.env`` and our names in the environment, see
+  ``setting_names.py``) is a WARN naming the replacement when there is one;
+- the source of ``MARKET_DATA_SOURCE``, and only that one:
+
+  - ``replay`` → **dataset**: ``replay-validate`` of the dataset, then the
+    ``market_snapshot`` gate suite (the very suite the asset check runs, through GE) over
+    snapshots of the dataset at a few cycle times (first, middle and last full five-minute
+    cycle of its span);
+  - ``btcturk`` → **exchange**: the probes of ``btcbot health`` (server time and clock
+    skew, exchangeinfo, ticker, order book, candles, balances with credentials); the
+    replay dataset is not used, so it is not checked;
+
+- **universe**: the effective candidates (whitelist, blacklist, quote currency against
+  the symbols the source knows), rejected symbols with why, "did you mean BTCTRY?" for
+  typos; a whitelist that selects nothing is a FAIL;
 - **storage**: the DuckDB book can be opened read-write (not locked by another writer;
   DuckDB's lock message names the holder), ``DAGSTER_HOME`` exists with ``dagster.yaml``;
-- **rules**: each symbol's exchange rules ``ok / fallback / missing / invalid`` as the
+- **rules**: each candidate's exchange rules ``ok / fallback / missing / invalid`` as the
   intents stage resolves them.
 
 Exit code: 0 all PASS, 1 some WARN, 2 any FAIL.
@@ -17,13 +29,20 @@ Exit code: 0 all PASS, 1 some WARN, 2 any FAIL.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
-PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
-_RANK = {PASS: 0, WARN: 1, FAIL: 2}
+from btcbot_pipeline.health import DEFAULT_MAX_SKEW_MS
+
+PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
+_RANK = {PASS: 0, SKIP: 0, WARN: 1, FAIL: 2}
+# difflib ratio above which a listed symbol is offered for a whitelist entry ("BTCTRYY").
+_SUGGEST_CUTOFF = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,13 +225,159 @@ def _rules_checks(data: object, cfg: object | None) -> list[Check]:
     return checks
 
 
+def _name_checks(environ: Mapping[str, str], env_file: str | None) -> list[Check]:
+    from btcbot_pipeline.setting_names import unknown_setting_names
+
+    found = unknown_setting_names(environ, env_file)
+    if not found:
+        where = f"{env_file} and the environment" if env_file and Path(env_file).is_file() else "the environment"
+        return [Check("settings", "names", PASS, f"every setting name in {where} is known")]
+    return [Check("settings", f"unknown:{u.name}", WARN, u.message(), u.fix()) for u in found]
+
+
+def _listing(symbols: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(symbols[:limit])
+    return shown + (f", … (+{len(symbols) - limit})" if len(symbols) > limit else "")
+
+
+def universe_checks(*, whitelist: Sequence[str], blacklist: Sequence[str], quote: str, listed: Sequence[str],
+                    default: Sequence[str], source: str) -> tuple[list[Check], list[str]]:
+    """The effective universe candidates and the checks that show them.
+
+    Args:
+        whitelist / blacklist / quote: ``STAGE7_UNIVERSE_*`` (canonical symbols).
+        listed: every symbol the source knows (dataset files, or exchangeinfo and ticker).
+        default: the candidates without a whitelist (a dataset's symbols; the exchange's
+            ``BTCTURK_MAX_SYMBOLS`` largest pairs).
+        source: how to name the source in the text (``"the dataset"``).
+
+    Returns:
+        The checks (``universe/candidates``, and ``universe/blacklist`` when it names a
+        symbol the source does not know) and the candidates, in order. A whitelist that
+        selects nothing is a FAIL; rejected whitelist entries are a WARN with "did you
+        mean …?" (difflib against ``listed``) and a fix line giving the corrected value.
+    """
+    known = sorted(set(listed))
+
+    def suggestion(symbol: str) -> str | None:
+        close = difflib.get_close_matches(symbol, known, n=1, cutoff=_SUGGEST_CUTOFF)
+        return close[0] if close else None
+
+    def in_quote(symbol: str) -> bool:
+        return symbol.endswith(quote) and len(symbol) > len(quote)
+
+    rejected: list[tuple[str, str, str | None]] = []
+    if whitelist:
+        candidates: list[str] = []
+        for symbol in whitelist:
+            if symbol not in known:
+                rejected.append((symbol, f"not listed by {source}", suggestion(symbol)))
+            elif not in_quote(symbol):
+                rejected.append((symbol, f"not quoted in {quote}", None))
+            elif symbol in blacklist:
+                rejected.append((symbol, "also in STAGE7_UNIVERSE_BLACKLIST", None))
+            else:
+                candidates.append(symbol)
+        basis = "STAGE7_UNIVERSE_WHITELIST"
+    else:
+        candidates = [s for s in default if in_quote(s) and s not in blacklist]
+        basis = f"every {quote} pair of {source}, no whitelist"
+    why = "; ".join(f"{s} {reason}" + (f" (did you mean {hint}?)" if hint else "") for s, reason, hint in rejected)
+    checks: list[Check] = []
+    if not candidates:
+        if whitelist:
+            proposed = [hint for _, _, hint in rejected if hint and in_quote(hint) and hint not in blacklist]
+            fix = (f"set STAGE7_UNIVERSE_WHITELIST={','.join(dict.fromkeys(proposed))}" if proposed
+                   else f"set STAGE7_UNIVERSE_WHITELIST to pairs {source} lists (e.g. {_listing([s for s in known if in_quote(s)], 5)}) "
+                        f"or leave it empty for every {quote} pair")
+            checks.append(Check("universe", "candidates", FAIL, f"STAGE7_UNIVERSE_WHITELIST selects nothing: {why}", fix))
+        else:
+            checks.append(Check("universe", "candidates", FAIL, f"no {quote} pair among the {len(known)} symbols {source} lists"
+                                + (" once STAGE7_UNIVERSE_BLACKLIST is applied" if blacklist else ""),
+                                "check STAGE7_UNIVERSE_QUOTE_CCY and STAGE7_UNIVERSE_BLACKLIST"))
+    elif rejected:
+        proposed = candidates + [hint for _, _, hint in rejected if hint and in_quote(hint) and hint not in blacklist]
+        checks.append(Check("universe", "candidates", WARN,
+                            f"{len(candidates)} candidate(s): {_listing(candidates)} ({basis}); rejected: {why}",
+                            f"set STAGE7_UNIVERSE_WHITELIST={','.join(dict.fromkeys(proposed))}"))
+    else:
+        checks.append(Check("universe", "candidates", PASS, f"{len(candidates)} candidate(s): {_listing(candidates)} ({basis})"))
+    strays = [s for s in blacklist if s not in known]
+    if strays:
+        hints = {s: suggestion(s) for s in strays}
+        text = "; ".join(f"{s} is not listed by {source}" + (f" (did you mean {hints[s]}?)" if hints[s] else "") for s in strays)
+        kept = [s for s in blacklist if s in known] + [h for h in hints.values() if h]
+        checks.append(Check("universe", "blacklist", WARN, f"STAGE7_UNIVERSE_BLACKLIST: {text}: it excludes nothing",
+                            f"set STAGE7_UNIVERSE_BLACKLIST={','.join(dict.fromkeys(kept))}" if kept else "remove it from STAGE7_UNIVERSE_BLACKLIST"))
+    return checks, candidates
+
+
+def _universe(cfg: object, listed: Sequence[str], default: Sequence[str], source: str) -> tuple[list[Check], list[str]]:
+    return universe_checks(
+        whitelist=cfg.stage7_universe_whitelist, blacklist=cfg.stage7_universe_blacklist,  # type: ignore[attr-defined]
+        quote=cfg.stage7_universe_quote_ccy, listed=listed, default=default, source=source,  # type: ignore[attr-defined]
+    )
+
+
+def _raw_source(environ: Mapping[str, str], env_file: str | None) -> str:
+    """``MARKET_DATA_SOURCE`` as written, for when the settings do not load."""
+    for name, value in environ.items():
+        if name.upper() == "MARKET_DATA_SOURCE":
+            return value.strip().lower()
+    if env_file and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        for name, value in dotenv_values(env_file).items():
+            if name.upper() == "MARKET_DATA_SOURCE" and value:
+                return value.strip().lower()
+    return "replay"
+
+
+def _exchange_checks(cfg: object, max_skew_ms: int) -> tuple[list[Check], list[str], dict | None]:
+    from btcbot_pipeline.health import probe_exchange
+
+    report = probe_exchange(cfg, max_skew_ms=max_skew_ms)
+    checks = [Check("exchange", p.name, p.status, p.detail + ("" if p.status == SKIP else f" ({p.ms:.0f} ms)"), p.fix)
+              for p in report.probes]
+    if report.rules is None and report.by_volume is None:
+        return checks, [], None
+    listed = sorted(set(report.rules or {}) | set(report.by_volume or ()))
+    default = sorted((report.by_volume or ())[: cfg.btcturk_max_symbols])  # type: ignore[attr-defined]
+    universe, candidates = _universe(cfg, listed, default, "the exchange")
+    return checks + universe, candidates, report.rules
+
+
 def run_doctor(dataset: str | None = None, db: str | None = None, env_file: str | None = ".env",
-               overrides: dict[str, str] | None = None) -> list[Check]:
+               overrides: dict[str, str] | None = None, *, environ: Mapping[str, str] | None = None,
+               max_skew_ms: int = DEFAULT_MAX_SKEW_MS) -> list[Check]:
+    """Every check, in display order (settings, source, universe, storage, rules).
+
+    ``environ`` is the process environment to look for unknown setting names in
+    (default ``os.environ``); ``dataset`` is only used with ``MARKET_DATA_SOURCE=replay``.
+    """
+    environ = os.environ if environ is None else environ
     checks, cfg = _settings_checks(env_file, dict(overrides or {}))
-    dataset = dataset or (cfg.replay_dataset_path if cfg is not None else "data/replay")  # type: ignore[attr-defined]
+    checks += _name_checks(environ, env_file)
+    source = cfg.market_data_source if cfg is not None else _raw_source(environ, env_file)  # type: ignore[attr-defined]
     db = db or (cfg.state_db_path if cfg is not None else "data/btcbot_book.duckdb")  # type: ignore[attr-defined]
+    if source == "btcturk":
+        unused = dataset or (cfg.replay_dataset_path if cfg is not None else "data/replay")  # type: ignore[attr-defined]
+        checks.append(Check("dataset", "not used", SKIP, f"MARKET_DATA_SOURCE=btcturk: the replay dataset {unused} is not read, so not checked"))
+        candidates: list[str] = []
+        rules = None
+        if cfg is not None:  # without settings there is no URL to probe; settings/load says why
+            exchange, candidates, rules = _exchange_checks(cfg, max_skew_ms)
+            checks += exchange
+        checks += _storage_checks(db)
+        if rules is not None and candidates:
+            checks += _rules_checks(SimpleNamespace(rules=rules, symbols=candidates), cfg)
+        return checks
+    dataset = dataset or (cfg.replay_dataset_path if cfg is not None else "data/replay")  # type: ignore[attr-defined]
     data_checks, data = _dataset_checks(dataset, cfg)
     checks += data_checks
+    if data is not None and cfg is not None:
+        symbols = list(data.symbols)  # type: ignore[attr-defined]
+        checks += _universe(cfg, symbols, symbols, "the dataset")[0]
     checks += _storage_checks(db)
     if data is not None:
         checks += _rules_checks(data, cfg)
@@ -228,11 +393,12 @@ def format_checks(checks: list[Check]) -> str:
     lines = [f"{'CHECK':<{width}}  STATUS  DETAIL"]
     for c in checks:
         lines.append(f"{c.area + '/' + c.name:<{width}}  {c.status:<6}  {c.detail}")
-        if c.fix and c.status != PASS:
+        if c.fix and c.status in (WARN, FAIL):
             lines.append(f"{'':<{width}}  {'':<6}  fix: {c.fix}")
     worst = exit_code(checks)
-    counts = {s: sum(1 for c in checks if c.status == s) for s in (PASS, WARN, FAIL)}
-    lines.append(f"doctor: {counts[PASS]} pass, {counts[WARN]} warn, {counts[FAIL]} fail → {[PASS, WARN, FAIL][worst]}")
+    counts = {s: sum(1 for c in checks if c.status == s) for s in (PASS, WARN, FAIL, SKIP)}
+    skipped = f", {counts[SKIP]} skipped" if counts[SKIP] else ""
+    lines.append(f"doctor: {counts[PASS]} pass, {counts[WARN]} warn, {counts[FAIL]} fail{skipped} → {[PASS, WARN, FAIL][worst]}")
     return "\n".join(lines)
 
 

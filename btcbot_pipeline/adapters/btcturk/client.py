@@ -215,6 +215,17 @@ class BtcturkPublicClient:
     def breaker_states(self) -> dict[str, str]:
         return {host: b.state for host, b in self._http.breakers.items()}
 
+    def server_time_ms(self) -> int:
+        """``serverTime`` of ``/api/v2/server/time``: the exchange's clock, Unix ms."""
+        body = self._http.request("GET", "/api/v2/server/time", envelope=False)
+        fields = {k.lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
+        if isinstance(fields.get("data"), dict):  # with or without the envelope
+            fields = {k.lower(): v for k, v in fields["data"].items()}
+        server = fields.get("servertime")
+        if not isinstance(server, int | Decimal):
+            raise MalformedResponseError("server/time: no serverTime")
+        return int(server)
+
     def exchange_info(self) -> Any:
         """The ``data`` object of ``/api/v2/server/exchangeinfo`` (decoded, Decimal numbers);
         turn it into rules with ``adapters.replay.exchangeinfo.parse_exchange_info``."""
@@ -287,14 +298,7 @@ class BtcturkReadClient(BtcturkPublicClient):
 
     def sync_clock(self) -> int:
         """Set the stamp offset to server time − local time (ms) and return it."""
-        body = self._http.request("GET", "/api/v2/server/time", envelope=False)
-        fields = {k.lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
-        if isinstance(fields.get("data"), dict):  # with or without the envelope
-            fields = {k.lower(): v for k, v in fields["data"].items()}
-        server = fields.get("servertime")
-        if not isinstance(server, int | Decimal):
-            raise MalformedResponseError("server/time: no serverTime")
-        self._http.clock_offset_ms = int(server) - self._http.local_ms()
+        self._http.clock_offset_ms = self.server_time_ms() - self._http.local_ms()
         return self._http.clock_offset_ms
 
     def balances(self) -> list[s.Balance]:

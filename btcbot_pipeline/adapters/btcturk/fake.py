@@ -192,8 +192,11 @@ class FakeBtcturk:
     """The server. ``start()`` binds 127.0.0.1 on ``port`` (0 = ephemeral); ``url`` is its base."""
 
     def __init__(self, market: FakeMarket | None = None, *, port: int = 0, api_key: str = FAKE_API_KEY,
-                 api_secret: str = FAKE_API_SECRET, limits: FakeLimits | None = None) -> None:
+                 api_secret: str = FAKE_API_SECRET, limits: FakeLimits | None = None, clock_offset_ms: int = 0) -> None:
         self.market = market or FakeMarket()
+        # The exchange's clock minus this machine's (a skewed exchange, for `btcbot health`):
+        # applied to server/time, live data stamps and the X-Stamp check alike.
+        self.clock_offset_ms = clock_offset_ms
         self.api_key, self.api_secret = api_key, api_secret
         self.limits = limits or FakeLimits()
         self.faults: list[Fault] = []
@@ -202,6 +205,10 @@ class FakeBtcturk:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    def now(self) -> float:
+        """The exchange's clock, Unix seconds."""
+        return time.time() + self.clock_offset_ms / 1000
 
     @property
     def port(self) -> int:
@@ -299,7 +306,7 @@ class FakeBtcturk:
         key, stamp, sig = headers.get("X-PCK"), headers.get("X-Stamp"), headers.get("X-Signature")
         if key != self.api_key or not stamp or not sig:
             return "Unauthorized - Invalid Request"
-        if not stamp.isdigit() or abs(int(stamp) - int(time.time() * 1000)) > 5000:
+        if not stamp.isdigit() or abs(int(stamp) - int(self.now() * 1000)) > 5000:
             return "Unauthorized - Invalid Nonce"
         if sig != signature(self.api_key, self.api_secret, stamp):
             return "Unauthorized - Invalid Request"
@@ -320,7 +327,7 @@ class FakeBtcturk:
                 pair = (arg("pairSymbol") or "").replace("_", "").upper()
                 rows = [st.ticker for sym, st in m.symbols.items() if sym not in dropped and (not pair or sym == pair)]
                 if m.live:
-                    rows = [{**row, "timestamp": int(time.time() * 1000)} for row in rows]
+                    rows = [{**row, "timestamp": int(self.now() * 1000)} for row in rows]
                 return self._ok(rows)
             if method == "GET" and path == "/api/v2/orderbook":
                 pair = (arg("pairSymbol") or "").replace("_", "").upper()
@@ -328,7 +335,7 @@ class FakeBtcturk:
                     return 400, {}, dumps({"success": False, "message": "PAIR_NOT_FOUND", "code": 400})
                 book = copy.deepcopy(m.symbols[pair].book)
                 if m.live:
-                    book["timestamp"] = Decimal(int(time.time() * 1000))
+                    book["timestamp"] = Decimal(int(self.now() * 1000))
                 limit = int(arg("limit") or 100)
                 book["bids"], book["asks"] = book["bids"][:limit], book["asks"][:limit]
                 if fault is not None and fault.kind == "empty_book":
@@ -337,7 +344,7 @@ class FakeBtcturk:
                     book["bids"][0], book["asks"][0] = [book["asks"][0][0], book["bids"][0][1]], [book["bids"][0][0], book["asks"][0][1]]
                 return self._ok(book)
             if method == "GET" and path == "/api/v2/server/time":
-                now = time.time()
+                now = self.now()
                 return 200, {}, dumps({"serverTime": int(now * 1000), "serverTime2": datetime.fromtimestamp(now, tz=timezone.utc).isoformat()})
             if method == "GET" and path == "/api/v2/trades":
                 return self._ok(m.trades)
@@ -345,7 +352,7 @@ class FakeBtcturk:
                 sym = (arg("symbol") or "").replace("_", "").upper()
                 start, end = int(arg("from") or 0), int(arg("to") or 0)
                 served = sym in m.symbols and sym not in dropped
-                source = (m.live_candles(sym, start, min(end, int(time.time()) - 60)) if m.live else m.symbols[sym].candles) if served else []
+                source = (m.live_candles(sym, start, min(end, int(self.now()) - 60)) if m.live else m.symbols[sym].candles) if served else []
                 bars = [b for b in source if start <= b[0] <= end]
                 if not bars:
                     return 200, {}, dumps({"s": "no_data"})
