@@ -39,20 +39,25 @@ from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.payloads import (
+    dumps,
     state_from_payload,
+    state_payload,
     universe_payload,
 )
 from btcbot_pipeline.domain.risk import RiskClear, RiskState
 from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
+from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
 from btcbot_pipeline.domain.rules import exclude_unusable_rules
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universes
 from btcbot_pipeline.quality.rules import (
+    CHAIN_SUITE,
     SUITES,
     GateParams,
     GateResult,
     Record,
     Suite,
+    chain_frame,
     gate_failure_rows,
     window_frames,
 )
@@ -61,6 +66,7 @@ from btcbot_pipeline.storage.book import Book, BookIdentity, Window
 from btcbot_pipeline.storage.rows import (
     CyclePayloads,
     Row,
+    chain_digest,
     cycle_rows,
     market_rows,
     trace_rows,
@@ -81,6 +87,16 @@ Snapshots = Callable[[list[datetime]], list[MarketSnapshot]]
 
 class EngineError(Exception):
     """The window cannot run (ledger integrity, an upstream input missing)."""
+
+
+class ChainError(EngineError):
+    """The window lies inside or before the book's chain of cycles: running it alone would
+    leave the later cycles starting from a state that no longer exists."""
+
+
+# How a caller names the run that rebuilds the chain from a window's first partition
+# through the partition of the book's last cycle (a command line for the user).
+Rebuild = Callable[[str, datetime], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +205,15 @@ class Carry:
         """The carried cycle's id, ``None`` when the book opens."""
         return None if self.carried_ts is None else cycle_id_for(self.carried_ts)
 
+    @property
+    def digest(self) -> str | None:
+        """The chain digest of the state this window really starts from (re-serialised from
+        the objects, not copied from the book's text), ``None`` when the book opens."""
+        if self.state is None:
+            return None
+        risk = None if self.risk is None else dumps(risk_state_payload(self.risk))
+        return chain_digest(dumps(state_payload(self.state)), risk)
+
 
 def chunks(partitions: Sequence[Partition], limit: int = CHUNK_CYCLES) -> list[tuple[Partition, ...]]:
     """Consecutive whole partitions, at most ``limit`` cycles a chunk (a larger partition is a chunk alone)."""
@@ -207,15 +232,14 @@ def chunks(partitions: Sequence[Partition], limit: int = CHUNK_CYCLES) -> list[t
 
 
 def carry_in(book: Book, window: Window) -> Carry:
-    """The ledger and risk state of the last cycle before ``window``, and the operator
-    clears no decision outside it applied yet (a re-run of the window applies them again)."""
-    ledger = book.last_ledger_state(window.start)
-    risk = book.last_risk_state(window.start)
+    """The ledger and risk state the last cycle before ``window`` closed with, and the
+    operator clears no decision outside it applied yet (a re-run of the window applies them again)."""
+    last = book.last_ledger_state(window.start)
     pending = book.pending_clears(window)
     return Carry(
-        state=state_from_payload(json.loads(ledger[1])) if ledger else None,
-        carried_ts=ledger[0] if ledger else None,
-        risk=risk_state_from_payload(json.loads(risk[1])) if risk else None,
+        state=state_from_payload(json.loads(last[1])) if last else None,
+        carried_ts=last[0] if last else None,
+        risk=risk_state_from_payload(json.loads(last[2])) if last and last[2] is not None else None,
         clear=RiskClear(",".join(c for c, _ in pending), "; ".join(r for _, r in pending)) if pending else None,
     )
 
@@ -245,7 +269,7 @@ def compute(
     # Cycle times skipped between the carried ledger and this batch (a missed run, a gap in
     # the partitions): recorded as gap_cycles on the first cycle; its gate warns.
     gap = missed(carry.carried_ts, snapshots[0].cycle_ts) if missed is not None and carry.carried_ts is not None else 0
-    rows.update(cycle_rows(results, carry.carried_from, opening or None, payloads, gap))
+    rows.update(cycle_rows(results, carry.carried_from, opening or None, payloads, gap, carry.digest))
     traces, run_metrics = _traces(snapshots, selections, results, payloads, opening, carry.carried_from, active_params)
     rows.update(trace_rows(traces, run_metrics))
     return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening, gap)
@@ -306,6 +330,7 @@ def run_window(
     progress: Callable[[str], None] | None = None,
     while_gated: WhileGated | None = None,
     missed: Callable[[datetime, datetime], int] | None = None,
+    rebuild: Rebuild | None = None,
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
@@ -314,10 +339,36 @@ def run_window(
     gate frames (narrow, typed) are kept; the suites then validate the whole chunk once
     and the transaction commits, or rolls back on an ERROR failure. Stops after the first
     :class:`GateStopped`.
+
+    Raises:
+        ChainError: the book holds cycles after the window (see :func:`refuse_inside_chain`).
     """
     book.claim(identity)
+    refuse_inside_chain(book, partitions, rebuild)
     with _fewer_collections():
         yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress, while_gated, missed)
+
+
+def refuse_inside_chain(book: Book, partitions: Sequence[Partition], rebuild: Rebuild | None = None) -> None:
+    """Refuse a window with later cycles in the book.
+
+    Every cycle opens from the state the one before it closed with, so re-running a cycle
+    inside the chain (other parameters, fixed data) or filling in a cycle before it would
+    leave every later cycle carrying a state that is no longer the book's. We refuse, and
+    name the one run that rebuilds the chain from the window's first partition through the
+    book's last cycle (``rebuild``): the user chooses to rewrite those cycles."""
+    later = book.cycles_from(partitions[-1].window.end)
+    if later is None:
+        return
+    n, first, last = later
+    first_key, last_key = partitions[0].key, partitions[-1].key
+    window = first_key if first_key == last_key else f"{first_key}…{last_key}"
+    how = rebuild(first_key, last) if rebuild is not None else "run every partition from there through the last one in one run"
+    raise ChainError(
+        f"the book holds {n} later cycle{'s' if n != 1 else ''} ({first:%Y-%m-%dT%H:%M} … {last:%Y-%m-%dT%H:%M} UTC) "
+        f"carried on from the state {window} would replace: running it alone would break the book's chain. "
+        f"Nothing was written. To rebuild from {first_key} through the book's last cycle, in one run: {how}"
+    )
 
 
 @contextmanager
@@ -377,6 +428,9 @@ def _run(
                 if progress is not None:
                     progress(f"{batch[-1].key}: {computed}/{total} cycles computed "
                              f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity {last.metrics.equity_try:.2f} TRY")
+            # The chain is checked over the book itself (the window's cycles as written, the
+            # cycle before it and the one after it, whoever wrote them).
+            frames[CHAIN_SUITE.name].append(gates.frame(CHAIN_SUITE, chain_frame(book.chain(window))))
             pending = [gates.submit(suite, frames.pop(name)) for name, suite in SUITES.items()]
             # The chunk's rows are in the (open) transaction: work that reads them runs
             # while the gates validate (a backtest's report); it is dropped on a rollback.

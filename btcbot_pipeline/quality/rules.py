@@ -322,6 +322,22 @@ def ledger_frame(metrics: Sequence[Sequence[Any]], positions: Sequence[Sequence[
     return recs
 
 
+CHAIN_COLUMNS = ("cycle_ts", "cycle_id", "carried_from", "opening_digest", "previous_cycle_id", "previous_closing_digest")
+
+
+def chain_frame(links: Sequence[Sequence[Any]]) -> list[Record]:
+    """The book's chain links (:meth:`~btcbot_pipeline.storage.book.Book.chain`): each
+    cycle must name the cycle just before it in the book and open from the digest of the
+    state that cycle closed with; only the book's first cycle opens (from nothing)."""
+    recs = [dict(zip(CHAIN_COLUMNS, link)) for link in links]
+    for r in recs:
+        r["starts_from_previous_cycle"] = (
+            r["carried_from"] == r["previous_cycle_id"] and r["opening_digest"] == r["previous_closing_digest"]
+        )
+        r["symbol"] = None
+    return recs
+
+
 def trace_frame(rows: Sequence[Sequence[Any]], gp: GateParams) -> list[Record]:
     recs = records("cycle_trace", rows)
     for r in recs:
@@ -440,6 +456,19 @@ LEDGER_SUITE = Suite(
                   "no_negative_position", "no_missing_cycles", "symbol"),
 )
 
+# Over the book, not the run's rows: the window's cycles and the first cycle after it.
+CHAIN_SUITE = Suite(
+    "ledger_chain_gate",
+    "ledger_snapshot",
+    (
+        _flag("starts_from_previous_cycle", "cycle_id", "carried_from", "previous_cycle_id", "opening_digest",
+              "previous_closing_digest",
+              description="each cycle opens from the state the book's previous cycle closed with (its id and state "
+                          "digest); only the book's first cycle opens from nothing, so the book opens once"),
+    ),
+    columns=(*CHAIN_COLUMNS, "starts_from_previous_cycle", "symbol"),
+)
+
 TRACE_SUITE = Suite(
     "cycle_trace_gate",
     "cycle_trace",
@@ -451,7 +480,10 @@ TRACE_SUITE = Suite(
     columns=_cols("cycle_trace", "final_not_looser_than_base", "skipped_has_reason", "symbol"),
 )
 
-SUITES = {s.name: s for s in (MARKET_SUITE, UNIVERSE_SUITE, PLAN_SUITE, INTENTS_SUITE, FILLS_SUITE, LEDGER_SUITE, TRACE_SUITE)}
+SUITES = {
+    s.name: s
+    for s in (MARKET_SUITE, UNIVERSE_SUITE, PLAN_SUITE, INTENTS_SUITE, FILLS_SUITE, LEDGER_SUITE, CHAIN_SUITE, TRACE_SUITE)
+}
 
 
 # --- exact evaluation (the offending rows; also the pure reference for tests) ---------

@@ -93,7 +93,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("realized_pnl_try", MONEY), ("unrealized_pnl_try", MONEY), ("net_pnl_try", MONEY), ("fees_try", MONEY),
         ("slippage_try", MONEY), ("turnover_try", MONEY), ("equity_try", MONEY), ("cash_try", MONEY),
         ("positions_value_try", MONEY), ("max_drawdown", MONEY), ("start_capital_try", MONEY),
-        ("carried_from", "VARCHAR"), ("gap_cycles", "INTEGER"), ("metrics_json", "VARCHAR"), ("state_json", "VARCHAR"),
+        ("carried_from", "VARCHAR"), ("gap_cycles", "INTEGER"), ("opening_digest", "VARCHAR"), ("closing_digest", "VARCHAR"),
+        ("metrics_json", "VARCHAR"), ("state_json", "VARCHAR"),
     ),
     "positions": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("qty", MONEY), ("cost_try", MONEY),
@@ -138,7 +139,8 @@ AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 # Bumped when a table's columns change: a book of another schema is refused, not mixed.
-SCHEMA_VERSION = 2
+# 3: ledger_metrics records the chain (opening_digest, closing_digest).
+SCHEMA_VERSION = 3
 
 # Tables written by each stage, upstream first: a chunk rewrites (or, when a gate stops it,
 # empties) its window in all of them, so nothing derived from rejected data stays trusted.
@@ -363,15 +365,33 @@ class Book:
             self.con.execute("ROLLBACK")
             raise
 
-    def last_risk_state(self, before: datetime) -> tuple[datetime, str] | None:
-        """The newest ``(cycle_ts, state_json)`` of ``risk_decisions`` strictly before ``before``."""
-        if not self.has_table("risk_decisions"):
+    def cycles_from(self, start: datetime) -> tuple[int, datetime, datetime] | None:
+        """``(count, first, last)`` cycle times of the ledger at or after ``start``, or ``None``."""
+        if not self.has_table("ledger_metrics"):
             return None
-        row = self.con.execute(
-            "SELECT cycle_ts, state_json FROM risk_decisions WHERE cycle_ts < ? ORDER BY cycle_ts DESC LIMIT 1",
-            [naive_utc(before)],
+        n, first, last = self.con.execute(
+            "SELECT count(*), min(cycle_ts), max(cycle_ts) FROM ledger_metrics WHERE cycle_ts >= ?", [naive_utc(start)]
         ).fetchone()
-        return None if row is None else (row[0].replace(tzinfo=timezone.utc), row[1])
+        if not n:
+            return None
+        return n, first.replace(tzinfo=timezone.utc), last.replace(tzinfo=timezone.utc)
+
+    def chain(self, window: Window) -> list[tuple[Any, ...]]:
+        """The chain links of the window's cycles and of the first cycle after it:
+        ``(cycle_ts, cycle_id, carried_from, opening_digest, previous_cycle_id,
+        previous_closing_digest)``, the previous cycle being the book's ledger row just
+        before (by cycle time), whatever wrote it."""
+        start, end = naive_utc(window.start), naive_utc(window.end)
+        return self.con.execute(
+            "SELECT cycle_ts, cycle_id, carried_from, opening_digest, previous_cycle_id, previous_closing_digest FROM ("
+            "  SELECT cycle_ts, cycle_id, carried_from, opening_digest,"
+            "    lag(cycle_id) OVER (ORDER BY cycle_ts) AS previous_cycle_id,"
+            "    lag(closing_digest) OVER (ORDER BY cycle_ts) AS previous_closing_digest"
+            "  FROM ledger_metrics WHERE cycle_ts <= coalesce("
+            "    (SELECT min(cycle_ts) FROM ledger_metrics WHERE cycle_ts >= ?), ?))"
+            " WHERE cycle_ts >= ? ORDER BY cycle_ts",
+            [end, end, start],
+        ).fetchall()
 
     def pending_clears(self, window: Window) -> list[tuple[str, str]]:
         """``(clear_id, reason)`` of operator clears no decision outside ``window`` applied yet, oldest first.
@@ -398,17 +418,20 @@ class Book:
         ).fetchone()
         return bool(found and found[0])
 
-    def last_ledger_state(self, before: datetime) -> tuple[datetime, str] | None:
-        """The newest ``(cycle_ts, state_json)`` strictly before ``before``."""
+    def last_ledger_state(self, before: datetime) -> tuple[datetime, str, str | None] | None:
+        """The newest cycle strictly before ``before``: ``(cycle_ts, ledger state_json,
+        risk state_json)``, the risk state being that same cycle's (``None`` if it has none)."""
         if not self.has_table("ledger_metrics"):
             return None
         row = self.con.execute(
-            "SELECT cycle_ts, state_json FROM ledger_metrics WHERE cycle_ts < ? ORDER BY cycle_ts DESC LIMIT 1",
+            "SELECT l.cycle_ts, l.state_json, r.state_json FROM ledger_metrics l"
+            " LEFT JOIN risk_decisions r ON r.cycle_ts = l.cycle_ts"
+            " WHERE l.cycle_ts < ? ORDER BY l.cycle_ts DESC LIMIT 1",
             [naive_utc(before)],
         ).fetchone()
         if row is None:
             return None
-        return row[0].replace(tzinfo=timezone.utc), row[1]
+        return row[0].replace(tzinfo=timezone.utc), row[1], row[2]
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Sequence
@@ -24,6 +25,16 @@ from btcbot_pipeline.domain.trace import CycleTrace
 from btcbot_pipeline.domain.universe import UniverseSelection
 
 Row = tuple[Any, ...]
+
+
+def chain_digest(state_json: str, risk_json: str | None) -> str:
+    """The digest of a cycle's closing state (its ledger state and risk state, as the book
+    stores them): the next cycle records it as the state it opened from, and the ledger
+    chain gate compares the two across the book."""
+    h = hashlib.sha256(state_json.encode())
+    h.update(b"\n")
+    h.update(b"null" if risk_json is None else risk_json.encode())
+    return h.hexdigest()
 
 
 def market_rows(snapshots: Sequence[MarketSnapshot]) -> dict[str, list[Row]]:
@@ -86,6 +97,7 @@ def cycle_rows(
     opening: dict[str, str] | None = None,
     payloads: Sequence[CyclePayloads] | None = None,
     gap_cycles: int = 0,
+    opening_digest: str | None = None,
 ) -> dict[str, list[Row]]:
     """Rows of the four stateful stages for every cycle of a window.
 
@@ -94,6 +106,8 @@ def cycle_rows(
     ``payloads``: the results' payloads if the caller made them already (for the trace).
     ``gap_cycles``: cycle times skipped between the carried ledger and the first result
     (recorded on the first cycle; the results themselves are consecutive).
+    ``opening_digest``: :func:`chain_digest` of the state the first result started from
+    (``None`` when the book opens with it); each later result opens from the one before.
     """
     if payloads is None:
         payloads = [CyclePayloads.of(res) for res in results]
@@ -103,7 +117,7 @@ def cycle_rows(
             "positions", "risk_decisions",
         )
     }
-    previous = carried_from
+    previous, opened_from = carried_from, opening_digest
     for res, pay in zip(results, payloads):
         ts, cid, plan = res.cycle_ts, res.cycle_id, res.plan
         planned = sum(1 for a in plan.actions if a.status is ActionStatus.PLANNED)
@@ -137,19 +151,22 @@ def cycle_rows(
                 f.fill_price_try, f.notional_try, f.fee_try, f.slippage_try, dumps(f_payload),
             ))
         m = res.metrics
+        r = res.risk
+        state_json = dumps(state_payload(res.state))
+        risk_json = None if r is None else dumps(risk_state_payload(r.state))
+        closing = chain_digest(state_json, risk_json)
         tables["ledger_metrics"].append((
             ts, cid, ts, m.gross_pnl_try, m.realized_pnl_try, m.unrealized_pnl_try, m.net_pnl_try, m.fees_try,
             m.slippage_try, m.turnover_try, m.equity_try, m.cash_try, m.positions_value_try, m.max_drawdown,
-            m.start_capital_try, previous, gap_cycles if res is results[0] else 0,
+            m.start_capital_try, previous, gap_cycles if res is results[0] else 0, opened_from, closing,
             dumps({**pay.metrics, **({"opening": opening} if opening and previous is None else {})}),
-            dumps(state_payload(res.state)),
+            state_json,
         ))
-        previous = cid
-        r = res.risk
+        previous, opened_from = cid, closing
         if r is not None:
             tables["risk_decisions"].append((
                 ts, cid, r.mode.value, dumps(list(r.reasons)), r.cooldown_until, r.inputs_hash, r.cleared_by,
-                r.drawdown.quantize(Decimal("1E-12")), r.daily_pnl_try, dumps(risk_state_payload(r.state)),
+                r.drawdown.quantize(Decimal("1E-12")), r.daily_pnl_try, risk_json,
             ))
         for symbol, h in res.state.holdings.items():
             mark = res.state.marks[symbol]

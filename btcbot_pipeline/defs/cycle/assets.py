@@ -98,6 +98,15 @@ class CycleGraph:
             return None
         return self.final_report(book)
 
+    def rebuild_command(self, first_key: str, last_cycle: datetime) -> str:
+        """The one run that rewrites this graph's book from ``first_key`` through the
+        partition of its last cycle (see :func:`btcbot_pipeline.engine.refuse_inside_chain`)."""
+        last_key = self.partitions_def.get_partition_key_for_timestamp(last_cycle.timestamp())
+        return (
+            f"dagster asset materialize -m btcbot_pipeline.definitions --select 'group:{self.group}' "
+            f"--partition-range {first_key}...{last_key}"
+        )
+
     def key(self, stage: str) -> dg.AssetKey:
         return dg.AssetKey([*self.key_prefix, stage])
 
@@ -187,6 +196,7 @@ def build_cycle_assets(
                     b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=gates, summarize=_figures,
                     progress=lambda line: _say(context, line), while_gated=g.report_while_gated,
                     missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
+                    rebuild=g.rebuild_command,
                 ):
                     if isinstance(outcome, GateStopped):
                         yield from check_results(g.key, aggregate([d.gates for d in done] + [outcome.gates]))
