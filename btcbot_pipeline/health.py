@@ -122,7 +122,8 @@ def _unreachable(exc: Exception) -> bool:
 
 
 def _age_s(server_now_ms: float, stamp_ms: int | None) -> int | None:
-    return None if stamp_ms is None else int((server_now_ms - stamp_ms) // 1000)
+    # Whole seconds; a stamp a few ms "ahead" (the skew is measured, not exact) is 0 s old.
+    return None if stamp_ms is None else max(0, round((server_now_ms - stamp_ms) / 1000))
 
 
 def _stamp(ms: int) -> str:

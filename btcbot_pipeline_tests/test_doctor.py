@@ -10,12 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk, FakeMarket
 from btcbot_pipeline.cli import main
+from btcbot_pipeline.doctor import FAIL, PASS, WARN, Check, universe_checks
+from btcbot_pipeline_tests.env_isolation import clear_bot_environment
 from btcbot_pipeline_tests.harness import DEMO
+from btcbot_pipeline_tests.test_health import closed_port
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    clear_bot_environment(monkeypatch)
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -40,11 +45,13 @@ def test_a_good_setup_passes_with_exit_0(capsys: pytest.CaptureFixture[str], env
 
     assert code == 0, out
     assert out.splitlines()[0].split() == ["CHECK", "STATUS", "DETAIL"]
-    for check in ("settings/load", "settings/stage7_enabled", "dataset/replay-validate", "dataset/market_snapshot_gate", "storage/book",
-                  "storage/dagster_home", "rules/BTCTRY"):
+    for check in ("settings/load", "settings/stage7_enabled", "settings/names", "dataset/replay-validate", "dataset/market_snapshot_gate",
+                  "universe/candidates", "storage/book", "storage/dagster_home", "rules/BTCTRY"):
         assert status(out, check) == "PASS", check
     assert "fix:" not in out
-    assert out.splitlines()[-1] == "doctor: 18 pass, 0 warn, 0 fail → PASS"
+    assert ("12 candidate(s): ADATRY, AVAXTRY, BTCTRY, DOGETRY, DOTTRY, ETHTRY, LINKTRY, LTCTRY, SOLTRY, TRXTRY, USDTTRY, XRPTRY "
+            "(every TRY pair of the dataset, no whitelist)") in out
+    assert out.splitlines()[-1] == "doctor: 20 pass, 0 warn, 0 fail → PASS"
     assert not (tmp_path / "book.duckdb").exists()  # the doctor creates nothing
 
 
@@ -120,3 +127,135 @@ def test_invalid_settings_fail_the_settings_check(capsys: pytest.CaptureFixture[
     assert "TRY_CASH_MAX: must be >= TRY_CASH_TARGET" in out
 
 
+
+
+def test_a_whitelist_typo_is_rejected_with_a_suggestion(capsys: pytest.CaptureFixture[str], env: Path, replay_dir: Path, tmp_path: Path) -> None:
+    env.write_text(env.read_text() + "STAGE7_UNIVERSE_WHITELIST=BTCTRYY,ETHTRY\n")
+
+    code, out = doctor(capsys, env, replay_dir, tmp_path / "book.duckdb")
+
+    assert code == 1, out
+    assert status(out, "universe/candidates") == "WARN"
+    assert ("1 candidate(s): ETHTRY (STAGE7_UNIVERSE_WHITELIST); rejected: BTCTRYY not listed by the dataset "
+            "(did you mean BTCTRY?)") in out
+    assert "fix: set STAGE7_UNIVERSE_WHITELIST=ETHTRY,BTCTRY" in out
+
+
+# --- the live source: no dataset checks, the exchange probed instead ----------------------
+
+
+def live(env: Path, url: str, *extra: str) -> None:
+    env.write_text(env.read_text() + "\n".join(["MARKET_DATA_SOURCE=btcturk", f"BTCTURK_BASE_URL={url}", f"BTCTURK_GRAPH_BASE_URL={url}",
+                                                "BTCTURK_TIMEOUT_SEC=2", f"REPLAY_DATASET_PATH={env.parent / 'no-dataset'}", *extra]) + "\n")
+
+
+def live_doctor(capsys: pytest.CaptureFixture[str], env: Path, db: Path) -> tuple[int, str]:
+    code = main(["doctor", "--db", str(db), "--env-file", str(env)])
+    return code, capsys.readouterr().out
+
+
+def test_live_source_against_the_fake_exchange_passes(capsys: pytest.CaptureFixture[str], env: Path, tmp_path: Path) -> None:
+    with FakeBtcturk(FakeMarket.demo()) as fake:
+        live(env, fake.url)
+        code, out = live_doctor(capsys, env, tmp_path / "book.duckdb")
+
+    assert code == 0, out
+    rows = [line.split()[:2] for line in out.splitlines()[1:-1] if not line.startswith(" ")]
+    assert rows == [
+        ["settings/load", PASS], ["settings/stage7_enabled", PASS], ["settings/names", PASS], ["dataset/not", "used"],
+        ["exchange/server_time", PASS], ["exchange/exchangeinfo", PASS], ["exchange/ticker", PASS], ["exchange/orderbook", PASS],
+        ["exchange/candles", PASS], ["exchange/balances", "SKIP"], ["universe/candidates", PASS], ["storage/book", PASS],
+        ["storage/dagster_home", PASS], ["rules/BTCTRY", PASS], ["rules/USDTTRY", PASS],
+    ]
+    assert f"MARKET_DATA_SOURCE=btcturk: the replay dataset {tmp_path / 'no-dataset'} is not read, so not checked" in out
+    assert "2 candidate(s): BTCTRY, USDTTRY (every TRY pair of the exchange, no whitelist)" in out
+    assert out.splitlines()[-1] == "doctor: 13 pass, 0 warn, 0 fail, 2 skipped → PASS"
+    assert not (tmp_path / "book.duckdb").exists()
+
+
+def test_live_source_unreachable_fails_with_a_fix_line(capsys: pytest.CaptureFixture[str], env: Path, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    live(env, url)
+
+    code, out = live_doctor(capsys, env, tmp_path / "book.duckdb")
+
+    assert code == 2
+    assert status(out, "exchange/server_time") == "FAIL"
+    assert f"exchange unreachable: ConnectError for url '{url}/api/v2/server/time'" in out
+    assert f"fix: check that BTCTURK_BASE_URL={url} is reachable from this machine (network, proxy, firewall), or set MARKET_DATA_SOURCE=replay" in out
+    assert "dataset/replay-validate" not in out and "universe/" not in out
+    assert out.splitlines()[-1] == "doctor: 5 pass, 0 warn, 1 fail, 1 skipped → FAIL"
+
+
+def test_a_whitelist_that_selects_nothing_fails(capsys: pytest.CaptureFixture[str], env: Path, tmp_path: Path) -> None:
+    with FakeBtcturk(FakeMarket.demo()) as fake:
+        live(env, fake.url, "STAGE7_UNIVERSE_WHITELIST=BTCTRYY")
+        code, out = live_doctor(capsys, env, tmp_path / "book.duckdb")
+
+    assert code == 2
+    assert status(out, "universe/candidates") == "FAIL"
+    assert "STAGE7_UNIVERSE_WHITELIST selects nothing: BTCTRYY not listed by the exchange (did you mean BTCTRY?)" in out
+    assert "fix: set STAGE7_UNIVERSE_WHITELIST=BTCTRY" in out
+    assert status(out, "exchange/ticker") == "WARN"  # health's probe fell back to the largest pair and said so
+    assert "rules/" not in out
+
+
+def test_unknown_and_unsupported_settings_are_warned(capsys: pytest.CaptureFixture[str], env: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    with FakeBtcturk(FakeMarket.demo()) as fake:
+        live(env, fake.url, "SYMBOLS=BTCTRY,ETHTRY", "STAGE7_UNIVERSE_SIZ=3")
+        code, out = live_doctor(capsys, env, tmp_path / "book.duckdb")
+
+    assert code == 1, out
+    # exactly these three: PATH, HOME, DAGSTER_HOME and the rest of the environment are not ours
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("settings/unknown:")] == [
+        "settings/unknown:SYMBOLS", "settings/unknown:STAGE7_UNIVERSE_SIZ", "settings/unknown:LOG_LEVEL"]
+    assert f"SYMBOLS ({env}) is the original system's setting, not read here" in out
+    assert "fix: use STAGE7_UNIVERSE_WHITELIST instead: the universe whitelist, a JSON list or comma separated" in out
+    assert f"STAGE7_UNIVERSE_SIZ ({env}) is not a setting of this bot; it is ignored" in out
+    assert "fix: did you mean STAGE7_UNIVERSE_SIZE? (otherwise remove it)" in out
+    assert "LOG_LEVEL (environment) is the original system's setting, not read here: not supported" in out
+
+
+# --- the universe screen on literal tables -----------------------------------------------
+
+LISTED = ("BTCTRY", "ETHTRY", "USDTTRY", "BTCUSDT", "XRPTRY")
+
+
+def test_rejected_whitelist_entries_say_why() -> None:
+    checks, candidates = universe_checks(whitelist=("ETHTRYY", "BTCUSDT", "XRPTRY", "BTCTRY"), blacklist=("XRPTRY",), quote="TRY",
+                                         listed=LISTED, default=LISTED, source="the dataset")
+
+    assert candidates == ["BTCTRY"]
+    assert checks == [Check(
+        "universe", "candidates", WARN,
+        "1 candidate(s): BTCTRY (STAGE7_UNIVERSE_WHITELIST); rejected: ETHTRYY not listed by the dataset (did you mean ETHTRY?); "
+        "BTCUSDT not quoted in TRY; XRPTRY also in STAGE7_UNIVERSE_BLACKLIST",
+        "set STAGE7_UNIVERSE_WHITELIST=BTCTRY,ETHTRY",
+    )]
+
+
+def test_no_whitelist_takes_the_quote_pairs_minus_the_blacklist_and_flags_a_blacklist_typo() -> None:
+    checks, candidates = universe_checks(whitelist=(), blacklist=("USDTTRY", "XRPTRYY"), quote="TRY",
+                                         listed=LISTED, default=LISTED, source="the exchange")
+
+    # BTCUSDT is not quoted in TRY, USDTTRY is blacklisted; the typo XRPTRYY leaves XRPTRY in
+    assert candidates == ["BTCTRY", "ETHTRY", "XRPTRY"]
+    assert checks == [
+        Check("universe", "candidates", PASS, "3 candidate(s): BTCTRY, ETHTRY, XRPTRY (every TRY pair of the exchange, no whitelist)"),
+        Check("universe", "blacklist", WARN,
+              "STAGE7_UNIVERSE_BLACKLIST: XRPTRYY is not listed by the exchange (did you mean XRPTRY?): it excludes nothing",
+              "set STAGE7_UNIVERSE_BLACKLIST=USDTTRY,XRPTRY"),
+    ]
+
+
+def test_a_whitelist_without_any_close_symbol_fails_with_examples() -> None:
+    checks, candidates = universe_checks(whitelist=("DOGEUSD",), blacklist=(), quote="TRY", listed=LISTED, default=LISTED,
+                                         source="the dataset")
+
+    assert candidates == []
+    assert checks == [Check(
+        "universe", "candidates", FAIL, "STAGE7_UNIVERSE_WHITELIST selects nothing: DOGEUSD not listed by the dataset",
+        "set STAGE7_UNIVERSE_WHITELIST to pairs the dataset lists (e.g. BTCTRY, ETHTRY, USDTTRY, XRPTRY) or leave it empty for every TRY pair",
+    )]
