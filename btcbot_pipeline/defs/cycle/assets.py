@@ -19,12 +19,24 @@ The same factory builds
 Every asset is range-aware (``partition_keys``, never ``partition_key``) and single-run:
 a range of partitions is one run replaying its cycles in order. The outputs are
 ``skippable`` so each partition gets its **own** materialization with its own figures
-(``AssetMaterialization(partition=...)``), not the window's last.
+(``AssetMaterialization(partition=...)``), not the window's last, its own check results
+(one per gate suite and partition, :mod:`.checks`) and one log line (``context.log``)
+summarising it: for the dry-run graph that is one line per cycle; for a backtest day
+partition one line per partition with the day's totals (a line per cycle would cost a
+stored Dagster event each, thousands per backtest).
+
+Retries: the step has a :data:`CYCLE_RETRY` policy (exponential backoff) for transient
+failures, e.g. the book locked by another process past the DuckDB resource's own retries,
+or an exchange read timing out. What a retry cannot fix fails at once
+(``dg.Failure(allow_retries=False)``): a gate failure, a refusal by the book (another
+kind of run, the book's chain of cycles), a ledger integrity error, bad settings, an
+unusable dataset.
 """
 
 # No `from __future__ import annotations`: Dagster reads the parameter annotations at runtime.
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterator
@@ -33,12 +45,19 @@ import dagster as dg
 
 from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
 from btcbot_pipeline.defs.cycle import metadata
-from btcbot_pipeline.defs.cycle.checks import aggregate, check_results, check_spec
+from btcbot_pipeline.defs.cycle.checks import (
+    OWNERS,
+    ChunkChecks,
+    Limits,
+    Tally,
+    check_outputs,
+    check_spec,
+    utc,
+)
 from btcbot_pipeline.defs.cycle.partitions import cycle_ticks
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
 from btcbot_pipeline.engine import (
     PROGRESS_LOGGER,
-    ChunkDone,
     EngineError,
     GateStopped,
     Partition,
@@ -54,6 +73,10 @@ from btcbot_pipeline.storage.identity import run_identity
 GROUP = "cycle"
 progress = logging.getLogger(PROGRESS_LOGGER)
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# Transient failures (book locked past DuckDBResource's own ~100 s of retries, an exchange
+# read timing out): three more attempts after 10 s, 20 s, 40 s. Deterministic refusals
+# raise dg.Failure(allow_retries=False) and are never retried.
+CYCLE_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 STAGES = ("market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace")
 
 _DESCRIPTIONS = {
@@ -90,6 +113,16 @@ class CycleGraph:
     # Extra metadata for the graph's LAST partition's cycle_trace, from the open book once
     # the chunk holding it is committed (a backtest's report and chart).
     final_report: Callable[[Book], dict[str, Any]] | None = None
+    retry_policy: dg.RetryPolicy | None = CYCLE_RETRY
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags of every asset of the graph (values: letters, digits, ``_``)."""
+        return {"btcbot/graph": self.kind, **({"btcbot/backtest": self.name} if self.name else {})}
+
+    def description(self, stage: str) -> str:
+        where = f"Backtest {self.name}, one partition per UTC day or week of cycles: " if self.kind == "backtest" else ""
+        return where + _DESCRIPTIONS[stage]
 
     def report_while_gated(self, book: Book, group: tuple[Partition, ...]) -> dict[str, Any] | None:
         """The final report, built from the chunk holding the graph's last partition while
@@ -127,11 +160,12 @@ def _enabled(settings: SettingsResource) -> BotSettings:
     try:
         cfg = settings.get()
     except SettingsError as exc:
-        raise dg.Failure(description=f"invalid settings:\n{exc}") from None
+        raise dg.Failure(description=f"invalid settings:\n{exc}", allow_retries=False) from None
     if not cfg.stage7_enabled:
         raise dg.Failure(
             description="STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled. "
-            "Set STAGE7_ENABLED=true (with DRY_RUN=true), e.g. `cp .env.example .env`."
+            "Set STAGE7_ENABLED=true (with DRY_RUN=true), e.g. `cp .env.example .env`.",
+            allow_retries=False,
         )
     return cfg
 
@@ -154,7 +188,10 @@ def build_cycle_assets(
         "cycle_trace": [g.key("ledger_snapshot")],
     }
     specs = [
-        dg.AssetSpec(g.key(stage), deps=deps[stage], group_name=g.group, kinds={"duckdb"}, description=_DESCRIPTIONS[stage], skippable=True)
+        dg.AssetSpec(
+            g.key(stage), deps=deps[stage], group_name=g.group, kinds={"duckdb"}, description=g.description(stage),
+            skippable=True, owners=OWNERS, tags={**g.tags, "btcbot/stage": stage},
+        )
         for stage in STAGES
     ]
     settings_key, market_key, book_key = g.resources
@@ -166,8 +203,12 @@ def build_cycle_assets(
         partitions_def=g.partitions_def,
         backfill_policy=SINGLE_RUN,
         can_subset=False,
-        check_specs=[check_spec(suite, g.key(suite.asset)) for suite in SUITES.values()],
+        check_specs=[check_spec(suite, g.key(suite.asset), g.partitions_def) for suite in SUITES.values()],
         required_resource_keys={settings_key, market_key, book_key},
+        retry_policy=g.retry_policy,
+        op_tags=g.tags,
+        description="Every stage of the partitions' cycles in one step, in cycle order, gated and written per chunk "
+        "(see the seven assets).",
     )
     def cycle(context: dg.AssetExecutionContext) -> Iterator[Any]:
         """All stages of the partitions' cycles, in order, from the last ledger before them."""
@@ -180,32 +221,45 @@ def build_cycle_assets(
             cfg, kind=g.kind, name=g.name or book.name(), source=market.source,
             dataset=market.dataset_path if market.source == "replay" else market.btcturk_base_url, window=g.span,
         )
-        done: list[ChunkDone] = []
+        # per cycle with excluded symbols, what the snapshot stage excluded and why (to
+        # name every reason in a market gate failure; cleared after each chunk)
+        tally: dict[datetime, Tally] = {}
+        checks = ChunkChecks(
+            g.key,
+            Limits(cfg.stage7_max_excluded_share, cfg.stage7_max_spread_bps, cfg.stage7_max_data_age_sec, cfg.stage7_universe_size),
+            market=lambda ts: tally.get(utc(ts)),
+        )
 
         def snapshots(times: list[datetime]) -> list[Any]:
             try:
-                return market.snapshots(times, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec)
+                snaps = market.snapshots(times, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec)
             except ReplayDatasetError as exc:
-                raise dg.Failure(description=f"replay dataset unusable: {exc}") from None
+                raise dg.Failure(description=f"replay dataset unusable: {exc}", allow_retries=False) from None
+            for snap in snaps:
+                excluded = [s.skip_reason for s in snap.symbols if s.skip_reason and not s.skip_reason.startswith("rules_unavailable:")]
+                if excluded:
+                    tally[utc(snap.cycle_ts)] = (len(snap.symbols), Counter(excluded))
+            return snaps
 
         total = sum(len(p.times) for p in parts)
         cycles = 0
         try:
-            with gates_for(total) as gates, book.open() as b:
+            with gates_for(total, cfg.gate_validator) as gates, book.open() as b:
                 for outcome in run_window(
                     b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=gates, summarize=_figures,
                     progress=lambda line: _say(context, line), while_gated=g.report_while_gated,
                     missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
-                    rebuild=g.rebuild_command,
                 ):
                     if isinstance(outcome, GateStopped):
-                        yield from check_results(g.key, aggregate([d.gates for d in done] + [outcome.gates]))
-                        _say(context, outcome.describe(), error=True)
+                        # only this chunk's partitions: later ones never ran (Dagster shows them not executed)
+                        yield from checks.evaluations(outcome.partitions, outcome.gates, outcome)
+                        stop = checks.stop_description(outcome)
+                        _say(context, stop, error=True)
                         raise dg.Failure(
-                            description=outcome.describe(),
+                            description=stop,
                             metadata={"failed_checks": sorted({r[3] for r in outcome.failure_rows})},
+                            allow_retries=False,  # the same rows fail the same gate again
                         )
-                    done.append(outcome)
                     cycles += outcome.cycles
                     _say(context, f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles committed to the book, "
                                   f"equity {metadata.money(outcome.partitions[-1].equity_try)} TRY")
@@ -214,12 +268,17 @@ def build_cycle_assets(
                         if p.summary is None:
                             continue
                         if outcome.extra and p.partition.key == last:
-                            p.summary["cycle_trace"].update(outcome.extra)
+                            p.summary.figures["cycle_trace"].update(outcome.extra)
                         for stage in STAGES:
-                            yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary[stage])
+                            yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary.figures[stage])
+                        context.log.info(p.summary.line)
+                    yield from checks.evaluations([p.partition for p in outcome.partitions], outcome.gates)
+                    tally.clear()
         except (BookError, EngineError) as exc:
-            raise dg.Failure(description=f"{type(exc).__name__}: {exc}") from None
-        yield from check_results(g.key, aggregate([d.gates for d in done]))
+            # the book refused this run (another kind, its chain of cycles) or the ledger
+            # failed its integrity check: a retry would meet the same refusal
+            raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from None
+        yield from check_outputs(context.assets_def)
 
     return [cycle]
 
@@ -230,7 +289,15 @@ def _say(context: dg.AssetExecutionContext, line: str, *, error: bool = False) -
     (progress.error if error else progress.info)(line)
 
 
-def _figures(partition: Partition, out: PartitionOutputs) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class Summary:
+    """One partition's metadata per asset and its log line."""
+
+    figures: dict[str, dict[str, Any]]
+    line: str
+
+
+def _figures(partition: Partition, out: PartitionOutputs) -> Summary:
     """Each asset's metadata for one partition, from that partition's own cycles."""
     figures = metadata.partition_figures(
         snapshots=out.snapshots, selections=out.selections, results=out.results, traces=out.traces,
@@ -240,4 +307,4 @@ def _figures(partition: Partition, out: PartitionOutputs) -> dict[str, dict[str,
         figures["ledger_snapshot"].update(out.opening)
     # cycle times between the carried ledger and this partition's first cycle that never ran
     figures["ledger_snapshot"]["gap_cycles"] = out.gap_cycles
-    return figures
+    return Summary(figures, metadata.summary_line(partition.key, out.results, out.selections, out.snapshots))

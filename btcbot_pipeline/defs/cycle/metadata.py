@@ -10,6 +10,7 @@ as numeric metadata so Dagster plots them by partition. Money shows rounded to 2
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
@@ -127,8 +128,9 @@ def fills(results: Sequence[CycleResult]) -> dict[str, Any]:
         "fees_try_partition": _plot(sum((f.fee_try for f in items), Decimal(0))),
         "slippage_try_partition": _plot(sum((f.slippage_try for f in items), Decimal(0))),
         "last_cycle": _table(
-            ["fill_id", "side", "qty", "fill price", "fee TRY"],
-            [(f.fill_id, f.side.value, f.qty, _fmt(f.fill_price_try), _fmt(f.fee_try)) for f in results[-1].fills],
+            ["symbol", "side", "qty", "fill price", "notional TRY", "fee TRY", "fill_id"],
+            [(f.symbol, f.side.value, f.qty, _fmt(f.fill_price_try), _fmt(f.notional_try), _fmt(f.fee_try), f.fill_id)
+             for f in results[-1].fills],
         ),
     }
 
@@ -168,13 +170,106 @@ def ledger(results: Sequence[CycleResult], carried_from: str | None) -> dict[str
     }
 
 
-def trace(traces: Sequence[CycleTrace]) -> dict[str, Any]:
-    modes = Counter(t.final_mode for t in traces)
-    return {
+_DECISIONS = dg.TableSchema(columns=[
+    dg.TableColumn("stage", "string", description="plan (a portfolio action) or intent (an order intent)"),
+    dg.TableColumn("symbol", "string"),
+    dg.TableColumn("side", "string"),
+    dg.TableColumn("notional_try", "float", description="TRY, rounded to 2 places (exact in the book's cycle_trace)"),
+    dg.TableColumn("status", "string", description="PLANNED / SKIPPED / FILLED / NOT_SIMULATED"),
+    dg.TableColumn("reason", "string"),
+])
+_SKIPPED = dg.TableSchema(columns=[
+    dg.TableColumn("stage", "string", description="market (not tradable) or universe (not selected)"),
+    dg.TableColumn("symbol", "string"),
+    dg.TableColumn("reason", "string"),
+])
+
+
+def _float2(text: Any) -> float | None:
+    # float-ok: display only (a rounded copy in a table; the exact value is in the book)
+    return None if text is None else float(Decimal(str(text)).quantize(_MONEY_SHOWN))
+
+
+def trace(
+    traces: Sequence[CycleTrace],
+    results: Sequence[CycleResult],
+    snapshots: Sequence[MarketSnapshot],
+    selections: Sequence[UniverseSelection],
+) -> dict[str, Any]:
+    """The decision trace as a person reads it: the partition's last cycle in tables
+    (its decisions, mode, risk decision, skipped symbols) and counts over the partition.
+
+    Only the last cycle is tabulated, so a day partition of 288 cycles stays small; each
+    key says what it covers (``*_last_cycle`` / ``*_partition``)."""
+    last, res, snap, sel = traces[-1], results[-1], snapshots[-1], selections[-1]
+    decisions = json.loads(last.order_decisions_json)
+    skipped = [("market", s.symbol, s.skip_reason) for s in snap.symbols if s.skip_reason]
+    market_skipped = {sym for _, sym, _ in skipped}
+    skipped += [("universe", sym, reason) for sym, reason in sel.rejected if sym not in market_skipped]
+    risk = res.risk
+    out: dict[str, Any] = {
         "cycles": len(traces),
-        "final_modes": dg.MetadataValue.json(dict(sorted(modes.items()))),
-        "last_cycle_id": traces[-1].cycle_id if traces else "",
+        "final_modes_partition": dg.MetadataValue.json(dict(sorted(Counter(t.final_mode for t in traces).items()))),
+        "last_cycle_id": last.cycle_id,
+        "decisions_last_cycle": dg.MetadataValue.table(
+            [
+                dg.TableRecord({
+                    "stage": d["stage"], "symbol": d["symbol"], "side": d["side"], "notional_try": _float2(d.get("notional_try")),
+                    "status": d["status"], "reason": d["reason"] or "",
+                })
+                for d in decisions
+            ],
+            schema=_DECISIONS,
+        ),
+        "mode_last_cycle": f"{res.mode.base.value} → {res.mode.final.value}"
+        + (f" (override {res.mode.override.value})" if res.mode.override is not None else ""),
+        "mode_reasons_last_cycle": dg.MetadataValue.json(list(res.mode.reasons)),
+        "skipped_symbols_last_cycle": dg.MetadataValue.table(
+            [dg.TableRecord({"stage": stage, "symbol": sym, "reason": reason}) for stage, sym, reason in skipped], schema=_SKIPPED
+        ),
+        "intents_planned_partition": sum(1 for r in results for i in r.intents if i.planned),
+        "intents_skipped_partition": sum(1 for r in results for i in r.intents if not i.planned),
+        "fills_partition": sum(len(r.fills) for r in results),
     }
+    if risk is not None:
+        out |= {
+            # the risk budget's decision at the end of the last cycle, for the next one
+            "risk_mode_next_cycle": risk.mode.value,
+            "risk_reasons_next_cycle": dg.MetadataValue.json(list(risk.reasons)),
+            "risk_drawdown_pct_last_cycle": _plot(risk.drawdown * 100),
+            "risk_daily_pnl_try_last_cycle": _plot(risk.daily_pnl_try),
+            "risk_daily_pnl_try_exact": format(risk.daily_pnl_try, "f"),
+            **({"risk_cooldown_until": risk.cooldown_until.isoformat()} if risk.cooldown_until else {}),
+            **({"risk_cleared_by": risk.cleared_by} if risk.cleared_by else {}),
+        }
+    return out
+
+
+def summary_line(partition: str, results: Sequence[CycleResult], selections: Sequence[UniverseSelection],
+                 snapshots: Sequence[MarketSnapshot]) -> str:
+    """One log line for a partition: its cycle (dry run), or its cycles' totals (a backtest
+    day), with the mode, universe, intents, fills, fees and equity after the last cycle."""
+    last = results[-1]
+    planned = sum(1 for r in results for i in r.intents if i.planned)
+    skipped = sum(1 for r in results for i in r.intents if not i.planned)
+    fills = sum(len(r.fills) for r in results)
+    fees = sum((f.fee_try for r in results for f in r.fills), Decimal(0))
+    m = last.metrics
+    if len(results) == 1:
+        mode = last.mode.final.value if last.mode.base is last.mode.final else f"{last.mode.base.value} → {last.mode.final.value}"
+        if last.mode.reasons:
+            mode += f" ({', '.join(last.mode.reasons)})"
+        head = f"cycle {partition}: mode {mode}, universe {len(selections[-1].selected)} of {len(snapshots[-1].symbols)} symbols"
+        scope = ""
+    else:
+        modes = Counter(r.mode.final.value for r in results)
+        head = f"partition {partition} ({len(results)} cycles): modes " + ", ".join(f"{k} ×{v}" for k, v in sorted(modes.items()))
+        head += f", universe {len(selections[-1].selected)} of {len(snapshots[-1].symbols)} symbols at the last cycle"
+        scope = " this partition"
+    return (
+        f"{head}; intents{scope} {planned} planned / {skipped} skipped; fills {fills}; fees {money(fees)} TRY;"
+        f" equity {money(m.equity_try)} TRY, net PnL since opening {money(m.net_pnl_try)} TRY"
+    )
 
 
 def partition_figures(
@@ -193,5 +288,5 @@ def partition_figures(
         "order_intents": intents(results),
         "simulated_fills": fills(results),
         "ledger_snapshot": ledger(results, carried_from),
-        "cycle_trace": trace(traces),
+        "cycle_trace": trace(traces, results, snapshots, selections),
     }
