@@ -7,6 +7,7 @@ no side effects and tests can build definitions from their own settings.
 
 from __future__ import annotations
 
+import click
 import dagster as dg
 
 from btcbot_pipeline.defs.backtest.assets import build_backtest
@@ -16,7 +17,20 @@ from btcbot_pipeline.defs.cycle.jobs import cycle_job
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
 from btcbot_pipeline.defs.cycle.sensors import build_catchup_sensor, build_cycle_schedule
-from btcbot_pipeline.settings import BotSettings, load_settings
+from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
+
+
+class SettingsRefused(SettingsError, click.ClickException):
+    """A refused setting while Dagster loads the definitions.
+
+    Dagster's CLI is click: it prints a ``ClickException`` as ``Error: <message>`` and exits
+    1, where any other exception shows ~90 lines of traceback before the one line that says
+    which variable is wrong. Still a :class:`SettingsError` for Python callers.
+    """
+
+    def __init__(self, error: SettingsError) -> None:
+        SettingsError.__init__(self, error.problems)
+        click.ClickException.__init__(self, "refused settings:\n" + str(error))
 
 
 def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None) -> dg.Definitions:
@@ -56,4 +70,8 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(load_settings())
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SettingsRefused(exc) from None
+    return build_definitions(settings)

@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from btcbot_pipeline.domain.bounds import MAX_MONEY_TRY, STEP
 from btcbot_pipeline.domain.params import (
     CycleParams,
     ExecutionParams,
@@ -34,7 +35,7 @@ from btcbot_pipeline.domain.params import (
     UniverseParams,
 )
 from btcbot_pipeline.domain.risk import RiskLimits
-from btcbot_pipeline.domain.universe import canonical_symbol
+from btcbot_pipeline.domain.universe import canonical_symbol, is_pair_name
 
 __all__ = ["BotSettings", "SettingsError", "load_settings", "canonical_symbol"]
 
@@ -298,6 +299,37 @@ class BotSettings(BaseSettings):
             raise ValueError("pass a str or Decimal, not a float")
         return value
 
+    @field_validator(
+        "stage7_min_quote_volume_try",
+        "try_cash_target",
+        "try_cash_max",
+        "max_position_notional_try",
+        "notional_cap_try_per_cycle",
+        "min_order_notional_try",
+        "stage7_rules_fallback_min_notional_try",
+        "stage7_rules_safe_min_notional_try",
+        "dry_run_try_balance",
+        "stage7_max_daily_loss_try",
+        mode="after",
+    )
+    @classmethod
+    def _storable_money(cls, value: Decimal) -> Decimal:
+        # The book stores amounts as DECIMAL(38, 18); domain/bounds.py keeps every money
+        # setting five digits below its limit, so gains and sums still fit.
+        if value > MAX_MONEY_TRY:
+            raise ValueError(
+                f"must be at most {_decimal_text(MAX_MONEY_TRY)} TRY (1e15, the bound the book can store "
+                "with room for gains, see domain/bounds.py)"
+            )
+        return value
+
+    @field_validator("stage7_rules_fallback_tick_size", "stage7_rules_fallback_lot_size", mode="after")
+    @classmethod
+    def _storable_step(cls, value: Decimal) -> Decimal:
+        if not STEP.contains(value):
+            raise ValueError(f"must be within {STEP.text()} (a grid the book can store at 18 decimals)")
+        return value
+
     @field_validator("stage7_universe_quote_ccy", mode="after")
     @classmethod
     def _quote_ccy(cls, value: str) -> str:
@@ -339,7 +371,8 @@ class BotSettings(BaseSettings):
             symbol = canonical_symbol(item)
             if not symbol:
                 continue  # tolerate "BTCTRY,,ETHTRY" and a trailing comma
-            if not symbol.isalnum():
+            if not is_pair_name(symbol):
+                # One rule (domain/universe.is_pair_name): ASCII letters and digits only.
                 raise ValueError(f"{item!r} is not a pair symbol such as BTCTRY")
             if symbol not in symbols:
                 symbols.append(symbol)

@@ -13,7 +13,11 @@ For each planned action of the plan:
   simulated cost (``qty × mark × (1 + slippage) × (1 + fee)``) would take cash below the
   plan's cash target is cut to fit, or skipped ``insufficient_cash``;
 - rules: a symbol whose rules are unusable gets a SKIPPED intent with
-  ``rules_unavailable:<status>``.
+  ``rules_unavailable:<status>``;
+- range: a quantity above :data:`~btcbot_pipeline.domain.bounds.MAX_QUANTITY`, or a price
+  or quantity with more digits on its grid than the decimal context holds (a tick of
+  1e-18 under a price of 1e12), is SKIPPED ``out_of_range:qty`` / ``out_of_range:price``
+  instead of stopping the cycle.
 
 ``client_order_id`` is ``s7:{cycle_id}:{symbol}:{side}:{hash}``; the hash is the first 12
 hex digits of SHA-256 over ``cycle_id|symbol|side|price|qty|reason``, so the same inputs
@@ -25,10 +29,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Mapping
 
+from btcbot_pipeline.domain.bounds import MAX_QUANTITY
 from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.money import (
     ONE,
@@ -113,14 +118,28 @@ def build_intents(
         else:
             assert symbol_rules.price_step is not None and symbol_rules.quantity_step is not None
             assert symbol_rules.min_notional_try is not None
-            if action.side is Side.SELL:
-                price = ceil_to_step(mark * (ONE + offset), symbol_rules.price_step)
-                held = holdings.get(action.symbol, ZERO)
-                wanted = held if action.full_exit else min(action.notional_try / price, held)
+            try:
+                if action.side is Side.SELL:
+                    price = ceil_to_step(mark * (ONE + offset), symbol_rules.price_step)
+                    held = holdings.get(action.symbol, ZERO)
+                    wanted = held if action.full_exit else min(action.notional_try / price, held)
+                else:
+                    price = floor_to_step(mark * (ONE - offset), symbol_rules.price_step)
+                    wanted = action.notional_try / price if price > ZERO else ZERO
+            except InvalidOperation:  # more digits on the price grid than the context holds
+                price = None
+                skip = "out_of_range:price"
+        if skip is None and mark is not None and price is not None and symbol_rules is not None:
+            assert symbol_rules.quantity_step is not None and symbol_rules.min_notional_try is not None
+            if wanted > MAX_QUANTITY:
+                skip = "out_of_range:qty"
             else:
-                price = floor_to_step(mark * (ONE - offset), symbol_rules.price_step)
-                wanted = action.notional_try / price if price > ZERO else ZERO
-            qty = floor_to_step(wanted, symbol_rules.quantity_step) if price > ZERO else ZERO
+                try:
+                    qty = floor_to_step(wanted, symbol_rules.quantity_step) if price > ZERO else ZERO
+                except InvalidOperation:  # a quantity too long for its grid in this context
+                    skip = "out_of_range:qty"
+        if skip is None and mark is not None and price is not None and qty is not None and symbol_rules is not None:
+            assert symbol_rules.quantity_step is not None and symbol_rules.min_notional_try is not None
             cash_short = False
             if action.side is Side.BUY and qty > ZERO:
                 unit_cost = mark * (ONE + slip) * (ONE + fee)

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from btcbot_pipeline.domain.bounds import MAX_ASK_OVER_BID, bound_snapshot
 from btcbot_pipeline.domain.money import BPS, ZERO
 
 
@@ -42,6 +43,9 @@ class SymbolRules:
     price_scale: int | None = None
     quantity_scale: int | None = None
     status: str = "TRADING"
+    # The first published field outside :mod:`~btcbot_pipeline.domain.bounds` (its value
+    # dropped to ``None`` by the parser), e.g. ``quantity_scale`` for a numeratorScale of 60.
+    out_of_range: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,8 @@ def assess_symbol(snapshot: SymbolSnapshot, *, max_data_age_s: int) -> str | Non
     """Why ``snapshot`` cannot be traded this cycle, or ``None`` if it can.
 
     Checks, in order: any data at all, staleness against ``max_data_age_s``, a two-sided
-    positive book, a book that is not crossed.
+    positive book, a book that is not crossed, a spread narrow enough for the mid to be a
+    price (ask at most :data:`~btcbot_pipeline.domain.bounds.MAX_ASK_OVER_BID` × bid).
     """
     return assess_fields(
         snapshot.data_ts, snapshot.staleness_s, snapshot.best_bid, snapshot.best_ask, max_data_age_s=max_data_age_s
@@ -162,6 +167,8 @@ def assess_fields(
         return "non_positive_price"
     if best_bid > best_ask:
         return "crossed_book"
+    if best_ask > best_bid * MAX_ASK_OVER_BID:
+        return "implausible_spread"
     return None
 
 
@@ -169,10 +176,22 @@ def finalize_snapshot(snapshot: MarketSnapshot, *, max_data_age_s: int) -> Marke
     """Give every symbol without a skip reason the one :func:`assess_symbol` finds.
 
     Whatever the source (replay files or the live API), the snapshot stage calls this, so
-    a crossed, empty or stale book is excluded the same way everywhere.
+    a crossed, empty or stale book is excluded the same way everywhere; so is a symbol
+    whose name is not a pair name (``invalid_data:invalid_symbol_name``) or with a value
+    outside :mod:`~btcbot_pipeline.domain.bounds` (``invalid_data:out_of_range:<field>``,
+    the value dropped so its row can be written).
     """
-    symbols = tuple(
-        s if s.skip_reason is not None else replace(s, skip_reason=assess_symbol(s, max_data_age_s=max_data_age_s))
-        for s in sorted(snapshot.symbols, key=lambda s: s.symbol)
+    from btcbot_pipeline.domain.universe import (  # universe imports this module
+        INVALID_SYMBOL_NAME,
+        is_pair_name,
     )
-    return replace(snapshot, symbols=symbols)
+
+    symbols = []
+    for s in sorted(snapshot.symbols, key=lambda s: s.symbol):
+        s = bound_snapshot(s)
+        if s.skip_reason is None and not is_pair_name(s.symbol):
+            s = replace(s, skip_reason=f"invalid_data:{INVALID_SYMBOL_NAME}")
+        elif s.skip_reason is None:
+            s = replace(s, skip_reason=assess_symbol(s, max_data_age_s=max_data_age_s))
+        symbols.append(s)
+    return replace(snapshot, symbols=tuple(symbols))

@@ -17,7 +17,9 @@ target notionals and the actions that move the book towards them:
    ``missing_mark_price``, ``min_notional``, ``max_orders``, ``turnover_cap`` (clipped to
    what is left, skipped below the minimum) and, for BUYs, ``insufficient_cash`` (buys are
    paid from cash above the target plus the proceeds of this cycle's sells, net of the
-   worst-case offset, slippage and fee).
+   worst-case offset, slippage and fee), and last ``out_of_range:est_qty``: a quantity
+   (estimated, or held after a BUY) above :data:`~btcbot_pipeline.domain.bounds.MAX_QUANTITY`
+   that the book could not store (a notional over a mark of 1e-12).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Mapping, Sequence
 
+from btcbot_pipeline.domain.bounds import MAX_QUANTITY
 from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.money import ONE, ZERO, bps_factor
 from btcbot_pipeline.domain.params import ExecutionParams, PolicyParams
@@ -195,6 +198,14 @@ def build_plan(
                 notional = min(notional, affordable)
                 if notional < minimum:
                     skip = "insufficient_cash"
+        est_qty = ZERO
+        full_exit = False
+        if skip is None:
+            assert mark is not None
+            full_exit = draft_exit and notional == desired
+            est_qty = held[symbol] if full_exit else notional / mark
+            if side is _BUY and held.get(symbol, ZERO) + est_qty > MAX_QUANTITY:
+                skip = "out_of_range:est_qty"
         if skip is not None:
             actions.append(PlanAction(symbol, side, desired, ZERO, ZERO, mark, reason, _SKIPPED, skip, draft_exit))
             continue
@@ -204,9 +215,6 @@ def build_plan(
             budget += notional * sell_proceeds
         else:
             budget -= notional * buy_cost  # type: ignore[operator]
-        assert mark is not None
-        full_exit = draft_exit and notional == desired
-        est_qty = held[symbol] if full_exit else notional / mark
         actions.append(PlanAction(symbol, side, desired, notional, est_qty, mark, reason, _PLANNED, None, full_exit))
 
     notes = [f"missing_mark_price:{s}" for s in missing_marks]

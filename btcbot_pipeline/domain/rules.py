@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Iterable
 
+from btcbot_pipeline.domain.bounds import rules_out_of_range
 from btcbot_pipeline.domain.market import MarketSnapshot, RulesStatus, SymbolRules
 from btcbot_pipeline.domain.money import ZERO, combined_step, scale_step
 from btcbot_pipeline.domain.params import InvalidMetadataPolicy, RulesParams
@@ -40,8 +41,19 @@ class EffectiveRules:
         return self.price_step is not None and self.quantity_step is not None and self.min_notional_try is not None
 
 
+def rules_problem(rules: SymbolRules) -> str | None:
+    """Why published rules cannot be used (``tick_size 0``, ``status HALTED``,
+    ``quantity_scale out of range``), or None. Doctor and ``replay-validate`` warn with it."""
+    return _problem(rules)
+
+
 def _problem(rules: SymbolRules) -> str | None:
     """Why published rules cannot be used, or None."""
+    out_of_range = rules_out_of_range(rules)
+    if out_of_range is not None:
+        # A value the book cannot store (bounds.py): never resolved, so a scale of 60
+        # cannot reach the grid arithmetic.
+        return f"{out_of_range} out of range"
     if rules.status.upper() != "TRADING":
         return f"status {rules.status}"
     if rules.tick_size is None or rules.tick_size <= ZERO:

@@ -147,6 +147,17 @@ def _clean(url: str) -> str:
     return str(httpx.URL(url).copy_with(query=None))
 
 
+def _small_code(code: object) -> bool:
+    """An error code that reads as an int (a hostile 1e999999999 would not: int() of it never ends)."""
+    if isinstance(code, bool):
+        return False
+    if isinstance(code, int):
+        return abs(code) < 10**18
+    if isinstance(code, Decimal):
+        return code.is_finite() and code.adjusted() < 18
+    return isinstance(code, str) and code.isascii() and code.isdigit() and len(code) < 18
+
+
 def _decode(response: httpx.Response, *, envelope: bool) -> Any:
     status, reason, url = response.status_code, response.reason_phrase, str(response.request.url)
     try:
@@ -160,7 +171,7 @@ def _decode(response: httpx.Response, *, envelope: bool) -> Any:
     fields = {k.lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
     name = fields.get("message") if isinstance(fields.get("message"), str) else None
     code = fields.get("code")
-    code = int(code) if isinstance(code, int | Decimal) or (isinstance(code, str) and code.isdigit()) else None
+    code = int(code) if _small_code(code) else None
     if status >= 500:
         raise ServerError(status, reason, url, code=code, name=name)
     if status >= 400:

@@ -15,6 +15,11 @@ closes              klines ``c`` of bars with ``t + 60 <= cycle_ts``
 data_ts             older of the book's ``timestamp`` and the newest close used
 ==================  ==================================================================
 
+Every number is checked where it enters against :mod:`~btcbot_pipeline.domain.bounds`: a
+pair with a value out of range is skipped as ``invalid_data:out_of_range:<field>`` (the value
+dropped), a pair whose name is not a pair name (``ETH:TRY``) as
+``invalid_data:invalid_symbol_name`` without asking the exchange for its book.
+
 Failures never raise: the exchange unreachable (after retries, or the breaker open) gives a
 snapshot with ``degraded_reason="exchange_unreachable"``; a failing book or candles call for
 one pair marks that pair ``exchange_error:<endpoint>``; exchange data stamped long after the
@@ -33,6 +38,7 @@ from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.btcturk.schemas import Candle, Ticker, ms_to_datetime
 from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, parse_exchange_info
+from btcbot_pipeline.domain.bounds import FIELD_BOUNDS, PRICE, bound_snapshot, out_of_range_reason
 from btcbot_pipeline.domain.market import (
     MarketSnapshot,
     SymbolRules,
@@ -40,6 +46,7 @@ from btcbot_pipeline.domain.market import (
     finalize_snapshot,
 )
 from btcbot_pipeline.domain.money import MONEY_CONTEXT
+from btcbot_pipeline.domain.universe import INVALID_SYMBOL_NAME, is_pair_name
 
 SOURCE = "btcturk"
 # Field → endpoint and timestamp it comes from (shown in the market_snapshot metadata).
@@ -52,6 +59,8 @@ PROVENANCE = {
     "staleness_s": "cycle time − min(book timestamp, last bar close), ≥ 0",
 }
 BAR_S = 60
+# Exchange times outside 2000-01-01 .. 2100-01-01 (ms) are not times of a market.
+_MIN_MS, _MAX_MS = 946_684_800_000, 4_102_444_800_000
 UNREACHABLE = "exchange_unreachable"
 AFTER_CYCLE = "live_data_after_cycle"
 
@@ -94,7 +103,7 @@ class LiveMarketSource:
         degraded = None
         if symbols and all((s.skip_reason or "").startswith("exchange_error:") for s in symbols):
             degraded = UNREACHABLE
-        newest = max((t.timestamp for t in tickers.values() if t.timestamp is not None), default=None)
+        newest = max((t.timestamp for t in tickers.values() if _valid_ms(t.timestamp)), default=None)
         if degraded is None and newest is not None and ms_to_datetime(newest) > cycle_ts + timedelta(seconds=self.horizon_s):
             degraded = AFTER_CYCLE
         return MarketSnapshot(cycle_ts=cycle_ts, symbols=symbols, source=SOURCE, degraded_reason=degraded, fetched_at=fetched_at)
@@ -115,8 +124,13 @@ class LiveMarketSource:
         return sorted(t.symbol for t in quoted[: self.max_symbols])
 
     def _symbol(self, symbol: str, ticker: Ticker | None, rules: SymbolRules | None, cycle_ts: datetime, n_closes: int) -> SymbolSnapshot:
+        if not is_pair_name(symbol):
+            return SymbolSnapshot(symbol=symbol, skip_reason=f"invalid_data:{INVALID_SYMBOL_NAME}")
         if ticker is None:
             return SymbolSnapshot(symbol=symbol, rules=rules, skip_reason="symbol_not_listed")
+        field = _first_out_of_range((("last", ticker.last), ("high", ticker.high), ("low", ticker.low), ("volume", ticker.volume)))
+        if field is not None:
+            return SymbolSnapshot(symbol=symbol, skip_reason=out_of_range_reason(field))
         fields: dict[str, object] = {
             "symbol": symbol, "rules": rules, "last": ticker.last, "high_24h": ticker.high, "low_24h": ticker.low,
             "quote_volume_try": _quote_volume(ticker), "daily_change_pct": ticker.dailypercent,
@@ -129,13 +143,23 @@ class LiveMarketSource:
             candles = self._closed_candles(symbol, cycle_ts, n_closes)
         except BtcturkError:
             return SymbolSnapshot(**fields, skip_reason="exchange_error:klines")  # type: ignore[arg-type]
+        field = _first_out_of_range((("best_bid", book.best_bid), ("best_ask", book.best_ask)))
+        if field is None and not all(PRICE.contains(c.close) for c in candles):
+            field = "close"
+        if field is None and book.timestamp is not None and not _valid_ms(book.timestamp):
+            field = "timestamp"
+        if field is None and candles and not _valid_ms((candles[-1].time + BAR_S) * 1000):
+            field = "time"
+        if field is not None:
+            return bound_snapshot(SymbolSnapshot(**fields, skip_reason=out_of_range_reason(field)))  # type: ignore[arg-type]
         fields["best_bid"], fields["best_ask"] = book.best_bid, book.best_ask
         fields["closes"] = tuple(c.close for c in candles)
         if candles and book.timestamp is not None:
             data_ts = min(ms_to_datetime(book.timestamp), datetime.fromtimestamp(candles[-1].time + BAR_S, tz=timezone.utc))
             fields["data_ts"] = data_ts
             fields["staleness_s"] = max(0, int((cycle_ts - data_ts).total_seconds()))
-        return SymbolSnapshot(**fields)  # type: ignore[arg-type]
+        # Derived values (volume × last, the daily change) must fit the book too.
+        return bound_snapshot(SymbolSnapshot(**fields))  # type: ignore[arg-type]
 
     def _closed_candles(self, symbol: str, cycle_ts: datetime, n: int) -> list[Candle]:
         end = int(cycle_ts.timestamp())
@@ -145,9 +169,21 @@ class LiveMarketSource:
 
 
 def _quote_volume(ticker: Ticker) -> Decimal | None:
-    if ticker.volume is None or ticker.last is None:
-        return None
-    return MONEY_CONTEXT.multiply(ticker.volume, ticker.last)
+    volume, last = ticker.volume, ticker.last
+    if volume is None or last is None or _first_out_of_range((("volume", volume), ("last", last))):
+        return None  # out of range: the pair is skipped; 1e999999 × 1e999999 would overflow
+    return MONEY_CONTEXT.multiply(volume, last)
+
+
+def _first_out_of_range(values: tuple[tuple[str, Decimal | None], ...]) -> str | None:
+    for name, value in values:
+        if value is not None and not FIELD_BOUNDS[name].contains(value):
+            return name
+    return None
+
+
+def _valid_ms(ms: int | None) -> bool:
+    return ms is not None and _MIN_MS <= ms <= _MAX_MS
 
 
 class LiveSourceConfig(Protocol):

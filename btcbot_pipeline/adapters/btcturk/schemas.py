@@ -24,7 +24,9 @@ def decode_json(text: str | bytes) -> Any:
     """JSON with every non-integer number as ``Decimal`` and integers as exact ``int``."""
     try:
         return json.loads(text, parse_float=Decimal)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:  # "[" nested 100,000 deep: hostile, never an exchange's reply
+        raise MalformedResponseError("response is not valid JSON: nested too deeply to read") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits
         raise MalformedResponseError(f"response is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
 
 

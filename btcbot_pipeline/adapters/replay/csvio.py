@@ -17,6 +17,7 @@ Inside:
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import operator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from btcbot_pipeline.domain.bounds import FIELD_BOUNDS, MAX_ASK_OVER_BID, OUT_OF_RANGE, describe
 from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
 
 if TYPE_CHECKING:
@@ -36,6 +38,9 @@ WARNING = "warning"
 # Codes above this count per file and code are summarised, not listed: a corrupted file
 # would otherwise print one line per row and bury the other files' problems.
 MAX_ISSUES_PER_CODE = 5
+
+# A year of one-minute rows is ~40 MB; a CSV past this is refused, not read into memory.
+MAX_FILE_BYTES = 512 * 1024 * 1024
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -101,6 +106,8 @@ class ValidationIssue:
             ``"warning"`` (replay works, the data may be surprising).
         line: 1-based line in ``path`` (the header is line 1), ``None`` for whole files.
         symbol: the symbol concerned, ``None`` for dataset-wide problems.
+        field: the column concerned, for ``out_of_range`` (the symbol's skip reason is then
+            ``invalid_data:out_of_range:<field>``).
     """
 
     code: str
@@ -109,6 +116,12 @@ class ValidationIssue:
     severity: str = ERROR
     line: int | None = None
     symbol: str | None = None
+    field: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """The skip reason of a symbol this error excludes: ``invalid_data:<code>[:<field>]``."""
+        return f"invalid_data:{self.code}" if self.field is None else f"invalid_data:{self.code}:{self.field}"
 
     @property
     def location(self) -> str:
@@ -186,13 +199,13 @@ class _IssueSink:
         self._series = series
         self._counts: dict[str, int] = {}
 
-    def add(self, code: str, detail: str, *, line: int | None, severity: str = ERROR) -> None:
+    def add(self, code: str, detail: str, *, line: int | None, severity: str = ERROR, field: str | None = None) -> None:
         count = self._counts.get(code, 0) + 1
         self._counts[code] = count
         if count <= MAX_ISSUES_PER_CODE:
             self._series.issues.append(
                 ValidationIssue(
-                    code, self._series.path, detail, severity, line, self._series.symbol
+                    code, self._series.path, detail, severity, line, self._series.symbol, field
                 )
             )
 
@@ -231,28 +244,68 @@ def read_series_file(
             stamp is parsed once.
 
     Returns:
-        The readable rows and every issue. A row with a bad timestamp, an unreadable or
-        out-of-range number, a crossed book or a timestamp earlier than the row before is
+        The readable rows and every issue. A row with a bad timestamp, a number that is not
+        a plain finite decimal (``1_000``, ``NaN``, ``inf``, non-ASCII digits), a value
+        outside :mod:`~btcbot_pipeline.domain.bounds` (``out_of_range``), more or fewer
+        fields than the header (``extra_fields`` / ``invalid_row``: a decimal comma ``1,5``
+        splits a cell in two), a crossed book or a timestamp earlier than the row before is
         dropped (error); a row repeating the previous timestamp replaces that row
-        (warning); an OHLC bar whose open/close lies outside its high/low is kept (warning).
+        (warning); a last line without a line end may be cut mid-number and is dropped
+        (``truncated_last_row``, warning); an OHLC bar whose open/close lies outside its
+        high/low and a book whose ask is more than twice its bid are kept (warnings; the
+        cycle excludes such a book as ``implausible_spread``).
     """
     series = SeriesFile(kind=schema.kind, path=display_path, symbol=symbol)
     cache: dict[str, int] = {} if ts_cache is None else ts_cache
+    sink = _IssueSink(series)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        sink.add("unreadable_file", f"cannot read the file: {exc}", line=None)
+        sink.close()
+        return series
+    if size > MAX_FILE_BYTES:
+        sink.add("file_too_large", f"{size} bytes, more than the {MAX_FILE_BYTES} bytes read at most; split the file", line=None)
+        sink.close()
+        return series
     if _read_clean_file(path, schema, series, cache):
         return series
     # Something is wrong somewhere: read row by row, which words every issue with its
     # line and keeps exactly the rows that pass.
-    sink = _IssueSink(series)
     try:
         with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            columns = _read_header(next(reader, None), schema, sink)
-            if columns is not None:
-                _read_rows(reader, columns, schema, series, sink, cache)
+            text = handle.read()
+        text = _drop_unterminated_line(text, sink)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        columns = _read_header(header, schema, sink)
+        if columns is not None:
+            _read_rows(reader, columns, len(header or ()), schema, series, sink, cache)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         sink.add("unreadable_file", f"cannot read the file: {exc}", line=None)
     sink.close()
     return series
+
+
+def _drop_unterminated_line(text: str, sink: _IssueSink) -> str:
+    """``text`` without a last line that has no line end (a write cut short), with a warning.
+
+    A header alone is kept: the file then has no rows, which is reported as such."""
+    if not text or text.endswith(("\n", "\r")):
+        return text
+    cut = max(text.rfind("\n"), text.rfind("\r"))
+    if cut < 0:
+        return text
+    kept, tail = text[: cut + 1], text[cut + 1 :]
+    if tail.strip():
+        shown = tail if len(tail) <= 60 else tail[:57] + "..."
+        line = kept.count("\n") + (kept.count("\r") - kept.count("\r\n")) + 1
+        sink.add(
+            "truncated_last_row",
+            f"the last line {shown!r} has no line end: it may be cut mid-number and is not used",
+            line=line, severity=WARNING,
+        )
+    return kept
 
 
 def _read_header(
@@ -312,11 +365,12 @@ def _read_clean_file(path: Path, schema: CsvSchema, series: SeriesFile, cache: d
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return False
-    if '"' in text or "\0" in text:
-        return False
+    if '"' in text or "\0" in text or "_" in text[text.find("\n") :] or not text.isascii():
+        return False  # quoting, digit separators (1_000) or non-ASCII digits: row by row
     lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
+    if lines[-1] != "":
+        return False  # the last line has no line end: it may be cut
+    lines.pop()
     if len(lines) < 2:
         return False
     header = lines[0].split(",")
@@ -375,13 +429,22 @@ def _columns_in_range(values: dict[str, list[Decimal | None]], schema: CsvSchema
         present = column if name in schema.required else [v for v in column if v is not None]
         if not all(map(Decimal.is_finite, present)):  # type: ignore[arg-type]
             return False
-        if present and name in schema.prices and min(present) <= _ZERO:  # type: ignore[type-var]
+        if not present:
+            continue
+        low, high = min(present), max(present)  # type: ignore[type-var]
+        if name in schema.prices and low <= _ZERO:  # type: ignore[operator]
             return False
-        if present and name in schema.volumes and min(present) < _ZERO:  # type: ignore[type-var]
+        if name in schema.volumes and low < _ZERO:  # type: ignore[operator]
+            return False
+        bound = FIELD_BOUNDS.get(name)
+        if bound is not None and not (bound.contains(low) and bound.contains(high)):  # type: ignore[arg-type]
             return False
     gt = operator.gt
     if schema.kind == "orderbook":
-        return not any(map(gt, values["best_bid"], values["best_ask"]))
+        bids, asks = values["best_bid"], values["best_ask"]
+        if any(map(gt, asks, map(operator.mul, bids, itertools.repeat(MAX_ASK_OVER_BID)))):
+            return False  # an implausible spread: warned row by row
+        return not any(map(gt, bids, asks))
     if schema.kind == "candles":
         low, high, open_, close = values["low"], values["high"], values["open"], values["close"]
         return not (any(map(gt, low, open_)) or any(map(gt, open_, high)) or any(map(gt, low, close)) or any(map(gt, close, high)))
@@ -391,6 +454,7 @@ def _columns_in_range(values: dict[str, list[Decimal | None]], schema: CsvSchema
 def _read_rows(
     reader: _csv.Reader,
     columns: dict[str, int],
+    header_width: int,
     schema: CsvSchema,
     series: SeriesFile,
     sink: _IssueSink,
@@ -412,6 +476,14 @@ def _read_rows(
         line = reader.line_num
         if len(row) < width:
             sink.add("invalid_row", f"expected at least {width} fields, was {len(row)}", line=line)
+            continue
+        if len(row) > header_width:
+            sink.add(
+                "extra_fields",
+                f"{len(row)} fields where the header has {header_width}; a decimal comma (1,5)? "
+                "write numbers with a point",
+                line=line,
+            )
             continue
         raw_ts = row[ts_index]
         stamp = cache.get(raw_ts)
@@ -465,7 +537,10 @@ def _parse_numbers(
     out: dict[str, Decimal | None] = {}
     try:
         for name, idx in required:
-            value = Decimal(row[idx])
+            text = row[idx]
+            if "_" in text or not text.isascii():
+                raise InvalidOperation
+            value = Decimal(text)
             if not value.is_finite():
                 raise InvalidOperation
             out[name] = value
@@ -474,22 +549,31 @@ def _parse_numbers(
             if not text.strip():
                 out[name] = None
                 continue
+            if "_" in text or not text.isascii():
+                raise InvalidOperation
             value = Decimal(text)
             if not value.is_finite():
                 raise InvalidOperation
             out[name] = value
     except InvalidOperation:
-        sink.add("invalid_number", _explain_number(row, required + optional), line=line)
+        sink.add("invalid_number", _explain_number(row, required, optional), line=line)
         return None
     return out
 
 
-def _explain_number(row: list[str], cells: list[tuple[str, int]]) -> str:
-    for name, idx in cells:
+def _explain_number(row: list[str], required: list[tuple[str, int]], optional: list[tuple[str, int]]) -> str:
+    for name, idx in required + optional:
+        text = row[idx]
+        if (name, idx) in optional and not text.strip():
+            continue  # a blank optional cell is allowed
+        if "_" in text or not text.isascii():
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            return (f"{name} is not a plain decimal number (digits, one point, an optional exponent), "
+                    f"was {shown!r}")
         try:
-            to_decimal(row[idx], field=name)
+            to_decimal(text, field=name)
         except MoneyParseError as exc:
-            return str(exc)
+            return str(exc)[:200]
     return "a cell is not a finite decimal number"
 
 
@@ -506,11 +590,23 @@ def _values_in_range(
         if value is not None and value < _ZERO:
             sink.add("negative_volume", f"{name} must be >= 0, was {value}", line=line)
             return False
+    for name, value in parsed.items():
+        bound = FIELD_BOUNDS.get(name)
+        if value is not None and bound is not None and not bound.contains(value):
+            sink.add(OUT_OF_RANGE, describe(name, value, bound), line=line, field=name)
+            return False
     if schema.kind == "orderbook":
         bid, ask = parsed["best_bid"], parsed["best_ask"]
         if bid is not None and ask is not None and bid > ask:
             sink.add("crossed_book", f"best_bid {bid} is above best_ask {ask}", line=line)
             return False
+        if bid is not None and ask is not None and ask > bid * MAX_ASK_OVER_BID:
+            sink.add(
+                "implausible_spread",
+                f"best_ask {ask} is more than {MAX_ASK_OVER_BID} × best_bid {bid}: the mid is no price; "
+                "the cycle excludes the symbol while this row is its book",
+                line=line, severity=WARNING,
+            )
     elif schema.kind == "candles":
         low, high = parsed["low"], parsed["high"]
         open_, close = parsed["open"], parsed["close"]

@@ -40,6 +40,13 @@ from btcbot_pipeline.adapters.replay.csvio import (
     to_epoch_us,
 )
 from btcbot_pipeline.adapters.replay.validate import DatasetScan, scan_dataset
+from btcbot_pipeline.domain.bounds import (
+    CHANGE_PCT,
+    QUOTE_VOLUME,
+    bound_snapshot,
+    out_of_range_reason,
+    rules_out_of_range,
+)
 from btcbot_pipeline.domain.market import (
     MarketSnapshot,
     SymbolRules,
@@ -253,7 +260,12 @@ class _SymbolSeries:
     ) -> None:
         self.symbol = symbol
         self.rules = rules
-        self.reason = None if error is None else f"invalid_data:{error.code}"
+        self.reason = None if error is None else error.reason
+        if self.reason is None and rules is not None:
+            field = rules_out_of_range(rules)  # e.g. a numeratorScale of 60: never resolved
+            if field is not None:
+                self.reason = out_of_range_reason(field)
+                rules = self.rules = None
         if self.reason is None and (book is None or candles is None):
             # scan_dataset records missing_*_file for this case; kept as a guard so a
             # half-built series can never be queried.
@@ -343,6 +355,7 @@ class _SymbolSeries:
         if t_ts:
             t_last, t_high, t_low, t_qv, t_change = self.t_last, self.t_high, self.t_low, self.t_qv, self.t_change
         w_lo, w_high, w_low, w_qv, w_change = self.w_lo, self.w_high, self.w_low, self.w_qv, self.w_change
+        qv_bound, change_bound = QUOTE_VOLUME, CHANGE_PCT
         out: list[SymbolSnapshot] = []
         ib = ic = it = -1
         lo = 0
@@ -382,9 +395,16 @@ class _SymbolSeries:
             elif window is not None:
                 last, high, low, quote_volume, change = window
             reason = assess_fields(data_ts, staleness, bid, ask, max_data_age_s=max_data_age_s)
-            out.append(SymbolSnapshot(
+            snapshot = SymbolSnapshot(
                 symbol, data_ts, staleness, bid, ask, last, high, low, quote_volume, change, closes, rules, reason
-            ))
+            )
+            # Every row was bounded when read; what is derived from them (a day's quote
+            # volume, a change from a tiny open) is checked here, per cycle.
+            if (quote_volume is not None and not qv_bound.contains(quote_volume)) or (
+                change is not None and not change_bound.contains(change)
+            ):
+                snapshot = bound_snapshot(snapshot)
+            out.append(snapshot)
         return out
 
     def _window(self, lo: int, ic: int) -> tuple[Decimal | None, ...]:

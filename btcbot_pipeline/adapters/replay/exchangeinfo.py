@@ -19,7 +19,11 @@ Where each rule comes from (real payloads, see ``shared/docs/btcturk-api.md`` §
 =================  =========================================================================
 
 A bad value becomes ``None`` so that the domain marks that symbol's rules invalid; one
-broken entry never hides the others.
+broken entry never hides the others. A value outside the bounds the book can store
+(:mod:`~btcbot_pipeline.domain.bounds`: a ``numeratorScale`` of 60, a tick of 1e30) is
+dropped too and named in ``SymbolRules.out_of_range``, so that symbol is excluded as
+``invalid_data:out_of_range:<field>``. A file larger than :data:`MAX_FILE_BYTES` or nested
+deeper than JSON can be read is not exchangeinfo.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from btcbot_pipeline.domain.bounds import min_notional_in_range, scale_in_range, step_in_range
 from btcbot_pipeline.domain.market import SymbolRules
 from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
 from btcbot_pipeline.domain.universe import canonical_symbol
@@ -41,6 +46,9 @@ _NAME_KEYS = ("name", "namenormalized", "pairsymbol", "symbol")
 # present but not text is kept visibly wrong so the domain refuses the rules.
 _DEFAULT_STATUS = "TRADING"
 _UNREADABLE_STATUS = "UNKNOWN"
+
+# BTCTurk's full exchangeinfo is ~0.5 MB; a file 30 times that is not one.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 class ExchangeInfoError(ValueError):
@@ -87,6 +95,11 @@ def load_exchange_info(path: str | os.PathLike[str]) -> dict[str, SymbolRules]:
         OSError: if the file cannot be read.
     """
     file = Path(path)
+    size = file.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ExchangeInfoError(
+            f"{file}: not exchangeinfo: {size} bytes, more than the {MAX_FILE_BYTES} bytes read at most"
+        )
     text = file.read_text(encoding="utf-8-sig")
     try:
         payload = json.loads(text, parse_float=Decimal, parse_int=Decimal)
@@ -153,15 +166,27 @@ def _parse_symbol(symbol: str, fields: dict[str, object]) -> SymbolRules:
 
     tick_source = next((f for f in price_filters if "ticksize" in f), fields)
     lot_size = _decimal(lot_filters[0].get("stepsize")) if lot_filters else None
-    return SymbolRules(
-        symbol=symbol,
-        tick_size=_decimal(tick_source.get("ticksize")),
-        lot_size=lot_size,
-        min_notional_try=_min_notional([*price_filters, *other_filters, fields]),
-        price_scale=_scale(fields.get("denominatorscale")),
-        quantity_scale=_scale(fields.get("numeratorscale")),
-        status=_status(fields),
-    )
+    values: dict[str, Any] = {
+        "tick_size": _decimal(tick_source.get("ticksize")),
+        "lot_size": lot_size,
+        "min_notional_try": _min_notional([*price_filters, *other_filters, fields]),
+        "price_scale": _scale(fields.get("denominatorscale")),
+        "quantity_scale": _scale(fields.get("numeratorscale")),
+    }
+    out_of_range = None
+    for name, value in values.items():
+        if value is not None and not _in_range(name, value):
+            values[name] = None  # never handed on: the book could not store it
+            out_of_range = out_of_range or name
+    return SymbolRules(symbol=symbol, status=_status(fields), out_of_range=out_of_range, **values)
+
+
+def _in_range(name: str, value: Decimal | int) -> bool:
+    if name in ("price_scale", "quantity_scale"):
+        return scale_in_range(value)  # type: ignore[arg-type]
+    if name == "min_notional_try":
+        return min_notional_in_range(value)  # type: ignore[arg-type]
+    return step_in_range(value)  # type: ignore[arg-type]
 
 
 def _filter_type(fields: dict[str, object]) -> str:
@@ -194,9 +219,16 @@ def _decimal(value: object) -> Decimal | None:
         return None
 
 
+_SCALE_CAP = Decimal(10**6)  # int() of 1e999999999 would build a billion-digit number
+
+
 def _scale(value: object) -> int | None:
     number = _decimal(value)
-    if number is None or number != number.to_integral_value() or number < 0:
+    if number is None or number < 0:
+        return None
+    if number > _SCALE_CAP:
+        return int(_SCALE_CAP)  # out of range either way; reported as such
+    if number != number.to_integral_value():
         return None
     return int(number)
 

@@ -35,7 +35,8 @@ from btcbot_pipeline.adapters.replay.csvio import (
 )
 from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, load_exchange_info
 from btcbot_pipeline.domain.market import SymbolRules
-from btcbot_pipeline.domain.universe import canonical_symbol
+from btcbot_pipeline.domain.rules import rules_problem
+from btcbot_pipeline.domain.universe import canonical_symbol, is_pair_name
 
 __all__ = [
     "ISSUE_CODES",
@@ -53,6 +54,7 @@ ISSUE_CODES: dict[str, tuple[str, str]] = {
     # dataset level: ReplayDataset.load raises ReplayDatasetError with this code
     "dataset_missing": (ERROR, "the dataset folder does not exist"),
     "dataset_not_directory": (ERROR, "the dataset path is a file"),
+    "not_a_folder": (ERROR, "candles or orderbook is a file (ticker: a warning, its data ignored)"),
     "missing_candles_folder": (ERROR, "candles/ is missing"),
     "missing_orderbook_folder": (ERROR, "orderbook/ is missing"),
     "no_symbols": (ERROR, "neither candles/ nor orderbook/ holds a <SYMBOL>.csv"),
@@ -70,13 +72,17 @@ ISSUE_CODES: dict[str, tuple[str, str]] = {
     "invalid_schema": (ERROR, "a required column is missing"),
     "insufficient_rows": (ERROR, "a header but no rows"),
     "invalid_row": (ERROR, "a row with fewer fields than the header needs"),
+    "extra_fields": (ERROR, "a row with more fields than the header (a decimal comma: 1,5)"),
     "invalid_timestamp": (ERROR, "ts is neither ISO-8601 nor 10/13-digit epoch"),
     "non_monotonic_timestamp": (ERROR, "ts earlier than the row before"),
-    "invalid_number": (ERROR, "a value is not a finite decimal number"),
+    "invalid_number": (ERROR, "a value is not a plain finite decimal number (1_000, NaN, inf, non-ASCII digits)"),
+    "out_of_range": (ERROR, "a value outside the bounds of domain/bounds.py (skip reason out_of_range:<field>)"),
+    "file_too_large": (ERROR, "a CSV larger than csvio.MAX_FILE_BYTES"),
+    "not_a_file": (ERROR, "a <SYMBOL>.csv that is a folder"),
     "non_positive_price": (ERROR, "a price is zero or negative"),
     "negative_volume": (ERROR, "a volume is negative"),
     "crossed_book": (ERROR, "best_bid above best_ask"),
-    "invalid_exchangeinfo": (ERROR, "exchangeinfo.json is not JSON or not exchangeinfo"),
+    "invalid_exchangeinfo": (ERROR, "exchangeinfo.json is not JSON or not exchangeinfo (too large, nested too deeply)"),
     # warnings: replay works
     "duplicate_timestamp": (WARNING, "ts equal to the row before; the later row wins"),
     "inconsistent_candle": (WARNING, "open or close outside the bar's low..high"),
@@ -86,6 +92,10 @@ ISSUE_CODES: dict[str, tuple[str, str]] = {
     "incomplete_symbol_rules": (WARNING, "the symbol's tick/min notional/scales unreadable"),
     "issues_truncated": (WARNING, "more issues of one code in one file than listed"),
     "hidden_file_ignored": (WARNING, "a hidden file (.name.csv) is not read as a symbol"),
+    "truncated_last_row": (WARNING, "the last line has no line end (cut mid-number?): not used"),
+    "implausible_spread": (WARNING, "best_ask above 2 × best_bid: the cycle excludes the symbol while it lasts"),
+    "invalid_symbol_rules": (WARNING, "the symbol's rules are unusable (tick 0, lot 0, min notional <= 0, status, out of range)"),
+    "ticker_not_a_folder": (WARNING, "ticker is a file: no ticker data is read"),
 }
 
 
@@ -194,13 +204,22 @@ def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
     if not root.is_dir():
         return fatal("dataset_not_directory", ".", f"dataset path is not a folder: {root}")
     for folder in REQUIRED_FOLDERS:
-        if not (root / folder).is_dir():
+        if (root / folder).is_file():
+            issues.append(ValidationIssue(
+                "not_a_folder", folder, f"{folder} is a file; the replay layout needs a folder {folder}/ of <SYMBOL>.csv",
+            ))
+        elif not (root / folder).is_dir():
             issues.append(ValidationIssue(
                 f"missing_{folder}_folder", folder,
-                f"required folder {folder}/ is missing in {root}",
+                f"required folder {folder}/ is missing in {root}{_case_hint(root, folder)}",
             ))
     if issues:
         return DatasetScan(root=root, issues=tuple(issues), fatal=issues[0])
+    if (root / "ticker").exists() and not (root / "ticker").is_dir():
+        issues.append(ValidationIssue(
+            "ticker_not_a_folder", "ticker", "ticker is a file, not a folder of <SYMBOL>.csv: no ticker data is read",
+            WARNING,
+        ))
 
     found = {kind: _csv_files(root / kind, kind, issues) for kind in SCHEMAS}
     candles, books, tickers = found["candles"], found["orderbook"], found["ticker"]
@@ -253,12 +272,28 @@ def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
     )
 
 
+def _case_hint(root: Path, folder: str) -> str:
+    """``; found Candles/: rename it to candles/`` when only the case differs."""
+    try:
+        near = sorted(p.name for p in root.iterdir() if p.name.lower() == folder and p.name != folder)
+    except OSError:
+        return ""
+    return f"; found {near[0]}/: rename it to {folder}/" if near else ""
+
+
 def _csv_files(folder: Path, kind: str, issues: list[ValidationIssue]) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     files: dict[str, Path] = {}
     for file in sorted(folder.iterdir()):
-        if not file.is_file() or not file.name.lower().endswith(".csv"):  # ETHTRY.CSV is a symbol file too
+        if not file.name.lower().endswith(".csv"):  # ETHTRY.CSV is a symbol file too
+            continue
+        if not file.is_file():
+            if not file.name.startswith("."):
+                issues.append(ValidationIssue(
+                    "not_a_file", f"{kind}/{file.name}", f"{file.name} is a folder, not a CSV file: not read",
+                    symbol=canonical_symbol(file.stem) if is_pair_name(canonical_symbol(file.stem)) else None,
+                ))
             continue
         if file.name.startswith("."):  # editor and OS droppings (.~lock.ETHTRY.csv, .csv)
             issues.append(ValidationIssue(
@@ -267,7 +302,7 @@ def _csv_files(folder: Path, kind: str, issues: list[ValidationIssue]) -> dict[s
             ))
             continue
         symbol = canonical_symbol(file.stem)
-        if not (symbol.isascii() and symbol.isalnum()):
+        if not is_pair_name(symbol):
             # Kept as a symbol that is never traded (invalid_data:invalid_symbol_name): one odd
             # file name must not reach an order id and stop the cycle at the intents gate.
             issues.append(ValidationIssue(
@@ -307,10 +342,20 @@ def _read_rules(
                 WARNING, symbol=symbol,
             ))
             continue
+        problem = rules_problem(rule)
         unreadable = [
             name for name in ("tick_size", "min_notional_try", "price_scale", "quantity_scale")
             if getattr(rule, name) is None
         ]
+        if problem is not None and (rule.out_of_range is not None or not unreadable):
+            # Warned as doctor warns: the cycle excludes the symbol (rules_unavailable:invalid,
+            # or invalid_data:out_of_range:<field> for a value the book cannot store).
+            issues.append(ValidationIssue(
+                "invalid_symbol_rules", EXCHANGE_INFO_FILE,
+                f"{symbol}: unusable rules ({problem}); the symbol is not traded",
+                WARNING, symbol=symbol,
+            ))
+            continue
         if unreadable:
             issues.append(ValidationIssue(
                 "incomplete_symbol_rules", EXCHANGE_INFO_FILE,

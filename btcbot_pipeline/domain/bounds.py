@@ -1,0 +1,192 @@
+"""The range every number must lie in when it enters a cycle, in one place.
+
+The book stores money, prices and quantities as ``DECIMAL(38, 18)``: at most 20 digits
+before the point (``|x| < 1e20``) and 18 after it (smaller values round to zero). A value
+that does not fit would stop the whole cycle at the write, naming no symbol; a value that
+fits only just would overflow in what the cycle derives from it (a quantity is notional ÷
+price, a change is a ratio of prices). So every source checks its numbers against these
+bounds where they enter (the replay reader, the live BTCTurk source, the exchangeinfo
+parser, the settings) and a symbol with a value outside them is excluded for that cycle
+with the skip reason ``invalid_data:out_of_range:<field>``: one hostile number never costs
+the other symbols their cycle.
+
+==========================  ==========================  ===============================
+what                        bound                       why
+==========================  ==========================  ===============================
+price (TRY per unit):       ``[1e-12, 1e12]``           BTCTRY is ~4e6; SHIBTRY ~1e-3;
+bid, ask, last, high, low,                              6 significant digits left at 18
+open, close                                             decimals; price × qty < 1e20
+base volume (units)         ``[0, 1e18]``               summed over a day in 60 digits
+quote volume (TRY)          ``[0, 1e18]``               stored, below 1e20
+daily change (%)            ``[-100, 1e9]``             a price cannot fall below zero
+tick size, lot size         ``0`` or ``[1e-18, 1e12]``  a grid finer than the book's 18
+                                                        decimals would store as zero
+price / quantity scale      ``[0, 18]``                 decimals the book keeps
+min notional (TRY)          ``≤ 1e15``                  a money amount
+money setting (TRY)         ``≤ 1e15``                  capital, caps, targets: leaves
+                                                        five digits of headroom for gains
+order / position quantity   ``≤ 1e18``                  checked on the estimate (plan)
+                                                        and the order (intents)
+==========================  ==========================  ===============================
+
+The ask may be at most :data:`MAX_ASK_OVER_BID` times the bid: beyond that the book's mid
+is no price anyone trades at (a bid of 1e-30 under an ask of 4563 would put the mark at
+half the ask), so the symbol is excluded as ``implausible_spread``.
+
+Zero and negative rule values (tick 0, lot 0, a negative minimum notional) are not range
+errors: they are unusable rules, refused by :mod:`~btcbot_pipeline.domain.rules`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from btcbot_pipeline.domain.market import SymbolRules, SymbolSnapshot
+
+OUT_OF_RANGE = "out_of_range"
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """``low <= value <= high`` (either end ``None`` = open)."""
+
+    low: Decimal | None
+    high: Decimal | None
+
+    def contains(self, value: Decimal) -> bool:
+        """True when ``value`` lies within the bound (a NaN never does)."""
+        if not value.is_finite():
+            return False
+        if self.low is not None and value < self.low:
+            return False
+        return self.high is None or value <= self.high
+
+    def text(self) -> str:
+        """``[1e-12, 1e12]`` for messages."""
+        low = "-inf" if self.low is None else _short(self.low)
+        high = "inf" if self.high is None else _short(self.high)
+        return f"[{low}, {high}]"
+
+
+def _short(value: Decimal) -> str:
+    if value != 0 and (abs(value) >= 10_000 or abs(value) < Decimal("0.001")):
+        mantissa, _, exponent = f"{value:e}".partition("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(exponent)}"
+    return format(value.normalize(), "f")
+
+
+PRICE = Bound(Decimal("1E-12"), Decimal("1E12"))
+BASE_VOLUME = Bound(Decimal(0), Decimal("1E18"))
+QUOTE_VOLUME = Bound(Decimal(0), Decimal("1E18"))
+CHANGE_PCT = Bound(Decimal(-100), Decimal("1E9"))
+STEP = Bound(Decimal("1E-18"), Decimal("1E12"))  # a positive tick or lot size
+MAX_SCALE = 18
+MAX_MONEY_TRY = Decimal("1E15")
+MAX_QUANTITY = Decimal("1E18")
+MAX_ASK_OVER_BID = Decimal(2)
+
+# Column → bound, for sources that check a row by its column names.
+FIELD_BOUNDS: dict[str, Bound] = {
+    "best_bid": PRICE, "best_ask": PRICE, "last": PRICE, "high": PRICE, "low": PRICE, "open": PRICE,
+    "close": PRICE, "high_24h": PRICE, "low_24h": PRICE,
+    "volume": BASE_VOLUME, "quote_volume": QUOTE_VOLUME, "quote_volume_try": QUOTE_VOLUME,
+    "daily_change_pct": CHANGE_PCT,
+}
+
+
+def out_of_range_reason(field: str) -> str:
+    """The skip reason of a symbol whose ``field`` is out of bounds."""
+    return f"invalid_data:{OUT_OF_RANGE}:{field}"
+
+
+def describe(field: str, value: Decimal, bound: Bound) -> str:
+    """``best_bid 1E+25 is outside [1e-12, 1e12]``, for issues and messages."""
+    return f"{field} {_shown(value)} is outside {bound.text()}"
+
+
+def _shown(value: Decimal) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def step_in_range(value: Decimal) -> bool:
+    """A tick or lot size the book can store: zero or negative (refused as unusable
+    rules elsewhere), or within :data:`STEP`."""
+    if not value.is_finite():
+        return False
+    return value <= 0 or STEP.contains(value)
+
+
+def scale_in_range(value: int) -> bool:
+    """A price or quantity scale the book can store (negative ones: unusable rules)."""
+    return value <= MAX_SCALE
+
+
+def min_notional_in_range(value: Decimal) -> bool:
+    return value.is_finite() and value <= MAX_MONEY_TRY
+
+
+def rules_out_of_range(rules: SymbolRules) -> str | None:
+    """The first field of ``rules`` the book cannot store, or ``None``."""
+    if rules.out_of_range is not None:
+        return rules.out_of_range  # refused by the parser, the value dropped
+    for name in ("tick_size", "lot_size"):
+        value = getattr(rules, name)
+        if value is not None and not step_in_range(value):
+            return name
+    if rules.min_notional_try is not None and not min_notional_in_range(rules.min_notional_try):
+        return "min_notional_try"
+    for name in ("price_scale", "quantity_scale"):
+        value = getattr(rules, name)
+        if value is not None and not scale_in_range(value):
+            return name
+    return None
+
+
+_PRICE_FIELDS = ("best_bid", "best_ask", "last", "high_24h", "low_24h")
+_LOW, _HIGH = PRICE.low, PRICE.high
+
+
+def snapshot_out_of_range(s: SymbolSnapshot) -> str | None:
+    """The first field of ``s`` outside its bound (``closes`` for any close), or ``None``."""
+    for name in _PRICE_FIELDS:
+        value = getattr(s, name)
+        if value is not None and not PRICE.contains(value):
+            return name
+    if s.quote_volume_try is not None and not QUOTE_VOLUME.contains(s.quote_volume_try):
+        return "quote_volume_try"
+    if s.daily_change_pct is not None and not CHANGE_PCT.contains(s.daily_change_pct):
+        return "daily_change_pct"
+    closes = s.closes
+    if closes and not (min(closes) >= _LOW and max(closes) <= _HIGH):  # type: ignore[operator]
+        return "closes"
+    if s.rules is not None:
+        return rules_out_of_range(s.rules)
+    return None
+
+
+def bound_snapshot(s: SymbolSnapshot) -> SymbolSnapshot:
+    """``s`` unchanged when every value is within bounds; else excluded with
+    ``invalid_data:out_of_range:<first field>`` and every out-of-range value dropped, so
+    the row that records why can still be written."""
+    field = snapshot_out_of_range(s)
+    if field is None:
+        return s
+    changes: dict[str, object] = {"skip_reason": out_of_range_reason(field)}
+    for name in _PRICE_FIELDS:
+        value = getattr(s, name)
+        if value is not None and not PRICE.contains(value):
+            changes[name] = None
+    if s.quote_volume_try is not None and not QUOTE_VOLUME.contains(s.quote_volume_try):
+        changes["quote_volume_try"] = None
+    if s.daily_change_pct is not None and not CHANGE_PCT.contains(s.daily_change_pct):
+        changes["daily_change_pct"] = None
+    if s.closes and not all(PRICE.contains(c) for c in s.closes):
+        changes["closes"] = ()
+    if s.rules is not None and rules_out_of_range(s.rules) is not None:
+        changes["rules"] = None
+    return replace(s, **changes)  # type: ignore[arg-type]
