@@ -339,7 +339,7 @@ def _exchange_checks(cfg: object, max_skew_ms: int) -> tuple[list[Check], list[s
     report = probe_exchange(cfg, max_skew_ms=max_skew_ms)
     checks = [Check("exchange", p.name, p.status, p.detail + ("" if p.status == SKIP else f" ({p.ms:.0f} ms)"), p.fix)
               for p in report.probes]
-    if report.rules is None and report.by_volume is None:
+    if report.by_volume is None:  # no ticker: the candidates are unknown and the probe line says why
         return checks, [], None
     listed = sorted(set(report.rules or {}) | set(report.by_volume or ()))
     default = sorted((report.by_volume or ())[: cfg.btcturk_max_symbols])  # type: ignore[attr-defined]

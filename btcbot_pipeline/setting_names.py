@@ -5,7 +5,7 @@ several tools), so a mistyped or an original-system name would silently do nothi
 :func:`unknown_setting_names` finds them for ``btcbot doctor``:
 
 - every name of the ``.env`` file that is not a setting (the file is ours: all its names
-  should be);
+  should be), except Dagster's own ``DAGSTER_*`` (Dagster's CLI reads the file too);
 - names of the process environment that *look like ours* (:data:`OUR_PREFIXES`, the
   original system's names in :data:`ORIGINAL_SETTINGS`, or a near miss of a setting such
   as ``KILL_SWICH``), never ``PATH``, ``HOME`` and the like.
@@ -53,6 +53,8 @@ OUR_PREFIXES = (
     "STAGE7_", "BTCTURK_", "DRY_RUN", "KILL_SWITCH", "LIVE_TRADING", "TRY_CASH_", "CYCLE_", "REPLAY_",
     "BACKTEST_", "CATCHUP_", "MARKET_DATA_", "GATE_CHUNK_", "STATE_DB_", "ALERT_",
 )
+# Dagster's CLI loads the same .env (DAGSTER_HOME, DAGSTER_CLI_API_GRPC_*, ...): its names are not ours to flag.
+DAGSTER_PREFIX = "DAGSTER_"
 # A process-environment name this close to a setting is a typo of it (difflib ratio).
 _NEAR_MISS = 0.85
 _SUGGEST = 0.75
@@ -132,7 +134,7 @@ def unknown_setting_names(
     known = known_setting_names()
     found: dict[str, UnknownSetting] = {}
     for name in env_file_names(env_file):
-        if name.upper() not in known:
+        if name.upper() not in known and not name.upper().startswith(DAGSTER_PREFIX):
             found[name.upper()] = _describe(name, os.fspath(env_file), known)  # type: ignore[arg-type]
     for name in sorted(environ):
         if name.upper() not in known and looks_like_ours(name, known):

@@ -217,3 +217,15 @@ def test_refused_settings_are_unusable(capsys: pytest.CaptureFixture[str], tmp_p
 )
 def test_probe_symbol(whitelist: tuple[str, ...], blacklist: tuple[str, ...], expected: tuple[str | None, bool]) -> None:
     assert probe_symbol(whitelist, blacklist, ("USDTTRY", "BTCTRY")) == expected
+
+
+def test_a_failing_ticker_is_unusable_and_ends_the_probes(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+    demo.inject("/api/v2/ticker", "503", times=-1)
+
+    code, out = health(capsys, live_env(tmp_path, demo.url))
+
+    assert code == 2
+    assert statuses(out) == {"server_time": "PASS", "exchangeinfo": "PASS", "ticker": "FAIL"}
+    assert f"ticker unusable: Server error '503 Service Unavailable' for url '{demo.url}/api/v2/ticker' (SERVICE_UNAVAILABLE)" in out
+    assert "fix: a cycle without the ticker runs OBSERVE_ONLY; retry later" in out
+    assert demo.count("/api/v2/ticker") == 2  # two attempts, then the probe reports
