@@ -490,25 +490,46 @@ SUITES = {
 
 
 def offending(expect: Expect, recs: Sequence[Record]) -> list[int]:
-    """Indexes of the records that break ``expect``."""
+    """Indexes of the records that break ``expect``, as Great Expectations counts them:
+    a column's missing values are not checked by ``in_set``, ``regex`` or ``unique`` (only
+    ``not_null`` checks them; a flag is never missing); a compound key counts unless all
+    of its values are missing."""
+    col = expect.columns[0] if expect.columns else ""
     if expect.kind == "flag":
-        return [i for i, r in enumerate(recs) if r.get(expect.columns[0]) is not True]
+        return [i for i, r in enumerate(recs) if r.get(col) is not True]
     if expect.kind == "not_null":
-        return [i for i, r in enumerate(recs) if r.get(expect.columns[0]) is None]
+        return [i for i, r in enumerate(recs) if r.get(col) is None]
     if expect.kind == "in_set":
-        return [i for i, r in enumerate(recs) if r.get(expect.columns[0]) not in expect.value_set]
+        return [i for i, r in enumerate(recs) if r.get(col) is not None and r.get(col) not in expect.value_set]
     if expect.kind == "regex":
         pattern = re.compile(expect.regex)
-        return [i for i, r in enumerate(recs) if r.get(expect.columns[0]) is not None and not pattern.search(str(r[expect.columns[0]]))]
+        return [i for i, r in enumerate(recs) if r.get(col) is not None and not pattern.search(str(r[col]))]
     if expect.kind == "unique":
         counts: dict[tuple[Any, ...], int] = defaultdict(int)
         keys = [tuple(r.get(c) for c in expect.columns) for r in recs]
-        for k in keys:
-            counts[k] += 1
-        return [i for i, k in enumerate(keys) if counts[k] > 1]
+        counted = [any(v is not None for v in k) for k in keys]
+        for k, c in zip(keys, counted):
+            if c:
+                counts[k] += 1
+        return [i for i, (k, c) in enumerate(zip(keys, counted)) if c and counts[k] > 1]
     if expect.kind == "min_rows":
         return []
     raise ValueError(f"unknown expectation kind {expect.kind!r}")
+
+
+def ge_type(expect: Expect) -> str:
+    """The Great Expectations expectation type that checks ``expect`` (see
+    :func:`btcbot_pipeline.quality.expectations._expectation`)."""
+    if expect.kind == "unique" and len(expect.columns) > 1:
+        return "expect_compound_columns_to_be_unique"
+    return {
+        "flag": "expect_column_values_to_be_in_set",
+        "in_set": "expect_column_values_to_be_in_set",
+        "not_null": "expect_column_values_to_not_be_null",
+        "regex": "expect_column_values_to_match_regex",
+        "unique": "expect_column_values_to_be_unique",
+        "min_rows": "expect_table_row_count_to_be_between",
+    }[expect.kind]
 
 
 def shown(value: Any) -> Any:
@@ -526,14 +547,18 @@ def failure_rows(suite: Suite, expect: Expect, recs: Sequence[Record], limit: in
 
 
 def evaluate_exact(suite: Suite, recs: Sequence[Record]) -> GateResult:
-    """The suite without GE: the same verdicts, used by unit tests as the reference."""
+    """The suite without GE, in pure Python: the verdict GE gives over the same records,
+    failure for failure (expectation type, column, observed count, offending rows); a test
+    holds the two equal. A run of a few cycles validates this way (``GATE_VALIDATOR``)."""
     failures = []
     for e in suite.expectations:
+        if e.kind == "min_rows":
+            if not recs:
+                failures.append(Failure(e.name, ge_type(e), e.column, e.severity, 0, ()))
+            continue
         bad = offending(e, recs)
-        if e.kind == "min_rows" and not recs:
-            failures.append(Failure(e.name, "exact", e.column, e.severity, 0, ()))
-        elif bad:
-            failures.append(Failure(e.name, "exact", e.column, e.severity, len(bad), failure_rows(suite, e, recs)))
+        if bad:
+            failures.append(Failure(e.name, ge_type(e), e.column, e.severity, len(bad), failure_rows(suite, e, recs)))
     return GateResult(suite, tuple(failures), len(suite.expectations))
 
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 from btcbot_pipeline.quality import expectations
-from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite
+from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite, evaluate_exact
 
 
 def _ready() -> bool:
@@ -38,10 +38,42 @@ log = logging.getLogger(__name__)
 
 # Below a day of cycles the run is over before a worker's GE import would be: validate here.
 WORKER_MIN_CYCLES = 288
+# GATE_VALIDATOR=auto: a run of fewer cycles (a scheduled cycle, a short catch-up) is
+# validated by the exact evaluator, which gives GE's verdicts without GE's ~3 s import.
+GE_MIN_CYCLES = 12
+VALIDATORS = ("auto", "great_expectations", "exact")
+
+
+class ExactGates:
+    """The same interface without Great Expectations: each suite evaluated in pure Python by
+    :func:`~btcbot_pipeline.quality.rules.evaluate_exact`, which reproduces GE's verdicts
+    failure for failure (expectation type, observed count, offending rows; tested). A frame
+    is the records themselves (no pandas)."""
+
+    name = "exact"
+
+    def __enter__(self) -> "ExactGates":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def frame(self, suite: Suite, recs: list[Record]) -> Any:
+        return recs
+
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
+        def result() -> tuple[GateResult, list[Record]]:
+            recs = [r for f in frames for r in f]
+            verdict = evaluate_exact(suite, recs)
+            return verdict, ([] if verdict.passed else recs)
+
+        return result
 
 
 class InProcessGates:
     """The same interface, validating in this process (GE imported once per process)."""
+
+    name = "great_expectations"
 
     def __enter__(self) -> "InProcessGates":
         return self
@@ -69,11 +101,21 @@ def prestart() -> None:
         _prestarted.append(GateWorker())
 
 
-def gates_for(cycles: int) -> "GateWorker | InProcessGates":
-    """The prestarted worker if any; a new worker process for a long run in a process
-    that has not imported GE yet (``dagster asset materialize`` of many cycles); otherwise
-    this process (short runs, and long-lived processes such as ``dagster dev`` or tests,
-    where GE is imported already and a new process would import it again)."""
+def gates_for(cycles: int, validator: str = "auto") -> "GateWorker | InProcessGates | ExactGates":
+    """Who validates a run of ``cycles`` cycles.
+
+    ``validator`` (``GATE_VALIDATOR``): ``exact`` always validates in pure Python;
+    ``auto`` does so below :data:`GE_MIN_CYCLES` cycles, where Great Expectations' import
+    would be most of the run's time; otherwise GE: the prestarted worker if any, a new
+    worker process for a long run in a process that has not imported GE yet (``dagster
+    asset materialize`` of many cycles), else this process (short runs, and long-lived
+    processes such as ``dagster dev`` or tests, where GE is imported already)."""
+    if validator not in VALIDATORS:
+        raise ValueError(f"GATE_VALIDATOR must be one of {', '.join(VALIDATORS)}, not {validator!r}")
+    if validator == "exact" or (validator == "auto" and cycles < GE_MIN_CYCLES):
+        while _prestarted:  # a worker started in case GE was needed: not needed
+            _prestarted.pop().close()
+        return ExactGates()
     if _prestarted:
         return _prestarted.pop()
     if cycles >= WORKER_MIN_CYCLES and not expectations.imported():
@@ -99,6 +141,8 @@ def _main_not_reimported() -> Iterator[None]:
 
 class GateWorker:
     """One worker process for a run's gate validations (use as a context manager)."""
+
+    name = "great_expectations"
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
