@@ -46,7 +46,6 @@ import dagster as dg
 from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
 from btcbot_pipeline.defs.cycle import metadata
 from btcbot_pipeline.defs.cycle.checks import (
-    OWNERS,
     ChunkChecks,
     Limits,
     Tally,
@@ -54,6 +53,7 @@ from btcbot_pipeline.defs.cycle.checks import (
     check_spec,
     utc,
 )
+from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.defs.cycle.partitions import cycle_ticks
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
 from btcbot_pipeline.engine import (

@@ -37,10 +37,10 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
 
+from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.engine import GateStopped, Partition
 from btcbot_pipeline.quality.rules import ERROR, WARN, Failure, GateResult, Suite
 
-OWNERS = ["team:trading"]
 Tally = tuple[int, Mapping[str, int]]  # a cycle's candidate count and excluded symbols by reason
 
 

@@ -23,6 +23,7 @@ from datetime import datetime
 
 import dagster as dg
 
+from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 
 LEDGER = dg.AssetKey("ledger_snapshot")
@@ -63,6 +64,7 @@ def build_catchup_sensor(
         description="Requests every closed dry-run cycle not run yet, oldest first (from the cycle after the last "
         "materialized ledger), at most CATCHUP_MAX_RUNS_PER_TICK per tick; run keys shared with the schedule.",
         tags={"btcbot/mode": "dry_run"},
+        owners=OWNERS,
     )
     def cycle_catchup_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         settings, error = _settings()
@@ -125,6 +127,7 @@ def build_cycle_schedule(
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description="The dry-run cycle that just closed, at each CYCLE_CRON tick (run key shared with the catch-up sensor).",
         tags={"btcbot/mode": "dry_run"},
+        owners=OWNERS,
     )
     def cycle_job_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         settings, error = _settings()

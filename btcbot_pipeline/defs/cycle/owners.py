@@ -1,0 +1,4 @@
+"""Who owns the project's Dagster definitions (shown on every asset, check, job, schedule
+and sensor in the UI)."""
+
+OWNERS = ["team:trading"]
