@@ -9,6 +9,7 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``doctor``           settings, source (dataset or exchange), universe, storage and rules checks without a cycle (exit 0/1/2)
 - ``health``           probe the configured market-data source, one line per probe (exit 0 healthy, 1 degraded, 2 unusable)
 - ``risk clear``       record an operator clear of the risk budget's tripped limits
+- ``alerts``           list the book's alerts, oldest first (``--since``, ``--json``)
 - ``replay-capture``   poll the live BTCTurk API into a replay dataset with a manifest
 - ``replay-import``    turn Freqtrade OHLCV files (feather/json/csv) into a replay dataset
 - ``fake-btcturk``     serve a fake BTCTurk on 127.0.0.1 (demos; tests use the same server)
@@ -85,6 +86,27 @@ def _summary(args: argparse.Namespace) -> int:
         book = Book(con)
         ts = args.partition or latest_cycle_ts(book)
         print(cycle_summary(book, ts))
+    return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    import json
+
+    from btcbot_pipeline.alerts import line, listing
+    from btcbot_pipeline.reporting.books import open_book
+    from btcbot_pipeline.storage.book import Book
+
+    db = args.db or load_settings().state_db_path
+    if not Path(db).exists():
+        raise ReportError(f"no book at {db}: materialize a cycle first (see README)")
+    with open_book(Path(db)) as con:  # a writer's lock: one clear line, not DuckDB's traceback
+        rows = Book(con).alerts(since=args.since)
+    if args.json:
+        print(json.dumps(listing(rows), indent=2, ensure_ascii=False))
+    elif rows:
+        print("\n".join(line(row) for row in rows))
+    else:
+        print(f"no alerts in {db}" + (f" since {args.since:%Y-%m-%dT%H:%M} UTC" if args.since else ""))
     return 0
 
 
@@ -311,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partition", type=_utc, help="cycle partition key, e.g. 2026-01-01T00:30 (default: latest)")
     p.add_argument("--db", help="DuckDB book (default STATE_DB_PATH)")
     p.set_defaults(func=_summary)
+
+    p = sub.add_parser("alerts", help="list the book's alerts, oldest first, one line each")
+    p.add_argument("--since", type=_utc, help="only alerts of cycles at or after this UTC time, e.g. 2026-01-01T00:30")
+    p.add_argument("--json", action="store_true", help="print a JSON array (the webhook fields and the delivery status)")
+    p.add_argument("--db", help="DuckDB book (default STATE_DB_PATH)")
+    p.set_defaults(func=_alerts)
 
     p = sub.add_parser("settings", help="print the effective settings, secrets masked")
     p.add_argument("--env-file", default=".env")

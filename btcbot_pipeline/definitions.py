@@ -12,6 +12,7 @@ import dagster as dg
 
 from btcbot_pipeline.defs.backtest.assets import build_backtest
 from btcbot_pipeline.defs.backtest.spec import load_specs
+from btcbot_pipeline.defs.cycle.alert_sensors import build_alert_sensor
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.jobs import cycle_job
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
@@ -46,7 +47,7 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
         assets=build_cycle_assets(partitions) + backtest_assets,
         jobs=[cycle_job],
         schedules=[build_cycle_schedule(cycle_job, partitions, settings.cycle_cron)],
-        sensors=[build_catchup_sensor(cycle_job, partitions, settings.catchup_max_runs_per_tick)],
+        sensors=[build_catchup_sensor(cycle_job, partitions, settings.catchup_max_runs_per_tick), build_alert_sensor()],
         resources={
             "settings": SettingsResource(env_file=env_file, overrides=overrides or {}),
             "market_data": MarketDataResource(

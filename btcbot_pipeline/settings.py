@@ -43,7 +43,7 @@ LIVE_TRADING_ACK_PHRASE = "I_UNDERSTAND"
 SECRET_MASK = "**********"
 PARTITION_START_FORMAT = "%Y-%m-%dT%H:%M"
 
-_SECRET_ALIASES = frozenset({"BTCTURK_API_KEY", "BTCTURK_API_SECRET"})
+_SECRET_ALIASES = frozenset({"BTCTURK_API_KEY", "BTCTURK_API_SECRET", "ALERT_WEBHOOK_URL"})
 _SCORE_WEIGHT_KEYS = ("liquidity", "spread", "volatility")
 
 
@@ -236,6 +236,18 @@ class BotSettings(BaseSettings):
         default=Decimal("1000"), gt=0, alias="DRY_RUN_TRY_BALANCE"
     )
 
+    # --- alerts (btcbot_pipeline.alerts) ------------------------------------------------
+    # A secret: a webhook URL often carries its token. Unset: alerts are only recorded.
+    alert_webhook_url: SecretStr | None = Field(default=None, alias="ALERT_WEBHOOK_URL")
+    # Alert thresholds, set below the risk budget's limits to hear of a loss before it trips
+    # them: a drawdown from the peak (a fraction, like STAGE7_MAX_DRAWDOWN_PCT) and a loss
+    # since the start of the UTC day in TRY.
+    alert_drawdown_pct: Decimal = Field(default=Decimal("0.05"), gt=0, le=1, alias="ALERT_DRAWDOWN_PCT")
+    alert_daily_loss_try: Decimal = Field(default=Decimal("250"), gt=0, le=Decimal("1e15"), alias="ALERT_DAILY_LOSS_TRY")
+    alert_webhook_timeout_sec: float = Field(default=3.0, gt=0, le=60, alias="ALERT_WEBHOOK_TIMEOUT_SEC")
+    # POSTs per alert and cycle at most (a failed alert is tried again at the next cycle).
+    alert_webhook_attempts: int = Field(default=2, ge=1, le=10, alias="ALERT_WEBHOOK_ATTEMPTS")
+
     # --- storage / data -----------------------------------------------------------------
     state_db_path: str = Field(default="data/btcbot_book.duckdb", alias="STATE_DB_PATH")
     replay_dataset_path: str = Field(default="data/replay", alias="REPLAY_DATASET_PATH")
@@ -264,7 +276,7 @@ class BotSettings(BaseSettings):
     # --- field validators ---------------------------------------------------------------
 
     @field_validator(
-        "live_trading_ack", "btcturk_api_key", "btcturk_api_secret", mode="before"
+        "live_trading_ack", "btcturk_api_key", "btcturk_api_secret", "alert_webhook_url", mode="before"
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -460,6 +472,23 @@ class BotSettings(BaseSettings):
             raise ValueError("must look like 2026-01-01T00:00 (format %Y-%m-%dT%H:%M)") from exc
         # Canonical text ("2026-1-1T0:0" → "2026-01-01T00:00"): keys and comparisons are textual.
         return parsed.strftime(PARTITION_START_FORMAT)
+
+    @field_validator("alert_drawdown_pct", "alert_daily_loss_try", mode="before")
+    @classmethod
+    def _alert_threshold(cls, value: object) -> object:
+        if isinstance(value, float):  # as _refuse_float: a float is already inexact
+            raise ValueError("pass a str or Decimal, not a float")
+        return value
+
+    @field_validator("alert_webhook_url", mode="after")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://hooks.example.com/T0/B0/XXXX")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("btcturk_base_url", "btcturk_graph_base_url", mode="after")
     @classmethod

@@ -84,6 +84,9 @@ SEED_DEFAULTS: dict[str, object] = {
     "STAGE7_MAX_DAILY_LOSS_TRY": Decimal("500"), "STAGE7_RISK_COOLDOWN_SEC": 900,
     "STATE_DB_PATH": "data/btcbot_book.duckdb", "REPLAY_DATASET_PATH": "data/replay", "BACKTEST_DIR": "data/backtests", "GATE_CHUNK_CYCLES": 8640, "CATCHUP_MAX_RUNS_PER_TICK": 12,
     "CYCLE_CRON": "*/5 * * * *", "CYCLE_PARTITIONS_START": "2026-01-01T00:00", "CYCLE_PARTITIONS_END": None,
+    # not the seeds': the alerts (issue 9)
+    "ALERT_WEBHOOK_URL": None, "ALERT_DRAWDOWN_PCT": Decimal("0.05"), "ALERT_DAILY_LOSS_TRY": Decimal("250"),
+    "ALERT_WEBHOOK_TIMEOUT_SEC": 3.0, "ALERT_WEBHOOK_ATTEMPTS": 2,
 }  # fmt: skip
 
 

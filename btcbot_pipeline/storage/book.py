@@ -137,6 +137,13 @@ AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("code_version", "VARCHAR"), ("created_at", "TIMESTAMP"), ("window_start", "TIMESTAMP"),
         ("window_end", "TIMESTAMP"), ("schema_version", "INTEGER"),
     ),
+    # Alerts raised by the cycles and the run-failure sensor (btcbot_pipeline.alerts): one
+    # row per alert id, with its webhook delivery status (pending, delivered, failed, recorded).
+    "alerts": (
+        ("alert_id", "VARCHAR"), ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("rule", "VARCHAR"),
+        ("severity", "VARCHAR"), ("message", "VARCHAR"), ("details_json", "VARCHAR"), ("status", "VARCHAR"),
+        ("attempts", "INTEGER"), ("last_error", "VARCHAR"),
+    ),
 }
 # Bumped when a table's columns change: a book of another schema is refused, not mixed.
 # 3: ledger_metrics records the chain (opening_digest, closing_digest).
@@ -411,6 +418,57 @@ class Book:
     def add_clear(self, clear_id: str, cleared_at: datetime, reason: str, operator: str) -> None:
         self.ensure_schema()
         self.con.execute("INSERT INTO risk_clears VALUES (?, ?, ?, ?)", [clear_id, naive_utc(cleared_at), reason, operator])
+
+    def record_alerts(
+        self, rows: Sequence[Sequence[Any]], *, window: Window | None = None, rules: Sequence[str] = ()
+    ) -> list[str]:
+        """Add ``rows`` (``alerts`` tuples) whose id is not in the book yet, in one transaction;
+        with ``window``, first drop the window's alerts of ``rules`` that were never
+        delivered (a re-run re-decides them; delivered ones stay). Returns the ids added."""
+        self.ensure_schema()
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            if window is not None and rules:
+                self.con.execute(
+                    f"DELETE FROM alerts WHERE cycle_ts >= ? AND cycle_ts < ? AND status <> 'delivered'"
+                    f" AND rule IN ({', '.join('?' * len(rules))})",
+                    [naive_utc(window.start), naive_utc(window.end), *rules],
+                )
+            ids = [r[0] for r in rows]
+            present = {r[0] for r in self.con.execute("SELECT alert_id FROM alerts WHERE list_contains(?, alert_id)", [ids]).fetchall()} if ids else set()
+            new = [r for r in rows if r[0] not in present]
+            if new:
+                self.con.executemany("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                    [r[0], None if r[1] is None else naive_utc(r[1]), *r[2:]] for r in new
+                ])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return [r[0] for r in new]
+
+    def alerts(self, *, statuses: Sequence[str] = (), since: datetime | None = None) -> list[dict[str, Any]]:
+        """Alerts as dicts, oldest first (by cycle time, then id); optionally only those of
+        ``statuses`` or of cycles at or after ``since``."""
+        if not self.has_table("alerts"):
+            return []
+        where, params = ["TRUE"], []
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            params += list(statuses)
+        if since is not None:
+            where.append("cycle_ts >= ?")
+            params.append(naive_utc(since))
+        cur = self.con.execute(f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY cycle_ts NULLS FIRST, alert_id", params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def mark_alert(self, alert_id: str, status: str, attempts: int, error: str | None) -> None:
+        """Record a delivery outcome: the new status, ``attempts`` more POSTs, the last error."""
+        self.con.execute(
+            "UPDATE alerts SET status = ?, attempts = attempts + ?, last_error = ? WHERE alert_id = ?",
+            [status, attempts, error, alert_id],
+        )
 
     def has_table(self, table: str) -> bool:
         found = self.con.execute(

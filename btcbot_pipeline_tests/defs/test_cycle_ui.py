@@ -180,7 +180,8 @@ def test_every_definition_has_a_description_owners_and_tags(tmp_path: Path, repl
         assert assets_def.op.retry_policy == CYCLE_RETRY
     assert CYCLE_RETRY.max_retries == 3 and CYCLE_RETRY.delay == 10 and CYCLE_RETRY.backoff == dg.Backoff.EXPONENTIAL
     jobs = [defs.resolve_job_def("cycle_job")]
-    automations = [*defs.schedules, *defs.sensors]  # type: ignore[misc]
+    # (the run-failure alert sensor takes no owners in Dagster 1.13: tested in test_alert_sensors)
+    automations = [*defs.schedules, *(s for s in defs.sensors if s.name != "cycle_failure_alert_sensor")]  # type: ignore[misc]
     assert [d.name for d in automations] == ["cycle_job_schedule", "cycle_catchup_sensor"]
     for d in [*jobs, *automations]:
         assert d.description and d.tags == {"btcbot/mode": "dry_run"} and d.owners == ["team:trading"], d.name

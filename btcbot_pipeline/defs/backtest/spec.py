@@ -24,7 +24,7 @@ from btcbot_pipeline.storage.identity import params_hash
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 # Never taken into a spec: where files live is the spec's own business, and secrets never
 # belong in a file that describes an experiment.
-_NOT_RECORDED = {"STATE_DB_PATH", "REPLAY_DATASET_PATH", "BACKTEST_DIR", "BTCTURK_API_KEY", "BTCTURK_API_SECRET"}
+_NOT_RECORDED = {"STATE_DB_PATH", "REPLAY_DATASET_PATH", "BACKTEST_DIR", "BTCTURK_API_KEY", "BTCTURK_API_SECRET", "ALERT_WEBHOOK_URL"}
 # A backtest replays files and simulates fills: these gates are fixed whatever .env says
 # (a dry-run profile with KILL_SWITCH=true would otherwise trade nothing). --set wins.
 BACKTEST_GATES = {"STAGE7_ENABLED": "true", "DRY_RUN": "true", "LIVE_TRADING": "false", "KILL_SWITCH": "false",

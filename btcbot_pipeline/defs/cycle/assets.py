@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterator
 
 import dagster as dg
 
+from btcbot_pipeline import alerts
 from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
 from btcbot_pipeline.defs.cycle import metadata
 from btcbot_pipeline.defs.cycle.checks import (
@@ -249,11 +250,13 @@ def build_cycle_assets(
                     b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=gates, summarize=_figures,
                     progress=lambda line: _say(context, line), while_gated=g.report_while_gated,
                     missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
+                    rebuild=g.rebuild_command,
                 ):
                     if isinstance(outcome, GateStopped):
                         # only this chunk's partitions: later ones never ran (Dagster shows them not executed)
                         yield from checks.evaluations(outcome.partitions, outcome.gates, outcome)
                         stop = checks.stop_description(outcome)
+                        alerts.after_chunk(b, outcome, cfg, identity, context.log)  # the gate_failure alerts
                         _say(context, stop, error=True)
                         raise dg.Failure(
                             description=stop,
@@ -274,6 +277,7 @@ def build_cycle_assets(
                         context.log.info(p.summary.line)
                     yield from checks.evaluations([p.partition for p in outcome.partitions], outcome.gates)
                     tally.clear()
+                    alerts.after_chunk(b, outcome, cfg, identity, context.log)  # raised, recorded, posted
         except (BookError, EngineError) as exc:
             # the book refused this run (another kind, its chain of cycles) or the ledger
             # failed its integrity check: a retry would meet the same refusal

@@ -1,0 +1,360 @@
+"""Alerts: the rules of :mod:`btcbot_pipeline.domain.alerts` over the book, recorded in its
+``alerts`` table and posted once to ``ALERT_WEBHOOK_URL``.
+
+**When.** The cycle step calls :func:`after_chunk` after each committed chunk and after a
+gate stopped one (:mod:`btcbot_pipeline.defs.cycle.assets`); the run-failure sensor calls
+:func:`on_run_failure` for a cycle run that failed
+(:mod:`btcbot_pipeline.defs.cycle.alert_sensors`). Neither ever fails the cycle: a
+problem with alerts is logged as a warning.
+
+**What is recorded.** The rules read the window's cycles and the cycle just before it from
+the book (ledger, risk decision, trace modes, market cycle, skipped symbols, gate
+failures). Every alert is one ``alerts`` row keyed by its deterministic id
+(``<rule>:<cycle id>``). Re-running a window re-decides its alerts: in one transaction the
+window's alerts that were never delivered are replaced by the new ones, delivered ones
+stay (what a receiver was told is history), and an id already in the book is never added
+twice. So a re-run never duplicates an alert nor posts one again.
+
+**Delivery.** ``status``: ``pending`` (to post), ``delivered``, ``failed`` (``last_error``
+says why; posted again at the next cycle) or ``recorded`` (never posted: a backtest book,
+or no ``ALERT_WEBHOOK_URL`` when it was raised). After recording, every ``pending`` and
+``failed`` alert of the book is POSTed once, oldest first (:func:`deliver_pending`);
+while the webhook is unreachable the rest wait for the next cycle, so a dead webhook
+costs a cycle at most ``ALERT_WEBHOOK_ATTEMPTS`` × ``ALERT_WEBHOOK_TIMEOUT_SEC``.
+The body (:func:`webhook_body`)::
+
+    {"alert_id": "drawdown_threshold:20260101T004000Z", "severity": "WARN",
+     "rule": "drawdown_threshold", "cycle_id": "20260101T004000Z",
+     "cycle_ts": "2026-01-01T00:40:00Z", "message": "drawdown 7.3 % crossed ...",
+     "details": {...}, "book": "btcbot_book", "source": "btcbot_pipeline"}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import duckdb
+import httpx
+
+from btcbot_pipeline.adapters.webhook import Delivery, WebhookPoster
+from btcbot_pipeline.domain.alerts import (
+    CYCLE_RULES,
+    Alert,
+    AlertThresholds,
+    CycleFacts,
+    GateFailure,
+    evaluate,
+    gate_failure_alert,
+    is_data_fault,
+    run_failed_alert,
+)
+from btcbot_pipeline.domain.cycle import cycle_id_for
+from btcbot_pipeline.settings import BotSettings
+from btcbot_pipeline.storage.book import Book, BookIdentity, Window, naive_utc
+
+SOURCE = "btcbot_pipeline"
+PENDING, DELIVERED, FAILED, RECORDED = "pending", "delivered", "failed", "recorded"
+# "gate <check> stopped cycle <cycle id> (...)": the description of a gate stop (engine.GateStopped.describe)
+_GATE_STOP = re.compile(r"gate (\S+) stopped cycle (\d{8}T\d{6}Z)")
+
+
+class Log(Protocol):
+    def info(self, msg: str) -> Any: ...
+
+    def warning(self, msg: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one call did: the ids it added to the book and each POST's outcome."""
+
+    added: tuple[str, ...]
+    deliveries: tuple[tuple[str, Delivery], ...] = ()
+
+    def describe(self) -> str:
+        posted = sum(1 for _, d in self.deliveries if d.ok)
+        failed = [(i, d) for i, d in self.deliveries if not d.ok]
+        text = f"alerts: {len(self.added)} new" + (f" ({', '.join(self.added)})" if self.added else "")
+        if self.deliveries:
+            text += f", {posted} posted"
+        if failed:
+            text += f", {len(failed)} not delivered ({failed[0][1].error}; tried again at the next cycle)"
+        return text
+
+
+# --- the cycle's hook -------------------------------------------------------------------
+
+
+def after_chunk(book: Book, outcome: Any, cfg: BotSettings, identity: BookIdentity, log: Log) -> None:
+    """Raise, record and post the alerts of a committed (``ChunkDone``) or gate-stopped
+    (``GateStopped``) chunk. Never raises: a failure is logged as a warning."""
+    try:
+        parts = [getattr(p, "partition", p) for p in outcome.partitions]
+        window = Window(parts[0].window.start, parts[-1].window.end)
+        result = raise_alerts(book, window, cfg, kind=identity.kind, book_name=identity.name)
+    except Exception as exc:  # noqa: BLE001 - alerts must never fail the cycle
+        log.warning(f"alerts not raised for this chunk: {type(exc).__name__}: {exc}")
+        return
+    if result.added or result.deliveries:
+        (log.warning if any(not d.ok for _, d in result.deliveries) else log.info)(result.describe())
+
+
+def raise_alerts(
+    book: Book, window: Window, cfg: BotSettings, *, kind: str, book_name: str,
+    transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
+    """Evaluate the rules over ``window`` (and the cycle before it), record the alerts,
+    then, for a dry-run book with a webhook, post every undelivered alert once."""
+    previous, cycles = read_facts(book, window)
+    alerts = evaluate(cycles, AlertThresholds(cfg.alert_drawdown_pct, cfg.alert_daily_loss_try), previous)
+    status = PENDING if kind != "backtest" and cfg.alert_webhook_url is not None else RECORDED
+    added = book.record_alerts([alert_row(a, status) for a in alerts], window=window, rules=[str(r) for r in CYCLE_RULES])
+    deliveries = deliver_pending(book, cfg, book_name, transport=transport, sleep=sleep) if kind != "backtest" else ()
+    return Outcome(tuple(added), deliveries)
+
+
+def deliver_pending(
+    book: Book, cfg: BotSettings, book_name: str, *,
+    transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+) -> tuple[tuple[str, Delivery], ...]:
+    """POST every ``pending`` or ``failed`` alert of the book once, oldest first, and
+    record each outcome. Stops at the first alert the webhook could not be reached for
+    (the rest wait for the next call); nothing happens without ``ALERT_WEBHOOK_URL``."""
+    if cfg.alert_webhook_url is None:
+        return ()
+    waiting = book.alerts(statuses=(PENDING, FAILED))
+    if not waiting:
+        return ()
+    out: list[tuple[str, Delivery]] = []
+    with WebhookPoster(
+        cfg.alert_webhook_url.get_secret_value(), timeout_s=cfg.alert_webhook_timeout_sec,
+        attempts=cfg.alert_webhook_attempts, transport=transport, sleep=sleep,
+    ) as poster:
+        for row in waiting:
+            delivery = poster.post(webhook_body(row, book_name), idempotency_key=row["alert_id"])
+            book.mark_alert(row["alert_id"], DELIVERED if delivery.ok else FAILED, delivery.attempts, delivery.error)
+            out.append((row["alert_id"], delivery))
+            if not delivery.ok and delivery.transient:
+                break
+    return tuple(out)
+
+
+# --- rows and bodies ----------------------------------------------------------------------
+
+
+def alert_row(alert: Alert, status: str) -> tuple[Any, ...]:
+    """The ``alerts`` tuple of ``alert`` (never attempted yet)."""
+    return (
+        alert.alert_id, alert.cycle_ts, alert.cycle_id, str(alert.rule), str(alert.severity), alert.message,
+        json.dumps(alert.details, sort_keys=True, ensure_ascii=False), status, 0, None,
+    )
+
+
+def webhook_body(row: dict[str, Any], book_name: str) -> dict[str, Any]:
+    """The JSON body POSTed for one ``alerts`` row (see the module docstring)."""
+    return {
+        "alert_id": row["alert_id"],
+        "severity": row["severity"],
+        "rule": row["rule"],
+        "cycle_id": row["cycle_id"],
+        "cycle_ts": _iso(row["cycle_ts"]),
+        "message": row["message"],
+        "details": json.loads(row["details_json"]),
+        "book": book_name,
+        "source": SOURCE,
+    }
+
+
+def listing(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as ``btcbot alerts --json`` prints them: the webhook fields plus the delivery."""
+    return [
+        {k: v for k, v in webhook_body(r, "").items() if k not in ("book", "source")}
+        | {"status": r["status"], "attempts": r["attempts"], "last_error": r["last_error"]}
+        for r in rows
+    ]
+
+
+def line(row: dict[str, Any]) -> str:
+    """One alert on one line: cycle time, severity, rule, message, delivery status."""
+    when = "-" * 16 if row["cycle_ts"] is None else f"{row['cycle_ts']:%Y-%m-%dT%H:%M}"
+    return f"{when}  {row['severity']:<8}  {row['rule']:<18}  {row['message']}  [{row['status']}]"
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- reading the book ---------------------------------------------------------------------
+
+
+def read_facts(book: Book, window: Window) -> tuple[CycleFacts | None, list[CycleFacts]]:
+    """The facts of the book's last cycle before ``window`` and of the window's cycles
+    (those whose ledger is in the book and those a gate stopped), in time order."""
+    start, end = naive_utc(window.start), naive_utc(window.end)
+    if not book.has_table("ledger_metrics"):
+        return None, []
+    prev_ts = book.query("SELECT max(cycle_ts) FROM ledger_metrics WHERE cycle_ts < ?", [start])[0][0]
+    lo = prev_ts if prev_ts is not None else start
+    rows = book.query(
+        "SELECT l.cycle_ts, l.cycle_id, l.equity_try, l.gap_cycles, l.carried_from, r.drawdown, r.daily_pnl_try,"
+        " t.final_mode, t.mode_json, m.source, m.degraded_reason, m.n_symbols"
+        " FROM ledger_metrics l LEFT JOIN risk_decisions r ON r.cycle_ts = l.cycle_ts"
+        " LEFT JOIN cycle_trace t ON t.cycle_ts = l.cycle_ts LEFT JOIN market_cycles m ON m.cycle_ts = l.cycle_ts"
+        " WHERE l.cycle_ts >= ? AND l.cycle_ts < ? ORDER BY l.cycle_ts",
+        [lo, end],
+    )
+    faults: dict[datetime, dict[str, str]] = {}
+    for ts, symbol, reason in book.query(
+        "SELECT cycle_ts, symbol, skip_reason FROM market_snapshot WHERE cycle_ts >= ? AND cycle_ts < ?"
+        " AND (skip_reason = 'stale_data' OR skip_reason LIKE 'exchange_error%') ORDER BY cycle_ts, symbol",
+        [lo, end],
+    ):
+        if is_data_fault(reason):
+            faults.setdefault(ts, {})[symbol] = reason
+    gates: dict[tuple[datetime, str], list[GateFailure]] = {}
+    for ts, cid, asset, check, expectation, detail in book.query(
+        "SELECT cycle_ts, cycle_id, asset, check_name, expectation, detail FROM gate_failures"
+        " WHERE cycle_ts >= ? AND cycle_ts < ? ORDER BY cycle_ts, check_name, expectation",
+        [start, end],
+    ):
+        gates.setdefault((ts, cid), []).append(GateFailure(check, asset, expectation, detail or ""))
+    facts = {
+        ts: CycleFacts(
+            cycle_ts=_utc(ts), cycle_id=cid, equity_try=equity, drawdown=drawdown, daily_pnl_try=daily,
+            final_mode=mode, mode_reasons=_reasons(mode_json), gap_cycles=gap or 0, carried_from=carried,
+            source=source, degraded_reason=degraded, n_symbols=n_symbols, data_faults=faults.get(ts, {}),
+        )
+        for ts, cid, equity, gap, carried, drawdown, daily, mode, mode_json, source, degraded, n_symbols in rows
+    }
+    for (ts, cid), failures in gates.items():
+        ran = facts.get(ts)
+        facts[ts] = CycleFacts(_utc(ts), cid, gate_failures=tuple(failures)) if ran is None else _with_gates(ran, failures)
+    previous = facts.pop(prev_ts) if prev_ts is not None and prev_ts in facts else None
+    return previous, [facts[ts] for ts in sorted(facts)]
+
+
+def _with_gates(facts: CycleFacts, failures: list[GateFailure]) -> CycleFacts:
+    return replace(facts, gate_failures=tuple(failures))
+
+
+def _reasons(mode_json: str | None) -> tuple[str, ...]:
+    if not mode_json:
+        return ()
+    return tuple(str(r) for r in json.loads(mode_json).get("reasons") or ())
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts
+
+
+# --- the run-failure sensor ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailure:
+    """A failed cycle run as the sensor sees it: ``first``/``last`` partition keys
+    (``None`` without partitions), the failure texts of its steps (or of the run)."""
+
+    run_id: str
+    job: str
+    first: str | None
+    last: str | None
+    errors: tuple[str, ...]
+
+    @property
+    def partitions(self) -> str | None:
+        if self.first is None:
+            return None
+        return self.first if self.last in (None, self.first) else f"{self.first}…{self.last}"
+
+    def gate_cycles(self) -> list[str]:
+        """Cycle ids a gate stopped in this run, named by the failure texts."""
+        return sorted({m.group(2) for text in self.errors for m in _GATE_STOP.finditer(text)})
+
+
+def partition_time(key: str) -> datetime | None:
+    """The UTC start of a cycle (``2026-01-01T00:30``) or backtest (``2018-01-10``) partition key."""
+    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(key, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def on_run_failure(
+    db: Path, cfg: BotSettings, failure: RunFailure, *, kind: str, book_name: str,
+    lock_wait_s: float = 5.0, transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Record (and, for a dry-run book, post) the alert of a failed cycle run; returns
+    what was done, one line.
+
+    A run a gate stopped already recorded its ``gate_failure`` alerts (same ids): they
+    are not added nor posted again; only one the cycle could not record is added from the
+    book's ``gate_failures``. Any other failure is one ``run_failed`` alert (CRITICAL). A
+    book that does not exist, or stays locked for ``lock_wait_s``, gets nothing recorded:
+    the alert is posted directly (dry-run, with a webhook) and the line says so.
+    """
+    post = kind != "backtest"
+    status = PENDING if post and cfg.alert_webhook_url is not None else RECORDED
+    con = _connect(db, lock_wait_s, sleep) if db.exists() else None
+    if con is None:
+        alert = _run_failed(failure)
+        if not post or cfg.alert_webhook_url is None:
+            return f"{alert.alert_id}: book {db} not writable; not recorded, no webhook to post to"
+        row = dict(zip(("alert_id", "cycle_ts", "cycle_id", "rule", "severity", "message", "details_json", "status"),
+                       alert_row(alert, status)))
+        with WebhookPoster(cfg.alert_webhook_url.get_secret_value(), timeout_s=cfg.alert_webhook_timeout_sec,
+                           attempts=cfg.alert_webhook_attempts, transport=transport, sleep=sleep) as poster:
+            delivery = poster.post(webhook_body(row, book_name), idempotency_key=alert.alert_id)
+        return f"{alert.alert_id}: book {db} not writable, posted without recording: " + (
+            "delivered" if delivery.ok else f"not delivered ({delivery.error})")
+    with con:
+        book = Book(con)
+        alerts = _gate_alerts(book, failure) if failure.gate_cycles() else []
+        if not alerts:
+            alerts = [_run_failed(failure)]
+        added = book.record_alerts([alert_row(a, status) for a in alerts])
+        deliveries = deliver_pending(book, cfg, book_name, transport=transport, sleep=sleep) if post else ()
+    known = [a.alert_id for a in alerts if a.alert_id not in added]
+    return Outcome(tuple(added), deliveries).describe() + (f"; already recorded: {', '.join(known)}" if known else "")
+
+
+def _run_failed(failure: RunFailure) -> Alert:
+    ts = partition_time(failure.first) if failure.first else None
+    return run_failed_alert(
+        cycle_ts=ts, cycle_id=None if ts is None else cycle_id_for(ts), run_id=failure.run_id, job=failure.job,
+        partitions=failure.partitions, error="\n".join(failure.errors) or "no failure text",
+    )
+
+
+def _gate_alerts(book: Book, failure: RunFailure) -> list[Alert]:
+    """The gate_failure alerts of the cycles the failure names, from the book's rows."""
+    out: list[Alert] = []
+    for cycle_id in failure.gate_cycles():
+        rows = book.query(
+            "SELECT cycle_ts, asset, check_name, expectation, detail FROM gate_failures WHERE cycle_id = ?"
+            " ORDER BY check_name, expectation", [cycle_id],
+        ) if book.has_table("gate_failures") else []
+        if rows:
+            failures = tuple(GateFailure(c, a, e, d or "") for _, a, c, e, d in rows)
+            out.append(gate_failure_alert(CycleFacts(_utc(rows[0][0]), cycle_id, gate_failures=failures)))
+    return out
+
+
+def _connect(db: Path, wait_s: float, sleep: Callable[[float], None]) -> duckdb.DuckDBPyConnection | None:
+    """A read-write connection, retried for ``wait_s`` while a run holds the book."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(str(db))
+        except duckdb.Error:
+            if time.monotonic() >= deadline:
+                return None
+            sleep(0.5)

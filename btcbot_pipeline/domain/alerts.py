@@ -1,0 +1,329 @@
+"""Alert rules over a window of committed cycles (pure: plain values in, alerts out).
+
+The cycle step hands :func:`evaluate` the facts of each cycle of a committed (or
+gate-stopped) window plus those of the cycle just before it, and gets the alerts these
+cycles raise. Each rule fires at the cycle where its condition **starts**, not at every
+cycle it lasts, so a drawdown above the threshold for a day is one alert, not 288:
+
+================== ======== ==============================================================
+rule               severity fires at the cycle where
+================== ======== ==============================================================
+drawdown_threshold WARN     the drawdown from the risk budget's peak reaches ``drawdown_pct``
+                            (it was below it at the previous cycle; re-armed once it falls
+                            back below)
+daily_loss         WARN     the loss since the start of the UTC day reaches ``daily_loss_try``
+                            (below it at the previous cycle of the same UTC day)
+mode_change        INFO /   the final mode differs from the previous cycle's: WARN when it
+                   WARN     tightens (NORMAL → REDUCE_RISK_ONLY → OBSERVE_ONLY), INFO when it
+                            loosens
+data_degraded      ERROR    the market-data source is degraded (e.g. ``exchange_unreachable``)
+                            and was not, or not for that reason, at the previous cycle
+stale_data         WARN     a symbol is skipped for stale data (``stale_data``) or an exchange
+                            read error (``exchange_error:*``) that was not at the previous cycle
+                            (not while the whole source is degraded: ``data_degraded`` says so)
+cycles_missed      WARN     the ledger carried across cycle times that never ran (``gap_cycles``)
+gate_failure       ERROR    a gate stopped the cycle (nothing of it was written)
+run_failed         CRITICAL a cycle run failed outside the gates (crash, book locked, bad
+                            settings): :func:`run_failed_alert`, raised by the run-failure sensor
+================== ======== ==============================================================
+
+An alert's id is ``<rule>:<cycle id>`` (``run_failed:<cycle id>:<run>`` for a failed run),
+so evaluating a window again gives the same ids: the book keeps one row per id and the
+webhook sees each id once. Messages speak in trading terms with figures rounded (drawdown
+to 0.1 %, TRY to 2 places); ``details`` keep the exact values as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Mapping, Sequence
+
+from btcbot_pipeline.domain.modes import Mode
+
+STALE_REASON = "stale_data"
+EXCHANGE_ERROR_PREFIX = "exchange_error"
+# Symbols named in a message before "and N more" (details list them all).
+_NAMES_SHOWN = 8
+_DETAIL_CHARS = 300
+
+
+class Severity(StrEnum):
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class Rule(StrEnum):
+    DRAWDOWN = "drawdown_threshold"
+    DAILY_LOSS = "daily_loss"
+    MODE_CHANGE = "mode_change"
+    DATA_DEGRADED = "data_degraded"
+    STALE_DATA = "stale_data"
+    CYCLES_MISSED = "cycles_missed"
+    GATE_FAILURE = "gate_failure"
+    RUN_FAILED = "run_failed"
+
+
+# The rules :func:`evaluate` decides from a window's cycles (a re-run of the window
+# re-decides them); ``run_failed`` is the sensor's.
+CYCLE_RULES: tuple[Rule, ...] = (
+    Rule.GATE_FAILURE, Rule.DATA_DEGRADED, Rule.STALE_DATA, Rule.CYCLES_MISSED, Rule.MODE_CHANGE,
+    Rule.DAILY_LOSS, Rule.DRAWDOWN,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertThresholds:
+    """``drawdown_pct``: a fraction (0.05 = 5 %, ``ALERT_DRAWDOWN_PCT``); ``daily_loss_try``:
+    TRY lost since the start of the UTC day (``ALERT_DAILY_LOSS_TRY``). Both > 0."""
+
+    drawdown_pct: Decimal
+    daily_loss_try: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class GateFailure:
+    """One ``gate_failures`` row: the gate (check), its asset, the failed expectation, the detail."""
+
+    check: str
+    asset: str
+    expectation: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CycleFacts:
+    """What the rules read of one cycle (``None``: the book holds no such row, e.g. a
+    cycle a gate stopped has only its ``gate_failures``).
+
+    ``drawdown``: from the risk budget's peak, a fraction; ``daily_pnl_try``: equity minus
+    the equity the UTC day started from; ``data_faults``: symbol → skip reason of the
+    symbols skipped for stale or unreadable exchange data.
+    """
+
+    cycle_ts: datetime
+    cycle_id: str
+    equity_try: Decimal | None = None
+    drawdown: Decimal | None = None
+    daily_pnl_try: Decimal | None = None
+    final_mode: str | None = None
+    mode_reasons: tuple[str, ...] = ()
+    gap_cycles: int = 0
+    carried_from: str | None = None
+    source: str | None = None
+    degraded_reason: str | None = None
+    n_symbols: int | None = None
+    data_faults: Mapping[str, str] = field(default_factory=dict)
+    gate_failures: tuple[GateFailure, ...] = ()
+
+    @property
+    def ran(self) -> bool:
+        """The cycle's ledger is in the book (it was not stopped by a gate)."""
+        return self.equity_try is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    alert_id: str
+    rule: Rule
+    severity: Severity
+    cycle_ts: datetime | None
+    cycle_id: str | None
+    message: str
+    details: Mapping[str, Any]
+
+
+def is_data_fault(skip_reason: str | None) -> bool:
+    """A skip reason the ``stale_data`` rule reports: stale rows or an exchange read error."""
+    return skip_reason is not None and (skip_reason == STALE_REASON or skip_reason.startswith(EXCHANGE_ERROR_PREFIX))
+
+
+def evaluate(
+    cycles: Sequence[CycleFacts], thresholds: AlertThresholds, previous: CycleFacts | None = None
+) -> list[Alert]:
+    """The alerts ``cycles`` raise, in cycle order (rules in :data:`CYCLE_RULES` order).
+
+    Args:
+        cycles: the window's cycles, in time order.
+        thresholds: the alert thresholds.
+        previous: the book's last cycle before the window (``None``: the book starts with
+            the window), the reference for the first cycle's crossings and mode.
+    """
+    alerts: list[Alert] = []
+    last = previous if previous is not None and previous.ran else None
+    for cycle in cycles:
+        if cycle.gate_failures:
+            alerts.append(gate_failure_alert(cycle))
+        if not cycle.ran:
+            continue  # stopped by a gate: nothing else of it is in the book
+        for rule in (_data_degraded, _stale_data, _cycles_missed, _mode_change, _daily_loss, _drawdown):
+            alert = rule(cycle, last, thresholds)
+            if alert is not None:
+                alerts.append(alert)
+        last = cycle
+    return alerts
+
+
+def run_failed_alert(
+    *, cycle_ts: datetime | None, cycle_id: str | None, run_id: str, job: str, partitions: str | None, error: str
+) -> Alert:
+    """A cycle run that failed outside the gates (crash, book locked, refused settings).
+
+    ``partitions``: the run's partition key or ``first…last`` range; ``error``: the failure
+    text (its first line goes in the message)."""
+    first_line = (error.strip().splitlines() or ["no error text"])[0][:_DETAIL_CHARS]
+    where = f"cycle {cycle_ts:%Y-%m-%dT%H:%M} UTC" if cycle_ts is not None else "a cycle run"
+    what = f" (partitions {partitions})" if partitions and cycle_ts is not None and "…" in partitions else ""
+    return Alert(
+        alert_id=f"{Rule.RUN_FAILED}:{cycle_id or 'no_cycle'}:{run_id[:8]}",
+        rule=Rule.RUN_FAILED,
+        severity=Severity.CRITICAL,
+        cycle_ts=cycle_ts,
+        cycle_id=cycle_id,
+        message=f"{where}{what} did not complete: run {run_id[:8]} of {job} failed: {first_line}. "
+        "The book keeps its last committed cycle; the next run carries on from there.",
+        details={"run_id": run_id, "job": job, "partitions": partitions, "error": error.strip()[:2000]},
+    )
+
+
+# --- the rules ------------------------------------------------------------------------
+
+
+def _alert(rule: Rule, severity: Severity, cycle: CycleFacts, message: str, details: Mapping[str, Any]) -> Alert:
+    return Alert(f"{rule}:{cycle.cycle_id}", rule, severity, cycle.cycle_ts, cycle.cycle_id, message, details)
+
+
+def gate_failure_alert(cycle: CycleFacts) -> Alert:
+    """The ``gate_failure`` alert of a cycle with ``gate_failures`` (the first by gate and expectation named)."""
+    first = min(cycle.gate_failures, key=lambda g: (g.check, g.expectation))
+    more = len(cycle.gate_failures) - 1
+    detail = first.detail if len(first.detail) <= _DETAIL_CHARS else first.detail[:_DETAIL_CHARS] + "…"
+    return _alert(
+        Rule.GATE_FAILURE, Severity.ERROR, cycle,
+        f"gate {first.check} stopped the cycle: {first.expectation}: {detail}"
+        + (f" (+{more} more failed expectation{'s' if more > 1 else ''})" if more else "")
+        + "; nothing of the cycle was written",
+        {"failures": [
+            {"check": g.check, "asset": g.asset, "expectation": g.expectation, "detail": g.detail}
+            for g in sorted(cycle.gate_failures, key=lambda g: (g.check, g.expectation))
+        ]},
+    )
+
+
+def _data_degraded(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds) -> Alert | None:
+    if cycle.degraded_reason is None or (last is not None and last.degraded_reason == cycle.degraded_reason):
+        return None
+    return _alert(
+        Rule.DATA_DEGRADED, Severity.ERROR, cycle,
+        f"market data from {cycle.source or 'the source'} degraded ({cycle.degraded_reason}): "
+        f"the cycle ran {cycle.final_mode or 'without trading'}",
+        {"source": cycle.source, "degraded_reason": cycle.degraded_reason, "final_mode": cycle.final_mode,
+         "previous_degraded_reason": None if last is None else last.degraded_reason},
+    )
+
+
+def _stale_data(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds) -> Alert | None:
+    if cycle.degraded_reason is not None:
+        return None  # the whole source is degraded: data_degraded says so once
+    before = {} if last is None else last.data_faults
+    new = {s: r for s, r in sorted(cycle.data_faults.items()) if before.get(s) != r}
+    if not new:
+        return None
+    named = [s if r == STALE_REASON else f"{s} ({r})" for s, r in new.items()]
+    shown = ", ".join(named[:_NAMES_SHOWN]) + (f" and {len(named) - _NAMES_SHOWN} more" if len(named) > _NAMES_SHOWN else "")
+    of = f" of {cycle.n_symbols}" if cycle.n_symbols is not None else ""
+    return _alert(
+        Rule.STALE_DATA, Severity.WARN, cycle,
+        f"{len(new)} symbol{'s' if len(new) != 1 else ''} newly skipped for stale or missing exchange data: {shown} "
+        f"({len(cycle.data_faults)}{of} skipped for it this cycle)",
+        {"new": dict(new), "all": dict(sorted(cycle.data_faults.items())), "n_symbols": cycle.n_symbols},
+    )
+
+
+def _cycles_missed(cycle: CycleFacts, _last: CycleFacts | None, _: AlertThresholds) -> Alert | None:
+    if cycle.gap_cycles <= 0:
+        return None
+    n = cycle.gap_cycles
+    return _alert(
+        Rule.CYCLES_MISSED, Severity.WARN, cycle,
+        f"{n} cycle{'s' if n != 1 else ''} missed before this one: the ledger carried from cycle "
+        f"{cycle.carried_from} across {'them' if n != 1 else 'it'}",
+        {"gap_cycles": n, "carried_from": cycle.carried_from},
+    )
+
+
+def _mode_change(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds) -> Alert | None:
+    if last is None or cycle.final_mode is None or last.final_mode is None or cycle.final_mode == last.final_mode:
+        return None
+    tighter = _rank(cycle.final_mode) > _rank(last.final_mode)
+    reasons = ", ".join(cycle.mode_reasons) if cycle.mode_reasons else "no reason recorded"
+    return _alert(
+        Rule.MODE_CHANGE, Severity.WARN if tighter else Severity.INFO, cycle,
+        f"mode {last.final_mode} → {cycle.final_mode} ({'tighter' if tighter else 'looser'}): {reasons}",
+        {"previous_mode": last.final_mode, "mode": cycle.final_mode, "reasons": list(cycle.mode_reasons),
+         "previous_cycle_id": last.cycle_id},
+    )
+
+
+def _daily_loss(cycle: CycleFacts, last: CycleFacts | None, t: AlertThresholds) -> Alert | None:
+    if cycle.daily_pnl_try is None or -cycle.daily_pnl_try < t.daily_loss_try:
+        return None
+    same_day = last is not None and last.daily_pnl_try is not None and last.cycle_ts.date() == cycle.cycle_ts.date()
+    if same_day and last is not None and last.daily_pnl_try is not None and -last.daily_pnl_try >= t.daily_loss_try:
+        return None  # crossed at an earlier cycle of this UTC day
+    loss = -cycle.daily_pnl_try
+    return _alert(
+        Rule.DAILY_LOSS, Severity.WARN, cycle,
+        f"daily loss {_try(loss)} TRY crossed the {_plain(t.daily_loss_try)} TRY alert threshold "
+        f"at equity {_try(cycle.equity_try)} TRY (loss since the start of the UTC day)",
+        {"daily_pnl_try": _text(cycle.daily_pnl_try), "threshold_try": _text(t.daily_loss_try),
+         "equity_try": _text(cycle.equity_try)},
+    )
+
+
+def _drawdown(cycle: CycleFacts, last: CycleFacts | None, t: AlertThresholds) -> Alert | None:
+    if cycle.drawdown is None or cycle.drawdown < t.drawdown_pct:
+        return None
+    if last is not None and last.drawdown is not None and last.drawdown >= t.drawdown_pct:
+        return None  # crossed earlier and not recovered below the threshold since
+    return _alert(
+        Rule.DRAWDOWN, Severity.WARN, cycle,
+        f"drawdown {_pct(cycle.drawdown)} % crossed the {_plain(t.drawdown_pct * 100)} % alert threshold "
+        f"at equity {_try(cycle.equity_try)} TRY",
+        {"drawdown": _text(cycle.drawdown), "threshold": _text(t.drawdown_pct), "equity_try": _text(cycle.equity_try),
+         "previous_drawdown": None if last is None or last.drawdown is None else _text(last.drawdown)},
+    )
+
+
+# --- formatting ---------------------------------------------------------------------------
+
+
+def _rank(mode: str) -> int:
+    try:
+        return Mode(mode).rank
+    except ValueError:
+        return -1
+
+
+def _try(value: Decimal | None) -> str:
+    """TRY rounded half-even to 2 places, thousands separated: ``9,270.12``."""
+    return "?" if value is None else f"{value:,.2f}"
+
+
+def _pct(fraction: Decimal) -> str:
+    """A fraction as a percentage to 0.1: ``0.0731`` → ``7.3``."""
+    return f"{fraction * 100:.1f}"
+
+
+def _plain(value: Decimal) -> str:
+    """A setting as typed, without trailing zeros: ``5``, ``7.5``, ``1,000``."""
+    return f"{value.normalize():,f}"
+
+
+def _text(value: Decimal | None) -> str | None:
+    """Exact decimal text without trailing zeros (details keep every digit)."""
+    return None if value is None else format(value.normalize(), "f")
