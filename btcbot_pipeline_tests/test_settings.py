@@ -82,7 +82,7 @@ SEED_DEFAULTS: dict[str, object] = {
     "STAGE7_MAX_DATA_AGE_SEC": 60, "DRY_RUN_TRY_BALANCE": Decimal("1000"),
     "STAGE7_MAX_EXCLUDED_SHARE": Decimal("0.5"), "STAGE7_MAX_DRAWDOWN_PCT": Decimal("0.25"),
     "STAGE7_MAX_DAILY_LOSS_TRY": Decimal("500"), "STAGE7_RISK_COOLDOWN_SEC": 900,
-    "STATE_DB_PATH": "data/btcbot_book.duckdb", "REPLAY_DATASET_PATH": "data/replay", "BACKTEST_DIR": "data/backtests", "GATE_CHUNK_CYCLES": 8640, "CATCHUP_MAX_RUNS_PER_TICK": 12,
+    "STATE_DB_PATH": "data/btcbot_book.duckdb", "REPLAY_DATASET_PATH": "data/replay", "BACKTEST_DIR": "data/backtests", "GATE_CHUNK_CYCLES": 8640, "GATE_VALIDATOR": "auto", "CATCHUP_MAX_RUNS_PER_TICK": 12,
     "CYCLE_CRON": "*/5 * * * *", "CYCLE_PARTITIONS_START": "2026-01-01T00:00", "CYCLE_PARTITIONS_END": None,
     # not the seeds': the alerts (issue 9)
     "ALERT_WEBHOOK_URL": None, "ALERT_DRAWDOWN_PCT": Decimal("0.05"), "ALERT_DAILY_LOSS_TRY": Decimal("250"),

@@ -15,8 +15,29 @@ from typing import Any
 import pytest
 
 from btcbot_pipeline.quality import rules as Q
-from btcbot_pipeline.quality.worker import GE_MIN_CYCLES, ExactGates, GateWorker, InProcessGates, gates_for
-from btcbot_pipeline_tests.quality.test_suites import GP, _good_market, _set, trading  # noqa: F401 (fixture)
+from btcbot_pipeline.quality.worker import (
+    GE_MIN_CYCLES,
+    ExactGates,
+    GateWorker,
+    InProcessGates,
+    gates_for,
+)
+from btcbot_pipeline_tests.quality.test_suites import GP, NAMES, PARAMS, _good_market, _set
+
+
+@pytest.fixture(scope="module")
+def traded() -> tuple[dict[str, list[tuple[Any, ...]]], list[Any]]:
+    """One cycle's rows with planned intents (as in test_suites)."""
+    from btcbot_pipeline.domain.cycle import run_cycles
+    from btcbot_pipeline.domain.ledger import LedgerState
+    from btcbot_pipeline.domain.market import finalize_snapshot
+    from btcbot_pipeline.domain.universe import select_universe
+    from btcbot_pipeline.storage.rows import cycle_rows
+    from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
+
+    snaps = [finalize_snapshot(snapshot(*(symbol(n) for n in NAMES), cycle_ts=CYCLE_TS), max_data_age_s=60)]
+    results = run_cycles(snaps, [select_universe(s, PARAMS.universe) for s in snaps], LedgerState.opening(D("10000")), PARAMS)
+    return cycle_rows(results, None), results
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +88,8 @@ def test_an_empty_frame_fails_min_rows_alike(ge: Any) -> None:
     assert exact == here and [(f.expectation, f.observed) for f in exact.failures] == [("has_rows", 0)]
 
 
-def test_random_defects_in_real_suites_fail_alike(ge: Any, trading: Any) -> None:
-    rows, results = trading
+def test_random_defects_in_real_suites_fail_alike(ge: Any, traded: Any) -> None:
+    rows, results = traded
     market = _good_market()["market_snapshot"]
     rng = random.Random(20261201)
     for trial in range(6):
