@@ -26,11 +26,18 @@ from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 STAGES = frozenset({"market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace"})
 
 
-def cycle_graph(run: dg.DagsterRun) -> tuple[str, str | None] | None:
+def run_asset_keys(instance: dg.DagsterInstance, run: dg.DagsterRun) -> frozenset[dg.AssetKey]:
+    """The assets a run was to materialize: its asset selection, else (a job over every
+    asset, e.g. ``dg.materialize``) the keys of its planned materializations."""
+    if run.asset_selection:
+        return frozenset(run.asset_selection)
+    records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
+    return frozenset(r.event_log_entry.dagster_event.asset_key for r in records if r.event_log_entry.dagster_event)
+
+
+def cycle_graph(keys: frozenset[dg.AssetKey]) -> tuple[str, str | None] | None:
     """``("dry_run", None)``, ``("backtest", name)`` or ``None`` (not a run of cycle assets)."""
-    if run.asset_selection is None:
-        return ("dry_run", None) if run.job_name == "cycle_job" else None
-    for key in sorted(run.asset_selection, key=lambda k: k.path):
+    for key in sorted(keys, key=lambda k: k.path):
         path = key.path
         if path[-1] not in STAGES:
             continue
@@ -67,7 +74,7 @@ def build_alert_sensor(load: Callable[[], BotSettings] = load_settings) -> dg.Se
     )
     def cycle_failure_alert_sensor(context: dg.RunFailureSensorContext) -> None:
         run = context.dagster_run
-        graph = cycle_graph(run)
+        graph = cycle_graph(run_asset_keys(context.instance, run))
         if graph is None:
             context.log.info(f"run {run.run_id[:8]} of {run.job_name} is not a cycle run: no alert")
             return
