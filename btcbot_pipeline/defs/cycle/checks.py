@@ -12,8 +12,9 @@ chunk's results into **one check evaluation per suite and partition** of the chu
 - a partition fails when an offending row lies in one of its cycles; severity ERROR when
   an ERROR expectation failed there (the chunk is rolled back, nothing of it is written,
   the run stops without retrying), else WARN (the cycle goes on);
-- only the suites that ran are marked: a suite that was not validated for a chunk gets
-  no evaluation (Dagster shows it as not executed), never a failure;
+- only the suites that ran are marked: a suite not validated for a chunk, and every
+  suite of the partitions after a chunk that stopped the run, get no evaluation (Dagster
+  resolves a check planned in a failed run as "execution failed"), never a failure;
 - the description says what went wrong in trading terms with rounded figures, e.g.
   ``7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7``; the exact values
   and up to five offending rows stay in the metadata (``failed_expectations``).
