@@ -206,6 +206,16 @@ def test_six_partitions_of_one_run_each_show_their_own_cycle(cycle: Cycle) -> No
     book = cycle.rows("SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), equity_try FROM ledger_metrics ORDER BY cycle_ts")
     assert len(book) == 6 and len({e for _, e in book}) == 6  # six different equities
     assert _equity_by_partition(result) == {k: float(e.quantize(Decimal("0.01"))) for k, e in book}
+    ledger = {m.partition: m.materialization.metadata for m in result.get_asset_materialization_events()
+              if m.asset_key.to_user_string() == "ledger_snapshot"}
+    money = cycle.rows("SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), cash_try, net_pnl_try, fees_try, max_drawdown FROM ledger_metrics")
+    cent = Decimal("0.01")
+    for key, cash, net, fees, drawdown in money:  # numeric, so Dagster plots them by partition; exact text beside
+        meta = ledger[key]
+        assert (meta["cash_try"].value, meta["net_pnl_try_since_opening"].value, meta["fees_try_since_opening"].value) == (
+            float(cash.quantize(cent)), float(net.quantize(cent)), float(fees.quantize(cent)))
+        assert meta["max_drawdown_pct_since_opening"].value == float((drawdown * 100).quantize(Decimal("0.0001")))
+        assert Decimal(meta["cash_try_exact"].value) == cash and meta["cycles"].value == 1
 
     evals = result.get_asset_check_evaluations()
     assert sorted({(e.check_name, e.partition) for e in evals}) == sorted((s, k) for s in SUITES for k, _ in book)

@@ -270,6 +270,7 @@ def _stop_reason(stopped: GateStopped) -> str:
 
 # What the offending rows of an expectation are, per row (the count goes before it).
 _PHRASES = {
+    "excluded_share_ok": "symbol(s) excluded in a cycle over STAGE7_MAX_EXCLUDED_SHARE ({limits.max_excluded_share})",
     "symbol_present": "rows without a symbol",
     "prices_positive": "tradable symbol(s) with a zero or negative bid, ask or mark",
     "bid_le_ask": "tradable symbol(s) with a crossed book (bid above ask)",

@@ -148,6 +148,7 @@ def ledger(results: Sequence[CycleResult], carried_from: str | None) -> dict[str
     m = results[-1].metrics
     state = results[-1].state
     fills_here = [f for r in results for f in r.fills]
+    fees_here = sum((f.fee_try for f in fills_here), Decimal(0))
     return {
         **_window(results),
         "carried_from_cycle": carried_from or "opening balance",
@@ -159,7 +160,8 @@ def ledger(results: Sequence[CycleResult], carried_from: str | None) -> dict[str
         "cash_try_exact": format(m.cash_try, "f"),
         "fees_try_since_opening": _plot(m.fees_try),
         "fees_try_exact": format(m.fees_try, "f"),
-        "fees_try_partition": _plot(sum((f.fee_try for f in fills_here), Decimal(0))),
+        "fees_try_partition": _plot(fees_here),
+        "fees_try_partition_exact": format(fees_here, "f"),
         "fills_partition": len(fills_here),
         "max_drawdown_pct_since_opening": _plot(m.max_drawdown * 100, Decimal("0.0001")),
         "max_drawdown_exact": format(m.max_drawdown, "f"),
