@@ -191,6 +191,15 @@ Summarize = Callable[[Partition, PartitionOutputs], Any]
 WhileGated = Callable[[Book, tuple[Partition, ...]], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class RunTimes:
+    """What ``run_metrics`` records of the run itself: its Dagster run id and how long the
+    batch's snapshots took (the other stages are timed where they run)."""
+
+    run_id: str = ""
+    market_s: float = 0.0
+
+
 @dataclass
 class Carry:
     """What the window starts from: the book's last cycle before it, or nothing (opening)."""
@@ -250,11 +259,18 @@ def compute(
     cfg: BotSettings,
     active_params: dict[str, Any],
     missed: Callable[[datetime, datetime], int] | None = None,
+    run: RunTimes | None = None,
 ) -> CycleOutputs:
-    """All stages of consecutive cycles from ``carry``: pure computation, nothing written."""
+    """All stages of consecutive cycles from ``carry``: pure computation, nothing written.
+
+    ``run``: the run's id and the snapshots' time, for ``run_metrics`` (each stage's time is
+    shared evenly by the batch's cycles)."""
+    run = run or RunTimes()
+    clock = time.perf_counter()
     params = cfg.cycle_params()
     snapshots = [exclude_unusable_rules(s, params.rules) for s in snapshots]
     selections = select_universes(snapshots, params.universe)
+    universe_s, clock = time.perf_counter() - clock, time.perf_counter()
     opening = None
     state = carry.state
     if state is None:  # a new book opens from the exchange's balances or DRY_RUN_TRY_BALANCE
@@ -264,6 +280,7 @@ def compute(
         results = run_cycles(snapshots, selections, state, params, risk=carry.risk, clear=carry.clear)
     except LedgerIntegrityError as exc:
         raise EngineError(f"ledger integrity error: {exc}") from None
+    trading_s, clock = time.perf_counter() - clock, time.perf_counter()
     rows: dict[str, list[Row]] = {**market_rows(snapshots), **universe_rows(selections)}
     payloads = [CyclePayloads.of(res) for res in results]
     # Cycle times skipped between the carried ledger and this batch (a missed run, a gap in
@@ -271,6 +288,9 @@ def compute(
     gap = missed(carry.carried_ts, snapshots[0].cycle_ts) if missed is not None and carry.carried_ts is not None else 0
     rows.update(cycle_rows(results, carry.carried_from, opening or None, payloads, gap, carry.digest))
     traces, run_metrics = _traces(snapshots, selections, results, payloads, opening, carry.carried_from, active_params)
+    n = len(results)
+    per_cycle = (run.run_id, *(round(1000 * t / n, 3) for t in (run.market_s, universe_s, trading_s, time.perf_counter() - clock)))
+    run_metrics = [(*row, *per_cycle, None, None) for row in run_metrics]
     rows.update(trace_rows(traces, run_metrics))
     return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening, gap)
 
@@ -309,6 +329,7 @@ def _traces(
         run_metrics.append((
             res.cycle_ts, res.cycle_id, res.mode.final.value, len(snap.symbols), len(snap.symbols) - len(skipped),
             len(sel.selected), planned, len(res.intents) - planned, len(fills), res.metrics.equity_try,
+            max((s.staleness_s for s in snap.symbols if s.staleness_s is not None), default=None),
         ))
     return traces, run_metrics
 
@@ -331,6 +352,7 @@ def run_window(
     while_gated: WhileGated | None = None,
     missed: Callable[[datetime, datetime], int] | None = None,
     rebuild: Rebuild | None = None,
+    run_id: str = "",
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
@@ -346,7 +368,7 @@ def run_window(
     book.claim(identity)
     refuse_inside_chain(book, partitions, rebuild)
     with _fewer_collections():
-        yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress, while_gated, missed)
+        yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress, while_gated, missed, run_id)
 
 
 def refuse_inside_chain(book: Book, partitions: Sequence[Partition], rebuild: Rebuild | None = None) -> None:
@@ -398,6 +420,7 @@ def _run(
     progress: Callable[[str], None] | None,
     while_gated: WhileGated | None,
     missed: Callable[[datetime, datetime], int] | None,
+    run_id: str,
 ) -> Iterator[ChunkDone | GateStopped]:
     active = cfg.cycle_params().as_dict()
     gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
@@ -417,10 +440,17 @@ def _run(
                 if not times:
                     done += [PartitionDone(p, None, Decimal(0)) for p in batch]
                     continue
-                out = compute(snapshots(times), next_carry, cfg, active, missed)
+                clock = time.perf_counter()
+                snaps = snapshots(times)
+                out = compute(snaps, next_carry, cfg, active, missed, RunTimes(run_id, time.perf_counter() - clock))
                 for suite, recs in window_frames(out.rows, out.results, gp):
                     frames[suite.name].append(gates.frame(suite, recs))
+                clock = time.perf_counter()
                 book.insert_rows(out.rows)
+                book.record_durations(
+                    Window(batch[0].window.start, batch[-1].window.end), "write_ms",
+                    round(1000 * (time.perf_counter() - clock) / len(times), 3),
+                )
                 done += _summaries(batch, out, summarize)
                 last = out.results[-1]
                 next_carry = Carry(last.state, last.cycle_ts, last.risk.state if last.risk is not None else None)
@@ -430,12 +460,18 @@ def _run(
                              f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity {last.metrics.equity_try:.2f} TRY")
             # The chain is checked over the book itself (the window's cycles as written, the
             # cycle before it and the one after it, whoever wrote them).
+            clock = time.perf_counter()
             frames[CHAIN_SUITE.name].append(gates.frame(CHAIN_SUITE, chain_frame(book.chain(window))))
             pending = [gates.submit(suite, frames.pop(name)) for name, suite in SUITES.items()]
             # The chunk's rows are in the (open) transaction: work that reads them runs
             # while the gates validate (a backtest's report); it is dropped on a rollback.
+            report_clock = time.perf_counter()
             extra = while_gated(book, group) if while_gated is not None else None
+            report_s = time.perf_counter() - report_clock
             results = [result() for result in pending]
+            n_chunk = sum(len(p.times) for p in group)
+            if n_chunk:  # the gates' own time, not the report built while they ran
+                book.record_durations(window, "gates_ms", round(1000 * (time.perf_counter() - clock - report_s) / n_chunk, 3))
             verdicts = tuple(r for r, _ in results)
             blocking = [(g, recs) for g, recs in results if g.blocking]
             if blocking:

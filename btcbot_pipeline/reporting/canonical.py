@@ -5,8 +5,9 @@ Two books are "the same" when these rules give the same text:
 - **Tables**: :data:`OUTPUT_TABLES` (the cycle's decisions and their results, upstream
   first). A table a book lacks counts as empty. ``book_info`` is never part of it: its
   ``created_at`` is the wall clock.
-- **Columns**: those :data:`~btcbot_pipeline.storage.book.TABLES` declares, in that order;
-  a declared column a book lacks reads as NULL, columns it adds are ignored.
+- **Columns**: those :data:`~btcbot_pipeline.storage.book.TABLES` declares, in that order,
+  but for :data:`~btcbot_pipeline.storage.book.RUN_ONLY_COLUMNS` (a run's id and wall-clock
+  durations); a declared column a book lacks reads as NULL, columns it adds are ignored.
 - **Rows**: ordered by ``cycle_ts``, then the table's key (:data:`TABLE_KEYS`), then
   insertion order (only reached when keys tie).
 - **Values** (NULL stays NULL, which is not ``""``):
@@ -39,7 +40,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from btcbot_pipeline.storage.book import MONEY, TABLES
+from btcbot_pipeline.storage.book import MONEY, RUN_ONLY_COLUMNS, TABLES
 
 # Upstream first: when several tables differ at the same cycle, parity names the earliest stage.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
@@ -148,7 +149,8 @@ class TableView:
 def table_view(
     con: duckdb.DuckDBPyConnection, catalog: str, table: str, where: str, params: list[Any], *, raw_json: bool = False
 ) -> TableView:
-    declared = TABLES[table]
+    run_only = RUN_ONLY_COLUMNS.get(table, ())
+    declared = tuple(c for c in TABLES[table] if c[0] not in run_only)
     names = tuple(name for name, _ in declared)
     stored = {
         r[0] for r in con.execute(

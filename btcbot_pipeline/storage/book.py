@@ -32,7 +32,10 @@ MONEY = "DECIMAL(38, 18)"
 _MONEY_ARROW = pa.decimal128(38, 18)
 _MONEY_STEP = Decimal("1E-18")
 _MONEY_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
-_ARROW = {"TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "INTEGER": pa.int64(), "BIGINT": pa.int64()}
+_ARROW = {
+    "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "INTEGER": pa.int64(),
+    "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
+}
 
 # table → ordered (column, SQL type). Order is the insert order of row tuples.
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -111,6 +114,13 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("final_mode", "VARCHAR"), ("n_candidates", "INTEGER"),
         ("n_tradable", "INTEGER"), ("n_selected", "INTEGER"), ("n_intents_planned", "INTEGER"),
         ("n_intents_skipped", "INTEGER"), ("n_fills", "INTEGER"), ("equity_try", MONEY),
+        # the oldest market data the cycle used: cycle time minus its data time, in seconds
+        ("data_age_s", "INTEGER"),
+        # How the cycle ran (not what it decided; see RUN_ONLY_COLUMNS): the Dagster run and
+        # each stage's milliseconds, a batch's time shared evenly by its cycles (a scheduled
+        # cycle is a batch of one); gates: the chunk's validation.
+        ("run_id", "VARCHAR"), ("market_ms", "DOUBLE"), ("universe_ms", "DOUBLE"), ("trading_ms", "DOUBLE"),
+        ("trace_ms", "DOUBLE"), ("write_ms", "DOUBLE"), ("gates_ms", "DOUBLE"),
     ),
     # The risk budget's decision at the end of each cycle: ``mode`` is the next cycle's base mode.
     "risk_decisions": (
@@ -123,6 +133,12 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("asset", "VARCHAR"), ("check_name", "VARCHAR"),
         ("expectation", "VARCHAR"), ("detail", "VARCHAR"),
     ),
+}
+
+# Columns that describe the run that wrote a cycle, not the cycle: wall-clock durations and
+# the run id differ between two runs of the same inputs, so fingerprints and parity skip them.
+RUN_ONLY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "run_metrics": ("run_id", "market_ms", "universe_ms", "trading_ms", "trace_ms", "write_ms", "gates_ms"),
 }
 
 # Tables without a cycle: operator clears of the risk budget (``btcbot risk clear``), and
@@ -371,6 +387,16 @@ class Book:
         except Exception:
             self.con.execute("ROLLBACK")
             raise
+
+    def record_durations(self, window: Window, column: str, ms_per_cycle: float) -> None:
+        """Set a stage's milliseconds per cycle on the window's ``run_metrics`` rows (inside
+        the caller's transaction: the write and the gates are timed after the rows exist)."""
+        if column not in RUN_ONLY_COLUMNS["run_metrics"]:
+            raise ValueError(f"not a duration column of run_metrics: {column}")
+        self.con.execute(
+            f"UPDATE run_metrics SET {column} = ? WHERE cycle_ts >= ? AND cycle_ts < ?",
+            [ms_per_cycle, naive_utc(window.start), naive_utc(window.end)],
+        )
 
     def cycles_from(self, start: datetime) -> tuple[int, datetime, datetime] | None:
         """``(count, first, last)`` cycle times of the ledger at or after ``start``, or ``None``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from btcbot_pipeline.storage.book import RUN_ONLY_COLUMNS
 from btcbot_pipeline_tests.harness import Cycle, failure_text
 
 TABLES = (
@@ -14,7 +15,9 @@ TABLES = (
 
 
 def _dump(cycle: Cycle) -> dict[str, list[tuple]]:
-    return {t: cycle.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES}
+    """Every table's rows, but the columns saying how the run went (its id, its durations)."""
+    return {t: cycle.rows(f"SELECT * EXCLUDE ({', '.join(RUN_ONLY_COLUMNS[t])}) FROM {t} ORDER BY ALL")
+            if t in RUN_ONLY_COLUMNS else cycle.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES}
 
 
 def _metrics(cycle: Cycle) -> list[dict[str, str]]:
@@ -114,3 +117,30 @@ def test_a_ledger_carried_across_missing_cycles_says_how_many_and_its_gate_warns
     assert ledger.materialization.metadata["gap_cycles"].value == 2
     assert cycle.run("2026-01-01T00:45").success
     assert cycle.rows("SELECT gap_cycles FROM ledger_metrics WHERE cycle_ts = TIMESTAMP '2026-01-01 00:45'") == [(0,)]
+
+
+def test_run_metrics_say_which_run_wrote_the_cycle_how_long_each_stage_took_and_how_old_its_data_was(cycle: Cycle) -> None:
+    result = cycle.run(first="2026-01-01T00:30", last="2026-01-01T00:35")
+
+    assert result.success, failure_text(result)
+    rows = cycle.rows(
+        "SELECT run_id, data_age_s, market_ms, universe_ms, trading_ms, trace_ms, write_ms, gates_ms FROM run_metrics ORDER BY cycle_ts"
+    )
+    assert [r[0] for r in rows] == [result.run_id, result.run_id]
+    assert all(r[1] is not None and 0 <= r[1] <= 60 for r in rows)  # the demo's data is at most a minute old
+    assert all(all(ms is not None and ms >= 0 for ms in r[2:]) for r in rows)
+    # one batch: its stages' time is shared evenly by its two cycles
+    assert rows[0][2:] == rows[1][2:]
+
+
+def test_a_subset_of_the_cycle_cannot_run_so_no_ledger_row_is_ever_without_its_trace(cycle: Cycle) -> None:
+    import dagster as dg
+    import pytest
+
+    with pytest.raises(dg.DagsterInvalidDefinitionError) as refused:
+        dg.materialize(
+            cycle.assets(), selection=["ledger_snapshot"], partition_key="2026-01-01T00:30", resources=cycle.resources(),
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    assert "This AssetsDefinition does not support subsetting" in str(refused.value.__cause__)
+    assert not cycle.db.exists() or cycle.rows("SELECT count(*) FROM ledger_metrics") == [(0,)]

@@ -87,6 +87,7 @@ def _trace_tables(
         run_metrics.append((
             res.cycle_ts, res.cycle_id, res.mode.final.value, len(snap.symbols), len(snap.symbols) - len(skipped),
             len(sel.selected), planned, len(res.intents) - planned, len(res.fills), res.metrics.equity_try,
+            0, "test-run", 1.0, 1.0, 1.0, 1.0, 1.0, 1.0,  # data age, then how the run went (not fingerprinted)
         ))
     return trace_rows(traces, run_metrics)
 

@@ -250,7 +250,7 @@ def build_cycle_assets(
                     b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=gates, summarize=_figures,
                     progress=lambda line: _say(context, line), while_gated=g.report_while_gated,
                     missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
-                    rebuild=g.rebuild_command,
+                    rebuild=g.rebuild_command, run_id=context.run_id,
                 ):
                     if isinstance(outcome, GateStopped):
                         # only this chunk's partitions: later ones never ran (Dagster shows them not executed)
