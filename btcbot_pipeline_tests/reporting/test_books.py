@@ -53,11 +53,14 @@ def test_a_book_locked_by_a_writer_is_a_one_line_error(tiny: Path, capsys: pytes
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
 
-        assert main(["report", str(tiny)]) == 2
-        assert capsys.readouterr().err == (
+        line = (
             f"BookLockedError: book {tiny} is locked by process {holder.pid} (a running cycle or backtest?): "
             "read it when that writer has finished\n"
         )
+        for command in (["report", str(tiny)], ["fingerprint", str(tiny)], ["parity", str(tiny), str(tiny)],
+                        ["export", str(tiny), "--format", "csv", "--out", str(tiny.parent / "out")]):
+            assert main(command) == 2, command
+            assert capsys.readouterr().err == line, command
     finally:
         holder.communicate("")
 
