@@ -4,8 +4,11 @@ coarse partitions, with the backtest's own resources and book.
 Keys are ``backtest/<name>/<stage>`` in group ``backtest_<name>``; partitions are UTC days
 (or weeks: ``--partition week``) covering the spec's window, each holding its cycles at
 the ``CYCLE_CRON`` step. Dagster's bookkeeping (~2 events per asset and partition, 10–50
-ms each with a SQLite instance) is then paid per day, not per cycle: 20 days = 140
-materializations instead of 40,000.
+ms each with a SQLite instance, plus one check evaluation per gate suite and partition,
+~40 ms each) is then paid per day, not per cycle: 20 days = 140 materializations instead
+of 40,000. Each day partition gets one log line with the day's totals, its checks, and a
+``cycle_trace`` with its last cycle's decisions as tables (:mod:`btcbot_pipeline.defs.cycle`);
+the assets are tagged ``btcbot/graph=backtest`` and ``btcbot/backtest=<name>``.
 """
 
 from __future__ import annotations
