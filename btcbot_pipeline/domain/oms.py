@@ -1,0 +1,350 @@
+"""The simulated OMS (seed Stage 7 ``oms_service``): one pure step per cycle.
+
+:func:`step` takes the open orders carried from the previous cycle and this cycle's
+PLANNED intents, and returns the new state with this cycle's fills, events, touched orders
+and idempotency rows. Everything it decides depends only on its arguments: times are the
+cycle's, random draws are seeded hashes (:mod:`~btcbot_pipeline.domain.oms_market`).
+
+**1. Reconcile** each open order of ``state``, by ``client_order_id``, the first rule that
+applies:
+
+- ``cycle_ts − placed_ts ≥ order_ttl_s`` → ``EXPIRED`` (``ttl_expired``);
+- its id is in ``cancel_ids`` → ``CANCELED`` (``replaced``: the plan sends a new order);
+- ``(symbol, side)`` is not in ``wanted`` → ``CANCELED`` (``plan_dropped``);
+- a deferred order (``PLANNED``) whose ``next_attempt_ts`` is unset (throttled) or
+  ``≤ cycle_ts`` (retry due) is submitted again as in 2 (no new idempotency check: the
+  key is its own); a deferred BUY waits while ``allow_buys`` is false;
+- otherwise it may fill against this cycle's bar (resting rules of the fill model); an
+  order whose symbol has no bar stays open unchanged.
+
+**2. Submit** each PLANNED intent (BUYs only when ``allow_buys``), by ``client_order_id``:
+
+- idempotency key ``submit:{client_order_id}``, payload hash = sha256 of
+  ``symbol|side|price|qty`` (canonical decimals). A key already held by an order of this
+  step or of ``state`` with the same hash → ``DUPLICATE_IGNORED`` on that order's events,
+  nothing new; with another hash → ``IDEMPOTENCY_CONFLICT`` on that order's events and the
+  new payload is refused (never becomes an order: its id is taken, and the order holding
+  it is not rejected for it). A key in ``state.keys`` whose order is no longer known only
+  records its row (``DUPLICATE_IGNORED`` / ``IDEMPOTENCY_CONFLICT``), with no event;
+- a price or quantity that is missing or ≤ 0 → ``REJECTED`` (``invalid_price_or_qty``);
+- each submission attempt takes a token from the bucket; none left → ``THROTTLED``, the
+  order stays ``PLANNED`` (open, sent again next cycle);
+- transient failure (draw < ``transient_failure_rate``) on attempt *n* →
+  ``RETRY_SCHEDULED`` with ``next_attempt_ts = cycle_ts + retry_base_delay_ms × 2^(n−1)``
+  ms (the first later cycle at or after it retries); on attempt ``retry_max_attempts`` →
+  ``RETRY_GIVEUP`` then ``REJECTED`` (``retry_budget_exhausted``);
+- exchange reject (draw < ``reject_rate``) → ``SUBMITTED`` then ``REJECTED`` with a
+  BTCTurk-like reason;
+- otherwise ``SUBMITTED``, ``ACKED``, then a fill attempt (placement rules of the fill
+  model).
+
+A fill moves the order to ``FILLED`` when nothing remains, else ``PARTIALLY_FILLED``; an
+order fills at most once per cycle, with fill id ``s7:{cycle_id}:{client_order_id}`` (the
+ids of ``domain.fills``). With the default parameters the ``seed`` model gives exactly
+the fills of :func:`~btcbot_pipeline.domain.fills.fill_intents` (ordered by
+``client_order_id`` instead of intent order); the bucket still applies to it (a burst of
+10 submissions per cycle by default).
+
+Only submissions take tokens; cancels, expiry and fills do not. Fills and events are in
+the order they happen: reconciled orders first, then new ones, each by
+``client_order_id``. ``OmsStep.orders`` holds every order of ``state`` plus every intent
+that became an order, in their final status, by ``client_order_id``.
+
+Idempotency keys are kept in the state only while their order is open (bounded memory);
+the ``keys`` rows of each step are the permanent record. Client order ids carry their
+cycle id, so only a rerun of the same cycle (which starts again from the previous state)
+or a repeated intent within one step can present a key twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal, localcontext
+from typing import Mapping
+
+from btcbot_pipeline.domain.fills import SimulatedFill
+from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent
+from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor, canonical
+from btcbot_pipeline.domain.oms_market import (
+    REJECT_REASONS,
+    TRANSIENT_ERRORS,
+    Bar,
+    OmsParams,
+    TokenBucket,
+    draw,
+    match,
+    pick,
+)
+from btcbot_pipeline.domain.oms_orders import (
+    LEGAL,
+    TERMINAL,
+    IllegalTransition,
+    OmsEvent,
+    OmsEventType,
+    OrderStatus,
+    SimOrder,
+    advance,
+    transition,
+)
+from btcbot_pipeline.domain.plan import Side
+
+__all__ = [
+    "LEGAL",
+    "TERMINAL",
+    "Bar",
+    "IllegalTransition",
+    "OmsEvent",
+    "OmsEventType",
+    "OmsParams",
+    "OmsState",
+    "OmsStep",
+    "OrderStatus",
+    "SimOrder",
+    "TokenBucket",
+    "payload_hash",
+    "step",
+    "transition",
+]
+
+E = OmsEventType
+NEW, DUPLICATE, CONFLICT = "NEW", "DUPLICATE_IGNORED", "IDEMPOTENCY_CONFLICT"
+
+
+@dataclass(frozen=True, slots=True)
+class OmsState:
+    """What the OMS carries from one cycle to the next."""
+
+    open_orders: tuple[SimOrder, ...] = ()
+    bucket: TokenBucket | None = None
+    keys: Mapping[str, str] = field(default_factory=dict)  # idempotency key → payload hash (open orders)
+
+    def reserved_cash_try(self, fees_bps: Decimal) -> Decimal:
+        """Cash the open BUYs may still spend: Σ remaining qty × limit × (1 + fee rate).
+
+        An upper bound for the limit model (a BUY never pays above its limit). The seed
+        model fills a deferred BUY at its later mark × (1 + slippage), which can exceed it.
+        """
+        fee = bps_factor(fees_bps)
+        with localcontext(MONEY_CONTEXT):
+            return sum(
+                (o.remaining_qty * o.price_try * (ONE + fee) for o in self.open_orders if o.side is Side.BUY),
+                ZERO,
+            )
+
+    def reserved_qty(self, symbol: str) -> Decimal:
+        """Quantity of ``symbol`` the open SELLs may still sell."""
+        with localcontext(MONEY_CONTEXT):
+            return sum(
+                (o.remaining_qty for o in self.open_orders if o.side is Side.SELL and o.symbol == symbol), ZERO
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class OmsStep:
+    state: OmsState
+    fills: tuple[SimulatedFill, ...]
+    events: tuple[OmsEvent, ...]
+    orders: tuple[SimOrder, ...]
+    keys: tuple[tuple[str, str, str], ...]  # (key, payload hash, NEW | DUPLICATE_IGNORED | IDEMPOTENCY_CONFLICT)
+
+
+def payload_hash(intent: OrderIntent) -> str:
+    """sha256 of the intent's order payload: ``symbol|side|price|qty``."""
+    price = canonical(intent.price_try) if intent.price_try is not None else ""
+    qty = canonical(intent.qty) if intent.qty is not None else ""
+    return hashlib.sha256(f"{intent.symbol}|{intent.side.value}|{price}|{qty}".encode()).hexdigest()
+
+
+def step(
+    state: OmsState,
+    *,
+    cycle_id: str,
+    cycle_ts: datetime,
+    intents: Sequence[OrderIntent],
+    bars: Mapping[str, Bar],
+    wanted: Collection[tuple[str, Side]],
+    params: OmsParams,
+    allow_buys: bool = True,
+    cancel_ids: Collection[str] = (),
+) -> OmsStep:
+    """One cycle of the OMS (see the module docstring)."""
+    run = _Run(state, cycle_id=cycle_id, cycle_ts=cycle_ts, bars=bars, params=params, allow_buys=allow_buys)
+    wanted_set, cancel_set = frozenset(wanted), frozenset(cancel_ids)
+    for order in sorted(state.open_orders, key=lambda o: o.client_order_id):
+        run.reconcile(order, wanted_set, cancel_set)
+    todo = [i for i in intents if i.status is IntentStatus.PLANNED and (allow_buys or i.side is not Side.BUY)]
+    for intent in sorted(todo, key=lambda i: i.client_order_id):
+        run.submit_intent(intent)
+    return run.result()
+
+
+class _Run:
+    """The working memory of one :func:`step` (never escapes it)."""
+
+    def __init__(
+        self,
+        state: OmsState,
+        *,
+        cycle_id: str,
+        cycle_ts: datetime,
+        bars: Mapping[str, Bar],
+        params: OmsParams,
+        allow_buys: bool,
+    ) -> None:
+        self.cycle_id, self.cycle_ts, self.bars, self.params = cycle_id, cycle_ts, bars, params
+        self.allow_buys = allow_buys
+        self.bucket = state.bucket
+        self.keys: dict[str, str] = dict(state.keys)
+        self.orders: dict[str, SimOrder] = {}
+        for order in state.open_orders:
+            if order.client_order_id in self.orders:
+                raise ValueError(f"OMS state holds open order {order.client_order_id} twice")
+            self.orders[order.client_order_id] = order
+            self.keys.setdefault(_key(order.client_order_id), order.intent_hash)
+        self.events: list[OmsEvent] = []
+        self.fills: list[SimulatedFill] = []
+        self.key_rows: list[tuple[str, str, str]] = []
+
+    # -- recording ---------------------------------------------------------------------
+
+    def _record(self, order: SimOrder, event_type: OmsEventType, reason: str | None = None) -> SimOrder:
+        order, event = advance(order, event_type, cycle_id=self.cycle_id, cycle_ts=self.cycle_ts, reason=reason)
+        self.events.append(event)
+        self.orders[order.client_order_id] = order
+        return order
+
+    # -- 1. reconcile ------------------------------------------------------------------
+
+    def reconcile(self, order: SimOrder, wanted: frozenset[tuple[str, Side]], cancel: frozenset[str]) -> None:
+        if self.cycle_ts - order.placed_ts >= timedelta(seconds=self.params.order_ttl_s):
+            self._record(order, E.EXPIRED, "ttl_expired")
+        elif order.client_order_id in cancel:
+            self._record(order, E.CANCELED, "replaced")
+        elif (order.symbol, order.side) not in wanted:
+            self._record(order, E.CANCELED, "plan_dropped")
+        elif order.status is OrderStatus.PLANNED:
+            due = order.next_attempt_ts is None or order.next_attempt_ts <= self.cycle_ts
+            if due and (self.allow_buys or order.side is not Side.BUY):
+                self._attempt(order, mark_hint=None)
+        else:
+            self._fill(order, placing=False, mark_hint=None)
+
+    # -- 2. submit ---------------------------------------------------------------------
+
+    def submit_intent(self, intent: OrderIntent) -> None:
+        cid, digest = intent.client_order_id, payload_hash(intent)
+        key = _key(cid)
+        held = self.keys.get(key)
+        if held is not None:
+            outcome = DUPLICATE if held == digest else CONFLICT
+            self.key_rows.append((key, digest, outcome))
+            holder = self.orders.get(cid)
+            if holder is not None and outcome == DUPLICATE:
+                self._record(holder, E.DUPLICATE_IGNORED, f"{key} already sent with this payload")
+            elif holder is not None:
+                self._record(holder, E.IDEMPOTENCY_CONFLICT, f"{key} holds payload {held[:12]}, refused {digest[:12]}")
+            return
+        self.keys[key] = digest
+        self.key_rows.append((key, digest, NEW))
+        order = SimOrder(
+            client_order_id=cid,
+            symbol=intent.symbol,
+            side=intent.side,
+            price_try=intent.price_try if intent.price_try is not None else ZERO,
+            qty=intent.qty if intent.qty is not None else ZERO,
+            placed_ts=self.cycle_ts,
+            placed_cycle_id=self.cycle_id,
+            status=OrderStatus.PLANNED,
+            intent_hash=digest,
+        )
+        self.orders[cid] = order
+        if order.price_try <= ZERO or order.qty <= ZERO:
+            self._record(order, E.REJECTED, "invalid_price_or_qty")
+            return
+        self._attempt(order, mark_hint=intent.mark_price_try)
+
+    def _attempt(self, order: SimOrder, *, mark_hint: Decimal | None) -> None:
+        p = self.params
+        bucket = self.bucket if self.bucket is not None else TokenBucket.full(p.rate_limit_burst)
+        self.bucket, taken = bucket.take(self.cycle_ts, rps=p.rate_limit_rps, burst=p.rate_limit_burst)
+        if not taken:
+            self._record(replace(order, next_attempt_ts=None), E.THROTTLED, "rate_limited")
+            return
+        attempt = order.attempts + 1
+        order = replace(order, attempts=attempt, next_attempt_ts=None)
+        cid = order.client_order_id
+        if draw(p.seed, cid, attempt, "transient") < p.transient_failure_rate:
+            error = pick(TRANSIENT_ERRORS, draw(p.seed, cid, attempt, "transient_error"))
+            if attempt < p.retry_max_attempts:
+                delay_ms = p.retry_base_delay_ms * 2 ** (attempt - 1)
+                order = replace(order, next_attempt_ts=self.cycle_ts + timedelta(milliseconds=delay_ms))
+                self._record(order, E.RETRY_SCHEDULED, f"{error} on attempt {attempt}, retry in {delay_ms} ms")
+            else:
+                order = self._record(order, E.RETRY_GIVEUP, f"{error} on attempt {attempt} of {p.retry_max_attempts}")
+                self._record(order, E.REJECTED, "retry_budget_exhausted")
+            return
+        order = self._record(order, E.SUBMITTED)
+        if draw(p.seed, cid, attempt, "reject") < p.reject_rate:
+            self._record(order, E.REJECTED, pick(REJECT_REASONS, draw(p.seed, cid, attempt, "reject_reason")))
+            return
+        order = self._record(order, E.ACKED)
+        self._fill(order, placing=True, mark_hint=mark_hint)
+
+    # -- fills -------------------------------------------------------------------------
+
+    def _fill(self, order: SimOrder, *, placing: bool, mark_hint: Decimal | None) -> None:
+        m = match(order, self.bars.get(order.symbol), params=self.params, placing=placing, mark_hint=mark_hint)
+        if m is None:
+            self.orders[order.client_order_id] = order
+            return
+        fee_rate = bps_factor(self.params.fees_bps)
+        with localcontext(MONEY_CONTEXT):
+            notional = m.fill_price_try * m.qty
+            fee = notional * fee_rate
+            self.fills.append(
+                SimulatedFill(
+                    fill_id=f"s7:{self.cycle_id}:{order.client_order_id}",
+                    cycle_id=self.cycle_id,
+                    cycle_ts=self.cycle_ts,
+                    client_order_id=order.client_order_id,
+                    symbol=order.symbol,
+                    side=order.side,
+                    qty=m.qty,
+                    mark_price_try=m.mark_price_try,
+                    fill_price_try=m.fill_price_try,
+                    notional_try=notional,
+                    fee_try=fee,
+                    slippage_try=m.slippage_try,
+                )
+            )
+            order = replace(
+                order,
+                filled_qty=order.filled_qty + m.qty,
+                filled_notional_try=order.filled_notional_try + notional,
+                fees_try=order.fees_try + fee,
+                slippage_try=order.slippage_try + m.slippage_try,
+            )
+        self._record(order, E.FILLED if order.remaining_qty == ZERO else E.PARTIALLY_FILLED)
+
+    # -- result ------------------------------------------------------------------------
+
+    def result(self) -> OmsStep:
+        orders = tuple(sorted(self.orders.values(), key=lambda o: o.client_order_id))
+        still_open = tuple(o for o in orders if o.is_open)
+        open_keys = {_key(o.client_order_id) for o in still_open}
+        keys = {k: self.keys[k] for k in sorted(self.keys) if k in open_keys}
+        return OmsStep(
+            state=OmsState(open_orders=still_open, bucket=self.bucket, keys=keys),
+            fills=tuple(self.fills),
+            events=tuple(self.events),
+            orders=orders,
+            keys=tuple(self.key_rows),
+        )
+
+
+def _key(client_order_id: str) -> str:
+    return f"submit:{client_order_id}"
+

@@ -1,0 +1,218 @@
+"""The simulated exchange behind the OMS: bars, fill models, the token bucket, seeded draws.
+
+Fill models (``OmsParams.fill_model``), for an order that reached the book:
+
+``seed``
+    The seeds' Stage 7 simulator, kept so old results can be reproduced: the whole
+    remaining quantity fills at once at ``mark × (1 + slippage)`` (BUY) or
+    ``mark × (1 − slippage)`` (SELL), whatever the limit and the volume;
+    ``slippage_try = |fill price − mark| × qty``. In the cycle it is submitted the mark
+    is the intent's own (exactly ``domain.fills``); later it is the bar's mark.
+
+``limit``
+    The limit price and the book are respected. Prices are the bar's ``best_bid_try`` /
+    ``best_ask_try`` (the mark when the snapshot has none).
+
+    - *Placement cycle* (the order was acknowledged in this step): the bar lies before
+      the order existed, so only the book counts. A BUY is marketable when
+      ``ask ≤ limit`` and pays ``min(limit, ask × (1 + slippage))``; a SELL when
+      ``bid ≥ limit`` and gets ``max(limit, bid × (1 − slippage))``. Otherwise it rests.
+      ``slippage_try = |fill price − mark| × qty``, as in the seed model.
+    - *Later cycles* (resting): the bar ``(previous cycle, this cycle]`` happened while the
+      order was on the book. A BUY is touched when the bar's ``low ≤ limit`` or the
+      cycle's ``ask ≤ limit``; a SELL when ``high ≥ limit`` or ``bid ≥ limit``. A touched
+      order fills at its limit (a maker fill: ``slippage_try = 0``).
+    - Quantity: at most ``volume_share × bar volume`` per cycle, floored to the decimals of
+      the order's quantity (its lot grid), and never more than what remains. A bar
+      without volume (``None`` or 0) fills nothing; a cap that floors to 0 fills nothing.
+
+In both models ``fee_try = fill price × qty × fees_bps / 10_000`` and an order without a
+bar this cycle stays as it is (the seed model's placement cycle excepted, which needs only
+the intent's mark).
+
+Draws (rejects, transient failures, their reason labels) are the first 64 bits of
+``sha256("{seed}|{client_order_id}|{attempt}|{purpose}")`` read as a fraction in
+``[0, 1)``; a draw below the rate triggers. The same inputs always give the same draw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, localcontext
+
+from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor, floor_to_step
+from btcbot_pipeline.domain.oms_orders import SimOrder
+from btcbot_pipeline.domain.plan import Side
+
+FILL_MODELS = ("seed", "limit")
+
+# Exchange-like reject reasons (BTCTurk error names, docs/btcturk-api.md §4.3). They are
+# labels drawn at random, not checks: the intents stage already enforces the minimum total.
+REJECT_REASONS = ("FAILED_LIMIT_ORDER", "FAILED_ORDER_WITH_OPEN_ORDERS", "FAILED_MIN_TOTAL_AMOUNT")
+# What a transient failure looks like to the client (each is retried).
+TRANSIENT_ERRORS = ("TIMEOUT", "TOO_MANY_REQUESTS", "SERVICE_UNAVAILABLE")
+
+_TWO_64 = Decimal(2**64)
+_MICROS = Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """What the simulated exchange knows of ``symbol`` at a cycle.
+
+    ``low_try`` / ``high_try`` / ``volume`` (base quantity) describe the trades in
+    ``(previous cycle, this cycle]``; the bid and ask are the book at the cycle.
+    """
+
+    symbol: str
+    mark_try: Decimal
+    best_bid_try: Decimal | None = None
+    best_ask_try: Decimal | None = None
+    low_try: Decimal | None = None
+    high_try: Decimal | None = None
+    volume: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OmsParams:
+    """The OMS settings, named after the seeds' ``STAGE7_*`` variables."""
+
+    fill_model: str = "seed"  # STAGE7_FILL_MODEL: "seed" | "limit"
+    volume_share: Decimal = Decimal("0.1")  # STAGE7_SIM_VOLUME_SHARE: share of a bar's volume one order may take
+    reject_rate: Decimal = Decimal("0")  # STAGE7_SIM_REJECT_RATE
+    transient_failure_rate: Decimal = Decimal("0")  # STAGE7_SIM_TRANSIENT_FAILURE_RATE
+    seed: int = 0  # STAGE7_SIM_SEED
+    rate_limit_rps: Decimal = Decimal("5")  # STAGE7_RATE_LIMIT_RPS
+    rate_limit_burst: int = 10  # STAGE7_RATE_LIMIT_BURST
+    retry_max_attempts: int = 3  # STAGE7_RETRY_MAX_ATTEMPTS: attempts in all, the first included
+    retry_base_delay_ms: int = 500  # STAGE7_RETRY_BASE_DELAY_MS
+    order_ttl_s: int = 900  # ORDER_TTL_SECONDS
+    slippage_bps: Decimal = Decimal("25")  # STAGE7_SLIPPAGE_BPS
+    fees_bps: Decimal = Decimal("20")  # STAGE7_FEES_BPS
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("fill_model", self.fill_model in FILL_MODELS, f"one of {', '.join(FILL_MODELS)}"),
+            ("volume_share", ZERO < self.volume_share <= ONE, "in (0, 1]"),
+            ("reject_rate", ZERO <= self.reject_rate <= ONE, "in [0, 1]"),
+            ("transient_failure_rate", ZERO <= self.transient_failure_rate <= ONE, "in [0, 1]"),
+            ("rate_limit_rps", self.rate_limit_rps > ZERO, "above 0"),
+            ("rate_limit_burst", self.rate_limit_burst >= 1, "at least 1"),
+            ("retry_max_attempts", self.retry_max_attempts >= 1, "at least 1"),
+            ("retry_base_delay_ms", self.retry_base_delay_ms >= 0, "at least 0"),
+            ("order_ttl_s", self.order_ttl_s >= 0, "at least 0"),
+            ("slippage_bps", ZERO <= self.slippage_bps < Decimal(10_000), "in [0, 10000)"),
+            ("fees_bps", ZERO <= self.fees_bps < Decimal(10_000), "in [0, 10000)"),
+        )
+        for name, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"OMS parameter {name} must be {rule}, was {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBucket:
+    """A token bucket in cycle time: ``rps`` tokens per second of ``ts`` (never the wall
+    clock), at most ``burst``; one submission attempt takes one token. ``None`` as a state's
+    bucket means a full one."""
+
+    tokens: Decimal
+    updated_ts: datetime | None
+
+    @classmethod
+    def full(cls, burst: int) -> TokenBucket:
+        return cls(tokens=Decimal(burst), updated_ts=None)
+
+    def refilled(self, ts: datetime, *, rps: Decimal, burst: int) -> TokenBucket:
+        """The bucket at ``ts`` (a ``ts`` before ``updated_ts`` adds nothing)."""
+        if self.updated_ts is None:
+            return TokenBucket(tokens=min(self.tokens, Decimal(burst)), updated_ts=ts)
+        elapsed = ts - self.updated_ts
+        micros = Decimal(max(0, (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds))
+        with localcontext(MONEY_CONTEXT):
+            tokens = min(Decimal(burst), self.tokens + rps * micros / _MICROS)
+        return TokenBucket(tokens=tokens, updated_ts=max(ts, self.updated_ts))
+
+    def take(self, ts: datetime, *, rps: Decimal, burst: int) -> tuple[TokenBucket, bool]:
+        """Refill to ``ts``, then take one token if there is one: ``(bucket', taken)``."""
+        bucket = self.refilled(ts, rps=rps, burst=burst)
+        if bucket.tokens < ONE:
+            return bucket, False
+        with localcontext(MONEY_CONTEXT):
+            return TokenBucket(tokens=bucket.tokens - ONE, updated_ts=bucket.updated_ts), True
+
+
+def draw(seed: int, client_order_id: str, attempt: int, purpose: str) -> Decimal:
+    """A deterministic pseudo-random fraction in ``[0, 1)`` (see the module docstring)."""
+    digest = hashlib.sha256(f"{seed}|{client_order_id}|{attempt}|{purpose}".encode()).hexdigest()
+    with localcontext(MONEY_CONTEXT):
+        return Decimal(int(digest[:16], 16)) / _TWO_64
+
+
+def pick(options: tuple[str, ...], fraction: Decimal) -> str:
+    """The option a draw in ``[0, 1)`` lands on."""
+    return options[int(fraction * len(options))]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What one order trades in one cycle, before fees."""
+
+    qty: Decimal
+    mark_price_try: Decimal
+    fill_price_try: Decimal
+    slippage_try: Decimal
+
+
+def match(
+    order: SimOrder,
+    bar: Bar | None,
+    *,
+    params: OmsParams,
+    placing: bool,
+    mark_hint: Decimal | None = None,
+) -> Match | None:
+    """The fill of ``order`` this cycle under ``params.fill_model``, or ``None``.
+
+    ``placing`` is true in the cycle the order was acknowledged; ``mark_hint`` is the
+    intent's mark, which the seed model uses in that cycle.
+    """
+    slip = bps_factor(params.slippage_bps)
+    with localcontext(MONEY_CONTEXT):
+        if params.fill_model == "seed":
+            mark = mark_hint if placing and mark_hint is not None else (bar.mark_try if bar is not None else None)
+            if mark is None:
+                return None
+            qty = order.remaining_qty
+            price = mark * (ONE + slip) if order.side is Side.BUY else mark * (ONE - slip)
+            return Match(qty, mark, price, abs(price - mark) * qty)
+        if bar is None:
+            return None
+        qty = _volume_cap(order, bar, params.volume_share)
+        if qty is None:
+            return None
+        mark, limit = bar.mark_try, order.price_try
+        bid = bar.best_bid_try if bar.best_bid_try is not None else mark
+        ask = bar.best_ask_try if bar.best_ask_try is not None else mark
+        if placing:
+            if order.side is Side.BUY and ask <= limit:
+                price = min(limit, ask * (ONE + slip))
+            elif order.side is Side.SELL and bid >= limit:
+                price = max(limit, bid * (ONE - slip))
+            else:
+                return None
+            return Match(qty, mark, price, abs(price - mark) * qty)
+        if order.side is Side.BUY:
+            touched = ask <= limit or (bar.low_try is not None and bar.low_try <= limit)
+        else:
+            touched = bid >= limit or (bar.high_try is not None and bar.high_try >= limit)
+        return Match(qty, mark, limit, ZERO) if touched else None
+
+
+def _volume_cap(order: SimOrder, bar: Bar, share: Decimal) -> Decimal | None:
+    if bar.volume is None or bar.volume <= ZERO:
+        return None
+    lot = Decimal(1).scaleb(min(0, int(order.qty.as_tuple().exponent)))
+    qty = min(order.remaining_qty, floor_to_step(share * bar.volume, lot))
+    return qty if qty > ZERO else None
