@@ -5,9 +5,9 @@ Fill models (``OmsParams.fill_model``), for an order that reached the book:
 ``seed``
     The seeds' Stage 7 simulator, kept so old results can be reproduced: the whole
     remaining quantity fills at once at ``mark × (1 + slippage)`` (BUY) or
-    ``mark × (1 − slippage)`` (SELL), whatever the limit and the volume;
-    ``slippage_try = |fill price − mark| × qty``. In the cycle it is submitted the mark
-    is the intent's own (exactly ``domain.fills``); later it is the bar's mark.
+    ``mark × (1 − slippage)`` (SELL), whatever the limit and the volume. In the cycle it
+    is submitted the mark is the intent's own (exactly ``domain.fills``); later it is the
+    bar's mark.
 
 ``limit``
     The limit price and the book are respected. Prices are the bar's ``best_bid_try`` /
@@ -17,14 +17,21 @@ Fill models (``OmsParams.fill_model``), for an order that reached the book:
       the order existed, so only the book counts. A BUY is marketable when
       ``ask ≤ limit`` and pays ``min(limit, ask × (1 + slippage))``; a SELL when
       ``bid ≥ limit`` and gets ``max(limit, bid × (1 − slippage))``. Otherwise it rests.
-      ``slippage_try = |fill price − mark| × qty``, as in the seed model.
+      The fill's mark is the bar's mark.
     - *Later cycles* (resting): the bar ``(previous cycle, this cycle]`` happened while the
       order was on the book. A BUY is touched when the bar's ``low ≤ limit`` or the
       cycle's ``ask ≤ limit``; a SELL when ``high ≥ limit`` or ``bid ≥ limit``. A touched
-      order fills at its limit (a maker fill: ``slippage_try = 0``).
+      order fills at its limit when the market traded there, so the limit is also the
+      fill's mark: a maker fill has ``slippage_try = 0``.
     - Quantity: at most ``volume_share × bar volume`` per cycle, floored to the decimals of
       the order's quantity (its lot grid), and never more than what remains. A bar
       without volume (``None`` or 0) fills nothing; a cap that floors to 0 fills nothing.
+
+``slippage_try`` is what the fill cost against its mark, signed as the ledger needs it
+(cost basis at the mark, slippage a separate cost line, so ``equity = start + net`` holds):
+``(fill price − mark) × qty`` for a BUY, ``(mark − fill price) × qty`` for a SELL. It is
+never negative in the seed model (where it equals ``domain.fills``' ``|price − mark| ×
+qty``); a taker fill capped at a limit on the far side of the mark gives a negative one.
 
 In both models ``fee_try = fill price × qty × fees_bps / 10_000`` and an order without a
 bar this cycle stays as it is (the seed model's placement cycle excepted, which needs only
@@ -186,7 +193,7 @@ def match(
                 return None
             qty = order.remaining_qty
             price = mark * (ONE + slip) if order.side is Side.BUY else mark * (ONE - slip)
-            return Match(qty, mark, price, abs(price - mark) * qty)
+            return Match(qty, mark, price, _cost(order.side, price, mark, qty))
         if bar is None:
             return None
         qty = _volume_cap(order, bar, params.volume_share)
@@ -202,12 +209,17 @@ def match(
                 price = max(limit, bid * (ONE - slip))
             else:
                 return None
-            return Match(qty, mark, price, abs(price - mark) * qty)
+            return Match(qty, mark, price, _cost(order.side, price, mark, qty))
         if order.side is Side.BUY:
             touched = ask <= limit or (bar.low_try is not None and bar.low_try <= limit)
         else:
             touched = bid >= limit or (bar.high_try is not None and bar.high_try >= limit)
-        return Match(qty, mark, limit, ZERO) if touched else None
+        return Match(qty, limit, limit, ZERO) if touched else None
+
+
+def _cost(side: Side, price: Decimal, mark: Decimal, qty: Decimal) -> Decimal:
+    # what the fill paid above the mark (BUY) or gave up below it (SELL)
+    return (price - mark) * qty if side is Side.BUY else (mark - price) * qty
 
 
 def _volume_cap(order: SimOrder, bar: Bar, share: Decimal) -> Decimal | None:

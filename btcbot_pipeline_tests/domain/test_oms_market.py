@@ -59,17 +59,20 @@ LIMIT_ROWS = [
     ("sell_marketable_over_limit", SELL, True, bar("100.6", bid="100.5"), Match(D("3.00"), D("100.6"), D("100.248750"), D("1.05375"))),
     ("sell_marketable_capped_at_limit", SELL, True, bar("100.1", bid="100.05"), Match(D("3.00"), D("100.1"), D("100"), D("0.300"))),
     ("sell_bid_below_limit_rests", SELL, True, bar("99.95", bid="99.9", high="120"), None),
-    # resting: touched by the bar's low/high or by the book → fills at the limit, no slippage
-    ("buy_resting_low_touches", BUY, False, bar("100.8", ask="101", low="99.5"), Match(D("3.00"), D("100.8"), D("100"), D("0"))),
-    ("buy_resting_low_equal_limit", BUY, False, bar("100.8", ask="101", low="100"), Match(D("3.00"), D("100.8"), D("100"), D("0"))),
+    # mark 100.1 above the ask: the limit caps the price below the mark → a negative cost
+    ("buy_taker_under_mark", BUY, True, bar("100.1", ask="99.9"), Match(D("3.00"), D("100.1"), D("100"), D("-0.300"))),
+    # resting: touched by the bar's low/high or by the book → fills at the limit, which is
+    # also its mark (the market traded there), no slippage
+    ("buy_resting_low_touches", BUY, False, bar("100.8", ask="101", low="99.5"), Match(D("3.00"), D("100"), D("100"), D("0"))),
+    ("buy_resting_low_equal_limit", BUY, False, bar("100.8", ask="101", low="100"), Match(D("3.00"), D("100"), D("100"), D("0"))),
     ("buy_resting_low_above", BUY, False, bar("100.8", ask="101", low="100.5"), None),
-    ("buy_resting_no_low_ask_touches", BUY, False, bar("99.9", ask="100"), Match(D("3.00"), D("99.9"), D("100"), D("0"))),
-    ("sell_resting_high_touches", SELL, False, bar("99.5", bid="99.4", high="100.2"), Match(D("3.00"), D("99.5"), D("100"), D("0"))),
+    ("buy_resting_no_low_ask_touches", BUY, False, bar("99.9", ask="100"), Match(D("3.00"), D("100"), D("100"), D("0"))),
+    ("sell_resting_high_touches", SELL, False, bar("99.5", bid="99.4", high="100.2"), Match(D("3.00"), D("100"), D("100"), D("0"))),
     ("sell_resting_high_below", SELL, False, bar("99.5", bid="99.4", high="99.9"), None),
     # volume: none or zero → no fill; 10% of 12.345 = 1.2345 → floored to the qty's 0.01 → 1.23
     ("no_volume", BUY, False, bar("99", low="98", volume=None), None),
     ("zero_volume", BUY, False, bar("99", low="98", volume="0"), None),
-    ("volume_cap_floored_to_lot", BUY, False, bar("99", low="98", volume="12.345"), Match(D("1.23"), D("99"), D("100"), D("0"))),
+    ("volume_cap_floored_to_lot", BUY, False, bar("99", low="98", volume="12.345"), Match(D("1.23"), D("100"), D("100"), D("0"))),
     ("volume_cap_floors_to_zero", BUY, False, bar("99", low="98", volume="0.05"), None),  # 0.005 → 0.00
 ]
 
@@ -82,7 +85,7 @@ def test_limit_model(side: Side, placing: bool, the_bar: Bar, expected: Match | 
 def test_limit_model_fills_only_what_remains() -> None:
     # 2.50 of 3.00 filled; the cap is 5 → 0.50
     got = match(order(BUY, filled="2.50"), bar("99", low="98"), params=LIMIT, placing=False)
-    assert got == Match(D("0.50"), D("99"), D("100"), D("0"))
+    assert got == Match(D("0.50"), D("100"), D("100"), D("0"))
 
 
 def test_limit_model_without_a_bar_fills_nothing() -> None:
