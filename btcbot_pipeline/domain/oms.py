@@ -276,7 +276,7 @@ class _Run:
         attempt = order.attempts + 1
         order = replace(order, attempts=attempt, next_attempt_ts=None)
         cid = order.client_order_id
-        if draw(p.seed, cid, attempt, "transient") < p.transient_failure_rate:
+        if p.transient_failure_rate > ZERO and draw(p.seed, cid, attempt, "transient") < p.transient_failure_rate:
             error = pick(TRANSIENT_ERRORS, draw(p.seed, cid, attempt, "transient_error"))
             if attempt < p.retry_max_attempts:
                 delay_ms = p.retry_base_delay_ms * 2 ** (attempt - 1)
@@ -287,7 +287,7 @@ class _Run:
                 self._record(order, E.REJECTED, "retry_budget_exhausted")
             return
         order = self._record(order, E.SUBMITTED)
-        if draw(p.seed, cid, attempt, "reject") < p.reject_rate:
+        if p.reject_rate > ZERO and draw(p.seed, cid, attempt, "reject") < p.reject_rate:
             self._record(order, E.REJECTED, pick(REJECT_REASONS, draw(p.seed, cid, attempt, "reject_reason")))
             return
         order = self._record(order, E.ACKED)

@@ -1,16 +1,12 @@
 """Simulated orders: their statuses, the legal transitions between them, and their events.
 
-The state machine (seed Stage 7 ``order_state``, plus ``EXPIRED``):
+The state machine (seed Stage 7 ``order_state``, plus ``EXPIRED``), from → to:
 
-================  ==============================================
-from              to
-================  ==============================================
-PLANNED           SUBMITTED, REJECTED, CANCELED, EXPIRED
-SUBMITTED         ACKED, REJECTED
-ACKED             PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED
-PARTIALLY_FILLED  PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED
-FILLED, CANCELED, REJECTED, EXPIRED: none (terminal)
-================  ==============================================
+- ``PLANNED`` → ``SUBMITTED``, ``REJECTED``, ``CANCELED``, ``EXPIRED``
+- ``SUBMITTED`` → ``ACKED``, ``REJECTED``
+- ``ACKED`` → ``PARTIALLY_FILLED``, ``FILLED``, ``CANCELED``, ``EXPIRED``
+- ``PARTIALLY_FILLED`` → ``PARTIALLY_FILLED``, ``FILLED``, ``CANCELED``, ``EXPIRED``
+- ``FILLED``, ``CANCELED``, ``REJECTED``, ``EXPIRED`` → nothing (terminal)
 
 ``LEGAL[status]`` is the set of statuses an order may move to; the four terminal statuses
 (:data:`TERMINAL`) have none. Two choices beyond the seeds' table:
