@@ -151,18 +151,28 @@ _PRICE_FIELDS = ("best_bid", "best_ask", "last", "high_24h", "low_24h")
 _LOW, _HIGH = PRICE.low, PRICE.high
 
 
+def _price_out(value: Decimal) -> bool:
+    """A price the book cannot hold. Zero and small negative prices are not range errors:
+    the snapshot stage excludes them as ``non_positive_price``."""
+    if not value.is_finite():
+        return True
+    if value > 0:
+        return not PRICE.contains(value)
+    return value < -_HIGH  # type: ignore[operator]
+
+
 def snapshot_out_of_range(s: SymbolSnapshot) -> str | None:
     """The first field of ``s`` outside its bound (``closes`` for any close), or ``None``."""
     for name in _PRICE_FIELDS:
         value = getattr(s, name)
-        if value is not None and not PRICE.contains(value):
+        if value is not None and _price_out(value):
             return name
     if s.quote_volume_try is not None and not QUOTE_VOLUME.contains(s.quote_volume_try):
         return "quote_volume_try"
     if s.daily_change_pct is not None and not CHANGE_PCT.contains(s.daily_change_pct):
         return "daily_change_pct"
     closes = s.closes
-    if closes and not (min(closes) >= _LOW and max(closes) <= _HIGH):  # type: ignore[operator]
+    if closes and not (min(closes) >= _LOW and max(closes) <= _HIGH) and any(map(_price_out, closes)):  # type: ignore[operator]
         return "closes"
     if s.rules is not None:
         return rules_out_of_range(s.rules)
@@ -179,13 +189,13 @@ def bound_snapshot(s: SymbolSnapshot) -> SymbolSnapshot:
     changes: dict[str, object] = {"skip_reason": out_of_range_reason(field)}
     for name in _PRICE_FIELDS:
         value = getattr(s, name)
-        if value is not None and not PRICE.contains(value):
+        if value is not None and _price_out(value):
             changes[name] = None
     if s.quote_volume_try is not None and not QUOTE_VOLUME.contains(s.quote_volume_try):
         changes["quote_volume_try"] = None
     if s.daily_change_pct is not None and not CHANGE_PCT.contains(s.daily_change_pct):
         changes["daily_change_pct"] = None
-    if s.closes and not all(PRICE.contains(c) for c in s.closes):
+    if s.closes and any(map(_price_out, s.closes)):
         changes["closes"] = ()
     if s.rules is not None and rules_out_of_range(s.rules) is not None:
         changes["rules"] = None

@@ -160,3 +160,10 @@ def test_an_order_whose_quantity_has_more_digits_than_its_grid_holds_is_skipped_
 
     assert intents("2000000") == {"BTCTRY": None, "FINETRY": None}
     assert intents("2000000000000") == {"BTCTRY": None, "FINETRY": "out_of_range:qty"}
+
+
+def test_a_zero_price_stays_non_positive_and_a_huge_negative_one_is_out_of_range() -> None:
+    out = final(snap(best_bid=D("0")), snap(symbol="XRPTRY", best_bid=D("-1e25")))
+
+    assert out["ETHTRY"].skip_reason == "non_positive_price"
+    assert (out["XRPTRY"].skip_reason, out["XRPTRY"].best_bid) == ("invalid_data:out_of_range:best_bid", None)
