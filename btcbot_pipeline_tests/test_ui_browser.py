@@ -47,7 +47,7 @@ from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.setting_names import known_setting_names, looks_like_ours
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+BIN = Path(sys.executable).parent  # the venv's console scripts (dagster, btcbot)
 PARTITION = "2026-01-01T00:30"
 CYCLE_TS = datetime(2026, 1, 1, 0, 30)
 ASSETS = ("market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace")
@@ -56,7 +56,8 @@ LOCATION = "btcbot_pipeline"
 SERVER_TIMEOUT_S = 120.0  # dagster dev up, code location loaded (~9 s idle)
 RUN_TIMEOUT_S = 120.0  # the cycle's run queued, launched and finished (~5 s idle)
 PAGE_TIMEOUT_S = 60.0  # one Chromium render (~4 s idle)
-STOP_TIMEOUT_S = 5.0  # SIGTERM, then SIGKILL
+GRACE_S = 2.0  # after SIGTERM, then SIGKILL (a graceful stop of dagster dev takes ~6 s; nothing here needs it)
+STOP_TIMEOUT_S = 5.0
 
 
 def _browser() -> str | None:
@@ -83,6 +84,14 @@ def browser() -> str:
 # --- the project and its server ------------------------------------------------------
 
 
+def _tool(name: str) -> str:
+    """A console script of this interpreter's environment, else the one on PATH."""
+    beside = BIN / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    assert found, f"{name} is neither beside {sys.executable} nor on PATH"
+    return found
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -96,7 +105,7 @@ def _make_project(root: Path) -> dict[str, Path]:
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     dataset = root / "data" / "replay"
     subprocess.run(
-        [str(BIN / "btcbot"), "replay-init", "--dataset", str(dataset), "--seed", "42"],
+        [_tool("btcbot"), "replay-init", "--dataset", str(dataset), "--seed", "42"],
         cwd=root, env=_server_env(home), check=True, capture_output=True, text=True, timeout=120,
     )
     book = root / "data" / "btcbot_book.duckdb"
@@ -130,7 +139,7 @@ def _dagster_dev(project: dict[str, Path], port: int) -> Iterator[str]:
     log_path = project["root"] / "dagster_dev.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [str(BIN / "dagster"), "dev", "-w", str(project["workspace"]), "-h", "127.0.0.1", "-p", str(port)],
+            [_tool("dagster"), "dev", "-w", str(project["workspace"]), "-h", "127.0.0.1", "-p", str(port)],
             cwd=project["root"], env=_server_env(project["home"]), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -143,7 +152,7 @@ def _dagster_dev(project: dict[str, Path], port: int) -> Iterator[str]:
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait_s in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
+    for sig, wait_s in ((signal.SIGTERM, GRACE_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -223,6 +232,8 @@ _LAUNCH = """mutation Launch($params: ExecutionParams!) { launchRun(executionPar
   __typename ... on LaunchRunSuccess { run { runId } } ... on Error { message }
   ... on RunConfigValidationInvalid { errors { message } } } }"""
 _RUN = """query Run($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"""
+_RUN_ERRORS = """query Logs($id: ID!) { logsForRun(runId: $id) { __typename ... on EventConnection {
+  events { __typename ... on MessageEvent { level message } ... on ErrorEvent { error { message } } } } } }"""
 
 
 def _launch_cycle(url: str, partition: str) -> str:
@@ -235,6 +246,16 @@ def _launch_cycle(url: str, partition: str) -> str:
     launched = _graphql(url, _LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
+
+
+def _run_errors(url: str, run_id: str) -> str:
+    """The ERROR-level messages of a run's event log (why it failed, for the assertion)."""
+    events = _graphql(url, _RUN_ERRORS, {"id": run_id})["logsForRun"].get("events", [])
+    lines = [
+        (e.get("error") or {}).get("message") or e["message"]
+        for e in events if e.get("level") in ("ERROR", "CRITICAL")
+    ]
+    return "\n".join(dict.fromkeys(line.strip() for line in lines)) or "(no error event)"
 
 
 def _wait_run(url: str, run_id: str, log_path: Path) -> str:
@@ -289,9 +310,20 @@ def _render(browser: str, profile: Path, url: str, shot: Path, window: str, scal
         f"--window-size={window}", f"--force-device-scale-factor={scale}",
         f"--virtual-time-budget={budget_ms}", f"--screenshot={shot}", "--dump-dom", url,
     ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=PAGE_TIMEOUT_S)
-    assert done.returncode == 0, f"chromium exited {done.returncode} on {url}: {done.stderr[-2000:]}"
-    return done.stdout
+    # Its own process group, so a hung render is stopped with all its helper processes.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=PAGE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"chromium did not render {url} within {PAGE_TIMEOUT_S:.0f} s")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, f"chromium exited {proc.returncode} on {url}: {err[-2000:]}"
+    return out
 
 
 def load_page(
@@ -357,7 +389,7 @@ def test_ui_shows_one_cycle_launched_through_graphql(browser: str, tmp_path: Pat
         assert _graphql(url, "mutation { setNuxSeen }") == {"setNuxSeen": True}
         run_id = _launch_cycle(url, PARTITION)
         status = _wait_run(url, run_id, project["root"] / "dagster_dev.log")
-        assert status == "SUCCESS", f"run {run_id} ended {status}:\n{_log_tail(project['root'] / 'dagster_dev.log')}"
+        assert status == "SUCCESS", f"run {run_id} ended {status}:\n{_run_errors(url, run_id)}"
         equity = _book_equity(project["book"])
         shown = format(equity.quantize(Decimal("0.01")), "f")
 
