@@ -52,8 +52,12 @@ that became an order, in their final status, by ``client_order_id``.
 
 Idempotency keys are kept in the state only while their order is open (bounded memory);
 the ``keys`` rows of each step are the permanent record. Client order ids carry their
-cycle id, so only a rerun of the same cycle (which starts again from the previous state)
-or a repeated intent within one step can present a key twice.
+cycle id, so a key comes back only as a repeated intent within one step or as the intent
+of an order still open; a rerun of a cycle starts again from the previous cycle's state,
+so its keys are ``NEW`` again, exactly as the first time.
+
+Prices, volume caps and the sign of ``slippage_try`` (what the ledger's identities need)
+are the fill models' (:mod:`~btcbot_pipeline.domain.oms_market`).
 """
 
 from __future__ import annotations
