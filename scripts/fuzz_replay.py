@@ -16,6 +16,7 @@ import argparse
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -56,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         failed = False
         try:
             property_()
-        except Exception as exc:  # the minimal example is printed by Hypothesis
+        except Exception as exc:  # Hypothesis attaches the minimal failing example as a note
             failed = True
-            print(f"FAILED: {type(exc).__name__}: {str(exc)[:500]}")
+            print("FAILED:")
+            traceback.print_exception(exc, file=sys.stdout)
         elapsed = time.perf_counter() - started
     print(f"examples run: {findings.examples} (asked {args.examples}, seed {args.seed}) in {elapsed:.1f} s "
           f"({1000 * elapsed / max(findings.examples, 1):.1f} ms each)")

@@ -15,18 +15,19 @@ what                        bound                       why
 ==========================  ==========================  ===============================
 price (TRY per unit):       ``[1e-12, 1e12]``           BTCTRY is ~4e6; SHIBTRY ~1e-3;
 bid, ask, last, high, low,                              6 significant digits left at 18
-open, close                                             decimals; price × qty < 1e20
+open, close                                             decimals
 base volume (units)         ``[0, 1e18]``               summed over a day in 60 digits
 quote volume (TRY)          ``[0, 1e18]``               stored, below 1e20
 daily change (%)            ``[-100, 1e9]``             a price cannot fall below zero
-tick size, lot size         ``0`` or ``[1e-18, 1e12]``  a grid finer than the book's 18
-                                                        decimals would store as zero
+tick size, lot size         ``[1e-18, 1e12]`` (or       a grid finer than the book's 18
+                            ``[-1e12, 0]``: unusable)   decimals would store as zero
 price / quantity scale      ``[0, 18]``                 decimals the book keeps
-min notional (TRY)          ``≤ 1e15``                  a money amount
+min notional (TRY)          ``[-1e15, 1e15]``           a money amount
 money setting (TRY)         ``≤ 1e15``                  capital, caps, targets: leaves
                                                         five digits of headroom for gains
 order / position quantity   ``≤ 1e18``                  checked on the estimate (plan)
                                                         and the order (intents)
+volatility (universe)       ``≤ 1e6``                   ``universe.MAX_VOLATILITY``
 ==========================  ==========================  ===============================
 
 The ask may be at most :data:`MAX_ASK_OVER_BID` times the bid: beyond that the book's mid
@@ -114,11 +115,11 @@ def _shown(value: Decimal) -> str:
 
 
 def step_in_range(value: Decimal) -> bool:
-    """A tick or lot size the book can store: zero or negative (refused as unusable
-    rules elsewhere), or within :data:`STEP`."""
+    """A tick or lot size the book can store: within :data:`STEP`, or zero or negative
+    down to ``-1e12`` (unusable rules, refused as such by :mod:`.rules`)."""
     if not value.is_finite():
         return False
-    return value <= 0 or STEP.contains(value)
+    return (value <= 0 and value >= -STEP.high) or STEP.contains(value)  # type: ignore[operator]
 
 
 def scale_in_range(value: int) -> bool:
@@ -127,7 +128,8 @@ def scale_in_range(value: int) -> bool:
 
 
 def min_notional_in_range(value: Decimal) -> bool:
-    return value.is_finite() and value <= MAX_MONEY_TRY
+    """``|value| <= 1e15``: a negative one is unusable rules, not a range error."""
+    return value.is_finite() and -MAX_MONEY_TRY <= value <= MAX_MONEY_TRY
 
 
 def rules_out_of_range(rules: SymbolRules) -> str | None:

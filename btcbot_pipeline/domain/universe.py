@@ -32,6 +32,10 @@ from btcbot_pipeline.domain.money import ONE, ZERO
 from btcbot_pipeline.domain.params import ScoreWeights, UniverseParams
 
 MISSING_SCORE = Decimal(-1)
+# A volatility (standard deviation of simple returns) above this is no market's: 1e6 is a
+# return of 100,000,000 % a candle. Such a symbol is rejected ``out_of_range:volatility``
+# (its value would not fit the book's DECIMAL(38, 18) column either).
+MAX_VOLATILITY = Decimal("1E6")
 _SCORE_GRID = Decimal("1E-12")  # scores are shown and compared at 12 decimals
 
 
@@ -265,9 +269,15 @@ def _select(snapshot: MarketSnapshot, screen: _Screen, memo: _ReturnsMemo | None
         else:
             rejected.append((symbol_snapshot.symbol, reason))
 
-    volumes = [s.quote_volume_try for s in eligible]
     context = _context_key()
     vols = [_volatility(s, params.vol_lookback, memo, context) for s in eligible]
+    if any(v is not None and v > MAX_VOLATILITY for v in vols):
+        # Closes that jump by a factor of 1e12 within the lookback (each in bounds) give a
+        # volatility the book cannot store: not a market, rejected with its reason.
+        keep = [i for i, v in enumerate(vols) if v is None or v <= MAX_VOLATILITY]
+        rejected += [(eligible[i].symbol, "out_of_range:volatility") for i in range(len(vols)) if i not in keep]
+        eligible, spreads, vols = [eligible[i] for i in keep], [spreads[i] for i in keep], [vols[i] for i in keep]
+    volumes = [s.quote_volume_try for s in eligible]
     liquidity_scores = _normalise(volumes, higher_is_better=True)
     spread_scores = _normalise(spreads, higher_is_better=False)  # type: ignore[arg-type]
     volatility_scores = _normalise(vols, higher_is_better=False)

@@ -103,6 +103,10 @@ def test_separators_and_case_are_one_canonical_name(name: str) -> None:
         (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("10"), price_scale=2, quantity_scale=8, out_of_range="quantity_scale"),
          "quantity_scale out of range"),
         (SymbolRules("ETHTRY", tick_size=D("0"), min_notional_try=D("10"), price_scale=2, quantity_scale=8), "tick_size 0"),
+        # found by the fuzzer: a tick of -1e20 is unusable, and no DECIMAL(38, 18) could hold it
+        (SymbolRules("ETHTRY", tick_size=D("-1e20"), min_notional_try=D("10"), price_scale=2, quantity_scale=8), "tick_size out of range"),
+        (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("-1e20"), price_scale=2, quantity_scale=8),
+         "min_notional_try out of range"),
         (SymbolRules("ETHTRY", tick_size=D("1"), lot_size=D("0"), min_notional_try=D("10"), price_scale=2, quantity_scale=8), "lot_size 0"),
         (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("-5"), price_scale=2, quantity_scale=8), "min_notional -5"),
         (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("10"), price_scale=2, quantity_scale=8, status="HALTED"), "status HALTED"),
@@ -167,3 +171,17 @@ def test_a_zero_price_stays_non_positive_and_a_huge_negative_one_is_out_of_range
 
     assert out["ETHTRY"].skip_reason == "non_positive_price"
     assert (out["XRPTRY"].skip_reason, out["XRPTRY"].best_bid) == ("invalid_data:out_of_range:best_bid", None)
+
+
+def test_a_volatility_the_book_cannot_store_is_rejected_by_the_universe_and_the_others_ranked() -> None:
+    from btcbot_pipeline.domain.params import UniverseParams
+    from btcbot_pipeline.domain.universe import select_universe
+
+    # Every close in bounds, but 1e-12 → 1e12 is a return of 1e24.
+    wild = snap(symbol="WILDTRY", closes=(D("1e-12"), D("1e12"), D("1e-12"), D("1e12")))
+    snapshot = finalize_snapshot(MarketSnapshot(cycle_ts=T, symbols=(wild, snap(symbol="BTCTRY"))), max_data_age_s=60)
+
+    selection = select_universe(snapshot, UniverseParams())
+
+    assert selection.selected == ("BTCTRY",)
+    assert selection.rejected == (("WILDTRY", "out_of_range:volatility"),)
