@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from btcbot_pipeline.domain.bounds import MAX_MONEY_TRY, STEP
+from btcbot_pipeline.domain.oms import OmsParams
 from btcbot_pipeline.domain.params import (
     CycleParams,
     ExecutionParams,
@@ -195,6 +196,28 @@ class BotSettings(BaseSettings):
         default=Decimal("20"), ge=0, lt=10000, alias="STAGE7_FEES_BPS"
     )
 
+    # --- the simulated OMS (seed Stage 7 oms_service) ------------------------------------
+    # `seed`: every accepted order fills in full at mark ± slippage in its own cycle (the
+    # seed system's behaviour, reproduces earlier results); `limit`: a BUY fills only when
+    # the market trades at or below its limit (SELL: at or above), at most
+    # STAGE7_SIM_VOLUME_SHARE of each bar's volume, so orders rest and fill over cycles.
+    stage7_fill_model: Literal["seed", "limit"] = Field(default="seed", alias="STAGE7_FILL_MODEL")
+    stage7_sim_volume_share: Decimal = Field(default=Decimal("0.1"), gt=0, le=1, alias="STAGE7_SIM_VOLUME_SHARE")
+    # Seeded, deterministic exchange rejects and transient submit failures (shares of submissions).
+    stage7_sim_reject_rate: Decimal = Field(default=Decimal("0"), ge=0, le=1, alias="STAGE7_SIM_REJECT_RATE")
+    stage7_sim_transient_failure_rate: Decimal = Field(
+        default=Decimal("0"), ge=0, le=1, alias="STAGE7_SIM_TRANSIENT_FAILURE_RATE"
+    )
+    stage7_sim_seed: int = Field(default=0, ge=0, le=2**31 - 1, alias="STAGE7_SIM_SEED")
+    # Token bucket in cycle time: submissions per second and the burst; a throttled order waits.
+    stage7_rate_limit_rps: Decimal = Field(default=Decimal("5"), gt=0, le=1000, alias="STAGE7_RATE_LIMIT_RPS")
+    stage7_rate_limit_burst: int = Field(default=10, ge=1, le=10_000, alias="STAGE7_RATE_LIMIT_BURST")
+    # Submission attempts in all (the first included) and the first backoff, doubled each retry.
+    stage7_retry_max_attempts: int = Field(default=3, ge=1, le=20, alias="STAGE7_RETRY_MAX_ATTEMPTS")
+    stage7_retry_base_delay_ms: int = Field(default=500, ge=0, le=86_400_000, alias="STAGE7_RETRY_BASE_DELAY_MS")
+    # An order still open this long after it was placed expires.
+    order_ttl_seconds: int = Field(default=900, ge=1, le=30 * 86_400, alias="ORDER_TTL_SECONDS")
+
     # --- exchange rules fallbacks (seed Stage 7 PR-4) -----------------------------------
     # Tick and lot must be > 0: quantising to a step of zero is undefined.
     stage7_rules_fallback_tick_size: Decimal = Field(
@@ -297,6 +320,10 @@ class BotSettings(BaseSettings):
         "stage7_order_offset_bps",
         "stage7_slippage_bps",
         "stage7_fees_bps",
+        "stage7_sim_volume_share",
+        "stage7_sim_reject_rate",
+        "stage7_sim_transient_failure_rate",
+        "stage7_rate_limit_rps",
         "stage7_rules_fallback_tick_size",
         "stage7_rules_fallback_lot_size",
         "stage7_rules_fallback_min_notional_try",
@@ -609,6 +636,20 @@ class BotSettings(BaseSettings):
             ),
             execution=ExecutionParams(
                 order_offset_bps=self.stage7_order_offset_bps,
+                slippage_bps=self.stage7_slippage_bps,
+                fees_bps=self.stage7_fees_bps,
+            ),
+            oms=OmsParams(
+                fill_model=self.stage7_fill_model,
+                volume_share=self.stage7_sim_volume_share,
+                reject_rate=self.stage7_sim_reject_rate,
+                transient_failure_rate=self.stage7_sim_transient_failure_rate,
+                seed=self.stage7_sim_seed,
+                rate_limit_rps=self.stage7_rate_limit_rps,
+                rate_limit_burst=self.stage7_rate_limit_burst,
+                retry_max_attempts=self.stage7_retry_max_attempts,
+                retry_base_delay_ms=self.stage7_retry_base_delay_ms,
+                order_ttl_s=self.order_ttl_seconds,
                 slippage_bps=self.stage7_slippage_bps,
                 fees_bps=self.stage7_fees_bps,
             ),

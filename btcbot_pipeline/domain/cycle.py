@@ -12,18 +12,20 @@ cycle of the fold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
-from typing import Iterable, Sequence
+from decimal import Decimal, localcontext
+from typing import Iterable, Mapping, Sequence
 
-from btcbot_pipeline.domain.fills import OrderEvent, SimulatedFill, fill_intents, order_events
+from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent, build_intents
 from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, mid_of
 from btcbot_pipeline.domain.modes import Mode, combine_modes
+from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
+from btcbot_pipeline.domain.oms import Bar, OmsEvent, OmsStep, SimOrder, step
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
-from btcbot_pipeline.domain.plan import PortfolioPlan, build_plan
+from btcbot_pipeline.domain.plan import PortfolioPlan, Side, build_plan
 from btcbot_pipeline.domain.risk import (
     RiskClear,
     RiskDecision,
@@ -99,14 +101,21 @@ class CycleResult:
     metrics: LedgerMetrics
     state: LedgerState  # the ledger after this cycle, carried into the next
     risk: RiskDecision | None = None  # the risk budget's decision for the next cycle
+    # The simulated OMS's cycle: every order it touched (final status), its events and
+    # idempotency rows; ``None`` only for results built without the OMS (old payloads).
+    oms: OmsStep | None = None
 
     @property
     def rules_stats(self) -> dict[str, object]:
         return rules_stats(self.rules)
 
     @property
-    def events(self) -> tuple[OrderEvent, ...]:
-        return order_events(self.fills)
+    def events(self) -> tuple[OmsEvent, ...]:
+        return () if self.oms is None else self.oms.events
+
+    @property
+    def orders(self) -> tuple[SimOrder, ...]:
+        return () if self.oms is None else self.oms.orders
 
 
 def run_cycle(
@@ -186,6 +195,7 @@ class _Fold:
         by_symbol: dict[str, SymbolSnapshot] = {}
         marks_now: dict[str, Decimal] = {}
         untradable: dict[str, str] = {}
+        bars: dict[str, Bar] = {}
         for symbol_snapshot in snapshot.symbols:
             symbol = symbol_snapshot.symbol
             by_symbol[symbol] = symbol_snapshot
@@ -193,6 +203,10 @@ class _Fold:
                 mark = mid_of(symbol_snapshot.best_bid, symbol_snapshot.best_ask)
                 if mark is not None:
                     marks_now[symbol] = mark
+                    bars[symbol] = Bar(
+                        symbol, mark, symbol_snapshot.best_bid, symbol_snapshot.best_ask,
+                        symbol_snapshot.bar_low, symbol_snapshot.bar_high, symbol_snapshot.bar_volume,
+                    )
             else:
                 untradable[symbol] = symbol_snapshot.skip_reason or "unknown"
         for symbol in holdings:
@@ -213,12 +227,18 @@ class _Fold:
         ))
         valuation = dict(state.marks)
         valuation.update(marks_now)
+        # Open orders (the limit model's resting orders, throttled or retried ones) count
+        # as done for the plan: their cash and quantity are reserved, so it never orders twice.
+        oms = state.oms
+        plan_cash, plan_holdings, sellable = state.cash_try, holdings, holdings
+        if oms.open_orders:
+            plan_cash, plan_holdings, sellable = _after_open_orders(state, params.execution.fees_bps)
         plan = build_plan(
             cycle_ts=cycle_ts,
             universe=selection.selected,
             marks=valuation,
-            cash_try=state.cash_try,
-            holdings=holdings,
+            cash_try=plan_cash,
+            holdings=plan_holdings,
             untradable=untradable,
             policy=params.policy,
             execution=params.execution,
@@ -230,12 +250,17 @@ class _Fold:
                 cycle_id=cycle_id,
                 plan=plan,
                 rules={r.symbol: r for r in resolved},
-                holdings=holdings,
+                holdings=sellable,
                 execution=params.execution,
                 mode=mode.final,
             )
-        fills = fill_intents(intents, params.execution, mode.final)
+        simulated = step(
+            oms, cycle_id=cycle_id, cycle_ts=cycle_ts, intents=intents, bars=bars,
+            wanted=_wanted(plan, holdings, valuation, mode.final), params=params.oms, allow_buys=mode.final.allows_buy,
+        )
+        fills = simulated.fills
         after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now)
+        after = replace(after, oms=simulated.state)
         decision = decide_with_text(
             risk, cycle_ts, metrics.equity_try, params.risk, self._limits_text, Mode.NORMAL,
             None if clear is None else clear.clear_id,
@@ -251,6 +276,7 @@ class _Fold:
             metrics=metrics,
             state=after,
             risk=decision,
+            oms=simulated,
         )
 
     def _shared_mode(self, mode: ModeDecision) -> ModeDecision:
@@ -260,6 +286,45 @@ class _Fold:
     def _shared_rules(self, resolved: tuple[EffectiveRules, ...]) -> tuple[EffectiveRules, ...]:
         # Keyed by identity: the stored tuple holds its rules, so their ids stay unique.
         return self._rules.setdefault(tuple(map(id, resolved)), resolved)
+
+
+def _after_open_orders(state: LedgerState, fees_bps: Decimal) -> tuple[Decimal, dict[str, Decimal], dict[str, Decimal]]:
+    """What the plan works from while orders are open: cash less what the open BUYs may
+    still spend; holdings as if the open orders had filled (BUYs added, SELLs taken off);
+    and what the intents may still sell (holdings less the open SELLs)."""
+    oms = state.oms
+    with localcontext(MONEY_CONTEXT):
+        cash = state.cash_try - oms.reserved_cash_try(fees_bps)
+        planned = state.quantities()
+        sellable = dict(planned)
+        for o in oms.open_orders:
+            if o.side is Side.BUY:
+                planned[o.symbol] = planned.get(o.symbol, ZERO) + o.remaining_qty
+            else:
+                planned[o.symbol] = planned.get(o.symbol, ZERO) - o.remaining_qty
+                sellable[o.symbol] = sellable.get(o.symbol, ZERO) - o.remaining_qty
+    return cash, planned, sellable
+
+
+def _wanted(
+    plan: PortfolioPlan, holdings: Mapping[str, Decimal], marks: Mapping[str, Decimal], mode: Mode
+) -> frozenset[tuple[str, Side]]:
+    """Which open orders the plan still wants: a BUY of a symbol whose target is above
+    what the book holds (when the mode allows buying), a SELL of one whose target is below
+    it. Nothing in OBSERVE_ONLY: every open order is cancelled."""
+    if mode is Mode.OBSERVE_ONLY:
+        return frozenset()
+    targets = {a.symbol: a.target_notional_try for a in plan.allocations}
+    out: set[tuple[str, Side]] = set()
+    with localcontext(MONEY_CONTEXT):
+        for symbol in set(targets) | set(holdings):
+            held = holdings.get(symbol, ZERO) * marks[symbol] if symbol in marks else ZERO
+            target = targets.get(symbol, ZERO)
+            if target > held and mode.allows_buy:
+                out.add((symbol, Side.BUY))
+            if target < held:
+                out.add((symbol, Side.SELL))
+    return frozenset(out)
 
 
 def run_full_cycle(

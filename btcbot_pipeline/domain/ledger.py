@@ -27,6 +27,7 @@ from typing import Iterable, Mapping
 
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
+from btcbot_pipeline.domain.oms import OmsState
 from btcbot_pipeline.domain.plan import Side
 
 _DRAWDOWN_GRID = Decimal("1E-12")
@@ -86,6 +87,10 @@ class LedgerState:
     peak_equity_try: Decimal | None = None
     max_drawdown: Decimal = ZERO
     last_cycle_ts: datetime | None = None
+    # The simulated OMS's open orders, token bucket and idempotency keys: an open BUY's
+    # cash and an open SELL's quantity are reserved (still the book's; the plan does not
+    # spend them twice).
+    oms: OmsState = field(default_factory=OmsState)
 
     @classmethod
     def opening(cls, start_capital_try: Decimal) -> LedgerState:

@@ -63,6 +63,7 @@ class SymbolSnapshot:
         closes: recent candle closes, oldest first, at most the volatility lookback + 1.
         rules: exchange rules, ``None`` when the exchange published none for the pair.
         skip_reason: why the symbol cannot be traded this cycle, ``None`` if it can.
+        bar_low / bar_high / bar_volume: the candles of the bar ending at the cycle.
     """
 
     symbol: str
@@ -78,6 +79,11 @@ class SymbolSnapshot:
     closes: tuple[Decimal, ...] = ()
     rules: SymbolRules | None = None
     skip_reason: str | None = None
+    # The trades of the bar since the previous cycle, (previous cycle, cycle], when the
+    # source was asked for them (the limit fill model): lowest and highest price, base volume.
+    bar_low: Decimal | None = None
+    bar_high: Decimal | None = None
+    bar_volume: Decimal | None = None
 
     @property
     def tradable(self) -> bool:

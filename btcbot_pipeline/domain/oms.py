@@ -17,7 +17,7 @@ applies:
 - otherwise it may fill against this cycle's bar (resting rules of the fill model); an
   order whose symbol has no bar stays open unchanged.
 
-**2. Submit** each PLANNED intent (BUYs only when ``allow_buys``), by ``client_order_id``:
+**2. Submit** each PLANNED intent (BUYs only when ``allow_buys``), in the given order:
 
 - idempotency key ``submit:{client_order_id}``, payload hash = sha256 of
   ``symbol|side|price|qty`` (canonical decimals). A key already held by an order of this
@@ -41,13 +41,12 @@ applies:
 A fill moves the order to ``FILLED`` when nothing remains, else ``PARTIALLY_FILLED``; an
 order fills at most once per cycle, with fill id ``s7:{cycle_id}:{client_order_id}`` (the
 ids of ``domain.fills``). With the default parameters the ``seed`` model gives exactly
-the fills of :func:`~btcbot_pipeline.domain.fills.fill_intents` (ordered by
-``client_order_id`` instead of intent order); the bucket still applies to it (a burst of
-10 submissions per cycle by default).
+the fills of :func:`~btcbot_pipeline.domain.fills.fill_intents`, in the same order; the
+bucket still applies to it (a burst of 10 submissions per cycle by default).
 
 Only submissions take tokens; cancels, expiry and fills do not. Fills and events are in
-the order they happen: reconciled orders first, then new ones, each by
-``client_order_id``. ``OmsStep.orders`` holds every order of ``state`` plus every intent
+the order they happen: reconciled orders first, by ``client_order_id``, then new ones
+in the order of ``intents`` (the plan's: SELLs first). ``OmsStep.orders`` holds every order of ``state`` plus every intent
 that became an order, in their final status, by ``client_order_id``.
 
 Idempotency keys are kept in the state only while their order is open (bounded memory);
@@ -180,7 +179,7 @@ def step(
     for order in sorted(state.open_orders, key=lambda o: o.client_order_id):
         run.reconcile(order, wanted_set, cancel_set)
     todo = [i for i in intents if i.status is IntentStatus.PLANNED and (allow_buys or i.side is not Side.BUY)]
-    for intent in sorted(todo, key=lambda i: i.client_order_id):
+    for intent in todo:  # in the plan's order: SELLs first, so their proceeds come before the BUYs
         run.submit_intent(intent)
     return run.result()
 

@@ -10,9 +10,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.risk import RiskLimits
+
+if TYPE_CHECKING:  # oms_market imports plan, which imports this module
+    from btcbot_pipeline.domain.oms_market import OmsParams
+
+
+def _oms_params() -> OmsParams:
+    from btcbot_pipeline.domain.oms_market import OmsParams
+
+    return OmsParams()
 
 
 class InvalidMetadataPolicy(StrEnum):
@@ -82,6 +92,7 @@ class CycleParams:
     policy: PolicyParams = field(default_factory=PolicyParams)
     rules: RulesParams = field(default_factory=RulesParams)
     execution: ExecutionParams = field(default_factory=ExecutionParams)
+    oms: OmsParams = field(default_factory=lambda: _oms_params())  # the simulated OMS (STAGE7_FILL_MODEL, ...)
     start_capital_try: Decimal = Decimal("1000")  # DRY_RUN_TRY_BALANCE
     max_data_age_s: int = 60  # STAGE7_MAX_DATA_AGE_SEC
     kill_switch: bool = True  # KILL_SWITCH: plan and record, simulate nothing

@@ -20,7 +20,8 @@ from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent
 from btcbot_pipeline.domain.ledger import Holding, LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSnapshot
-from btcbot_pipeline.domain.plan import PortfolioPlan
+from btcbot_pipeline.domain.oms import OmsState, OrderStatus, SimOrder, TokenBucket
+from btcbot_pipeline.domain.plan import PortfolioPlan, Side
 from btcbot_pipeline.domain.universe import UniverseSelection
 
 
@@ -266,7 +267,64 @@ def metrics_payload(m: LedgerMetrics) -> dict[str, Any]:
     }
 
 
+def _ts_exact(value: datetime | None) -> str | None:
+    """UTC text keeping microseconds when there are any (an OMS retry time)."""
+    if value is None:
+        return None
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return value.astimezone(timezone.utc).strftime(fmt)
+
+
+def _parse_ts_exact(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in value else "%Y-%m-%dT%H:%M:%SZ"
+    return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+
+
+def order_payload(o: SimOrder) -> dict[str, Any]:
+    return {
+        "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value, "price_try": _d(o.price_try),
+        "qty": _d(o.qty), "placed_ts": _ts_exact(o.placed_ts), "placed_cycle_id": o.placed_cycle_id,
+        "status": o.status.value, "filled_qty": _d(o.filled_qty), "filled_notional_try": _d(o.filled_notional_try),
+        "fees_try": _d(o.fees_try), "slippage_try": _d(o.slippage_try), "attempts": o.attempts,
+        "next_attempt_ts": _ts_exact(o.next_attempt_ts), "seq": o.seq, "intent_hash": o.intent_hash, "reason": o.reason,
+    }
+
+
+def order_from_payload(p: dict[str, Any]) -> SimOrder:
+    return SimOrder(
+        client_order_id=p["client_order_id"], symbol=p["symbol"], side=Side(p["side"]), price_try=Decimal(p["price_try"]),
+        qty=Decimal(p["qty"]), placed_ts=_parse_ts_exact(p["placed_ts"]), placed_cycle_id=p["placed_cycle_id"],  # type: ignore[arg-type]
+        status=OrderStatus(p["status"]), filled_qty=Decimal(p["filled_qty"]),
+        filled_notional_try=Decimal(p["filled_notional_try"]), fees_try=Decimal(p["fees_try"]),
+        slippage_try=Decimal(p["slippage_try"]), attempts=p["attempts"], next_attempt_ts=_parse_ts_exact(p["next_attempt_ts"]),
+        seq=p["seq"], intent_hash=p["intent_hash"], reason=p["reason"],
+    )
+
+
+def oms_payload(oms: OmsState) -> dict[str, Any]:
+    bucket = None if oms.bucket is None else {"tokens": _d(oms.bucket.tokens), "updated_ts": _ts_exact(oms.bucket.updated_ts)}
+    return {
+        "open_orders": [order_payload(o) for o in oms.open_orders],
+        "bucket": bucket,
+        "keys": dict(sorted(oms.keys.items())),
+    }
+
+
+def oms_from_payload(p: dict[str, Any] | None) -> OmsState:
+    if p is None:
+        return OmsState()
+    b = p["bucket"]
+    return OmsState(
+        open_orders=tuple(order_from_payload(o) for o in p["open_orders"]),
+        bucket=None if b is None else TokenBucket(Decimal(b["tokens"]), _parse_ts_exact(b["updated_ts"])),
+        keys=dict(sorted(p["keys"].items())),
+    )
+
+
 def state_payload(state: LedgerState) -> dict[str, Any]:
+    oms = state.oms
     return {
         "start_capital_try": _d(state.start_capital_try),
         "cash_try": _d(state.cash_try),
@@ -279,6 +337,8 @@ def state_payload(state: LedgerState) -> dict[str, Any]:
         "peak_equity_try": _d(state.peak_equity_try),
         "max_drawdown": _d(state.max_drawdown),
         "last_cycle_ts": _ts(state.last_cycle_ts),
+        # absent while the OMS has never run (an opening book)
+        **({"oms": oms_payload(oms)} if oms.open_orders or oms.bucket is not None or oms.keys else {}),
     }
 
 
@@ -295,4 +355,5 @@ def state_from_payload(p: dict[str, Any]) -> LedgerState:
         peak_equity_try=_D(p["peak_equity_try"]),
         max_drawdown=Decimal(p["max_drawdown"]),
         last_cycle_ts=parse_ts(p["last_cycle_ts"]),
+        oms=oms_from_payload(p.get("oms")),
     )

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from btcbot_pipeline.domain.market import SymbolRules
 from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
+from btcbot_pipeline.domain.oms import LEGAL, OrderStatus
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
 from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules
 from btcbot_pipeline.storage.book import TABLES
@@ -292,13 +293,48 @@ def intents_frame(
     return recs
 
 
-def fills_frame(rows: Sequence[Sequence[Any]], gp: GateParams) -> list[Record]:
+def fills_frame(rows: Sequence[Sequence[Any]], gp: GateParams, orders: Sequence[Sequence[Any]] = ()) -> list[Record]:
+    """Fills with their price checked against the fill model: the seed model fills at the
+    mark ± slippage; the limit model never pays more than a BUY's limit nor gets less than
+    a SELL's (the orders' limits come from the same cycles' ``orders`` rows)."""
     recs = records("fills", rows)
     slip = bps_factor(gp.cycle.execution.slippage_bps)
+    seed = gp.cycle.oms.fill_model == "seed"
+    limits = {(o["cycle_ts"], o["client_order_id"]): o["price_try"] for o in records("orders", orders)}
     for r in recs:
         mark, price = r["mark_price_try"], r["fill_price_try"]
         r["fee_non_negative"] = r["fee_try"] is not None and r["fee_try"] >= ZERO
-        r["price_within_slippage"] = mark is not None and price is not None and abs(price - mark) <= mark * slip
+        r["price_within_slippage"] = not seed or (mark is not None and price is not None and abs(price - mark) <= mark * slip)
+        limit = limits.get((r["cycle_ts"], r["client_order_id"]))
+        r["limit_price_try"] = limit
+        r["price_within_limit"] = seed or (
+            limit is not None and price is not None and (price <= limit if r["side"] == "BUY" else price >= limit)
+        )
+    return recs
+
+
+def order_events_frame(rows: Sequence[Sequence[Any]]) -> list[Record]:
+    """Order events with each order's sequence checked: numbered 1, 2, 3, … without a gap
+    (an order's earlier events may lie before the chunk), and every status change one
+    that the order state machine allows (:data:`~btcbot_pipeline.domain.oms.LEGAL`)."""
+    recs = records("order_events", rows)
+    by_order: dict[str, list[Record]] = defaultdict(list)
+    for r in recs:
+        by_order[r["client_order_id"]].append(r)
+        r["symbol"] = None
+    for events in by_order.values():
+        events.sort(key=lambda e: (e["seq"] is None, e["seq"]))
+        previous_seq: int | None = None
+        status: str | None = None
+        for e in events:
+            seq, after = e["seq"], e["status_after"]
+            ok = seq is not None and (previous_seq is None or seq == previous_seq + 1)
+            if status is None and seq == 1:
+                status = OrderStatus.PLANNED.value
+            if ok and status is not None and after != status:
+                ok = OrderStatus(after) in LEGAL[OrderStatus(status)]
+            e["event_sequence_legal"] = ok
+            previous_seq, status = seq, after
     return recs
 
 
@@ -434,9 +470,24 @@ FILLS_SUITE = Suite(
     (
         Expect("fill_id_unique", "unique", ("fill_id",)),
         _flag("fee_non_negative", "fee_try"),
-        _flag("price_within_slippage", "fill_price_try", "mark_price_try"),
+        _flag("price_within_slippage", "fill_price_try", "mark_price_try",
+              description="seed fill model: the fill price is the mark ± STAGE7_SLIPPAGE_BPS"),
+        _flag("price_within_limit", "side", "fill_price_try", "limit_price_try",
+              description="limit fill model: a BUY never fills above its limit, a SELL never below"),
     ),
-    columns=_cols("fills", "fee_non_negative", "price_within_slippage"),
+    columns=_cols("fills", "fee_non_negative", "price_within_slippage", "limit_price_try", "price_within_limit"),
+)
+
+ORDER_EVENTS_SUITE = Suite(
+    "order_lifecycle_gate",
+    "simulated_fills",
+    (
+        Expect("event_id_unique", "unique", ("event_id",)),
+        _flag("event_sequence_legal", "client_order_id", "seq", "event_type", "status_after",
+              description="each order's events are numbered without a gap and move it only as the state machine allows"),
+    ),
+    key=("cycle_ts", "client_order_id"),
+    columns=_cols("order_events", "event_sequence_legal", "symbol"),
 )
 
 LEDGER_SUITE = Suite(
@@ -482,7 +533,10 @@ TRACE_SUITE = Suite(
 
 SUITES = {
     s.name: s
-    for s in (MARKET_SUITE, UNIVERSE_SUITE, PLAN_SUITE, INTENTS_SUITE, FILLS_SUITE, LEDGER_SUITE, CHAIN_SUITE, TRACE_SUITE)
+    for s in (
+        MARKET_SUITE, UNIVERSE_SUITE, PLAN_SUITE, INTENTS_SUITE, FILLS_SUITE, ORDER_EVENTS_SUITE, LEDGER_SUITE, CHAIN_SUITE,
+        TRACE_SUITE,
+    )
 }
 
 
@@ -583,13 +637,14 @@ def gate_failure_rows(result: GateResult, recs: Sequence[Record], cycle_id_for: 
 
 
 def trading_frames(rows: Mapping[str, Sequence[Sequence[Any]]], results: Sequence[Any], gp: GateParams) -> list[tuple[Suite, list[Record]]]:
-    """The four suites of the ``trading_cycle`` step over its rows (``results``: the
+    """The suites of the ``trading_cycle`` step over its rows (``results``: the
     :class:`~btcbot_pipeline.domain.cycle.CycleResult` list, for the effective rules)."""
     eff = {(res.cycle_ts, r.symbol): r for res in results for r in res.rules}
     return [
         (PLAN_SUITE, plan_frame(rows["plan_actions"], rows["portfolio_plan"], gp)),
         (INTENTS_SUITE, intents_frame(rows["order_intents"], rows["portfolio_plan"], eff, gp)),
-        (FILLS_SUITE, fills_frame(rows["fills"], gp)),
+        (FILLS_SUITE, fills_frame(rows["fills"], gp, rows["orders"])),
+        (ORDER_EVENTS_SUITE, order_events_frame(rows["order_events"])),
         (LEDGER_SUITE, ledger_frame(rows["ledger_metrics"], rows["positions"], gp)),
     ]
 

@@ -46,7 +46,8 @@ from btcbot_pipeline.storage.book import MONEY, RUN_ONLY_COLUMNS, TABLES
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "order_intents": ("symbol", "side", "client_order_id"),
     "orders": ("symbol", "side", "order_id"),
-    "order_events": ("client_order_id", "event_type"),
+    "order_events": ("client_order_id", "seq", "event_type"),
+    "idempotency_keys": ("key", "outcome"),
     "fills": ("symbol", "side", "fill_id"),
     "ledger_metrics": (),
     "positions": ("symbol",),

@@ -81,10 +81,20 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("order_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
         ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("order_type", "VARCHAR"), ("price_try", MONEY), ("qty", MONEY),
         ("filled_qty", MONEY), ("status", "VARCHAR"), ("mode", "VARCHAR"),
+        # the simulated OMS: the order as it stands after this cycle (one row per order the
+        # cycle touched; its latest row is its current state)
+        ("avg_fill_price_try", MONEY), ("fees_try", MONEY), ("slippage_try", MONEY), ("placed_cycle_id", "VARCHAR"),
+        ("attempts", "INTEGER"), ("reason", "VARCHAR"),
     ),
     "order_events": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("event_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
-        ("event_type", "VARCHAR"), ("status_after", "VARCHAR"),
+        ("event_type", "VARCHAR"), ("status_after", "VARCHAR"), ("seq", "INTEGER"), ("reason", "VARCHAR"),
+    ),
+    # Every side-effecting action's idempotency key with its payload hash and what became
+    # of it: NEW, DUPLICATE_IGNORED or IDEMPOTENCY_CONFLICT.
+    "idempotency_keys": (
+        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("key", "VARCHAR"), ("payload_hash", "VARCHAR"),
+        ("outcome", "VARCHAR"),
     ),
     "fills": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("fill_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
@@ -162,7 +172,8 @@ AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 # Bumped when a table's columns change: a book of another schema is refused, not mixed.
-# 3: ledger_metrics records the chain (opening_digest, closing_digest).
+# 3: ledger_metrics records the chain (opening_digest, closing_digest); run_metrics how
+# the cycle ran; the simulated OMS's orders, order_events and idempotency_keys.
 SCHEMA_VERSION = 3
 
 # Tables written by each stage, upstream first: a chunk rewrites (or, when a gate stops it,
@@ -171,8 +182,8 @@ STAGE_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("market_snapshot", ("market_snapshot", "market_cycles")),
     ("universe", ("universe", "universe_selection")),
     ("trading_cycle", (
-        "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics",
-        "positions", "risk_decisions",
+        "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "idempotency_keys", "fills",
+        "ledger_metrics", "positions", "risk_decisions",
     )),
     ("cycle_trace", ("cycle_trace", "run_metrics")),
 )

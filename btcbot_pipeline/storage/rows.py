@@ -113,8 +113,8 @@ def cycle_rows(
         payloads = [CyclePayloads.of(res) for res in results]
     tables: dict[str, list[Row]] = {
         t: [] for t in (
-            "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics",
-            "positions", "risk_decisions",
+            "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "idempotency_keys", "fills",
+            "ledger_metrics", "positions", "risk_decisions",
         )
     }
     previous, opened_from = carried_from, opening_digest
@@ -130,21 +130,22 @@ def cycle_rows(
                 ts, cid, seq, a.symbol, a.side.value, a.desired_notional_try, a.notional_try, a.est_qty,
                 a.mark_price_try, a.reason, a.status.value, a.skip_reason,
             ))
-        filled = {f.client_order_id: f for f in res.fills}
         for i, i_payload in zip(res.intents, pay.intents):
             tables["order_intents"].append((
                 ts, cid, i.client_order_id, ts, i.symbol, i.side.value, i.order_type, i.price_try, i.qty,
                 i.notional_try, i.mark_price_try, i.status.value, i.reason, i.skip_reason, i.rules_status,
                 dumps(i_payload),
             ))
-            if i.planned:
-                fill = filled.get(i.client_order_id)
-                tables["orders"].append((
-                    ts, cid, i.client_order_id, i.client_order_id, i.symbol, i.side.value, i.order_type, i.price_try,
-                    i.qty, fill.qty if fill else 0, "FILLED" if fill else "NOT_SUBMITTED", "dry_run",
-                ))
+        for o in res.orders:
+            tables["orders"].append((
+                ts, cid, o.client_order_id, o.client_order_id, o.symbol, o.side.value, "LIMIT", o.price_try, o.qty,
+                o.filled_qty, o.status.value, "dry_run", o.avg_fill_price_try, o.fees_try, o.slippage_try,
+                o.placed_cycle_id, o.attempts, o.reason,
+            ))
         for e in res.events:
-            tables["order_events"].append((ts, cid, e.event_id, e.client_order_id, e.event_type, e.status_after))
+            tables["order_events"].append((ts, cid, e.event_id, e.client_order_id, e.event_type, e.status_after, e.seq, e.reason))
+        if res.oms is not None:
+            tables["idempotency_keys"] += [(ts, cid, key, digest, outcome) for key, digest, outcome in res.oms.keys]
         for f, f_payload in zip(res.fills, pay.fills):
             tables["fills"].append((
                 ts, cid, f.fill_id, f.client_order_id, f.symbol, f.side.value, f.qty, f.mark_price_try,

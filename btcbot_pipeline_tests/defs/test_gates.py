@@ -193,7 +193,7 @@ def test_a_passing_rerun_clears_the_recorded_gate_failure(cycle: Cycle, monkeypa
     assert result.success, failure_text(result)
     assert _count(cycle, "gate_failures") == 0
     assert all(e.passed for e in result.get_asset_check_evaluations())
-    assert len(result.get_asset_check_evaluations()) == 8  # seven stage gates + the ledger chain gate
+    assert len(result.get_asset_check_evaluations()) == 9  # seven stage gates, the ledger chain, the order lifecycle
 
 
 def test_a_warn_gate_is_reported_and_the_cycle_goes_on(cycle: Cycle) -> None:

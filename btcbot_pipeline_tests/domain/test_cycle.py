@@ -362,12 +362,18 @@ def test_degraded_market_snapshot_observes_only_with_its_reason() -> None:
     assert (result.intents, result.fills) == ((), ())
 
 
-def test_events_and_rules_stats_are_derived_like_the_stages_give_them() -> None:
-    # CycleResult keeps fills and rules; its events and rules_stats are computed on reading.
+def test_the_seed_fill_model_fills_like_the_seed_and_each_order_leaves_its_lifecycle() -> None:
+    # The OMS with the seed model (the default) fills exactly what the seed's simulation
+    # filled; every filled order went SUBMITTED → ACKED → FILLED, one event each, in order.
     for result in demo():
-        assert result.events == simulate_fills(result.intents, DEMO.execution, result.mode.final)[1]
+        assert result.fills == simulate_fills(result.intents, DEMO.execution, result.mode.final)[0]
         assert result.rules_stats == rules_stats(result.rules)
-    assert sum(len(r.events) for r in demo()) == 2 * sum(len(r.fills) for r in demo()) > 0
+        for fill in result.fills:
+            mine = [(e.seq, e.event_type.value, e.status_after.value) for e in result.events if e.client_order_id == fill.client_order_id]
+            assert mine == [(1, "SUBMITTED", "SUBMITTED"), (2, "ACKED", "ACKED"), (3, "FILLED", "FILLED")]
+        assert [e.event_id for e in result.events][:1] == [f"{result.fills[0].client_order_id}:0001:SUBMITTED"] if result.fills else True
+        assert result.state.oms.open_orders == ()
+    assert sum(len(r.events) for r in demo()) == 3 * sum(len(r.fills) for r in demo()) > 0
 
 
 def test_run_cycle_equals_one_step_of_the_fold() -> None:

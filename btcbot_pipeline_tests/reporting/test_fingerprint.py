@@ -100,7 +100,8 @@ def test_fingerprint_command_prints_digest_cycles_and_tables(backtest_dir: Path,
         "cycles   2 (2026-01-01T00:00 … 2026-01-01T00:05 UTC)",
         f"digest   {expected.digest}",
     ]
-    assert lines[4] == f"  order_intents  {expected.tables[0].rows:>7} rows  {expected.tables[0].digest}"
+    width = max(len(t.table) for t in expected.tables)  # table names are padded to the longest
+    assert lines[4] == f"  {'order_intents':<{width}} {expected.tables[0].rows:>7} rows  {expected.tables[0].digest}"
 
 
 # --- canonical text -------------------------------------------------------------------

@@ -26,6 +26,7 @@ import os
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from itertools import accumulate, repeat
@@ -168,7 +169,7 @@ class ReplayDataset:
         )
 
     def snapshot_at(
-        self, cycle_ts: datetime, *, vol_lookback: int = 20, max_data_age_s: int = 60
+        self, cycle_ts: datetime, *, vol_lookback: int = 20, max_data_age_s: int = 60, bar_seconds: int | None = None
     ) -> MarketSnapshot:
         """The market as known at ``cycle_ts``: only rows with ``ts <= cycle_ts`` are used.
 
@@ -176,6 +177,8 @@ class ReplayDataset:
             cycle_ts: the cycle time, timezone-aware with a zero UTC offset.
             vol_lookback: closes kept per symbol are the last ``vol_lookback + 1``.
             max_data_age_s: passed to ``assess_symbol``; older data → ``stale_data``.
+            bar_seconds: also give each symbol the bar of the candles in
+                ``(cycle_ts - bar_seconds, cycle_ts]`` (the limit fill model); ``None``: no bars.
 
         Returns:
             One :class:`SymbolSnapshot` per symbol, sorted. ``data_ts`` is the older of the
@@ -191,11 +194,13 @@ class ReplayDataset:
         if vol_lookback < 0:
             raise ValueError(f"vol_lookback must be >= 0, was {vol_lookback}")
         now_us = to_epoch_us(cycle_ts)
-        snapshots = tuple(s.at(now_us, vol_lookback + 1, max_data_age_s) for s in self._series)
+        bar_us = None if bar_seconds is None else bar_seconds * _SECOND_US
+        snapshots = tuple(s.at(now_us, vol_lookback + 1, max_data_age_s, bar_us) for s in self._series)
         return MarketSnapshot(cycle_ts=cycle_ts, symbols=snapshots, source="replay")
 
     def snapshots(
-        self, cycle_times: Sequence[datetime], *, vol_lookback: int = 20, max_data_age_s: int = 60
+        self, cycle_times: Sequence[datetime], *, vol_lookback: int = 20, max_data_age_s: int = 60,
+        bar_seconds: int | None = None,
     ) -> list[MarketSnapshot]:
         """Finalized snapshots for many cycle times at once, in the order given.
 
@@ -216,7 +221,8 @@ class ReplayDataset:
         order = sorted(range(len(stamps)), key=stamps.__getitem__)
         ascending = [stamps[i] for i in order]
         moments: dict[int, datetime] = {}
-        columns = [s.sweep(ascending, vol_lookback + 1, max_data_age_s, moments) for s in self._series]
+        bar_us = None if bar_seconds is None else bar_seconds * _SECOND_US
+        columns = [s.sweep(ascending, vol_lookback + 1, max_data_age_s, moments, bar_us) for s in self._series]
         by_time = list(zip(*columns)) if columns else [()] * len(stamps)
         out: list[MarketSnapshot | None] = [None] * len(stamps)
         for position, symbols in zip(order, by_time):
@@ -243,7 +249,7 @@ class _SymbolSeries:
     __slots__ = (
         "symbol", "rules", "reason", "invalid",
         "b_ts", "bid", "ask",
-        "c_ts", "c_open", "c_high", "c_low", "c_close", "c_qv_prefix",
+        "c_ts", "c_open", "c_high", "c_low", "c_close", "c_volume", "c_qv_prefix",
         "w_lo", "w_high", "w_low", "w_qv", "w_change",
         "t_ts", "t_last", "t_high", "t_low", "t_qv", "t_change",
     )  # fmt: skip
@@ -286,6 +292,7 @@ class _SymbolSeries:
         cols = candles.columns
         opens, highs, lows, closes = (tuple(cols[name]) for name in ("open", "high", "low", "close"))
         self.c_open, self.c_high, self.c_low, self.c_close = opens, highs, lows, closes
+        self.c_volume = tuple(cols["volume"])
         # Prefix sums in the 60-digit money context stay exact, so a window's sum is one
         # subtraction and equals the row-by-row sum to the last digit.
         products = map(MONEY_CONTEXT.multiply, closes, cols["volume"])
@@ -333,11 +340,13 @@ class _SymbolSeries:
             for d, o, last in zip(direct, opens, cols["last"], strict=True)
         )
 
-    def at(self, now_us: int, n_closes: int, max_data_age_s: int) -> SymbolSnapshot:
+    def at(self, now_us: int, n_closes: int, max_data_age_s: int, bar_us: int | None = None) -> SymbolSnapshot:
         """This symbol's snapshot at epoch-µs ``now_us`` (rows with ``ts <= now_us`` only)."""
-        return self.sweep([now_us], n_closes, max_data_age_s, {})[0]
+        return self.sweep([now_us], n_closes, max_data_age_s, {}, bar_us)[0]
 
-    def sweep(self, stamps: list[int], n_closes: int, max_data_age_s: int, moments: dict[int, datetime]) -> list[SymbolSnapshot]:
+    def sweep(
+        self, stamps: list[int], n_closes: int, max_data_age_s: int, moments: dict[int, datetime], bar_us: int | None = None
+    ) -> list[SymbolSnapshot]:
         """The snapshot at every epoch-µs stamp of ``stamps`` (ascending), from the last
         book row, candle and ticker row at or before it. Each row pointer only moves
         forward from where the previous stamp left it. ``moments`` caches epoch-µs →
@@ -405,6 +414,23 @@ class _SymbolSeries:
             ):
                 snapshot = bound_snapshot(snapshot)
             out.append(snapshot)
+        if bar_us is not None and self.reason is None:
+            out = self._with_bars(stamps, out, bar_us)
+        return out
+
+    def _with_bars(self, stamps: list[int], snaps: list[SymbolSnapshot], bar_us: int) -> list[SymbolSnapshot]:
+        """Each snapshot with the bar of the candles in ``(stamp - bar_us, stamp]``: the
+        trades a resting order could have met since the previous cycle (no candle: no bar)."""
+        c_ts, highs, lows, volumes = self.c_ts, self.c_high, self.c_low, self.c_volume
+        out = []
+        for now_us, snap in zip(stamps, snaps):
+            first, last = bisect_right(c_ts, now_us - bar_us), bisect_right(c_ts, now_us)
+            if first < last:
+                snap = replace(
+                    snap, bar_low=min(lows[first:last]), bar_high=max(highs[first:last]),
+                    bar_volume=sum(volumes[first:last], ZERO) if last - first > 1 else volumes[first],
+                )
+            out.append(snap)
         return out
 
     def _window(self, lo: int, ic: int) -> tuple[Decimal | None, ...]:

@@ -55,7 +55,7 @@ from btcbot_pipeline.defs.cycle.checks import (
     utc,
 )
 from btcbot_pipeline.defs.cycle.owners import OWNERS
-from btcbot_pipeline.defs.cycle.partitions import cycle_ticks
+from btcbot_pipeline.defs.cycle.partitions import cycle_step_seconds, cycle_ticks
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
 from btcbot_pipeline.engine import (
     PROGRESS_LOGGER,
@@ -233,7 +233,10 @@ def build_cycle_assets(
 
         def snapshots(times: list[datetime]) -> list[Any]:
             try:
-                snaps = market.snapshots(times, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec)
+                bars = {} if bar_seconds is None else {"bar_seconds": bar_seconds}
+                snaps = market.snapshots(
+                    times, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec, **bars
+                )
             except ReplayDatasetError as exc:
                 raise dg.Failure(description=f"replay dataset unusable: {exc}", allow_retries=False) from None
             for snap in snaps:
@@ -244,6 +247,8 @@ def build_cycle_assets(
 
         total = sum(len(p.times) for p in parts)
         cycles = 0
+        # The limit fill model meets resting orders with the trades since the previous cycle.
+        bar_seconds = cycle_step_seconds(cfg.cycle_cron, parts[0].window.start) if cfg.stage7_fill_model == "limit" else None
         try:
             with gates_for(total, cfg.gate_validator) as gates, book.open() as b:
                 for outcome in run_window(

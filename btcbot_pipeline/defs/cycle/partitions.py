@@ -65,3 +65,14 @@ def cycle_ticks(cron: str, start: datetime, end: datetime) -> list[datetime]:
         out += [t for t in (day + o for o in offsets) if start <= t < end]
         day += _DAY
     return out
+
+
+def cycle_step_seconds(cron: str, at: datetime) -> int:
+    """Seconds between the first two cycle ticks at or after ``at``: the bar a cycle sees
+    of the trades since the previous cycle (one step of a regular cron such as ``*/5``)."""
+    ticks = []
+    for tick in cron_string_iterator(at.timestamp(), cron, "UTC"):
+        ticks.append(tick)
+        if len(ticks) == 2:
+            break
+    return int((ticks[1] - ticks[0]).total_seconds())

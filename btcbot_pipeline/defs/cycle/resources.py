@@ -63,8 +63,12 @@ class MarketDataResource(dg.ConfigurableResource):
     symbols: list[str] = []
     quote_ccy: str = "TRY"
 
-    def snapshots(self, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int) -> list[MarketSnapshot]:
-        """One finalized snapshot per cycle time, seeing only rows at or before it."""
+    def snapshots(
+        self, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int, bar_seconds: int | None = None
+    ) -> list[MarketSnapshot]:
+        """One finalized snapshot per cycle time, seeing only rows at or before it;
+        ``bar_seconds``: with each symbol's bar of that many seconds up to the cycle (the
+        limit fill model; the live source gives none: its resting orders wait)."""
         if self.source == "btcturk":
             from btcbot_pipeline.adapters.btcturk.market import live_snapshots
 
@@ -72,7 +76,7 @@ class MarketDataResource(dg.ConfigurableResource):
         if self.source != "replay":
             raise dg.Failure(description=f"market data source {self.source!r} is not available; use 'replay' or 'btcturk'")
         dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
-        return dataset.snapshots(cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
+        return dataset.snapshots(cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds)
 
 
 class BookResource(dg.ConfigurableResource):
