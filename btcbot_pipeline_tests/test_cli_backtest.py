@@ -103,6 +103,13 @@ def test_params_files_and_the_recorded_settings(tmp_path: Path, replay_dir: Path
     assert spec.settings["STAGE7_UNIVERSE_WHITELIST"] == '["BTCTRY", "ETHTRY"]'
     assert spec.settings["TRY_CASH_TARGET"] == "250"
     assert (spec.settings["KILL_SWITCH"], spec.settings["STAGE7_ENABLED"]) == ("false", "true")
+    # the simulated OMS's fill model and its parameters are part of the experiment
+    assert (spec.settings["STAGE7_FILL_MODEL"], spec.settings["STAGE7_SIM_VOLUME_SHARE"], spec.settings["ORDER_TTL_SECONDS"]) == (
+        "seed", "0.1", "900"
+    )
+    limit = make_spec(name="p", dataset=str(replay_dir), start=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                      end=datetime(2026, 1, 2, tzinfo=timezone.utc), env_file=None, sets={"STAGE7_FILL_MODEL": "limit"})
+    assert limit.settings["STAGE7_FILL_MODEL"] == "limit"
     assert "STATE_DB_PATH" not in spec.settings and "BTCTURK_API_SECRET" not in spec.settings
     with pytest.raises(SpecError) as refused:
         read_params_file(tmp_path / "bad.env")

@@ -213,7 +213,7 @@ class _Fold:
             if symbol not in by_symbol:
                 untradable[symbol] = "not_in_snapshot"
 
-        considered = sorted(set(selection.selected) | set(holdings))
+        considered = sorted(set(selection.selected) | set(holdings) | {o.symbol for o in state.oms.open_orders})
         resolved = self._shared_rules(tuple(
             resolve_rules(s, by_symbol[s].rules if s in by_symbol else None, params.rules) for s in considered
         ))
@@ -243,6 +243,7 @@ class _Fold:
             policy=params.policy,
             execution=params.execution,
             mode=mode.final,
+            sells_fund_buys=params.oms.fill_model == "seed",
         )
         intents: tuple[OrderIntent, ...] = ()
         if mode.final is not Mode.OBSERVE_ONLY:  # no intents then, nor their rules lookup

@@ -16,7 +16,8 @@ target notionals and the actions that move the book towards them:
    ``mode_reduce_risk_only``), tradability (``not_tradable:<reason>``),
    ``missing_mark_price``, ``min_notional``, ``max_orders``, ``turnover_cap`` (clipped to
    what is left, skipped below the minimum) and, for BUYs, ``insufficient_cash`` (buys are
-   paid from cash above the target plus the proceeds of this cycle's sells, net of the
+   paid from cash above the target plus the proceeds of this cycle's sells (only when they
+   fill at once: the seed fill model), net of the
    worst-case offset, slippage and fee), and last ``out_of_range:est_qty``: a quantity
    (estimated, or held after a BUY) above :data:`~btcbot_pipeline.domain.bounds.MAX_QUANTITY`
    that the book could not store (a notional over a mark of 1e-12).
@@ -105,6 +106,7 @@ def build_plan(
     policy: PolicyParams,
     execution: ExecutionParams,
     mode: Mode,
+    sells_fund_buys: bool = True,
 ) -> PortfolioPlan:
     """Build the cycle's plan (see the module docstring for the rules).
 
@@ -115,6 +117,9 @@ def build_plan(
         holdings: base quantity held per symbol (zero quantities are ignored).
         untradable: reason per symbol that cannot be traded this cycle.
         mode: the cycle's final risk mode.
+        sells_fund_buys: this cycle's SELLs pay for its BUYs (they fill at once: the seed
+            fill model). ``False`` under the limit model, where a SELL may rest for cycles:
+            BUYs are paid from the cash the book has, never from proceeds yet to come.
     """
     held = {s: q for s, q in holdings.items() if q > ZERO}
     missing_marks = sorted([s for s in held if s not in marks])
@@ -212,7 +217,8 @@ def build_plan(
         orders += 1
         remaining_cap -= notional
         if side is _SELL:
-            budget += notional * sell_proceeds
+            if sells_fund_buys:
+                budget += notional * sell_proceeds
         else:
             budget -= notional * buy_cost  # type: ignore[operator]
         actions.append(PlanAction(symbol, side, desired, notional, est_qty, mark, reason, _PLANNED, None, full_exit))

@@ -72,7 +72,7 @@ class BacktestReport:
     slippage: Decimal
     turnover: Decimal
     turnover_multiple: Decimal
-    orders: int
+    orders: int  # distinct orders
     fills: int
     intent_skips: dict[str, int]
     plan_skips: dict[str, int]
@@ -82,6 +82,8 @@ class BacktestReport:
     gated_cycles: int
     info: dict[str, str] = field(default_factory=dict)
     curve: EquityCurve | None = None
+    order_states: dict[str, int] = field(default_factory=dict)  # each order's last status → orders
+    part_filled: int = 0  # orders that ended (or stand) with only part of their quantity filled
 
     def rows(self) -> list[tuple[str, str]]:
         """``(label, value)`` lines of the report, money rounded to cents."""
@@ -103,6 +105,8 @@ class BacktestReport:
             ("slippage", _try(self.slippage)),
             ("turnover", f"{_try(self.turnover)} ({_cents(self.turnover_multiple)}× start capital)"),
             ("orders", str(self.orders)),
+            *((f"  orders {status}", str(n)) for status, n in self.order_states.items()),
+            *((("  orders filled in part", str(self.part_filled)),) if self.part_filled else ()),
             ("fills", str(self.fills)),
             ("intents skipped", str(sum(self.intent_skips.values()))),
         ]
@@ -159,7 +163,9 @@ def build_report(con: duckdb.DuckDBPyConnection, *, label: str | None = None) ->
         slippage=last[7],
         turnover=turnover,
         turnover_multiple=turnover / start_capital,
-        orders=_scalar(con, "orders", "SELECT count(*) FROM orders", 0),
+        orders=_scalar(con, "orders", "SELECT count(DISTINCT client_order_id) FROM orders", 0),
+        order_states=dict(con.execute(_LAST_ORDER_STATES).fetchall()) if has_table(con, "orders") else {},
+        part_filled=_scalar(con, "orders", _PART_FILLED, 0),
         fills=_scalar(con, "fills", "SELECT count(*) FROM fills", 0),
         intent_skips=_skips(con, "order_intents"),
         plan_skips=_skips(con, "plan_actions"),
@@ -170,6 +176,12 @@ def build_report(con: duckdb.DuckDBPyConnection, *, label: str | None = None) ->
         info=info,
         curve=curve,
     )
+
+
+# Each order's row of its last cycle is its state now (the table has a row per cycle it was touched).
+_LAST_ORDERS = "SELECT client_order_id, arg_max(status, cycle_ts) AS status, arg_max(filled_qty, cycle_ts) AS filled_qty, arg_max(qty, cycle_ts) AS qty FROM orders GROUP BY client_order_id"
+_LAST_ORDER_STATES = f"SELECT status, count(*) FROM ({_LAST_ORDERS}) GROUP BY status ORDER BY status"
+_PART_FILLED = f"SELECT count(*) FROM ({_LAST_ORDERS}) WHERE filled_qty > 0 AND filled_qty < qty"
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, table: str, sql: str, absent: Any) -> Any:
