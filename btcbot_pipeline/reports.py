@@ -57,6 +57,7 @@ def cycle_summary(book: Book, cycle_ts: datetime) -> str:
     if plan_skips:
         lines.append(f"  plan skips      {len(plan_skips)}")
         lines += [f"                    {d['side']} {d['symbol']}: {d['reason']}" for d in plan_skips]
+    lines.append(orders_text(book, cycle_ts))
     lines += [
         f"  fills           {fills[0]} filled, notional {_money(fills[2])} TRY, fees {_money(fills[1])} TRY",
         f"  ledger          equity {_money(ledger['equity_try'])} TRY = cash {_money(ledger['cash_try'])} + positions "
@@ -71,6 +72,30 @@ def cycle_summary(book: Book, cycle_ts: datetime) -> str:
     risk = risk_decision_text(book, cycle_ts)
     if risk:
         lines.append(risk)
+    return "\n".join(lines)
+
+
+def orders_text(book: Book, cycle_ts: datetime) -> str:
+    """The simulated OMS at this cycle: its orders by status after the cycle (still open:
+    PLANNED/ACKED/PARTIALLY_FILLED; ended: FILLED, CANCELED, REJECTED, EXPIRED) with the
+    reasons of the ones that ended unfilled."""
+    if not book.has_table("orders"):
+        return "  orders          (none)"
+    rows = book.query(
+        "SELECT status, count(*), count(*) FILTER (WHERE filled_qty > 0 AND filled_qty < qty) FROM orders"
+        " WHERE cycle_ts = ? GROUP BY status ORDER BY status",
+        [naive_utc(cycle_ts)],
+    )
+    if not rows:
+        return "  orders          (none)"
+    parts = [f"{n} {status}" + (f" ({part} filled in part)" if part else "") for status, n, part in rows]
+    lines = [f"  orders          {', '.join(parts)}"]
+    ended = book.query(
+        "SELECT status, symbol, side, reason FROM orders WHERE cycle_ts = ? AND status IN ('CANCELED', 'REJECTED', 'EXPIRED')"
+        " ORDER BY status, symbol, side",
+        [naive_utc(cycle_ts)],
+    )
+    lines += [f"                    {status} {side} {symbol}: {reason or 'no reason'}" for status, symbol, side, reason in ended]
     return "\n".join(lines)
 
 

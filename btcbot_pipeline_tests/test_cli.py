@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from btcbot_pipeline.cli import main
-from btcbot_pipeline_tests.harness import Cycle
+from btcbot_pipeline_tests.harness import DEMO, Cycle
 
 
 def test_replay_init_then_validate_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,8 +47,32 @@ def test_summary_of_a_materialized_cycle(cycle: Cycle, capsys: pytest.CaptureFix
     assert lines[1] == "  mode            base NORMAL → final NORMAL"
     assert lines[2] == "  market          12 candidates, 0 not tradable"
     assert lines[3].startswith("  universe        ") and len(lines[3].split(", ")) == 5
+    fills = cycle.rows("SELECT count(*) FROM fills")[0][0]
+    assert f"  orders          {fills} FILLED" in lines  # the seed fill model: every order fills in its cycle
     assert any(line.startswith("  fills           ") for line in lines)
     assert any(line.startswith("  ledger          equity ") for line in lines)
+
+
+def test_summary_lists_open_and_ended_orders_with_reasons(tmp_path: Path, replay_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    limit = Cycle(db=tmp_path / "limit.duckdb", dataset=replay_dir,
+                  overrides={**DEMO, "STAGE7_FILL_MODEL": "limit", "ORDER_TTL_SECONDS": "600"})
+    assert limit.run(first="2026-01-01T00:30", last="2026-01-01T00:50").success
+    capsys.readouterr()
+
+    assert main(["summary", "--db", str(limit.db), "--partition", "2026-01-01T00:40"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    (orders,) = [line for line in out if line.startswith("  orders          ")]
+    statuses = limit.rows(
+        "SELECT status, count(*), count(*) FILTER (WHERE filled_qty > 0 AND filled_qty < qty) FROM orders"
+        " WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' GROUP BY 1 ORDER BY 1"
+    )
+    assert orders == "  orders          " + ", ".join(f"{n} {s}" + (f" ({p} filled in part)" if p else "") for s, n, p in statuses)
+    assert "ACKED" in orders  # orders rest open (the limit model)
+    expired = limit.rows("SELECT side, symbol FROM orders WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' AND status = 'EXPIRED' ORDER BY symbol, side")
+    assert expired, "orders placed at 00:30 expire at 00:40 (600 s) unless filled"
+    assert [f"                    EXPIRED {side} {symbol}: ttl_expired" for side, symbol in expired] == [
+        line for line in out if line.startswith("                    EXPIRED ")
+    ]
 
 
 def test_summary_without_a_book_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
