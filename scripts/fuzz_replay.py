@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - started
     print(f"examples run: {findings.examples} (asked {args.examples}, seed {args.seed}) in {elapsed:.1f} s "
           f"({1000 * elapsed / max(findings.examples, 1):.1f} ms each)")
-    print("hostile pair per cycle snapshot:")
+    print("hostile pair, skip reason per cycle snapshot:")
     for reason, n in findings.hostile_reasons.most_common():
         print(f"  {n:7d}  {reason}")
-    print("replay-validate codes (examples):")
+    print("replay-validate issues by code (all examples):")
     for code, n in findings.codes.most_common():
         print(f"  {n:7d}  {code}")
     return 1 if failed else 0
