@@ -134,8 +134,15 @@ def tiny_book(path: Path) -> Path:
                 "INSERT INTO fills (cycle_ts, fill_id, symbol, side, notional_try, fee_try) VALUES (?, ?, 'BTCTRY', 'BUY', ?, '12.5')",
                 [_ts(minute), fill_id, notional],
             )
-        for minute, status in ((5, "FILLED"), (10, "FILLED"), (15, "FILLED"), (15, "NOT_SUBMITTED")):
-            con.execute("INSERT INTO orders (cycle_ts, status) VALUES (?, ?)", [_ts(minute), status])
+        # four orders (one row per cycle that touched each): three filled, one rested
+        # half filled and expired
+        orders = ((5, "o1", "FILLED", "1"), (10, "o2", "FILLED", "1"), (15, "o3", "FILLED", "1"),
+                  (10, "o4", "PARTIALLY_FILLED", "0.5"), (15, "o4", "EXPIRED", "0.5"))
+        for minute, cid, status, filled in orders:
+            con.execute(
+                "INSERT INTO orders (cycle_ts, client_order_id, status, qty, filled_qty) VALUES (?, ?, ?, 1, ?)",
+                [_ts(minute), cid, status, filled],
+            )
         intents = [("PLANNED", None)] * 4 + [("SKIPPED", "min_notional")] * 2 + [("SKIPPED", "insufficient_cash")]
         for status, reason in intents:
             con.execute("INSERT INTO order_intents (cycle_ts, status, skip_reason) VALUES (?, ?, ?)", [_ts(5), status, reason])
