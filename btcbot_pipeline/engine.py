@@ -40,6 +40,7 @@ from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.payloads import (
     dumps,
+    order_payload,
     state_from_payload,
     state_payload,
     universe_payload,
@@ -323,6 +324,7 @@ def _traces(
             fills=fills,
             ledger=ledger,
             active_params=active_params,
+            orders=[order_payload(o) for o in res.orders],
         )
         traces.append(trace)
         planned = sum(1 for i in res.intents if i.planned)

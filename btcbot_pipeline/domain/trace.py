@@ -63,11 +63,16 @@ def build_trace(
     fills: Sequence[dict[str, Any]],
     ledger: dict[str, Any],
     active_params: dict[str, Any],
+    orders: Sequence[dict[str, Any]] = (),
 ) -> CycleTrace:
     """Assemble the trace row of one cycle from its stages' payloads.
 
     ``market`` is ``{"skipped": [{"symbol", "reason"}...], "notes": [...]}``; every SKIPPED
-    plan action and intent carries its reason into ``order_decisions``.
+    plan action and intent carries its reason into ``order_decisions``. ``orders``: the
+    simulated OMS's orders this cycle touched (their status after it): an intent shows
+    its order's status and reason (resting ``ACKED``, ``REJECTED``, throttled ``PLANNED``,
+    ...), and an order placed earlier that this cycle filled, cancelled or expired is a
+    decision of stage ``order``.
     """
     decisions: list[dict[str, Any]] = []
     for action in plan["actions"]:
@@ -82,9 +87,13 @@ def build_trace(
             }
         )
     filled = {f["client_order_id"] for f in fills}
+    by_id = {o["client_order_id"]: o for o in orders}
     for intent in intents:
+        order = by_id.get(intent["client_order_id"])
         if intent["status"] == "SKIPPED":
             status, reason = "SKIPPED", intent["skip_reason"]
+        elif order is not None:
+            status, reason = order["status"], order["reason"] or intent["reason"]
         elif intent["client_order_id"] in filled:
             status, reason = "FILLED", intent["reason"]
         else:
@@ -100,6 +109,19 @@ def build_trace(
                 "notional_try": intent["notional_try"],
             }
         )
+    for order in orders:
+        if order["placed_cycle_id"] != plan["cycle_id"]:
+            decisions.append(
+                {
+                    "stage": "order",
+                    "symbol": order["symbol"],
+                    "side": order["side"],
+                    "status": order["status"],
+                    "reason": order["reason"] or f"placed {order['placed_cycle_id']}",
+                    "client_order_id": order["client_order_id"],
+                    "notional_try": order["filled_notional_try"],
+                }
+            )
     return CycleTrace(
         cycle_id=plan["cycle_id"],
         cycle_ts=plan["cycle_ts"],

@@ -44,6 +44,15 @@ def test_limit_orders_rest_fill_later_and_a_range_equals_its_partitions_one_by_o
     # some filled in a later cycle than the one that placed them
     assert ranged.rows("SELECT count(*) > 0 FROM orders WHERE status = 'ACKED' AND filled_qty = 0") == [(True,)]
     assert ranged.rows("SELECT count(*) > 0 FROM orders WHERE status IN ('FILLED', 'PARTIALLY_FILLED') AND placed_cycle_id <> cycle_id") == [(True,)]
+    # the trace says what became of each order: an intent shows its order's status (a
+    # resting one ACKED), an earlier order this cycle filled or ended is a stage "order" decision
+    import json
+
+    decisions = [d for (j,) in ranged.rows("SELECT order_decisions_json FROM cycle_trace ORDER BY cycle_ts") for d in json.loads(j)]
+    assert {d["status"] for d in decisions if d["stage"] == "intent"} >= {"ACKED"}
+    later = [d for d in decisions if d["stage"] == "order"]
+    assert later and all(d["reason"] for d in later)
+    assert {d["status"] for d in later} <= {"ACKED", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "PLANNED", "REJECTED"}
     # every fill within its limit; no BUY above, no SELL below
     assert ranged.rows(
         "SELECT count(*) FROM fills f JOIN orders o USING (cycle_ts, client_order_id)"
