@@ -67,6 +67,20 @@ def test_a_new_instance_catches_up_from_the_first_cycle_in_order_up_to_the_bound
     assert isinstance(_tick(again.cursor, _at(2, 2)), dg.SkipReason)  # kept up
 
 
+def test_thirty_cycles_missed_in_downtime_are_caught_up_in_order_then_it_keeps_up() -> None:
+    # the bot ran up to 00:10, then was down until 02:45:01: 00:15 … 02:40 never ran
+    requested, cursor = [], "2026-01-01T00:10"
+    for now in (_at(2, 45, 1), _at(2, 46, 1), _at(2, 47, 1)):
+        result = _tick(cursor, now)
+        assert isinstance(result, dg.SensorResult)
+        requested += [r.partition_key for r in result.run_requests]
+        cursor = result.cursor
+
+    assert requested == _keys(15, 160) and len(requested) == 30  # 12 + 12 + 6, oldest first, none twice
+    assert isinstance(_tick(cursor, _at(2, 48, 1)), dg.SkipReason)
+    assert [r.partition_key for r in _tick(cursor, _at(2, 50, 1)).run_requests] == ["2026-01-01T02:45"]
+
+
 def test_without_a_cursor_it_starts_after_the_last_materialized_ledger() -> None:
     instance = dg.DagsterInstance.ephemeral()
     for key in ("2026-01-01T00:10", "2026-01-01T00:20"):
