@@ -172,3 +172,19 @@ def test_clock_drift_is_corrected_from_server_time_once(fake_btcturk: FakeBtctur
         assert 59_000 <= client._http.clock_offset_ms <= 61_000
     assert fake_btcturk.count("/api/v2/server/time") == 1
     assert fake_btcturk.count("/api/v1/users/balances") == 2
+
+
+def test_the_live_source_gives_each_pair_the_bar_since_the_previous_cycle(fake_cycle_market: FakeBtcturk) -> None:
+    # the limit fill model asks for the 1-minute candles closed in (cycle - 5 min, cycle]
+    from btcbot_pipeline_tests.btcbot_fake_btcturk import candles_for
+
+    with BtcturkPublicClient(fast_config(fake_cycle_market.url)) as client:
+        with_bars = LiveMarketSource(client, symbols=tuple(PAIRS), bar_s=300).snapshot(CYCLE, vol_lookback=20)
+        without = LiveMarketSource(client, symbols=tuple(PAIRS)).snapshot(CYCLE, vol_lookback=20)
+
+    for snap, plain in zip(with_bars.symbols, without.symbols):
+        last5 = candles_for(PAIRS[snap.symbol][8], CYCLE)[-5:]  # (t, open, high, low, close, volume)
+        assert (snap.bar_low, snap.bar_high, snap.bar_volume) == (
+            min(c[3] for c in last5), max(c[2] for c in last5), sum((c[5] for c in last5), Decimal(0))
+        )
+        assert snap.closes == plain.closes and (plain.bar_low, plain.bar_high, plain.bar_volume) == (None, None, None)

@@ -87,6 +87,9 @@ class LiveMarketSource:
     book_limit: int = 25
     horizon_s: int = 900
     clock: Callable[[], datetime] = _now
+    # Also give each pair the bar of the 1-minute candles closed in (cycle - bar_s, cycle]
+    # (the limit fill model meets resting orders with it); None: no bars.
+    bar_s: int | None = None
     _rules: dict[str, SymbolRules] | None = field(default=None, repr=False)
 
     def snapshot(self, cycle_ts: datetime, *, vol_lookback: int) -> MarketSnapshot:
@@ -140,12 +143,19 @@ class LiveMarketSource:
         except BtcturkError:
             return SymbolSnapshot(**fields, skip_reason="exchange_error:orderbook")  # type: ignore[arg-type]
         try:
-            candles = self._closed_candles(symbol, cycle_ts, n_closes)
+            closed = self._closed_candles(symbol, cycle_ts, n_closes)
         except BtcturkError:
             return SymbolSnapshot(**fields, skip_reason="exchange_error:klines")  # type: ignore[arg-type]
+        candles = closed[-n_closes:] if n_closes else []
+        end = int(cycle_ts.timestamp())
+        bar = [c for c in closed if c.time + BAR_S > end - self.bar_s] if self.bar_s is not None else []
         field = _first_out_of_range((("best_bid", book.best_bid), ("best_ask", book.best_ask)))
         if field is None and not all(PRICE.contains(c.close) for c in candles):
             field = "close"
+        if field is None and not all(PRICE.contains(c.low) and PRICE.contains(c.high) for c in bar):
+            field = "bar_price"
+        if field is None and bar and not FIELD_BOUNDS["volume"].contains(sum((c.volume for c in bar), Decimal(0))):
+            field = "bar_volume"
         if field is None and book.timestamp is not None and not _valid_ms(book.timestamp):
             field = "timestamp"
         if field is None and candles and not _valid_ms((candles[-1].time + BAR_S) * 1000):
@@ -154,6 +164,9 @@ class LiveMarketSource:
             return bound_snapshot(SymbolSnapshot(**fields, skip_reason=out_of_range_reason(field)))  # type: ignore[arg-type]
         fields["best_bid"], fields["best_ask"] = book.best_bid, book.best_ask
         fields["closes"] = tuple(c.close for c in candles)
+        if bar:
+            fields["bar_low"], fields["bar_high"] = min(c.low for c in bar), max(c.high for c in bar)
+            fields["bar_volume"] = sum((c.volume for c in bar), Decimal(0))
         if candles and book.timestamp is not None:
             data_ts = min(ms_to_datetime(book.timestamp), datetime.fromtimestamp(candles[-1].time + BAR_S, tz=timezone.utc))
             fields["data_ts"] = data_ts
@@ -162,10 +175,13 @@ class LiveMarketSource:
         return bound_snapshot(SymbolSnapshot(**fields))  # type: ignore[arg-type]
 
     def _closed_candles(self, symbol: str, cycle_ts: datetime, n: int) -> list[Candle]:
+        """The 1-minute candles closed by ``cycle_ts``: enough for ``n`` closes (room for
+        minutes without trades) and for the bar of ``bar_s``."""
         end = int(cycle_ts.timestamp())
-        start = end - (3 * n + 10) * BAR_S  # room for minutes without trades (no bar)
-        bars = [c for c in self.client.klines(symbol, resolution_min=1, start_s=start, end_s=end) if c.time + BAR_S <= end]
-        return bars[-n:]
+        start = end - (3 * n + 10) * BAR_S
+        if self.bar_s is not None:
+            start = min(start, end - self.bar_s - BAR_S)
+        return [c for c in self.client.klines(symbol, resolution_min=1, start_s=start, end_s=end) if c.time + BAR_S <= end]
 
 
 def _quote_volume(ticker: Ticker) -> Decimal | None:
@@ -206,8 +222,12 @@ def client_config(cfg: LiveSourceConfig) -> ClientConfig:
     )
 
 
-def live_snapshots(cfg: LiveSourceConfig, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int) -> list[MarketSnapshot]:
+def live_snapshots(
+    cfg: LiveSourceConfig, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int, bar_seconds: int | None = None
+) -> list[MarketSnapshot]:
     """One finalized live snapshot per cycle time (the resource's ``btcturk`` source)."""
     with BtcturkPublicClient(client_config(cfg)) as client:
-        source = LiveMarketSource(client, symbols=tuple(cfg.symbols), quote_ccy=cfg.quote_ccy, max_symbols=cfg.btcturk_max_symbols)
+        source = LiveMarketSource(
+            client, symbols=tuple(cfg.symbols), quote_ccy=cfg.quote_ccy, max_symbols=cfg.btcturk_max_symbols, bar_s=bar_seconds
+        )
         return [finalize_snapshot(source.snapshot(ts, vol_lookback=vol_lookback), max_data_age_s=max_data_age_s) for ts in cycle_times]

@@ -68,11 +68,11 @@ class MarketDataResource(dg.ConfigurableResource):
     ) -> list[MarketSnapshot]:
         """One finalized snapshot per cycle time, seeing only rows at or before it;
         ``bar_seconds``: with each symbol's bar of that many seconds up to the cycle (the
-        limit fill model; the live source gives none: its resting orders wait)."""
+        limit fill model; from the candles of either source)."""
         if self.source == "btcturk":
             from btcbot_pipeline.adapters.btcturk.market import live_snapshots
 
-            return live_snapshots(self, cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
+            return live_snapshots(self, cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds)
         if self.source != "replay":
             raise dg.Failure(description=f"market data source {self.source!r} is not available; use 'replay' or 'btcturk'")
         dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
