@@ -217,6 +217,9 @@ class BotSettings(BaseSettings):
     stage7_retry_base_delay_ms: int = Field(default=500, ge=0, le=86_400_000, alias="STAGE7_RETRY_BASE_DELAY_MS")
     # An order still open this long after it was placed expires.
     order_ttl_seconds: int = Field(default=900, ge=1, le=30 * 86_400, alias="ORDER_TTL_SECONDS")
+    # An open order whose limit is this far from where the cycle would place it now (the
+    # mark ∓ STAGE7_ORDER_OFFSET_BPS) is replaced: cancelled and ordered again, new id.
+    stage7_reprice_bps: Decimal = Field(default=Decimal("50"), ge=0, lt=10000, alias="STAGE7_REPRICE_BPS")
 
     # --- exchange rules fallbacks (seed Stage 7 PR-4) -----------------------------------
     # Tick and lot must be > 0: quantising to a step of zero is undefined.
@@ -324,6 +327,7 @@ class BotSettings(BaseSettings):
         "stage7_sim_reject_rate",
         "stage7_sim_transient_failure_rate",
         "stage7_rate_limit_rps",
+        "stage7_reprice_bps",
         "stage7_rules_fallback_tick_size",
         "stage7_rules_fallback_lot_size",
         "stage7_rules_fallback_min_notional_try",
@@ -650,6 +654,7 @@ class BotSettings(BaseSettings):
                 retry_max_attempts=self.stage7_retry_max_attempts,
                 retry_base_delay_ms=self.stage7_retry_base_delay_ms,
                 order_ttl_s=self.order_ttl_seconds,
+                reprice_bps=self.stage7_reprice_bps,
                 slippage_bps=self.stage7_slippage_bps,
                 fees_bps=self.stage7_fees_bps,
             ),

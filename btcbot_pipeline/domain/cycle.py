@@ -15,15 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent, build_intents
 from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, mid_of
 from btcbot_pipeline.domain.modes import Mode, combine_modes
-from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
-from btcbot_pipeline.domain.oms import Bar, OmsEvent, OmsStep, SimOrder, step
+from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
+from btcbot_pipeline.domain.oms import Bar, OmsEvent, OmsStep, OrderStatus, SimOrder, step
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
 from btcbot_pipeline.domain.plan import PortfolioPlan, Side, build_plan
 from btcbot_pipeline.domain.risk import (
@@ -231,8 +231,12 @@ class _Fold:
         # as done for the plan: their cash and quantity are reserved, so it never orders twice.
         oms = state.oms
         plan_cash, plan_holdings, sellable = state.cash_try, holdings, holdings
+        replaced: frozenset[str] = frozenset()
         if oms.open_orders:
-            plan_cash, plan_holdings, sellable = _after_open_orders(state, params.execution.fees_bps)
+            # An open order whose limit the market has left behind is replaced: cancelled,
+            # and its remaining quantity planned again at this cycle's prices (new id).
+            replaced = _stale(oms.open_orders, marks_now, params.execution.order_offset_bps, params.oms.reprice_bps)
+            plan_cash, plan_holdings, sellable = _after_open_orders(state, params.execution.fees_bps, replaced)
         plan = build_plan(
             cycle_ts=cycle_ts,
             universe=selection.selected,
@@ -258,6 +262,7 @@ class _Fold:
         simulated = step(
             oms, cycle_id=cycle_id, cycle_ts=cycle_ts, intents=intents, bars=bars,
             wanted=_wanted(plan, holdings, valuation, mode.final), params=params.oms, allow_buys=mode.final.allows_buy,
+            cancel_ids=replaced,
         )
         fills = simulated.fills
         after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now)
@@ -289,16 +294,47 @@ class _Fold:
         return self._rules.setdefault(tuple(map(id, resolved)), resolved)
 
 
-def _after_open_orders(state: LedgerState, fees_bps: Decimal) -> tuple[Decimal, dict[str, Decimal], dict[str, Decimal]]:
+def _stale(
+    orders: Sequence[SimOrder], marks: Mapping[str, Decimal], offset_bps: Decimal, reprice_bps: Decimal | None
+) -> frozenset[str]:
+    """Open orders to replace: acknowledged ones (not those waiting to be sent) the market
+    has moved away from, their limit more than ``reprice_bps`` behind the limit the intents
+    stage would give them at this cycle's mark (mark ∓ ``STAGE7_ORDER_OFFSET_BPS``): a BUY
+    below it, a SELL above. A market moving towards an order fills it instead. ``None``: never."""
+    if reprice_bps is None:
+        return frozenset()
+    out = set()
+    with localcontext(MONEY_CONTEXT):
+        offset, band = bps_factor(offset_bps), bps_factor(reprice_bps)
+        for o in orders:
+            mark = marks.get(o.symbol)
+            if mark is None or o.status not in (OrderStatus.ACKED, OrderStatus.PARTIALLY_FILLED):
+                continue
+            if o.side is Side.BUY:  # the market went up, away from the BUY
+                now = mark * (ONE - offset)
+                behind = now - o.price_try
+            else:  # down, away from the SELL
+                now = mark * (ONE + offset)
+                behind = o.price_try - now
+            if behind > now * band:
+                out.add(o.client_order_id)
+    return frozenset(out)
+
+
+def _after_open_orders(
+    state: LedgerState, fees_bps: Decimal, replaced: Collection[str] = ()
+) -> tuple[Decimal, dict[str, Decimal], dict[str, Decimal]]:
     """What the plan works from while orders are open: cash less what the open BUYs may
     still spend; holdings as if the open orders had filled (BUYs added, SELLs taken off);
-    and what the intents may still sell (holdings less the open SELLs)."""
+    and what the intents may still sell (holdings less the open SELLs). Orders being
+    replaced this cycle do not count: the plan orders their remainder again."""
     oms = state.oms
     with localcontext(MONEY_CONTEXT):
-        cash = state.cash_try - oms.reserved_cash_try(fees_bps)
+        kept = tuple(o for o in oms.open_orders if o.client_order_id not in replaced)
+        cash = state.cash_try - replace(oms, open_orders=kept).reserved_cash_try(fees_bps)
         planned = state.quantities()
         sellable = dict(planned)
-        for o in oms.open_orders:
+        for o in kept:
             if o.side is Side.BUY:
                 planned[o.symbol] = planned.get(o.symbol, ZERO) + o.remaining_qty
             else:

@@ -96,6 +96,9 @@ class OmsParams:
     retry_max_attempts: int = 3  # STAGE7_RETRY_MAX_ATTEMPTS: attempts in all, the first included
     retry_base_delay_ms: int = 500  # STAGE7_RETRY_BASE_DELAY_MS
     order_ttl_s: int = 900  # ORDER_TTL_SECONDS
+    # STAGE7_REPRICE_BPS: the cycle replaces an open order whose limit is this far from
+    # where it would place it now (cancel + new order, new id); None: never (read by the fold).
+    reprice_bps: Decimal | None = None
     slippage_bps: Decimal = Decimal("25")  # STAGE7_SLIPPAGE_BPS
     fees_bps: Decimal = Decimal("20")  # STAGE7_FEES_BPS
 
