@@ -261,12 +261,13 @@ class _Fold:
             )
         simulated = step(
             oms, cycle_id=cycle_id, cycle_ts=cycle_ts, intents=intents, bars=bars,
-            wanted=_wanted(plan, holdings, valuation, mode.final), params=params.oms, allow_buys=mode.final.allows_buy,
+            # only open orders are measured against what the plan still wants
+            wanted=_wanted(plan, holdings, valuation, mode.final) if oms.open_orders else frozenset(),
+            params=params.oms, allow_buys=mode.final.allows_buy,
             cancel_ids=replaced,
         )
         fills = simulated.fills
-        after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now)
-        after = replace(after, oms=simulated.state)
+        after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now, simulated.state)
         decision = decide_with_text(
             risk, cycle_ts, metrics.equity_try, params.risk, self._limits_text, Mode.NORMAL,
             None if clear is None else clear.clear_id,

@@ -145,12 +145,16 @@ class LedgerState:
             peak_equity_try=self.peak_equity_try,
             max_drawdown=self.max_drawdown,
             last_cycle_ts=self.last_cycle_ts,
+            oms=self.oms,
         )
 
-    def close_cycle(self, cycle_id: str, cycle_ts: datetime, marks: Mapping[str, Decimal]) -> tuple[LedgerState, LedgerMetrics]:
+    def close_cycle(
+        self, cycle_id: str, cycle_ts: datetime, marks: Mapping[str, Decimal], oms: OmsState | None = None
+    ) -> tuple[LedgerState, LedgerMetrics]:
         """Mark the book to ``marks`` at the end of a cycle and compute its metrics.
 
-        Symbols without a new mark keep their last known one.
+        Symbols without a new mark keep their last known one. ``oms``: the OMS state the
+        cycle leaves (its open orders); ``None`` keeps this state's.
         """
         holdings = self.holdings
         merged = dict(self.marks)
@@ -195,6 +199,7 @@ class LedgerState:
             peak,
             max_drawdown,
             cycle_ts,
+            self.oms if oms is None else oms,
         )
         metrics = LedgerMetrics(
             cycle_id,

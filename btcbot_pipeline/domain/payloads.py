@@ -46,11 +46,16 @@ def _D(value: str | None) -> Decimal | None:
 
 
 def _ts(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC text, with microseconds only when there are any (an OMS retry time)."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_ts(value: str | None) -> datetime | None:
-    return None if value is None else datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    if value is None:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ" if "." in value else "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 # -- market snapshot -----------------------------------------------------------------
@@ -267,44 +272,29 @@ def metrics_payload(m: LedgerMetrics) -> dict[str, Any]:
     }
 
 
-def _ts_exact(value: datetime | None) -> str | None:
-    """UTC text keeping microseconds when there are any (an OMS retry time)."""
-    if value is None:
-        return None
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return value.astimezone(timezone.utc).strftime(fmt)
-
-
-def _parse_ts_exact(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in value else "%Y-%m-%dT%H:%M:%SZ"
-    return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
-
-
 def order_payload(o: SimOrder) -> dict[str, Any]:
     return {
         "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value, "price_try": _d(o.price_try),
-        "qty": _d(o.qty), "placed_ts": _ts_exact(o.placed_ts), "placed_cycle_id": o.placed_cycle_id,
+        "qty": _d(o.qty), "placed_ts": _ts(o.placed_ts), "placed_cycle_id": o.placed_cycle_id,
         "status": o.status.value, "filled_qty": _d(o.filled_qty), "filled_notional_try": _d(o.filled_notional_try),
         "fees_try": _d(o.fees_try), "slippage_try": _d(o.slippage_try), "attempts": o.attempts,
-        "next_attempt_ts": _ts_exact(o.next_attempt_ts), "seq": o.seq, "intent_hash": o.intent_hash, "reason": o.reason,
+        "next_attempt_ts": _ts(o.next_attempt_ts), "seq": o.seq, "intent_hash": o.intent_hash, "reason": o.reason,
     }
 
 
 def order_from_payload(p: dict[str, Any]) -> SimOrder:
     return SimOrder(
         client_order_id=p["client_order_id"], symbol=p["symbol"], side=Side(p["side"]), price_try=Decimal(p["price_try"]),
-        qty=Decimal(p["qty"]), placed_ts=_parse_ts_exact(p["placed_ts"]), placed_cycle_id=p["placed_cycle_id"],  # type: ignore[arg-type]
+        qty=Decimal(p["qty"]), placed_ts=parse_ts(p["placed_ts"]), placed_cycle_id=p["placed_cycle_id"],  # type: ignore[arg-type]
         status=OrderStatus(p["status"]), filled_qty=Decimal(p["filled_qty"]),
         filled_notional_try=Decimal(p["filled_notional_try"]), fees_try=Decimal(p["fees_try"]),
-        slippage_try=Decimal(p["slippage_try"]), attempts=p["attempts"], next_attempt_ts=_parse_ts_exact(p["next_attempt_ts"]),
+        slippage_try=Decimal(p["slippage_try"]), attempts=p["attempts"], next_attempt_ts=parse_ts(p["next_attempt_ts"]),
         seq=p["seq"], intent_hash=p["intent_hash"], reason=p["reason"],
     )
 
 
 def oms_payload(oms: OmsState) -> dict[str, Any]:
-    bucket = None if oms.bucket is None else {"tokens": _d(oms.bucket.tokens), "updated_ts": _ts_exact(oms.bucket.updated_ts)}
+    bucket = None if oms.bucket is None else {"tokens": _d(oms.bucket.tokens), "updated_ts": _ts(oms.bucket.updated_ts)}
     return {
         "open_orders": [order_payload(o) for o in oms.open_orders],
         "bucket": bucket,
@@ -318,7 +308,7 @@ def oms_from_payload(p: dict[str, Any] | None) -> OmsState:
     b = p["bucket"]
     return OmsState(
         open_orders=tuple(order_from_payload(o) for o in p["open_orders"]),
-        bucket=None if b is None else TokenBucket(Decimal(b["tokens"]), _parse_ts_exact(b["updated_ts"])),
+        bucket=None if b is None else TokenBucket(Decimal(b["tokens"]), parse_ts(b["updated_ts"])),
         keys=dict(sorted(p["keys"].items())),
     )
 
