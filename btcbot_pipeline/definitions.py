@@ -1,4 +1,12 @@
-"""The one ``Definitions`` of the project: discovers the cycle area and binds resources.
+"""The ``Definitions`` of the bot's code location: the dry-run cycle and what runs it.
+
+Backtests are another code location, :mod:`btcbot_pipeline.backtest_definitions`
+(``workspace.yaml`` loads both): each backtest spec is an asset group partitioned by its
+own days, and Dagster's ``dagster asset materialize --select '*'`` needs every selected
+asset to share one partitions definition, so with the specs in this location the README's
+main job failed as soon as a backtest existed. Apart, ``-m btcbot_pipeline.definitions
+--select '*'`` means the bot's cycle whatever backtests exist, and an unreadable spec can
+never take the bot's location down.
 
 Settings are read when Dagster loads the code location (the partitions depend on
 ``CYCLE_CRON`` / ``CYCLE_PARTITIONS_START``), not at import, so importing this module has
@@ -8,12 +16,11 @@ no side effects and tests can build definitions from their own settings.
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import click
 import dagster as dg
 
-from btcbot_pipeline.defs.backtest.assets import build_backtest
-from btcbot_pipeline.defs.backtest.spec import load_specs
 from btcbot_pipeline.defs.cycle.alert_sensors import build_alert_sensor
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.jobs import cycle_job
@@ -38,15 +45,8 @@ class SettingsRefused(SettingsError, click.ClickException):
 
 def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None) -> dg.Definitions:
     partitions = cycle_partitions(settings.cycle_cron, settings.cycle_partitions_start, settings.cycle_partitions_end)
-    # One asset group per backtest spec in BACKTEST_DIR (written by `btcbot backtest`).
-    backtest_assets: list[dg.AssetsDefinition] = []
-    backtest_resources: dict[str, object] = {}
-    for spec in load_specs(settings.backtest_dir):
-        assets, resources = build_backtest(spec, settings.backtest_dir)
-        backtest_assets += assets
-        backtest_resources |= resources
     return dg.Definitions(
-        assets=build_cycle_assets(partitions) + backtest_assets,
+        assets=build_cycle_assets(partitions),
         jobs=[cycle_job],
         schedules=[build_cycle_schedule(cycle_job, partitions, settings.cycle_cron)],
         sensors=[build_catchup_sensor(cycle_job, partitions, settings.catchup_max_runs_per_tick), build_alert_sensor()],
@@ -63,7 +63,6 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
                 quote_ccy=settings.stage7_universe_quote_ccy,
             ),
             "book": BookResource(database=settings.state_db_path),
-            **backtest_resources,
         },
         # One process per run: a multiprocess run costs ~14 s here against ~2.4 s, and
         # DuckDB allows a single writer, so steps must not run in parallel processes.
@@ -77,6 +76,21 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
 _BUILT: dict[tuple[object, ...], dg.Definitions] = {}
 
 
+def load_once(kind: str, build: Callable[[BotSettings], dg.Definitions], extra: tuple[object, ...] = ()) -> dg.Definitions:
+    """``build(settings)`` once per process for the same environment, ``.env`` and ``extra``;
+    refused settings as one clear line (:class:`SettingsRefused`)."""
+    key = (kind, _inputs_key(), extra)
+    if key not in _BUILT:
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            raise SettingsRefused(exc) from None
+        for old in [k for k in _BUILT if k[0] == kind]:
+            del _BUILT[old]
+        _BUILT[key] = build(settings)
+    return _BUILT[key]
+
+
 def _inputs_key() -> tuple[object, ...]:
     try:
         st = os.stat(".env")
@@ -88,12 +102,4 @@ def _inputs_key() -> tuple[object, ...]:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    key = _inputs_key()
-    if key not in _BUILT:
-        try:
-            settings = load_settings()
-        except SettingsError as exc:
-            raise SettingsRefused(exc) from None
-        _BUILT.clear()
-        _BUILT[key] = build_definitions(settings)
-    return _BUILT[key]
+    return load_once("cycle", build_definitions)

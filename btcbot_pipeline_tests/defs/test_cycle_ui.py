@@ -156,35 +156,40 @@ def test_warn_rows_cut_off_leave_no_partition_of_the_chunk_cleared() -> None:
 # --- the definitions ---------------------------------------------------------------------
 
 def test_every_definition_has_a_description_owners_and_tags(tmp_path: Path, replay_dir: Path) -> None:
+    from btcbot_pipeline.backtest_definitions import build_backtest_definitions
     from btcbot_pipeline.definitions import build_definitions
     from btcbot_pipeline.defs.backtest.spec import make_spec, save_spec
     from btcbot_pipeline.settings import load_settings
 
     save_spec(make_spec(name="base", dataset=str(replay_dir), start=T0, end=T0 + timedelta(days=1), env_file=None), tmp_path)
-    defs = build_definitions(load_settings(None, BACKTEST_DIR=str(tmp_path)), env_file=None)
+    settings = load_settings(None, BACKTEST_DIR=str(tmp_path))
+    bot, backtests = build_definitions(settings, env_file=None), build_backtest_definitions(settings)
 
-    graph = defs.resolve_asset_graph()
-    keys = sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
-    assert len(keys) == 14  # the dry-run graph and the backtest's
-    for key in keys:
-        node = graph.get(key)
-        assert node.description and node.owners == ["team:trading"], key
-        assert node.tags["btcbot/stage"] == key.path[-1] and node.tags["btcbot/graph"] in ("dry_run", "backtest"), key
-    check_keys = list(graph.asset_check_keys)
-    assert len(check_keys) == 2 * len(SUITES)
-    for check_key in check_keys:
-        spec = graph.get_check_spec(check_key)
-        assert spec.description and spec.blocking and spec.partitions_def is not None, check_key
-        assert spec.metadata["owners"] == ["team:trading"] and spec.metadata["tags"]["btcbot/kind"] == "gate", check_key
-    for assets_def in defs.assets or []:
-        assert assets_def.op.retry_policy == CYCLE_RETRY
+    for defs, graph_kind in ((bot, "dry_run"), (backtests, "backtest")):
+        graph = defs.resolve_asset_graph()
+        keys = sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
+        assert len(keys) == 7, keys  # each location: one graph of seven
+        for key in keys:
+            node = graph.get(key)
+            assert node.description and node.owners == ["team:trading"], key
+            assert node.tags["btcbot/stage"] == key.path[-1] and node.tags["btcbot/graph"] == graph_kind, key
+        check_keys = list(graph.asset_check_keys)
+        assert len(check_keys) == len(SUITES)
+        for check_key in check_keys:
+            spec = graph.get_check_spec(check_key)
+            assert spec.description and spec.blocking and spec.partitions_def is not None, check_key
+            assert spec.metadata["owners"] == ["team:trading"] and spec.metadata["tags"]["btcbot/kind"] == "gate", check_key
+        for assets_def in defs.assets or []:
+            assert assets_def.op.retry_policy == CYCLE_RETRY
     assert CYCLE_RETRY.max_retries == 3 and CYCLE_RETRY.delay == 10 and CYCLE_RETRY.backoff == dg.Backoff.EXPONENTIAL
-    jobs = [defs.resolve_job_def("cycle_job")]
+    jobs = [bot.resolve_job_def("cycle_job")]
     # (the run-failure alert sensor takes no owners in Dagster 1.13: tested in test_alert_sensors)
-    automations = [*defs.schedules, *(s for s in defs.sensors if s.name != "cycle_failure_alert_sensor")]  # type: ignore[misc]
+    automations = [*bot.schedules, *(s for s in bot.sensors if s.name != "cycle_failure_alert_sensor")]  # type: ignore[misc]
     assert [d.name for d in automations] == ["cycle_job_schedule", "cycle_catchup_sensor"]
     for d in [*jobs, *automations]:
         assert d.description and d.tags == {"btcbot/mode": "dry_run"} and d.owners == ["team:trading"], d.name
+    backtest_job = backtests.resolve_job_def("backtest_base_job")
+    assert backtest_job.description and backtest_job.tags == {"btcbot/backtest": "base"}
 
 
 # --- end to end --------------------------------------------------------------------------

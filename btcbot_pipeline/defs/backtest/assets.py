@@ -27,6 +27,8 @@ KEY_FORMAT = "%Y-%m-%d"
 
 
 def backtest_partitions(spec: BacktestSpec) -> dg.TimeWindowPartitionsDefinition:
+    """The backtest's calendar of days (or weeks); Dagster sees its keys as a static list
+    (:func:`btcbot_pipeline.defs.cycle.partitions.ui_partitions`)."""
     cron, _ = PARTITIONS[spec.partition]
     lo, hi = spec.partition_bounds()
     return dg.TimeWindowPartitionsDefinition(
@@ -41,7 +43,7 @@ def resource_keys(spec: BacktestSpec) -> tuple[str, str, str]:
 def backtest_graph(spec: BacktestSpec, backtest_dir: str | Path) -> CycleGraph:
     cfg = spec.cfg(backtest_dir)
     return CycleGraph(
-        partitions_def=backtest_partitions(spec),
+        calendar=backtest_partitions(spec),
         kind="backtest",
         name=spec.name,
         key_prefix=("backtest", spec.name),
@@ -66,7 +68,7 @@ def build_backtest(spec: BacktestSpec, backtest_dir: str | Path) -> tuple[list[d
         market_key: MarketDataResource(source="replay", dataset_path=spec.dataset),
         book_key: BookResource(database=str(book_path(backtest_dir, spec.name))),
     }
-    return build_cycle_assets(graph.partitions_def, graph), resources
+    return build_cycle_assets(graph.calendar, graph), resources
 
 
 def _report(spec: BacktestSpec, chart: Path) -> Any:

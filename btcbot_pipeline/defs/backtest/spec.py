@@ -49,7 +49,7 @@ class BacktestSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME.match(value):
+        if not NAME.fullmatch(value):
             raise ValueError(f"backtest name {value!r}: letters, digits and _ only, starting with a letter (≤ 63 chars)")
         return value
 

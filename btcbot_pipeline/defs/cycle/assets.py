@@ -39,6 +39,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Callable, Iterator
 
 import dagster as dg
@@ -55,7 +56,7 @@ from btcbot_pipeline.defs.cycle.checks import (
     utc,
 )
 from btcbot_pipeline.defs.cycle.owners import OWNERS
-from btcbot_pipeline.defs.cycle.partitions import cycle_step_seconds, cycle_ticks
+from btcbot_pipeline.defs.cycle.partitions import cycle_step_seconds, cycle_ticks, ui_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
 from btcbot_pipeline.engine import (
     PROGRESS_LOGGER,
@@ -98,12 +99,14 @@ _DESCRIPTIONS = {
 class CycleGraph:
     """One graph of the seven assets.
 
+    ``calendar``: the graph's keys and their UTC windows (Dagster is given
+    :attr:`partitions_def`, the same keys: see :func:`.partitions.ui_partitions`).
     ``cycle_cron``: ``None`` for one cycle per partition (at its window start); a cron for
     coarse partitions holding every tick of it inside their window, clipped to ``span``.
     ``resources``: the keys of the settings, market-data and book resources.
     """
 
-    partitions_def: dg.TimeWindowPartitionsDefinition
+    calendar: dg.TimeWindowPartitionsDefinition
     kind: str = "dry_run"
     name: str = ""
     key_prefix: tuple[str, ...] = ()
@@ -115,6 +118,16 @@ class CycleGraph:
     # the chunk holding it is committed (a backtest's report and chart).
     final_report: Callable[[Book], dict[str, Any]] | None = None
     retry_policy: dg.RetryPolicy | None = CYCLE_RETRY
+
+    @cached_property
+    def partitions_def(self) -> dg.PartitionsDefinition:
+        """What Dagster and its UI see: the calendar's keys, a static list once it ends."""
+        return ui_partitions(self.calendar)
+
+    @property
+    def last_key(self) -> str | None:
+        """The graph's last partition (of a finite calendar: its end; else the last closed)."""
+        return self.partitions_def.get_last_partition_key()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -128,14 +141,14 @@ class CycleGraph:
     def report_while_gated(self, book: Book, group: tuple[Partition, ...]) -> dict[str, Any] | None:
         """The final report, built from the chunk holding the graph's last partition while
         its gates run (it reads the chunk's rows in the open transaction)."""
-        if self.final_report is None or group[-1].key != self.partitions_def.get_last_partition_key():
+        if self.final_report is None or group[-1].key != self.last_key:
             return None
         return self.final_report(book)
 
     def rebuild_command(self, first_key: str, last_cycle: datetime) -> str:
         """The one run that rewrites this graph's book from ``first_key`` through the
         partition of its last cycle (see :func:`btcbot_pipeline.engine.refuse_inside_chain`)."""
-        last_key = self.partitions_def.get_partition_key_for_timestamp(last_cycle.timestamp())
+        last_key = self.calendar.get_partition_key_for_timestamp(last_cycle.timestamp())
         return (
             f"dagster asset materialize -m btcbot_pipeline.definitions --select 'group:{self.group}' "
             f"--partition-range {first_key}...{last_key}"
@@ -147,7 +160,7 @@ class CycleGraph:
     def partitions(self, keys: list[str]) -> list[Partition]:
         out = []
         for key in keys:
-            tw = self.partitions_def.time_window_for_partition_key(key)
+            tw = self.calendar.time_window_for_partition_key(key)
             if self.cycle_cron is None:
                 times: tuple[datetime, ...] = (tw.start,)
             else:
@@ -172,22 +185,19 @@ def _enabled(settings: SettingsResource) -> BotSettings:
 
 
 def build_cycle_assets(
-    partitions_def: dg.TimeWindowPartitionsDefinition, graph: CycleGraph | None = None
+    calendar: dg.TimeWindowPartitionsDefinition, graph: CycleGraph | None = None
 ) -> list[dg.AssetsDefinition]:
-    """The seven assets of ``graph`` (default: the dry-run graph over ``partitions_def``)."""
-    g = graph or CycleGraph(partitions_def)
-    deps: dict[str, list[Any]] = {
-        "market_snapshot": [],
-        "universe": [g.key("market_snapshot")],
-        "portfolio_plan": [g.key("universe"), g.key("market_snapshot")],
-        "order_intents": [g.key("portfolio_plan")],
-        "simulated_fills": [g.key("order_intents")],
-        "ledger_snapshot": [
-            g.key("simulated_fills"),
-            dg.AssetDep(g.key("ledger_snapshot"), partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)),
-        ],
-        "cycle_trace": [g.key("ledger_snapshot")],
-    }
+    """The seven assets of ``graph`` (default: the dry-run graph over ``calendar``)."""
+    g = graph or CycleGraph(calendar)
+    # A chain: each stage's only dependency is the stage before it. Dagster's UI launches a
+    # backfill of a non-subsettable multi-asset by walking these edges from the root and
+    # then requires every key's target to be *identical*; a key reached by two edges (the
+    # plan from the universe and the snapshot, the ledger from the fills and itself) got
+    # an equal subset in another internal form, and the launch was refused or not
+    # depending on the webserver's string hash seed. With one path per key every target is
+    # the root's own. The ledger's carry from the cycle before is the engine's (``carried_from``
+    # in its metadata and the chain gate), not a Dagster edge.
+    deps = {stage: [g.key(before)] for before, stage in zip(STAGES, STAGES[1:])} | {STAGES[0]: []}
     specs = [
         dg.AssetSpec(
             g.key(stage), deps=deps[stage], group_name=g.group, kinds={"duckdb"}, description=g.description(stage),
@@ -217,6 +227,10 @@ def build_cycle_assets(
         market: MarketDataResource = getattr(context.resources, market_key)
         book: BookResource = getattr(context.resources, book_key)
         cfg = _enabled(settings)
+        split = split_backfill(context, g)
+        if split:
+            _say(context, split, error=True)
+            raise dg.Failure(description=split, allow_retries=False)
         parts = g.partitions(context.partition_keys)
         identity = run_identity(
             cfg, kind=g.kind, name=g.name or book.name(), source=market.source,
@@ -271,7 +285,7 @@ def build_cycle_assets(
                     cycles += outcome.cycles
                     _say(context, f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles committed to the book, "
                                   f"equity {metadata.money(outcome.partitions[-1].equity_try)} TRY")
-                    last = g.partitions_def.get_last_partition_key()
+                    last = g.last_key
                     for p in outcome.partitions:
                         if p.summary is None:
                             continue
@@ -290,6 +304,44 @@ def build_cycle_assets(
         yield from check_outputs(context.assets_def)
 
     return [cycle]
+
+
+def backfill_windows(partitions_def: dg.PartitionsDefinition, keys: list[str]) -> list[dg.PartitionKeyRange]:
+    """The contiguous windows of ``keys``, as Dagster splits a single-run backfill into runs."""
+    return list(partitions_def.subset_with_partition_keys(keys).get_partition_key_ranges(partitions_def))
+
+
+def split_backfill(context: dg.AssetExecutionContext, g: CycleGraph) -> str | None:
+    """Why this run must not write, if it is one of the runs of a backfill that selected
+    several separate windows of cycles (single partitions apart, *missing only* around
+    materialized ones), else ``None``.
+
+    Dagster runs such a backfill as one run per window. A book is one chain of cycles:
+    the windows' runs would carry state across the gaps between them, or be refused by
+    the chain if a later one ran first. So every run of it refuses, before writing
+    anything, and says what to select instead.
+    """
+    backfill_id = context.run.tags.get("dagster/backfill")
+    backfill = context.instance.get_backfill(backfill_id) if backfill_id else None
+    if backfill is None:
+        return None
+    if backfill.is_asset_backfill:
+        data = backfill.asset_backfill_data or backfill.get_asset_backfill_data(context.job_def.asset_layer.asset_graph)
+        subset = data.target_subset.partitions_subsets_by_asset_key.get(g.key(STAGES[0]))
+        keys = list(subset.get_partition_keys()) if subset is not None else []
+    else:
+        keys = list(backfill.partition_names or [])
+    windows = backfill_windows(g.partitions_def, keys)
+    if len(windows) < 2:
+        return None
+    shown = ", ".join(w.start if w.start == w.end else f"{w.start}…{w.end}" for w in windows[:4])
+    more = f" and {len(windows) - 4} more" if len(windows) > 4 else ""
+    return (
+        f"this backfill selected {len(windows)} separate windows of partitions ({shown}{more}): a book is one "
+        f"chain of cycles, so a backfill must be one window, run in one run. Nothing was written. Launch one "
+        f"contiguous range instead (Materialize all… → Custom: [{windows[0].start}...{windows[-1].end}]), or "
+        f"each window on its own, oldest first."
+    )
 
 
 def _say(context: dg.AssetExecutionContext, line: str, *, error: bool = False) -> None:

@@ -1,4 +1,17 @@
-"""One partition per trading cycle: a UTC time window keyed by its start."""
+"""One partition per trading cycle: a UTC time window keyed by its start.
+
+Two objects describe a graph's partitions. The **calendar** is a
+``TimeWindowPartitionsDefinition``: it maps keys to windows and knows which cycles have
+closed by now (the schedule and the catch-up sensor ask it). What **Dagster** is given
+(:func:`ui_partitions`) is the calendar itself while it is open-ended, and the calendar's
+keys as a ``StaticPartitionsDefinition`` once it has an end (a replay profile's
+``CYCLE_PARTITIONS_END``, a backtest's window). Why: Dagster 1.13's UI draws *Plots by
+partition* from ``partitionKeyConnection(ascending: false)``, which for a time-window
+definition starts at the wall clock and ignores ``end``
+(``TimeWindowPartitionsDefinition.get_paginated_partition_keys``), so a finished window's
+plots showed only the empty keys up to today. A static list of the same keys pages from
+its real last key.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +33,22 @@ def cycle_partitions(cron: str, start: str, end: str | None = None) -> dg.TimeWi
     crons; the key format has minutes because cycles are minutes apart.
     """
     return dg.TimeWindowPartitionsDefinition(cron_schedule=cron, start=start, end=end, fmt=CYCLE_KEY_FORMAT, timezone="UTC")
+
+
+# Past this many keys a finite calendar stays a time-window definition: every key of a
+# static one travels in each snapshot of the code location (the UI slows down past ~40k
+# partitions of either kind). 20,000 five-minute cycles are about 69 days.
+STATIC_KEYS_LIMIT = 20_000
+
+
+def ui_partitions(calendar: dg.TimeWindowPartitionsDefinition) -> dg.PartitionsDefinition:
+    """The partitions Dagster sees for ``calendar``: the same keys, static once it ends."""
+    if calendar.end is None:
+        return calendar
+    ticks = cycle_ticks(calendar.cron_schedule, calendar.start, calendar.end, limit=STATIC_KEYS_LIMIT + 1)
+    if len(ticks) > STATIC_KEYS_LIMIT:
+        return calendar
+    return dg.StaticPartitionsDefinition([t.strftime(calendar.fmt) for t in ticks])
 
 
 def cycle_times(partitions_def: dg.TimeWindowPartitionsDefinition, keys: list[str]) -> list[datetime]:
@@ -47,24 +76,23 @@ def _offsets_in_day(cron: str) -> tuple[timedelta, ...] | None:
     return tuple(offsets)
 
 
-def cycle_ticks(cron: str, start: datetime, end: datetime) -> list[datetime]:
+def cycle_ticks(cron: str, start: datetime, end: datetime, limit: int | None = None) -> list[datetime]:
     """Cycle times on ``cron`` in ``[start, end)`` (UTC): the cycles a coarse backtest
-    partition holds. Daily-regular crons are computed from one day's offsets (thousands
-    of cycles in microseconds); others walk the cron."""
+    partition holds; at most ``limit`` of them. Daily-regular crons are computed from one
+    day's offsets (thousands of cycles in microseconds); others walk the cron."""
     offsets = _offsets_in_day(cron)
+    out: list[datetime] = []
     if offsets is None:
-        out = []
         for tick in cron_string_iterator(start.timestamp(), cron, "UTC"):
-            if tick >= end:
+            if tick >= end or (limit is not None and len(out) >= limit):
                 break
             out.append(tick.astimezone(timezone.utc))
         return out
-    out = []
     day = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day < end:
+    while day < end and (limit is None or len(out) < limit):
         out += [t for t in (day + o for o in offsets) if start <= t < end]
         day += _DAY
-    return out
+    return out if limit is None else out[:limit]
 
 
 def cycle_step_seconds(cron: str, at: datetime) -> int:

@@ -1,0 +1,56 @@
+"""The ``Definitions`` of the backtests' code location (``btcbot_backtests`` in
+``workspace.yaml``): one asset group per spec in ``BACKTEST_DIR``, written by ``btcbot
+backtest``, and one job per spec for the UI's Jobs page.
+
+A location of its own (see :mod:`btcbot_pipeline.definitions`): its groups are partitioned
+by each backtest's days, so they can never share a partitions definition with the bot's
+cycle, which ``--select '*'`` requires. From a shell::
+
+    dagster asset materialize -m btcbot_pipeline.backtest_definitions --select 'group:backtest_real10' \\
+        --partition-range 2018-01-10...2018-01-29
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dotenv import dotenv_values
+
+from btcbot_pipeline.definitions import load_once
+from btcbot_pipeline.defs.backtest.assets import backtest_graph, build_backtest
+from btcbot_pipeline.defs.backtest.spec import load_specs
+from btcbot_pipeline.defs.cycle.owners import OWNERS
+from btcbot_pipeline.settings import BotSettings
+
+
+def build_backtest_definitions(settings: BotSettings) -> dg.Definitions:
+    assets: list[dg.AssetsDefinition] = []
+    resources: dict[str, object] = {}
+    jobs = []
+    for spec in load_specs(settings.backtest_dir):
+        spec_assets, spec_resources = build_backtest(spec, settings.backtest_dir)
+        assets += spec_assets
+        resources |= spec_resources
+        group = backtest_graph(spec, settings.backtest_dir).group
+        jobs.append(dg.define_asset_job(
+            f"{group}_job", selection=dg.AssetSelection.groups(group), executor_def=dg.in_process_executor,
+            description=f"Backtest {spec.name}: its days in one run, in order, into its own book.",
+            tags={"btcbot/backtest": spec.name}, owners=OWNERS,
+        ))
+    return dg.Definitions(assets=assets, jobs=jobs, resources=resources, executor=dg.in_process_executor)
+
+
+def _specs_key() -> tuple[object, ...]:
+    """The spec files as they are now: a new or changed spec builds the location anew."""
+    root = Path(os.environ.get("BACKTEST_DIR") or dotenv_values(".env").get("BACKTEST_DIR") or "data/backtests")
+    try:
+        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(root.glob("*.spec.json")))
+    except OSError:
+        return ()
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return load_once("backtests", build_backtest_definitions, _specs_key())
