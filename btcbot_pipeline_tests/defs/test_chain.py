@@ -103,7 +103,7 @@ def test_a_backtest_graph_names_its_group_and_day_partitions_in_the_rebuild_comm
     graph = CycleGraph(days, kind="backtest", name="real10", group="backtest_real10", cycle_cron="*/5 * * * *")
 
     assert graph.rebuild_command("2018-01-12", datetime(2018, 1, 20, 23, 55, tzinfo=timezone.utc)) == (
-        "dagster asset materialize -m btcbot_pipeline.definitions --select 'group:backtest_real10' "
+        "dagster asset materialize -m btcbot_pipeline.backtest_definitions --select 'group:backtest_real10' "
         "--partition-range 2018-01-12...2018-01-20"
     )
 

@@ -13,7 +13,13 @@ import dagster as dg
 from dagster._core.definitions.partitions.context import PartitionLoadingContext
 from dagster._core.definitions.temporal_context import TemporalContext
 
-from btcbot_pipeline.defs.cycle.assets import STAGES, CycleGraph, backfill_windows, build_cycle_assets, split_backfill
+from btcbot_pipeline.defs.cycle.assets import (
+    STAGES,
+    CycleGraph,
+    backfill_windows,
+    build_cycle_assets,
+    split_backfill,
+)
 from btcbot_pipeline.defs.cycle.partitions import STATIC_KEYS_LIMIT, cycle_partitions, ui_partitions
 
 PROBE = Path(__file__).with_name("ui_launch_probe.py")

@@ -130,6 +130,11 @@ class CycleGraph:
         return self.partitions_def.get_last_partition_key()
 
     @property
+    def module(self) -> str:
+        """The code location's module (``dagster … -m``) that holds this graph."""
+        return "btcbot_pipeline.backtest_definitions" if self.kind == "backtest" else "btcbot_pipeline.definitions"
+
+    @property
     def tags(self) -> dict[str, str]:
         """Tags of every asset of the graph (values: letters, digits, ``_``)."""
         return {"btcbot/graph": self.kind, **({"btcbot/backtest": self.name} if self.name else {})}
@@ -150,7 +155,7 @@ class CycleGraph:
         partition of its last cycle (see :func:`btcbot_pipeline.engine.refuse_inside_chain`)."""
         last_key = self.calendar.get_partition_key_for_timestamp(last_cycle.timestamp())
         return (
-            f"dagster asset materialize -m btcbot_pipeline.definitions --select 'group:{self.group}' "
+            f"dagster asset materialize -m {self.module} --select 'group:{self.group}' "
             f"--partition-range {first_key}...{last_key}"
         )
 
