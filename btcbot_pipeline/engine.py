@@ -73,6 +73,8 @@ from btcbot_pipeline.storage.rows import (
     trace_rows,
     universe_rows,
 )
+from btcbot_pipeline.storage.seal import seal_from
+from btcbot_pipeline.storage.verify import verify_book
 
 # Default largest chunk validated and committed at once (GATE_CHUNK_CYCLES).
 CHUNK_CYCLES = 8640
@@ -93,6 +95,32 @@ class EngineError(Exception):
 class ChainError(EngineError):
     """The window lies inside or before the book's chain of cycles: running it alone would
     leave the later cycles starting from a state that no longer exists."""
+
+
+class BookCheckError(EngineError):
+    """The book fails its check (:func:`btcbot_pipeline.storage.verify.verify_book`): a run
+    will not carry on from rows that are not what earlier runs committed."""
+
+
+# The cycles whose rows a run recomputes before it carries on from the book (the book-wide
+# SQL checks cover every cycle; `btcbot verify` recomputes all rows).
+RUN_CHECK_CYCLES = 12
+_SHOWN_FINDINGS = 5
+
+
+def refuse_broken_book(book: Book, *, cycles: int = RUN_CHECK_CYCLES) -> None:
+    """Refuse to run on a book that fails its check, naming the first findings."""
+    report = verify_book(book.con, rows_last=cycles)
+    errors = report.errors()
+    if not errors:
+        return
+    shown = "\n  ".join(f.line() for f in errors[:_SHOWN_FINDINGS])
+    more = f"\n  … and {len(errors) - _SHOWN_FINDINGS} more" if len(errors) > _SHOWN_FINDINGS else ""
+    raise BookCheckError(
+        f"the book fails its check ({len(errors)} finding{'s' if len(errors) != 1 else ''}): its rows are not what "
+        f"earlier runs committed, so this run will not carry on from it. Nothing was written.\n  {shown}{more}\n"
+        "`btcbot verify` lists every finding; restore the book from a copy, or rebuild it from its first cycle."
+    )
 
 
 # How a caller names the run that rebuilds the chain from a window's first partition
@@ -368,6 +396,7 @@ def run_window(
         ChainError: the book holds cycles after the window (see :func:`refuse_inside_chain`).
     """
     book.claim(identity)
+    refuse_broken_book(book)
     refuse_inside_chain(book, partitions, rebuild)
     with _fewer_collections():
         yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress, while_gated, missed, run_id)
@@ -484,6 +513,7 @@ def _run(
                 book.record_gate_failure(window, failures)
                 yield GateStopped(group, verdicts, tuple(failures))
                 return
+            seal_from(book.con, window.start)  # the rows as stored, for `btcbot verify` and the next run
             book.commit()
         except BaseException:
             book.rollback()

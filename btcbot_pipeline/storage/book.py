@@ -260,6 +260,9 @@ class Book:
         for table, columns in {**TABLES, **AUX_TABLES}.items():
             cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns)
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+        from btcbot_pipeline.storage import seal  # (it builds on this module's tables)
+
+        seal.ensure(self.con)
 
     def info(self) -> dict[str, Any] | None:
         """The ``book_info`` row as a dict, or ``None`` for a book no run has claimed."""
@@ -284,7 +287,9 @@ class Book:
                     "this book holds cycles but no book_info row: it was written by an older version whose "
                     f"tables differ. Move it away (or point {_book_setting(identity)} elsewhere) to start a new book."
                 )
-            self.con.execute(f"INSERT INTO book_info VALUES ({', '.join('?' * len(AUX_TABLES['book_info']))})", list(identity.row()))
+            names = ", ".join(f'"{name}"' for name, _ in AUX_TABLES["book_info"])
+            self.con.execute(f"INSERT INTO book_info ({names}) VALUES ({', '.join('?' * len(AUX_TABLES['book_info']))})",
+                             list(identity.row()))
             return
         mine = {"kind": identity.kind, "source": identity.source}
         if identity.strict:

@@ -75,7 +75,7 @@ def test_a_cycle_before_the_chain_is_refused_and_the_book_opens_once(cycle: Cycl
     assert cycle.rows("SELECT min(cash_try) >= 0 FROM ledger_metrics") == [(True,)]
 
 
-def test_the_chain_gate_stops_a_cycle_whose_previous_state_was_changed_in_the_book(cycle: Cycle) -> None:
+def test_a_run_refuses_to_carry_from_a_cycle_whose_state_was_changed_in_the_book(cycle: Cycle) -> None:
     import duckdb
 
     assert cycle.run(first="2026-01-01T00:30", last="2026-01-01T00:35").success
@@ -87,8 +87,8 @@ def test_the_chain_gate_stops_a_cycle_whose_previous_state_was_changed_in_the_bo
 
     assert not result.success
     text = failure_text(result)
-    assert "gate ledger_chain_gate stopped cycle 20260101T004000Z (2026-01-01T00:40 UTC): starts_from_previous_cycle" in text
-    assert cycle.rows("SELECT check_name, expectation FROM gate_failures") == [("ledger_chain_gate", "starts_from_previous_cycle")]
+    assert "BookCheckError: the book fails its check (2 findings): its rows are not what earlier runs committed" in text
+    assert "ERROR  2026-01-01T00:35  ledger_metrics.closing_digest  is not the digest of the state the cycle stores" in text
     assert cycle.rows("SELECT count(*) FROM ledger_metrics WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'") == [(0,)]
 
 

@@ -75,7 +75,7 @@ def run(spec: BacktestSpec, backtest_dir: str | Path, *, instance: dg.DagsterIns
     assets, resources = build_backtest(spec, backtest_dir)
     graph = backtest_graph(spec, backtest_dir)
     keys = graph.partitions_def.get_partition_keys()
-    job = dg.define_asset_job(f"backtest_{spec.name}", selection=dg.AssetSelection.groups(graph.group), executor_def=dg.in_process_executor)
+    job = dg.define_asset_job(f"{graph.group}_job", selection=dg.AssetSelection.groups(graph.group), executor_def=dg.in_process_executor)
     defs = dg.Definitions(assets=assets, resources=resources, jobs=[job])
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()

@@ -1,0 +1,138 @@
+"""The book's seal: a digest of every row a run committed for each cycle, and a rolling
+digest of the whole book.
+
+When a chunk of cycles is about to commit, :func:`seal_from` hashes, per cycle and per
+table, every stored column as DuckDB holds it (typed money columns included, so an edit
+of ``cash_try`` shows, not only an edit of the state JSON), and records per cycle
+
+- ``rows_digest``: sha256 of the cycle's table digests (``table=<sha256>`` lines);
+- ``book_digest``: sha256 of the previous cycle's ``book_digest``, this cycle's id and
+  its ``rows_digest``: the book up to this cycle in one value.
+
+``book_info`` keeps the last ``book_digest``, the cycle it seals through and how many
+cycles are sealed. :mod:`btcbot_pipeline.storage.verify` recomputes all of it.
+
+The digest runs in SQL (one grouped query per table over the chunk's window): each row
+becomes the text of its columns in table order, ``NULL`` marked, joined by a unit
+separator; a cycle's rows are hashed in sorted order, so it depends on what is stored,
+not on insertion order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from btcbot_pipeline.storage.book import TABLES, naive_utc
+
+# Tables a committed cycle writes. gate_failures are a stopped cycle's, not a committed one's.
+SEALED_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t != "gate_failures")
+SEAL_TABLE = "cycle_seals"
+SEAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("rows_digest", "VARCHAR"), ("tables_json", "VARCHAR"),
+    ("book_digest", "VARCHAR"),
+)
+# The head of the seal, in the book's one book_info row (added to books made before it).
+INFO_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("book_digest", "VARCHAR"), ("sealed_through", "TIMESTAMP"), ("sealed_cycles", "BIGINT"),
+)
+_NULL = "<null>"
+_SEP = "chr(31)"
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """The seal's table, and its columns in ``book_info`` (a book made before them gets them)."""
+    cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in SEAL_COLUMNS)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {SEAL_TABLE} ({cols})")
+    for name, sql_type in INFO_COLUMNS:
+        con.execute(f'ALTER TABLE book_info ADD COLUMN IF NOT EXISTS "{name}" {sql_type}')
+
+
+def _row_text(table: str) -> str:
+    parts = [f"coalesce(CAST(\"{name}\" AS VARCHAR), '{_NULL}')" for name, _ in TABLES[table]]
+    return f"concat_ws({_SEP}, {', '.join(parts)})"
+
+
+def table_digests(con: duckdb.DuckDBPyConnection, start: datetime | None = None,
+                  end: datetime | None = None) -> dict[datetime, dict[str, str]]:
+    """``{cycle_ts: {table: sha256}}`` of the stored rows of cycles in ``[start, end)``
+    (``None``: unbounded), for every sealed table that has rows for the cycle."""
+    where, params = _window(start, end)
+    out: dict[datetime, dict[str, str]] = {}
+    for table in SEALED_TABLES:
+        rows = con.execute(
+            f"SELECT cycle_ts, sha256(string_agg(r, chr(10) ORDER BY r)) FROM "
+            f"(SELECT cycle_ts, {_row_text(table)} AS r FROM {table} {where}) GROUP BY cycle_ts",
+            params,
+        ).fetchall()
+        for ts, digest in rows:
+            out.setdefault(ts, {})[table] = digest
+    return out
+
+
+def rows_digest(tables: dict[str, str]) -> str:
+    """One cycle's digest over its tables' digests (a table without rows: ``-``)."""
+    text = "\n".join(f"{t}={tables.get(t, '-')}" for t in SEALED_TABLES)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def book_digest(previous: str | None, cycle_id: str, rows: str) -> str:
+    """The book through one cycle: the digest through the cycle before, this cycle's id and rows."""
+    return hashlib.sha256(f"{previous or ''}\n{cycle_id}\n{rows}".encode()).hexdigest()
+
+
+def seal_from(con: duckdb.DuckDBPyConnection, start: datetime) -> int:
+    """Seal every cycle of the ledger from ``start`` on (inside the caller's transaction,
+    after its rows are written, before it commits); returns how many were sealed.
+
+    Seals at or after ``start`` are replaced; the rolling digest continues from the last
+    seal before ``start``."""
+    ensure(con)
+    begin = naive_utc(start)
+    con.execute(f"DELETE FROM {SEAL_TABLE} WHERE cycle_ts >= ?", [begin])
+    row = con.execute(
+        f"SELECT book_digest FROM {SEAL_TABLE} WHERE cycle_ts < ? ORDER BY cycle_ts DESC LIMIT 1", [begin]
+    ).fetchone()
+    previous = row[0] if row else None
+    digests = table_digests(con, begin)
+    seals: list[tuple[Any, ...]] = []
+    for ts, cycle_id in con.execute(
+        "SELECT cycle_ts, cycle_id FROM ledger_metrics WHERE cycle_ts >= ? ORDER BY cycle_ts", [begin]
+    ).fetchall():
+        tables = digests.get(ts, {})
+        rows = rows_digest(tables)
+        previous = book_digest(previous, cycle_id, rows)
+        seals.append((ts, cycle_id, rows, json.dumps(tables, sort_keys=True), previous))
+    if seals:
+        # one statement through Arrow: a backtest chunk seals thousands of cycles
+        columns = list(zip(*seals))
+        arrow = pa.table({name: pa.array(values, type=pa.timestamp("us") if name == "cycle_ts" else pa.string())
+                          for (name, _), values in zip(SEAL_COLUMNS, columns)})
+        con.register("_btcbot_seals", arrow)
+        try:
+            con.execute(f"INSERT INTO {SEAL_TABLE} SELECT * FROM _btcbot_seals")
+        finally:
+            con.unregister("_btcbot_seals")
+    last = con.execute(f"SELECT book_digest, cycle_ts FROM {SEAL_TABLE} ORDER BY cycle_ts DESC LIMIT 1").fetchone()
+    count = con.execute(f"SELECT count(*) FROM {SEAL_TABLE}").fetchone()[0]
+    con.execute(
+        "UPDATE book_info SET book_digest = ?, sealed_through = ?, sealed_cycles = ?",
+        [last[0] if last else None, last[1] if last else None, count],
+    )
+    return len(seals)
+
+
+def _window(start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if start is not None:
+        clauses.append("cycle_ts >= ?")
+        params.append(naive_utc(start))
+    if end is not None:
+        clauses.append("cycle_ts < ?")
+        params.append(naive_utc(end))
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
