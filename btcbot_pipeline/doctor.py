@@ -38,6 +38,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from btcbot_pipeline.health import DEFAULT_MAX_SKEW_MS
+from btcbot_pipeline.storage.paths import book_path_problem
+from btcbot_pipeline.storage.verify import Report, verify_book
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 _RANK = {PASS: 0, SKIP: 0, WARN: 1, FAIL: 2}
@@ -161,23 +163,39 @@ def _dataset_checks(dataset: str, cfg: object | None) -> tuple[list[Check], obje
     return checks, data
 
 
+# Doctor recomputes the rows of the book's last day of 5-minute cycles; the book-wide
+# checks (chain, money, fills, seal links) cover every cycle. `btcbot verify` does all.
+DOCTOR_VERIFY_CYCLES = 288
+
+
+def _verify_check(db: str, report: Report) -> Check:
+    """The book's check as one doctor row: PASS, or the first findings."""
+    scope = f"{report.cycles} cycles (rows of the last {min(report.rows_checked, report.cycles)} recomputed)"
+    if report.exit_code == 0:
+        return Check("storage", "book_check", PASS, f"{db}: {scope} check out")
+    first = "; ".join(f.line() for f in report.findings[:3])
+    status = FAIL if report.exit_code == 2 else WARN
+    return Check("storage", "book_check", status, f"{len(report.findings)} finding(s) in {scope}: {first}",
+                 f"btcbot verify {db} lists them all")
+
+
 def _storage_checks(db: str) -> list[Check]:
     import duckdb
 
     checks: list[Check] = []
     path = Path(db)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
-        checks.append(Check("storage", "book", WARN, f"{parent} does not exist yet (created on the first cycle)", f"mkdir -p {parent}"))
-    elif not os.access(parent, os.W_OK):
-        checks.append(Check("storage", "book", FAIL, f"{parent} is not writable", f"make {parent} writable or set STATE_DB_PATH elsewhere"))
+    problem = book_path_problem(db, probe=True)  # a file really written and removed in its folder
+    if problem:
+        checks.append(Check("storage", "book", FAIL, problem, "point STATE_DB_PATH at a DuckDB file in a writable folder"))
     elif not path.exists():
-        checks.append(Check("storage", "book", PASS, f"{db} does not exist yet; {parent} is writable (created on the first cycle)"))
+        checks.append(Check("storage", "book", PASS, f"{db} does not exist yet; its folder is writable (created on the first cycle)"))
     else:
         try:
             with duckdb.connect(str(path)) as con:
                 con.execute("SELECT 1").fetchone()
+                report = verify_book(con, rows_last=DOCTOR_VERIFY_CYCLES)
             checks.append(Check("storage", "book", PASS, f"{db} opens read-write"))
+            checks.append(_verify_check(db, report))
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0]
             locked = "lock" in message.lower()

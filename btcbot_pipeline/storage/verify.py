@@ -254,6 +254,10 @@ def _seal(con: duckdb.DuckDBPyConnection, report: Report, ledger: list[tuple[Any
 
 
 def _head(con: duckdb.DuckDBPyConnection, report: Report, seals: dict[Any, tuple[Any, ...]]) -> None:
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'book_info'").fetchall()}
+    if not {"book_digest", "sealed_through", "sealed_cycles"} <= have:
+        return  # a book from before the seal: its cycles are reported unsealed
     head = con.execute("SELECT book_digest, sealed_through, sealed_cycles FROM book_info LIMIT 1").fetchone()
     if head is None or head[0] is None:
         return

@@ -66,7 +66,7 @@ def build_backtest(spec: BacktestSpec, backtest_dir: str | Path) -> tuple[list[d
             | {"REPLAY_DATASET_PATH": spec.dataset, "STATE_DB_PATH": str(book_path(backtest_dir, spec.name))},
         ),
         market_key: MarketDataResource(source="replay", dataset_path=spec.dataset),
-        book_key: BookResource(database=str(book_path(backtest_dir, spec.name))),
+        book_key: BookResource(database=str(book_path(backtest_dir, spec.name)), setting="BACKTEST_DIR"),
     }
     return build_cycle_assets(graph.calendar, graph), resources
 

@@ -16,6 +16,7 @@ from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.storage.book import Book
+from btcbot_pipeline.storage.paths import BookPathError, book_path_problem
 
 
 class SettingsResource(dg.ConfigurableResource):
@@ -87,12 +88,17 @@ class BookResource(dg.ConfigurableResource):
     """
 
     database: str = "data/btcbot_book.duckdb"
+    # the setting that names it, for the one line that says why a path cannot be a book
+    setting: str = "STATE_DB_PATH"
 
     def name(self) -> str:
         return Path(self.database).stem
 
     @contextmanager
     def open(self) -> Iterator[Book]:
+        problem = book_path_problem(self.database, self.setting)
+        if problem:  # permanent: never retried (DuckDB's own error would be, as a lock is)
+            raise BookPathError(problem)
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with DuckDBResource(database=self.database).get_connection() as con:
             # get_connection closes only on a normal exit: a step that fails inside (a gate,
