@@ -16,13 +16,15 @@ no side effects and tests can build definitions from their own settings.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Callable
 
 import click
 import dagster as dg
 
 from btcbot_pipeline.defs.cycle.alert_sensors import build_alert_sensor
-from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
+from btcbot_pipeline.defs.cycle.assets import STAGE7_DISABLED, build_cycle_assets
 from btcbot_pipeline.defs.cycle.jobs import cycle_job
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
@@ -100,6 +102,23 @@ def _inputs_key() -> tuple[object, ...]:
     return (tuple(sorted(os.environ.items())), dotenv)
 
 
+def _cli_materialize() -> bool:
+    """Whether this process is Dagster's CLI running the cycle right here
+    (``dagster asset materialize`` / ``dagster job execute``)."""
+    args = sys.argv[1:]
+    return Path(sys.argv[0]).name.startswith("dagster") and (
+        args[:2] == ["asset", "materialize"] or args[:2] == ["job", "execute"]
+    )
+
+
+def _build_cycle(settings: BotSettings) -> dg.Definitions:
+    if not settings.stage7_enabled and _cli_materialize():
+        # The run would fail on its first step; Dagster's CLI prints a step failure with
+        # its stack trace twice. Refused here it is one line, as refused settings are.
+        raise click.ClickException(STAGE7_DISABLED)
+    return build_definitions(settings)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return load_once("cycle", build_definitions)
+    return load_once("cycle", _build_cycle)

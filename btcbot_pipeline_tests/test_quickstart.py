@@ -36,19 +36,27 @@ def _main_job() -> list[str]:
     return [str(BIN / args[0]), *args[1:]]
 
 
-def test_the_quick_start_main_job_runs_unchanged_with_a_backtest_spec_beside_it(tmp_path: Path, replay_dir: Path) -> None:
-    paths = {"STATE_DB_PATH": tmp_path / "book.duckdb", "REPLAY_DATASET_PATH": replay_dir, "BACKTEST_DIR": tmp_path / "backtests"}
-    lines = [s for s in (REPO / ".env.example").read_text().splitlines() if s.split("=", 1)[0].strip() not in paths]
-    (tmp_path / ".env").write_text("\n".join(lines + [f"{k}={v}" for k, v in paths.items()]) + "\n")
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    save_spec(make_spec(name="real10", dataset=str(replay_dir), start=start, end=start + timedelta(hours=2), env_file=None),
-              paths["BACKTEST_DIR"])
-    home = tmp_path / "dagster_home"
+def _project(root: Path, dataset: Path, **settings: str) -> tuple[dict[str, Path], dict[str, str]]:
+    """A project folder: the demo .env (paths in ``root``, then ``settings``), an instance."""
+    paths = {"STATE_DB_PATH": root / "book.duckdb", "REPLAY_DATASET_PATH": dataset, "BACKTEST_DIR": root / "backtests"}
+    lines = [s for s in (REPO / ".env.example").read_text().splitlines()
+             if s.split("=", 1)[0].strip() not in paths and s.split("=", 1)[0].strip() not in settings]
+    lines += [f"{k}={v}" for k, v in {**paths, **settings}.items()]
+    (root / ".env").write_text("\n".join(lines) + "\n")
+    home = root / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     known = known_setting_names()
     env = {k: v for k, v in os.environ.items() if not (k.upper() in known or looks_like_ours(k, known))}
     env["DAGSTER_HOME"] = str(home)
+    return paths, env
+
+
+def test_the_quick_start_main_job_runs_unchanged_with_a_backtest_spec_beside_it(tmp_path: Path, replay_dir: Path) -> None:
+    paths, env = _project(tmp_path, replay_dir)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    save_spec(make_spec(name="real10", dataset=str(replay_dir), start=start, end=start + timedelta(hours=2), env_file=None),
+              paths["BACKTEST_DIR"])
 
     command = _main_job()
     assert command[1:] == ["asset", "materialize", "-m", "btcbot_pipeline.definitions", "--select", "*", "--partition", "2026-01-01T00:30"]
@@ -61,3 +69,23 @@ def test_the_quick_start_main_job_runs_unchanged_with_a_backtest_spec_beside_it(
     validate = subprocess.run([str(BIN / "dagster"), "definitions", "validate", "-m", "btcbot_pipeline.backtest_definitions"],
                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert validate.returncode == 0 and "Validation successful" in validate.stdout + validate.stderr, validate.stderr[-2000:]
+
+
+def test_a_disabled_cycle_is_refused_in_one_line_and_a_misspelt_setting_is_warned(tmp_path: Path, replay_dir: Path) -> None:
+    _, env = _project(tmp_path, replay_dir, STAGE7_ENABLED="false")
+    done = subprocess.run(_main_job(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled. Set STAGE7_ENABLED=true (with "
+        "DRY_RUN=true), e.g. `cp .env.example .env`."
+    )
+    assert "Traceback" not in done.stdout + done.stderr and "Stack Trace" not in done.stdout + done.stderr
+
+    (tmp_path / "dagster_home" / "runs.db").unlink(missing_ok=True)
+    text = (tmp_path / ".env").read_text().replace("STAGE7_ENABLED=false", "STAGE7_ENABLED=true")
+    (tmp_path / ".env").write_text(text + "DRY_RUNN=false\n")
+    done = subprocess.run(_main_job(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "DRY_RUNN" in done.stderr and "did you mean DRY_RUN" in done.stderr, done.stderr[-3000:]

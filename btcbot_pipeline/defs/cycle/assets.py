@@ -36,6 +36,7 @@ unusable dataset.
 # No `from __future__ import annotations`: Dagster reads the parameter annotations at runtime.
 
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,6 +69,7 @@ from btcbot_pipeline.engine import (
 )
 from btcbot_pipeline.quality.rules import SUITES
 from btcbot_pipeline.quality.worker import gates_for
+from btcbot_pipeline.setting_names import unknown_setting_names
 from btcbot_pipeline.settings import BotSettings, SettingsError
 from btcbot_pipeline.storage.book import Book, BookError, Window
 from btcbot_pipeline.storage.identity import run_identity
@@ -175,17 +177,21 @@ class CycleGraph:
         return out
 
 
-def _enabled(settings: SettingsResource) -> BotSettings:
+STAGE7_DISABLED = ("STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled. "
+                   "Set STAGE7_ENABLED=true (with DRY_RUN=true), e.g. `cp .env.example .env`.")
+
+
+def _enabled(settings: SettingsResource, context: dg.AssetExecutionContext) -> BotSettings:
     try:
         cfg = settings.get()
     except SettingsError as exc:
         raise dg.Failure(description=f"invalid settings:\n{exc}", allow_retries=False) from None
     if not cfg.stage7_enabled:
-        raise dg.Failure(
-            description="STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled. "
-            "Set STAGE7_ENABLED=true (with DRY_RUN=true), e.g. `cp .env.example .env`.",
-            allow_retries=False,
-        )
+        raise dg.Failure(description=STAGE7_DISABLED, allow_retries=False)
+    # A misspelt name (DRY_RUNN) is read by nobody: say so in the run's log, not only in doctor.
+    if settings.env_file is not None:
+        for unknown in unknown_setting_names(os.environ, settings.env_file):
+            context.log.warning(f"{unknown.message()} (fix: {unknown.fix()})")
     return cfg
 
 
@@ -231,7 +237,7 @@ def build_cycle_assets(
         settings: SettingsResource = getattr(context.resources, settings_key)
         market: MarketDataResource = getattr(context.resources, market_key)
         book: BookResource = getattr(context.resources, book_key)
-        cfg = _enabled(settings)
+        cfg = _enabled(settings, context)
         split = split_backfill(context, g)
         if split:
             _say(context, split, error=True)
