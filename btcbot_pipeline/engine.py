@@ -498,6 +498,7 @@ def _run(
             # while the gates validate (a backtest's report); it is dropped on a rollback.
             report_clock = time.perf_counter()
             extra = while_gated(book, group) if while_gated is not None else None
+            seal_from(book.con, window.start)  # the rows as stored, for `btcbot verify` and the next run
             report_s = time.perf_counter() - report_clock
             results = [result() for result in pending]
             n_chunk = sum(len(p.times) for p in group)
@@ -513,7 +514,6 @@ def _run(
                 book.record_gate_failure(window, failures)
                 yield GateStopped(group, verdicts, tuple(failures))
                 return
-            seal_from(book.con, window.start)  # the rows as stored, for `btcbot verify` and the next run
             book.commit()
         except BaseException:
             book.rollback()

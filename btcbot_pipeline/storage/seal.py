@@ -14,8 +14,11 @@ cycles are sealed. :mod:`btcbot_pipeline.storage.verify` recomputes all of it.
 
 The digest runs in SQL (one grouped query per table over the chunk's window): each row
 becomes the text of its columns in table order, ``NULL`` marked, joined by a unit
-separator; a cycle's rows are hashed in sorted order, so it depends on what is stored,
-not on insertion order.
+separator, and its md5; a table's digest for a cycle is the sha256 of its rows' md5s in
+sorted order, so it depends on what is stored, not on insertion order. The columns that
+say how a run ran (``run_metrics``' run id and milliseconds, :data:`RUN_ONLY_COLUMNS`)
+are left out, as fingerprints leave them out: the seal is taken while the gates
+validate, before the gates' own time is known.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from btcbot_pipeline.storage.book import TABLES, naive_utc
+from btcbot_pipeline.storage.book import RUN_ONLY_COLUMNS, TABLES, naive_utc
 
 # Tables a committed cycle writes. gate_failures are a stopped cycle's, not a committed one's.
 SEALED_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t != "gate_failures")
@@ -54,7 +57,8 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _row_text(table: str) -> str:
-    parts = [f"coalesce(CAST(\"{name}\" AS VARCHAR), '{_NULL}')" for name, _ in TABLES[table]]
+    skip = RUN_ONLY_COLUMNS.get(table, ())
+    parts = [f"coalesce(CAST(\"{name}\" AS VARCHAR), '{_NULL}')" for name, _ in TABLES[table] if name not in skip]
     return f"concat_ws({_SEP}, {', '.join(parts)})"
 
 
@@ -66,8 +70,8 @@ def table_digests(con: duckdb.DuckDBPyConnection, start: datetime | None = None,
     out: dict[datetime, dict[str, str]] = {}
     for table in SEALED_TABLES:
         rows = con.execute(
-            f"SELECT cycle_ts, sha256(string_agg(r, chr(10) ORDER BY r)) FROM "
-            f"(SELECT cycle_ts, {_row_text(table)} AS r FROM {table} {where}) GROUP BY cycle_ts",
+            f"SELECT cycle_ts, sha256(string_agg(h, chr(10) ORDER BY h)) FROM "
+            f"(SELECT cycle_ts, md5({_row_text(table)}) AS h FROM {table} {where}) GROUP BY cycle_ts",
             params,
         ).fetchall()
         for ts, digest in rows:
