@@ -15,6 +15,9 @@ window's alerts that were never delivered are replaced by the new ones, delivere
 stay (what a receiver was told is history), and an id already in the book is never added
 twice. So a re-run never duplicates an alert nor posts one again.
 
+**What is logged.** Each new alert is one line of the run's log (severity, cycle time,
+rule, message: :func:`log_line`), then one line of how the POSTs went, if any.
+
 **Delivery.** ``status``: ``pending`` (to post), ``delivered``, ``failed`` (``last_error``
 says why; posted again at the next cycle) or ``recorded`` (never posted: a backtest book,
 or no ``ALERT_WEBHOOK_URL`` when it was raised). After recording, every ``pending`` and
@@ -35,7 +38,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -49,8 +52,8 @@ from btcbot_pipeline.domain.alerts import (
     AlertThresholds,
     CycleFacts,
     GateFailure,
+    Severity,
     evaluate,
-    gate_failure_alert,
     is_data_fault,
     run_failed_alert,
 )
@@ -60,7 +63,7 @@ from btcbot_pipeline.storage.book import Book, BookIdentity, Window, naive_utc
 
 SOURCE = "btcbot_pipeline"
 PENDING, DELIVERED, FAILED, RECORDED = "pending", "delivered", "failed", "recorded"
-# "gate <check> stopped cycle <cycle id> (...)": the description of a gate stop (engine.GateStopped.describe)
+# "gate <check> stopped cycle <cycle id> (...)": the failure of a gate stop (checks.ChunkChecks.stop_description)
 _GATE_STOP = re.compile(r"gate (\S+) stopped cycle (\d{8}T\d{6}Z)")
 
 
@@ -72,20 +75,32 @@ class Log(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one call did: the ids it added to the book and each POST's outcome."""
+    """What one call did: the ids it added to the book (``alerts``: those alerts), and each
+    POST's outcome."""
 
     added: tuple[str, ...]
     deliveries: tuple[tuple[str, Delivery], ...] = ()
+    alerts: tuple[Alert, ...] = ()
 
     def describe(self) -> str:
+        text = f"alerts: {len(self.added)} new" + (f" ({', '.join(self.added)})" if self.added else "")
+        return text + (f", {self.delivered()}" if self.deliveries else "")
+
+    def delivered(self) -> str:
+        """How the POSTs went: ``2 posted`` and what failed."""
         posted = sum(1 for _, d in self.deliveries if d.ok)
         failed = [(i, d) for i, d in self.deliveries if not d.ok]
-        text = f"alerts: {len(self.added)} new" + (f" ({', '.join(self.added)})" if self.added else "")
-        if self.deliveries:
-            text += f", {posted} posted"
+        text = f"{posted} posted"
         if failed:
             text += f", {len(failed)} not delivered ({failed[0][1].error}; tried again at the next cycle)"
         return text
+
+
+def log_line(alert: Alert) -> str:
+    """A new alert as the run's log shows it: ``alert WARN at cycle 2026-01-01T00:40 UTC,
+    drawdown_threshold: drawdown 7.3 % crossed …``."""
+    when = "no cycle" if alert.cycle_ts is None else f"cycle {alert.cycle_ts:%Y-%m-%dT%H:%M} UTC"
+    return f"alert {alert.severity} at {when}, {alert.rule}: {alert.message}"
 
 
 # --- the cycle's hook -------------------------------------------------------------------
@@ -101,8 +116,10 @@ def after_chunk(book: Book, outcome: Any, cfg: BotSettings, identity: BookIdenti
     except Exception as exc:  # noqa: BLE001 - alerts must never fail the cycle
         log.warning(f"alerts not raised for this chunk: {type(exc).__name__}: {exc}")
         return
-    if result.added or result.deliveries:
-        (log.warning if any(not d.ok for _, d in result.deliveries) else log.info)(result.describe())
+    for alert in result.alerts:
+        (log.info if alert.severity is Severity.INFO else log.warning)(log_line(alert))
+    if result.deliveries:
+        (log.warning if any(not d.ok for _, d in result.deliveries) else log.info)(f"alerts: {result.delivered()}")
 
 
 def raise_alerts(
@@ -112,11 +129,28 @@ def raise_alerts(
     """Evaluate the rules over ``window`` (and the cycle before it), record the alerts,
     then, for a dry-run book with a webhook, post every undelivered alert once."""
     previous, cycles = read_facts(book, window)
+    cycles = explained(cycles, cfg)
     alerts = evaluate(cycles, AlertThresholds(cfg.alert_drawdown_pct, cfg.alert_daily_loss_try), previous)
     status = PENDING if kind != "backtest" and cfg.alert_webhook_url is not None else RECORDED
     added = book.record_alerts([alert_row(a, status) for a in alerts], window=window, rules=[str(r) for r in CYCLE_RULES])
     deliveries = deliver_pending(book, cfg, book_name, transport=transport, sleep=sleep) if kind != "backtest" else ()
-    return Outcome(tuple(added), deliveries)
+    return Outcome(tuple(added), deliveries, tuple(a for a in alerts if a.alert_id in added))
+
+
+def explained(cycles: Sequence[CycleFacts], cfg: BotSettings) -> list[CycleFacts]:
+    """``cycles`` with each gate failure also said in trading terms, figures rounded, as
+    the run's failure and the checks say it (the exact detail stays)."""
+    if not any(c.gate_failures for c in cycles):
+        return list(cycles)
+    # the checks' wording (imported here: it loads Dagster, which `btcbot alerts` never needs)
+    from btcbot_pipeline.defs.cycle.checks import gate_failure_text, limits_for
+
+    limits = limits_for(cfg)
+    return [
+        replace(c, gate_failures=tuple(replace(g, text=gate_failure_text(g.expectation, g.detail, limits)) for g in c.gate_failures))
+        if c.gate_failures else c
+        for c in cycles
+    ]
 
 
 def deliver_pending(
@@ -217,13 +251,7 @@ def read_facts(book: Book, window: Window) -> tuple[CycleFacts | None, list[Cycl
     ):
         if is_data_fault(reason):
             faults.setdefault(ts, {})[symbol] = reason
-    gates: dict[tuple[datetime, str], list[GateFailure]] = {}
-    for ts, cid, asset, check, expectation, detail in book.query(
-        "SELECT cycle_ts, cycle_id, asset, check_name, expectation, detail FROM gate_failures"
-        " WHERE cycle_ts >= ? AND cycle_ts < ? ORDER BY cycle_ts, check_name, expectation",
-        [start, end],
-    ):
-        gates.setdefault((ts, cid), []).append(GateFailure(check, asset, expectation, detail or ""))
+    gates = _gate_failures(book, start, end)
     facts = {
         ts: CycleFacts(
             cycle_ts=_utc(ts), cycle_id=cid, equity_try=equity, drawdown=drawdown, daily_pnl_try=daily,
@@ -237,6 +265,20 @@ def read_facts(book: Book, window: Window) -> tuple[CycleFacts | None, list[Cycl
         facts[ts] = CycleFacts(_utc(ts), cid, gate_failures=tuple(failures)) if ran is None else _with_gates(ran, failures)
     previous = facts.pop(prev_ts) if prev_ts is not None and prev_ts in facts else None
     return previous, [facts[ts] for ts in sorted(facts)]
+
+
+def _gate_failures(book: Book, start: datetime, end: datetime) -> dict[tuple[datetime, str], list[GateFailure]]:
+    """The book's ``gate_failures`` of cycles in ``[start, end)`` (naive UTC), by cycle."""
+    gates: dict[tuple[datetime, str], list[GateFailure]] = {}
+    if not book.has_table("gate_failures"):
+        return gates
+    for ts, cid, asset, check, expectation, detail in book.query(
+        "SELECT cycle_ts, cycle_id, asset, check_name, expectation, detail FROM gate_failures"
+        " WHERE cycle_ts >= ? AND cycle_ts < ? ORDER BY cycle_ts, check_name, expectation",
+        [start, end],
+    ):
+        gates.setdefault((ts, cid), []).append(GateFailure(check, asset, expectation, detail or ""))
+    return gates
 
 
 def _with_gates(facts: CycleFacts, failures: list[GateFailure]) -> CycleFacts:
@@ -317,7 +359,7 @@ def on_run_failure(
             "delivered" if delivery.ok else f"not delivered ({delivery.error})")
     with con:
         book = Book(con)
-        alerts = _gate_alerts(book, failure) if failure.gate_cycles() else []
+        alerts = _gate_alerts(book, failure, cfg) if failure.gate_cycles() else []
         if not alerts:
             alerts = [_run_failed(failure)]
         added = book.record_alerts([alert_row(a, status) for a in alerts])
@@ -334,18 +376,35 @@ def _run_failed(failure: RunFailure) -> Alert:
     )
 
 
-def _gate_alerts(book: Book, failure: RunFailure) -> list[Alert]:
-    """The gate_failure alerts of the cycles the failure names, from the book's rows."""
+def _gate_alerts(book: Book, failure: RunFailure, cfg: BotSettings) -> list[Alert]:
+    """The gate_failure alert of each stop the failure names, from the book's rows: the
+    named cycle (the stop's first failing one) and the chunk's failing cycles after it,
+    up to the next cycle the book holds (a stop empties its chunk) and the run's last
+    partition."""
     out: list[Alert] = []
     for cycle_id in failure.gate_cycles():
-        rows = book.query(
-            "SELECT cycle_ts, asset, check_name, expectation, detail FROM gate_failures WHERE cycle_id = ?"
-            " ORDER BY check_name, expectation", [cycle_id],
-        ) if book.has_table("gate_failures") else []
-        if rows:
-            failures = tuple(GateFailure(c, a, e, d or "") for _, a, c, e, d in rows)
-            out.append(gate_failure_alert(CycleFacts(_utc(rows[0][0]), cycle_id, gate_failures=failures)))
+        found = book.query("SELECT min(cycle_ts) FROM gate_failures WHERE cycle_id = ?", [cycle_id])[0][0] \
+            if book.has_table("gate_failures") else None
+        if found is None or any(cycle_id in a.details.get("failing_cycles", ()) for a in out):
+            continue
+        ends = [_run_end(failure)]
+        if book.has_table("ledger_metrics"):
+            ends.append(book.query("SELECT min(cycle_ts) FROM ledger_metrics WHERE cycle_ts > ?", [found])[0][0])
+        end = min((e for e in ends if e is not None), default=datetime.max)
+        gates = _gate_failures(book, found, end)
+        stop = [CycleFacts(_utc(ts), cid, gate_failures=tuple(failures)) for (ts, cid), failures in sorted(gates.items())]
+        out += evaluate(explained(stop, cfg), AlertThresholds(cfg.alert_drawdown_pct, cfg.alert_daily_loss_try))
     return out
+
+
+def _run_end(failure: RunFailure) -> datetime | None:
+    """A bound (naive UTC, exclusive) on the cycle times of the failed run: a minute key's
+    partition is its one cycle; a day key's partition is at most a week of cycles."""
+    key = failure.last or failure.first
+    start = partition_time(key) if key else None
+    if key is None or start is None:
+        return None
+    return naive_utc(start) + (timedelta(seconds=1) if "T" in key else timedelta(days=7))
 
 
 def _connect(db: Path, wait_s: float, sleep: Callable[[float], None]) -> duckdb.DuckDBPyConnection | None:

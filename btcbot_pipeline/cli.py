@@ -45,7 +45,7 @@ from btcbot_pipeline.defs.backtest.spec import SpecError
 from btcbot_pipeline.health import DEFAULT_MAX_SKEW_MS
 from btcbot_pipeline.reporting.errors import ReportingError
 from btcbot_pipeline.reports import ReportError, cycle_summary, latest_cycle_ts
-from btcbot_pipeline.settings import SettingsError, load_settings
+from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 from btcbot_pipeline.storage.book import BookError
 
 KEY_FORMAT = "%Y-%m-%dT%H:%M"
@@ -85,8 +85,17 @@ def _summary(args: argparse.Namespace) -> int:
     with open_book(Path(db)) as con:  # a writer's lock: one clear line, not DuckDB's traceback
         book = Book(con)
         ts = args.partition or latest_cycle_ts(book)
-        print(cycle_summary(book, ts))
+        print(cycle_summary(book, ts, _settings_or_none()))
     return 0
+
+
+def _settings_or_none() -> BotSettings | None:
+    """The settings, for the gates' limits a stopped cycle's summary quotes (``None`` when
+    they do not load: the summary still prints, quoting the defaults)."""
+    try:
+        return load_settings()
+    except SettingsError:
+        return None
 
 
 def _alerts(args: argparse.Namespace) -> int:
@@ -393,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     book_help = "book file, or backtest name (BACKTEST_DIR/<name>.duckdb)"
     p = sub.add_parser("report", help="performance report of a book, with an equity and drawdown chart")
     p.add_argument("book", help=book_help)
-    p.add_argument("--compare", metavar="OTHER", help="a second book: reported side by side, drawn on the same chart")
+    p.add_argument("--compare", metavar="OTHER", help="a second book: reported side by side with their difference (OTHER − BOOK), drawn on the same chart")
     p.add_argument("--out", metavar="DIR", help="folder for the chart PNG (default: the book's folder)")
     p.set_defaults(func=_report)
 

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from btcbot_pipeline.settings import BotSettings
 from btcbot_pipeline.storage.book import Book, naive_utc
 
 _CENT = Decimal("0.01")
@@ -29,15 +30,16 @@ def latest_cycle_ts(book: Book) -> datetime:
     return row[0].replace(tzinfo=timezone.utc)
 
 
-def cycle_summary(book: Book, cycle_ts: datetime) -> str:
-    """The summary a user reads after a cycle: mode, universe, intents, fills, equity."""
+def cycle_summary(book: Book, cycle_ts: datetime, settings: BotSettings | None = None) -> str:
+    """The summary a user reads after a cycle: mode, universe, intents, fills, equity; for
+    a cycle a gate stopped, why (``settings``: the gates' limits its text quotes)."""
     rows = book.query(
         "SELECT cycle_id, mode_json, selected_universe_json, intents_summary_json, order_decisions_json, "
         "ledger_metrics_json, market_notes_json FROM cycle_trace WHERE cycle_ts = ?",
         [naive_utc(cycle_ts)],
     )
     if not rows:
-        stopped = gate_failures_text(book, cycle_ts)
+        stopped = gate_failures_text(book, cycle_ts, settings)
         if stopped:
             return stopped
         raise ReportError(f"no cycle trace for {cycle_ts.isoformat()}: materialize that partition first")
@@ -56,7 +58,7 @@ def cycle_summary(book: Book, cycle_ts: datetime) -> str:
     plan_skips = [d for d in decisions if d["stage"] == "plan" and d["status"] == "SKIPPED"]
     if plan_skips:
         lines.append(f"  plan skips      {len(plan_skips)}")
-        lines += [f"                    {d['side']} {d['symbol']}: {d['reason']}" for d in plan_skips]
+        lines += [f"                    {d['side']} {d['symbol']}: {d['reason']}{_wanted(d)}" for d in plan_skips]
     lines.append(orders_text(book, cycle_ts))
     lines += [
         f"  fills           {fills[0]} filled, notional {_money(fills[2])} TRY, fees {_money(fills[1])} TRY",
@@ -73,6 +75,12 @@ def cycle_summary(book: Book, cycle_ts: datetime) -> str:
     if risk:
         lines.append(risk)
     return "\n".join(lines)
+
+
+def _wanted(decision: dict[str, str | None]) -> str:
+    """What a skipped plan action wanted (books written before it was kept show 0: nothing)."""
+    notional = decision.get("notional_try")
+    return f" (wanted {_money(notional)} TRY)" if notional is not None and Decimal(notional) != 0 else ""
 
 
 def orders_text(book: Book, cycle_ts: datetime) -> str:
@@ -99,8 +107,10 @@ def orders_text(book: Book, cycle_ts: datetime) -> str:
     return "\n".join(lines)
 
 
-def gate_failures_text(book: Book, cycle_ts: datetime) -> str | None:
-    """Which gate stopped the cycle (``gate_failures``), or None."""
+def gate_failures_text(book: Book, cycle_ts: datetime, settings: BotSettings | None = None) -> str | None:
+    """Which gate stopped the cycle (``gate_failures``), or None: each failure in trading
+    terms with figures rounded (the limits it quotes from ``settings``, else their
+    defaults), then the gate's exact detail."""
     if not book.has_table("gate_failures"):
         return None
     rows = book.query(
@@ -109,8 +119,15 @@ def gate_failures_text(book: Book, cycle_ts: datetime) -> str | None:
     )
     if not rows:
         return None
+    # the checks' wording (imported here: it loads Dagster, which a committed cycle's summary never needs)
+    from btcbot_pipeline.defs.cycle.checks import Limits, gate_failure_text, limits_for
+
+    limits = Limits() if settings is None else limits_for(settings)
     lines = [f"cycle {rows[0][0]} ({cycle_ts.strftime('%Y-%m-%dT%H:%M')} UTC) STOPPED by a gate: nothing of it is in the book"]
-    lines += [f"  {asset} / {check}: {expectation}\n      {detail}" for _, asset, check, expectation, detail in rows]
+    lines += [
+        f"  {asset} / {check}: {gate_failure_text(expectation, detail or '', limits)}\n      exact: {detail}"
+        for _, asset, check, expectation, detail in rows
+    ]
     return "\n".join(lines)
 
 

@@ -194,6 +194,61 @@ def test_the_cycle_hook_never_fails_the_cycle(book: Book) -> None:
     assert log.lines[0][1].startswith("alerts not raised for this chunk: ConnectionException: ")
 
 
+class Chunk:
+    """A committed chunk's shape (``ChunkDone``): partitions with windows."""
+
+    def __init__(self, first: str, end: str) -> None:
+        self.partitions = [type("P", (), {"window": window(first, end)})()]
+
+
+class Identity:
+    kind, name = "dry_run", "b"
+
+
+def test_the_cycle_hook_logs_each_new_alert_as_a_readable_line(book: Book, webhook: WebhookServer) -> None:
+    crossing(book)
+    seed(book, "00:40", drawdown="0.07", daily="-320", equity="9300", mode="REDUCE_RISK_ONLY")
+    log = Lines()
+
+    after_chunk(book, Chunk("00:30", "00:45"), settings(webhook.url), Identity(), log)  # type: ignore[arg-type]
+    after_chunk(book, Chunk("00:30", "00:45"), settings(webhook.url), Identity(), log)  # type: ignore[arg-type]  # a re-run: nothing new
+
+    assert log.lines == [
+        ("warning", "alert WARN at cycle 2026-01-01T00:35 UTC, daily_loss: daily loss 300.50 TRY crossed the 250 TRY alert "
+                    "threshold at equity 9,375.25 TRY (loss since the start of the UTC day)"),
+        ("warning", "alert WARN at cycle 2026-01-01T00:35 UTC, drawdown_threshold: drawdown 6.2 % crossed the 5 % alert "
+                    "threshold at equity 9,375.25 TRY"),
+        ("warning", "alert WARN at cycle 2026-01-01T00:40 UTC, mode_change: mode NORMAL → REDUCE_RISK_ONLY (tighter): "
+                    "no reason recorded"),
+        ("info", "alerts: 3 posted"),
+    ]
+
+
+def test_a_gate_stop_from_the_book_is_said_in_trading_terms_with_the_settings_limit(book: Book) -> None:
+    # 00:35 and 00:40 of one chunk failed the market gate (8 and 9 of 12 symbols excluded)
+    for hhmm, n, share in (("00:35", 8, "0.6666666666666666666666666667"), ("00:40", 9, "0.75")):
+        book.con.execute(
+            "INSERT INTO gate_failures VALUES (?, ?, 'market_snapshot', 'market_snapshot_gate', 'excluded_share_ok', ?)",
+            [at(hhmm).replace(tzinfo=None), f"20260101T{hhmm[:2]}{hhmm[3:]}00Z",
+             f"expect_column_values_to_be_in_set on excluded_share_ok: observed 17 ({n} at this cycle); rows: "
+             f"symbol=ADATRY, excluded_share={share}, skip_reason=stale_data"],
+        )
+
+    out = raise_alerts(book, window("00:35", "00:45"), settings(STAGE7_MAX_EXCLUDED_SHARE="0.4"), kind="dry_run", book_name="b")
+
+    assert out.added == ("gate_failure:20260101T003500Z",)
+    (alert,) = out.alerts
+    assert alert.message == (
+        "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 8 of 12 symbols (67 %) excluded, limit 40 %: "
+        "stale_data ×1 (+7 not listed) (+1 more failing cycle of the chunk, the last at 2026-01-01T00:40 UTC); "
+        "nothing of its chunk was written"
+    )
+    assert [f["detail"] for f in alert.details["failures"]][1] == (
+        "expect_column_values_to_be_in_set on excluded_share_ok: observed 17 (9 at this cycle); rows: symbol=ADATRY, "
+        "excluded_share=0.75, skip_reason=stale_data"
+    )
+
+
 def test_a_cycle_run_posts_its_new_alerts(cycle: Cycle, webhook: WebhookServer) -> None:
     # the synthetic day: at 00:40 the drawdown is 1.01 % and the day's loss 101.00 TRY
     cycle.overrides |= {"ALERT_WEBHOOK_URL": webhook.url, "ALERT_DRAWDOWN_PCT": "0.01", "ALERT_DAILY_LOSS_TRY": "100"}

@@ -14,15 +14,18 @@ drawdown_threshold WARN     the drawdown from the risk budget's peak reaches ``d
 daily_loss         WARN     the loss since the start of the UTC day reaches ``daily_loss_try``
                             (below it at the previous cycle of the same UTC day)
 mode_change        INFO /   the final mode differs from the previous cycle's: WARN when it
-                   WARN     tightens (NORMAL → REDUCE_RISK_ONLY → OBSERVE_ONLY), INFO when it
-                            loosens
+                   WARN     tightens (NORMAL → REDUCE_RISK_ONLY → OBSERVE_ONLY), saying why;
+                            INFO when it loosens, saying what cleared (a risk limit whose
+                            cooldown ended, an operator's risk clear, data usable again)
 data_degraded      ERROR    the market-data source is degraded (e.g. ``exchange_unreachable``)
                             and was not, or not for that reason, at the previous cycle
 stale_data         WARN     a symbol is skipped for stale data (``stale_data``) or an exchange
                             read error (``exchange_error:*``) that was not at the previous cycle
                             (not while the whole source is degraded: ``data_degraded`` says so)
 cycles_missed      WARN     the ledger carried across cycle times that never ran (``gap_cycles``)
-gate_failure       ERROR    a gate stopped the cycle (nothing of it was written)
+gate_failure       ERROR    a gate stopped a chunk (nothing of it was written): one alert at
+                            its first failing cycle, however many cycles and expectations
+                            failed (``details`` list them all)
 run_failed         CRITICAL a cycle run failed outside the gates (crash, book locked, bad
                             settings): :func:`run_failed_alert`, raised by the run-failure sensor
 ================== ======== ==============================================================
@@ -87,12 +90,15 @@ class AlertThresholds:
 
 @dataclass(frozen=True, slots=True)
 class GateFailure:
-    """One ``gate_failures`` row: the gate (check), its asset, the failed expectation, the detail."""
+    """One ``gate_failures`` row: the gate (check), its asset, the failed expectation, the
+    detail (exact values, as the gate recorded it) and ``text``: the same failure in
+    trading terms with figures rounded (empty: the message shows ``detail``)."""
 
     check: str
     asset: str
     expectation: str
     detail: str
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +161,10 @@ def evaluate(
     """
     alerts: list[Alert] = []
     last = previous if previous is not None and previous.ran else None
+    stops = {stop[0].cycle_id: stop for stop in _stops(cycles)}
     for cycle in cycles:
-        if cycle.gate_failures:
-            alerts.append(gate_failure_alert(cycle))
+        if cycle.cycle_id in stops:
+            alerts.append(gate_failure_alert(stops[cycle.cycle_id]))
         if not cycle.ran:
             continue  # stopped by a gate: nothing else of it is in the book
         for rule in (_data_degraded, _stale_data, _cycles_missed, _mode_change, _daily_loss, _drawdown):
@@ -197,21 +204,66 @@ def _alert(rule: Rule, severity: Severity, cycle: CycleFacts, message: str, deta
     return Alert(f"{rule}:{cycle.cycle_id}", rule, severity, cycle.cycle_ts, cycle.cycle_id, message, details)
 
 
-def gate_failure_alert(cycle: CycleFacts) -> Alert:
-    """The ``gate_failure`` alert of a cycle with ``gate_failures`` (the first by gate and expectation named)."""
-    first = min(cycle.gate_failures, key=lambda g: (g.check, g.expectation))
-    more = len(cycle.gate_failures) - 1
-    detail = first.detail if len(first.detail) <= _DETAIL_CHARS else first.detail[:_DETAIL_CHARS] + "…"
+def _stops(cycles: Sequence[CycleFacts]) -> list[list[CycleFacts]]:
+    """The gate stops among ``cycles``: each run of consecutive cycles with gate failures.
+
+    A stop rolls back its whole chunk, so its failing cycles are never separated by a
+    cycle that was written: one run of them is one cause."""
+    stops: list[list[CycleFacts]] = []
+    current: list[CycleFacts] = []
+    for cycle in cycles:
+        if cycle.gate_failures:
+            current.append(cycle)
+        elif current:
+            stops.append(current)
+            current = []
+    if current:
+        stops.append(current)
+    return stops
+
+
+def gate_failure_alert(stop: Sequence[CycleFacts]) -> Alert:
+    """The one ``gate_failure`` alert of a gate stop: ``stop`` are the cycles of the
+    stopped chunk that failed (in time order, each with its ``gate_failures``).
+
+    The alert is the first failing cycle's (its id ``gate_failure:<that cycle id>``, so
+    the same stop gives the same id) and names its first failure by gate and expectation,
+    as the run's failure does; the other failed expectations and cycles are counted in
+    the message and listed, exact, in ``details``."""
+    ordered = [(c, g) for c in stop for g in sorted(c.gate_failures, key=lambda g: (g.check, g.expectation))]
+    first_cycle, first = ordered[0]
+    # the other expectations by name (with their gate when it is another one)
+    others = [e if c == first.check else f"{c} {e}"
+              for c, e in sorted({(g.check, g.expectation) for _, g in ordered} - {(first.check, first.expectation)})]
+    more = []
+    if others:
+        shown = ", ".join(others[:_NAMES_SHOWN]) + (" …" if len(others) > _NAMES_SHOWN else "")
+        more.append(f"{len(others)} more failed expectation{'s' if len(others) != 1 else ''}: {shown}")
+    if len(stop) > 1:
+        n = len(stop) - 1
+        more.append(f"{n} more failing cycle{'s' if n != 1 else ''} of the chunk, the last at {stop[-1].cycle_ts:%Y-%m-%dT%H:%M} UTC")
     return _alert(
-        Rule.GATE_FAILURE, Severity.ERROR, cycle,
-        f"gate {first.check} stopped the cycle: {first.expectation}: {detail}"
-        + (f" (+{more} more failed expectation{'s' if more > 1 else ''})" if more else "")
-        + "; nothing of the cycle was written",
-        {"failures": [
-            {"check": g.check, "asset": g.asset, "expectation": g.expectation, "detail": g.detail}
-            for g in sorted(cycle.gate_failures, key=lambda g: (g.check, g.expectation))
-        ]},
+        Rule.GATE_FAILURE, Severity.ERROR, first_cycle,
+        f"gate {first.check} stopped the cycle: {_gate_text(first)}"
+        + (f" (+{'; +'.join(more)})" if more else "")
+        + "; nothing of its chunk was written",
+        {
+            "failing_cycles": [c.cycle_id for c in stop],
+            "failures": [
+                {"cycle_id": c.cycle_id, "check": g.check, "asset": g.asset, "expectation": g.expectation, "detail": g.detail}
+                for c, g in ordered
+            ],
+        },
     )
+
+
+def _gate_text(failure: GateFailure) -> str:
+    """The failure as the message says it: in trading terms when known, else the detail
+    (cut to a readable length: ``details`` keep it whole)."""
+    if failure.text:
+        return failure.text if failure.text.startswith(f"{failure.expectation}:") else f"{failure.expectation}: {failure.text}"
+    detail = failure.detail if len(failure.detail) <= _DETAIL_CHARS else failure.detail[:_DETAIL_CHARS] + "…"
+    return f"{failure.expectation}: {detail}"
 
 
 def _data_degraded(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds) -> Alert | None:
@@ -260,13 +312,103 @@ def _mode_change(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds)
     if last is None or cycle.final_mode is None or last.final_mode is None or cycle.final_mode == last.final_mode:
         return None
     tighter = _rank(cycle.final_mode) > _rank(last.final_mode)
-    reasons = ", ".join(cycle.mode_reasons) if cycle.mode_reasons else "no reason recorded"
+    details: dict[str, Any] = {
+        "previous_mode": last.final_mode, "mode": cycle.final_mode, "reasons": list(cycle.mode_reasons),
+        "previous_cycle_id": last.cycle_id,
+    }
+    if tighter:
+        why = "; ".join(_reason_text(r) for r in cycle.mode_reasons) or "no reason recorded"
+    else:
+        cleared = _cleared(last.mode_reasons, cycle.mode_reasons)
+        why = _loosened_text(cycle, cleared)
+        details |= {"previous_reasons": list(last.mode_reasons), "cleared_reasons": cleared}
     return _alert(
         Rule.MODE_CHANGE, Severity.WARN if tighter else Severity.INFO, cycle,
-        f"mode {last.final_mode} → {cycle.final_mode} ({'tighter' if tighter else 'looser'}): {reasons}",
-        {"previous_mode": last.final_mode, "mode": cycle.final_mode, "reasons": list(cycle.mode_reasons),
-         "previous_cycle_id": last.cycle_id},
+        f"mode {last.final_mode} → {cycle.final_mode} ({'tighter' if tighter else 'looser'}): {why}",
+        details,
     )
+
+
+# Mode reasons as the cycle records them (domain.cycle.decide_mode, domain.risk): the risk
+# budget's "risk:<limit>:breached" / "risk:<limit>:cooldown_until:<UTC>", an operator's
+# "risk_cleared:<clear id>:<why>", and the cycle's own "market_data_degraded:<why>",
+# "kill_switch", "rules_unavailable:<symbols>".
+_RISK_PREFIX, _CLEARED_PREFIX = "risk:", "risk_cleared:"
+_LIMIT_WORDS = {"daily_loss_limit": "daily loss limit", "drawdown_limit": "drawdown limit"}
+
+
+def _cause(reason: str) -> str:
+    """What a reason is about, without its state: ``risk:drawdown_limit:breached`` and
+    ``risk:drawdown_limit:cooldown_until:…`` are both the drawdown limit."""
+    if reason.startswith(_RISK_PREFIX):
+        return ":".join(reason.split(":")[:2])
+    return reason.split(":", 1)[0]
+
+
+def _cleared(before: Sequence[str], now: Sequence[str]) -> list[str]:
+    """The previous cycle's restrictions whose cause no longer holds (an operator's clear
+    restricts nothing: it is not one)."""
+    still = {_cause(r) for r in now}
+    return [r for r in before if _cause(r) not in still and not r.startswith(_CLEARED_PREFIX)]
+
+
+def _loosened_text(cycle: CycleFacts, cleared: Sequence[str]) -> str:
+    """Why the mode loosened: an operator's clear first, then each cause that ended, then
+    what still holds."""
+    clears = [_reason_text(r) for r in cycle.mode_reasons if r.startswith(_CLEARED_PREFIX)]
+    parts = clears + [_ended_text(r, by_clear=bool(clears)) for r in cleared]
+    if not parts:
+        parts = ["the previous cycle recorded no reason for its mode"]
+    still = [_reason_text(r) for r in cycle.mode_reasons if not r.startswith(_CLEARED_PREFIX)]
+    return "; ".join(parts) + (f" (still: {'; '.join(still)})" if still else "")
+
+
+def _reason_text(reason: str) -> str:
+    """A mode reason in trading terms: ``risk:daily_loss_limit:breached`` → ``daily loss limit breached``."""
+    if reason.startswith(_CLEARED_PREFIX):
+        _, clear_id, why = (reason.split(":", 2) + ["", ""])[:3]
+        return f"operator risk clear {clear_id} applied" + (f" ({why})" if why else "")
+    if reason.startswith(_RISK_PREFIX):
+        _, limit, *state = reason.split(":", 2)
+        words = _LIMIT_WORDS.get(limit, limit)
+        if state and state[0].startswith("cooldown_until:"):
+            return f"{words} cooling down until {_utc_text(state[0].removeprefix('cooldown_until:'))}"
+        return f"{words} {state[0] if state else 'tripped'}"
+    if reason.startswith("market_data_degraded:"):
+        return f"market data degraded ({reason.split(':', 1)[1]})"
+    if reason == "kill_switch":
+        return "kill switch on"
+    if reason.startswith("rules_unavailable:"):
+        return f"exchange rules unusable for {reason.split(':', 1)[1]}"
+    return reason
+
+
+def _ended_text(reason: str, *, by_clear: bool) -> str:
+    """A previous reason that no longer holds, said as what ended (``by_clear``: an
+    operator's risk clear dropped the risk limits' latches)."""
+    if reason.startswith(_RISK_PREFIX):
+        _, limit, *state = reason.split(":", 2)
+        words = _LIMIT_WORDS.get(limit, limit)
+        if by_clear:
+            return f"{words} lifted by the clear"
+        if state and state[0].startswith("cooldown_until:"):
+            return f"{words} cleared (its cooldown until {_utc_text(state[0].removeprefix('cooldown_until:'))} ended)"
+        return f"{words} cleared (no longer breached, its cooldown over)"
+    if reason.startswith("market_data_degraded:"):
+        return f"market data usable again (was degraded: {reason.split(':', 1)[1]})"
+    if reason == "kill_switch":
+        return "kill switch off"
+    if reason.startswith("rules_unavailable:"):
+        return f"exchange rules usable again for {reason.split(':', 1)[1]}"
+    return f"{reason} no longer applies"
+
+
+def _utc_text(stamp: str) -> str:
+    """``2026-01-01T01:00:00Z`` → ``2026-01-01T01:00 UTC`` (other text as is)."""
+    try:
+        return f"{datetime.strptime(stamp, '%Y-%m-%dT%H:%M:%SZ'):%Y-%m-%dT%H:%M} UTC"
+    except ValueError:
+        return stamp
 
 
 def _daily_loss(cycle: CycleFacts, last: CycleFacts | None, t: AlertThresholds) -> Alert | None:

@@ -60,7 +60,13 @@ class Allocation:
 
 @dataclass(frozen=True, slots=True)
 class PlanAction:
-    """One desired trade. ``notional_try`` is what allocation granted (0 if skipped)."""
+    """One desired trade.
+
+    PLANNED: ``notional_try`` is what allocation granted and ``est_qty`` its quantity at
+    the mark. SKIPPED: nothing is traded; ``notional_try`` is what the action wanted (its
+    desired notional) and ``est_qty`` that at the mark (a full exit: the holding), 0 when
+    there is no mark or the quantity is beyond what the book stores. Only PLANNED rows
+    count towards caps, budgets and intents (:attr:`PortfolioPlan.planned`)."""
 
     symbol: str
     side: Side
@@ -212,7 +218,9 @@ def build_plan(
             if side is _BUY and held.get(symbol, ZERO) + est_qty > MAX_QUANTITY:
                 skip = "out_of_range:est_qty"
         if skip is not None:
-            actions.append(PlanAction(symbol, side, desired, ZERO, ZERO, mark, reason, _SKIPPED, skip, draft_exit))
+            # keep what it wanted (the trace and the book show a skipped size, not a 0)
+            wanted = _wanted_qty(desired, mark, held.get(symbol, ZERO) if draft_exit else None)
+            actions.append(PlanAction(symbol, side, desired, desired, wanted, mark, reason, _SKIPPED, skip, draft_exit))
             continue
         orders += 1
         remaining_cap -= notional
@@ -239,6 +247,18 @@ def build_plan(
         actions=tuple(actions),
         notes=tuple(notes),
     )
+
+
+def _wanted_qty(desired: Decimal, mark: Decimal | None, exit_qty: Decimal | None) -> Decimal:
+    """The quantity a skipped action wanted: the whole holding for a full exit, else its
+    notional at the mark; 0 without a mark or beyond :data:`MAX_QUANTITY` (the book could
+    not store it)."""
+    if exit_qty is not None:
+        return exit_qty
+    if mark is None or mark <= ZERO:
+        return ZERO
+    qty = desired / mark
+    return qty if qty <= MAX_QUANTITY else ZERO
 
 
 # A desired trade before allocation: symbol, side, desired notional, mark, reason, full exit.

@@ -617,7 +617,12 @@ def evaluate_exact(suite: Suite, recs: Sequence[Record]) -> GateResult:
 
 
 def gate_failure_rows(result: GateResult, recs: Sequence[Record], cycle_id_for: Any) -> list[tuple[Any, ...]]:
-    """``gate_failures`` rows: one per (cycle, failed expectation) of the blocking failures."""
+    """``gate_failures`` rows: one per (cycle, failed expectation) of the blocking failures.
+
+    The detail, exact: ``<GE type> on <column>: observed <chunk's count> (<n> at this
+    cycle); rows: <name>=<value>, …; …`` (this cycle's first five offending rows). The
+    count at this cycle lets a reader say the failure in trading terms per cycle
+    (:func:`btcbot_pipeline.defs.cycle.checks.gate_failure_text`)."""
     out: list[tuple[Any, ...]] = []
     exp_by_name = {e.name: e for e in result.suite.expectations}
     for f in result.failures:
@@ -631,7 +636,8 @@ def gate_failure_rows(result: GateResult, recs: Sequence[Record], cycle_id_for: 
             listed = "; ".join(
                 ", ".join(f"{c}={shown(r.get(c))}" for c in (*result.suite.key[1:], *e.observed)) for r in mine[:5]
             )
-            detail = f"{f.ge_type} on {f.column}: observed {f.observed}" + (f"; rows: {listed}" if listed else "")
+            here = f" ({len(mine)} at this cycle)" if mine else ""
+            detail = f"{f.ge_type} on {f.column}: observed {f.observed}{here}" + (f"; rows: {listed}" if listed else "")
             out.append((ts, cycle_id_for(ts), result.suite.asset, result.suite.name, f.expectation, detail))
     return out
 

@@ -14,7 +14,8 @@ Money comes from ``ledger_metrics``: the last row holds the cumulative PnL, fees
 slippage; the drawdown is recomputed from the equity series with the ledger's rule (peak
 starting at the start capital), so the chart and the figure agree. :meth:`text` is the
 terminal table and :meth:`markdown` the table for Dagster metadata; :func:`format_text`
-and :func:`format_markdown` put several reports side by side.
+and :func:`format_markdown` put several reports side by side, and :func:`format_text` adds
+the difference of two (``B − A``: money exact then rounded to cents, percentages in points).
 """
 
 from __future__ import annotations
@@ -87,35 +88,43 @@ class BacktestReport:
 
     def rows(self) -> list[tuple[str, str]]:
         """``(label, value)`` lines of the report, money rounded to cents."""
+        return [(label, text) for label, text, _ in self.lines()]
+
+    def lines(self) -> list[tuple[str, str, Figure | None]]:
+        """``(label, value, figure)`` lines: the figure is what a comparison subtracts
+        (``None``: a line that is not a quantity, e.g. the book's name)."""
         traced = sum(self.modes.values())
-        rows = [("book", self.label)]
-        rows += [(f"book_info {k}", self.info[k]) for k in INFO_FIELDS if self.info.get(k)]
-        rows += [
-            ("cycles", str(self.cycles)),
-            ("first cycle", f"{self.first_cycle:%Y-%m-%dT%H:%M} UTC"),
-            ("last cycle", f"{self.last_cycle:%Y-%m-%dT%H:%M} UTC"),
-            ("start capital", _try(self.start_capital)),
-            ("final equity", _try(self.final_equity)),
-            ("return", _pct(self.return_pct)),
-            ("max drawdown", _pct(self.max_drawdown_pct)),
-            ("net PnL", _try(self.net_pnl)),
-            ("realized PnL", _try(self.realized_pnl)),
-            ("unrealized PnL", _try(self.unrealized_pnl)),
-            ("fees", _try(self.fees)),
-            ("slippage", _try(self.slippage)),
-            ("turnover", f"{_try(self.turnover)} ({_cents(self.turnover_multiple)}× start capital)"),
-            ("orders", str(self.orders)),
-            *((f"  orders {status}", str(n)) for status, n in self.order_states.items()),
-            *((("  orders filled in part", str(self.part_filled)),) if self.part_filled else ()),
-            ("fills", str(self.fills)),
-            ("intents skipped", str(sum(self.intent_skips.values()))),
+        out: list[tuple[str, str, Figure | None]] = [("book", self.label, None)]
+        out += [(f"book_info {k}", self.info[k], None) for k in INFO_FIELDS if self.info.get(k)]
+        out += [
+            _line("cycles", "{}", (self.cycles, COUNT)),
+            ("first cycle", f"{self.first_cycle:%Y-%m-%dT%H:%M} UTC", None),
+            ("last cycle", f"{self.last_cycle:%Y-%m-%dT%H:%M} UTC", None),
+            _line("start capital", "{}", (self.start_capital, TRY)),
+            _line("final equity", "{}", (self.final_equity, TRY)),
+            _line("return", "{}", (self.return_pct, PCT)),
+            _line("max drawdown", "{}", (self.max_drawdown_pct, PCT)),
+            _line("net PnL", "{}", (self.net_pnl, TRY)),
+            _line("realized PnL", "{}", (self.realized_pnl, TRY)),
+            _line("unrealized PnL", "{}", (self.unrealized_pnl, TRY)),
+            _line("fees", "{}", (self.fees, TRY)),
+            _line("slippage", "{}", (self.slippage, TRY)),
+            _line("turnover", "{} ({}× start capital)", (self.turnover, TRY), (self.turnover_multiple, TIMES)),
+            _line("orders", "{}", (self.orders, COUNT)),
+            *(_line(f"  orders {status}", "{}", (n, COUNT)) for status, n in self.order_states.items()),
+            *((_line("  orders filled in part", "{}", (self.part_filled, COUNT)),) if self.part_filled else ()),
+            _line("fills", "{}", (self.fills, COUNT)),
+            _line("intents skipped", "{}", (sum(self.intent_skips.values()), COUNT)),
         ]
-        rows += [(f"  intents skipped: {reason}", str(n)) for reason, n in self.intent_skips.items()]
-        rows.append(("plan actions skipped", str(sum(self.plan_skips.values()))))
-        rows += [(f"  plan skipped: {reason}", str(n)) for reason, n in self.plan_skips.items()]
-        rows += [(f"mode {mode}", f"{n} ({_pct(Decimal(n) / traced * _HUNDRED)})") for mode, n in self.modes.items()]
-        rows += [("mode changes", str(self.mode_changes)), ("gate failures", f"{self.gate_failures} in {self.gated_cycles} cycles")]
-        return rows
+        out += [_line(f"  intents skipped: {reason}", "{}", (n, COUNT)) for reason, n in self.intent_skips.items()]
+        out.append(_line("plan actions skipped", "{}", (sum(self.plan_skips.values()), COUNT)))
+        out += [_line(f"  plan skipped: {reason}", "{}", (n, COUNT)) for reason, n in self.plan_skips.items()]
+        out += [_line(f"mode {mode}", "{} ({})", (n, COUNT), (Decimal(n) / traced * _HUNDRED, PCT)) for mode, n in self.modes.items()]
+        out += [
+            _line("mode changes", "{}", (self.mode_changes, COUNT)),
+            _line("gate failures", "{} in {} cycles", (self.gate_failures, COUNT), (self.gated_cycles, COUNT)),
+        ]
+        return out
 
     def text(self) -> str:
         return format_text([self])
@@ -228,8 +237,11 @@ def _book_info(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def format_text(reports: Sequence[BacktestReport]) -> str:
-    """The reports as a terminal table, one value column per report."""
+    """The reports as a terminal table, one value column per report; two reports get a
+    third column, their difference ``B − A`` (see :func:`difference`)."""
     labels, table = _merged(reports)
+    if len(reports) == 2:
+        table.append(difference(*reports))
     width = max(len(label) for label in labels)
     widths = [max(len(column.get(label, "")) for label in labels) for column in table]
     lines = []
@@ -257,6 +269,53 @@ def _merged(reports: Sequence[BacktestReport]) -> tuple[list[str], list[dict[str
         labels += [label for label, _ in rows if label not in labels]
         table.append(dict(rows))
     return labels, table
+
+
+def difference(a: BacktestReport, b: BacktestReport) -> dict[str, str]:
+    """``b − a`` per line, from the exact figures, rounded as the reports show them:
+    money to cents, percentages in points (``pp``), counts whole; signed. A line only
+    one book has (a skip reason, an order status, a mode) counts as zero in the other;
+    a line that is not a quantity (a name, a time) gets no difference."""
+    figures_a = {label: figure for label, _, figure in a.lines() if figure is not None}
+    figures_b = {label: figure for label, _, figure in b.lines() if figure is not None}
+    out = {label: "" for label, _, figure in a.lines() + b.lines() if figure is None}
+    out["book"] = f"{b.label} − {a.label}"
+    for label in [*figures_b, *(label for label in figures_a if label not in figures_b)]:
+        template, like = figures_b.get(label) or figures_a[label]
+        after, before = _values(figures_b, label, like), _values(figures_a, label, like)
+        out[label] = template.format(*(_signed(y - x, kind) for (y, kind), (x, _) in zip(after, before)))
+    return out
+
+
+def _values(figures: dict[str, Figure], label: str, like: tuple[tuple[Decimal | int, str], ...]) -> tuple[tuple[Decimal | int, str], ...]:
+    """The line's values in one book, or zeros shaped like ``like`` when it has no such line."""
+    found = figures.get(label)
+    return found[1] if found is not None else tuple((type(value)(0), kind) for value, kind in like)
+
+
+# How a value is shown: TRY to cents, a percentage to cents, a count, a multiple to cents.
+TRY, PCT, COUNT, TIMES = "try", "pct", "count", "times"
+# A line's quantity: its template ("{} ({}× start capital)") and its values with their kinds.
+Figure = tuple[str, tuple[tuple[Decimal | int, str], ...]]
+
+
+def _line(label: str, template: str, *values: tuple[Decimal | int, str]) -> tuple[str, str, Figure]:
+    return label, template.format(*(_shown(value, kind) for value, kind in values)), (template, values)
+
+
+def _shown(value: Decimal | int, kind: str) -> str:
+    if kind == COUNT:
+        return str(value)
+    text = _cents(Decimal(value))
+    return {TRY: f"{text} TRY", PCT: f"{text} %"}.get(kind, text)
+
+
+def _signed(delta: Decimal | int, kind: str) -> str:
+    """A difference with its sign (none for zero as shown); percentages in points."""
+    shown = Decimal(delta) if kind == COUNT else Decimal(delta).quantize(_CENT)
+    sign = "+" if shown > 0 else "-" if shown < 0 else ""
+    text = str(abs(int(delta))) if kind == COUNT else format(abs(shown), "f")
+    return sign + {TRY: f"{text} TRY", PCT: f"{text} pp"}.get(kind, text)
 
 
 def _cents(value: Decimal) -> str:

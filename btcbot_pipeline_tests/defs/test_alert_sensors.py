@@ -3,6 +3,7 @@ run-status sensor context over a failed stand-in run of the dry-run graph's keys
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
@@ -32,15 +33,19 @@ def webhook() -> Iterator[WebhookServer]:
     server.close()
 
 
-def failed_run(description: str) -> tuple[dg.DagsterInstance, dg.ExecuteInProcessResult]:
-    """A run of the key ``cycle_trace`` for partition 00:45 that fails with ``description``."""
+def failed_run(description: str, last: str | None = None) -> tuple[dg.DagsterInstance, dg.ExecuteInProcessResult]:
+    """A run of the key ``cycle_trace`` for partition 00:45 (through ``last``) that fails with ``description``."""
 
-    @dg.asset(name="cycle_trace", partitions_def=PARTITIONS)
+    @dg.asset(name="cycle_trace", partitions_def=PARTITIONS, backfill_policy=dg.BackfillPolicy.single_run())
     def stand_in() -> None:
         raise dg.Failure(description=description, allow_retries=False)
 
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([stand_in], partition_key="2026-01-01T00:45", instance=instance, raise_on_error=False)
+    if last is None:
+        result = dg.materialize([stand_in], partition_key="2026-01-01T00:45", instance=instance, raise_on_error=False)
+    else:
+        tags = {"dagster/asset_partition_range_start": "2026-01-01T00:45", "dagster/asset_partition_range_end": last}
+        result = dg.materialize([stand_in], tags=tags, instance=instance, raise_on_error=False)
     assert not result.success
     return instance, result
 
@@ -100,13 +105,21 @@ def test_a_gate_stop_the_cycle_already_posted_is_not_posted_again(tmp_path: Path
     assert [a[:3] for a in alerts(db)] == [("gate_failure:20260101T004500Z", "ERROR", "delivered")]
 
 
+# As the gate records an over-excluded cycle (quality.rules.gate_failure_rows): exact values.
+EXCLUDED = (
+    "expect_column_values_to_be_in_set on excluded_share_ok: observed {chunk} ({n} at this cycle); rows: "
+    "symbol=ADATRY, excluded_share={share}, skip_reason=stale_data; symbol=AVAXTRY, excluded_share={share}, skip_reason=stale_data"
+)
+
+
 def test_a_gate_stop_the_cycle_could_not_record_is_recorded_from_the_book(tmp_path: Path, webhook: WebhookServer) -> None:
     db = tmp_path / "book.duckdb"
     with duckdb.connect(str(db)) as con:
         Book(con).ensure_schema()
         con.execute(
             "INSERT INTO gate_failures VALUES (?, '20260101T004500Z', 'market_snapshot', 'market_snapshot_gate', "
-            "'excluded_share', '7 of 12 symbols (58 %) excluded, limit 50 %')", [at("00:45").replace(tzinfo=None)],
+            "'excluded_share_ok', ?)",
+            [at("00:45").replace(tzinfo=None), EXCLUDED.format(chunk=7, n=7, share="0.5833333333333333333333333333")],
         )
     instance, result = failed_run(GATE_STOP)
 
@@ -115,9 +128,35 @@ def test_a_gate_stop_the_cycle_could_not_record_is_recorded_from_the_book(tmp_pa
     assert webhook.ids() == ["gate_failure:20260101T004500Z"]
     assert alerts(db) == [(
         "gate_failure:20260101T004500Z", "ERROR", "delivered",
-        "gate market_snapshot_gate stopped the cycle: excluded_share: 7 of 12 symbols (58 %) excluded, limit 50 %; "
-        "nothing of the cycle was written",
+        "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: "
+        "stale_data ×2 (+5 not listed); nothing of its chunk was written",
     )]
+
+
+def test_a_stop_of_several_cycles_is_one_alert_from_the_book(tmp_path: Path, webhook: WebhookServer) -> None:
+    # the run 00:45…00:55 stopped at 00:45; 00:50 failed too; 01:00 is an older stop of another run
+    db = tmp_path / "book.duckdb"
+    with duckdb.connect(str(db)) as con:
+        Book(con).ensure_schema()
+        for hhmm, n in (("00:45", 7), ("00:50", 8), ("01:00", 9)):
+            con.execute(
+                "INSERT INTO gate_failures VALUES (?, ?, 'market_snapshot', 'market_snapshot_gate', 'excluded_share_ok', ?)",
+                [at(hhmm).replace(tzinfo=None), f"20260101T{hhmm[:2]}{hhmm[3:]}00Z",
+                 EXCLUDED.format(chunk=15, n=n, share=format(Decimal(n) / 12, "f"))],
+            )
+    instance, result = failed_run(GATE_STOP, last="2026-01-01T00:55")
+
+    evaluate(db, webhook.url, instance, result)
+
+    assert webhook.ids() == ["gate_failure:20260101T004500Z"]
+    ((alert_id, severity, _status, message),) = alerts(db)
+    assert (alert_id, severity) == ("gate_failure:20260101T004500Z", "ERROR")
+    assert message == (
+        "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: "
+        "stale_data ×2 (+5 not listed) (+1 more failing cycle of the chunk, the last at 2026-01-01T00:50 UTC); "
+        "nothing of its chunk was written"
+    )
+    assert webhook.received[0].body["details"]["failing_cycles"] == ["20260101T004500Z", "20260101T005000Z"]
 
 
 def test_the_sensor_knows_the_dry_run_and_backtest_graphs_and_has_a_description() -> None:

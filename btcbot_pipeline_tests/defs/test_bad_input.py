@@ -7,6 +7,9 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from btcbot_pipeline.cli import main
 from btcbot_pipeline_tests.harness import Cycle, failure_text
 
 
@@ -60,7 +63,9 @@ def test_symbol_without_orderbook_is_skipped_and_the_cycle_goes_on(cycle: Cycle,
     assert cycle.rows("SELECT count(*) FROM fills")[0][0] >= 1
 
 
-def test_symbol_with_missing_rows_is_stale_and_its_position_keeps_its_last_mark(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+def test_symbol_with_missing_rows_is_stale_and_its_position_keeps_its_last_mark(
+    cycle: Cycle, replay_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cycle.dataset = _copy(replay_dir, tmp_path)
     assert cycle.run("2026-01-01T00:30").success
     held = [s for (s,) in cycle.rows("SELECT symbol FROM positions ORDER BY symbol")]
@@ -83,7 +88,16 @@ def test_symbol_with_missing_rows_is_stale_and_its_position_keeps_its_last_mark(
         (last_mark,)
     ]
     decisions = json.loads(cycle.rows("SELECT order_decisions_json FROM cycle_trace WHERE cycle_id = '20260101T004500Z'")[0][0])
-    assert {"stage": "plan", "symbol": victim, "side": "SELL", "status": "SKIPPED", "reason": "not_tradable:stale_data", "notional_try": "0"} in decisions
+    # skipped, the exit keeps what it wanted: the whole holding, 1940.96 TRY at its last mark; nothing of it trades
+    assert {"stage": "plan", "symbol": victim, "side": "SELL", "status": "SKIPPED", "reason": "not_tradable:stale_data",
+            "notional_try": "1940.96"} in decisions
+    qty = cycle.rows(f"SELECT qty FROM positions WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'")[0][0]
+    assert cycle.rows(f"SELECT notional_try, est_qty FROM plan_actions WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [
+        (Decimal("1940.96"), qty)
+    ]
+    assert cycle.rows(f"SELECT count(*) FROM fills WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [(0,)]
+    assert main(["summary", "--partition", "2026-01-01T00:45", "--db", str(cycle.db)]) == 0
+    assert f"                    SELL {victim}: not_tradable:stale_data (wanted 1940.96 TRY)" in capsys.readouterr().out.splitlines()
 
 
 def test_a_failed_cycle_leaves_the_previous_rows_intact(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:

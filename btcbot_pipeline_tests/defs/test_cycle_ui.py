@@ -76,13 +76,15 @@ def test_a_blocked_cycle_marks_only_its_partition_and_only_the_failing_suite() -
     evals = list(_checks(market=tally.get).evaluations(stopped.partitions, stopped.gates, stopped))
 
     verdicts = [(e.check_name, e.partition, e.passed, e.severity.value) for e in evals]
+    # nothing of the rolled-back chunk is in the book: no check of it reads green; only the
+    # failing suite's failing partition is an ERROR
     assert verdicts == [
-        ("market_snapshot_gate", "2026-01-01T00:25", True, "ERROR"),
-        ("market_snapshot_gate", "2026-01-01T00:30", True, "ERROR"),
+        ("market_snapshot_gate", "2026-01-01T00:25", False, "WARN"),
+        ("market_snapshot_gate", "2026-01-01T00:30", False, "WARN"),
         ("market_snapshot_gate", "2026-01-01T00:35", False, "ERROR"),
-        ("universe_gate", "2026-01-01T00:25", True, "ERROR"),
-        ("universe_gate", "2026-01-01T00:30", True, "ERROR"),
-        ("universe_gate", "2026-01-01T00:35", True, "ERROR"),
+        ("universe_gate", "2026-01-01T00:25", False, "WARN"),
+        ("universe_gate", "2026-01-01T00:30", False, "WARN"),
+        ("universe_gate", "2026-01-01T00:35", False, "WARN"),
     ]  # suites that did not run for the chunk (here five of them) get no evaluation at all
     failed = evals[2]
     assert failed.description == "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7"
@@ -91,13 +93,33 @@ def test_a_blocked_cycle_marks_only_its_partition_and_only_the_failing_suite() -
     (listed,) = failed.metadata["failed_expectations"].value
     assert listed["offending_rows_partition"] == 7 and listed["offending_rows"][0]["excluded_share"] == "0.5833333333333333333333333333"
     assert evals[0].description == (
-        "market_snapshot_gate: every expectation passed over this partition's 1 cycle; not written: cycle 20260101T003500Z "
-        "failed market_snapshot_gate (excluded_share_ok), so this chunk was rolled back"
+        "market_snapshot_gate not written: this chunk was rolled back because market_snapshot_gate failed at cycle "
+        "20260101T003500Z (excluded_share_ok); its own expectations passed over this partition's 1 cycle"
     )
+    assert evals[5].description == (
+        "universe_gate not written: this chunk was rolled back because market_snapshot_gate failed at cycle "
+        "20260101T003500Z (excluded_share_ok); its own expectations passed over this partition's 1 cycle"
+    )
+    assert all(e.metadata["written"].value is False for e in evals)
+    # the chunk was the run's first: nothing of the run is in the book
     assert _checks(market=tally.get).stop_description(stopped).splitlines()[0] == (
         "gate market_snapshot_gate stopped cycle 20260101T003500Z (2026-01-01T00:35 UTC): excluded_share_ok: "
-        "7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7. Nothing of 2026-01-01T00:25…2026-01-01T00:35 "
-        "was written (earlier partitions are in the book); not retried: the same rows fail the same gate."
+        "7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7. Nothing of this run was written (the stopped chunk "
+        "2026-01-01T00:25…2026-01-01T00:35 was its first); not retried: the same rows fail the same gate."
+    )
+
+
+def test_a_stop_after_committed_chunks_says_what_of_the_run_is_in_the_book() -> None:
+    parts = _parts(5)  # 00:25 and 00:30 committed as two chunks, then 00:35…00:45 stopped
+    checks = _checks()
+    for p in parts[:2]:
+        assert all(e.passed for e in checks.evaluations([p], (GateResult(UNIVERSE_SUITE, (), 6),)))
+    stopped = _stopped(parts[2:], (GateResult(MARKET_SUITE, (_excluded_failure(),), 10),))
+    assert [e.passed for e in checks.evaluations(stopped.partitions, stopped.gates, stopped)] == [False, False, False]
+
+    assert checks.stop_description(stopped).splitlines()[0].split(". ", 1)[1] == (
+        "Nothing of 2026-01-01T00:35…2026-01-01T00:45 was written; this run committed 2 earlier partitions before it "
+        "(2026-01-01T00:25…2026-01-01T00:30, 2 cycles); not retried: the same rows fail the same gate."
     )
 
 
@@ -105,7 +127,7 @@ def test_without_the_snapshot_tally_the_text_says_which_rows_were_not_listed() -
     parts = _parts(3)
     stopped = _stopped(parts, (GateResult(MARKET_SUITE, (_excluded_failure(),), 10),))
 
-    (failed,) = [e for e in _checks().evaluations(parts, stopped.gates, stopped) if not e.passed]
+    (failed,) = [e for e in _checks().evaluations(parts, stopped.gates, stopped) if e.severity == dg.AssetCheckSeverity.ERROR]
 
     assert failed.description == (
         "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×5 (+2 not listed)"
@@ -289,9 +311,11 @@ def test_a_locked_book_is_retried_and_a_gate_failure_is_not(cycle: Cycle, monkey
     assert len(opened) == 2
     assert "gate market_snapshot_gate stopped cycle 20260101T003500Z (2026-01-01T00:35 UTC): excluded_share_ok: 7 of 12 symbols " \
            "(58 %) excluded, limit 50 %: crossed_book ×7." in failure_text(result)
-    failed = [(e.check_name, e.partition, e.severity.value, e.description) for e in result.get_asset_check_evaluations() if not e.passed]
-    assert failed == [("market_snapshot_gate", "2026-01-01T00:35", "ERROR",
+    evals = result.get_asset_check_evaluations()
+    failed = [(e.check_name, e.partition, e.description) for e in evals if e.severity == dg.AssetCheckSeverity.ERROR]
+    assert failed == [("market_snapshot_gate", "2026-01-01T00:35",
                        "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7")]
+    assert not any(e.passed for e in evals)  # the chunk was rolled back: not one check of it is green
     assert len(result.get_asset_check_evaluations()) == 4 * len(SUITES)  # every suite ran on the chunk's four cycles
     assert cycle.rows("SELECT count(*) FROM ledger_metrics") == [(0,)]
 

@@ -156,14 +156,20 @@ def test_off_grid_intent_stops_the_cycle_and_removes_the_window(cycle: Cycle, mo
 
     assert not result.success
     checks = _checks(result)
-    assert checks["market_snapshot_gate"].passed and checks["universe_gate"].passed
     intents = checks["order_intents_gate"]
-    assert not intents.passed
+    assert not intents.passed and intents.severity == dg.AssetCheckSeverity.ERROR
     failed = intents.metadata["failed_expectations"].value
     assert [f["expectation"] for f in failed] == ["price_on_tick_grid"]
     assert failed[0]["offending_rows"][0]["symbol"]
-    # one step computes every stage: each suite reports, only the intents gate failed
-    assert sorted(name for name, c in checks.items() if not c.passed) == ["order_intents_gate"]
+    # one step computes every stage: each suite reports, only the intents gate failed; the
+    # others passed their rows, but the chunk was rolled back, so none of them is green
+    assert sorted(name for name, c in checks.items() if c.severity == dg.AssetCheckSeverity.ERROR) == ["order_intents_gate"]
+    assert not any(c.passed for c in checks.values())
+    assert checks["market_snapshot_gate"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["market_snapshot_gate"].description == (
+        "market_snapshot_gate not written: this chunk was rolled back because order_intents_gate failed at cycle "
+        "20260101T003000Z (price_on_tick_grid); its own expectations passed over this partition's 1 cycle"
+    )
     assert _materialized(result) == set()  # no partition of the failing chunk materialized
     # the window's earlier rows of every stage are gone (never half a cycle in the book)
     assert _count(cycle, "market_snapshot") == 0 and _count(cycle, "universe_selection") == 0
@@ -173,7 +179,9 @@ def test_off_grid_intent_stops_the_cycle_and_removes_the_window(cycle: Cycle, mo
 
     assert main(["summary", "--partition", KEY, "--db", str(cycle.db)]) == 0
     out = capsys.readouterr().out
-    assert "STOPPED by a gate" in out and "order_intents / order_intents_gate: price_on_tick_grid" in out
+    assert "STOPPED by a gate" in out and "order_intents / order_intents_gate: price_on_tick_grid: " in out
+    assert "intent(s) priced off the tick grid" in out  # in trading terms, then the gate's exact detail
+    assert "\n      exact: expect_column_values_to_be_in_set on price_on_tick_grid: observed " in out
     assert f"symbol={symbol}" in out
 
     # a later cycle never carries the gated one: its ledger starts from 00:25
@@ -228,3 +236,57 @@ def test_in_a_range_one_bad_cycle_rejects_the_window_and_names_that_cycle(cycle:
     assert cycle.rows("SELECT count(*) FROM ledger_metrics") == [(0,)]  # the whole window, never half-written
     assert cycle.rows("SELECT count(DISTINCT cycle_ts) FROM universe_selection") == [(0,)]
     assert "gate order_intents_gate stopped cycle 20260101T003000Z (2026-01-01T00:30 UTC): price_on_tick_grid" in failure_text(result)
+
+
+def test_a_stop_after_a_committed_chunk_is_one_alert_and_no_green_check(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = cycle_module.build_intents
+
+    def build_intents(**kwargs):  # type: ignore[no-untyped-def]
+        # a quantiser bug at 00:30 and 00:35 only: both cycles of the second chunk fail
+        intents = real(**kwargs)
+        if kwargs["cycle_id"] not in ("20260101T003000Z", "20260101T003500Z"):
+            return intents
+        return tuple(replace(i, price_try=i.price_try + Decimal("1E-12")) if i.planned else i for i in intents)
+
+    monkeypatch.setattr(cycle_module, "build_intents", build_intents)
+    cycle.overrides["GATE_CHUNK_CYCLES"] = "2"  # 00:20–00:25 | 00:30–00:35 | 00:40
+    instance = dg.DagsterInstance.ephemeral()
+    tags = {"dagster/asset_partition_range_start": "2026-01-01T00:20", "dagster/asset_partition_range_end": "2026-01-01T00:40"}
+
+    result = dg.materialize(cycle.assets(), tags=tags, resources=cycle.resources(), instance=instance, raise_on_error=False)
+
+    assert not result.success
+    # the stop says what of the run is in the book: the first chunk, committed
+    assert ("Nothing of 2026-01-01T00:30…2026-01-01T00:35 was written; this run committed 2 earlier partitions before it "
+            "(2026-01-01T00:20…2026-01-01T00:25, 2 cycles); not retried") in failure_text(result)
+    assert cycle.rows("SELECT strftime(cycle_ts, '%H:%M') FROM ledger_metrics ORDER BY cycle_ts") == [("00:20",), ("00:25",)]
+
+    # the committed chunk's checks are green; not one check of the rolled-back chunk is
+    evals = result.get_asset_check_evaluations()
+    by_partition = {k: [e for e in evals if e.partition == k] for k in ("2026-01-01T00:25", "2026-01-01T00:30", "2026-01-01T00:35")}
+    assert all(e.passed for e in by_partition["2026-01-01T00:25"])
+    stopped = by_partition["2026-01-01T00:30"] + by_partition["2026-01-01T00:35"]
+    assert stopped and not any(e.passed for e in stopped)
+    assert sorted((e.check_name, e.partition) for e in stopped if e.severity == dg.AssetCheckSeverity.ERROR) == [
+        ("order_intents_gate", "2026-01-01T00:30"), ("order_intents_gate", "2026-01-01T00:35"),
+    ]
+    warned = [e for e in stopped if e.severity == dg.AssetCheckSeverity.WARN]
+    assert warned and all(e.description.endswith(  # type: ignore[union-attr]
+        "not written: this chunk was rolled back because order_intents_gate failed at cycle 20260101T003000Z "
+        "(price_on_tick_grid); its own expectations passed over this partition's 1 cycle") for e in warned)
+
+    # two failing cycles, one cause: one alert at the first, the other counted and listed
+    ((alert_id, message, details),) = cycle.rows("SELECT alert_id, message, details_json FROM alerts WHERE rule = 'gate_failure'")
+    assert alert_id == "gate_failure:20260101T003000Z"
+    assert message.startswith("gate order_intents_gate stopped the cycle: price_on_tick_grid: ")
+    assert "intent(s) priced off the tick grid" in message and "expect_column_values" not in message
+    assert message.endswith("(+1 more failing cycle of the chunk, the last at 2026-01-01T00:35 UTC); nothing of its chunk was written")
+    exact = json.loads(details)
+    assert exact["failing_cycles"] == ["20260101T003000Z", "20260101T003500Z"]
+    assert [f["detail"].split(": observed ")[0] for f in exact["failures"]] == [
+        "expect_column_values_to_be_in_set on price_on_tick_grid"] * 2
+    assert "00000001;" in exact["failures"][0]["detail"]  # the exact price, off the grid by 1e-12
+
+    # the run's log names the alert in trading terms, not by its id alone
+    logged = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]
+    assert [line for line in logged if line.startswith("alert ")] == [f"alert ERROR at cycle 2026-01-01T00:30 UTC, gate_failure: {message}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -96,19 +97,52 @@ def test_mode_change_tighter_is_warn_looser_is_info() -> None:
     previous = cycle("00:25")
     cycles = [
         cycle("00:30", final_mode="REDUCE_RISK_ONLY", mode_reasons=("risk:daily_loss_limit:breached",)),
-        cycle("00:35", final_mode="REDUCE_RISK_ONLY"),
+        cycle("00:35", final_mode="REDUCE_RISK_ONLY", mode_reasons=("risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z",)),
         cycle("00:40", final_mode="NORMAL"),
     ]
     alerts = evaluate(cycles, T, previous=previous)
     assert [(a.alert_id, a.severity, a.message) for a in alerts] == [
-        ("mode_change:20260101T003000Z", Severity.WARN,
-         "mode NORMAL → REDUCE_RISK_ONLY (tighter): risk:daily_loss_limit:breached"),
-        ("mode_change:20260101T004000Z", Severity.INFO, "mode REDUCE_RISK_ONLY → NORMAL (looser): no reason recorded"),
+        ("mode_change:20260101T003000Z", Severity.WARN, "mode NORMAL → REDUCE_RISK_ONLY (tighter): daily loss limit breached"),
+        ("mode_change:20260101T004000Z", Severity.INFO,
+         "mode REDUCE_RISK_ONLY → NORMAL (looser): daily loss limit cleared (its cooldown until 2026-01-01T00:45 UTC ended)"),
     ]
     assert alerts[0].details == {
         "previous_mode": "NORMAL", "mode": "REDUCE_RISK_ONLY", "reasons": ["risk:daily_loss_limit:breached"],
         "previous_cycle_id": "20260101T002500Z",
     }
+    assert alerts[1].details == {
+        "previous_mode": "REDUCE_RISK_ONLY", "mode": "NORMAL", "reasons": [], "previous_cycle_id": "20260101T003500Z",
+        "previous_reasons": ["risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z"],
+        "cleared_reasons": ["risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z"],
+    }
+
+
+def test_a_looser_mode_names_what_cleared_and_what_still_holds() -> None:
+    cycles = [
+        cycle("00:30", final_mode="OBSERVE_ONLY", mode_reasons=(
+            "risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z", "risk:drawdown_limit:breached")),
+        # the drawdown latch ended, the daily loss one has not
+        cycle("00:35", final_mode="REDUCE_RISK_ONLY", mode_reasons=("risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z",)),
+        cycle("00:40", final_mode="OBSERVE_ONLY", mode_reasons=("market_data_degraded:exchange_unreachable",)),
+        cycle("00:45", final_mode="NORMAL"),
+        cycle("00:50", final_mode="OBSERVE_ONLY", mode_reasons=("risk:drawdown_limit:breached", "kill_switch")),
+        # an operator's clear drops the latch; the kill switch is off again
+        cycle("00:55", final_mode="NORMAL", mode_reasons=("risk_cleared:rc-1a2b:loss accepted",)),
+    ]
+    looser = [a.message for a in evaluate(cycles, T, previous=cycle("00:25")) if a.severity is Severity.INFO]
+    assert looser == [
+        "mode OBSERVE_ONLY → REDUCE_RISK_ONLY (looser): drawdown limit cleared (no longer breached, its cooldown over) "
+        "(still: daily loss limit cooling down until 2026-01-01T00:45 UTC)",
+        "mode OBSERVE_ONLY → NORMAL (looser): market data usable again (was degraded: exchange_unreachable)",
+        "mode OBSERVE_ONLY → NORMAL (looser): operator risk clear rc-1a2b applied (loss accepted); drawdown limit lifted by "
+        "the clear; kill switch off",
+    ]
+
+
+def test_a_looser_mode_without_any_recorded_reason_says_so() -> None:
+    cycles = [cycle("00:30", final_mode="REDUCE_RISK_ONLY"), cycle("00:35", final_mode="NORMAL")]
+    (_, looser) = evaluate(cycles, T, previous=cycle("00:25"))
+    assert looser.message == "mode REDUCE_RISK_ONLY → NORMAL (looser): the previous cycle recorded no reason for its mode"
 
 
 def test_the_first_cycle_of_a_book_has_no_mode_to_change_from() -> None:
@@ -119,7 +153,10 @@ def test_gate_failure_is_an_error_and_the_stopped_cycle_raises_nothing_else() ->
     stopped = CycleFacts(
         ts("00:35"), cid("00:35"),
         gate_failures=(
-            GateFailure("market_snapshot_gate", "market_snapshot", "excluded_share", "7 of 12 symbols (58 %) excluded, limit 50 %"),
+            GateFailure("market_snapshot_gate", "market_snapshot", "excluded_share_ok",
+                        "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: symbol=ADATRY, "
+                        "excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book",
+                        "excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×1 (+6 not listed)"),
             GateFailure("market_snapshot_gate", "market_snapshot", "bid_le_ask", "symbol=ADATRY"),
         ),
     )
@@ -128,15 +165,54 @@ def test_gate_failure_is_an_error_and_the_stopped_cycle_raises_nothing_else() ->
     assert alerts == [
         Alert(
             "gate_failure:20260101T003500Z", Rule.GATE_FAILURE, Severity.ERROR, ts("00:35"), cid("00:35"),
-            "gate market_snapshot_gate stopped the cycle: bid_le_ask: symbol=ADATRY (+1 more failed expectation); "
-            "nothing of the cycle was written",
-            {"failures": [
-                {"check": "market_snapshot_gate", "asset": "market_snapshot", "expectation": "bid_le_ask", "detail": "symbol=ADATRY"},
-                {"check": "market_snapshot_gate", "asset": "market_snapshot", "expectation": "excluded_share",
-                 "detail": "7 of 12 symbols (58 %) excluded, limit 50 %"},
+            "gate market_snapshot_gate stopped the cycle: bid_le_ask: symbol=ADATRY (+1 more failed expectation: "
+            "excluded_share_ok); nothing of its chunk was written",
+            {"failing_cycles": ["20260101T003500Z"], "failures": [
+                {"cycle_id": "20260101T003500Z", "check": "market_snapshot_gate", "asset": "market_snapshot",
+                 "expectation": "bid_le_ask", "detail": "symbol=ADATRY"},
+                {"cycle_id": "20260101T003500Z", "check": "market_snapshot_gate", "asset": "market_snapshot",
+                 "expectation": "excluded_share_ok",
+                 "detail": "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: symbol=ADATRY, "
+                 "excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book"},
             ]},
         ),
     ]
+
+
+def _excluded(hhmm: str, n: int) -> CycleFacts:
+    """A cycle the market gate stopped: ``n`` of 12 symbols excluded (in trading terms and exact)."""
+    share = Decimal(n) / 12
+    return CycleFacts(ts(hhmm), cid(hhmm), gate_failures=(GateFailure(
+        "market_snapshot_gate", "market_snapshot", "excluded_share_ok",
+        f"expect_column_values_to_be_in_set on excluded_share_ok: observed 88 ({n} at this cycle); rows: symbol=ADATRY, "
+        f"excluded_share={share}, skip_reason=stale_data",
+        f"{n} of 12 symbols ({share * 100:.0f} %) excluded, limit 50 %: stale_data ×1 (+{n - 1} not listed)"),))
+
+
+def test_one_gate_stop_is_one_alert_at_its_first_failing_cycle() -> None:
+    # eleven cycles of one chunk failed the market gate: one cause, one alert
+    times = ("00:30", "00:35", "00:40", "00:45", "00:50", "00:55", "01:00", "01:05", "01:10", "01:15", "01:20")
+    stop = [_excluded(hhmm, 8) for hhmm in times]
+    stop[3] = replace(stop[3], gate_failures=(*stop[3].gate_failures, GateFailure(
+        "market_snapshot_gate", "market_snapshot", "prices_positive", "expect_column_values_to_be_in_set on prices_positive: …")))
+
+    alerts = evaluate([cycle("00:25"), *stop, cycle("01:25")], T)
+
+    (alert,) = alerts
+    assert (alert.alert_id, alert.cycle_ts, alert.severity) == ("gate_failure:20260101T003000Z", ts("00:30"), Severity.ERROR)
+    assert alert.message == (
+        "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 8 of 12 symbols (67 %) excluded, limit 50 %: "
+        "stale_data ×1 (+7 not listed) (+1 more failed expectation: prices_positive; +10 more failing cycles of the chunk, "
+        "the last at 2026-01-01T01:20 UTC); nothing of its chunk was written"
+    )
+    assert alert.details["failing_cycles"] == [c.cycle_id for c in stop]
+    assert len(alert.details["failures"]) == 12  # every failure, exact
+    assert alert.details["failures"][0]["detail"] == (
+        "expect_column_values_to_be_in_set on excluded_share_ok: observed 88 (8 at this cycle); rows: symbol=ADATRY, "
+        "excluded_share=0.6666666666666666666666666667, skip_reason=stale_data"
+    )
+    # evaluated again (a re-run): the same one id
+    assert [a.alert_id for a in evaluate([cycle("00:25"), *stop, cycle("01:25")], T)] == ["gate_failure:20260101T003000Z"]
 
 
 def test_degraded_source_alerts_when_it_starts_and_stale_symbols_when_they_go_stale() -> None:

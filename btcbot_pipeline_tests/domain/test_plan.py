@@ -177,12 +177,14 @@ def test_sell_first_holds_during_turnover_allocation() -> None:
 
 
 def test_sell_first_holds_during_max_order_selection() -> None:
-    # one order slot: it goes to the SELL although AAA comes first in the universe
+    # one order slot: it goes to the SELL although AAA comes first in the universe; the
+    # skipped BUY keeps the 700 it wanted (7 at 100)
     p = plan(**EXIT_AND_ENTER, max_orders_per_cycle=1)  # type: ignore[arg-type]
     assert table(p) == [
         ("XXXTRY", "SELL", D("200"), P, None),
-        ("AAATRY", "BUY", D("0"), S, "max_orders"),
+        ("AAATRY", "BUY", D("700"), S, "max_orders"),
     ]
+    assert p.actions[1].est_qty == D("7")
 
 
 def test_largest_sell_takes_the_first_slot() -> None:
@@ -192,10 +194,11 @@ def test_largest_sell_takes_the_first_slot() -> None:
         holdings={"XXXTRY": "2", "YYYTRY": "5"},
         max_orders_per_cycle=1,
     )
+    # equity 1000 + 700 = 1700, cash target 100: AAA wants 1600
     assert table(p) == [
         ("YYYTRY", "SELL", D("500"), P, None),
-        ("XXXTRY", "SELL", D("0"), S, "max_orders"),
-        ("AAATRY", "BUY", D("0"), S, "max_orders"),
+        ("XXXTRY", "SELL", D("200"), S, "max_orders"),
+        ("AAATRY", "BUY", D("1600"), S, "max_orders"),
     ]
 
 
@@ -206,7 +209,7 @@ def test_largest_sell_takes_the_first_slot() -> None:
         (
             "buy_skipped",
             "205",
-            [("XXXTRY", "SELL", D("200"), P, None), ("AAATRY", "BUY", D("0"), S, "turnover_cap")],
+            [("XXXTRY", "SELL", D("200"), P, None), ("AAATRY", "BUY", D("700"), S, "turnover_cap")],
             True,
             D("2"),
         ),
@@ -215,20 +218,21 @@ def test_largest_sell_takes_the_first_slot() -> None:
         (
             "sell_clipped",
             "150",
-            [("XXXTRY", "SELL", D("150"), P, None), ("AAATRY", "BUY", D("0"), S, "turnover_cap")],
+            [("XXXTRY", "SELL", D("150"), P, None), ("AAATRY", "BUY", D("700"), S, "turnover_cap")],
             False,
             D("1.5"),
         ),
-        # 5 < min 10 before anything is allocated → both skipped
+        # 5 < min 10 before anything is allocated → both skipped, each with what it
+        # wanted (the exit: the whole holding of 2)
         (
             "nothing_fits",
             "5",
             [
-                ("XXXTRY", "SELL", D("0"), S, "turnover_cap"),
-                ("AAATRY", "BUY", D("0"), S, "turnover_cap"),
+                ("XXXTRY", "SELL", D("200"), S, "turnover_cap"),
+                ("AAATRY", "BUY", D("700"), S, "turnover_cap"),
             ],
             True,
-            D("0"),
+            D("2"),
         ),
     ],
 )
@@ -250,18 +254,30 @@ def test_max_orders_cuts_buys_in_universe_order() -> None:
     assert table(p) == [
         ("AAATRY", "BUY", D("300"), P, None),
         ("BBBTRY", "BUY", D("300"), P, None),
-        ("CCCTRY", "BUY", D("0"), S, "max_orders"),
+        ("CCCTRY", "BUY", D("300"), S, "max_orders"),
     ]
 
 
 def test_min_notional() -> None:
-    # XXX 0.05 × 100 = 5 < 10 → skipped; equity 1005 → AAA targets 905, but only
-    # 1000 - 100 = 900 of cash is above the target, so the BUY is clipped to 900
+    # XXX 0.05 × 100 = 5 < 10 → skipped, keeping the 5 TRY (0.05) it wanted; equity 1005 →
+    # AAA targets 905, but only 1000 - 100 = 900 of cash is above the target, so the BUY
+    # is clipped to 900
     p = plan(marks={"AAATRY": "100", "XXXTRY": "100"}, holdings={"XXXTRY": "0.05"})
     assert table(p) == [
-        ("XXXTRY", "SELL", D("0"), S, "min_notional"),
+        ("XXXTRY", "SELL", D("5"), S, "min_notional"),
         ("AAATRY", "BUY", D("900"), P, None),
     ]
+    assert [(a.desired_notional_try, a.est_qty) for a in p.actions] == [(D("5"), D("0.05")), (D("905"), D("9"))]
+    assert p.planned == (p.actions[1],)  # the skipped 5 TRY is no part of what is traded
+
+
+def test_a_buy_below_min_notional_keeps_its_size() -> None:
+    # cash 104 + AAA 8.95 × 100 = 999; cash target 100 → AAA targets 899, holds 895:
+    # a BUY of 4 TRY (0.04 at 100) < min 10
+    p = plan(cash="104", holdings={"AAATRY": "8.95"})
+    assert table(p) == [("AAATRY", "BUY", D("4"), S, "min_notional")]
+    assert (p.actions[0].desired_notional_try, p.actions[0].est_qty, p.actions[0].reason) == (D("4"), D("0.04"), "rebalance_up")
+    assert p.planned == ()
 
 
 def test_insufficient_cash_with_an_untradable_holding() -> None:
@@ -274,8 +290,8 @@ def test_insufficient_cash_with_an_untradable_holding() -> None:
         untradable={"XXXTRY": "crossed_book"},
     )
     assert table(p) == [
-        ("XXXTRY", "SELL", D("0"), S, "not_tradable:crossed_book"),
-        ("AAATRY", "BUY", D("0"), S, "insufficient_cash"),
+        ("XXXTRY", "SELL", D("1000"), S, "not_tradable:crossed_book"),
+        ("AAATRY", "BUY", D("1005"), S, "insufficient_cash"),
     ]
 
 
@@ -292,8 +308,8 @@ def test_buy_budget_is_net_of_worst_case_costs() -> None:
 def test_observe_only_skips_every_action() -> None:
     p = plan(**EXIT_AND_ENTER, mode=Mode.OBSERVE_ONLY)  # type: ignore[arg-type]
     assert table(p) == [
-        ("XXXTRY", "SELL", D("0"), S, "observe_only"),
-        ("AAATRY", "BUY", D("0"), S, "observe_only"),
+        ("XXXTRY", "SELL", D("200"), S, "observe_only"),
+        ("AAATRY", "BUY", D("700"), S, "observe_only"),
     ]
     assert p.planned == ()
     assert p.mode is Mode.OBSERVE_ONLY
@@ -305,7 +321,7 @@ def test_reduce_risk_only_keeps_sells_and_skips_buys() -> None:
     p = plan(**EXIT_AND_ENTER, mode=Mode.REDUCE_RISK_ONLY)  # type: ignore[arg-type]
     assert table(p) == [
         ("XXXTRY", "SELL", D("200"), P, None),
-        ("AAATRY", "BUY", D("0"), S, "mode_reduce_risk_only"),
+        ("AAATRY", "BUY", D("700"), S, "mode_reduce_risk_only"),
     ]
 
 
@@ -314,7 +330,7 @@ def test_held_symbol_with_bad_data_is_not_tradable() -> None:
     bad_data = {**EXIT_AND_ENTER, "untradable": {"XXXTRY": "crossed_book"}}
     p = plan(**bad_data)  # type: ignore[arg-type]
     assert table(p) == [
-        ("XXXTRY", "SELL", D("0"), S, "not_tradable:crossed_book"),
+        ("XXXTRY", "SELL", D("200"), S, "not_tradable:crossed_book"),
         ("AAATRY", "BUY", D("500"), P, None),  # 800 - 300 of cash above the target
     ]
     assert p.equity_try == D("1000")
@@ -329,3 +345,15 @@ def test_held_symbol_without_any_mark() -> None:
     ]
     assert p.notes == ("missing_mark_price:ZZZTRY",)
     assert p.equity_try == D("1000")
+
+
+def test_a_skipped_quantity_the_book_cannot_store_is_zero_its_notional_stays() -> None:
+    # SHIBTRY wants 2,500,000 TRY at a mark of 1e-12: 2.5e18 units, beyond the book's 1e18
+    p = plan(
+        universe=("BTCTRY", "SHIBTRY"), marks={"BTCTRY": "4000000", "SHIBTRY": "1E-12"}, cash="5000000",
+        try_cash_target=D("0"), try_cash_max=D("0"), max_position_notional_try=D("3000000"),
+        notional_cap_try_per_cycle=D("5000000"),
+    )
+    shib = p.actions[1]
+    assert (shib.symbol, shib.status.value, shib.skip_reason) == ("SHIBTRY", S, "out_of_range:est_qty")
+    assert (shib.desired_notional_try, shib.notional_try, shib.est_qty) == (D("2500000"), D("2500000"), D("0"))

@@ -254,6 +254,8 @@ def test_gate_failure_rows_name_the_expectation_and_symbol() -> None:
     out = Q.gate_failure_rows(Q.evaluate_exact(Q.MARKET_SUITE, recs), recs, cycle_id_for)
     assert [(r[1], r[2], r[3], r[4]) for r in out] == [("20260101T003000Z", "market_snapshot", "market_snapshot_gate", "excluded_share_ok")]
     assert "symbol=ADATRY, excluded_share=1, skip_reason=non_positive_price" in out[0][5]
+    # the chunk's count, then this cycle's (what a reader needs to say "4 of 4 symbols")
+    assert out[0][5].startswith("expect_column_values_to_be_in_set on excluded_share_ok: observed 4 (4 at this cycle); rows: ")
 
 
 def _trace_row(base: str, final: str, decisions: list[dict[str, Any]]) -> tuple[Any, ...]:
@@ -292,6 +294,22 @@ def test_the_symbol_cap_binds_buys_not_a_sell_that_unwinds(trading: Any) -> None
 
     assert "notional_within_symbol_cap" not in _failed(Q.evaluate_exact(Q.PLAN_SUITE, sell_frame))
     assert "notional_within_symbol_cap" in _failed(Q.evaluate_exact(Q.PLAN_SUITE, buy_frame))
+
+
+def test_a_skipped_actions_notional_counts_towards_no_cap(trading: Any) -> None:
+    # A SKIPPED row keeps the notional it wanted (domain.plan); nothing of it is traded,
+    # so neither the per-symbol nor the per-cycle cap may count it.
+    rows, _ = trading
+    policy = GP.cycle.policy
+    huge = policy.notional_cap_try_per_cycle + policy.max_position_notional_try
+    k = next(i for i, r in enumerate(rows["plan_actions"]) if r[10] == "PLANNED")
+    skipped = _set("plan_actions", rows["plan_actions"][k], side="BUY", status="SKIPPED", skip_reason="max_orders",
+                   desired_notional_try=huge, notional_try=huge, seq=99)
+
+    recs = Q.plan_frame([*rows["plan_actions"], skipped], rows["portfolio_plan"], GP)
+
+    assert _failed(Q.evaluate_exact(Q.PLAN_SUITE, recs)) == []
+    assert recs[-1]["cycle_notional_try"] == sum((r[6] for r in rows["plan_actions"] if r[10] == "PLANNED"), D(0))
 
 
 def test_the_gate_worker_process_gives_the_in_process_verdicts(ge: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from btcbot_pipeline.cli import main
 from btcbot_pipeline.reporting.books import open_book
 from btcbot_pipeline.reporting.chart import render_chart
-from btcbot_pipeline.reporting.report import BacktestReport, build_report
+from btcbot_pipeline.reporting.report import BacktestReport, build_report, format_text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -121,10 +122,62 @@ def test_report_compare_puts_two_books_side_by_side(
     assert main(["report", "base", "--compare", "slip40", "--out", str(tmp_path / "charts")]) == 0
     lines = capsys.readouterr().out.splitlines()
 
-    assert lines[0].split() == ["book", "base", "slip40"]
-    assert lines[1].split() == ["cycles", "12", "12"]
+    assert lines[0].split() == ["book", "base", "slip40", "slip40", "−", "base"]
+    assert lines[1].split() == ["cycles", "12", "12", "0"]
+    base, slip40 = _report(backtest_dir / "base.duckdb"), _report(backtest_dir / "slip40.duckdb")
+    slippage = next(line.split() for line in lines if line.startswith("slippage "))
+    assert slippage[5:] == [f"{(slip40.slippage - base.slippage).quantize(Decimal('0.01')):+f}", "TRY"]
     assert lines[-1] == f"chart {tmp_path / 'charts' / 'base_vs_slip40.png'}"
     assert (tmp_path / "charts" / "base_vs_slip40.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_two_reports_get_a_difference_column_b_minus_a(tiny: Path) -> None:
+    a = replace(_report(tiny), info={})
+    b = replace(
+        a, label="wider", final_equity=Decimal("1012.345"), return_pct=Decimal("1.2345"), max_drawdown_pct=Decimal("12.5"),
+        net_pnl=Decimal("12.345"), fees=Decimal("20.004"), turnover=Decimal("1500.5"), turnover_multiple=Decimal("1.5005"),
+        intent_skips={"max_orders": 4, "min_notional": 1}, modes={"NORMAL": 2, "OBSERVE_ONLY": 2}, gate_failures=0, gated_cycles=0,
+    )
+
+    # money: the exact difference rounded half-even to cents (1012.345 − 1050 = −37.655 → −37.66);
+    # percentages in points (1.2345 − 5 = −3.7655 → −3.77 pp); a line one book lacks is 0 there
+    assert format_text([a, b]).splitlines() == [
+        "book                                  tiny                               wider                              wider − tiny",
+        "cycles                                4                                  4                                  0",
+        "first cycle                           2026-01-01T00:00 UTC               2026-01-01T00:00 UTC",
+        "last cycle                            2026-01-01T00:15 UTC               2026-01-01T00:15 UTC",
+        "start capital                         1000.00 TRY                        1000.00 TRY                        0.00 TRY",
+        "final equity                          1050.00 TRY                        1012.34 TRY                        -37.66 TRY",
+        "return                                5.00 %                             1.23 %                             -3.77 pp",
+        "max drawdown                          10.00 %                            12.50 %                            +2.50 pp",
+        "net PnL                               50.00 TRY                          12.34 TRY                          -37.66 TRY",
+        "realized PnL                          30.00 TRY                          30.00 TRY                          0.00 TRY",
+        "unrealized PnL                        40.00 TRY                          40.00 TRY                          0.00 TRY",
+        "fees                                  12.50 TRY                          20.00 TRY                          +7.50 TRY",
+        "slippage                              7.50 TRY                           7.50 TRY                           0.00 TRY",
+        "turnover                              1000.00 TRY (1.00× start capital)  1500.50 TRY (1.50× start capital)  +500.50 TRY (+0.50× start capital)",
+        "orders                                4                                  4                                  0",
+        "  orders EXPIRED                      1                                  1                                  0",
+        "  orders FILLED                       3                                  3                                  0",
+        "  orders filled in part               1                                  1                                  0",
+        "fills                                 3                                  3                                  0",
+        "intents skipped                       3                                  5                                  +2",
+        "  intents skipped: min_notional       2                                  1                                  -1",
+        "  intents skipped: insufficient_cash  1                                  -                                  -1",
+        "plan actions skipped                  2                                  2                                  0",
+        "  plan skipped: observe_only          2                                  2                                  0",
+        "mode NORMAL                           3 (75.00 %)                        2 (50.00 %)                        -1 (-25.00 pp)",
+        "mode REDUCE_RISK_ONLY                 1 (25.00 %)                        -                                  -1 (-25.00 pp)",
+        "mode changes                          2                                  2                                  0",
+        "gate failures                         2 in 1 cycles                      0 in 0 cycles                      -2 in -1 cycles",
+        "  intents skipped: max_orders         -                                  4                                  +4",
+        "mode OBSERVE_ONLY                     -                                  2 (50.00 %)                        +2 (+50.00 pp)",
+    ]
+
+
+def test_one_report_has_no_difference_column(tiny: Path) -> None:
+    assert format_text([_report(tiny)]) == _report(tiny).text()
+    assert _report(tiny).text().splitlines()[0] == "book                                  tiny"
 
 
 def test_report_of_a_book_without_cycles_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,9 @@ chunk's results into **one check evaluation per suite and partition** of the chu
 - a partition fails when an offending row lies in one of its cycles; severity ERROR when
   an ERROR expectation failed there (the chunk is rolled back, nothing of it is written,
   the run stops without retrying), else WARN (the cycle goes on);
+- in a chunk a gate rolled back, no partition is green: a suite that passed there is
+  marked not passed, severity WARN, "not written: this chunk was rolled back because
+  <gate> failed at cycle <id>" (its rows passed, but none of them is in the book);
 - only the suites that ran are marked: a suite not validated for a chunk, and every
   suite of the partitions after a chunk that stopped the run, get no evaluation (Dagster
   resolves a check planned in a failed run as "execution failed"), never a failure;
@@ -29,6 +32,7 @@ they are marked failed too, saying the rows were not all listed.
 # No `from __future__ import annotations`: Dagster reads annotations at runtime elsewhere in this package.
 
 import bisect
+import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +45,7 @@ import dagster as dg
 from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.engine import GateStopped, Partition
 from btcbot_pipeline.quality.rules import ERROR, WARN, Failure, GateResult, Suite
+from btcbot_pipeline.settings import BotSettings
 
 Tally = tuple[int, Mapping[str, int]]  # a cycle's candidate count and excluded symbols by reason
 
@@ -84,6 +89,11 @@ class Limits:
     universe_size: int | None = None
 
 
+def limits_for(cfg: BotSettings) -> Limits:
+    """The limits ``cfg`` sets the gates."""
+    return Limits(cfg.stage7_max_excluded_share, cfg.stage7_max_spread_bps, cfg.stage7_max_data_age_sec, cfg.stage7_universe_size)
+
+
 @dataclass
 class ChunkChecks:
     """Turns chunks' gate results into per-partition check evaluations.
@@ -96,10 +106,16 @@ class ChunkChecks:
     key: Callable[[str], dg.AssetKey]
     limits: Limits = field(default_factory=Limits)
     market: Callable[[datetime], Tally | None] = lambda ts: None
+    # The partitions (key, cycles) of the chunks this run committed, in order: a stop
+    # says what of the run is in the book.
+    committed: list[tuple[str, int]] = field(default_factory=list, init=False, repr=False)
 
     def evaluations(self, partitions: Sequence[Partition], gates: Sequence[GateResult], stopped: GateStopped | None = None) -> Iterator[dg.AssetCheckEvaluation]:
-        """One evaluation per suite that ran and per partition of the chunk."""
+        """One evaluation per suite that ran and per partition of the chunk (``stopped``:
+        the gate stop that rolled the chunk back; without it the chunk is committed)."""
         parts = [p for p in partitions if p.times]
+        if stopped is None:
+            self.committed += [(p.key, len(p.times)) for p in parts]
         if not parts:
             return
         chunk = parts[0].key if len(parts) == 1 else f"{parts[0].key}…{parts[-1].key}"
@@ -134,9 +150,21 @@ class ChunkChecks:
         first, last = stopped.partitions[0].key, stopped.partitions[-1].key
         window = first if first == last else f"{first}…{last}"
         return (
-            f"gate {check} stopped cycle {cycle_id} ({_hhmm(ts)} UTC): {text}. Nothing of {window} was written "
-            f"(earlier partitions are in the book); not retried: the same rows fail the same gate.\n"
+            f"gate {check} stopped cycle {cycle_id} ({_hhmm(ts)} UTC): {text}. {self._written(window)}; "
+            f"not retried: the same rows fail the same gate.\n"
             f"Exact: {expectation} ({detail})"
+        )
+
+    def _written(self, window: str) -> str:
+        """What of this run is in the book when its chunk ``window`` stopped."""
+        if not self.committed:
+            return f"Nothing of this run was written (the stopped chunk {window} was its first)"
+        n, cycles = len(self.committed), sum(c for _, c in self.committed)
+        first, last = self.committed[0][0], self.committed[-1][0]
+        span = first if first == last else f"{first}…{last}"
+        return (
+            f"Nothing of {window} was written; this run committed {n} earlier partition{'s' if n != 1 else ''} "
+            f"before it ({span}, {cycles} cycle{'s' if cycles != 1 else ''})"
         )
 
     def _attribute(self, f: Failure, result: GateResult, parts: list[Partition], starts: list[datetime],
@@ -185,13 +213,20 @@ class ChunkChecks:
             "validated_with": chunk,  # the partitions validated together (one GE run)
             "written": written,
         }
+        cycles = f"this partition's {n} cycle{'s' if n != 1 else ''}"
+        if not failed and stopped is not None:
+            # its rows passed, but the chunk was rolled back: nothing of it is in the book,
+            # so the check must not read green; WARN, the failing gate is the ERROR
+            return dg.AssetCheckEvaluation(
+                asset_key=self.key(suite.asset), check_name=suite.name, passed=False, partition=p.key, blocking=True,
+                severity=dg.AssetCheckSeverity.WARN, metadata=meta,
+                description=f"{suite.name} not written: {_stop_reason(stopped)}; its own expectations passed over {cycles}",
+            )
         if not failed:
-            text = f"{suite.name}: every expectation passed over this partition's {n} cycle{'s' if n != 1 else ''}"
-            if stopped is not None:
-                text += f"; not written: {_stop_reason(stopped)}"
             return dg.AssetCheckEvaluation(
                 asset_key=self.key(suite.asset), check_name=suite.name, passed=True, partition=p.key, blocking=True,
-                severity=_severity(suite_severity(suite)), description=text, metadata=meta,
+                severity=_severity(suite_severity(suite)), description=f"{suite.name}: every expectation passed over {cycles}",
+                metadata=meta,
             )
         severity = ERROR if any(f.severity == ERROR for f, _, _ in failed) else WARN
         texts = [self.explain(f, rows, count, multi=n > 1) for f, rows, count in failed]
@@ -228,7 +263,8 @@ class ChunkChecks:
             return (f"the ledger carried over {_text(r.get('gap_cycles'))} missing cycle(s) from cycle "
                     f"{_text(r.get('carried_from'))}" + (f" (at {_hhmm(r.get('cycle_ts'))})" if multi else ""))
         what = _PHRASES.get(f.expectation, f"rows failing {f.expectation}")
-        what = what.format(limits=self.limits)
+        # a limit not known here is named by its setting alone
+        what = re.sub(r" \(None(?: \w+)?\)", "", what.format(limits=self.limits))
         n = str(count) if count is not None else f"at least {len(rows)}" if rows else "some"
         listed = "; ".join(_row_text(r) for r in rows[:3])
         more = "" if count is not None and count <= 3 else " …" if listed else ""
@@ -264,8 +300,39 @@ class ChunkChecks:
 
 
 def _stop_reason(stopped: GateStopped) -> str:
-    ts, cycle_id, _asset, check, expectation, _detail = stopped.first_failure
-    return f"cycle {cycle_id} failed {check} ({expectation}), so this chunk was rolled back"
+    _ts, cycle_id, _asset, check, expectation, _detail = stopped.first_failure
+    return f"this chunk was rolled back because {check} failed at cycle {cycle_id} ({expectation})"
+
+
+# A gate_failures detail as quality.rules.gate_failure_rows writes it: "<GE type> on
+# <column>: observed <chunk's count> (<n> at this cycle); rows: <name>=<value>, …; …"
+# (books written before the count at this cycle was added lack it).
+_DETAIL = re.compile(
+    r"(?P<ge>\S+) on (?P<column>.+?): observed (?P<observed>.*?)(?: \((?P<here>\d+) at this cycle\))?(?:; rows: (?P<rows>.*))?",
+    re.DOTALL,
+)
+
+
+def gate_failure_text(expectation: str, detail: str, limits: Limits) -> str:
+    """A ``gate_failures`` row's failure in trading terms with figures rounded, as the
+    check evaluations and the stop description say it: ``<expectation>: <what>``. A detail
+    not in the gates' form is returned as it is."""
+    m = _DETAIL.fullmatch(detail)
+    if m is None:
+        return f"{expectation}: {detail}"
+    rows = [_detail_row(text) for text in m["rows"].split("; ")] if m["rows"] else []
+    failure = Failure(expectation, m["ge"], m["column"], ERROR, m["observed"], tuple(rows))
+    text = ChunkChecks(dg.AssetKey, limits).explain(failure, rows, int(m["here"]) if m["here"] else None)
+    return text if text.startswith(f"{expectation}:") else f"{expectation}: {text}"
+
+
+def _detail_row(text: str) -> dict[str, Any]:
+    """``symbol=ADATRY, excluded_share=0.58…`` as the offending row it lists (``None`` as None)."""
+    row: dict[str, Any] = {}
+    for pair in text.split(", "):
+        name, _, value = pair.partition("=")
+        row[name] = None if value == "None" else value
+    return row
 
 
 # What the offending rows of an expectation are, per row (the count goes before it).

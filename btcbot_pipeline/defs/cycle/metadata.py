@@ -99,7 +99,9 @@ def plan(results: Sequence[CycleResult]) -> dict[str, Any]:
         "actions_skipped": dg.MetadataValue.json(dict(sorted(Counter(a.skip_reason for a in actions if a.skip_reason).items()))),
         "last_cycle": _table(
             ["side", "symbol", "desired TRY", "granted TRY", "reason", "status"],
-            [(a.side.value, a.symbol, _fmt(a.desired_notional_try), _fmt(a.notional_try), a.reason, a.skip_reason or a.status.value) for a in last.plan.actions],
+            # a skipped action keeps the notional it wanted, but nothing of it was granted
+            [(a.side.value, a.symbol, _fmt(a.desired_notional_try), _fmt(a.notional_try if a.skip_reason is None else Decimal(0)),
+              a.reason, a.skip_reason or a.status.value) for a in last.plan.actions],
         ),
     }
 
