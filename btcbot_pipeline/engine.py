@@ -187,13 +187,6 @@ class GateStopped:
     def first_failure(self) -> tuple[Any, ...]:
         return min(self.failure_rows, key=lambda r: (r[0], r[3], r[4]))
 
-    def describe(self) -> str:
-        ts, cycle_id, _asset, check, expectation, detail = self.first_failure
-        return (
-            f"gate {check} stopped cycle {cycle_id} ({ts:%Y-%m-%dT%H:%M} UTC): {expectation}: {detail}. "
-            f"Nothing of {self.partitions[0].key}…{self.partitions[-1].key} was written; earlier partitions are in the book."
-        )
-
 
 class Gates(Protocol):
     """The gate suites' runner (:mod:`btcbot_pipeline.quality.worker`: in this process or a worker)."""

@@ -36,16 +36,20 @@ class ExportedTable:
     path: Path
 
 
-def export_book(book: Path, out_dir: Path, file_format: str) -> list[ExportedTable]:
+def export_book(book: Path, out_dir: Path, file_format: str, *, force: bool = False) -> list[ExportedTable]:
     """Write every table of ``book`` to ``out_dir`` (created if missing), in table-name order.
 
+    ``out_dir`` must be a new or empty folder: files already there are overwritten only
+    with ``force`` (an export silently replacing another export's files loses data).
+
     Raises:
-        ReportingError: for a format other than ``csv`` / ``parquet``.
+        ReportingError: for a format other than ``csv`` / ``parquet``, or an ``out_dir``
+            that is a file, holds files (without ``force``) or cannot be written.
         BookAccessError: if the book cannot be opened.
     """
     if file_format not in FORMATS:
         raise ReportingError(f"export format must be one of {', '.join(FORMATS)}, was {file_format!r}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_out(out_dir, force)
     exported = []
     with open_book(book) as con:
         tables = [r[0] for r in con.execute(
@@ -61,3 +65,23 @@ def export_book(book: Path, out_dir: Path, file_format: str) -> list[ExportedTab
             found = con.execute(f"COPY (SELECT * FROM \"{table}\" ORDER BY {order}) TO '{quoted}' ({_COPY_OPTIONS[file_format]})").fetchone()
             exported.append(ExportedTable(table, int(found[0]) if found else 0, target))
     return exported
+
+
+def _check_out(out_dir: Path, force: bool) -> None:
+    """Refuse an ``--out`` that is a file, a folder with files in it (unless ``force``), or
+    a place no folder can be made or written."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportingError(f"--out {out_dir} is a file: name a folder (it is created if missing)")
+    if out_dir.is_dir() and not force:
+        present = sorted(p.name for p in out_dir.iterdir())
+        if present:
+            shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
+            raise ReportingError(f"--out {out_dir} already holds {len(present)} file(s) ({shown}): pass --force to "
+                                 "overwrite them, or name a new folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".btcbot-export-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ReportingError(f"--out {out_dir} cannot be written: {exc.strerror or exc}") from None

@@ -399,6 +399,9 @@ class Book:
             self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
             for row in rows:
                 self.con.execute("INSERT INTO gate_failures VALUES (?, ?, ?, ?, ?, ?)", [naive_utc(row[0]), *row[1:]])
+            from btcbot_pipeline.storage.seal import seal_from
+
+            seal_from(self.con, window.start)  # the emptied cycles' seals go too; the head follows
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")

@@ -47,3 +47,25 @@ def test_export_command_lists_the_tables(tiny: Path, tmp_path: Path, capsys: pyt
     assert lines[0] == f"wrote {len(lines) - 1} tables as parquet to {tmp_path / 'out'}"
     assert "  fills                       3 rows  fills.parquet" in lines
     assert "  book_info                   1 rows  book_info.parquet" in lines
+
+
+def test_an_out_that_is_a_file_or_holds_files_is_refused_unless_forced(tiny: Path, tmp_path: Path) -> None:
+    from btcbot_pipeline.reporting.errors import ReportingError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ReportingError) as exc:
+        export_book(tiny, tmp_path / "file", "csv")
+    assert str(exc.value) == f"--out {tmp_path}/file is a file: name a folder (it is created if missing)"
+    with pytest.raises(ReportingError) as exc:
+        export_book(tiny, tmp_path / "file" / "deeper", "csv")
+    assert str(exc.value).startswith(f"--out {tmp_path}/file/deeper cannot be written: ")
+
+    first = export_book(tiny, tmp_path / "out", "csv")
+    with pytest.raises(ReportingError) as exc:
+        export_book(tiny, tmp_path / "out", "csv")
+    names = sorted(e.path.name for e in first)
+    assert str(exc.value) == (
+        f"--out {tmp_path}/out already holds {len(names)} file(s) ({', '.join(names[:3])} and {len(names) - 3} more): "
+        "pass --force to overwrite them, or name a new folder"
+    )
+    assert [e.rows for e in export_book(tiny, tmp_path / "out", "csv", force=True)] == [e.rows for e in first]

@@ -287,7 +287,7 @@ def build_cycle_assets(
                         yield from checks.evaluations(outcome.partitions, outcome.gates, outcome)
                         stop = checks.stop_description(outcome)
                         alerts.after_chunk(b, outcome, cfg, identity, context.log)  # the gate_failure alerts
-                        _say(context, stop, error=True)
+                        progress.error(stop)  # the run's log shows it once, as the Failure's description
                         raise dg.Failure(
                             description=stop,
                             metadata={"failed_checks": sorted({r[3] for r in outcome.failure_rows})},
