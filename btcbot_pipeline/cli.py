@@ -270,11 +270,29 @@ def _parity(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from btcbot_pipeline.reporting.export import export_book
 
-    exported = export_book(_books(args.book)[0], Path(args.out), args.format)
+    exported = export_book(_books(args.book)[0], Path(args.out), args.format, force=args.force)
     print(f"wrote {len(exported)} tables as {args.format} to {args.out}")
     for e in exported:
         print(f"  {e.table:<20} {e.rows:>8} rows  {e.path.name}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.reporting.books import open_book
+    from btcbot_pipeline.storage.verify import verify_book
+
+    book = _books(args.book)[0] if args.book else Path(load_settings().state_db_path)
+    if not book.is_file():
+        raise BookError(f"no book at {book}")
+    with open_book(book) as con:
+        report = verify_book(con, rows_last=args.last)
+    for finding in report.findings:
+        print(finding.line())
+    errors = len(report.errors())
+    verdict = {0: "OK", 1: "WARN", 2: "FAIL"}[report.exit_code]
+    print(f"verify {book}: {report.cycles} cycles, rows of {report.rows_checked} recomputed, "
+          f"{errors} error(s), {len(report.findings) - errors} warning(s) → {verdict}")
+    return report.exit_code
 
 
 def _backtest(args: argparse.Namespace) -> int:
@@ -434,8 +452,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write every table of a book as CSV or Parquet, money exact")
     p.add_argument("book", help=book_help)
     p.add_argument("--format", choices=("csv", "parquet"), required=True)
-    p.add_argument("--out", metavar="DIR", required=True, help="folder to write <table>.csv|parquet to (created if missing)")
+    p.add_argument("--out", metavar="DIR", required=True, help="a new or empty folder to write <table>.csv|parquet to (created if missing)")
+    p.add_argument("--force", action="store_true", help="overwrite files already in --out")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("verify", help="check a whole book: seals, chain, money identities, fills, gaps (exit 0 ok, 1 warnings, 2 errors)")
+    p.add_argument("book", nargs="?", help=book_help + "; default STATE_DB_PATH")
+    p.add_argument("--last", type=int, metavar="N", help="recompute the rows of the last N cycles only (the book-wide checks cover all)")
+    p.set_defaults(func=_verify)
     return parser
 
 

@@ -81,6 +81,8 @@ def test_a_window_outside_the_data_exits_2(quiet: Path, replay_dir: Path, capsys
     [
         ("9lives", "backtest name '9lives': letters, digits and _ only, starting with a letter (≤ 63 chars)"),
         ("a-b", "backtest name 'a-b': letters, digits and _ only, starting with a letter (≤ 63 chars)"),
+        # a `$` regex let a trailing newline through; the whole name must match
+        ("nl\n", "backtest name 'nl\\n': letters, digits and _ only, starting with a letter (≤ 63 chars)"),
     ],
 )
 def test_a_bad_name_is_refused(name: str, message: str, replay_dir: Path) -> None:

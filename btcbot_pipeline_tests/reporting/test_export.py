@@ -69,3 +69,11 @@ def test_an_out_that_is_a_file_or_holds_files_is_refused_unless_forced(tiny: Pat
         "pass --force to overwrite them, or name a new folder"
     )
     assert [e.rows for e in export_book(tiny, tmp_path / "out", "csv", force=True)] == [e.rows for e in first]
+
+
+def test_the_cli_refuses_an_existing_out_in_one_line_exit_2(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    assert main(["export", str(tiny), "--format", "csv", "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"ReportingError: --out {tmp_path}/file is a file: name a folder (it is created if missing)"
+    ]

@@ -153,3 +153,19 @@ def test_the_seal_head_in_book_info_follows_the_last_cycle(book: Cycle) -> None:
         "ERROR  2026-01-01T01:50  book_info.book_digest  the book's seal (through 2026-01-01T01:55, 24 cycles) is not "
         "its last cycle's"
     ]
+
+
+def test_btcbot_verify_prints_one_line_per_finding_and_exits_0_or_2(book: Cycle, capsys: pytest.CaptureFixture[str]) -> None:
+    from btcbot_pipeline.cli import main
+
+    assert main(["verify", str(book.db)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"verify {book.db}: 24 cycles, rows of 24 recomputed, 0 error(s), 0 warning(s) → OK"
+    ]
+    _edit(book, "UPDATE fills SET fee_try = fee_try + 1 WHERE cycle_ts = TIMESTAMP '2026-01-01 00:10'")
+
+    assert main(["verify", str(book.db)]) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "ERROR  2026-01-01T00:10  fills.*  rows differ from what the run committed (edited, added or deleted)"
+    assert lines[1].startswith("ERROR  2026-01-01T00:10  fills.fee_try  the cycle's fills add up to ")
+    assert lines[-1] == f"verify {book.db}: 24 cycles, rows of 24 recomputed, 2 error(s), 0 warning(s) → FAIL"
