@@ -23,7 +23,7 @@ says why; posted again at the next cycle) or ``recorded`` (never posted: a backt
 or no ``ALERT_WEBHOOK_URL`` when it was raised). After recording, every ``pending`` and
 ``failed`` alert of the book is POSTed once, oldest first (:func:`deliver_pending`);
 while the webhook is unreachable the rest wait for the next cycle, so a dead webhook
-costs a cycle at most ``ALERT_WEBHOOK_ATTEMPTS`` × ``ALERT_WEBHOOK_TIMEOUT_SEC``.
+costs a cycle at most ``ALERT_WEBHOOK_ATTEMPTS`` × ``ALERT_WEBHOOK_DEADLINE_SEC`` (plus the backoff).
 The body (:func:`webhook_body`)::
 
     {"alert_id": "drawdown_threshold:20260101T004000Z", "severity": "WARN",
@@ -169,6 +169,7 @@ def deliver_pending(
     with WebhookPoster(
         cfg.alert_webhook_url.get_secret_value(), timeout_s=cfg.alert_webhook_timeout_sec,
         attempts=cfg.alert_webhook_attempts, transport=transport, sleep=sleep,
+        deadline_s=cfg.alert_webhook_deadline_sec, max_body_bytes=cfg.alert_webhook_max_body_bytes,
     ) as poster:
         for row in waiting:
             delivery = poster.post(webhook_body(row, book_name), idempotency_key=row["alert_id"])
@@ -353,7 +354,8 @@ def on_run_failure(
         row = dict(zip(("alert_id", "cycle_ts", "cycle_id", "rule", "severity", "message", "details_json", "status"),
                        alert_row(alert, status)))
         with WebhookPoster(cfg.alert_webhook_url.get_secret_value(), timeout_s=cfg.alert_webhook_timeout_sec,
-                           attempts=cfg.alert_webhook_attempts, transport=transport, sleep=sleep) as poster:
+                           attempts=cfg.alert_webhook_attempts, transport=transport, sleep=sleep,
+                           deadline_s=cfg.alert_webhook_deadline_sec, max_body_bytes=cfg.alert_webhook_max_body_bytes) as poster:
             delivery = poster.post(webhook_body(row, book_name), idempotency_key=alert.alert_id)
         return f"{alert.alert_id}: book {db} not writable, posted without recording: " + (
             "delivered" if delivery.ok else f"not delivered ({delivery.error})")

@@ -132,7 +132,8 @@ def _replay_capture(args: argparse.Namespace) -> int:
     from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient, ClientConfig
 
     settings = load_settings(args.env_file)
-    config = ClientConfig(base_url=settings.btcturk_base_url, graph_base_url=settings.btcturk_graph_base_url, timeout_s=settings.btcturk_timeout_sec)
+    config = ClientConfig(base_url=settings.btcturk_base_url, graph_base_url=settings.btcturk_graph_base_url, timeout_s=settings.btcturk_timeout_sec,
+                          call_deadline_s=settings.btcturk_call_deadline_sec, max_body_bytes=settings.btcturk_max_body_bytes)
     symbols = [s for s in args.symbols.replace(" ", ",").split(",") if s]
     with BtcturkPublicClient(config) as client:
         manifest = capture_replay_dataset(

@@ -121,6 +121,21 @@ def _unreachable(exc: Exception) -> bool:
     return isinstance(exc, TransportError | CircuitOpenError)
 
 
+def _fix(exc: Exception, down_fix: str, other: str) -> str:
+    """The fix for a failed exchange call: ``down_fix`` when unreachable (and what a breached
+    deadline means), the body cap's own, else ``other``."""
+    from btcbot_pipeline.adapters.btcturk.client import DeadlineExceededError, ResponseTooLargeError
+
+    if isinstance(exc, DeadlineExceededError):
+        return down_fix + "; it answers, but too slowly: a call must end within BTCTURK_CALL_DEADLINE_SEC"
+    if _unreachable(exc):
+        return down_fix
+    if isinstance(exc, ResponseTooLargeError):
+        return ("the exchange sent a body over BTCTURK_MAX_BODY_BYTES: check that BTCTURK_BASE_URL and BTCTURK_GRAPH_BASE_URL "
+                "point at the BTCTurk APIs (raise the cap only if their replies really grew)")
+    return other
+
+
 def _age_s(server_now_ms: float, stamp_ms: int | None) -> int | None:
     # Whole seconds; a stamp a few ms "ahead" (the skew is measured, not exact) is 0 s old.
     return None if stamp_ms is None else max(0, round((server_now_ms - stamp_ms) / 1000))
@@ -142,8 +157,9 @@ def probe_symbol(whitelist: tuple[str, ...], blacklist: tuple[str, ...], by_volu
 
 def probe_exchange(settings: Any, *, max_skew_ms: int = DEFAULT_MAX_SKEW_MS, clock: Callable[[], float] = time.time) -> ExchangeReport:
     """Probe BTCTurk at ``BTCTURK_BASE_URL`` / ``BTCTURK_GRAPH_BASE_URL`` with the project's
-    read-only clients (two attempts per call, the configured timeout). Never raises for an
-    exchange problem: each becomes a probe line.
+    read-only clients (two attempts per call, the configured timeout, each call ending at
+    ``BTCTURK_CALL_DEADLINE_SEC`` and refusing a body over ``BTCTURK_MAX_BODY_BYTES``). Never
+    raises for an exchange problem: each becomes a probe line.
 
     Args:
         settings: the loaded :class:`~btcbot_pipeline.settings.BotSettings`.
@@ -156,7 +172,8 @@ def probe_exchange(settings: Any, *, max_skew_ms: int = DEFAULT_MAX_SKEW_MS, clo
     from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, parse_exchange_info
 
     config = ClientConfig(base_url=settings.btcturk_base_url, graph_base_url=settings.btcturk_graph_base_url,
-                          timeout_s=settings.btcturk_timeout_sec, retry=RetryPolicy(max_attempts=2, base_delay_s=0.2))
+                          timeout_s=settings.btcturk_timeout_sec, retry=RetryPolicy(max_attempts=2, base_delay_s=0.2),
+                          call_deadline_s=settings.btcturk_call_deadline_sec, max_body_bytes=settings.btcturk_max_body_bytes)
     base = settings.btcturk_base_url
     down_fix = (f"check that BTCTURK_BASE_URL={base} is reachable from this machine (network, proxy, firewall), "
                 "or set MARKET_DATA_SOURCE=replay")
@@ -173,10 +190,10 @@ def probe_exchange(settings: Any, *, max_skew_ms: int = DEFAULT_MAX_SKEW_MS, clo
             after = clock()
         except BtcturkError as exc:
             if _unreachable(exc):
-                probes.append(Probe("server_time", FAIL, timer.ms(), f"exchange unreachable: {exc}", down_fix))
+                probes.append(Probe("server_time", FAIL, timer.ms(), f"exchange unreachable: {exc}", _fix(exc, down_fix, "")))
                 return ExchangeReport(tuple(probes), None, None)
             probes.append(Probe("server_time", WARN, timer.ms(), f"server time unreadable: {exc}",
-                                "the clock skew is unknown; check BTCTURK_BASE_URL points at the BTCTurk REST API"))
+                                _fix(exc, down_fix, "the clock skew is unknown; check BTCTURK_BASE_URL points at the BTCTurk REST API")))
         else:
             skew_ms = int(server_ms - (before + after) * 500)
             values = {"server_time_ms": server_ms, "skew_ms": skew_ms, "max_skew_ms": max_skew_ms}
@@ -198,7 +215,7 @@ def probe_exchange(settings: Any, *, max_skew_ms: int = DEFAULT_MAX_SKEW_MS, clo
         except (BtcturkError, ExchangeInfoError) as exc:
             status = FAIL
             probes.append(Probe("exchangeinfo", status, timer.ms(), f"exchangeinfo unusable: {exc}",
-                                down_fix if _unreachable(exc) else "without exchange rules no pair is tradable; retry later or check BTCTURK_BASE_URL"))
+                                _fix(exc, down_fix, "without exchange rules no pair is tradable; retry later or check BTCTURK_BASE_URL")))
             if _unreachable(exc):
                 return ExchangeReport(tuple(probes), None, None)
         else:
@@ -215,7 +232,7 @@ def probe_exchange(settings: Any, *, max_skew_ms: int = DEFAULT_MAX_SKEW_MS, clo
             tickers = {t.symbol: t for t in client.tickers()}
         except BtcturkError as exc:
             probes.append(Probe("ticker", FAIL, timer.ms(), f"ticker unusable: {exc}",
-                                down_fix if _unreachable(exc) else "a cycle without the ticker runs OBSERVE_ONLY; retry later"))
+                                _fix(exc, down_fix, "a cycle without the ticker runs OBSERVE_ONLY; retry later")))
             return ExchangeReport(tuple(probes), rules, None)
         quote = settings.stage7_universe_quote_ccy
         quoted = [t for t in tickers.values() if (t.denominatorsymbol or t.symbol[-len(quote):]).upper() == quote]
@@ -257,7 +274,7 @@ def _book_probe(client: Any, symbol: str, server_now_ms: Callable[[], float], ma
         book = client.order_book(symbol, limit=25)
     except BtcturkError as exc:
         return Probe("orderbook", FAIL if _unreachable(exc) else WARN, timer.ms(), f"{symbol} order book unusable: {exc}",
-                     down_fix if _unreachable(exc) else f"cycles skip {symbol} (exchange_error:orderbook) while this lasts")
+                     _fix(exc, down_fix, f"cycles skip {symbol} (exchange_error:orderbook) while this lasts"))
     bid, ask = book.best_bid, book.best_ask
     age = _age_s(server_now_ms(), book.timestamp)
     values = {"symbol": symbol, "best_bid": bid, "best_ask": ask, "age_s": age}

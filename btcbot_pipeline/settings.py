@@ -144,6 +144,14 @@ class BotSettings(BaseSettings):
     # Where market_snapshot reads: "replay" (REPLAY_DATASET_PATH) or "btcturk" (live public API).
     market_data_source: Literal["replay", "btcturk"] = Field(default="replay", alias="MARKET_DATA_SOURCE")
     btcturk_timeout_sec: float = Field(default=10.0, gt=0, le=120, alias="BTCTURK_TIMEOUT_SEC")
+    # BTCTURK_TIMEOUT_SEC bounds each read, not a call: a server sending a byte a second
+    # never trips it. A call (connect to the last byte) ends at the call deadline, one
+    # cycle's reads of the live source at the cycle deadline (keep it below CYCLE_CRON's
+    # interval), and a body over the cap (far above exchangeinfo, the largest reply) is
+    # refused without being read whole or parsed.
+    btcturk_call_deadline_sec: float = Field(default=20.0, gt=0, le=600, alias="BTCTURK_CALL_DEADLINE_SEC")
+    btcturk_cycle_deadline_sec: float = Field(default=120.0, gt=0, le=3600, alias="BTCTURK_CYCLE_DEADLINE_SEC")
+    btcturk_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=65_536, le=256 * 1024 * 1024, alias="BTCTURK_MAX_BODY_BYTES")
     # Live source without a universe whitelist: the largest quote-currency pairs by volume.
     btcturk_max_symbols: int = Field(default=30, ge=1, le=200, alias="BTCTURK_MAX_SYMBOLS")
 
@@ -271,6 +279,10 @@ class BotSettings(BaseSettings):
     alert_drawdown_pct: Decimal = Field(default=Decimal("0.05"), gt=0, le=1, alias="ALERT_DRAWDOWN_PCT")
     alert_daily_loss_try: Decimal = Field(default=Decimal("250"), gt=0, le=Decimal("1e15"), alias="ALERT_DAILY_LOSS_TRY")
     alert_webhook_timeout_sec: float = Field(default=3.0, gt=0, le=60, alias="ALERT_WEBHOOK_TIMEOUT_SEC")
+    # One POST ends at this deadline (connect to the response's last byte), whatever the
+    # receiver's pace; its response is read up to this size (a receiver answers "ok").
+    alert_webhook_deadline_sec: float = Field(default=10.0, gt=0, le=120, alias="ALERT_WEBHOOK_DEADLINE_SEC")
+    alert_webhook_max_body_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024, alias="ALERT_WEBHOOK_MAX_BODY_BYTES")
     # POSTs per alert and cycle at most (a failed alert is tried again at the next cycle).
     alert_webhook_attempts: int = Field(default=2, ge=1, le=10, alias="ALERT_WEBHOOK_ATTEMPTS")
 

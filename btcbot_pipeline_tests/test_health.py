@@ -1,10 +1,11 @@
 """``btcbot health``: exit 0 healthy, 1 degraded, 2 unusable, against the fake BTCTurk on
-127.0.0.1 (healthy, clock-skewed, stale, closed port) and against replay datasets."""
+127.0.0.1 (healthy, clock-skewed, stale, closed port, dripping, oversize) and against replay datasets."""
 
 from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +230,35 @@ def test_a_failing_ticker_is_unusable_and_ends_the_probes(capsys: pytest.Capture
     assert f"ticker unusable: Server error '503 Service Unavailable' for url '{demo.url}/api/v2/ticker' (SERVICE_UNAVAILABLE)" in out
     assert "fix: a cycle without the ticker runs OBSERVE_ONLY; retry later" in out
     assert demo.count("/api/v2/ticker") == 2  # two attempts, then the probe reports
+
+
+def test_an_exchange_dripping_its_answers_is_unusable_within_the_call_deadline(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
+    demo.inject("*", "drip", times=-1, delay_s=0.2)  # every answer a byte per 0.2 s: no read ever times out
+    start = time.monotonic()
+
+    code, out = health(capsys, live_env(tmp_path, demo.url, "BTCTURK_CALL_DEADLINE_SEC=0.4"))
+
+    # two attempts of 0.4 s and the 0.1-0.2 s backoff between them, then the probes stop
+    # (loading the settings and building the clients is the rest); the server time's
+    # 77 bytes alone would otherwise take 15 s per attempt
+    assert time.monotonic() - start < 2 * 0.4 + 0.2 + 1.0
+    assert code == 2
+    assert statuses(out) == {"server_time": "FAIL"}
+    assert f"exchange unreachable: deadline of 0.4 s exceeded for url '{demo.url}/api/v2/server/time'" in out
+    assert "it answers, but too slowly: a call must end within BTCTURK_CALL_DEADLINE_SEC" in out
+    assert demo.count("/api/v2/server/time") == 2
+
+
+def test_an_oversize_answer_is_refused_unread_with_the_cap_named(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+    demo.inject("/api/v2/server/exchangeinfo", "oversize", times=-1)  # 100 MiB, chunked
+
+    code, out = health(capsys, live_env(tmp_path, demo.url, "BTCTURK_MAX_BODY_BYTES=65536"), "--json")
+
+    report = json.loads(out)
+    probe = {p["name"]: p for p in report["probes"]}["exchangeinfo"]
+    assert code == 2 and probe["status"] == "FAIL"
+    assert probe["detail"] == f"exchangeinfo unusable: response larger than 65536 bytes for url '{demo.url}/api/v2/server/exchangeinfo'"
+    assert probe["fix"].startswith("the exchange sent a body over BTCTURK_MAX_BODY_BYTES")
+    assert demo.count("/api/v2/server/exchangeinfo") == 1  # not retried: it would send the same

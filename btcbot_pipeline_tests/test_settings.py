@@ -64,6 +64,7 @@ SEED_DEFAULTS: dict[str, object] = {
     "BTCTURK_BASE_URL": "https://api.btcturk.com",
     "BTCTURK_GRAPH_BASE_URL": "https://graph-api.btcturk.com",
     "MARKET_DATA_SOURCE": "replay", "BTCTURK_TIMEOUT_SEC": 10.0, "BTCTURK_MAX_SYMBOLS": 30,
+    "BTCTURK_CALL_DEADLINE_SEC": 20.0, "BTCTURK_CYCLE_DEADLINE_SEC": 120.0, "BTCTURK_MAX_BODY_BYTES": 8_388_608,  # issue 15
     "STAGE7_UNIVERSE_SIZE": 20, "STAGE7_UNIVERSE_QUOTE_CCY": "TRY",
     "STAGE7_UNIVERSE_WHITELIST": (), "STAGE7_UNIVERSE_BLACKLIST": (),
     "STAGE7_MIN_QUOTE_VOLUME_TRY": Decimal("0"), "STAGE7_MAX_SPREAD_BPS": Decimal("1000000"),
@@ -90,6 +91,7 @@ SEED_DEFAULTS: dict[str, object] = {
     # not the seeds': the alerts (issue 9)
     "ALERT_WEBHOOK_URL": None, "ALERT_DRAWDOWN_PCT": Decimal("0.05"), "ALERT_DAILY_LOSS_TRY": Decimal("250"),
     "ALERT_WEBHOOK_TIMEOUT_SEC": 3.0, "ALERT_WEBHOOK_ATTEMPTS": 2,
+    "ALERT_WEBHOOK_DEADLINE_SEC": 10.0, "ALERT_WEBHOOK_MAX_BODY_BYTES": 65_536,  # issue 15
 }  # fmt: skip
 
 

@@ -97,8 +97,10 @@ def _project(root: Path, fake_url: str, hook_url: str, cycles: int) -> None:
         "CYCLE_PARTITIONS_START": START.strftime("%Y-%m-%dT%H:%M"),
         "CYCLE_PARTITIONS_END": (START + STEP * cycles).strftime("%Y-%m-%dT%H:%M"),
         "STAGE7_UNIVERSE_WHITELIST": "BTCTRY,USDTTRY", "BACKTEST_DIR": str(root / "backtests"),
-        # compressed time: a hung read costs 1 s, not 10 (the timeout fault holds 1.5 s)
-        "BTCTURK_TIMEOUT_SEC": "1",
+        # compressed time: a hung read costs 1 s, not 10 (the timeout fault holds 1.5 s); a
+        # drip is cut at 2 s a call; a cycle's reads at 10 s; a webhook delivery at 2 s
+        "BTCTURK_TIMEOUT_SEC": "1", "BTCTURK_CALL_DEADLINE_SEC": "2", "BTCTURK_CYCLE_DEADLINE_SEC": "10",
+        "ALERT_WEBHOOK_DEADLINE_SEC": "2",
     }
     lines = [s for s in (REPO / ".env.example").read_text().splitlines() if s.split("=", 1)[0].strip() not in settings]
     (root / ".env").write_text("\n".join(lines + [f"{k}={v}" for k, v in settings.items()]) + "\n")

@@ -1,10 +1,15 @@
 """POSTing alerts to a webhook (``ALERT_WEBHOOK_URL``) with httpx.
 
 :class:`WebhookPoster` sends one JSON body per call with a short timeout and a bounded
-retry: a connection error, a timeout, HTTP 429 or a 5xx is tried again after
-``backoff_s`` × 2ⁿ, at most ``attempts`` times in all; any other status ≥ 300 fails at
-once (the receiver refused it). It never raises for a failed delivery: it returns a
-:class:`Delivery` that says why, so the caller records it and tries again later.
+retry: a connection error, a timeout, a POST past its deadline (``deadline_s``: connect to
+the response's last byte, however slowly the receiver sends it), HTTP 429 or a 5xx is tried
+again after ``backoff_s`` × 2ⁿ, at most ``attempts`` times in all; a response over
+``max_body_bytes`` ends the call at once (transient: tried again at the next cycle, not
+now); any other status ≥ 300 fails at once (the receiver refused it). It never raises for
+a failed delivery: it returns a :class:`Delivery` that says why, so the caller records it
+and tries again later. An interrupt (``KeyboardInterrupt``, Dagster's
+``DagsterExecutionInterruptedError``: ``BaseException``) is never caught: it ends the POST
+under way and no further attempt starts.
 
 A webhook URL often carries its token in the path or query, so the URL is a secret: it
 is never part of an error text, and httpx's own request log line (``HTTP Request: POST
@@ -21,8 +26,18 @@ from typing import Any, Callable, Mapping
 
 import httpx
 
+from btcbot_pipeline.adapters.bounded import (
+    BodyTooLarge,
+    DeadlineExceeded,
+    ReadLimits,
+    read_bounded,
+)
+
 REDACTED = "<ALERT_WEBHOOK_URL>"
 USER_AGENT = "btcbot_pipeline-alerts"
+# The defaults of ALERT_WEBHOOK_DEADLINE_SEC and ALERT_WEBHOOK_MAX_BODY_BYTES (see settings.py).
+DEFAULT_DEADLINE_S = 10.0
+DEFAULT_MAX_BODY_BYTES = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +74,9 @@ class WebhookPoster:
 
     Args:
         url: the webhook URL (a secret: never logged, never in an error text).
-        timeout_s: connect/read/write timeout of one attempt.
+        timeout_s: connect/read/write timeout of one attempt (each operation).
+        deadline_s: one attempt from connect to the response's last byte.
+        max_body_bytes: the largest response body read.
         attempts: POSTs per body at most (≥ 1).
         backoff_s: wait before the second attempt, doubled for each further one.
         transport: an httpx transport (tests); ``sleep``: how to wait (tests).
@@ -70,12 +87,15 @@ class WebhookPoster:
         url: str,
         *,
         timeout_s: float = 3.0,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         attempts: int = 2,
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._url = url
+        self._limits = ReadLimits(deadline_s, max_body_bytes, timeout_s)
         self._attempts = max(1, attempts)
         self._backoff_s = backoff_s
         self._sleep = sleep
@@ -91,6 +111,11 @@ class WebhookPoster:
     def close(self) -> None:
         self._client.close()
 
+    @property
+    def limits(self) -> ReadLimits:
+        """Each POST's deadline, response cap and per-operation timeout."""
+        return self._limits
+
     def post(self, body: Mapping[str, Any], *, idempotency_key: str | None = None) -> Delivery:
         """POST ``body`` as JSON (keys sorted); ``idempotency_key`` goes in the
         ``Idempotency-Key`` header so a receiver can drop a repeat (a retry after a timeout
@@ -100,11 +125,18 @@ class WebhookPoster:
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         error = None
+        # Only Exception subclasses are caught below: an interrupt propagates from the POST
+        # or the backoff sleep, and no further attempt starts.
         for attempt in range(1, self._attempts + 1):
             if attempt > 1:
                 self._sleep(self._backoff_s * 2 ** (attempt - 2))
             try:
-                response = self._client.post(self._url, content=content, headers=headers)
+                response = read_bounded(self._client, "POST", self._url, self._limits, content=content, headers=headers)
+            except DeadlineExceeded as exc:  # as a timeout: try again
+                error = str(exc)
+                continue
+            except BodyTooLarge as exc:  # the same receiver would answer the same: not now
+                return Delivery(False, attempt, str(exc), transient=True)
             except httpx.TransportError as exc:  # connect error, timeout, protocol error: try again
                 error = f"{type(exc).__name__}: {self._redact(str(exc)) or 'no detail'}"
                 continue

@@ -10,20 +10,45 @@ Three classes, so that what the pipeline can do is decided by the type it holds:
   :class:`LiveArming` that checks the settings' live gates; no pipeline module constructs
   it (a test enforces this), and its writes are never retried automatically.
 
-Every request goes through one path: rate limiter → circuit breaker → httpx → envelope →
-error by ``message`` name. Reads retry on timeouts, 5xx/503, 429 (waiting ``Retry-After``)
-and malformed bodies; the ``transport`` is injectable (``httpx.MockTransport`` in unit tests).
+Every request goes through one path: rate limiter → circuit breaker → httpx, read within a
+deadline and a body cap (:func:`~btcbot_pipeline.adapters.bounded.read_bounded`) → envelope →
+error by ``message`` name. Reads retry on timeouts (a call past its deadline is one),
+5xx/503, 429 (waiting ``Retry-After``) and malformed bodies, but not on a body over the cap
+(the next identical call would send it again); the ``transport`` is injectable
+(``httpx.MockTransport`` in unit tests).
+
+Two errors of the bounded read, besides those of :mod:`.errors`::
+
+    TransportError
+    └── DeadlineExceededError   the call's deadline, or the caller's time budget, ran out   retryable
+    BtcturkError
+    └── ResponseTooLargeError   the body is over ``max_body_bytes``                        not retried
+
+A caller that must finish by a time (the live source, per cycle) wraps its calls in
+:meth:`BtcturkPublicClient.time_budget`: each call's deadline is cut to the time left, no
+retry waits past it, and a call once it is spent raises :class:`DeadlineExceededError`
+(``budget=True``) without sending anything. Interrupts (``KeyboardInterrupt``, Dagster's
+``DagsterExecutionInterruptedError``) are ``BaseException``: never caught, never retried.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
 import httpx
 
+from btcbot_pipeline.adapters.bounded import (
+    BodyTooLarge,
+    BoundedResponse,
+    DeadlineExceeded,
+    ReadLimits,
+    read_bounded,
+)
 from btcbot_pipeline.adapters.btcturk import schemas as s
 from btcbot_pipeline.adapters.btcturk.errors import (
     ApiError,
@@ -49,12 +74,30 @@ from btcbot_pipeline.adapters.btcturk.signing import Credentials
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _SUCCESS_NAMES = {None, "", "success", "ok"}
+# The defaults of BTCTURK_CALL_DEADLINE_SEC and BTCTURK_MAX_BODY_BYTES (see settings.py).
+DEFAULT_CALL_DEADLINE_S = 20.0
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class DeadlineExceededError(TransportError):
+    """A call did not end within its deadline (``BTCTURK_CALL_DEADLINE_SEC``) or, with
+    ``budget=True``, within the time left of :meth:`BtcturkPublicClient.time_budget`
+    (then it may not have been sent at all)."""
+
+    def __init__(self, message: str, *, budget: bool = False) -> None:
+        self.budget = budget
+        super().__init__(message)
+
+
+class ResponseTooLargeError(BtcturkError):
+    """The response body is over ``BTCTURK_MAX_BODY_BYTES`` (declared or counted); it was
+    not read further nor parsed."""
 
 
 @dataclass(frozen=True)
 class ClientConfig:
     """Where and how to call: base URLs (``BTCTURK_BASE_URL`` / ``BTCTURK_GRAPH_BASE_URL``),
-    timeout, retry policy and breaker thresholds."""
+    per-operation timeout, each call's deadline and body cap, retry policy and breaker thresholds."""
 
     base_url: str = "https://api.btcturk.com"
     graph_base_url: str = "https://graph-api.btcturk.com"
@@ -62,6 +105,8 @@ class ClientConfig:
     retry: RetryPolicy | None = None
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
+    call_deadline_s: float = DEFAULT_CALL_DEADLINE_S
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
 class _Http:
@@ -75,12 +120,16 @@ class _Http:
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.retry = config.retry or RetryPolicy()
         self.sleep = sleep
         self.local_ms = clock_ms
+        self.monotonic = monotonic
         self.clock_offset_ms = 0
+        # The time budget in force: (its length in seconds, the monotonic time it ends).
+        self.budget: tuple[float, float] | None = None
         self.limiter = limiter or RateLimiter(sleep=sleep)
         self.breakers = {
             host: CircuitBreaker(failure_threshold=config.breaker_failures, reset_after_s=config.breaker_reset_s)
@@ -111,9 +160,12 @@ class _Http:
         url = base.rstrip("/") + path
         breaker = self.breakers[host]
         attempts = self.retry.max_attempts if retry else 1
+        # Only BtcturkError is caught: an interrupt (BaseException) leaves the loop at once,
+        # so no further attempt starts after one.
         for attempt in range(1, attempts + 1):
             if not breaker.allow():
                 raise CircuitOpenError(f"circuit open for {host} API after repeated failures; not calling {method} {path}")
+            self._check_budget(method, path)
             self.limiter.acquire(endpoint_key(method, path))
             if host == "graph":
                 self.limiter.acquire(GRAPH_HOST_KEY)
@@ -121,21 +173,45 @@ class _Http:
                 result = self._once(method, url, params, json_body, credentials, envelope)
             except BtcturkError as exc:
                 # A business reject or auth problem says nothing about the exchange's health.
-                if isinstance(exc, ServerError | TransportError | MalformedResponseError | RateLimitError):
+                if isinstance(exc, ServerError | TransportError | MalformedResponseError | RateLimitError | ResponseTooLargeError):
                     breaker.record_failure()
                 if attempt >= attempts or not should_retry(exc):
                     raise
                 retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                self.sleep(self.retry.delay(attempt, retry_after))
+                delay = self.retry.delay(attempt, retry_after)
+                if self.budget is not None and self.monotonic() + delay >= self.budget[1]:
+                    raise  # the budget ends before the next attempt could start
+                self.sleep(delay)
                 continue
             breaker.record_success()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _check_budget(self, method: str, path: str) -> None:
+        if self.budget is not None and self.monotonic() >= self.budget[1]:
+            raise DeadlineExceededError(f"cycle deadline of {self.budget[0]:g} s spent; not calling {method} {path}", budget=True)
+
+    def _limits(self) -> tuple[ReadLimits, bool]:
+        """This call's limits, and whether its deadline is the budget's time left."""
+        deadline, by_budget = self.config.call_deadline_s, False
+        if self.budget is not None and self.budget[1] - self.monotonic() < deadline:
+            deadline, by_budget = max(self.budget[1] - self.monotonic(), 0.001), True
+        return ReadLimits(deadline, self.config.max_body_bytes, self.config.timeout_s), by_budget
+
     def _once(self, method, url, params, json_body, credentials, envelope) -> Any:  # type: ignore[no-untyped-def]
         headers = credentials.headers(self.clock_ms()) if credentials is not None else None
+        limits, by_budget = self._limits()
         try:
-            response = self.client.request(method, url, params=params, json=json_body, headers=headers)
+            response = read_bounded(self.client, method, url, limits, clock=self.monotonic,
+                                    params=params, json=json_body, headers=headers)
+        except DeadlineExceeded as exc:
+            if by_budget and self.budget is not None:
+                raise DeadlineExceededError(f"cycle deadline of {self.budget[0]:g} s exceeded for url '{_clean(url)}'", budget=True) from None
+            raise DeadlineExceededError(f"{exc} for url '{_clean(url)}'") from None
+        except BodyTooLarge as exc:
+            raise ResponseTooLargeError(f"{exc} for url '{_clean(url)}'") from None
+        except httpx.DecodingError:  # a body whose Content-Encoding does not decode
+            raise MalformedResponseError(f"response body cannot be decoded for url '{_clean(url)}'") from None
         except httpx.TimeoutException as exc:
             raise TransportError(f"timeout ({type(exc).__name__}) for url '{_clean(url)}'") from None
         except httpx.TransportError as exc:
@@ -158,8 +234,8 @@ def _small_code(code: object) -> bool:
     return isinstance(code, str) and code.isascii() and code.isdigit() and len(code) < 18
 
 
-def _decode(response: httpx.Response, *, envelope: bool) -> Any:
-    status, reason, url = response.status_code, response.reason_phrase, str(response.request.url)
+def _decode(response: BoundedResponse, *, envelope: bool) -> Any:
+    status, reason, url = response.status_code, response.reason_phrase, response.url
     try:
         body = s.decode_json(response.content) if response.content else None
     except MalformedResponseError:
@@ -225,6 +301,21 @@ class BtcturkPublicClient:
     @property
     def breaker_states(self) -> dict[str, str]:
         return {host: b.state for host, b in self._http.breakers.items()}
+
+    @contextmanager
+    def time_budget(self, seconds: float | None) -> Iterator[None]:
+        """Every call inside ends within ``seconds`` from now, retries and their waits
+        included: a call's deadline is cut to the time left, and a call once it is spent
+        raises :class:`DeadlineExceededError` (``budget=True``) unsent. ``None``: no budget."""
+        if seconds is None:
+            yield
+            return
+        outer = self._http.budget
+        self._http.budget = (seconds, self._http.monotonic() + seconds)
+        try:
+            yield
+        finally:
+            self._http.budget = outer
 
     def server_time_ms(self) -> int:
         """``serverTime`` of ``/api/v2/server/time``: the exchange's clock, Unix ms."""
@@ -383,5 +474,6 @@ class BtcturkTradingClient(BtcturkReadClient):
 
 
 __all__ = [
-    "ApiError", "BtcturkPublicClient", "BtcturkReadClient", "BtcturkTradingClient", "ClientConfig", "LiveArming", "LiveArmingError",
+    "ApiError", "BtcturkPublicClient", "BtcturkReadClient", "BtcturkTradingClient", "ClientConfig", "DeadlineExceededError",
+    "LiveArming", "LiveArmingError", "ResponseTooLargeError",
 ]

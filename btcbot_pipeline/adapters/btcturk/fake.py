@@ -21,6 +21,9 @@ or ``POST /_fake/faults`` ``{"path": "/api/v2/orderbook", "kind": "503", "times"
 ``crossed_book``    best bid above best ask
 ``drop_symbol``     ``symbol`` disappears from ticker, exchangeinfo, book and klines (until cleared)
 ``down``            the connection is closed without a response (exchange unreachable)
+``drip``            the normal response, its body sent one byte every ``delay_s`` seconds (1 s)
+``oversize``        200 with a body of ``size_bytes`` (100 MiB by default), chunked, no
+                    ``Content-Length``: generated as it is sent, never held whole
 ==================  ========================================================================
 """
 
@@ -36,7 +39,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from btcbot_pipeline.adapters.btcturk.schemas import encode_json as dumps
@@ -44,7 +47,9 @@ from btcbot_pipeline.adapters.btcturk.signing import signature
 
 FAKE_API_KEY = "fake-key"
 FAKE_API_SECRET = "ZmFrZS1zZWNyZXQtYnl0ZXM="  # base64 of b"fake-secret-bytes"
-FAULT_KINDS = ("429", "500", "503", "timeout", "malformed", "empty_book", "crossed_book", "drop_symbol", "down")
+FAULT_KINDS = ("429", "500", "503", "timeout", "malformed", "empty_book", "crossed_book", "drop_symbol", "down", "drip", "oversize")
+OVERSIZE_BYTES = 100 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 def load_payload(name: str) -> Any:
@@ -160,6 +165,26 @@ class Fault:
     retry_after: int = 1
     delay_s: float = 1.0
     symbol: str | None = None
+    size_bytes: int = OVERSIZE_BYTES
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A reply sent piece by piece: ``chunks`` with ``pause_s`` between them, declared with
+    ``Content-Length`` (``length``) or sent chunked (``length=None``)."""
+
+    status: int
+    chunks: Iterator[bytes]
+    length: int | None
+    pause_s: float = 0.0
+
+
+def oversize(size_bytes: int) -> Iterator[bytes]:
+    """``size_bytes`` of an unterminated JSON array, one shared 64 KiB chunk at a time."""
+    yield b'{"success":true,"message":null,"code":0,"data":['
+    chunk = b"0," * (_CHUNK // 2)
+    for _ in range(size_bytes // len(chunk)):
+        yield chunk
 
 
 @dataclass
@@ -202,6 +227,8 @@ class FakeBtcturk:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request served
         self._lock = threading.Lock()
+        # Set by stop(): a streamed reply still being sent ends at its next piece.
+        self.stopped = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -224,6 +251,7 @@ class FakeBtcturk:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -233,12 +261,13 @@ class FakeBtcturk:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def inject(self, path: str, kind: str, *, times: int = 1, retry_after: int = 1, delay_s: float = 1.0, symbol: str | None = None) -> None:
+    def inject(self, path: str, kind: str, *, times: int = 1, retry_after: int = 1, delay_s: float = 1.0, symbol: str | None = None,
+               size_bytes: int = OVERSIZE_BYTES) -> None:
         """Queue ``kind`` for the next ``times`` requests to ``path`` (``*`` = any path)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}")
         with self._lock:
-            self.faults.append(Fault(kind, path.lower(), times, retry_after, delay_s, symbol))
+            self.faults.append(Fault(kind, path.lower(), times, retry_after, delay_s, symbol, size_bytes))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -262,7 +291,7 @@ class FakeBtcturk:
 
     # --- routing -------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes] | Streamed | None:
         split = urlsplit(raw_path)
         path = split.path.rstrip("/").lower()
         query = {k: v for k, v in parse_qs(split.query).items()}
@@ -283,6 +312,8 @@ class FakeBtcturk:
                 return status, {}, dumps({"success": False, "message": "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE", "code": status})
             elif fault.kind == "malformed":
                 return 200, {}, b'{"success":true,"message":null,"code":0,"data":{"timestamp":16438'
+            elif fault.kind == "oversize":
+                return Streamed(200, oversize(fault.size_bytes), None)
         wait = self.limits.hit(path, time.monotonic())
         if wait is not None:
             limit, period = self.limits.quotas[path]
@@ -292,9 +323,12 @@ class FakeBtcturk:
             if problem is not None:
                 return 401, {}, dumps({"success": True, "message": problem, "code": 1037})
         try:
-            return self._route(method, path, query, body, fault)
+            status, extra, payload = self._route(method, path, query, body, fault)
         except _NotFound:
             return 404, {}, dumps({"success": False, "message": "NOT_FOUND", "code": 404})
+        if fault is not None and fault.kind == "drip":
+            return Streamed(status, (payload[i : i + 1] for i in range(len(payload))), len(payload), pause_s=fault.delay_s)
+        return status, extra, payload
 
     def _too_many(self, wait: int, limit: int, period: str = "1m") -> tuple[int, dict[str, str], bytes]:
         body = {"message": "TOO_MANY_REQUESTS", "success": False, "code": 429,
@@ -382,7 +416,8 @@ class FakeBtcturk:
             spec = json.loads(body or b"{}")
             try:
                 self.inject(spec["path"], str(spec["kind"]), times=int(spec.get("times", 1)), retry_after=int(spec.get("retry_after", 1)),
-                            delay_s=float(spec.get("delay_s", 1.0)), symbol=spec.get("symbol"))
+                            delay_s=float(spec.get("delay_s", 1.0)), symbol=spec.get("symbol"),
+                            size_bytes=int(spec.get("size_bytes", OVERSIZE_BYTES)))
             except (KeyError, ValueError) as exc:
                 return 400, {}, dumps({"success": False, "message": f"bad fault: {exc}", "code": 400})
             return 200, {}, dumps({"success": True, "message": "OK", "code": 0})
@@ -412,6 +447,9 @@ def _handler(fake: FakeBtcturk) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             result = fake.handle(self.command, self.path, self.headers, body)
+            if isinstance(result, Streamed):
+                self._stream(result)
+                return
             if result is None:
                 self.close_connection = True
                 try:
@@ -430,6 +468,27 @@ def _handler(fake: FakeBtcturk) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
                 pass
+
+        def _stream(self, reply: Streamed) -> None:
+            chunked = reply.length is None
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header(*(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(reply.length))))
+                self.end_headers()
+                self.wfile.flush()
+                for piece in reply.chunks:
+                    # Framing written apart: a 64 KiB piece is sent as it is, never copied.
+                    self.wfile.write(b"%x\r\n" % len(piece) if chunked else b"")
+                    self.wfile.write(piece)
+                    self.wfile.write(b"\r\n" if chunked else b"")
+                    self.wfile.flush()
+                    if fake.stopped.wait(reply.pause_s):  # stop() ends a drip without waiting it out
+                        self.close_connection = True
+                        return
+                self.wfile.write(b"0\r\n\r\n" if chunked else b"")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up: what these faults are for
 
         do_GET = do_POST = do_DELETE = _serve
 

@@ -24,6 +24,11 @@ Failures never raise: the exchange unreachable (after retries, or the breaker op
 snapshot with ``degraded_reason="exchange_unreachable"``; a failing book or candles call for
 one pair marks that pair ``exchange_error:<endpoint>``; exchange data stamped long after the
 cycle (a live source asked to backfill) gives ``degraded_reason="live_data_after_cycle"``.
+
+Each snapshot's reads share one deadline (``cycle_deadline_s``, ``BTCTURK_CYCLE_DEADLINE_SEC``)
+on top of each call's own (``BTCTURK_CALL_DEADLINE_SEC``): a call it cuts short, and every
+pair not yet read once it is spent, is skipped as ``exchange_error:deadline`` without
+asking the exchange, so a slow exchange costs a cycle that long and no longer.
 """
 
 from __future__ import annotations
@@ -33,7 +38,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Protocol
 
-from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient, ClientConfig
+from btcbot_pipeline.adapters.btcturk.client import (
+    BtcturkPublicClient,
+    ClientConfig,
+    DeadlineExceededError,
+)
 from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.btcturk.schemas import Candle, Ticker, ms_to_datetime
@@ -78,6 +87,8 @@ class LiveMarketSource:
             quoted in ``quote_ccy`` in the ticker, the ``max_symbols`` largest by volume.
         horizon_s: exchange data newer than ``cycle_ts + horizon_s`` means the cycle is not
             live; such a snapshot is degraded rather than filled with the present.
+        cycle_deadline_s: seconds all of one snapshot's reads may take (``None``: only
+            each call's own deadline; :func:`live_snapshots` passes ``BTCTURK_CYCLE_DEADLINE_SEC``).
     """
 
     client: BtcturkPublicClient
@@ -90,9 +101,16 @@ class LiveMarketSource:
     # Also give each pair the bar of the 1-minute candles closed in (cycle - bar_s, cycle]
     # (the limit fill model meets resting orders with it); None: no bars.
     bar_s: int | None = None
+    cycle_deadline_s: float | None = None
     _rules: dict[str, SymbolRules] | None = field(default=None, repr=False)
 
     def snapshot(self, cycle_ts: datetime, *, vol_lookback: int) -> MarketSnapshot:
+        if self.cycle_deadline_s is None:
+            return self._snapshot(cycle_ts, vol_lookback)
+        with self.client.time_budget(self.cycle_deadline_s):
+            return self._snapshot(cycle_ts, vol_lookback)
+
+    def _snapshot(self, cycle_ts: datetime, vol_lookback: int) -> MarketSnapshot:
         fetched_at = self.clock()
         try:
             rules = self._exchange_rules()
@@ -140,12 +158,12 @@ class LiveMarketSource:
         }
         try:
             book = self.client.order_book(symbol, limit=self.book_limit)
-        except BtcturkError:
-            return SymbolSnapshot(**fields, skip_reason="exchange_error:orderbook")  # type: ignore[arg-type]
+        except BtcturkError as exc:
+            return SymbolSnapshot(**fields, skip_reason=_exchange_error("orderbook", exc))  # type: ignore[arg-type]
         try:
             closed = self._closed_candles(symbol, cycle_ts, n_closes)
-        except BtcturkError:
-            return SymbolSnapshot(**fields, skip_reason="exchange_error:klines")  # type: ignore[arg-type]
+        except BtcturkError as exc:
+            return SymbolSnapshot(**fields, skip_reason=_exchange_error("klines", exc))  # type: ignore[arg-type]
         candles = closed[-n_closes:] if n_closes else []
         end = int(cycle_ts.timestamp())
         bar = [c for c in closed if c.time + BAR_S > end - self.bar_s] if self.bar_s is not None else []
@@ -184,6 +202,11 @@ class LiveMarketSource:
         return [c for c in self.client.klines(symbol, resolution_min=1, start_s=start, end_s=end) if c.time + BAR_S <= end]
 
 
+def _exchange_error(endpoint: str, exc: BtcturkError) -> str:
+    """``exchange_error:<endpoint>``, or ``exchange_error:deadline`` when the cycle's time ran out."""
+    return "exchange_error:deadline" if isinstance(exc, DeadlineExceededError) and exc.budget else f"exchange_error:{endpoint}"
+
+
 def _quote_volume(ticker: Ticker) -> Decimal | None:
     volume, last = ticker.volume, ticker.last
     if volume is None or last is None or _first_out_of_range((("volume", volume), ("last", last))):
@@ -208,6 +231,9 @@ class LiveSourceConfig(Protocol):
     btcturk_base_url: str
     btcturk_graph_base_url: str
     btcturk_timeout_s: float
+    btcturk_call_deadline_s: float
+    btcturk_cycle_deadline_s: float
+    btcturk_max_body_bytes: int
     btcturk_retry_attempts: int
     btcturk_retry_base_delay_s: float
     btcturk_max_symbols: int
@@ -219,6 +245,7 @@ def client_config(cfg: LiveSourceConfig) -> ClientConfig:
     return ClientConfig(
         base_url=cfg.btcturk_base_url, graph_base_url=cfg.btcturk_graph_base_url, timeout_s=cfg.btcturk_timeout_s,
         retry=RetryPolicy(max_attempts=cfg.btcturk_retry_attempts, base_delay_s=cfg.btcturk_retry_base_delay_s),
+        call_deadline_s=cfg.btcturk_call_deadline_s, max_body_bytes=cfg.btcturk_max_body_bytes,
     )
 
 
@@ -228,6 +255,7 @@ def live_snapshots(
     """One finalized live snapshot per cycle time (the resource's ``btcturk`` source)."""
     with BtcturkPublicClient(client_config(cfg)) as client:
         source = LiveMarketSource(
-            client, symbols=tuple(cfg.symbols), quote_ccy=cfg.quote_ccy, max_symbols=cfg.btcturk_max_symbols, bar_s=bar_seconds
+            client, symbols=tuple(cfg.symbols), quote_ccy=cfg.quote_ccy, max_symbols=cfg.btcturk_max_symbols, bar_s=bar_seconds,
+            cycle_deadline_s=cfg.btcturk_cycle_deadline_s,
         )
         return [finalize_snapshot(source.snapshot(ts, vol_lookback=vol_lookback), max_data_age_s=max_data_age_s) for ts in cycle_times]

@@ -312,6 +312,11 @@ def build_cycle_assets(
             # the book refused this run (another kind, its chain of cycles) or the ledger
             # failed its integrity check: a retry would meet the same refusal
             raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from None
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as exc:
+            # Dagster answers an interrupt (SIGTERM, SIGINT) with a retry when the op has a retry
+            # policy (CYCLE_RETRY): the cycle would run again 10 s later and post its alerts
+            # again. End the run instead: the chunk under way was rolled back, the book closed.
+            raise dg.Failure(description=f"run interrupted ({type(exc).__name__}); not retried", allow_retries=False) from exc
         yield from check_outputs(context.assets_def)
 
     return [cycle]

@@ -58,6 +58,10 @@ class MarketDataResource(dg.ConfigurableResource):
     btcturk_base_url: str = "https://api.btcturk.com"
     btcturk_graph_base_url: str = "https://graph-api.btcturk.com"
     btcturk_timeout_s: float = 10.0
+    # Defaults of BTCTURK_CALL_DEADLINE_SEC, BTCTURK_CYCLE_DEADLINE_SEC and BTCTURK_MAX_BODY_BYTES.
+    btcturk_call_deadline_s: float = 20.0
+    btcturk_cycle_deadline_s: float = 120.0
+    btcturk_max_body_bytes: int = 8 * 1024 * 1024
     btcturk_retry_attempts: int = 4
     btcturk_retry_base_delay_s: float = 0.5
     btcturk_max_symbols: int = 30
