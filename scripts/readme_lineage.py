@@ -1,11 +1,12 @@
-"""Crop the asset graph screenshot of the UI browser test into the README's lineage image.
+"""Crop the asset graph screenshot of the UI browser tests into the README's lineage image.
 
     .venv/bin/python scripts/readme_lineage.py SCREENSHOTS/lineage.png docs/lineage.png
 
-The test renders the ``cycle`` group's lineage at twice the pixels (4000 × 1600, a
-2000 × 800 window); this keeps the nodes and their edges (the bounding box of every
-non-background pixel right of the navigation and below the toolbar), scaled to 1800 px
-wide, as an optimised PNG.
+(``bash scripts/ui_screenshots.sh --update-docs`` runs the tests, then this.) The tests
+(``btcbot_pipeline_tests/ui``) render the ``cycle`` group's lineage after a backfill
+launched from the UI, at twice the pixels (4000 × 1600, a 2000 × 800 window); this keeps
+the nodes and their edges (the bounding box of every non-background pixel right of the
+navigation and below the toolbar), scaled to 1800 px wide, as an optimised PNG.
 """
 
 from __future__ import annotations

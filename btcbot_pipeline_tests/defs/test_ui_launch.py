@@ -99,7 +99,7 @@ def test_a_backfill_of_separate_windows_is_refused_saying_what_to_select() -> No
     assert text == (
         "this backfill selected 2 separate windows of partitions (2026-01-01T00:30, 2026-01-01T01:00…2026-01-01T01:05): "
         "a book is one chain of cycles, so a backfill must be one window, run in one run. Nothing was written. Launch "
-        "one contiguous range instead (Materialize all… → Custom: [2026-01-01T00:30...2026-01-01T01:05]), or each "
+        "one contiguous range instead (every partition from 2026-01-01T00:30 through 2026-01-01T01:05), or each "
         "window on its own, oldest first."
     )
     one_window = SimpleNamespace(is_asset_backfill=False, partition_names=["2026-01-01T00:30", "2026-01-01T00:35"])

@@ -355,8 +355,8 @@ def split_backfill(context: dg.AssetExecutionContext, g: CycleGraph) -> str | No
     return (
         f"this backfill selected {len(windows)} separate windows of partitions ({shown}{more}): a book is one "
         f"chain of cycles, so a backfill must be one window, run in one run. Nothing was written. Launch one "
-        f"contiguous range instead (Materialize all… → Custom: [{windows[0].start}...{windows[-1].end}]), or "
-        f"each window on its own, oldest first."
+        f"contiguous range instead (every partition from {windows[0].start} through {windows[-1].end}), or each "
+        f"window on its own, oldest first."
     )
 
 
