@@ -32,6 +32,7 @@ from btcbot_pipeline.adapters.bounded import (
     ReadLimits,
     read_bounded,
 )
+from btcbot_pipeline.adapters.tls import shared_tls
 
 REDACTED = "<ALERT_WEBHOOK_URL>"
 USER_AGENT = "btcbot_pipeline-alerts"
@@ -100,7 +101,7 @@ class WebhookPoster:
         self._backoff_s = backoff_s
         self._sleep = sleep
         _REDACT.secrets.add(str(httpx.URL(url)))
-        self._client = httpx.Client(timeout=timeout_s, transport=transport, headers={"User-Agent": USER_AGENT})
+        self._client = httpx.Client(timeout=timeout_s, transport=transport, headers={"User-Agent": USER_AGENT}, verify=shared_tls())
 
     def __enter__(self) -> WebhookPoster:
         return self

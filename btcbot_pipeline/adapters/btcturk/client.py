@@ -71,6 +71,7 @@ from btcbot_pipeline.adapters.btcturk.limits import (
     endpoint_key,
 )
 from btcbot_pipeline.adapters.btcturk.signing import Credentials
+from btcbot_pipeline.adapters.tls import shared_tls
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _SUCCESS_NAMES = {None, "", "success", "ok"}
@@ -135,7 +136,8 @@ class _Http:
             host: CircuitBreaker(failure_threshold=config.breaker_failures, reset_after_s=config.breaker_reset_s)
             for host in ("rest", "graph")
         }
-        self.client = httpx.Client(timeout=httpx.Timeout(config.timeout_s), transport=transport, headers={"Accept": "application/json"})
+        self.client = httpx.Client(timeout=httpx.Timeout(config.timeout_s), transport=transport, headers={"Accept": "application/json"},
+                                   verify=shared_tls())
 
     def close(self) -> None:
         self.client.close()
