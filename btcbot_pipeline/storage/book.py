@@ -255,14 +255,21 @@ class Book:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        self._schema_ensured = False
 
     def ensure_schema(self) -> None:
+        """Every table (and the seal's columns) exists. Once per connection: each chunk,
+        claim and gate stop asks, and the ~25 statements cost ~15 ms (always called outside
+        a transaction, so nothing it creates can be rolled back)."""
+        if self._schema_ensured:
+            return
         for table, columns in {**TABLES, **AUX_TABLES}.items():
             cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns)
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
         from btcbot_pipeline.storage import seal  # (it builds on this module's tables)
 
         seal.ensure(self.con)
+        self._schema_ensured = True
 
     def info(self) -> dict[str, Any] | None:
         """The ``book_info`` row as a dict, or ``None`` for a book no run has claimed."""
