@@ -2,10 +2,10 @@
 
 Checks, each PASS / WARN / FAIL (or SKIP) with a one-line fix for anything not passing:
 
-- **settings**: the environment loads (the gate combinations of ``settings.py``), Stage 7
+- **settings**: the environment loads (the gate combinations of ``settings/safety.py``), Stage 7
   is enabled, the kill switch, the gate and risk thresholds are usable; every unknown or
   unsupported setting name (``.env`` and our names in the environment, see
-  ``setting_names.py``) is a WARN naming the replacement when there is one;
+  ``settings/names.py``) is a WARN naming the replacement when there is one;
 - the source of ``MARKET_DATA_SOURCE``, and only that one:
 
   - ``replay`` → **dataset**: ``replay-validate`` of the dataset, then the
@@ -244,7 +244,7 @@ def _rules_checks(data: object, cfg: object | None) -> list[Check]:
 
 
 def _name_checks(environ: Mapping[str, str], env_file: str | None) -> list[Check]:
-    from btcbot_pipeline.setting_names import unknown_setting_names
+    from btcbot_pipeline.settings.names import unknown_setting_names
 
     found = unknown_setting_names(environ, env_file)
     if not found:

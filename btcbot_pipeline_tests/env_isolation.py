@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from btcbot_pipeline.setting_names import known_setting_names, looks_like_ours
+from btcbot_pipeline.settings.names import known_setting_names, looks_like_ours
 
 
 def clear_bot_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from btcbot_pipeline.defs.backtest.spec import make_spec, save_spec
-from btcbot_pipeline.setting_names import known_setting_names, looks_like_ours
+from btcbot_pipeline.settings.names import known_setting_names, looks_like_ours
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

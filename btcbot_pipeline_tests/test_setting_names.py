@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from btcbot_pipeline.setting_names import (
+from btcbot_pipeline.settings.names import (
     ORIGINAL_SETTINGS,
     UnknownSetting,
     known_setting_names,

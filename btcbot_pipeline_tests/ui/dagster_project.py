@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
-from btcbot_pipeline.setting_names import known_setting_names, looks_like_ours
+from btcbot_pipeline.settings.names import known_setting_names, looks_like_ours
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv's console scripts (dagster, btcbot)

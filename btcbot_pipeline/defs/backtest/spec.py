@@ -85,7 +85,7 @@ def spec_path(backtest_dir: str | Path, name: str) -> Path:
 
 
 def _text(value: Any) -> str:
-    from btcbot_pipeline.settings import _summary_text
+    from btcbot_pipeline.settings.fields import summary_text as _summary_text
 
     return _summary_text(value)
 

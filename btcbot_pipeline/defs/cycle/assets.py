@@ -69,8 +69,8 @@ from btcbot_pipeline.engine import (
 )
 from btcbot_pipeline.quality.rules import SUITES
 from btcbot_pipeline.quality.worker import gates_for
-from btcbot_pipeline.setting_names import unknown_setting_names
 from btcbot_pipeline.settings import BotSettings, SettingsError
+from btcbot_pipeline.settings.names import unknown_setting_names
 from btcbot_pipeline.storage.book import Book, BookError, Window
 from btcbot_pipeline.storage.identity import run_identity
 

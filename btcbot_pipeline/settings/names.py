@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from btcbot_pipeline.settings.bot import BotSettings
+
 # Original name → (our replacement or None, why / what to do). Names the original shares
 # with us (DRY_RUN, TRY_CASH_TARGET, STAGE7_*, ...) are read as they are and are not here.
 ORIGINAL_SETTINGS: dict[str, tuple[str | None, str]] = {
@@ -95,8 +97,6 @@ class UnknownSetting:
 
 def known_setting_names() -> frozenset[str]:
     """Every environment name :class:`~btcbot_pipeline.settings.BotSettings` reads (upper case)."""
-    from btcbot_pipeline.settings import BotSettings
-
     return frozenset((info.alias or name).upper() for name, info in BotSettings.model_fields.items())
 
 
