@@ -102,8 +102,8 @@ def _cycle_times(start: datetime, end: datetime) -> list[datetime]:
 def _dataset_checks(dataset: str, cfg: object | None) -> tuple[list[Check], object | None]:
     from btcbot_pipeline.adapters.replay.dataset import ReplayDataset, ReplayDatasetError
     from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
+    from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
     from btcbot_pipeline.domain.market import finalize_snapshot
-    from btcbot_pipeline.domain.rules import exclude_unusable_rules
     from btcbot_pipeline.quality.rules import MARKET_SUITE, GateParams, market_frame
     from btcbot_pipeline.storage.rows import market_rows
 
@@ -217,8 +217,8 @@ def _storage_checks(db: str) -> list[Check]:
 
 
 def _rules_checks(data: object, cfg: object | None) -> list[Check]:
+    from btcbot_pipeline.domain.exchange_rules import resolve_rules
     from btcbot_pipeline.domain.params import RulesParams
-    from btcbot_pipeline.domain.rules import resolve_rules
 
     params = cfg.cycle_params().rules if cfg is not None else RulesParams()  # type: ignore[attr-defined]
     published = data.rules  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from btcbot_pipeline.adapters.btcturk.account import opening_for_settings, opening_metadata
 from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
+from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.payloads import (
@@ -48,7 +49,6 @@ from btcbot_pipeline.domain.payloads import (
 from btcbot_pipeline.domain.risk import RiskClear, RiskState
 from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
 from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
-from btcbot_pipeline.domain.rules import exclude_unusable_rules
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universes
 from btcbot_pipeline.quality.rules import (

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document, exchangeinfo_symbol
 from btcbot_pipeline.adapters.replay.validate import ISSUE_CODES, validate_replay_dataset
-from btcbot_pipeline.domain.bounds import snapshot_out_of_range
-from btcbot_pipeline.domain.universe import canonical_symbol, is_pair_name
+from btcbot_pipeline.domain.market import snapshot_out_of_range
+from btcbot_pipeline.domain.vocabulary import canonical_symbol, is_pair_name
 from btcbot_pipeline.engine import Carry, compute
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.storage.book import Book

@@ -33,10 +33,10 @@ from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.adapters.replay.synth import DEFAULT_PAIRS, init_replay_dataset
 from btcbot_pipeline.domain import universe as universe_module
 from btcbot_pipeline.domain.cycle import run_cycles
+from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import finalize_snapshot
 from btcbot_pipeline.domain.payloads import dumps, snapshot_from_payloads, symbol_payload
-from btcbot_pipeline.domain.rules import exclude_unusable_rules
 from btcbot_pipeline.domain.universe import select_universe
 from btcbot_pipeline.settings import load_settings
 

@@ -58,13 +58,13 @@ from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.domain import payloads
 from btcbot_pipeline.domain import universe as universe_module
 from btcbot_pipeline.domain.cycle import CycleResult, run_cycles
+from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
 from btcbot_pipeline.domain.params import CycleParams
 from btcbot_pipeline.domain.risk import RiskClear, RiskState
 from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
 from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
-from btcbot_pipeline.domain.rules import exclude_unusable_rules
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.settings import load_settings
 

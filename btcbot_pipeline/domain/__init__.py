@@ -4,6 +4,16 @@ Nothing in this package imports Dagster, DuckDB, httpx, Great Expectations or re
 environment; ``btcbot_pipeline_tests/domain/test_purity.py`` fails if it does.
 
 Modules, in cycle order: ``market`` (snapshot types) → ``universe`` → ``plan`` →
-``intents`` → ``fills`` → ``ledger`` → ``trace``; ``cycle`` folds them over a window of
-cycles. ``money``, ``modes``, ``rules`` and ``params`` are shared helpers.
+``intents`` → ``fills`` / ``oms`` (the simulated order management system, a package) →
+``ledger`` → ``trace``; ``cycle`` folds them over a window of cycles, ``risk`` carries the
+risk budget between cycles and ``alerts`` reads committed cycles. Shared below them:
+``vocabulary`` (sides, risk modes, pair names), ``money`` (Decimal helpers), ``bounds``
+(the range of every number), ``exchange_rules`` (the exchange's per-pair tick, lot and
+minimum notional as the intents use them), ``params`` (every stage's parameters) and
+``payloads`` (JSON views).
+
+Imports point one way: ``vocabulary``, ``money`` and ``bounds`` import no other domain
+module, ``params`` only those, and no import circle exists even through imports inside
+functions or under ``TYPE_CHECKING``
+(``btcbot_pipeline_tests/domain/test_import_graph.py``).
 """

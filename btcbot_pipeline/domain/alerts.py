@@ -44,7 +44,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Mapping, Sequence
 
-from btcbot_pipeline.domain.modes import Mode
+from btcbot_pipeline.domain.vocabulary import Mode
 
 STALE_REASON = "stale_data"
 EXCHANGE_ERROR_PREFIX = "exchange_error"

@@ -35,17 +35,17 @@ is no price anyone trades at (a bid of 1e-30 under an ask of 4563 would put the 
 half the ask), so the symbol is excluded as ``implausible_spread``.
 
 Zero and negative rule values (tick 0, lot 0, a negative minimum notional) are not range
-errors: they are unusable rules, refused by :mod:`~btcbot_pipeline.domain.rules`.
+errors: they are unusable rules, refused by :mod:`~btcbot_pipeline.domain.exchange_rules`.
+
+Contract: numbers only, no domain types and no domain imports. Checking a whole symbol
+against these bounds (:func:`~btcbot_pipeline.domain.market.bound_snapshot`) lives with the
+snapshot types in :mod:`~btcbot_pipeline.domain.market`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from btcbot_pipeline.domain.market import SymbolRules, SymbolSnapshot
 
 OUT_OF_RANGE = "out_of_range"
 
@@ -116,7 +116,7 @@ def _shown(value: Decimal) -> str:
 
 def step_in_range(value: Decimal) -> bool:
     """A tick or lot size the book can store: within :data:`STEP`, or zero or negative
-    down to ``-1e12`` (unusable rules, refused as such by :mod:`.rules`)."""
+    down to ``-1e12`` (unusable rules, refused as such by :mod:`.exchange_rules`)."""
     if not value.is_finite():
         return False
     return (value <= 0 and value >= -STEP.high) or STEP.contains(value)  # type: ignore[operator]
@@ -130,75 +130,3 @@ def scale_in_range(value: int) -> bool:
 def min_notional_in_range(value: Decimal) -> bool:
     """``|value| <= 1e15``: a negative one is unusable rules, not a range error."""
     return value.is_finite() and -MAX_MONEY_TRY <= value <= MAX_MONEY_TRY
-
-
-def rules_out_of_range(rules: SymbolRules) -> str | None:
-    """The first field of ``rules`` the book cannot store, or ``None``."""
-    if rules.out_of_range is not None:
-        return rules.out_of_range  # refused by the parser, the value dropped
-    for name in ("tick_size", "lot_size"):
-        value = getattr(rules, name)
-        if value is not None and not step_in_range(value):
-            return name
-    if rules.min_notional_try is not None and not min_notional_in_range(rules.min_notional_try):
-        return "min_notional_try"
-    for name in ("price_scale", "quantity_scale"):
-        value = getattr(rules, name)
-        if value is not None and not scale_in_range(value):
-            return name
-    return None
-
-
-_PRICE_FIELDS = ("best_bid", "best_ask", "last", "high_24h", "low_24h")
-_LOW, _HIGH = PRICE.low, PRICE.high
-
-
-def _price_out(value: Decimal) -> bool:
-    """A price the book cannot hold. Zero and small negative prices are not range errors:
-    the snapshot stage excludes them as ``non_positive_price``."""
-    if not value.is_finite():
-        return True
-    if value > 0:
-        return not PRICE.contains(value)
-    return value < -_HIGH  # type: ignore[operator]
-
-
-def snapshot_out_of_range(s: SymbolSnapshot) -> str | None:
-    """The first field of ``s`` outside its bound (``closes`` for any close), or ``None``."""
-    for name in _PRICE_FIELDS:
-        value = getattr(s, name)
-        if value is not None and _price_out(value):
-            return name
-    if s.quote_volume_try is not None and not QUOTE_VOLUME.contains(s.quote_volume_try):
-        return "quote_volume_try"
-    if s.daily_change_pct is not None and not CHANGE_PCT.contains(s.daily_change_pct):
-        return "daily_change_pct"
-    closes = s.closes
-    if closes and not (min(closes) >= _LOW and max(closes) <= _HIGH) and any(map(_price_out, closes)):  # type: ignore[operator]
-        return "closes"
-    if s.rules is not None:
-        return rules_out_of_range(s.rules)
-    return None
-
-
-def bound_snapshot(s: SymbolSnapshot) -> SymbolSnapshot:
-    """``s`` unchanged when every value is within bounds; else excluded with
-    ``invalid_data:out_of_range:<first field>`` and every out-of-range value dropped, so
-    the row that records why can still be written."""
-    field = snapshot_out_of_range(s)
-    if field is None:
-        return s
-    changes: dict[str, object] = {"skip_reason": out_of_range_reason(field)}
-    for name in _PRICE_FIELDS:
-        value = getattr(s, name)
-        if value is not None and _price_out(value):
-            changes[name] = None
-    if s.quote_volume_try is not None and not QUOTE_VOLUME.contains(s.quote_volume_try):
-        changes["quote_volume_try"] = None
-    if s.daily_change_pct is not None and not CHANGE_PCT.contains(s.daily_change_pct):
-        changes["daily_change_pct"] = None
-    if s.closes and any(map(_price_out, s.closes)):
-        changes["closes"] = ()
-    if s.rules is not None and rules_out_of_range(s.rules) is not None:
-        changes["rules"] = None
-    return replace(s, **changes)  # type: ignore[arg-type]

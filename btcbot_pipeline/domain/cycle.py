@@ -17,15 +17,15 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Collection, Iterable, Mapping, Sequence
 
+from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent, build_intents
 from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, mid_of
-from btcbot_pipeline.domain.modes import Mode, combine_modes
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
 from btcbot_pipeline.domain.oms import Bar, OmsEvent, OmsStep, OrderStatus, SimOrder, step
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
-from btcbot_pipeline.domain.plan import PortfolioPlan, Side, build_plan
+from btcbot_pipeline.domain.plan import PortfolioPlan, build_plan
 from btcbot_pipeline.domain.risk import (
     RiskClear,
     RiskDecision,
@@ -34,8 +34,8 @@ from btcbot_pipeline.domain.risk import (
     decide_with_text,
     limits_text,
 )
-from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
+from btcbot_pipeline.domain.vocabulary import Mode, Side, combine_modes
 
 
 def cycle_id_for(cycle_ts: datetime) -> str:

@@ -21,10 +21,9 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 
 from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, bps_factor
 from btcbot_pipeline.domain.params import ExecutionParams
-from btcbot_pipeline.domain.plan import Side
+from btcbot_pipeline.domain.vocabulary import Mode, Side
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Mapping
 
 from btcbot_pipeline.domain.bounds import MAX_QUANTITY
-from btcbot_pipeline.domain.modes import Mode
+from btcbot_pipeline.domain.exchange_rules import EffectiveRules
 from btcbot_pipeline.domain.money import (
     ONE,
     ZERO,
@@ -44,8 +44,8 @@ from btcbot_pipeline.domain.money import (
     floor_to_step,
 )
 from btcbot_pipeline.domain.params import ExecutionParams
-from btcbot_pipeline.domain.plan import PortfolioPlan, Side
-from btcbot_pipeline.domain.rules import EffectiveRules
+from btcbot_pipeline.domain.plan import PortfolioPlan
+from btcbot_pipeline.domain.vocabulary import Mode, Side
 
 
 class IntentStatus(StrEnum):

@@ -28,7 +28,7 @@ from typing import Iterable, Mapping
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 from btcbot_pipeline.domain.oms import OmsState
-from btcbot_pipeline.domain.plan import Side
+from btcbot_pipeline.domain.vocabulary import Side
 
 _DRAWDOWN_GRID = Decimal("1E-12")
 # The cost a partial SELL releases is rounded to this grid. Every other ledger amount is a

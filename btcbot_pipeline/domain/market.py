@@ -4,6 +4,11 @@ A :class:`MarketSnapshot` holds one :class:`SymbolSnapshot` per candidate symbol
 symbol. Every number is a ``Decimal`` or ``None`` when the source had no value; a symbol
 that cannot be traded this cycle carries a ``skip_reason`` and stays in the snapshot so
 the trace can say why it was left out.
+
+Contract: :func:`finalize_snapshot` is the one place a snapshot's symbols get their skip
+reason, whatever the source; :func:`bound_snapshot` applies the ranges of
+:mod:`~btcbot_pipeline.domain.bounds` to one symbol (its rules too, via
+:func:`rules_out_of_range`), dropping what is out of range so the row can still be written.
 """
 
 from __future__ import annotations
@@ -13,8 +18,18 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from btcbot_pipeline.domain.bounds import MAX_ASK_OVER_BID, bound_snapshot
+from btcbot_pipeline.domain.bounds import (
+    CHANGE_PCT,
+    MAX_ASK_OVER_BID,
+    PRICE,
+    QUOTE_VOLUME,
+    min_notional_in_range,
+    out_of_range_reason,
+    scale_in_range,
+    step_in_range,
+)
 from btcbot_pipeline.domain.money import BPS, ZERO
+from btcbot_pipeline.domain.vocabulary import INVALID_SYMBOL_NAME, is_pair_name
 
 
 class RulesStatus(StrEnum):
@@ -187,11 +202,6 @@ def finalize_snapshot(snapshot: MarketSnapshot, *, max_data_age_s: int) -> Marke
     outside :mod:`~btcbot_pipeline.domain.bounds` (``invalid_data:out_of_range:<field>``,
     the value dropped so its row can be written).
     """
-    from btcbot_pipeline.domain.universe import (  # universe imports this module
-        INVALID_SYMBOL_NAME,
-        is_pair_name,
-    )
-
     symbols = []
     for s in sorted(snapshot.symbols, key=lambda s: s.symbol):
         s = bound_snapshot(s)
@@ -201,3 +211,75 @@ def finalize_snapshot(snapshot: MarketSnapshot, *, max_data_age_s: int) -> Marke
             s = replace(s, skip_reason=assess_symbol(s, max_data_age_s=max_data_age_s))
         symbols.append(s)
     return replace(snapshot, symbols=tuple(symbols))
+
+
+def rules_out_of_range(rules: SymbolRules) -> str | None:
+    """The first field of ``rules`` the book cannot store, or ``None``."""
+    if rules.out_of_range is not None:
+        return rules.out_of_range  # refused by the parser, the value dropped
+    for name in ("tick_size", "lot_size"):
+        value = getattr(rules, name)
+        if value is not None and not step_in_range(value):
+            return name
+    if rules.min_notional_try is not None and not min_notional_in_range(rules.min_notional_try):
+        return "min_notional_try"
+    for name in ("price_scale", "quantity_scale"):
+        value = getattr(rules, name)
+        if value is not None and not scale_in_range(value):
+            return name
+    return None
+
+
+_PRICE_FIELDS = ("best_bid", "best_ask", "last", "high_24h", "low_24h")
+_LOW, _HIGH = PRICE.low, PRICE.high
+
+
+def _price_out(value: Decimal) -> bool:
+    """A price the book cannot hold. Zero and small negative prices are not range errors:
+    the snapshot stage excludes them as ``non_positive_price``."""
+    if not value.is_finite():
+        return True
+    if value > 0:
+        return not PRICE.contains(value)
+    return value < -_HIGH  # type: ignore[operator]
+
+
+def snapshot_out_of_range(s: SymbolSnapshot) -> str | None:
+    """The first field of ``s`` outside its bound (``closes`` for any close), or ``None``."""
+    for name in _PRICE_FIELDS:
+        value = getattr(s, name)
+        if value is not None and _price_out(value):
+            return name
+    if s.quote_volume_try is not None and not QUOTE_VOLUME.contains(s.quote_volume_try):
+        return "quote_volume_try"
+    if s.daily_change_pct is not None and not CHANGE_PCT.contains(s.daily_change_pct):
+        return "daily_change_pct"
+    closes = s.closes
+    if closes and not (min(closes) >= _LOW and max(closes) <= _HIGH) and any(map(_price_out, closes)):  # type: ignore[operator]
+        return "closes"
+    if s.rules is not None:
+        return rules_out_of_range(s.rules)
+    return None
+
+
+def bound_snapshot(s: SymbolSnapshot) -> SymbolSnapshot:
+    """``s`` unchanged when every value is within bounds; else excluded with
+    ``invalid_data:out_of_range:<first field>`` and every out-of-range value dropped, so
+    the row that records why can still be written."""
+    field = snapshot_out_of_range(s)
+    if field is None:
+        return s
+    changes: dict[str, object] = {"skip_reason": out_of_range_reason(field)}
+    for name in _PRICE_FIELDS:
+        value = getattr(s, name)
+        if value is not None and _price_out(value):
+            changes[name] = None
+    if s.quote_volume_try is not None and not QUOTE_VOLUME.contains(s.quote_volume_try):
+        changes["quote_volume_try"] = None
+    if s.daily_change_pct is not None and not CHANGE_PCT.contains(s.daily_change_pct):
+        changes["daily_change_pct"] = None
+    if s.closes and any(map(_price_out, s.closes)):
+        changes["closes"] = ()
+    if s.rules is not None and rules_out_of_range(s.rules) is not None:
+        changes["rules"] = None
+    return replace(s, **changes)  # type: ignore[arg-type]

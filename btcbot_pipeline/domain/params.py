@@ -3,6 +3,11 @@
 ``btcbot_pipeline.settings.BotSettings.cycle_params()`` builds a :class:`CycleParams` from
 the environment; the domain never reads settings itself. Every field keeps the name of
 the seeds' setting it comes from (``STAGE7_FEES_BPS`` → ``fees_bps``).
+
+Contract: frozen values, checked where they are built (:class:`OmsParams` refuses a value
+out of range), with defaults equal to the seeds'. This module imports only ``money``,
+``risk`` and ``vocabulary``, so every stage (and the OMS, whose :class:`OmsParams` is here)
+can import it without a circle.
 """
 
 from __future__ import annotations
@@ -10,19 +15,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-from btcbot_pipeline.domain.modes import Mode
+from btcbot_pipeline.domain.money import ONE, ZERO
 from btcbot_pipeline.domain.risk import RiskLimits
+from btcbot_pipeline.domain.vocabulary import Mode
 
-if TYPE_CHECKING:  # oms_market imports plan, which imports this module
-    from btcbot_pipeline.domain.oms_market import OmsParams
-
-
-def _oms_params() -> OmsParams:
-    from btcbot_pipeline.domain.oms_market import OmsParams
-
-    return OmsParams()
+FILL_MODELS = ("seed", "limit")  # see btcbot_pipeline.domain.oms.exchange
 
 
 class InvalidMetadataPolicy(StrEnum):
@@ -85,6 +83,45 @@ class ExecutionParams:
 
 
 @dataclass(frozen=True, slots=True)
+class OmsParams:
+    """The OMS settings, named after the seeds' ``STAGE7_*`` variables."""
+
+    fill_model: str = "seed"  # STAGE7_FILL_MODEL: "seed" | "limit"
+    volume_share: Decimal = Decimal("0.1")  # STAGE7_SIM_VOLUME_SHARE: share of a bar's volume one order may take
+    reject_rate: Decimal = Decimal("0")  # STAGE7_SIM_REJECT_RATE
+    transient_failure_rate: Decimal = Decimal("0")  # STAGE7_SIM_TRANSIENT_FAILURE_RATE
+    seed: int = 0  # STAGE7_SIM_SEED
+    rate_limit_rps: Decimal = Decimal("5")  # STAGE7_RATE_LIMIT_RPS
+    rate_limit_burst: int = 10  # STAGE7_RATE_LIMIT_BURST
+    retry_max_attempts: int = 3  # STAGE7_RETRY_MAX_ATTEMPTS: attempts in all, the first included
+    retry_base_delay_ms: int = 500  # STAGE7_RETRY_BASE_DELAY_MS
+    order_ttl_s: int = 900  # ORDER_TTL_SECONDS
+    # STAGE7_REPRICE_BPS: the cycle replaces an open order whose limit is this far from
+    # where it would place it now (cancel + new order, new id); None: never (read by the fold).
+    reprice_bps: Decimal | None = None
+    slippage_bps: Decimal = Decimal("25")  # STAGE7_SLIPPAGE_BPS
+    fees_bps: Decimal = Decimal("20")  # STAGE7_FEES_BPS
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("fill_model", self.fill_model in FILL_MODELS, f"one of {', '.join(FILL_MODELS)}"),
+            ("volume_share", ZERO < self.volume_share <= ONE, "in (0, 1]"),
+            ("reject_rate", ZERO <= self.reject_rate <= ONE, "in [0, 1]"),
+            ("transient_failure_rate", ZERO <= self.transient_failure_rate <= ONE, "in [0, 1]"),
+            ("rate_limit_rps", self.rate_limit_rps > ZERO, "above 0"),
+            ("rate_limit_burst", self.rate_limit_burst >= 1, "at least 1"),
+            ("retry_max_attempts", self.retry_max_attempts >= 1, "at least 1"),
+            ("retry_base_delay_ms", self.retry_base_delay_ms >= 0, "at least 0"),
+            ("order_ttl_s", self.order_ttl_s >= 0, "at least 0"),
+            ("slippage_bps", ZERO <= self.slippage_bps < Decimal(10_000), "in [0, 10000)"),
+            ("fees_bps", ZERO <= self.fees_bps < Decimal(10_000), "in [0, 10000)"),
+        )
+        for name, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"OMS parameter {name} must be {rule}, was {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class CycleParams:
     """Everything one cycle needs besides data and the carried ledger."""
 
@@ -92,7 +129,7 @@ class CycleParams:
     policy: PolicyParams = field(default_factory=PolicyParams)
     rules: RulesParams = field(default_factory=RulesParams)
     execution: ExecutionParams = field(default_factory=ExecutionParams)
-    oms: OmsParams = field(default_factory=lambda: _oms_params())  # the simulated OMS (STAGE7_FILL_MODEL, ...)
+    oms: OmsParams = field(default_factory=OmsParams)  # the simulated OMS (STAGE7_FILL_MODEL, ...)
     start_capital_try: Decimal = Decimal("1000")  # DRY_RUN_TRY_BALANCE
     max_data_age_s: int = 60  # STAGE7_MAX_DATA_AGE_SEC
     kill_switch: bool = True  # KILL_SWITCH: plan and record, simulate nothing

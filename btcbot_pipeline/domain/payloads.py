@@ -21,8 +21,9 @@ from btcbot_pipeline.domain.intents import OrderIntent
 from btcbot_pipeline.domain.ledger import Holding, LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSnapshot
 from btcbot_pipeline.domain.oms import OmsState, OrderStatus, SimOrder, TokenBucket
-from btcbot_pipeline.domain.plan import PortfolioPlan, Side
+from btcbot_pipeline.domain.plan import PortfolioPlan
 from btcbot_pipeline.domain.universe import UniverseSelection
+from btcbot_pipeline.domain.vocabulary import Side
 
 
 def dumps(payload: Any) -> str:

@@ -32,17 +32,12 @@ from enum import StrEnum
 from typing import Mapping, Sequence
 
 from btcbot_pipeline.domain.bounds import MAX_QUANTITY
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.money import ONE, ZERO, bps_factor
 from btcbot_pipeline.domain.params import ExecutionParams, PolicyParams
+from btcbot_pipeline.domain.vocabulary import Mode, Side
 
 _CENT = Decimal("0.01")
 _WEIGHT_GRID = Decimal("1E-8")
-
-
-class Side(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
 
 
 class ActionStatus(StrEnum):

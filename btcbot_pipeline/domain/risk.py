@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from btcbot_pipeline.domain.modes import Mode, combine_modes
 from btcbot_pipeline.domain.money import ZERO
+from btcbot_pipeline.domain.vocabulary import Mode, combine_modes
 
 DAILY_LOSS = "daily_loss_limit"
 DRAWDOWN = "drawdown_limit"

@@ -30,6 +30,7 @@ from typing import Iterable
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, spread_bps_of
 from btcbot_pipeline.domain.money import ONE, ZERO
 from btcbot_pipeline.domain.params import ScoreWeights, UniverseParams
+from btcbot_pipeline.domain.vocabulary import canonical_symbol
 
 MISSING_SCORE = Decimal(-1)
 # A volatility (standard deviation of simple returns) above this is no market's: 1e6 is a
@@ -61,28 +62,6 @@ class UniverseSelection:
     selected: tuple[str, ...]
     ranked: tuple[ScoredSymbol, ...]
     rejected: tuple[tuple[str, str], ...]
-
-
-def canonical_symbol(text: str) -> str:
-    """The one pair name used everywhere (settings, datasets, the exchange's payloads):
-    ``btc_try`` / ``BTC-TRY`` / ``btc/try`` → ``BTCTRY``. Anything else that is not an ASCII
-    letter or digit (a space, a colon, an accent) stays, so a caller can refuse it with
-    :func:`is_pair_name`."""
-    return "".join(ch for ch in text.upper().strip() if ch not in "_-/")
-
-
-MAX_PAIR_NAME = 20
-
-
-def is_pair_name(symbol: str) -> bool:
-    """True when ``symbol`` (a :func:`canonical_symbol` result) can be traded: 1 to
-    :data:`MAX_PAIR_NAME` ASCII letters and digits. Anything else (``ETH:TRY``, ``ETH TRY``,
-    ``ETH'TRY``, ``ÉTHTRY``) is refused where it enters, with ``invalid_symbol_name``: it
-    would otherwise reach an order id and stop the cycle at the intents gate."""
-    return 0 < len(symbol) <= MAX_PAIR_NAME and symbol.isascii() and symbol.isalnum()
-
-
-INVALID_SYMBOL_NAME = "invalid_symbol_name"
 
 
 def volatility(snapshot: SymbolSnapshot, lookback: int) -> Decimal | None:

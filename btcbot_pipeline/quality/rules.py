@@ -24,12 +24,12 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, Iterable, Mapping, Sequence
 
+from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules
 from btcbot_pipeline.domain.market import SymbolRules
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
 from btcbot_pipeline.domain.oms import LEGAL, OrderStatus
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
-from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules
+from btcbot_pipeline.domain.vocabulary import Mode
 from btcbot_pipeline.storage.book import TABLES
 
 ERROR, WARN = "ERROR", "WARN"

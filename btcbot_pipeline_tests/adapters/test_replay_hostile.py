@@ -252,8 +252,8 @@ def _edit_rules(data: Path, symbol: str, **changes: object) -> None:
 def test_unusable_exchange_rules_are_warned_by_validate_and_exclude_only_that_symbol(
     data: Path, changes: dict, problem: str, reason: str
 ) -> None:
+    from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
     from btcbot_pipeline.domain.params import RulesParams
-    from btcbot_pipeline.domain.rules import exclude_unusable_rules
 
     _edit_rules(data, "ETHTRY", **changes)
 

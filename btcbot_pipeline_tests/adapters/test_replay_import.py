@@ -32,8 +32,8 @@ from btcbot_pipeline.adapters.replay.importer_derive import (
 from btcbot_pipeline.adapters.replay.importer_source import parse_timeframe
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.cli import main
+from btcbot_pipeline.domain.exchange_rules import resolve_rules
 from btcbot_pipeline.domain.params import RulesParams
-from btcbot_pipeline.domain.rules import resolve_rules
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "binance-5m-2018"
 ALL_PAIRS = (

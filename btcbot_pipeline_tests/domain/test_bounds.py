@@ -7,18 +7,18 @@ from decimal import Decimal
 
 import pytest
 
-from btcbot_pipeline.domain.bounds import bound_snapshot, snapshot_out_of_range
+from btcbot_pipeline.domain.exchange_rules import resolve_rules, rules_problem
 from btcbot_pipeline.domain.market import (
     MarketSnapshot,
     SymbolRules,
     SymbolSnapshot,
+    bound_snapshot,
     finalize_snapshot,
+    snapshot_out_of_range,
 )
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.params import ExecutionParams, PolicyParams, RulesParams
 from btcbot_pipeline.domain.plan import build_plan
-from btcbot_pipeline.domain.rules import resolve_rules, rules_problem
-from btcbot_pipeline.domain.universe import canonical_symbol, is_pair_name
+from btcbot_pipeline.domain.vocabulary import Mode, canonical_symbol, is_pair_name
 
 T = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)
 D = Decimal
@@ -143,9 +143,9 @@ def test_the_plan_skips_a_buy_whose_estimated_quantity_the_book_cannot_store() -
 
 
 def test_an_order_whose_quantity_has_more_digits_than_its_grid_holds_is_skipped_not_raised() -> None:
+    from btcbot_pipeline.domain.exchange_rules import EffectiveRules
     from btcbot_pipeline.domain.intents import build_intents
     from btcbot_pipeline.domain.market import RulesStatus
-    from btcbot_pipeline.domain.rules import EffectiveRules
 
     # 1,000,000 TRY at ~0.001 TRY is ~1e9 units on a grid of 1e-18: 27 digits, fits the
     # 28-digit context. 1e12 TRY of it would need 33 digits: skipped as out_of_range:qty.

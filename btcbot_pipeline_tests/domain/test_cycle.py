@@ -24,10 +24,10 @@ from btcbot_pipeline.domain.cycle import (
     run_cycle,
     run_cycles,
 )
+from btcbot_pipeline.domain.exchange_rules import rules_stats
 from btcbot_pipeline.domain.fills import simulate_fills
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.params import (
     CycleParams,
     InvalidMetadataPolicy,
@@ -48,9 +48,9 @@ from btcbot_pipeline.domain.payloads import (
     universe_payload,
 )
 from btcbot_pipeline.domain.risk import RiskLimits
-from btcbot_pipeline.domain.rules import rules_stats
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
+from btcbot_pipeline.domain.vocabulary import Mode
 from btcbot_pipeline.testing.builders import CYCLE_TS, rules, snapshot, symbol
 
 N_CYCLES = 30

@@ -9,8 +9,7 @@ from decimal import Decimal as D
 from btcbot_pipeline.domain.cycle import run_cycles
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
-from btcbot_pipeline.domain.oms import OmsParams
-from btcbot_pipeline.domain.params import CycleParams, PolicyParams, UniverseParams
+from btcbot_pipeline.domain.params import CycleParams, OmsParams, PolicyParams, UniverseParams
 from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.domain.universe import select_universe
 from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol

@@ -16,9 +16,8 @@ import pytest
 from btcbot_pipeline.domain.fills import OrderEvent, SimulatedFill, simulate_fills
 from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent
 from btcbot_pipeline.domain.ledger import Holding, LedgerIntegrityError, LedgerMetrics, LedgerState
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.params import ExecutionParams
-from btcbot_pipeline.domain.plan import Side
+from btcbot_pipeline.domain.vocabulary import Mode, Side
 from btcbot_pipeline.testing.builders import CYCLE_TS
 
 BUY, SELL = Side.BUY, Side.SELL

@@ -13,11 +13,11 @@ from decimal import Decimal as D
 
 import pytest
 
+from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules
 from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent, build_intents
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.params import ExecutionParams, RulesParams
-from btcbot_pipeline.domain.plan import ActionStatus, PlanAction, PortfolioPlan, Side
-from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules
+from btcbot_pipeline.domain.plan import ActionStatus, PlanAction, PortfolioPlan
+from btcbot_pipeline.domain.vocabulary import Mode, Side
 from btcbot_pipeline.testing.builders import CYCLE_TS, rules
 
 CYCLE_ID = "20260101T003000Z"

@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.market import RulesStatus
-from btcbot_pipeline.domain.modes import Mode, combine_modes
 from btcbot_pipeline.domain.money import (
     MoneyParseError,
     ceil_to_step,
@@ -17,7 +17,7 @@ from btcbot_pipeline.domain.money import (
     to_decimal,
 )
 from btcbot_pipeline.domain.params import RulesParams
-from btcbot_pipeline.domain.rules import EffectiveRules, resolve_rules, rules_stats
+from btcbot_pipeline.domain.vocabulary import Mode, combine_modes
 from btcbot_pipeline.testing.builders import rules
 
 # -- to_decimal ----------------------------------------------------------------------

@@ -11,8 +11,9 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 from btcbot_pipeline.domain.ledger import LedgerState
-from btcbot_pipeline.domain.oms import OmsParams, OmsState, OrderStatus, SimOrder
-from btcbot_pipeline.domain.plan import Side
+from btcbot_pipeline.domain.oms import OmsState, OrderStatus, SimOrder
+from btcbot_pipeline.domain.params import OmsParams
+from btcbot_pipeline.domain.vocabulary import Side
 from btcbot_pipeline_tests.domain.test_oms_step import (
     BUY,
     SELL,

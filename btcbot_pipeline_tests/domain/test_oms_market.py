@@ -8,9 +8,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from btcbot_pipeline.domain.oms import Bar, OmsParams, OrderStatus, SimOrder, TokenBucket
-from btcbot_pipeline.domain.oms_market import Match, draw, match, pick
-from btcbot_pipeline.domain.plan import Side
+from btcbot_pipeline.domain.oms import Bar, OrderStatus, SimOrder, TokenBucket
+from btcbot_pipeline.domain.oms.exchange import Match, draw, match, pick
+from btcbot_pipeline.domain.params import OmsParams
+from btcbot_pipeline.domain.vocabulary import Side
 
 T0 = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)
 LIMIT = OmsParams(fill_model="limit")  # slippage 25 bps, fee 20 bps, 10% of the bar's volume

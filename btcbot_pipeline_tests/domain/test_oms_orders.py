@@ -20,8 +20,8 @@ from btcbot_pipeline.domain.oms import (
     SimOrder,
     transition,
 )
-from btcbot_pipeline.domain.oms_orders import advance
-from btcbot_pipeline.domain.plan import Side
+from btcbot_pipeline.domain.oms.orders import advance
+from btcbot_pipeline.domain.vocabulary import Side
 
 S = OrderStatus
 T0 = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)

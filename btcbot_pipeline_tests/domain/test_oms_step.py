@@ -18,11 +18,9 @@ import pytest
 
 from btcbot_pipeline.domain.fills import SimulatedFill, fill_intents
 from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.oms import (
     Bar,
     IllegalTransition,
-    OmsParams,
     OmsState,
     OmsStep,
     OrderStatus,
@@ -31,8 +29,8 @@ from btcbot_pipeline.domain.oms import (
     payload_hash,
     step,
 )
-from btcbot_pipeline.domain.params import ExecutionParams
-from btcbot_pipeline.domain.plan import Side
+from btcbot_pipeline.domain.params import ExecutionParams, OmsParams
+from btcbot_pipeline.domain.vocabulary import Mode, Side
 
 BUY, SELL = Side.BUY, Side.SELL
 T0 = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)

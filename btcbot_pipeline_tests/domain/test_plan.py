@@ -12,9 +12,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.params import ExecutionParams, PolicyParams
 from btcbot_pipeline.domain.plan import Allocation, PortfolioPlan, build_plan
+from btcbot_pipeline.domain.vocabulary import Mode
 from btcbot_pipeline.testing.builders import CYCLE_TS
 
 FREE = ExecutionParams(order_offset_bps=D("0"), slippage_bps=D("0"), fees_bps=D("0"))

@@ -7,7 +7,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from btcbot_pipeline.domain.modes import Mode
 from btcbot_pipeline.domain.risk import (
     RiskClear,
     RiskLimits,
@@ -17,6 +16,7 @@ from btcbot_pipeline.domain.risk import (
     state_from_payload,
     state_payload,
 )
+from btcbot_pipeline.domain.vocabulary import Mode
 
 T0 = datetime(2026, 1, 1, 22, 0, tzinfo=timezone.utc)
 LIMITS = RiskLimits(max_drawdown_pct=D("0.10"), max_daily_loss_try=D("300"), cooldown_s=900)  # 15 min = 3 cycles

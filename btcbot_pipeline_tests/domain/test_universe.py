@@ -18,11 +18,11 @@ from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, finali
 from btcbot_pipeline.domain.params import ScoreWeights, UniverseParams
 from btcbot_pipeline.domain.universe import (
     ScoredSymbol,
-    canonical_symbol,
     select_universe,
     select_universes,
     volatility,
 )
+from btcbot_pipeline.domain.vocabulary import canonical_symbol
 from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
 
 # half-spread around a mid of 100 → spread in bps

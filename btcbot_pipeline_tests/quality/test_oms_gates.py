@@ -6,8 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal as D
 
-from btcbot_pipeline.domain.oms import OmsParams
-from btcbot_pipeline.domain.params import CycleParams
+from btcbot_pipeline.domain.params import CycleParams, OmsParams
 from btcbot_pipeline.quality import rules as Q
 
 TS = datetime(2026, 1, 1, 0, 30)

@@ -15,6 +15,7 @@ import duckdb
 
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.domain.cycle import CycleResult, run_cycles
+from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
 from btcbot_pipeline.domain.payloads import (
@@ -24,7 +25,6 @@ from btcbot_pipeline.domain.payloads import (
     plan_payload,
     universe_payload,
 )
-from btcbot_pipeline.domain.rules import exclude_unusable_rules
 from btcbot_pipeline.domain.trace import build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.settings import load_settings

@@ -32,7 +32,7 @@ from typing import Callable
 from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient
 from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.btcturk.schemas import encode_json, ms_to_datetime
-from btcbot_pipeline.domain.universe import canonical_symbol
+from btcbot_pipeline.domain.vocabulary import canonical_symbol
 
 BAR_S = 60
 MANIFEST = "capture_manifest.json"

@@ -47,15 +47,16 @@ from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.btcturk.schemas import Candle, Ticker, ms_to_datetime
 from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, parse_exchange_info
-from btcbot_pipeline.domain.bounds import FIELD_BOUNDS, PRICE, bound_snapshot, out_of_range_reason
+from btcbot_pipeline.domain.bounds import FIELD_BOUNDS, PRICE, out_of_range_reason
 from btcbot_pipeline.domain.market import (
     MarketSnapshot,
     SymbolRules,
     SymbolSnapshot,
+    bound_snapshot,
     finalize_snapshot,
 )
 from btcbot_pipeline.domain.money import MONEY_CONTEXT
-from btcbot_pipeline.domain.universe import INVALID_SYMBOL_NAME, is_pair_name
+from btcbot_pipeline.domain.vocabulary import INVALID_SYMBOL_NAME, is_pair_name
 
 SOURCE = "btcturk"
 # Field → endpoint and timestamp it comes from (shown in the market_snapshot metadata).

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from btcbot_pipeline.adapters.btcturk.errors import MalformedResponseError
-from btcbot_pipeline.domain.universe import canonical_symbol
+from btcbot_pipeline.domain.vocabulary import canonical_symbol
 
 
 def decode_json(text: str | bytes) -> Any:

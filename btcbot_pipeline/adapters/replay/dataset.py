@@ -41,18 +41,14 @@ from btcbot_pipeline.adapters.replay.csvio import (
     to_epoch_us,
 )
 from btcbot_pipeline.adapters.replay.validate import DatasetScan, scan_dataset
-from btcbot_pipeline.domain.bounds import (
-    CHANGE_PCT,
-    QUOTE_VOLUME,
-    bound_snapshot,
-    out_of_range_reason,
-    rules_out_of_range,
-)
+from btcbot_pipeline.domain.bounds import CHANGE_PCT, QUOTE_VOLUME, out_of_range_reason
 from btcbot_pipeline.domain.market import (
     MarketSnapshot,
     SymbolRules,
     SymbolSnapshot,
     assess_fields,
+    bound_snapshot,
+    rules_out_of_range,
 )
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 

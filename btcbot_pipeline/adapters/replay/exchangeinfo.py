@@ -37,7 +37,7 @@ from typing import Any
 from btcbot_pipeline.domain.bounds import min_notional_in_range, scale_in_range, step_in_range
 from btcbot_pipeline.domain.market import SymbolRules
 from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
-from btcbot_pipeline.domain.universe import canonical_symbol
+from btcbot_pipeline.domain.vocabulary import canonical_symbol
 
 _MIN_NOTIONAL_KEYS = ("minexchangevalue", "mintotalamount", "minnotional", "minquoteamount")
 _NAME_KEYS = ("name", "namenormalized", "pairsymbol", "symbol")

@@ -56,7 +56,7 @@ from btcbot_pipeline.adapters.replay.importer_source import (
     select_sources,
 )
 from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
-from btcbot_pipeline.domain.universe import canonical_symbol
+from btcbot_pipeline.domain.vocabulary import canonical_symbol
 
 __all__ = [
     "DEFAULT_MIN_NOTIONAL",

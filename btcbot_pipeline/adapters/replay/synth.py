@@ -34,7 +34,7 @@ from pathlib import Path
 from btcbot_pipeline.adapters.replay.csvio import SCHEMAS, to_epoch_us
 from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document, exchangeinfo_symbol
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
-from btcbot_pipeline.domain.universe import canonical_symbol
+from btcbot_pipeline.domain.vocabulary import canonical_symbol
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 MIN_EXCHANGE_VALUE = "99.91"  # minExchangeValue of every TRY pair in real captures

@@ -34,9 +34,9 @@ from btcbot_pipeline.adapters.replay.csvio import (
     read_series_file,
 )
 from btcbot_pipeline.adapters.replay.exchangeinfo import ExchangeInfoError, load_exchange_info
+from btcbot_pipeline.domain.exchange_rules import rules_problem
 from btcbot_pipeline.domain.market import SymbolRules
-from btcbot_pipeline.domain.rules import rules_problem
-from btcbot_pipeline.domain.universe import canonical_symbol, is_pair_name
+from btcbot_pipeline.domain.vocabulary import canonical_symbol, is_pair_name
 
 __all__ = [
     "ISSUE_CODES",

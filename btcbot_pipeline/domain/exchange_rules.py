@@ -1,4 +1,7 @@
-"""Exchange rules as the intents stage uses them (seed PR-4 metadata policy).
+"""The exchange's per-pair symbol rules as the intents stage uses them (seed PR-4 policy).
+
+Not to be confused with :mod:`btcbot_pipeline.quality.rules` (the data-quality gates):
+these are BTCTurk's tick size, lot size and minimum notional of one pair.
 
 :func:`resolve_rules` turns a symbol's published :class:`SymbolRules` (or their absence)
 into :class:`EffectiveRules`: the price and quantity grids and the minimum notional an
@@ -13,8 +16,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Iterable
 
-from btcbot_pipeline.domain.bounds import rules_out_of_range
-from btcbot_pipeline.domain.market import MarketSnapshot, RulesStatus, SymbolRules
+from btcbot_pipeline.domain.market import (
+    MarketSnapshot,
+    RulesStatus,
+    SymbolRules,
+    rules_out_of_range,
+)
 from btcbot_pipeline.domain.money import ZERO, combined_step, scale_step
 from btcbot_pipeline.domain.params import InvalidMetadataPolicy, RulesParams
 

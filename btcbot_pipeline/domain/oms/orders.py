@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
-from btcbot_pipeline.domain.plan import Side
+from btcbot_pipeline.domain.vocabulary import Side
 
 
 class OrderStatus(StrEnum):

@@ -50,10 +50,9 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor, floor_to_step
-from btcbot_pipeline.domain.oms_orders import SimOrder
-from btcbot_pipeline.domain.plan import Side
-
-FILL_MODELS = ("seed", "limit")
+from btcbot_pipeline.domain.oms.orders import SimOrder
+from btcbot_pipeline.domain.params import OmsParams
+from btcbot_pipeline.domain.vocabulary import Side
 
 # Exchange-like reject reasons (BTCTurk error names, docs/btcturk-api.md §4.3). They are
 # labels drawn at random, not checks: the intents stage already enforces the minimum total.
@@ -80,45 +79,6 @@ class Bar:
     low_try: Decimal | None = None
     high_try: Decimal | None = None
     volume: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OmsParams:
-    """The OMS settings, named after the seeds' ``STAGE7_*`` variables."""
-
-    fill_model: str = "seed"  # STAGE7_FILL_MODEL: "seed" | "limit"
-    volume_share: Decimal = Decimal("0.1")  # STAGE7_SIM_VOLUME_SHARE: share of a bar's volume one order may take
-    reject_rate: Decimal = Decimal("0")  # STAGE7_SIM_REJECT_RATE
-    transient_failure_rate: Decimal = Decimal("0")  # STAGE7_SIM_TRANSIENT_FAILURE_RATE
-    seed: int = 0  # STAGE7_SIM_SEED
-    rate_limit_rps: Decimal = Decimal("5")  # STAGE7_RATE_LIMIT_RPS
-    rate_limit_burst: int = 10  # STAGE7_RATE_LIMIT_BURST
-    retry_max_attempts: int = 3  # STAGE7_RETRY_MAX_ATTEMPTS: attempts in all, the first included
-    retry_base_delay_ms: int = 500  # STAGE7_RETRY_BASE_DELAY_MS
-    order_ttl_s: int = 900  # ORDER_TTL_SECONDS
-    # STAGE7_REPRICE_BPS: the cycle replaces an open order whose limit is this far from
-    # where it would place it now (cancel + new order, new id); None: never (read by the fold).
-    reprice_bps: Decimal | None = None
-    slippage_bps: Decimal = Decimal("25")  # STAGE7_SLIPPAGE_BPS
-    fees_bps: Decimal = Decimal("20")  # STAGE7_FEES_BPS
-
-    def __post_init__(self) -> None:
-        checks = (
-            ("fill_model", self.fill_model in FILL_MODELS, f"one of {', '.join(FILL_MODELS)}"),
-            ("volume_share", ZERO < self.volume_share <= ONE, "in (0, 1]"),
-            ("reject_rate", ZERO <= self.reject_rate <= ONE, "in [0, 1]"),
-            ("transient_failure_rate", ZERO <= self.transient_failure_rate <= ONE, "in [0, 1]"),
-            ("rate_limit_rps", self.rate_limit_rps > ZERO, "above 0"),
-            ("rate_limit_burst", self.rate_limit_burst >= 1, "at least 1"),
-            ("retry_max_attempts", self.retry_max_attempts >= 1, "at least 1"),
-            ("retry_base_delay_ms", self.retry_base_delay_ms >= 0, "at least 0"),
-            ("order_ttl_s", self.order_ttl_s >= 0, "at least 0"),
-            ("slippage_bps", ZERO <= self.slippage_bps < Decimal(10_000), "in [0, 10000)"),
-            ("fees_bps", ZERO <= self.fees_bps < Decimal(10_000), "in [0, 10000)"),
-        )
-        for name, ok, rule in checks:
-            if not ok:
-                raise ValueError(f"OMS parameter {name} must be {rule}, was {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True, slots=True)

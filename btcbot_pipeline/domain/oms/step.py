@@ -3,7 +3,7 @@
 :func:`step` takes the open orders carried from the previous cycle and this cycle's
 PLANNED intents, and returns the new state with this cycle's fills, events, touched orders
 and idempotency rows. Everything it decides depends only on its arguments: times are the
-cycle's, random draws are seeded hashes (:mod:`~btcbot_pipeline.domain.oms_market`).
+cycle's, random draws are seeded hashes (:mod:`~btcbot_pipeline.domain.oms.exchange`).
 
 **1. Reconcile** each open order of ``state``, by ``client_order_id``, the first rule that
 applies:
@@ -56,7 +56,7 @@ of an order still open; a rerun of a cycle starts again from the previous cycle'
 so its keys are ``NEW`` again, exactly as the first time.
 
 Prices, volume caps and the sign of ``slippage_try`` (what the ledger's identities need)
-are the fill models' (:mod:`~btcbot_pipeline.domain.oms_market`).
+are the fill models' (:mod:`~btcbot_pipeline.domain.oms.exchange`).
 """
 
 from __future__ import annotations
@@ -71,46 +71,24 @@ from typing import Mapping
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor, canonical
-from btcbot_pipeline.domain.oms_market import (
+from btcbot_pipeline.domain.oms.exchange import (
     REJECT_REASONS,
     TRANSIENT_ERRORS,
     Bar,
-    OmsParams,
     TokenBucket,
     draw,
     match,
     pick,
 )
-from btcbot_pipeline.domain.oms_orders import (
-    LEGAL,
-    TERMINAL,
-    IllegalTransition,
+from btcbot_pipeline.domain.oms.orders import (
     OmsEvent,
     OmsEventType,
     OrderStatus,
     SimOrder,
     advance,
-    transition,
 )
-from btcbot_pipeline.domain.plan import Side
-
-__all__ = [
-    "LEGAL",
-    "TERMINAL",
-    "Bar",
-    "IllegalTransition",
-    "OmsEvent",
-    "OmsEventType",
-    "OmsParams",
-    "OmsState",
-    "OmsStep",
-    "OrderStatus",
-    "SimOrder",
-    "TokenBucket",
-    "payload_hash",
-    "step",
-    "transition",
-]
+from btcbot_pipeline.domain.params import OmsParams
+from btcbot_pipeline.domain.vocabulary import Side
 
 E = OmsEventType
 NEW, DUPLICATE, CONFLICT = "NEW", "DUPLICATE_IGNORED", "IDEMPOTENCY_CONFLICT"
