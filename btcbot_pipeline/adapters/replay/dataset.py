@@ -123,7 +123,7 @@ class ReplayDataset:
                 is missing, or no orderbook row can be read. Problems of single symbols
                 do not raise; see :attr:`issues`.
         """
-        scan = scan_dataset(path)
+        scan = scan_dataset(path, reuse_last=True)  # the files a validation just read are not read again
         if scan.fatal is not None:
             where = scan.root if scan.fatal.path == "." else scan.root / scan.fatal.path
             raise ReplayDatasetError(scan.fatal.code, scan.fatal.detail, str(where))

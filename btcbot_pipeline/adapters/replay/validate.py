@@ -188,8 +188,14 @@ class DatasetScan:
         )
 
 
-def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
-    """Read the dataset at ``path`` once; never raises for missing or bad data."""
+def scan_dataset(path: str | os.PathLike[str], *, reuse_last: bool = False) -> DatasetScan:
+    """Read the dataset at ``path`` once; never raises for missing or bad data.
+
+    The files read are kept until the next scan. With ``reuse_last`` (``ReplayDataset.load``),
+    a file the previous scan read and that has not changed since (same size, mtime, inode)
+    is taken from it instead of being parsed again, and nothing is kept afterwards: a
+    backtest validates its dataset and then loads it, and reads each file once.
+    """
     root = Path(path)
     issues: list[ValidationIssue] = []
 
@@ -239,6 +245,8 @@ def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
 
     cache: dict[str, int] = {}
     parsed: dict[str, dict[str, SeriesFile]] = {kind: {} for kind in SCHEMAS}
+    earlier: dict[_FileKey, tuple[tuple[int, int, int], SeriesFile]] = _last_read if reuse_last else {}
+    kept: dict[_FileKey, tuple[tuple[int, int, int], SeriesFile]] = {}
     for symbol in symbols:
         for kind in ("candles", "orderbook"):
             if symbol not in found[kind]:
@@ -257,19 +265,67 @@ def scan_dataset(path: str | os.PathLike[str]) -> DatasetScan:
             file = found[kind].get(symbol)
             if file is None:
                 continue
-            series = read_series_file(
-                file, SCHEMAS[kind], display_path=f"{kind}/{file.name}",
-                symbol=symbol, ts_cache=cache,
-            )
+            series = _read_once(file, kind, symbol, cache, earlier, kept)
             parsed[kind][symbol] = series
             issues.extend(series.issues)
 
+    _keep_reads({} if reuse_last else kept)
     if not any(s.ts for s in parsed["orderbook"].values()):
         return fatal("no_orderbook_rows", "orderbook", "no orderbook file has a readable row")
     rules = _read_rules(root, symbols, issues)
     return DatasetScan(
         root=root, issues=tuple(issues), fatal=None, symbols=symbols, files=parsed, rules=rules
     )
+
+
+# The files read by the last scan in this process, by (absolute path, folder, symbol), with the
+# (size, mtime_ns, inode) seen before reading. `btcbot backtest` (and doctor) validate a dataset
+# and then load it; the load takes these instead of parsing every file a second time. Only the
+# last scan is kept, and the load forgets it, so a process holds no second copy of the columns.
+# Validation itself always reads: an mtime is only as fine as the file system's clock tick.
+_FileKey = tuple[str, str, str]
+_last_read: dict[_FileKey, tuple[tuple[int, int, int], SeriesFile]] = {}
+
+
+def _read_once(
+    file: Path,
+    kind: str,
+    symbol: str,
+    ts_cache: dict[str, int],
+    earlier: dict[_FileKey, tuple[tuple[int, int, int], SeriesFile]],
+    kept: dict[_FileKey, tuple[tuple[int, int, int], SeriesFile]],
+) -> SeriesFile:
+    """``file`` parsed, or the parse of the last scan when the file has not changed since.
+
+    The identity is taken before reading: a file rewritten while it is read gets a new
+    mtime, so the next scan reads it again rather than trusting a mixed copy."""
+    try:
+        info = file.stat()
+    except OSError:
+        identity = None
+    else:
+        identity = (info.st_size, info.st_mtime_ns, info.st_ino)
+    key = (str(file.absolute()), kind, symbol)  # the name as given: it is the issues' path
+    seen = earlier.get(key)
+    if identity is not None and seen is not None and seen[0] == identity:
+        kept[key] = seen
+        return seen[1]
+    series = read_series_file(
+        file, SCHEMAS[kind], display_path=f"{kind}/{file.name}", symbol=symbol, ts_cache=ts_cache
+    )
+    if identity is not None:
+        kept[key] = (identity, series)
+    return series
+
+
+def _keep_reads(kept: dict[_FileKey, tuple[tuple[int, int, int], SeriesFile]]) -> None:
+    global _last_read
+    _last_read = kept
+
+
+def forget_reads() -> None:
+    """Drop the files kept from the last scan (tests; a process done with its dataset)."""
+    _keep_reads({})
 
 
 def _case_hint(root: Path, folder: str) -> str:
