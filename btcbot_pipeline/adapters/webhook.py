@@ -36,7 +36,7 @@ from btcbot_pipeline.adapters.tls import shared_tls
 
 REDACTED = "<ALERT_WEBHOOK_URL>"
 USER_AGENT = "btcbot_pipeline-alerts"
-# The defaults of ALERT_WEBHOOK_DEADLINE_SEC and ALERT_WEBHOOK_MAX_BODY_BYTES (see settings.py).
+# The defaults of ALERT_WEBHOOK_DEADLINE_SEC and ALERT_WEBHOOK_MAX_BODY_BYTES (see settings/alerts.py).
 DEFAULT_DEADLINE_S = 10.0
 DEFAULT_MAX_BODY_BYTES = 65_536
 

@@ -75,7 +75,7 @@ from btcbot_pipeline.adapters.tls import shared_tls
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _SUCCESS_NAMES = {None, "", "success", "ok"}
-# The defaults of BTCTURK_CALL_DEADLINE_SEC and BTCTURK_MAX_BODY_BYTES (see settings.py).
+# The defaults of BTCTURK_CALL_DEADLINE_SEC and BTCTURK_MAX_BODY_BYTES (see settings/exchange.py).
 DEFAULT_CALL_DEADLINE_S = 20.0
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
