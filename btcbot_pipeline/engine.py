@@ -54,9 +54,9 @@ from btcbot_pipeline.domain.universe import UniverseSelection, select_universes
 from btcbot_pipeline.quality.rules import (
     CHAIN_SUITE,
     SUITES,
+    Frame,
     GateParams,
     GateResult,
-    Record,
     Suite,
     chain_frame,
     gate_failure_rows,
@@ -65,10 +65,12 @@ from btcbot_pipeline.quality.rules import (
 from btcbot_pipeline.settings import BotSettings
 from btcbot_pipeline.storage.book import Book, BookIdentity, Window
 from btcbot_pipeline.storage.rows import (
+    Columns,
     CyclePayloads,
     Row,
     chain_digest,
     cycle_rows,
+    from_rows,
     market_rows,
     trace_rows,
     universe_rows,
@@ -145,7 +147,7 @@ class CycleOutputs:
     selections: list[UniverseSelection]
     results: list[CycleResult]
     traces: list[CycleTrace]
-    rows: dict[str, list[Row]]
+    rows: dict[str, Columns]
     carried_from: str | None
     opening: dict[str, str] | None
     gap_cycles: int = 0  # cycle times skipped before the first cycle (see compute)
@@ -191,9 +193,9 @@ class GateStopped:
 class Gates(Protocol):
     """The gate suites' runner (:mod:`btcbot_pipeline.quality.worker`: in this process or a worker)."""
 
-    def frame(self, suite: Suite, recs: list[Record]) -> Any: ...
+    def frame(self, suite: Suite, frame: Frame) -> Any: ...
 
-    def submit(self, suite: Suite, frames: list[Any]) -> Callable[[], tuple[GateResult, list[Record]]]: ...
+    def submit(self, suite: Suite, frames: list[Any]) -> Callable[[], tuple[GateResult, Frame]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +305,7 @@ def compute(
     except LedgerIntegrityError as exc:
         raise EngineError(f"ledger integrity error: {exc}") from None
     trading_s, clock = time.perf_counter() - clock, time.perf_counter()
-    rows: dict[str, list[Row]] = {**market_rows(snapshots), **universe_rows(selections)}
+    rows: dict[str, Columns] = {**market_rows(snapshots), **universe_rows(selections)}
     payloads = [CyclePayloads.of(res) for res in results]
     # Cycle times skipped between the carried ledger and this batch (a missed run, a gap in
     # the partitions): recorded as gap_cycles on the first cycle; its gate warns.
@@ -313,7 +315,7 @@ def compute(
     n = len(results)
     per_cycle = (run.run_id, *(round(1000 * t / n, 3) for t in (run.market_s, universe_s, trading_s, time.perf_counter() - clock)))
     run_metrics = [(*row, *per_cycle, None, None) for row in run_metrics]
-    rows.update(trace_rows(traces, run_metrics))
+    rows.update(trace_rows(traces, from_rows("run_metrics", run_metrics)))
     return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening, gap)
 
 

@@ -20,11 +20,11 @@ from typing import Any, Sequence
 from btcbot_pipeline.quality.rules import (
     Expect,
     Failure,
+    Frame,
     GateResult,
-    Record,
     Suite,
-    failure_rows,
-    shown,
+    shown_columns,
+    with_rows,
 )
 
 _GX: dict[str, Any] = {}
@@ -83,55 +83,78 @@ def ge_suite(suite: Suite) -> Any:
     return cache[suite.name]
 
 
-def frame(suite: Suite, recs: Sequence[Record]) -> Any:
-    """The pandas frame GE validates: the columns its expectations read, plus the key and
-    observed columns an offending row is shown with; flags as a boolean column, anything
-    else as objects exactly as built (no float conversion).
+class GateFrame:
+    """One batch's frame for a suite, in two parts: ``ge``, the narrow pandas frame GE
+    validates (only the columns its expectations check; flags as booleans), which is all
+    that travels to a worker process; and ``shown``, the columns an offending row is shown
+    with, kept here and rendered only if the suite fails."""
+
+    __slots__ = ("ge", "shown")
+
+    def __init__(self, ge: Any, shown: Frame) -> None:
+        self.ge = ge
+        self.shown = shown
+
+
+def narrow(suite: Suite, frame: Any) -> Frame:
+    """The columns of ``frame`` that ``suite`` checks or shows (missing ones as ``None``)."""
+    f = Frame.of(None, frame)
+    return Frame({c: f.col(c) for c in shown_columns(suite)}, f.n)
+
+
+def frame(suite: Suite, frame: Any) -> GateFrame:
+    """The pandas frame GE validates: the columns its expectations read, flags as a
+    boolean column, anything else as objects exactly as built (no float conversion), and
+    beside it the columns an offending row is shown with.
 
     Narrow, typed frames keep a validation over weeks of cycles (tens of thousands of
     rows) fast, and small enough to hold until a chunk is validated."""
+    import numpy as np
     import pandas as pd
 
-    checked = {c for e in suite.expectations for c in e.columns} | set(suite.key)
-    columns = [c for e in suite.expectations for c in (*e.columns, *e.observed)]
+    kept = narrow(suite, frame)
     data = {}
-    for column in dict.fromkeys([*suite.key, *columns]):
-        values = [r.get(column) for r in recs]
-        if column not in checked:  # only shown with an offending row: keep it as its text
-            data[column] = pd.Series([shown(v) for v in values], dtype=object)
-            continue
+    for column in dict.fromkeys(c for e in suite.expectations for c in e.columns):
+        values = kept.col(column)
         if column == "cycle_ts" and values and all(isinstance(v, datetime) for v in values):
             # a datetime column hashes in C (uniqueness per cycle over weeks of rows)
             data[column] = pd.Series(pd.to_datetime(values, utc=True))
             continue
-        flags = all(v is True or v is False for v in values)
-        data[column] = pd.Series(values, dtype=bool if flags and values else object)
-    return pd.DataFrame(data, index=pd.RangeIndex(len(recs)))
+        if values and all(v is True or v is False for v in values):
+            data[column] = pd.Series(np.fromiter(values, dtype=bool, count=len(values)))
+            continue
+        data[column] = pd.Series(values, dtype=object)
+    return GateFrame(pd.DataFrame(data, index=pd.RangeIndex(kept.n)), kept)
 
 
-def validate(suite: Suite, recs: Sequence[Record]) -> GateResult:
-    """Run ``suite`` through GE over ``recs``; failures carry the GE expectation type, the
-    column, GE's observed value (unexpected count or observed row count) and up to 5
-    offending rows."""
-    return _validate(suite, frame(suite, recs), list(recs))
+def validate(suite: Suite, recs: Any) -> GateResult:
+    """Run ``suite`` through GE over a frame (or records); failures carry the GE
+    expectation type, the column, GE's observed value (unexpected count or observed row
+    count) and up to 5 offending rows."""
+    gf = frame(suite, recs)
+    return with_rows(_validate(suite, gf.ge), gf.shown)
 
 
-def validate_frames(suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
+def validate_frames(suite: Suite, frames: Sequence[GateFrame]) -> tuple[GateResult, Frame]:
     """Run ``suite`` once over several frames of :func:`frame` (a chunk's batches). Also
-    returns the records (only when something failed: they name the offending rows)."""
+    returns the shown columns of them all (only when something failed: they name the
+    offending rows)."""
+    result = validate_ge(suite, [f.ge for f in frames])
+    if result.passed:
+        return result, Frame({}, 0)
+    shown = Frame.concat([f.shown for f in frames])
+    return with_rows(result, shown), shown
+
+
+def validate_ge(suite: Suite, ge_frames: Sequence[Any]) -> GateResult:
+    """GE's verdict over the narrow frames, without offending rows (see :func:`with_rows`)."""
     import pandas as pd
 
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    result = _validate(suite, df, None)
-    return result, ([] if result.passed else _records(df))
+    df = pd.concat(ge_frames, ignore_index=True) if len(ge_frames) > 1 else ge_frames[0]
+    return _validate(suite, df)
 
 
-def _records(df: Any) -> list[Record]:
-    return [{k: (v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v) for k, v in r.items()}
-            for r in df.to_dict("records")]
-
-
-def _validate(suite: Suite, df: Any, recs: list[Record] | None) -> GateResult:
+def _validate(suite: Suite, df: Any) -> GateResult:
     gx, bd = _gx()
     result = bd.get_batch(batch_parameters={"dataframe": df}).validate(ge_suite(suite), result_format="BASIC")
     by_name = {e.name: e for e in suite.expectations}
@@ -139,18 +162,16 @@ def _validate(suite: Suite, df: Any, recs: list[Record] | None) -> GateResult:
     for r in result.results:
         if r.success:
             continue
-        if recs is None:
-            recs = _records(df)
         cfg = r.expectation_config
         e = by_name[(cfg.meta or {}).get("gate")]
         res = r.result or {}
         observed = res.get("unexpected_count", res.get("observed_value"))
         if r.exception_info and r.exception_info.get("raised_exception"):
             observed = f"exception: {r.exception_info.get('exception_message')}"
-        failures.append(Failure(e.name, cfg.type, e.column, e.severity, observed, failure_rows(suite, e, recs)))
+        failures.append(Failure(e.name, cfg.type, e.column, e.severity, observed, ()))
     order = {e.name: i for i, e in enumerate(suite.expectations)}
     failures.sort(key=lambda f: order[f.expectation])
     return GateResult(suite, tuple(failures), int(result.statistics["evaluated_expectations"]))
 
 
-__all__ = ["validate", "validate_frames", "ge_suite", "frame"]
+__all__ = ["GateFrame", "validate", "validate_frames", "validate_ge", "ge_suite", "frame", "narrow"]

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules
 from btcbot_pipeline.domain.market import SymbolRules
@@ -116,77 +116,159 @@ class GateParams:
 # --- frames -------------------------------------------------------------------------
 
 
-def records(table: str, rows: Iterable[Sequence[Any]]) -> list[Record]:
-    """Row tuples of ``table`` (book column order) as dicts."""
-    names = [c for c, _ in TABLES[table]]
-    return [dict(zip(names, row)) for row in rows]
+class Frame:
+    """A suite's frame: the stage's rows as columns (as :mod:`~btcbot_pipeline.storage.rows`
+    builds them for the book, by column name) plus the derived flag columns.
+
+    Rows are never turned into dicts on the way: a flag is a column computed from columns,
+    and a record (``frame[i]``) is made only to show an offending row."""
+
+    __slots__ = ("columns", "n")
+
+    def __init__(self, columns: dict[str, list[Any]], n: int) -> None:
+        self.columns = columns
+        self.n = n
+
+    @classmethod
+    def of(cls, table: str | None, rows: Any) -> Frame:
+        """``rows`` as a frame: a frame, the columns of ``table`` (a dict of lists), its row
+        tuples in schema order, or records (dicts)."""
+        if isinstance(rows, Frame):
+            return rows
+        if isinstance(rows, dict):
+            cols = {name: list(values) for name, values in rows.items()}
+            return cls(cols, len(next(iter(cols.values()))) if cols else 0)
+        rows = list(rows)
+        if rows and isinstance(rows[0], dict):
+            names = list(dict.fromkeys(k for r in rows for k in r))
+            return cls({k: [r.get(k) for r in rows] for k in names}, len(rows))
+        names = [c for c, _ in TABLES[table]] if table else []
+        if not rows:
+            return cls({k: [] for k in names}, 0)
+        return cls({k: list(v) for k, v in zip(names, zip(*rows))}, len(rows))
+
+    @classmethod
+    def concat(cls, frames: Sequence[Frame]) -> Frame:
+        """Frames with the same columns, one after the other."""
+        if not frames:
+            return cls({}, 0)
+        if len(frames) == 1:
+            return frames[0]
+        names = list(frames[0].columns)
+        return cls({k: [v for f in frames for v in f.col(k)] for k in names}, sum(f.n for f in frames))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            cols = {k: v[key] for k, v in self.columns.items()}
+            return Frame(cols, len(range(*key.indices(self.n))))
+        return {k: v[key] for k, v in self.columns.items()}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Frame) and self.n == other.n and self.columns == other.columns
+
+    def __repr__(self) -> str:
+        return f"Frame({self.n} rows: {', '.join(self.columns)})"
+
+    def col(self, name: str) -> list[Any]:
+        """A column (all ``None`` when the frame has no such column)."""
+        found = self.columns.get(name)
+        return found if found is not None else [None] * self.n
+
+    def set(self, name: str, values: list[Any]) -> None:
+        if len(values) != self.n:
+            raise ValueError(f"column {name} has {len(values)} values for {self.n} rows")
+        self.columns[name] = values
+
+    def add_row(self, values: Mapping[str, Any]) -> None:
+        for name, column in self.columns.items():
+            column.append(values.get(name))
+        self.n += 1
+
+    def records(self) -> list[Record]:
+        names = list(self.columns)
+        return [dict(zip(names, row)) for row in zip(*self.columns.values())] if names else [{} for _ in range(self.n)]
+
+    def groups(self, column: str = "cycle_ts") -> dict[Any, list[int]]:
+        """Row indexes by the value of ``column`` (a cycle's rows), in first-seen order."""
+        out: dict[Any, list[int]] = defaultdict(list)
+        for i, v in enumerate(self.col(column)):
+            out[v].append(i)
+        return out
 
 
-def _by_cycle(recs: Iterable[Record]) -> dict[datetime, list[Record]]:
-    grouped: dict[datetime, list[Record]] = defaultdict(list)
-    for r in recs:
-        grouped[r["cycle_ts"]].append(r)
-    return grouped
+def records(table: str, rows: Any) -> list[Record]:
+    """Rows of ``table`` (columns or tuples in schema order) as dicts."""
+    return Frame.of(table, rows).records()
 
 
 def _pos(v: Decimal | None) -> bool:
     return v is not None and v > ZERO
 
 
-def market_frame(
-    rows: Sequence[Sequence[Any]],
-    gp: GateParams,
-    cycles: Sequence[Sequence[Any]] = (),
-) -> list[Record]:
+def market_frame(rows: Any, gp: GateParams, cycles: Any = ()) -> Frame:
     """``market_snapshot`` rows with the snapshot gate's flags (the exchange rules come
     from the row's own rule columns).
 
     ``cycles`` (``market_cycles`` rows) say which cycles the source itself reported
     degraded: such a cycle is OBSERVE_ONLY by its mode, so its exclusions are not a gate
-    failure. A non-degraded cycle without any symbol gets one placeholder record (symbol
+    failure. A non-degraded cycle without any symbol gets one placeholder row (symbol
     ``None``, everything excluded) so the gate sees it.
     """
-    recs = records("market_snapshot", rows)
+    f = Frame.of("market_snapshot", rows)
+    c = Frame.of("market_cycles", cycles)
     p = gp.cycle
-    degraded = {r["cycle_ts"] for r in records("market_cycles", cycles) if r["degraded_reason"]}
-    seen = {r["cycle_ts"] for r in recs}
-    for c in records("market_cycles", cycles):
-        if c["cycle_ts"] not in seen and c["cycle_ts"] not in degraded:
-            recs.append({name: None for name, _ in TABLES["market_snapshot"]} | {
-                "cycle_ts": c["cycle_ts"], "cycle_id": c["cycle_id"], "tradable": False, "skip_reason": "no_candidates"})
-    for ts, cycle in _by_cycle(recs).items():
+    degraded = {ts for ts, why in zip(c.col("cycle_ts"), c.col("degraded_reason")) if why}
+    seen = set(f.col("cycle_ts"))
+    for ts, cid in zip(c.col("cycle_ts"), c.col("cycle_id")):
+        if ts not in seen and ts not in degraded:
+            f.add_row({"cycle_ts": ts, "cycle_id": cid, "tradable": False, "skip_reason": "no_candidates"})
+    tradable, skip = f.col("tradable"), f.col("skip_reason")
+    share, share_ok = [ZERO] * f.n, [True] * f.n
+    for ts, idx in f.groups().items():
         # Only data faults count: a symbol without usable exchange rules is excluded too,
         # but nothing about its prices is unsafe, and a dataset made without an
         # exchangeinfo.json (it is optional) must still run, trading nothing, each symbol
         # skipped with rules_unavailable:<status> (the seeds' behaviour; doctor warns).
-        excluded = sum(1 for r in cycle if not r["tradable"] and not (r["skip_reason"] or "").startswith("rules_unavailable:"))
-        share = Decimal(excluded) / Decimal(len(cycle))
-        for r in cycle:
-            r["excluded_share"] = share
+        excluded = sum(1 for i in idx if not tradable[i] and not (skip[i] or "").startswith("rules_unavailable:"))
+        s = Decimal(excluded) / Decimal(len(idx))
+        ok = ts in degraded or s <= gp.max_excluded_share
+        for i in idx:
+            share[i] = s
             # false on the excluded rows of an over-excluded cycle: those are the rows to show
-            r["excluded_share_ok"] = ts in degraded or share <= gp.max_excluded_share or bool(r["tradable"])
-    usable: dict[tuple[Any, ...], bool] = {}
-    for r in recs:
-        t = bool(r["tradable"])
-        bid, ask, mark = r["best_bid"], r["best_ask"], r["mark_price_try"]
-        r["prices_positive"] = not t or (_pos(bid) and _pos(ask) and _pos(mark))
-        r["bid_le_ask"] = not t or (bid is not None and ask is not None and bid <= ask)
-        vol = r["quote_volume_try"]
-        r["volume_non_negative"] = vol is None or vol >= ZERO
-        r["fresh"] = not t or (r["staleness_s"] is not None and r["staleness_s"] <= p.max_data_age_s)
-        spread = r["spread_bps"]
-        r["spread_within_bound"] = not t or (spread is not None and spread <= p.universe.max_spread_bps)
-        r["reason_matches_tradable"] = t == (r["skip_reason"] is None)
-        if t and p.rules.invalid_metadata_policy is InvalidMetadataPolicy.SKIP_SYMBOL:
-            # The rules do not change within a run: resolve each distinct set once.
-            key = (r["symbol"], r["has_rules"], r["tick_size"], r["lot_size"], r["min_notional_try"],
-                   r["price_scale"], r["quantity_scale"], r["exchange_status"])
+            share_ok[i] = ok or bool(tradable[i])
+    f.set("excluded_share", share)
+    f.set("excluded_share_ok", share_ok)
+    bids, asks, marks = f.col("best_bid"), f.col("best_ask"), f.col("mark_price_try")
+    t = [bool(v) for v in tradable]
+    f.set("prices_positive", [not ti or (_pos(b) and _pos(a) and _pos(m)) for ti, b, a, m in zip(t, bids, asks, marks)])
+    f.set("bid_le_ask", [not ti or (b is not None and a is not None and b <= a) for ti, b, a in zip(t, bids, asks)])
+    f.set("volume_non_negative", [v is None or v >= ZERO for v in f.col("quote_volume_try")])
+    max_age = p.max_data_age_s
+    f.set("fresh", [not ti or (s is not None and s <= max_age) for ti, s in zip(t, f.col("staleness_s"))])
+    max_spread = p.universe.max_spread_bps
+    f.set("spread_within_bound", [not ti or (s is not None and s <= max_spread) for ti, s in zip(t, f.col("spread_bps"))])
+    f.set("reason_matches_tradable", [ti == (s is None) for ti, s in zip(t, skip)])
+    usable_flags = [True] * f.n
+    if p.rules.invalid_metadata_policy is InvalidMetadataPolicy.SKIP_SYMBOL:
+        # The rules do not change within a run: resolve each distinct set once.
+        usable: dict[tuple[Any, ...], bool] = {}
+        rule_cols = [f.col(n) for n in RULE_COLUMNS]
+        for i, key in enumerate(zip(*rule_cols)):
+            if not t[i]:
+                continue  # not tradable: nothing to trade with these rules
             if key not in usable:
-                usable[key] = resolve_rules(r["symbol"], _row_rules(r), p.rules).usable
-            r["rules_usable"] = usable[key]
-        else:  # not tradable, or observe_only_cycle: the cycle's mode guards unusable rules
-            r["rules_usable"] = True
-    return recs
+                usable[key] = resolve_rules(key[0], _row_rules(dict(zip(RULE_COLUMNS, key))), p.rules).usable
+            usable_flags[i] = usable[key]
+    # observe_only_cycle: the cycle's mode guards unusable rules
+    f.set("rules_usable", usable_flags)
+    return f
+
+
+RULE_COLUMNS = ("symbol", "has_rules", "tick_size", "lot_size", "min_notional_try", "price_scale", "quantity_scale",
+                "exchange_status")
 
 
 def _row_rules(r: Record) -> SymbolRules | None:
@@ -199,189 +281,212 @@ def _row_rules(r: Record) -> SymbolRules | None:
     )
 
 
-def universe_frame(rows: Sequence[Sequence[Any]], gp: GateParams) -> list[Record]:
+def universe_frame(rows: Any, gp: GateParams) -> Frame:
     """``universe`` rows with the universe gate's flags."""
-    recs = records("universe", rows)
+    f = Frame.of("universe", rows)
     u = gp.cycle.universe
-    for cycle in _by_cycle(recs).values():
-        n_selected = sum(1 for r in cycle if r["selected"])
-        ranked = sorted((r for r in cycle if r["rank"] is not None), key=lambda r: r["rank"])
-        ordered = [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
-        keys = [(-r["total_score"], -r["liquidity_score"], r["symbol"]) for r in ranked]
+    selected, rank, symbol = f.col("selected"), f.col("rank"), f.col("symbol")
+    total, liquidity = f.col("total_score"), f.col("liquidity_score")
+    n_selected, ordered_flags = [0] * f.n, [True] * f.n
+    for idx in f.groups().values():
+        n = sum(1 for i in idx if selected[i])
+        ranked = sorted((i for i in idx if rank[i] is not None), key=lambda i: rank[i])
+        ordered = [rank[i] for i in ranked] == list(range(1, len(ranked) + 1))
+        keys = [(-total[i], -liquidity[i], symbol[i]) for i in ranked]
         ordered = ordered and all(a <= b for a, b in zip(keys, keys[1:]))
-        for r in cycle:
-            r["n_selected"] = n_selected
-            r["size_within_limit"] = n_selected <= u.size
-            r["ranked_in_order"] = ordered
-    for r in recs:
-        sym, sel = r["symbol"], bool(r["selected"])
-        r["symbol_allowed"] = not sel or ((not u.whitelist or sym in u.whitelist) and sym not in u.blacklist)
-        r["selected_is_top_ranked"] = not sel or (r["rank"] is not None and r["rank"] <= u.size)
-        r["rejected_has_reason"] = r["rank"] is not None or bool(r["reject_reason"])
-    return recs
+        for i in idx:
+            n_selected[i], ordered_flags[i] = n, ordered
+    f.set("n_selected", n_selected)
+    f.set("size_within_limit", [n <= u.size for n in n_selected])
+    f.set("ranked_in_order", ordered_flags)
+    sel = [bool(v) for v in selected]
+    f.set("symbol_allowed", [not s or ((not u.whitelist or sym in u.whitelist) and sym not in u.blacklist)
+                             for s, sym in zip(sel, symbol)])
+    f.set("selected_is_top_ranked", [not s or (r is not None and r <= u.size) for s, r in zip(sel, rank)])
+    f.set("rejected_has_reason", [r is not None or bool(why) for r, why in zip(rank, f.col("reject_reason"))])
+    return f
 
 
-def plan_frame(actions: Sequence[Sequence[Any]], plans: Sequence[Sequence[Any]], gp: GateParams) -> list[Record]:
+def plan_frame(actions: Any, plans: Any, gp: GateParams) -> Frame:
     """``plan_actions`` rows with the plan gate's flags (mode from ``portfolio_plan`` rows)."""
-    recs = records("plan_actions", actions)
-    modes = {r["cycle_ts"]: Mode(r["final_mode"]) for r in records("portfolio_plan", plans)}
+    f = Frame.of("plan_actions", actions)
+    p = Frame.of("portfolio_plan", plans)
+    modes = {ts: Mode(m) for ts, m in zip(p.col("cycle_ts"), p.col("final_mode"))}
     pol = gp.cycle.policy
-    for ts, cycle in _by_cycle(recs).items():
-        cycle.sort(key=lambda r: r["seq"])
-        last_sell = max((r["seq"] for r in cycle if r["side"] == "SELL"), default=-1)
-        planned = [r for r in cycle if r["status"] == "PLANNED"]
-        total = sum((r["notional_try"] or ZERO for r in planned), ZERO)
-        for r in cycle:
-            r["sell_before_buy"] = r["side"] != "BUY" or r["seq"] > last_sell
-            r["cycle_notional_try"] = total
-            r["cycle_notional_within_cap"] = total <= pol.notional_cap_try_per_cycle
-            r["buy_allowed_by_mode"] = not (r["side"] == "BUY" and r["status"] == "PLANNED") or modes.get(ts, Mode.OBSERVE_ONLY).allows_buy
-    for r in recs:
-        planned = r["status"] == "PLANNED"
-        # Only a BUY adds exposure: a SELL that unwinds an oversized position (opened from
-        # real balances, or before the cap was lowered) may exceed the per-symbol cap.
-        buys = planned and r["side"] == "BUY"
-        r["notional_within_symbol_cap"] = not buys or (r["notional_try"] or ZERO) <= pol.max_position_notional_try
-        r["skipped_has_reason"] = r["status"] != "SKIPPED" or bool(r["skip_reason"])
-    return recs
+    seq, side, status, notional = f.col("seq"), f.col("side"), f.col("status"), f.col("notional_try")
+    sell_first, totals, within, allowed = [True] * f.n, [ZERO] * f.n, [True] * f.n, [True] * f.n
+    for ts, idx in f.groups().items():
+        last_sell = max((seq[i] for i in idx if side[i] == "SELL"), default=-1)
+        total = sum((notional[i] or ZERO for i in idx if status[i] == "PLANNED"), ZERO)
+        allows_buy = modes.get(ts, Mode.OBSERVE_ONLY).allows_buy
+        for i in idx:
+            sell_first[i] = side[i] != "BUY" or seq[i] > last_sell
+            totals[i] = total
+            within[i] = total <= pol.notional_cap_try_per_cycle
+            allowed[i] = not (side[i] == "BUY" and status[i] == "PLANNED") or allows_buy
+    f.set("sell_before_buy", sell_first)
+    f.set("cycle_notional_try", totals)
+    f.set("cycle_notional_within_cap", within)
+    f.set("buy_allowed_by_mode", allowed)
+    # Only a BUY adds exposure: a SELL that unwinds an oversized position (opened from
+    # real balances, or before the cap was lowered) may exceed the per-symbol cap.
+    cap = pol.max_position_notional_try
+    f.set("notional_within_symbol_cap", [not (st == "PLANNED" and sd == "BUY") or (n or ZERO) <= cap
+                                         for st, sd, n in zip(status, side, notional)])
+    f.set("skipped_has_reason", [st != "SKIPPED" or bool(why) for st, why in zip(status, f.col("skip_reason"))])
+    return f
 
 
-def intents_frame(
-    intents: Sequence[Sequence[Any]],
-    plans: Sequence[Sequence[Any]],
-    rules: Mapping[tuple[datetime, str], EffectiveRules],
-    gp: GateParams,
-) -> list[Record]:
+def intents_frame(intents: Any, plans: Any, rules: Mapping[tuple[datetime, str], EffectiveRules], gp: GateParams) -> Frame:
     """``order_intents`` rows with the intents gate's flags; ``rules`` are the effective
     rules each cycle quantised with, by ``(cycle_ts, symbol)``."""
-    recs = records("order_intents", intents)
-    plan_by_ts = {r["cycle_ts"]: r for r in records("portfolio_plan", plans)}
+    f = Frame.of("order_intents", intents)
+    p = Frame.of("portfolio_plan", plans)
+    plan_by_ts = {ts: i for i, ts in enumerate(p.col("cycle_ts"))}
+    p_mode, p_cash, p_target = p.col("final_mode"), p.col("cash_try"), p.col("cash_target_try")
     ex = gp.cycle.execution
     slip, fee = bps_factor(ex.slippage_bps), bps_factor(ex.fees_bps)
-    for ts, cycle in _by_cycle(recs).items():
-        plan = plan_by_ts.get(ts)
-        mode = Mode(plan["final_mode"]) if plan else Mode.OBSERVE_ONLY
-        seen_buy, order_ok = False, True
+    side, status, qty, mark, price = f.col("side"), f.col("status"), f.col("qty"), f.col("mark_price_try"), f.col("price_try")
+    order_flags, after, respected, allowed = [True] * f.n, [ZERO] * f.n, [True] * f.n, [True] * f.n
+    for ts, idx in f.groups().items():
+        k = plan_by_ts.get(ts)
+        mode = Mode(p_mode[k]) if k is not None else Mode.OBSERVE_ONLY
+        seen_buy, order_ok, any_buy = False, True, False
         with localcontext(MONEY_CONTEXT):
-            budget = (plan["cash_try"] - plan["cash_target_try"]) if plan else ZERO
-            any_buy = False
-            for r in cycle:
-                if r["status"] != "PLANNED":
+            budget = (p_cash[k] - p_target[k]) if k is not None else ZERO
+            for i in idx:
+                if status[i] != "PLANNED":
                     continue
-                if r["side"] == "BUY":
+                if side[i] == "BUY":
                     seen_buy = any_buy = True
-                    budget -= r["qty"] * r["mark_price_try"] * (ONE + slip) * (ONE + fee)
+                    budget -= qty[i] * mark[i] * (ONE + slip) * (ONE + fee)
                 else:
                     order_ok = order_ok and not seen_buy
-                    budget += r["qty"] * r["mark_price_try"] * (ONE - slip) * (ONE - fee)
-        for r in cycle:
-            r["sell_before_buy"] = order_ok
-            r["cash_after_buys_try"] = budget
-            r["cash_target_respected"] = not any_buy or budget >= ZERO
-            r["buy_allowed_by_mode"] = not (r["side"] == "BUY" and r["status"] == "PLANNED") or mode.allows_buy
-    for r in recs:
-        planned = r["status"] == "PLANNED"
-        eff = rules.get((r["cycle_ts"], r["symbol"]))
-        price, qty = r["price_try"], r["qty"]
+                    budget += qty[i] * mark[i] * (ONE - slip) * (ONE - fee)
+        for i in idx:
+            order_flags[i], after[i] = order_ok, budget
+            respected[i] = not any_buy or budget >= ZERO
+            allowed[i] = not (side[i] == "BUY" and status[i] == "PLANNED") or mode.allows_buy
+    f.set("sell_before_buy", order_flags)
+    f.set("cash_after_buys_try", after)
+    f.set("cash_target_respected", respected)
+    f.set("buy_allowed_by_mode", allowed)
+    on_tick, on_lot, at_least = [True] * f.n, [True] * f.n, [True] * f.n
+    for i, (ts, sym, st, pr, q) in enumerate(zip(f.col("cycle_ts"), f.col("symbol"), status, price, qty)):
+        if st != "PLANNED":
+            continue
+        eff = rules.get((ts, sym))
         usable = eff is not None and eff.usable
-        r["price_on_tick_grid"] = not planned or (usable and price is not None and price % eff.price_step == ZERO)  # type: ignore[union-attr,operator]
-        r["qty_on_lot_grid"] = not planned or (usable and qty is not None and qty > ZERO and qty % eff.quantity_step == ZERO)  # type: ignore[union-attr,operator]
-        r["notional_at_least_min"] = not planned or (
-            usable and price is not None and qty is not None and price * qty >= eff.min_notional_try  # type: ignore[union-attr,operator]
-        )
-        r["skipped_has_reason"] = r["status"] != "SKIPPED" or bool(r["skip_reason"])
-    return recs
+        on_tick[i] = usable and pr is not None and pr % eff.price_step == ZERO  # type: ignore[union-attr,operator]
+        on_lot[i] = usable and q is not None and q > ZERO and q % eff.quantity_step == ZERO  # type: ignore[union-attr,operator]
+        at_least[i] = usable and pr is not None and q is not None and pr * q >= eff.min_notional_try  # type: ignore[union-attr,operator]
+    f.set("price_on_tick_grid", on_tick)
+    f.set("qty_on_lot_grid", on_lot)
+    f.set("notional_at_least_min", at_least)
+    f.set("skipped_has_reason", [st != "SKIPPED" or bool(why) for st, why in zip(status, f.col("skip_reason"))])
+    return f
 
 
-def fills_frame(rows: Sequence[Sequence[Any]], gp: GateParams, orders: Sequence[Sequence[Any]] = ()) -> list[Record]:
+def fills_frame(rows: Any, gp: GateParams, orders: Any = ()) -> Frame:
     """Fills with their price checked against the fill model: the seed model fills at the
     mark ± slippage; the limit model never pays more than a BUY's limit nor gets less than
     a SELL's (the orders' limits come from the same cycles' ``orders`` rows)."""
-    recs = records("fills", rows)
+    f = Frame.of("fills", rows)
+    o = Frame.of("orders", orders)
     slip = bps_factor(gp.cycle.execution.slippage_bps)
     seed = gp.cycle.oms.fill_model == "seed"
-    limits = {(o["cycle_ts"], o["client_order_id"]): o["price_try"] for o in records("orders", orders)}
-    for r in recs:
-        mark, price = r["mark_price_try"], r["fill_price_try"]
-        r["fee_non_negative"] = r["fee_try"] is not None and r["fee_try"] >= ZERO
-        r["price_within_slippage"] = not seed or (mark is not None and price is not None and abs(price - mark) <= mark * slip)
-        limit = limits.get((r["cycle_ts"], r["client_order_id"]))
-        r["limit_price_try"] = limit
-        r["price_within_limit"] = seed or (
-            limit is not None and price is not None and (price <= limit if r["side"] == "BUY" else price >= limit)
-        )
-    return recs
+    limits = dict(zip(zip(o.col("cycle_ts"), o.col("client_order_id")), o.col("price_try")))
+    f.set("fee_non_negative", [v is not None and v >= ZERO for v in f.col("fee_try")])
+    marks, prices = f.col("mark_price_try"), f.col("fill_price_try")
+    f.set("price_within_slippage", [not seed or (m is not None and pr is not None and abs(pr - m) <= m * slip)
+                                    for m, pr in zip(marks, prices)])
+    limit = [limits.get(k) for k in zip(f.col("cycle_ts"), f.col("client_order_id"))]
+    f.set("limit_price_try", limit)
+    f.set("price_within_limit", [seed or (lim is not None and pr is not None and (pr <= lim if sd == "BUY" else pr >= lim))
+                                 for lim, pr, sd in zip(limit, prices, f.col("side"))])
+    return f
 
 
-def order_events_frame(rows: Sequence[Sequence[Any]]) -> list[Record]:
+def order_events_frame(rows: Any) -> Frame:
     """Order events with each order's sequence checked: numbered 1, 2, 3, … without a gap
     (an order's earlier events may lie before the chunk), and every status change one
     that the order state machine allows (:data:`~btcbot_pipeline.domain.oms.LEGAL`)."""
-    recs = records("order_events", rows)
-    by_order: dict[str, list[Record]] = defaultdict(list)
-    for r in recs:
-        by_order[r["client_order_id"]].append(r)
-        r["symbol"] = None
-    for events in by_order.values():
-        events.sort(key=lambda e: (e["seq"] is None, e["seq"]))
+    f = Frame.of("order_events", rows)
+    seqs, afters = f.col("seq"), f.col("status_after")
+    legal = [True] * f.n
+    for idx in f.groups("client_order_id").values():
+        idx.sort(key=lambda i: (seqs[i] is None, seqs[i]))
         previous_seq: int | None = None
         status: str | None = None
-        for e in events:
-            seq, after = e["seq"], e["status_after"]
+        for i in idx:
+            seq, after = seqs[i], afters[i]
             ok = seq is not None and (previous_seq is None or seq == previous_seq + 1)
             if status is None and seq == 1:
                 status = OrderStatus.PLANNED.value
             if ok and status is not None and after != status:
                 ok = OrderStatus(after) in LEGAL[OrderStatus(status)]
-            e["event_sequence_legal"] = ok
+            legal[i] = ok
             previous_seq, status = seq, after
-    return recs
+    f.set("symbol", [None] * f.n)
+    f.set("event_sequence_legal", legal)
+    return f
 
 
-def ledger_frame(metrics: Sequence[Sequence[Any]], positions: Sequence[Sequence[Any]], gp: GateParams) -> list[Record]:
+def ledger_frame(metrics: Any, positions: Any, gp: GateParams) -> Frame:
     """``ledger_metrics`` rows with the money identities checked exactly."""
-    recs = records("ledger_metrics", metrics)
-    held = _by_cycle(records("positions", positions))
+    f = Frame.of("ledger_metrics", metrics)
+    pos = Frame.of("positions", positions)
+    p_qty, p_mark = pos.col("qty"), pos.col("mark_price_try")
+    held = pos.groups()
+    gross, realized, unrealized = f.col("gross_pnl_try"), f.col("realized_pnl_try"), f.col("unrealized_pnl_try")
+    net, fees, slip = f.col("net_pnl_try"), f.col("fees_try"), f.col("slippage_try")
+    equity, start, cash = f.col("equity_try"), f.col("start_capital_try"), f.col("cash_try")
+    drawdown, gaps = f.col("max_drawdown"), f.col("gap_cycles")
+    flags: dict[str, list[bool]] = {k: [True] * f.n for k in (
+        "gross_identity", "net_identity", "equity_identity", "drawdown_in_unit_interval", "no_negative_position")}
     with localcontext(MONEY_CONTEXT):
-        for r in recs:
-            pos = held.get(r["cycle_ts"], [])
-            marked = sum((p["qty"] * p["mark_price_try"] for p in pos), ZERO)
-            r["gross_identity"] = r["gross_pnl_try"] == r["realized_pnl_try"] + r["unrealized_pnl_try"]
-            r["net_identity"] = r["net_pnl_try"] == r["gross_pnl_try"] - r["fees_try"] - r["slippage_try"]
-            r["equity_identity"] = (
-                r["equity_try"] == r["start_capital_try"] + r["net_pnl_try"] == r["cash_try"] + marked
-            )
-            r["drawdown_in_unit_interval"] = ZERO <= r["max_drawdown"] <= ONE
-            r["no_negative_position"] = all(p["qty"] > ZERO for p in pos) and r["cash_try"] >= ZERO
-            r["no_missing_cycles"] = not r.get("gap_cycles")
-            r["symbol"] = None  # ledger rows are per cycle
-    return recs
+        for i, ts in enumerate(f.col("cycle_ts")):
+            mine = held.get(ts, [])
+            marked = sum((p_qty[j] * p_mark[j] for j in mine), ZERO)
+            flags["gross_identity"][i] = gross[i] == realized[i] + unrealized[i]
+            flags["net_identity"][i] = net[i] == gross[i] - fees[i] - slip[i]
+            flags["equity_identity"][i] = equity[i] == start[i] + net[i] == cash[i] + marked
+            flags["drawdown_in_unit_interval"][i] = ZERO <= drawdown[i] <= ONE
+            flags["no_negative_position"][i] = all(p_qty[j] > ZERO for j in mine) and cash[i] >= ZERO
+    for name, values in flags.items():
+        f.set(name, values)
+    f.set("no_missing_cycles", [not g for g in gaps])
+    f.set("symbol", [None] * f.n)  # ledger rows are per cycle
+    return f
 
 
 CHAIN_COLUMNS = ("cycle_ts", "cycle_id", "carried_from", "opening_digest", "previous_cycle_id", "previous_closing_digest")
 
 
-def chain_frame(links: Sequence[Sequence[Any]]) -> list[Record]:
+def chain_frame(links: Sequence[Sequence[Any]]) -> Frame:
     """The book's chain links (:meth:`~btcbot_pipeline.storage.book.Book.chain`): each
     cycle must name the cycle just before it in the book and open from the digest of the
     state that cycle closed with; only the book's first cycle opens (from nothing)."""
-    recs = [dict(zip(CHAIN_COLUMNS, link)) for link in links]
-    for r in recs:
-        r["starts_from_previous_cycle"] = (
-            r["carried_from"] == r["previous_cycle_id"] and r["opening_digest"] == r["previous_closing_digest"]
-        )
-        r["symbol"] = None
-    return recs
+    links = list(links)
+    f = Frame({k: list(v) for k, v in zip(CHAIN_COLUMNS, zip(*links))} if links else {k: [] for k in CHAIN_COLUMNS},
+              len(links))
+    f.set("starts_from_previous_cycle", [
+        carried == prev_id and opening == prev_digest
+        for carried, opening, prev_id, prev_digest in zip(
+            f.col("carried_from"), f.col("opening_digest"), f.col("previous_cycle_id"), f.col("previous_closing_digest"))
+    ])
+    f.set("symbol", [None] * f.n)
+    return f
 
 
-def trace_frame(rows: Sequence[Sequence[Any]], gp: GateParams) -> list[Record]:
-    recs = records("cycle_trace", rows)
-    for r in recs:
-        r["final_not_looser_than_base"] = Mode(r["final_mode"]).rank >= Mode(r["base_mode"]).rank
-        decisions = json.loads(r["order_decisions_json"])
-        r["skipped_has_reason"] = all(d["reason"] for d in decisions if d["status"] == "SKIPPED")
-        r["symbol"] = None
-    return recs
+def trace_frame(rows: Any, gp: GateParams) -> Frame:
+    f = Frame.of("cycle_trace", rows)
+    f.set("final_not_looser_than_base", [Mode(final).rank >= Mode(base).rank
+                                         for base, final in zip(f.col("base_mode"), f.col("final_mode"))])
+    f.set("skipped_has_reason", [all(d["reason"] for d in json.loads(text) if d["status"] == "SKIPPED")
+                                 for text in f.col("order_decisions_json")])
+    f.set("symbol", [None] * f.n)
+    return f
 
 
 # --- suites -------------------------------------------------------------------------
@@ -543,24 +648,25 @@ SUITES = {
 # --- exact evaluation (the offending rows; also the pure reference for tests) ---------
 
 
-def offending(expect: Expect, recs: Sequence[Record]) -> list[int]:
-    """Indexes of the records that break ``expect``, as Great Expectations counts them:
+def offending(expect: Expect, frame: Any) -> list[int]:
+    """Indexes of the rows that break ``expect``, as Great Expectations counts them:
     a column's missing values are not checked by ``in_set``, ``regex`` or ``unique`` (only
     ``not_null`` checks them; a flag is never missing); a compound key counts unless all
     of its values are missing."""
-    col = expect.columns[0] if expect.columns else ""
+    f = Frame.of(None, frame)
+    col = f.col(expect.columns[0]) if expect.columns else []
     if expect.kind == "flag":
-        return [i for i, r in enumerate(recs) if r.get(col) is not True]
+        return [i for i, v in enumerate(col) if v is not True]
     if expect.kind == "not_null":
-        return [i for i, r in enumerate(recs) if r.get(col) is None]
+        return [i for i, v in enumerate(col) if v is None]
     if expect.kind == "in_set":
-        return [i for i, r in enumerate(recs) if r.get(col) is not None and r.get(col) not in expect.value_set]
+        return [i for i, v in enumerate(col) if v is not None and v not in expect.value_set]
     if expect.kind == "regex":
         pattern = re.compile(expect.regex)
-        return [i for i, r in enumerate(recs) if r.get(col) is not None and not pattern.search(str(r[col]))]
+        return [i for i, v in enumerate(col) if v is not None and not pattern.search(str(v))]
     if expect.kind == "unique":
         counts: dict[tuple[Any, ...], int] = defaultdict(int)
-        keys = [tuple(r.get(c) for c in expect.columns) for r in recs]
+        keys = list(zip(*(f.col(c) for c in expect.columns)))
         counted = [any(v is not None for v in k) for k in keys]
         for k, c in zip(keys, counted):
             if c:
@@ -595,54 +701,79 @@ def shown(value: Any) -> Any:
     return value
 
 
-def failure_rows(suite: Suite, expect: Expect, recs: Sequence[Record], limit: int = 5) -> tuple[dict[str, Any], ...]:
+def shown_columns(suite: Suite) -> tuple[str, ...]:
+    """The columns an offending row of ``suite`` is shown with (key, observed, checked)."""
+    return tuple(dict.fromkeys([*suite.key, *(c for e in suite.expectations for c in (*e.observed, *e.columns))]))
+
+
+def failure_rows(suite: Suite, expect: Expect, frame: Any, limit: int = 5) -> tuple[dict[str, Any], ...]:
+    f = Frame.of(None, frame)
     cols = list(dict.fromkeys([*suite.key, *expect.observed, *(c for c in expect.columns if expect.kind != "flag")]))
-    return tuple({c: shown(recs[i].get(c)) for c in cols} for i in offending(expect, recs)[:limit])
+    return tuple({c: shown(f.col(c)[i]) for c in cols} for i in offending(expect, f)[:limit])
 
 
-def evaluate_exact(suite: Suite, recs: Sequence[Record]) -> GateResult:
-    """The suite without GE, in pure Python: the verdict GE gives over the same records,
+def with_rows(result: GateResult, frame: Any) -> GateResult:
+    """``result`` (a verdict without offending rows, e.g. from GE over the narrow frame)
+    with each failure's first offending rows, rendered from ``frame``: only a failed
+    suite pays for showing rows."""
+    if result.passed:
+        return result
+    f = Frame.of(None, frame)
+    by_name = {e.name: e for e in result.suite.expectations}
+    failures = tuple(
+        x if x.rows or by_name[x.expectation].kind == "min_rows"
+        else Failure(x.expectation, x.ge_type, x.column, x.severity, x.observed,
+                     failure_rows(result.suite, by_name[x.expectation], f))
+        for x in result.failures
+    )
+    return GateResult(result.suite, failures, result.evaluated)
+
+
+def evaluate_exact(suite: Suite, frame: Any) -> GateResult:
+    """The suite without GE, in pure Python: the verdict GE gives over the same frame,
     failure for failure (expectation type, column, observed count, offending rows); a test
     holds the two equal. A run of a few cycles validates this way (``GATE_VALIDATOR``)."""
+    f = Frame.of(None, frame)
     failures = []
     for e in suite.expectations:
         if e.kind == "min_rows":
-            if not recs:
+            if not f.n:
                 failures.append(Failure(e.name, ge_type(e), e.column, e.severity, 0, ()))
             continue
-        bad = offending(e, recs)
+        bad = offending(e, f)
         if bad:
-            failures.append(Failure(e.name, ge_type(e), e.column, e.severity, len(bad), failure_rows(suite, e, recs)))
+            failures.append(Failure(e.name, ge_type(e), e.column, e.severity, len(bad), failure_rows(suite, e, f)))
     return GateResult(suite, tuple(failures), len(suite.expectations))
 
 
-def gate_failure_rows(result: GateResult, recs: Sequence[Record], cycle_id_for: Any) -> list[tuple[Any, ...]]:
+def gate_failure_rows(result: GateResult, frame: Any, cycle_id_for: Any) -> list[tuple[Any, ...]]:
     """``gate_failures`` rows: one per (cycle, failed expectation) of the blocking failures.
 
     The detail, exact: ``<GE type> on <column>: observed <chunk's count> (<n> at this
     cycle); rows: <name>=<value>, …; …`` (this cycle's first five offending rows). The
     count at this cycle lets a reader say the failure in trading terms per cycle
     (:func:`btcbot_pipeline.defs.cycle.checks.gate_failure_text`)."""
+    f = Frame.of(None, frame)
     out: list[tuple[Any, ...]] = []
     exp_by_name = {e.name: e for e in result.suite.expectations}
-    for f in result.failures:
-        if f.severity != ERROR:
+    cycle_ts = f.col("cycle_ts")
+    for x in result.failures:
+        if x.severity != ERROR:
             continue
-        e = exp_by_name[f.expectation]
-        idx = offending(e, recs)
-        cycles = sorted({recs[i]["cycle_ts"] for i in idx}) or sorted({r["cycle_ts"] for r in recs})
+        e = exp_by_name[x.expectation]
+        idx = offending(e, f)
+        cycles = sorted({cycle_ts[i] for i in idx}) or sorted(set(cycle_ts))
+        shown_cols = (*result.suite.key[1:], *e.observed)
         for ts in cycles:
-            mine = [recs[i] for i in idx if recs[i]["cycle_ts"] == ts]
-            listed = "; ".join(
-                ", ".join(f"{c}={shown(r.get(c))}" for c in (*result.suite.key[1:], *e.observed)) for r in mine[:5]
-            )
+            mine = [i for i in idx if cycle_ts[i] == ts]
+            listed = "; ".join(", ".join(f"{c}={shown(f.col(c)[i])}" for c in shown_cols) for i in mine[:5])
             here = f" ({len(mine)} at this cycle)" if mine else ""
-            detail = f"{f.ge_type} on {f.column}: observed {f.observed}{here}" + (f"; rows: {listed}" if listed else "")
-            out.append((ts, cycle_id_for(ts), result.suite.asset, result.suite.name, f.expectation, detail))
+            detail = f"{x.ge_type} on {x.column}: observed {x.observed}{here}" + (f"; rows: {listed}" if listed else "")
+            out.append((ts, cycle_id_for(ts), result.suite.asset, result.suite.name, x.expectation, detail))
     return out
 
 
-def trading_frames(rows: Mapping[str, Sequence[Sequence[Any]]], results: Sequence[Any], gp: GateParams) -> list[tuple[Suite, list[Record]]]:
+def trading_frames(rows: Mapping[str, Any], results: Sequence[Any], gp: GateParams) -> list[tuple[Suite, Frame]]:
     """The suites of the ``trading_cycle`` step over its rows (``results``: the
     :class:`~btcbot_pipeline.domain.cycle.CycleResult` list, for the effective rules)."""
     eff = {(res.cycle_ts, r.symbol): r for res in results for r in res.rules}
@@ -655,9 +786,7 @@ def trading_frames(rows: Mapping[str, Sequence[Sequence[Any]]], results: Sequenc
     ]
 
 
-def window_frames(
-    rows: Mapping[str, Sequence[Sequence[Any]]], results: Sequence[Any], gp: GateParams
-) -> list[tuple[Suite, list[Record]]]:
+def window_frames(rows: Mapping[str, Any], results: Sequence[Any], gp: GateParams) -> list[tuple[Suite, Frame]]:
     """All seven suites over one chunk's rows, in stage order (market first)."""
     return [
         (MARKET_SUITE, market_frame(rows["market_snapshot"], gp, rows["market_cycles"])),

@@ -8,21 +8,33 @@ sends the verdicts back (:meth:`GateWorker.submit` returns at once: the run can 
 work, such as a backtest's report, while the gates run). The worker is started (and begins importing GE) before the run
 loads its dataset; if it cannot start or dies, validation falls back to this process, so
 a gate never goes unchecked.
+
+Nothing outlives the command: :meth:`GateWorker.close` ends the worker (see there), and
+the process that "spawn" starts beside it to track semaphores is stopped and waited for
+when this process exits (else it outlives the command and is left an unreaped zombie).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.util
 import sys
 import types
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 from btcbot_pipeline.quality import expectations
-from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite, evaluate_exact
+from btcbot_pipeline.quality.rules import (
+    SUITES,
+    Frame,
+    GateResult,
+    Suite,
+    evaluate_exact,
+    with_rows,
+)
 
 
 def _ready() -> bool:
@@ -30,8 +42,10 @@ def _ready() -> bool:
     return True
 
 
-def _validate(suite_name: str, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
-    return expectations.validate_frames(SUITES[suite_name], frames)
+def _validate(suite_name: str, ge_frames: Sequence[Any]) -> GateResult:
+    """In the worker: GE's verdict over the narrow frames (offending rows are rendered by
+    the caller, from the columns it kept)."""
+    return expectations.validate_ge(SUITES[suite_name], ge_frames)
 
 
 log = logging.getLogger(__name__)
@@ -48,7 +62,7 @@ class ExactGates:
     """The same interface without Great Expectations: each suite evaluated in pure Python by
     :func:`~btcbot_pipeline.quality.rules.evaluate_exact`, which reproduces GE's verdicts
     failure for failure (expectation type, observed count, offending rows; tested). A frame
-    is the records themselves (no pandas)."""
+    is the suite's narrow columns (no pandas)."""
 
     name = "exact"
 
@@ -58,14 +72,14 @@ class ExactGates:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def frame(self, suite: Suite, recs: list[Record]) -> Any:
-        return recs
+    def frame(self, suite: Suite, frame: Frame) -> Any:
+        return expectations.narrow(suite, frame)
 
-    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
-        def result() -> tuple[GateResult, list[Record]]:
-            recs = [r for f in frames for r in f]
-            verdict = evaluate_exact(suite, recs)
-            return verdict, ([] if verdict.passed else recs)
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, Frame]]:
+        def result() -> tuple[GateResult, Frame]:
+            whole = Frame.concat(list(frames))
+            verdict = evaluate_exact(suite, whole)
+            return verdict, (Frame({}, 0) if verdict.passed else whole)
 
         return result
 
@@ -81,13 +95,13 @@ class InProcessGates:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def frame(self, suite: Suite, recs: list[Record]) -> Any:
-        return expectations.frame(suite, recs)
+    def frame(self, suite: Suite, frame: Frame) -> Any:
+        return expectations.frame(suite, frame)
 
-    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
+    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, Frame]:
         return expectations.validate_frames(suite, frames)
 
-    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, Frame]]:
         return lambda: self.validate_frames(suite, frames)
 
 
@@ -99,6 +113,13 @@ def prestart() -> None:
     its definitions), so GE's import is under way by the time the run begins."""
     if not _prestarted and not expectations.imported():
         _prestarted.append(GateWorker())
+
+
+def discard_prestarted() -> None:
+    """End a prestarted worker no run took (the command stopped before its run: a bad
+    dataset, a refused spec), without waiting for its GE import to finish."""
+    while _prestarted:
+        _prestarted.pop().close()
 
 
 def gates_for(cycles: int, validator: str = "auto") -> "GateWorker | InProcessGates | ExactGates":
@@ -113,8 +134,7 @@ def gates_for(cycles: int, validator: str = "auto") -> "GateWorker | InProcessGa
     if validator not in VALIDATORS:
         raise ValueError(f"GATE_VALIDATOR must be one of {', '.join(VALIDATORS)}, not {validator!r}")
     if validator == "exact" or (validator == "auto" and cycles < GE_MIN_CYCLES):
-        while _prestarted:  # a worker started in case GE was needed: not needed
-            _prestarted.pop().close()
+        discard_prestarted()  # a worker started in case GE was needed: not needed
         return ExactGates()
     if _prestarted:
         return _prestarted.pop()
@@ -139,6 +159,35 @@ def _main_not_reimported() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+def _stop_resource_tracker() -> None:
+    """Stop multiprocessing's resource tracker and wait for it.
+
+    "spawn" starts it beside the first worker; it ends only when this process's end closes
+    its pipe, and nobody waits for it then (Python < 3.13). Run at exit after every
+    semaphore's own finalizer (priority 0) has unregistered it, so the tracker has nothing
+    left to clean up; if this process never started one, there is nothing to stop."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        try:
+            stop()
+        except (OSError, ChildProcessError):  # already gone
+            pass
+
+
+_tracker_stop_registered = False
+
+
+def _stop_resource_tracker_at_exit() -> None:
+    global _tracker_stop_registered
+    if not _tracker_stop_registered:
+        # exitpriority -1: multiprocessing's exit handler runs it after the priority-0
+        # finalizers (the semaphores') and after joining its child processes
+        multiprocessing.util.Finalize(None, _stop_resource_tracker, exitpriority=-1)
+        _tracker_stop_registered = True
+
+
 class GateWorker:
     """One worker process for a run's gate validations (use as a context manager)."""
 
@@ -146,11 +195,14 @@ class GateWorker:
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: Future[bool] | None = None
+        self._verdicts: list[Future[Any]] = []
         try:
             # spawn: a clean interpreter (no threads or locks inherited from Dagster's process)
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _stop_resource_tracker_at_exit()
             with _main_not_reimported():  # the process starts on this first submit
-                self._pool.submit(_ready)  # the worker starts importing GE now
+                self._ready = self._pool.submit(_ready)  # the worker starts importing GE now
         except (OSError, RuntimeError):
             self._pool = None
 
@@ -161,32 +213,56 @@ class GateWorker:
         self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """End the worker process; it is always waited for before this process exits.
 
-    def frame(self, suite: Suite, recs: list[Record]) -> Any:
-        return expectations.frame(suite, recs)
+        A verdict still pending is waited for here. A worker still importing GE for a run
+        that turned out not to need it is terminated (no reason to let the import finish).
+        An idle worker is told to exit and does so beside the rest of the command (its
+        interpreter's teardown takes ~0.8 s with GE loaded): the executor's manager thread
+        joins it, and Python joins that thread before it exits. (Terminating an idle worker
+        would not make the command shorter, and the resource tracker then warned of a
+        leaked semaphore at exit.)"""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        pending = any(not f.done() for f in self._verdicts)
+        self._verdicts.clear()
+        if pending:
+            pool.shutdown(wait=True)
+        elif self._ready is not None and not self._ready.done():
+            for process in list((pool._processes or {}).values()):  # the executor has no public handle
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            pool.shutdown(wait=False, cancel_futures=True)
 
-    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
+    def frame(self, suite: Suite, frame: Frame) -> Any:
+        return expectations.frame(suite, frame)
+
+    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, Frame]:
         return self.submit(suite, frames)()
 
-    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, Frame]]:
         """Hand a chunk's frames to the worker now; the returned call waits for the verdict
         (or validates here if the worker is gone)."""
         future = None
         if self._pool is not None:
             try:
-                future = self._pool.submit(_validate, suite.name, list(frames))
+                future = self._pool.submit(_validate, suite.name, [f.ge for f in frames])
+                self._verdicts = [f for f in self._verdicts if not f.done()] + [future]
             except BrokenProcessPool:
-                self._pool = None
+                self.close()
 
-        def result() -> tuple[GateResult, list[Record]]:
+        def result() -> tuple[GateResult, Frame]:
             if future is not None:
                 try:
-                    return future.result()
+                    verdict = future.result()
+                    if verdict.passed:
+                        return verdict, Frame({}, 0)
+                    shown = Frame.concat([f.shown for f in frames])
+                    return with_rows(verdict, shown), shown
                 except BrokenProcessPool as exc:
-                    self._pool = None  # the worker died: validate here from now on
+                    self.close()  # the worker died: validate here from now on
                     log.warning("the gate worker process stopped (%s); validating in this process", exc)
             return expectations.validate_frames(suite, frames)
 

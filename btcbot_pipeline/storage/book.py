@@ -50,7 +50,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "market_cycles": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("source", "VARCHAR"), ("degraded_reason", "VARCHAR"),
-        ("fetched_at", "TIMESTAMP"), ("n_symbols", "INTEGER"), ("n_tradable", "INTEGER"), ("payload", "VARCHAR"),
+        ("fetched_at", "TIMESTAMP"), ("n_symbols", "INTEGER"), ("n_tradable", "INTEGER"),
     ),
     "universe": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("rank", "INTEGER"),
@@ -64,7 +64,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "portfolio_plan": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("base_mode", "VARCHAR"), ("final_mode", "VARCHAR"),
         ("cash_try", MONEY), ("equity_try", MONEY), ("cash_target_try", MONEY), ("investable_try", MONEY),
-        ("n_actions", "INTEGER"), ("n_planned", "INTEGER"), ("n_skipped", "INTEGER"), ("portfolio_plan_json", "VARCHAR"),
+        ("n_actions", "INTEGER"), ("n_planned", "INTEGER"), ("n_skipped", "INTEGER"),
     ),
     "plan_actions": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("seq", "INTEGER"), ("symbol", "VARCHAR"), ("side", "VARCHAR"),
@@ -75,7 +75,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("client_order_id", "VARCHAR"), ("ts", "TIMESTAMP"),
         ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("order_type", "VARCHAR"), ("price_try", MONEY), ("qty", MONEY),
         ("notional_try", MONEY), ("mark_price_try", MONEY), ("status", "VARCHAR"), ("reason", "VARCHAR"),
-        ("skip_reason", "VARCHAR"), ("rules_status", "VARCHAR"), ("intent_json", "VARCHAR"),
+        ("skip_reason", "VARCHAR"), ("rules_status", "VARCHAR"),
     ),
     "orders": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("order_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
@@ -99,7 +99,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "fills": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("fill_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
         ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("qty", MONEY), ("mark_price_try", MONEY), ("fill_price_try", MONEY),
-        ("notional_try", MONEY), ("fee_try", MONEY), ("slippage_try", MONEY), ("payload", "VARCHAR"),
+        ("notional_try", MONEY), ("fee_try", MONEY), ("slippage_try", MONEY),
     ),
     "ledger_metrics": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("ts", "TIMESTAMP"), ("gross_pnl_try", MONEY),
@@ -107,7 +107,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("slippage_try", MONEY), ("turnover_try", MONEY), ("equity_try", MONEY), ("cash_try", MONEY),
         ("positions_value_try", MONEY), ("max_drawdown", MONEY), ("start_capital_try", MONEY),
         ("carried_from", "VARCHAR"), ("gap_cycles", "INTEGER"), ("opening_digest", "VARCHAR"), ("closing_digest", "VARCHAR"),
-        ("metrics_json", "VARCHAR"), ("state_json", "VARCHAR"),
+        ("state_json", "VARCHAR"),
     ),
     "positions": (
         ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("qty", MONEY), ("cost_try", MONEY),
@@ -145,6 +145,10 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
+# table → {column: SQL type}, in schema order: the one shape every row takes (storage.rows
+# builds rows as these columns; inserts, gates, export and fingerprints read them by name).
+COLUMN_NAMES: dict[str, dict[str, str]] = {t: dict(cols) for t, cols in TABLES.items()}
+
 # Columns that describe the run that wrote a cycle, not the cycle: wall-clock durations and
 # the run id differ between two runs of the same inputs, so fingerprints and parity skip them.
 RUN_ONLY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -171,10 +175,24 @@ AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("attempts", "INTEGER"), ("last_error", "VARCHAR"),
     ),
 }
-# Bumped when a table's columns change: a book of another schema is refused, not mixed.
+# Bumped when a table's columns change. A book of an older version is migrated when a run
+# opens it (:data:`MIGRATIONS`, one transaction); one of a newer version is refused.
 # 3: ledger_metrics records the chain (opening_digest, closing_digest); run_metrics how
 # the cycle ran; the simulated OMS's orders, order_events and idempotency_keys.
-SCHEMA_VERSION = 3
+# 4: typed columns only: the JSON copies of typed columns go (market_cycles.payload,
+# portfolio_plan.portfolio_plan_json, order_intents.intent_json, fills.payload,
+# ledger_metrics.metrics_json); the cycle's trace keeps the exact payloads.
+SCHEMA_VERSION = 4
+# version → the statements that bring a book of that version to the next one
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    3: (
+        "ALTER TABLE market_cycles DROP COLUMN payload",
+        "ALTER TABLE portfolio_plan DROP COLUMN portfolio_plan_json",
+        "ALTER TABLE order_intents DROP COLUMN intent_json",
+        "ALTER TABLE fills DROP COLUMN payload",
+        "ALTER TABLE ledger_metrics DROP COLUMN metrics_json",
+    ),
+}
 
 # Tables written by each stage, upstream first: a chunk rewrites (or, when a gate stops it,
 # empties) its window in all of them, so nothing derived from rejected data stays trusted.
@@ -250,6 +268,11 @@ def _money_array(values: list[Any]) -> pa.Array:
         return pa.array([None if v is None else _MONEY_CONTEXT.quantize(v, _MONEY_STEP) for v in values], _MONEY_ARROW)
 
 
+def _columns_of(table: str, rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
+    names = list(COLUMN_NAMES[table])
+    return {c: list(v) for c, v in zip(names, zip(*rows))} if rows else {c: [] for c in names}
+
+
 class Book:
     """Typed access to the book through one open DuckDB connection."""
 
@@ -258,11 +281,13 @@ class Book:
         self._schema_ensured = False
 
     def ensure_schema(self) -> None:
-        """Every table (and the seal's columns) exists. Once per connection: each chunk,
+        """Every table (and the seal's columns) exists, at this schema version: a book of an
+        older version is migrated first (:meth:`migrate`). Once per connection: each chunk,
         claim and gate stop asks, and the ~25 statements cost ~15 ms (always called outside
         a transaction, so nothing it creates can be rolled back)."""
         if self._schema_ensured:
             return
+        self.migrate()
         for table, columns in {**TABLES, **AUX_TABLES}.items():
             cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns)
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
@@ -270,6 +295,47 @@ class Book:
 
         seal.ensure(self.con)
         self._schema_ensured = True
+
+    def schema_version(self) -> int | None:
+        """The version the book's ``book_info`` records (``None``: no run has claimed it)."""
+        if not self.has_table("book_info"):
+            return None
+        row = self.con.execute("SELECT schema_version FROM book_info LIMIT 1").fetchone()
+        return None if row is None else row[0]
+
+    def migrate(self) -> int | None:
+        """Bring a book of an older schema version to :data:`SCHEMA_VERSION`, in one
+        transaction (all steps or none); returns the version it had.
+
+        Raises:
+            BookError: the book is of a newer version than this code knows, or of a
+                version no migration starts from."""
+        version = self.schema_version()
+        if version is None or version == SCHEMA_VERSION:
+            return version
+        if version > SCHEMA_VERSION:
+            raise BookError(
+                f"this book is of schema version {version}, newer than this code's version {SCHEMA_VERSION}: "
+                "open it with the version of btcbot_pipeline that wrote it (or a newer one)"
+            )
+        steps = [v for v in range(version, SCHEMA_VERSION)]
+        unknown = [v for v in steps if v not in MIGRATIONS]
+        if unknown:
+            raise BookError(
+                f"this book is of schema version {version}, which this code cannot migrate to version "
+                f"{SCHEMA_VERSION} (no migration from version {unknown[0]}): start a new book"
+            )
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for v in steps:
+                for statement in MIGRATIONS[v]:
+                    self.con.execute(statement)
+            self.con.execute("UPDATE book_info SET schema_version = ?", [SCHEMA_VERSION])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return version
 
     def info(self) -> dict[str, Any] | None:
         """The ``book_info`` row as a dict, or ``None`` for a book no run has claimed."""
@@ -360,34 +426,32 @@ class Book:
                 self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
         self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
 
-    def insert_rows(self, rows_by_table: Mapping[str, Sequence[Sequence[Any]]]) -> dict[str, int]:
-        """Append rows (inside the caller's transaction)."""
+    def insert_rows(self, rows_by_table: Mapping[str, Any]) -> dict[str, int]:
+        """Append rows (inside the caller's transaction): each table's columns by name as
+        :mod:`~btcbot_pipeline.storage.rows` builds them (or row tuples in schema order)."""
         counts: dict[str, int] = {}
         for table, rows in rows_by_table.items():
-            if rows:
-                self._insert(table, rows)
-            counts[table] = len(rows)
+            cols = rows if isinstance(rows, dict) else _columns_of(table, rows)
+            n = len(next(iter(cols.values()))) if cols else 0
+            if n:
+                self._insert(table, cols)
+            counts[table] = n
         return counts
 
-    def _insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Bulk insert through one Arrow table per statement, every column typed: money as
-        Arrow ``decimal128(38, 18)`` built from the Decimal itself (never a float), rounded
-        half-even to the column's 18 places first (Arrow refuses to drop digits itself). The
-        exact, unrounded values stay in the ``*_json`` columns."""
-        columns = TABLES[table]
+    def _insert(self, table: str, cols: Mapping[str, list[Any]]) -> None:
+        """Bulk insert through one Arrow table per statement (``INSERT … BY NAME``), every
+        column typed: money as Arrow ``decimal128(38, 18)`` built from the Decimal itself
+        (never a float), rounded half-even to the column's 18 places first (Arrow refuses
+        to drop digits itself). The trace keeps the exact, unrounded values."""
+        schema = COLUMN_NAMES[table]
         arrays = []
-        for i, (_, sql_type) in enumerate(columns):
-            values = [row[i] for row in rows]
+        for name, sql_type in schema.items():
             arrow_type = _ARROW.get(sql_type)
-            if arrow_type is None:
-                arrays.append(_money_array(values))
-            else:
-                arrays.append(pa.array(values, arrow_type))
-        incoming = pa.Table.from_arrays(arrays, names=[name for name, _ in columns])
-        self.con.register("_incoming", incoming)
+            values = cols[name]
+            arrays.append(_money_array(values) if arrow_type is None else pa.array(values, arrow_type))
+        self.con.register("_incoming", pa.Table.from_arrays(arrays, names=list(schema)))
         try:
-            select = ", ".join(f'CAST("{name}" AS {sql_type})' for name, sql_type in columns)
-            self.con.execute(f"INSERT INTO {table} SELECT {select} FROM _incoming")
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
         finally:
             self.con.unregister("_incoming")
 

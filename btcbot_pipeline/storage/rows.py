@@ -1,4 +1,5 @@
-"""Domain results → row tuples in the column order of :data:`book.TABLES`."""
+"""Domain results → the book's rows, as columns by name (:data:`book.TABLES` names each
+table's columns and types); the book inserts them and the gates read them as they are."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from btcbot_pipeline.domain.payloads import (
     dumps,
     fill_payload,
     intent_payload,
-    market_cycle_payload,
     metrics_payload,
     parse_ts,
     plan_payload,
@@ -23,8 +23,46 @@ from btcbot_pipeline.domain.plan import ActionStatus
 from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
 from btcbot_pipeline.domain.trace import CycleTrace
 from btcbot_pipeline.domain.universe import UniverseSelection
+from btcbot_pipeline.storage.book import COLUMN_NAMES
 
 Row = tuple[Any, ...]
+Columns = dict[str, list[Any]]  # one table's rows as columns, named and ordered as its schema
+
+
+def columns(table: str, n: int, **values: list[Any] | Any) -> Columns:
+    """``table``'s rows as columns by name, in its schema's order: every column named once;
+    a value that is not a list is that value on all ``n`` rows.
+
+    Raises:
+        KeyError: a column is missing or unknown (the message names it)."""
+    names = COLUMN_NAMES[table]
+    if values.keys() != names.keys():
+        missing = [c for c in names if c not in values]
+        extra = [c for c in values if c not in names]
+        raise KeyError(f"{table}: missing columns {missing}, unknown columns {extra}")
+    out = {c: (v if isinstance(v, list) else [v] * n) for c in names for v in (values[c],)}
+    wrong = [c for c, v in out.items() if len(v) != n]
+    if wrong:
+        raise ValueError(f"{table}: columns {wrong} do not have {n} values")
+    return out
+
+
+def n_rows(cols: Columns) -> int:
+    return len(next(iter(cols.values()))) if cols else 0
+
+
+def as_rows(cols: Columns) -> list[Row]:
+    """Columns as row tuples in schema order (for people and tests; the book and the gates
+    take the columns)."""
+    return list(zip(*cols.values()))
+
+
+def from_rows(table: str, rows: Sequence[Sequence[Any]]) -> Columns:
+    """Row tuples in schema order as columns."""
+    names = list(COLUMN_NAMES[table])
+    if not rows:
+        return {c: [] for c in names}
+    return {c: list(v) for c, v in zip(names, zip(*rows))}
 
 
 def chain_digest(state_json: str, risk_json: str | None) -> str:
@@ -37,48 +75,69 @@ def chain_digest(state_json: str, risk_json: str | None) -> str:
     return h.hexdigest()
 
 
-def market_rows(snapshots: Sequence[MarketSnapshot]) -> dict[str, list[Row]]:
-    rows: list[Row] = []
-    cycles: list[Row] = []
-    for snap in snapshots:
-        cycle_id = cycle_id_for(snap.cycle_ts)
-        cycles.append((
-            snap.cycle_ts, cycle_id, snap.source, snap.degraded_reason, snap.fetched_at, len(snap.symbols),
-            sum(1 for s in snap.symbols if s.tradable), dumps(market_cycle_payload(snap)),
-        ))
-        for s in snap.symbols:
-            r = s.rules
-            rows.append((
-                snap.cycle_ts, cycle_id, s.symbol, snap.source, s.tradable, s.skip_reason, s.data_ts, s.staleness_s,
-                s.best_bid, s.best_ask, s.mark, s.spread_bps, s.last, s.high_24h, s.low_24h, s.quote_volume_try,
-                s.daily_change_pct, len(s.closes),
-                None if r is None else r.tick_size, None if r is None else r.lot_size,
-                None if r is None else r.min_notional_try, None if r is None else r.status,
-                None if r is None else r.price_scale, None if r is None else r.quantity_scale, r is not None,
-            ))
-    return {"market_cycles": cycles, "market_snapshot": rows}
+def market_rows(snapshots: Sequence[MarketSnapshot]) -> dict[str, Columns]:
+    ids = [cycle_id_for(snap.cycle_ts) for snap in snapshots]
+    cycles = columns(
+        "market_cycles", len(snapshots),
+        cycle_ts=[s.cycle_ts for s in snapshots], cycle_id=ids, source=[s.source for s in snapshots],
+        degraded_reason=[s.degraded_reason for s in snapshots], fetched_at=[s.fetched_at for s in snapshots],
+        n_symbols=[len(s.symbols) for s in snapshots],
+        n_tradable=[sum(1 for x in s.symbols if x.tradable) for s in snapshots],
+    )
+    rows = [(snap, cid, s, s.rules) for snap, cid in zip(snapshots, ids) for s in snap.symbols]
+    rules = [r for *_, r in rows]
+    symbols = columns(
+        "market_snapshot", len(rows),
+        cycle_ts=[snap.cycle_ts for snap, *_ in rows], cycle_id=[cid for _, cid, *_ in rows],
+        symbol=[s.symbol for _, _, s, _ in rows], source=[snap.source for snap, *_ in rows],
+        tradable=[s.tradable for _, _, s, _ in rows], skip_reason=[s.skip_reason for _, _, s, _ in rows],
+        data_ts=[s.data_ts for _, _, s, _ in rows], staleness_s=[s.staleness_s for _, _, s, _ in rows],
+        best_bid=[s.best_bid for _, _, s, _ in rows], best_ask=[s.best_ask for _, _, s, _ in rows],
+        mark_price_try=[s.mark for _, _, s, _ in rows], spread_bps=[s.spread_bps for _, _, s, _ in rows],
+        last_try=[s.last for _, _, s, _ in rows], high_24h_try=[s.high_24h for _, _, s, _ in rows],
+        low_24h_try=[s.low_24h for _, _, s, _ in rows], quote_volume_try=[s.quote_volume_try for _, _, s, _ in rows],
+        daily_change_pct=[s.daily_change_pct for _, _, s, _ in rows], n_closes=[len(s.closes) for _, _, s, _ in rows],
+        tick_size=[None if r is None else r.tick_size for r in rules],
+        lot_size=[None if r is None else r.lot_size for r in rules],
+        min_notional_try=[None if r is None else r.min_notional_try for r in rules],
+        exchange_status=[None if r is None else r.status for r in rules],
+        price_scale=[None if r is None else r.price_scale for r in rules],
+        quantity_scale=[None if r is None else r.quantity_scale for r in rules],
+        has_rules=[r is not None for r in rules],
+    )
+    return {"market_cycles": cycles, "market_snapshot": symbols}
 
 
-def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, list[Row]]:
-    scored: list[Row] = []
-    per_cycle: list[Row] = []
-    for sel in selections:
-        cycle_id = cycle_id_for(sel.cycle_ts)
+def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, Columns]:
+    ids = [cycle_id_for(sel.cycle_ts) for sel in selections]
+    # per cycle: its ranked symbols (rank, selected, scores), then its rejected ones (reason)
+    rows: list[tuple[Any, ...]] = []
+    for sel, cid in zip(selections, ids):
         chosen = set(sel.selected)
-        for rank, r in enumerate(sel.ranked, start=1):
-            scored.append((
-                sel.cycle_ts, cycle_id, r.symbol, rank, r.symbol in chosen, r.total_score, r.liquidity_score,
-                r.spread_score, r.volatility_score, r.quote_volume_try, r.spread_bps, r.volatility, None,
-            ))
-        for symbol, reason in sel.rejected:
-            scored.append((sel.cycle_ts, cycle_id, symbol, None, False, None, None, None, None, None, None, None, reason))
-        per_cycle.append((sel.cycle_ts, cycle_id, dumps(list(sel.selected))))
+        rows += [(sel.cycle_ts, cid, r.symbol, rank, r.symbol in chosen, r, None) for rank, r in enumerate(sel.ranked, 1)]
+        rows += [(sel.cycle_ts, cid, symbol, None, False, None, reason) for symbol, reason in sel.rejected]
+
+    def score(attr: str) -> list[Any]:
+        return [None if x[5] is None else getattr(x[5], attr) for x in rows]
+
+    scored = columns(
+        "universe", len(rows),
+        cycle_ts=[x[0] for x in rows], cycle_id=[x[1] for x in rows], symbol=[x[2] for x in rows],
+        rank=[x[3] for x in rows], selected=[x[4] for x in rows], total_score=score("total_score"),
+        liquidity_score=score("liquidity_score"), spread_score=score("spread_score"),
+        volatility_score=score("volatility_score"), quote_volume_try=score("quote_volume_try"),
+        spread_bps=score("spread_bps"), volatility=score("volatility"), reject_reason=[x[6] for x in rows],
+    )
+    per_cycle = columns(
+        "universe_selection", len(selections), cycle_ts=[sel.cycle_ts for sel in selections], cycle_id=ids,
+        selected_universe_json=[dumps(list(sel.selected)) for sel in selections],
+    )
     return {"universe": scored, "universe_selection": per_cycle}
 
 
 @dataclass(frozen=True, slots=True)
 class CyclePayloads:
-    """A cycle's JSON-ready payloads, made once for its rows and for its trace."""
+    """A cycle's JSON-ready payloads for its trace, made once."""
 
     plan: dict[str, Any]
     intents: list[dict[str, Any]]
@@ -98,92 +157,131 @@ def cycle_rows(
     payloads: Sequence[CyclePayloads] | None = None,
     gap_cycles: int = 0,
     opening_digest: str | None = None,
-) -> dict[str, list[Row]]:
-    """Rows of the four stateful stages for every cycle of a window.
+) -> dict[str, Columns]:
+    """Columns of the four stateful stages for every cycle of a window.
 
     ``opening`` (where a new book's opening balance came from, and why not from the
-    exchange) is recorded in the first cycle's ledger metrics, hence in its trace.
-    ``payloads``: the results' payloads if the caller made them already (for the trace).
+    exchange) is recorded in the first cycle's trace (its ledger metrics).
+    ``payloads``: unused here since the book's rows hold typed columns only (kept for
+    callers that made them for the trace).
     ``gap_cycles``: cycle times skipped between the carried ledger and the first result
     (recorded on the first cycle; the results themselves are consecutive).
     ``opening_digest``: :func:`chain_digest` of the state the first result started from
     (``None`` when the book opens with it); each later result opens from the one before.
     """
-    if payloads is None:
-        payloads = [CyclePayloads.of(res) for res in results]
-    tables: dict[str, list[Row]] = {
-        t: [] for t in (
-            "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "idempotency_keys", "fills",
-            "ledger_metrics", "positions", "risk_decisions",
-        )
-    }
-    previous, opened_from = carried_from, opening_digest
-    for res, pay in zip(results, payloads):
-        ts, cid, plan = res.cycle_ts, res.cycle_id, res.plan
-        planned = sum(1 for a in plan.actions if a.status is ActionStatus.PLANNED)
-        tables["portfolio_plan"].append((
-            ts, cid, res.mode.base.value, res.mode.final.value, plan.cash_try, plan.equity_try, plan.cash_target_try,
-            plan.investable_try, len(plan.actions), planned, len(plan.actions) - planned, dumps(pay.plan),
-        ))
-        for seq, a in enumerate(plan.actions):
-            tables["plan_actions"].append((
-                ts, cid, seq, a.symbol, a.side.value, a.desired_notional_try, a.notional_try, a.est_qty,
-                a.mark_price_try, a.reason, a.status.value, a.skip_reason,
-            ))
-        for i, i_payload in zip(res.intents, pay.intents):
-            tables["order_intents"].append((
-                ts, cid, i.client_order_id, ts, i.symbol, i.side.value, i.order_type, i.price_try, i.qty,
-                i.notional_try, i.mark_price_try, i.status.value, i.reason, i.skip_reason, i.rules_status,
-                dumps(i_payload),
-            ))
-        for o in res.orders:
-            tables["orders"].append((
-                ts, cid, o.client_order_id, o.client_order_id, o.symbol, o.side.value, "LIMIT", o.price_try, o.qty,
-                o.filled_qty, o.status.value, "dry_run", o.avg_fill_price_try, o.fees_try, o.slippage_try,
-                o.placed_cycle_id, o.attempts, o.reason,
-            ))
-        for e in res.events:
-            tables["order_events"].append((ts, cid, e.event_id, e.client_order_id, e.event_type, e.status_after, e.seq, e.reason))
-        if res.oms is not None:
-            tables["idempotency_keys"] += [(ts, cid, key, digest, outcome) for key, digest, outcome in res.oms.keys]
-        for f, f_payload in zip(res.fills, pay.fills):
-            tables["fills"].append((
-                ts, cid, f.fill_id, f.client_order_id, f.symbol, f.side.value, f.qty, f.mark_price_try,
-                f.fill_price_try, f.notional_try, f.fee_try, f.slippage_try, dumps(f_payload),
-            ))
-        m = res.metrics
-        r = res.risk
-        state_json = dumps(state_payload(res.state))
-        risk_json = None if r is None else dumps(risk_state_payload(r.state))
-        closing = chain_digest(state_json, risk_json)
-        tables["ledger_metrics"].append((
-            ts, cid, ts, m.gross_pnl_try, m.realized_pnl_try, m.unrealized_pnl_try, m.net_pnl_try, m.fees_try,
-            m.slippage_try, m.turnover_try, m.equity_try, m.cash_try, m.positions_value_try, m.max_drawdown,
-            m.start_capital_try, previous, gap_cycles if res is results[0] else 0, opened_from, closing,
-            dumps({**pay.metrics, **({"opening": opening} if opening and previous is None else {})}),
-            state_json,
-        ))
-        previous, opened_from = cid, closing
-        if r is not None:
-            tables["risk_decisions"].append((
-                ts, cid, r.mode.value, dumps(list(r.reasons)), r.cooldown_until, r.inputs_hash, r.cleared_by,
-                r.drawdown.quantize(Decimal("1E-12")), r.daily_pnl_try, risk_json,
-            ))
-        for symbol, h in res.state.holdings.items():
-            mark = res.state.marks[symbol]
-            value = h.qty * mark
-            tables["positions"].append((ts, cid, symbol, h.qty, h.cost_try, h.avg_cost_try, mark, value, value - h.cost_try))
-    return tables
+    del opening, payloads  # the trace records them
+    n = len(results)
+    ts = [r.cycle_ts for r in results]
+    cid = [r.cycle_id for r in results]
+    plans = [r.plan for r in results]
+    n_planned = [sum(1 for a in p.actions if a.status is ActionStatus.PLANNED) for p in plans]
+    out: dict[str, Columns] = {}
+    out["portfolio_plan"] = columns(
+        "portfolio_plan", n, cycle_ts=ts, cycle_id=cid, base_mode=[r.mode.base.value for r in results],
+        final_mode=[r.mode.final.value for r in results], cash_try=[p.cash_try for p in plans],
+        equity_try=[p.equity_try for p in plans], cash_target_try=[p.cash_target_try for p in plans],
+        investable_try=[p.investable_try for p in plans], n_actions=[len(p.actions) for p in plans],
+        n_planned=n_planned, n_skipped=[len(p.actions) - k for p, k in zip(plans, n_planned)],
+    )
+    acts = [(r, seq, a) for r in results for seq, a in enumerate(r.plan.actions)]
+    out["plan_actions"] = columns(
+        "plan_actions", len(acts), cycle_ts=[r.cycle_ts for r, _, _ in acts], cycle_id=[r.cycle_id for r, _, _ in acts],
+        seq=[seq for _, seq, _ in acts], symbol=[a.symbol for *_, a in acts], side=[a.side.value for *_, a in acts],
+        desired_notional_try=[a.desired_notional_try for *_, a in acts], notional_try=[a.notional_try for *_, a in acts],
+        est_qty=[a.est_qty for *_, a in acts], mark_price_try=[a.mark_price_try for *_, a in acts],
+        reason=[a.reason for *_, a in acts], status=[a.status.value for *_, a in acts],
+        skip_reason=[a.skip_reason for *_, a in acts],
+    )
+    ints = [(r, i) for r in results for i in r.intents]
+    out["order_intents"] = columns(
+        "order_intents", len(ints), cycle_ts=[r.cycle_ts for r, _ in ints], cycle_id=[r.cycle_id for r, _ in ints],
+        client_order_id=[i.client_order_id for _, i in ints], ts=[r.cycle_ts for r, _ in ints],
+        symbol=[i.symbol for _, i in ints], side=[i.side.value for _, i in ints], order_type=[i.order_type for _, i in ints],
+        price_try=[i.price_try for _, i in ints], qty=[i.qty for _, i in ints], notional_try=[i.notional_try for _, i in ints],
+        mark_price_try=[i.mark_price_try for _, i in ints], status=[i.status.value for _, i in ints],
+        reason=[i.reason for _, i in ints], skip_reason=[i.skip_reason for _, i in ints],
+        rules_status=[i.rules_status for _, i in ints],
+    )
+    orders = [(r, o) for r in results for o in r.orders]
+    out["orders"] = columns(
+        "orders", len(orders), cycle_ts=[r.cycle_ts for r, _ in orders], cycle_id=[r.cycle_id for r, _ in orders],
+        order_id=[o.client_order_id for _, o in orders], client_order_id=[o.client_order_id for _, o in orders],
+        symbol=[o.symbol for _, o in orders], side=[o.side.value for _, o in orders], order_type="LIMIT",
+        price_try=[o.price_try for _, o in orders], qty=[o.qty for _, o in orders],
+        filled_qty=[o.filled_qty for _, o in orders], status=[o.status.value for _, o in orders], mode="dry_run",
+        avg_fill_price_try=[o.avg_fill_price_try for _, o in orders], fees_try=[o.fees_try for _, o in orders],
+        slippage_try=[o.slippage_try for _, o in orders], placed_cycle_id=[o.placed_cycle_id for _, o in orders],
+        attempts=[o.attempts for _, o in orders], reason=[o.reason for _, o in orders],
+    )
+    events = [(r, e) for r in results for e in r.events]
+    out["order_events"] = columns(
+        "order_events", len(events), cycle_ts=[r.cycle_ts for r, _ in events], cycle_id=[r.cycle_id for r, _ in events],
+        event_id=[e.event_id for _, e in events], client_order_id=[e.client_order_id for _, e in events],
+        event_type=[e.event_type for _, e in events], status_after=[e.status_after for _, e in events],
+        seq=[e.seq for _, e in events], reason=[e.reason for _, e in events],
+    )
+    keys = [(r, k) for r in results if r.oms is not None for k in r.oms.keys]
+    out["idempotency_keys"] = columns(
+        "idempotency_keys", len(keys), cycle_ts=[r.cycle_ts for r, _ in keys], cycle_id=[r.cycle_id for r, _ in keys],
+        key=[k[0] for _, k in keys], payload_hash=[k[1] for _, k in keys], outcome=[k[2] for _, k in keys],
+    )
+    fills = [(r, f) for r in results for f in r.fills]
+    out["fills"] = columns(
+        "fills", len(fills), cycle_ts=[r.cycle_ts for r, _ in fills], cycle_id=[r.cycle_id for r, _ in fills],
+        fill_id=[f.fill_id for _, f in fills], client_order_id=[f.client_order_id for _, f in fills],
+        symbol=[f.symbol for _, f in fills], side=[f.side.value for _, f in fills], qty=[f.qty for _, f in fills],
+        mark_price_try=[f.mark_price_try for _, f in fills], fill_price_try=[f.fill_price_try for _, f in fills],
+        notional_try=[f.notional_try for _, f in fills], fee_try=[f.fee_try for _, f in fills],
+        slippage_try=[f.slippage_try for _, f in fills],
+    )
+    state_json = [dumps(state_payload(r.state)) for r in results]
+    risk_json = [None if r.risk is None else dumps(risk_state_payload(r.risk.state)) for r in results]
+    closing = [chain_digest(s, k) for s, k in zip(state_json, risk_json)]
+    metrics = [r.metrics for r in results]
+    out["ledger_metrics"] = columns(
+        "ledger_metrics", n, cycle_ts=ts, cycle_id=cid, ts=ts,
+        **{c: [getattr(m, c) for m in metrics] for c in LEDGER_MONEY},
+        carried_from=[carried_from, *cid][:n], gap_cycles=[gap_cycles, *[0] * n][:n],
+        opening_digest=[opening_digest, *closing][:n], closing_digest=closing, state_json=state_json,
+    )
+    risky = [(r, k) for r, k in zip(results, risk_json) if r.risk is not None]
+    out["risk_decisions"] = columns(
+        "risk_decisions", len(risky), cycle_ts=[r.cycle_ts for r, _ in risky], cycle_id=[r.cycle_id for r, _ in risky],
+        mode=[r.risk.mode.value for r, _ in risky], reasons_json=[dumps(list(r.risk.reasons)) for r, _ in risky],
+        cooldown_until=[r.risk.cooldown_until for r, _ in risky], inputs_hash=[r.risk.inputs_hash for r, _ in risky],
+        cleared_by=[r.risk.cleared_by for r, _ in risky],
+        drawdown=[r.risk.drawdown.quantize(DRAWDOWN_STEP) for r, _ in risky],
+        daily_pnl_try=[r.risk.daily_pnl_try for r, _ in risky], state_json=[k for _, k in risky],
+    )
+    held = [(r, symbol, h, r.state.marks[symbol]) for r in results for symbol, h in r.state.holdings.items()]
+    values = [h.qty * mark for _, _, h, mark in held]
+    out["positions"] = columns(
+        "positions", len(held), cycle_ts=[r.cycle_ts for r, *_ in held], cycle_id=[r.cycle_id for r, *_ in held],
+        symbol=[s for _, s, _, _ in held], qty=[h.qty for _, _, h, _ in held], cost_try=[h.cost_try for _, _, h, _ in held],
+        avg_cost_try=[h.avg_cost_try for _, _, h, _ in held], mark_price_try=[m for *_, m in held],
+        market_value_try=values, unrealized_pnl_try=[v - h.cost_try for v, (_, _, h, _) in zip(values, held)],
+    )
+    return out
 
 
-def trace_rows(traces: Sequence[CycleTrace], run_metrics: Sequence[Row]) -> dict[str, list[Row]]:
+LEDGER_MONEY = (
+    "gross_pnl_try", "realized_pnl_try", "unrealized_pnl_try", "net_pnl_try", "fees_try", "slippage_try",
+    "turnover_try", "equity_try", "cash_try", "positions_value_try", "max_drawdown", "start_capital_try",
+)
+DRAWDOWN_STEP = Decimal("1E-12")
 
-    rows = []
-    for t in traces:
-        ts = parse_ts(t.cycle_ts)
-        rows.append((
-            ts, t.cycle_id, ts, t.base_mode, t.final_mode, t.selected_universe_json, t.universe_scores_json,
-            t.intents_summary_json, t.mode_json, t.order_decisions_json, t.portfolio_plan_json, t.order_intents_json,
-            t.rules_stats_json, t.active_params_json, t.ledger_metrics_json, t.market_notes_json,
-        ))
-    return {"cycle_trace": rows, "run_metrics": list(run_metrics)}
+
+def trace_rows(traces: Sequence[CycleTrace], run_metrics: Columns) -> dict[str, Columns]:
+    stamps = [parse_ts(t.cycle_ts) for t in traces]
+    trace = columns(
+        "cycle_trace", len(traces), cycle_ts=stamps, cycle_id=[t.cycle_id for t in traces], ts=stamps,
+        **{c: [getattr(t, c) for t in traces] for c in TRACE_TEXT},
+    )
+    return {"cycle_trace": trace, "run_metrics": run_metrics}
+
+
+TRACE_TEXT = (
+    "base_mode", "final_mode", "selected_universe_json", "universe_scores_json", "intents_summary_json", "mode_json",
+    "order_decisions_json", "portfolio_plan_json", "order_intents_json", "rules_stats_json", "active_params_json",
+    "ledger_metrics_json", "market_notes_json",
+)

@@ -12,7 +12,7 @@ Each finding names the cycle, the table and the column:
   only the first cycle opens the book;
 - **money**: gross = realized + unrealized, net = gross − fees − slippage, equity = start
   + net = cash + positions value, positions value = Σ the cycle's positions; each typed
-  column equal to the exact value in ``metrics_json``;
+  column equal to the exact value in its trace (``cycle_trace.ledger_metrics_json``);
 - **fills**: a cycle's fills add up to its ledger's fee, slippage and turnover increments,
   their count is the cycle's ``run_metrics.n_fills``, each belongs to a recorded order;
 - **gaps**: cycle times skipped between two cycles are recorded in ``gap_cycles``.
@@ -38,7 +38,7 @@ from btcbot_pipeline.storage import seal
 from btcbot_pipeline.storage.rows import chain_digest
 
 ERROR, WARN = "ERROR", "WARN"
-# typed ledger columns that metrics_json carries too
+# typed ledger columns whose exact values the trace's ledger_metrics_json carries too
 _LEDGER_JSON = ("cash_try", "equity_try", "fees_try", "gross_pnl_try", "max_drawdown", "net_pnl_try",
                 "positions_value_try", "realized_pnl_try", "slippage_try", "start_capital_try", "turnover_try",
                 "unrealized_pnl_try")
@@ -142,7 +142,7 @@ def _closing(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) ->
 
 def _money(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) -> None:
     # The ledger's identities, exact in DECIMAL(38, 18); then each typed column against the
-    # exact value the cycle also keeps in metrics_json.
+    # exact value the cycle's trace keeps (cycle_trace.ledger_metrics_json).
     checks = (
         ("gross_pnl_try", "gross_pnl_try <> realized_pnl_try + unrealized_pnl_try", "gross ≠ realized + unrealized"),
         ("net_pnl_try", "net_pnl_try <> gross_pnl_try - fees_try - slippage_try", "net ≠ gross − fees − slippage"),
@@ -159,14 +159,15 @@ def _money(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) -> N
         "WHERE l.positions_value_try <> coalesce(p.v, 0) ORDER BY l.cycle_ts"
     ).fetchall():
         report.add(ERROR, ts, "positions", "market_value_try", f"positions add up to {_d(held)}, the ledger holds {_d(stored)}")
-    cols = ", ".join(_LEDGER_JSON)
+    cols = ", ".join(f"l.{c}" for c in _LEDGER_JSON)
     for row in con.execute(
-        f"SELECT cycle_ts, metrics_json, {cols} FROM ledger_metrics WHERE cycle_ts >= ? ORDER BY cycle_ts", [since]
+        f"SELECT l.cycle_ts, t.ledger_metrics_json, {cols} FROM ledger_metrics l "
+        "LEFT JOIN cycle_trace t ON t.cycle_ts = l.cycle_ts WHERE l.cycle_ts >= ? ORDER BY l.cycle_ts", [since]
     ).fetchall():
         try:
             exact = json.loads(row[1] or "{}")
         except ValueError:
-            report.add(ERROR, row[0], "ledger_metrics", "metrics_json", "is not JSON")
+            report.add(ERROR, row[0], "cycle_trace", "ledger_metrics_json", "is not JSON")
             continue
         for name, typed in zip(_LEDGER_JSON, row[2:]):
             if name in exact and typed is not None and Decimal(exact[name]) != typed:

@@ -22,7 +22,14 @@ from btcbot_pipeline.quality.worker import (
     InProcessGates,
     gates_for,
 )
-from btcbot_pipeline_tests.quality.test_suites import GP, NAMES, PARAMS, _good_market, _set
+from btcbot_pipeline_tests.quality.test_suites import (
+    GP,
+    NAMES,
+    PARAMS,
+    _good_market,
+    _set,
+    cycle_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +39,6 @@ def traded() -> tuple[dict[str, list[tuple[Any, ...]]], list[Any]]:
     from btcbot_pipeline.domain.ledger import LedgerState
     from btcbot_pipeline.domain.market import finalize_snapshot
     from btcbot_pipeline.domain.universe import select_universe
-    from btcbot_pipeline.storage.rows import cycle_rows
     from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
 
     snaps = [finalize_snapshot(snapshot(*(symbol(n) for n in NAMES), cycle_ts=CYCLE_TS), max_data_age_s=60)]

@@ -17,8 +17,8 @@ from btcbot_pipeline.domain.market import finalize_snapshot
 from btcbot_pipeline.domain.params import CycleParams, PolicyParams, UniverseParams
 from btcbot_pipeline.domain.universe import select_universe
 from btcbot_pipeline.quality import rules as Q
+from btcbot_pipeline.storage import rows as R
 from btcbot_pipeline.storage.book import TABLES
-from btcbot_pipeline.storage.rows import cycle_rows, market_rows, universe_rows
 from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
 
 PARAMS = CycleParams(
@@ -36,6 +36,23 @@ def ge() -> Any:
     from btcbot_pipeline.quality import expectations
 
     return expectations
+
+
+def _tuples(tables: dict[str, R.Columns]) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows as tuples in schema order, so a test can change one value of one row."""
+    return {t: R.as_rows(cols) for t, cols in tables.items()}
+
+
+def market_rows(snapshots: Any) -> dict[str, list[tuple[Any, ...]]]:
+    return _tuples(R.market_rows(snapshots))
+
+
+def universe_rows(selections: Any) -> dict[str, list[tuple[Any, ...]]]:
+    return _tuples(R.universe_rows(selections))
+
+
+def cycle_rows(results: Any, carried_from: str | None) -> dict[str, list[tuple[Any, ...]]]:
+    return _tuples(R.cycle_rows(results, carried_from))
 
 
 def _set(table: str, row: tuple[Any, ...], **values: Any) -> tuple[Any, ...]:
