@@ -166,8 +166,9 @@ def table(runs: list[dict], configs: list[str], peers: list[str]) -> str:
     if of("trading-100pairs-2d") and (t10 := median(of("trading-2d"), "wall_s")):
         t100 = median(of("trading-100pairs-2d"), "wall_s")
         rows["wall 100 pairs / 10 pairs (trading, 2 days)"] = {"ours trading": t100 / t10 if t100 else None}
-    rows["processes left behind (all runs)"] = {
-        c: sum(r["left_behind"] for r in runs if r["label"].startswith(source[c].split("-")[0])) for c in columns}
+    mine = {c: [r for r in runs if r["label"].startswith(source[c].split("-")[0])] for c in columns}
+    rows["processes left behind (all runs)"] = {c: sum(r["left_behind"] for r in mine[c]) for c in columns}
+    rows["failed runs (exit ≠ 0, left out above)"] = {c: sum(r["returncode"] != 0 for r in mine[c]) for c in columns}
     ratios = [(c, p) for c in columns[: len(configs)] for p in peers]
     head = ["figure", *columns, *(f"{c.split()[1]} / {p}" for c, p in ratios)]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -175,7 +176,7 @@ def table(runs: list[dict], configs: list[str], peers: list[str]) -> str:
         cells = [fmt(values.get(c)) for c in columns]
         for c, p in ratios:
             a, b = values.get(c), values.get(p)
-            cells.append(f"{a / b:.2f}×" if a and b and "left behind" not in name else "")
+            cells.append(f"{a / b:.2f}×" if a and b and "runs" not in name else "")
         lines.append("| " + " | ".join([name, *cells]) + " |")
     return "\n".join(lines)
 
