@@ -297,16 +297,24 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.quality.worker import discard_prestarted, prestart
+
+    prestart()  # Great Expectations starts loading in its worker process while we check and set up
+    try:
+        return _run_backtest(args)
+    finally:
+        discard_prestarted()  # a refused backtest never took the worker: end it now, not after its import
+
+
+def _run_backtest(args: argparse.Namespace) -> int:
     import time
 
     from btcbot_pipeline.adapters.replay.span import dataset_span
     from btcbot_pipeline.defs.backtest.run import prepare, run, show_progress
     from btcbot_pipeline.defs.backtest.spec import make_spec, parse_sets, read_params_file
-    from btcbot_pipeline.quality.worker import prestart
     from btcbot_pipeline.reporting.books import open_book
     from btcbot_pipeline.reporting.report import build_report, format_text
 
-    prestart()  # Great Expectations starts loading in its worker process while we check and set up
     checked = validate_replay_dataset(args.dataset)
     if not checked.ok:
         print(checked.format_text(), file=sys.stderr)

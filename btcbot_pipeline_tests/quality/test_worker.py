@@ -1,0 +1,53 @@
+"""How the gate worker process ends: at once when nobody needs it, after its verdict when one
+is pending, gracefully when idle (the command-level check, that nothing outlives
+``btcbot backtest``, is in test_no_leftover_processes.py)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from btcbot_pipeline.quality import worker as W
+
+
+def _processes(gates: W.GateWorker) -> list:
+    assert gates._pool is not None, "the worker did not start"
+    return list(gates._pool._processes.values())
+
+
+def test_a_worker_still_importing_ge_is_ended_and_reaped_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(W, "_prestarted", [W.GateWorker()])  # started in case a run needs GE
+    processes = _processes(W._prestarted[0])
+
+    t0 = time.perf_counter()
+    gates = W.gates_for(3)  # three cycles: validated here, the prestarted worker is not needed
+    seconds = time.perf_counter() - t0
+
+    assert isinstance(gates, W.ExactGates) and W._prestarted == []
+    assert [p.exitcode for p in processes] != [None] and all(p.exitcode is not None for p in processes)
+    assert seconds < 2, f"closing took {seconds:.1f} s: it waited for GE's import"
+
+
+def test_a_pending_verdict_is_waited_for_then_an_idle_worker_exits_cleanly() -> None:
+    gates = W.GateWorker()
+    processes = _processes(gates)
+    assert gates._pool is not None
+    pending = gates._pool.submit(W._ready)  # a call the worker answers once GE is imported, as a verdict
+    gates._verdicts.append(pending)
+
+    gates.close()  # a verdict is pending: close waits for it (neither cancelled nor killed)
+
+    assert pending.done() and not pending.cancelled() and pending.result() is True
+    for p in processes:  # then the idle worker is asked to exit, not killed
+        p.join(timeout=60)
+        assert p.exitcode == 0
+
+
+def test_discard_prestarted_ends_an_untaken_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(W, "_prestarted", [W.GateWorker()])
+    processes = _processes(W._prestarted[0])
+
+    W.discard_prestarted()
+
+    assert W._prestarted == [] and all(p.exitcode is not None for p in processes)
