@@ -27,7 +27,14 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 from btcbot_pipeline.quality import expectations
-from btcbot_pipeline.quality.rules import SUITES, GateResult, Record, Suite, evaluate_exact
+from btcbot_pipeline.quality.rules import (
+    SUITES,
+    Frame,
+    GateResult,
+    Suite,
+    evaluate_exact,
+    with_rows,
+)
 
 
 def _ready() -> bool:
@@ -35,8 +42,10 @@ def _ready() -> bool:
     return True
 
 
-def _validate(suite_name: str, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
-    return expectations.validate_frames(SUITES[suite_name], frames)
+def _validate(suite_name: str, ge_frames: Sequence[Any]) -> GateResult:
+    """In the worker: GE's verdict over the narrow frames (offending rows are rendered by
+    the caller, from the columns it kept)."""
+    return expectations.validate_ge(SUITES[suite_name], ge_frames)
 
 
 log = logging.getLogger(__name__)
@@ -53,7 +62,7 @@ class ExactGates:
     """The same interface without Great Expectations: each suite evaluated in pure Python by
     :func:`~btcbot_pipeline.quality.rules.evaluate_exact`, which reproduces GE's verdicts
     failure for failure (expectation type, observed count, offending rows; tested). A frame
-    is the records themselves (no pandas)."""
+    is the suite's narrow columns (no pandas)."""
 
     name = "exact"
 
@@ -63,14 +72,14 @@ class ExactGates:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def frame(self, suite: Suite, recs: list[Record]) -> Any:
-        return recs
+    def frame(self, suite: Suite, frame: Frame) -> Any:
+        return expectations.narrow(suite, frame)
 
-    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
-        def result() -> tuple[GateResult, list[Record]]:
-            recs = [r for f in frames for r in f]
-            verdict = evaluate_exact(suite, recs)
-            return verdict, ([] if verdict.passed else recs)
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, Frame]]:
+        def result() -> tuple[GateResult, Frame]:
+            whole = Frame.concat(list(frames))
+            verdict = evaluate_exact(suite, whole)
+            return verdict, (Frame({}, 0) if verdict.passed else whole)
 
         return result
 
@@ -86,13 +95,13 @@ class InProcessGates:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def frame(self, suite: Suite, recs: list[Record]) -> Any:
-        return expectations.frame(suite, recs)
+    def frame(self, suite: Suite, frame: Frame) -> Any:
+        return expectations.frame(suite, frame)
 
-    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
+    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, Frame]:
         return expectations.validate_frames(suite, frames)
 
-    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, Frame]]:
         return lambda: self.validate_frames(suite, frames)
 
 
@@ -227,27 +236,31 @@ class GateWorker:
         else:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def frame(self, suite: Suite, recs: list[Record]) -> Any:
-        return expectations.frame(suite, recs)
+    def frame(self, suite: Suite, frame: Frame) -> Any:
+        return expectations.frame(suite, frame)
 
-    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, list[Record]]:
+    def validate_frames(self, suite: Suite, frames: Sequence[Any]) -> tuple[GateResult, Frame]:
         return self.submit(suite, frames)()
 
-    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, list[Record]]]:
+    def submit(self, suite: Suite, frames: Sequence[Any]) -> Callable[[], tuple[GateResult, Frame]]:
         """Hand a chunk's frames to the worker now; the returned call waits for the verdict
         (or validates here if the worker is gone)."""
         future = None
         if self._pool is not None:
             try:
-                future = self._pool.submit(_validate, suite.name, list(frames))
+                future = self._pool.submit(_validate, suite.name, [f.ge for f in frames])
                 self._verdicts = [f for f in self._verdicts if not f.done()] + [future]
             except BrokenProcessPool:
                 self.close()
 
-        def result() -> tuple[GateResult, list[Record]]:
+        def result() -> tuple[GateResult, Frame]:
             if future is not None:
                 try:
-                    return future.result()
+                    verdict = future.result()
+                    if verdict.passed:
+                        return verdict, Frame({}, 0)
+                    shown = Frame.concat([f.shown for f in frames])
+                    return with_rows(verdict, shown), shown
                 except BrokenProcessPool as exc:
                     self.close()  # the worker died: validate here from now on
                     log.warning("the gate worker process stopped (%s); validating in this process", exc)
