@@ -305,7 +305,8 @@ class Book:
 
     def migrate(self) -> int | None:
         """Bring a book of an older schema version to :data:`SCHEMA_VERSION`, in one
-        transaction (all steps or none); returns the version it had.
+        transaction (all steps and the re-seal of its cycles, or none); returns the version
+        it had. Its seals are checked first: edited rows are never re-sealed as good.
 
         Raises:
             BookError: the book is of a newer version than this code knows, or of a
@@ -325,12 +326,25 @@ class Book:
                 f"this book is of schema version {version}, which this code cannot migrate to version "
                 f"{SCHEMA_VERSION} (no migration from version {unknown[0]}): start a new book"
             )
+        from btcbot_pipeline.storage import seal  # (it builds on this module's tables)
+
+        edited = seal.unsealed_cycles(self.con)
+        if edited:
+            raise BookError(
+                f"this book of schema version {version} is not migrated to version {SCHEMA_VERSION}: the rows of "
+                f"{len(edited)} cycle(s) differ from what their run committed (first {edited[0]:%Y-%m-%dT%H:%M}); "
+                "a migration re-seals the book, so it never starts from edited rows. btcbot verify lists them"
+            )
         self.con.execute("BEGIN TRANSACTION")
         try:
             for v in steps:
                 for statement in MIGRATIONS[v]:
                     self.con.execute(statement)
             self.con.execute("UPDATE book_info SET schema_version = ?", [SCHEMA_VERSION])
+            first = self.con.execute(f"SELECT min(cycle_ts) FROM {seal.SEAL_TABLE}").fetchone() \
+                if self.has_table(seal.SEAL_TABLE) else None
+            if first and first[0] is not None:
+                seal.seal_from(self.con, first[0])  # the same rows, hashed as this schema stores them
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")

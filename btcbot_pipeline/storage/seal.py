@@ -56,22 +56,44 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'ALTER TABLE book_info ADD COLUMN IF NOT EXISTS "{name}" {sql_type}')
 
 
-def _row_text(table: str) -> str:
+def _row_text(table: str, stored: list[str] | None = None) -> str:
+    """A row as text: its columns in table order (``stored``: the columns the book's table
+    has, for a book of an older schema; default: this schema's)."""
     skip = RUN_ONLY_COLUMNS.get(table, ())
-    parts = [f"coalesce(CAST(\"{name}\" AS VARCHAR), '{_NULL}')" for name, _ in TABLES[table] if name not in skip]
+    names = stored if stored is not None else [name for name, _ in TABLES[table]]
+    parts = [f"coalesce(CAST(\"{name}\" AS VARCHAR), '{_NULL}')" for name in names if name not in skip]
     return f"concat_ws({_SEP}, {', '.join(parts)})"
 
 
+def _stored_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]
+    ).fetchall()]
+
+
+def unsealed_cycles(con: duckdb.DuckDBPyConnection) -> list[datetime]:
+    """Cycles whose stored rows (read with the columns the book's tables have now) no
+    longer give the digest they were sealed with: checked before a migration rewrites
+    the tables, so that a migration never re-seals edited rows as good."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [SEAL_TABLE]).fetchone()[0]:
+        return []
+    digests = table_digests(con, stored=True)
+    return [ts for ts, rows in con.execute(f"SELECT cycle_ts, rows_digest FROM {SEAL_TABLE} ORDER BY cycle_ts").fetchall()
+            if rows_digest(digests.get(ts, {})) != rows]
+
+
 def table_digests(con: duckdb.DuckDBPyConnection, start: datetime | None = None,
-                  end: datetime | None = None) -> dict[datetime, dict[str, str]]:
+                  end: datetime | None = None, *, stored: bool = False) -> dict[datetime, dict[str, str]]:
     """``{cycle_ts: {table: sha256}}`` of the stored rows of cycles in ``[start, end)``
-    (``None``: unbounded), for every sealed table that has rows for the cycle."""
+    (``None``: unbounded), for every sealed table that has rows for the cycle. ``stored``:
+    hash the columns the book's tables have (a book not migrated yet), not this schema's."""
     where, params = _window(start, end)
     out: dict[datetime, dict[str, str]] = {}
     for table in SEALED_TABLES:
+        text = _row_text(table, _stored_columns(con, table) if stored else None)
         rows = con.execute(
             f"SELECT cycle_ts, sha256(string_agg(h, chr(10) ORDER BY h)) FROM "
-            f"(SELECT cycle_ts, md5({_row_text(table)}) AS h FROM {table} {where}) GROUP BY cycle_ts",
+            f"(SELECT cycle_ts, md5({text}) AS h FROM {table} {where}) GROUP BY cycle_ts",
             params,
         ).fetchall()
         for ts, digest in rows:
