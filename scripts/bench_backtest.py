@@ -15,7 +15,8 @@ Runs, each round (default 3), ours and a peer alternated (the order flips every 
 - the peers of ``../shared/peers/`` (backtrader, vectorbt) on the same candles, each in its own
   virtual environment under ``.bench/`` (made once); vectorbt runs once before timing (numba cache).
 
-Figures are medians over rounds; the marginal rate is (5,760 − 576) / (t20 − t2) on medians.
+Figures are medians over rounds; the marginal rate is (5,760 − 576) / (t20 − t2) on medians,
+shown on wall and on CPU seconds (the latter drifts less when others load the machine).
 Usage::
 
     .venv/bin/python scripts/bench_backtest.py [--rounds 3] [--json runs.json]
@@ -163,9 +164,15 @@ def table(runs: list[dict], configs: list[str], peers: list[str]) -> str:
         for c in configs
         if (t20 := median(of(f"{c}-20d"), "wall_s")) and (t2 := median(of(f"{c}-2d"), "wall_s")) and t20 > t2
     }
-    if of("trading-100pairs-2d") and (t10 := median(of("trading-2d"), "wall_s")):
-        t100 = median(of("trading-100pairs-2d"), "wall_s")
-        rows["wall 100 pairs / 10 pairs (trading, 2 days)"] = {"ours trading": t100 / t10 if t100 else None}
+    rows["marginal cycles/s on CPU (5,184 / (cpu20 − cpu2))"] = {
+        f"ours {c}": (CYCLES20 - CYCLES2) / (c20 - c2)
+        for c in configs
+        if (c20 := median(of(f"{c}-20d"), "cpu_s")) and (c2 := median(of(f"{c}-2d"), "cpu_s")) and c20 > c2
+    }
+    for key, what in (("wall_s", "wall"), ("cpu_s", "CPU")):
+        if of("trading-100pairs-2d") and (t10 := median(of("trading-2d"), key)):
+            t100 = median(of("trading-100pairs-2d"), key)
+            rows[f"{what} 100 pairs / 10 pairs (trading, 2 days)"] = {"ours trading": t100 / t10 if t100 else None}
     mine = {c: [r for r in runs if r["label"].startswith(source[c].split("-")[0])] for c in columns}
     rows["processes left behind (all runs)"] = {c: sum(r["left_behind"] for r in mine[c]) for c in columns}
     rows["failed runs (exit ≠ 0, left out above)"] = {c: sum(r["returncode"] != 0 for r in mine[c]) for c in columns}
