@@ -41,14 +41,14 @@ from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.payloads import (
     dumps,
+    ledger_state_from_payload,
+    ledger_state_payload,
     order_payload,
-    state_from_payload,
-    state_payload,
+    risk_state_from_payload,
+    risk_state_payload,
     universe_payload,
 )
 from btcbot_pipeline.domain.risk import RiskClear, RiskState
-from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
-from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universes
 from btcbot_pipeline.quality.rules import (
@@ -245,7 +245,7 @@ class Carry:
         if self.state is None:
             return None
         risk = None if self.risk is None else dumps(risk_state_payload(self.risk))
-        return chain_digest(dumps(state_payload(self.state)), risk)
+        return chain_digest(dumps(ledger_state_payload(self.state)), risk)
 
 
 def chunks(partitions: Sequence[Partition], limit: int = CHUNK_CYCLES) -> list[tuple[Partition, ...]]:
@@ -270,7 +270,7 @@ def carry_in(book: Book, window: Window) -> Carry:
     last = book.last_ledger_state(window.start)
     pending = book.pending_clears(window)
     return Carry(
-        state=state_from_payload(json.loads(last[1])) if last else None,
+        state=ledger_state_from_payload(json.loads(last[1])) if last else None,
         carried_ts=last[0] if last else None,
         risk=risk_state_from_payload(json.loads(last[2])) if last and last[2] is not None else None,
         clear=RiskClear(",".join(c for c, _ in pending), "; ".join(r for _, r in pending)) if pending else None,

@@ -62,9 +62,8 @@ from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
 from btcbot_pipeline.domain.params import CycleParams
+from btcbot_pipeline.domain.payloads import risk_state_from_payload, risk_state_payload
 from btcbot_pipeline.domain.risk import RiskClear, RiskState
-from btcbot_pipeline.domain.risk import state_from_payload as risk_state_from_payload
-from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.settings import load_settings
 
@@ -225,14 +224,14 @@ def fold(variant: Variant, snapshots: list[MarketSnapshot], selections: list[Uni
     risk_text: str | None = None
     for index, begin in enumerate(range(0, len(snapshots), variant.chunk)):
         state = (
-            payloads.state_from_payload(json.loads(state_text)) if state_text else LedgerState.opening(params.start_capital_try)
+            payloads.ledger_state_from_payload(json.loads(state_text)) if state_text else LedgerState.opening(params.start_capital_try)
         )
         risk: RiskState | None = risk_state_from_payload(json.loads(risk_text)) if risk_text else None
         clear = RiskClear(f"clear-{index}", "digest test") if index == variant.clear_at_chunk else None
         end = begin + variant.chunk
         window = run_cycles(snapshots[begin:end], selections[begin:end], state, params, risk=risk, clear=clear)
         results.extend(window)
-        state_text = payloads.dumps(payloads.state_payload(window[-1].state))
+        state_text = payloads.dumps(payloads.ledger_state_payload(window[-1].state))
         last_risk = window[-1].risk
         risk_text = None if last_risk is None else payloads.dumps(risk_state_payload(last_risk.state))
     return results
@@ -280,7 +279,7 @@ def digest(snapshots: list[MarketSnapshot], selections: list[UniverseSelection],
         for event in result.events:
             add([event.event_id, event.cycle_id, payloads._ts(event.cycle_ts), event.client_order_id, event.event_type, event.status_after])
         add(payloads.metrics_payload(result.metrics))
-        add(payloads.state_payload(result.state))
+        add(payloads.ledger_state_payload(result.state))
         add(_risk_payload(result))
     return sha.hexdigest()
 

@@ -1,29 +1,49 @@
 """JSON-ready views of the domain objects, and the way back for those a later stage reads.
 
-Decimals are written in fixed-point text, which round-trips to the same value, so
-a stage that reads its input back from the book computes byte-identical results to one
-that received it in memory. :func:`dumps` is the one JSON encoder: sorted keys, no
-whitespace, so equal payloads are equal bytes.
+One generic codec serves every dataclass: :func:`to_payload` walks an object's fields,
+:func:`from_payload` builds one back from its type hints. The encoding, by value type:
+
+- ``Decimal``: fixed-point text (``format(v, "f")``: ``1E+2`` is ``"100"``), which
+  round-trips to the same value, so a stage that reads its input back from the book
+  computes byte-identical results to one that received it in memory;
+- ``datetime``: UTC text, ``2026-01-01T00:30:00Z``, with ``.ffffff`` only when there are
+  microseconds (an OMS retry time);
+- enums: their value; tuples: lists; mappings: dicts (read back sorted by key);
+- a dataclass: a dict of its fields, under the field names.
+
+Where a payload is not simply the fields, :data:`SHAPES` says so (omitted, renamed,
+records, omitted while default): no class has a converter of its own, so a new field
+reaches the book without code here. :func:`dumps` is the one JSON encoder: sorted keys,
+no whitespace, so equal payloads are equal bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from enum import Enum
+from types import NoneType, UnionType
+from typing import Any, TypeVar
 
 import orjson
 
-from btcbot_pipeline.domain.cycle import CycleResult
+from btcbot_pipeline.domain.cycle import CycleResult, ModeDecision
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent
-from btcbot_pipeline.domain.ledger import Holding, LedgerMetrics, LedgerState
+from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSnapshot
-from btcbot_pipeline.domain.oms import OmsState, OrderStatus, SimOrder, TokenBucket
+from btcbot_pipeline.domain.oms import OmsState, SimOrder
 from btcbot_pipeline.domain.plan import PortfolioPlan
+from btcbot_pipeline.domain.risk import RiskState
 from btcbot_pipeline.domain.universe import UniverseSelection
-from btcbot_pipeline.domain.vocabulary import Side
+
+T = TypeVar("T")
+Payload = dict[str, Any]
 
 
 def dumps(payload: Any) -> str:
@@ -42,10 +62,6 @@ def _d(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
-def _D(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
 def _ts(value: datetime | None) -> str | None:
     """UTC text, with microseconds only when there are any (an OMS retry time)."""
     if value is None:
@@ -59,292 +75,292 @@ def parse_ts(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ" if "." in value else "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
-# -- market snapshot -----------------------------------------------------------------
+# -- where a payload is not simply the fields ----------------------------------------
 
 
-def rules_payload(rules: SymbolRules | None) -> dict[str, Any] | None:
-    if rules is None:
-        return None
-    return {
-        "symbol": rules.symbol,
-        "tick_size": _d(rules.tick_size),
-        "lot_size": _d(rules.lot_size),
-        "min_notional_try": _d(rules.min_notional_try),
-        "price_scale": rules.price_scale,
-        "quantity_scale": rules.quantity_scale,
-        "status": rules.status,
-    }
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How one dataclass's payload departs from its fields.
+
+    omit: fields left out (kept elsewhere, or not part of the stored view);
+    rename: field → payload key;
+    records: a field of tuples written as a list of dicts under these keys;
+    omit_while_default: fields left out while they equal their default (and read back
+    as it when absent);
+    iso_times: fields whose datetimes are written by ``isoformat()`` (``+00:00``, not ``Z``).
+    """
+
+    omit: frozenset[str] = frozenset()
+    rename: Mapping[str, str] = field(default_factory=dict)
+    records: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    omit_while_default: frozenset[str] = frozenset()
+    iso_times: frozenset[str] = frozenset()
 
 
-def symbol_payload(s: SymbolSnapshot) -> dict[str, Any]:
-    return {
-        "symbol": s.symbol,
-        "data_ts": _ts(s.data_ts),
-        "staleness_s": s.staleness_s,
-        "best_bid": _d(s.best_bid),
-        "best_ask": _d(s.best_ask),
-        "last": _d(s.last),
-        "high_24h": _d(s.high_24h),
-        "low_24h": _d(s.low_24h),
-        "quote_volume_try": _d(s.quote_volume_try),
-        "daily_change_pct": _d(s.daily_change_pct),
-        "closes": [_d(c) for c in s.closes],
-        "rules": rules_payload(s.rules),
-        "skip_reason": s.skip_reason,
-    }
+SHAPES: Mapping[type, Shape] = {
+    SymbolRules: Shape(omit=frozenset({"out_of_range"})),  # derived from the other rules on load
+    SymbolSnapshot: Shape(omit=frozenset({"bar_low", "bar_high", "bar_volume"})),  # the fill model's, not the market row's
+    MarketSnapshot: Shape(omit=frozenset({"symbols"})),  # one row per symbol, apart from the cycle's
+    ModeDecision: Shape(rename={"base": "base_mode", "override": "override_mode", "final": "final_mode"}),
+    PortfolioPlan: Shape(omit=frozenset({"mode"})),  # the plan payload carries the whole ModeDecision
+    UniverseSelection: Shape(records={"rejected": ("symbol", "reason")}),
+    LedgerState: Shape(omit_while_default=frozenset({"oms"})),  # absent while the OMS has never run
+    RiskState: Shape(iso_times=frozenset({"latches"})),  # as the risk state has always been stored
+}
+_PLAIN: Shape = Shape()
 
 
-def symbol_from_payload(p: dict[str, Any]) -> SymbolSnapshot:
-    rules = p["rules"]
-    return SymbolSnapshot(
-        symbol=p["symbol"],
-        data_ts=parse_ts(p["data_ts"]),
-        staleness_s=p["staleness_s"],
-        best_bid=_D(p["best_bid"]),
-        best_ask=_D(p["best_ask"]),
-        last=_D(p["last"]),
-        high_24h=_D(p["high_24h"]),
-        low_24h=_D(p["low_24h"]),
-        quote_volume_try=_D(p["quote_volume_try"]),
-        daily_change_pct=_D(p["daily_change_pct"]),
-        closes=tuple(Decimal(c) for c in p["closes"]),
-        rules=None
-        if rules is None
-        else SymbolRules(
-            symbol=rules["symbol"],
-            tick_size=_D(rules["tick_size"]),
-            lot_size=_D(rules["lot_size"]),
-            min_notional_try=_D(rules["min_notional_try"]),
-            price_scale=rules["price_scale"],
-            quantity_scale=rules["quantity_scale"],
-            status=rules["status"],
-        ),
-        skip_reason=p["skip_reason"],
-    )
+# -- the codec: one encoder and one decoder per dataclass, written from its fields --
+#
+# Each is the source of one function, made once per class from its type hints and its
+# :class:`Shape`: ``{"qty": _fmt(o.qty, "f"), ...}`` and ``Holding(qty=Decimal(p["qty"]), ...)``,
+# what a hand-written converter would say, so the generic codec costs no more than one.
+
+_Compiled = Callable[..., Any]
+_ENCODERS: dict[type, _Compiled] = {}
+_DECODERS: dict[tuple[type, tuple[str, ...]], _Compiled] = {}
+_AS_IS: frozenset[Any] = frozenset({str, int, bool, float, Any, object})
 
 
-def market_cycle_payload(snapshot: MarketSnapshot) -> dict[str, Any]:
+def to_payload(value: Any) -> Any:
+    """The JSON-ready view of a dataclass (and of the dataclasses, values and containers it holds)."""
+    encode = _ENCODERS.get(type(value))
+    return (encode or _encoder(type(value)))(value)
+
+
+def from_payload(kind: type[T], payload: Mapping[str, Any], **given: Any) -> T:
+    """The ``kind`` a payload of :func:`to_payload` came from; the ``given`` fields as they are.
+
+    A field the payload lacks (omitted, or left out while default) takes its default."""
+    names = tuple(given)
+    decode = _DECODERS.get((kind, names))
+    return (decode or _decoder(kind, names))(payload, given)  # type: ignore[no-any-return]
+
+
+def _optional(hint: Any) -> tuple[Any, bool]:
+    """``X`` and whether the hint is ``X | None``."""
+    if typing.get_origin(hint) in (UnionType, typing.Union) and NoneType in typing.get_args(hint):
+        (inner,) = [a for a in typing.get_args(hint) if a is not NoneType]
+        return inner, True
+    return hint, False
+
+
+class _Writer:
+    """The source of one class's encoder or decoder, and the names it refers to."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, Any] = {"Decimal": Decimal, "_fmt": format, "_ts": _ts, "parse_ts": parse_ts,
+                                      "_iso": datetime.isoformat, "_from_iso": datetime.fromisoformat}
+        self.depth = 0
+        self.iso = False  # the field being written keeps its datetimes in isoformat()
+
+    def ref(self, value: Any) -> str:
+        name = f"_r{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def var(self) -> str:
+        self.depth += 1
+        return f"x{self.depth}"
+
+    def out(self, expr: str, hint: Any) -> str:
+        """An expression for the payload of ``expr``, a value of type ``hint``."""
+        inner, optional = _optional(hint)
+        if inner is datetime and not self.iso:
+            return f"_ts({expr})"  # None as None
+        converted = self._out(expr, inner)
+        if converted == expr or not optional:
+            return converted
+        return f"(None if {expr} is None else {converted})"
+
+    def _out(self, expr: str, hint: Any) -> str:
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if hint in _AS_IS:
+            return expr
+        if hint is Decimal:
+            return f'_fmt({expr}, "f")'
+        if hint is datetime:
+            return f"_iso({expr})"
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            x = self.var()
+            return f"[{self.out(x, args[0])} for {x} in {expr}]"
+        if origin in (Mapping, dict):
+            x = self.var()
+            value = self.out(x, args[1])
+            return f"dict({expr})" if value == x else f"{{k: {value} for k, {x} in {expr}.items()}}"
+        if isinstance(hint, type) and issubclass(hint, Enum):
+            return f"{expr}.value"
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            return f"{self.ref(_encoder(hint))}({expr})"
+        raise TypeError(f"no payload for a {hint!r}")
+
+    def back(self, expr: str, hint: Any) -> str:
+        """An expression for the value of type ``hint`` whose payload is ``expr``."""
+        inner, optional = _optional(hint)
+        converted = self._back(expr, inner)
+        if converted == expr or not optional:
+            return converted
+        return f"(None if {expr} is None else {converted})"
+
+    def _back(self, expr: str, hint: Any) -> str:
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if hint in _AS_IS:
+            return expr
+        if hint is Decimal:
+            return f"Decimal({expr})"
+        if hint is datetime:
+            return f"{'_from_iso' if self.iso else 'parse_ts'}({expr})"
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            x = self.var()
+            return f"tuple({self.back(x, args[0])} for {x} in {expr})"
+        if origin is tuple:  # a fixed tuple, e.g. a row of records
+            return f"({''.join(self.back(f'{expr}[{i}]', a) + ', ' for i, a in enumerate(args))})"
+        if origin in (Mapping, dict):  # read back in key order, whatever order the payload had
+            x = self.var()
+            value = self.back(x, args[1])
+            return f"dict(sorted({expr}.items()))" if value == x else f"{{k: {value} for k, {x} in sorted({expr}.items())}}"
+        if isinstance(hint, type) and issubclass(hint, Enum):
+            return f"{self.ref(hint)}({expr})"
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            return f"{self.ref(_decoder(hint))}({expr}, _NONE)"
+        raise TypeError(f"no way back from a payload to {hint!r}")
+
+    def function(self, source: list[str], name: str) -> _Compiled:
+        scope = dict(self.names, _NONE={})
+        exec("\n".join(source), scope)  # noqa: S102 - our own source, written from the class's fields
+        return scope[name]  # type: ignore[no-any-return]
+
+
+def _fields(kind: type) -> list[tuple[dataclasses.Field[Any], str, Any]]:
+    """The fields a payload holds: each with its key and its resolved type hint."""
+    shape, hints = SHAPES.get(kind, _PLAIN), typing.get_type_hints(kind)
+    return [(f, shape.rename.get(f.name, f.name), hints[f.name]) for f in dataclasses.fields(kind) if f.name not in shape.omit]
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    return f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+
+
+def _encoder(kind: type) -> _Compiled:
+    if kind in _ENCODERS:
+        return _ENCODERS[kind]
+    if not dataclasses.is_dataclass(kind):
+        raise TypeError(f"no payload for a {kind.__name__}: not a dataclass")
+    shape, w = SHAPES.get(kind, _PLAIN), _Writer()
+    always: list[str] = []
+    unless_default: list[str] = []
+    for f, key, hint in _fields(kind):
+        records, w.iso = shape.records.get(f.name), f.name in shape.iso_times
+        if records:  # a tuple of tuples: one dict per tuple
+            (row,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
+            x = w.var()
+            cells = ", ".join(f"{k!r}: {w.out(f'{x}[{i}]', a)}" for i, (k, a) in enumerate(zip(records, typing.get_args(row))))
+            expr = f"[{{{cells}}} for {x} in o.{f.name}]"
+        else:
+            expr = w.out(f"o.{f.name}", hint)
+        if f.name in shape.omit_while_default:
+            unless_default.append(f"    if o.{f.name} != {w.ref(_default(f))}:\n        out[{key!r}] = {expr}")
+        else:
+            always.append(f"{key!r}: {expr}")
+    source = ["def encode(o):", f"    out = {{{', '.join(always)}}}", *unless_default, "    return out"]
+    encode = _ENCODERS[kind] = w.function(source, "encode")
+    return encode
+
+
+def _decoder(kind: type, given: tuple[str, ...] = ()) -> _Compiled:
+    """``decode(p, given)``: the fields named in ``given`` are passed as they are."""
+    if (kind, given) in _DECODERS:
+        return _DECODERS[kind, given]
+    shape, w = SHAPES.get(kind, _PLAIN), _Writer()
+    args: list[str] = []
+    for f, key, hint in _fields(kind):
+        if f.name in given:
+            continue
+        records, w.iso = shape.records.get(f.name), f.name in shape.iso_times
+        value = w.back(f"[[r[k] for k in {records!r}] for r in p[{key!r}]]" if records else f"p[{key!r}]", hint)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            args.append(f"{f.name}={value}")
+        elif f.default_factory is dataclasses.MISSING:  # absent: the default
+            args.append(f"{f.name}={value} if {key!r} in p else {w.ref(f.default)}")
+        else:
+            args.append(f"{f.name}={value} if {key!r} in p else {w.ref(f.default_factory)}()")
+    source = ["def decode(p, given):", f"    return {w.ref(kind)}({', '.join([*args, '**given'])})"]
+    decode = _DECODERS[kind, given] = w.function(source, "decode")
+    return decode
+
+
+# -- the payloads the stages store ---------------------------------------------------
+
+
+def symbol_payload(s: SymbolSnapshot) -> Payload:
+    return to_payload(s)
+
+
+def symbol_from_payload(p: Mapping[str, Any]) -> SymbolSnapshot:
+    return from_payload(SymbolSnapshot, p)
+
+
+def market_cycle_payload(snapshot: MarketSnapshot) -> Payload:
     """The snapshot-level fields (one per cycle, even when no symbol could be read)."""
-    return {
-        "cycle_ts": _ts(snapshot.cycle_ts),
-        "source": snapshot.source,
-        "degraded_reason": snapshot.degraded_reason,
-        "fetched_at": _ts(snapshot.fetched_at),
-    }
+    return to_payload(snapshot)
 
 
 def snapshot_from_payloads(
     cycle_ts: datetime, symbols: list[dict[str, Any]], cycle: dict[str, Any] | None = None
 ) -> MarketSnapshot:
     parsed = sorted((symbol_from_payload(p) for p in symbols), key=lambda s: s.symbol)
-    cycle = cycle or {}
-    return MarketSnapshot(
-        cycle_ts=cycle_ts,
-        symbols=tuple(parsed),
-        source=cycle.get("source", "replay"),
-        degraded_reason=cycle.get("degraded_reason"),
-        fetched_at=parse_ts(cycle.get("fetched_at")),
-    )
+    return from_payload(MarketSnapshot, cycle or {}, cycle_ts=cycle_ts, symbols=tuple(parsed))
 
 
-# -- universe ------------------------------------------------------------------------
+def universe_payload(selection: UniverseSelection) -> Payload:
+    return to_payload(selection)
 
 
-def universe_payload(selection: UniverseSelection) -> dict[str, Any]:
-    return {
-        "cycle_ts": _ts(selection.cycle_ts),
-        "selected": list(selection.selected),
-        "ranked": [
-            {
-                "symbol": r.symbol,
-                "quote_volume_try": _d(r.quote_volume_try),
-                "spread_bps": _d(r.spread_bps),
-                "volatility": _d(r.volatility),
-                "liquidity_score": _d(r.liquidity_score),
-                "spread_score": _d(r.spread_score),
-                "volatility_score": _d(r.volatility_score),
-                "total_score": _d(r.total_score),
-            }
-            for r in selection.ranked
-        ],
-        "rejected": [{"symbol": s, "reason": reason} for s, reason in selection.rejected],
-    }
+def plan_payload(result: CycleResult) -> Payload:
+    """The plan with the cycle's id, its whole mode decision and its rules' statistics."""
+    return {**to_payload(result.plan), "cycle_id": result.cycle_id, "mode": to_payload(result.mode),
+            "rules_stats": result.rules_stats}
 
 
-# -- plan, intents, fills, ledger ----------------------------------------------------
+def intent_payload(i: OrderIntent) -> Payload:
+    return to_payload(i)
 
 
-def plan_payload(result: CycleResult) -> dict[str, Any]:
-    plan: PortfolioPlan = result.plan
-    return {
-        "cycle_id": result.cycle_id,
-        "cycle_ts": _ts(plan.cycle_ts),
-        "mode": {
-            "base_mode": result.mode.base.value,
-            "override_mode": None if result.mode.override is None else result.mode.override.value,
-            "final_mode": result.mode.final.value,
-            "reasons": list(result.mode.reasons),
-        },
-        "cash_try": _d(plan.cash_try),
-        "equity_try": _d(plan.equity_try),
-        "cash_target_try": _d(plan.cash_target_try),
-        "investable_try": _d(plan.investable_try),
-        "allocations": [
-            {
-                "symbol": a.symbol,
-                "weight": _d(a.weight),
-                "target_notional_try": _d(a.target_notional_try),
-                "current_notional_try": _d(a.current_notional_try),
-            }
-            for a in plan.allocations
-        ],
-        "actions": [
-            {
-                "symbol": a.symbol,
-                "side": a.side.value,
-                "desired_notional_try": _d(a.desired_notional_try),
-                "notional_try": _d(a.notional_try),
-                "est_qty": _d(a.est_qty),
-                "mark_price_try": _d(a.mark_price_try),
-                "reason": a.reason,
-                "status": a.status.value,
-                "skip_reason": a.skip_reason,
-                "full_exit": a.full_exit,
-            }
-            for a in plan.actions
-        ],
-        "notes": list(plan.notes),
-        "rules_stats": result.rules_stats,
-    }
+def fill_payload(f: SimulatedFill) -> Payload:
+    return to_payload(f)
 
 
-def intent_payload(i: OrderIntent) -> dict[str, Any]:
-    return {
-        "client_order_id": i.client_order_id,
-        "cycle_id": i.cycle_id,
-        "cycle_ts": _ts(i.cycle_ts),
-        "symbol": i.symbol,
-        "side": i.side.value,
-        "order_type": i.order_type,
-        "price_try": _d(i.price_try),
-        "qty": _d(i.qty),
-        "notional_try": _d(i.notional_try),
-        "mark_price_try": _d(i.mark_price_try),
-        "status": i.status.value,
-        "reason": i.reason,
-        "skip_reason": i.skip_reason,
-        "rules_status": i.rules_status,
-    }
+def metrics_payload(m: LedgerMetrics) -> Payload:
+    return to_payload(m)
 
 
-def fill_payload(f: SimulatedFill) -> dict[str, Any]:
-    return {
-        "fill_id": f.fill_id,
-        "cycle_id": f.cycle_id,
-        "cycle_ts": _ts(f.cycle_ts),
-        "client_order_id": f.client_order_id,
-        "symbol": f.symbol,
-        "side": f.side.value,
-        "qty": _d(f.qty),
-        "mark_price_try": _d(f.mark_price_try),
-        "fill_price_try": _d(f.fill_price_try),
-        "notional_try": _d(f.notional_try),
-        "fee_try": _d(f.fee_try),
-        "slippage_try": _d(f.slippage_try),
-    }
+def order_payload(o: SimOrder) -> Payload:
+    return to_payload(o)
 
 
-def metrics_payload(m: LedgerMetrics) -> dict[str, Any]:
-    return {
-        "cycle_id": m.cycle_id,
-        "cycle_ts": _ts(m.cycle_ts),
-        "realized_pnl_try": _d(m.realized_pnl_try),
-        "unrealized_pnl_try": _d(m.unrealized_pnl_try),
-        "gross_pnl_try": _d(m.gross_pnl_try),
-        "fees_try": _d(m.fees_try),
-        "slippage_try": _d(m.slippage_try),
-        "net_pnl_try": _d(m.net_pnl_try),
-        "equity_try": _d(m.equity_try),
-        "cash_try": _d(m.cash_try),
-        "positions_value_try": _d(m.positions_value_try),
-        "turnover_try": _d(m.turnover_try),
-        "max_drawdown": _d(m.max_drawdown),
-        "start_capital_try": _d(m.start_capital_try),
-    }
+def order_from_payload(p: Mapping[str, Any]) -> SimOrder:
+    return from_payload(SimOrder, p)
 
 
-def order_payload(o: SimOrder) -> dict[str, Any]:
-    return {
-        "client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value, "price_try": _d(o.price_try),
-        "qty": _d(o.qty), "placed_ts": _ts(o.placed_ts), "placed_cycle_id": o.placed_cycle_id,
-        "status": o.status.value, "filled_qty": _d(o.filled_qty), "filled_notional_try": _d(o.filled_notional_try),
-        "fees_try": _d(o.fees_try), "slippage_try": _d(o.slippage_try), "attempts": o.attempts,
-        "next_attempt_ts": _ts(o.next_attempt_ts), "seq": o.seq, "intent_hash": o.intent_hash, "reason": o.reason,
-    }
+def oms_payload(oms: OmsState) -> Payload:
+    return to_payload(oms)
 
 
-def order_from_payload(p: dict[str, Any]) -> SimOrder:
-    return SimOrder(
-        client_order_id=p["client_order_id"], symbol=p["symbol"], side=Side(p["side"]), price_try=Decimal(p["price_try"]),
-        qty=Decimal(p["qty"]), placed_ts=parse_ts(p["placed_ts"]), placed_cycle_id=p["placed_cycle_id"],  # type: ignore[arg-type]
-        status=OrderStatus(p["status"]), filled_qty=Decimal(p["filled_qty"]),
-        filled_notional_try=Decimal(p["filled_notional_try"]), fees_try=Decimal(p["fees_try"]),
-        slippage_try=Decimal(p["slippage_try"]), attempts=p["attempts"], next_attempt_ts=parse_ts(p["next_attempt_ts"]),
-        seq=p["seq"], intent_hash=p["intent_hash"], reason=p["reason"],
-    )
+def oms_from_payload(p: Mapping[str, Any] | None) -> OmsState:
+    return OmsState() if p is None else from_payload(OmsState, p)
 
 
-def oms_payload(oms: OmsState) -> dict[str, Any]:
-    bucket = None if oms.bucket is None else {"tokens": _d(oms.bucket.tokens), "updated_ts": _ts(oms.bucket.updated_ts)}
-    return {
-        "open_orders": [order_payload(o) for o in oms.open_orders],
-        "bucket": bucket,
-        "keys": dict(sorted(oms.keys.items())),
-    }
+def ledger_state_payload(state: LedgerState) -> Payload:
+    return to_payload(state)
 
 
-def oms_from_payload(p: dict[str, Any] | None) -> OmsState:
-    if p is None:
-        return OmsState()
-    b = p["bucket"]
-    return OmsState(
-        open_orders=tuple(order_from_payload(o) for o in p["open_orders"]),
-        bucket=None if b is None else TokenBucket(Decimal(b["tokens"]), parse_ts(b["updated_ts"])),
-        keys=dict(sorted(p["keys"].items())),
-    )
+def ledger_state_from_payload(p: Mapping[str, Any]) -> LedgerState:
+    return from_payload(LedgerState, p)
 
 
-def state_payload(state: LedgerState) -> dict[str, Any]:
-    oms = state.oms
-    return {
-        "start_capital_try": _d(state.start_capital_try),
-        "cash_try": _d(state.cash_try),
-        "holdings": {s: {"qty": _d(h.qty), "cost_try": _d(h.cost_try)} for s, h in state.holdings.items()},
-        "marks": {s: _d(m) for s, m in state.marks.items()},
-        "realized_pnl_try": _d(state.realized_pnl_try),
-        "fees_try": _d(state.fees_try),
-        "slippage_try": _d(state.slippage_try),
-        "turnover_try": _d(state.turnover_try),
-        "peak_equity_try": _d(state.peak_equity_try),
-        "max_drawdown": _d(state.max_drawdown),
-        "last_cycle_ts": _ts(state.last_cycle_ts),
-        # absent while the OMS has never run (an opening book)
-        **({"oms": oms_payload(oms)} if oms.open_orders or oms.bucket is not None or oms.keys else {}),
-    }
+def risk_state_payload(state: RiskState) -> Payload:
+    return to_payload(state)
 
 
-def state_from_payload(p: dict[str, Any]) -> LedgerState:
-    return LedgerState(
-        start_capital_try=Decimal(p["start_capital_try"]),
-        cash_try=Decimal(p["cash_try"]),
-        holdings={s: Holding(Decimal(h["qty"]), Decimal(h["cost_try"])) for s, h in sorted(p["holdings"].items())},
-        marks={s: Decimal(m) for s, m in sorted(p["marks"].items())},
-        realized_pnl_try=Decimal(p["realized_pnl_try"]),
-        fees_try=Decimal(p["fees_try"]),
-        slippage_try=Decimal(p["slippage_try"]),
-        turnover_try=Decimal(p["turnover_try"]),
-        peak_equity_try=_D(p["peak_equity_try"]),
-        max_drawdown=Decimal(p["max_drawdown"]),
-        last_cycle_ts=parse_ts(p["last_cycle_ts"]),
-        oms=oms_from_payload(p.get("oms")),
-    )
+def risk_state_from_payload(p: Mapping[str, Any]) -> RiskState:
+    return from_payload(RiskState, p)

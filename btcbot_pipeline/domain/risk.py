@@ -185,32 +185,3 @@ def decide_with_text(
         daily_pnl_try=daily_pnl,
         state=new_state,
     )
-
-
-def state_payload(state: RiskState) -> dict[str, object]:
-    return {
-        "mode": state.mode.value,
-        "peak_equity_try": None if state.peak_equity_try is None else format(state.peak_equity_try, "f"),
-        "day": state.day,
-        "day_start_equity_try": None if state.day_start_equity_try is None else format(state.day_start_equity_try, "f"),
-        "latches": {k: v.isoformat() for k, v in state.latches.items()},
-        "last_equity_try": None if state.last_equity_try is None else format(state.last_equity_try, "f"),
-        "reasons": list(state.reasons),
-    }
-
-
-def state_from_payload(data: dict[str, object]) -> RiskState:
-    def dec(v: object) -> Decimal | None:
-        return None if v is None else Decimal(str(v))
-
-    latches = data.get("latches") or {}
-    assert isinstance(latches, dict)
-    return RiskState(
-        mode=Mode(str(data["mode"])),
-        peak_equity_try=dec(data.get("peak_equity_try")),
-        day=None if data.get("day") is None else str(data["day"]),
-        day_start_equity_try=dec(data.get("day_start_equity_try")),
-        latches={k: datetime.fromisoformat(str(v)) for k, v in latches.items()},
-        last_equity_try=dec(data.get("last_equity_try")),
-        reasons=tuple(str(r) for r in data.get("reasons") or ()),  # type: ignore[union-attr]
-    )

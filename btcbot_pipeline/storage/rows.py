@@ -14,13 +14,13 @@ from btcbot_pipeline.domain.payloads import (
     dumps,
     fill_payload,
     intent_payload,
+    ledger_state_payload,
     metrics_payload,
     parse_ts,
     plan_payload,
-    state_payload,
+    risk_state_payload,
 )
 from btcbot_pipeline.domain.plan import ActionStatus
-from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
 from btcbot_pipeline.domain.trace import CycleTrace
 from btcbot_pipeline.domain.universe import UniverseSelection
 from btcbot_pipeline.storage.book import COLUMN_NAMES
@@ -234,7 +234,7 @@ def cycle_rows(
         notional_try=[f.notional_try for _, f in fills], fee_try=[f.fee_try for _, f in fills],
         slippage_try=[f.slippage_try for _, f in fills],
     )
-    state_json = [dumps(state_payload(r.state)) for r in results]
+    state_json = [dumps(ledger_state_payload(r.state)) for r in results]
     risk_json = [None if r.risk is None else dumps(risk_state_payload(r.risk.state)) for r in results]
     closing = [chain_digest(s, k) for s, k in zip(state_json, risk_json)]
     metrics = [r.metrics for r in results]

@@ -39,11 +39,11 @@ from btcbot_pipeline.domain.payloads import (
     dumps,
     fill_payload,
     intent_payload,
+    ledger_state_from_payload,
+    ledger_state_payload,
     metrics_payload,
     plan_payload,
     snapshot_from_payloads,
-    state_from_payload,
-    state_payload,
     symbol_payload,
     universe_payload,
 )
@@ -269,8 +269,8 @@ def test_reduce_risk_only_with_kill_switch_is_observe_only() -> None:
 @pytest.mark.parametrize("i", range(N_CYCLES))
 def test_state_payload_round_trip(i: int) -> None:
     state = demo()[i].state
-    assert state_from_payload(state_payload(state)) == state
-    assert state_from_payload(json.loads(dumps(state_payload(state)))) == state
+    assert ledger_state_from_payload(ledger_state_payload(state)) == state
+    assert ledger_state_from_payload(json.loads(dumps(ledger_state_payload(state)))) == state
 
 
 @pytest.mark.parametrize("i", [0, 5, 8, 29])  # clean, crossed, empty book, last

@@ -27,15 +27,16 @@ from btcbot_pipeline.domain.ledger import Holding, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
 from btcbot_pipeline.domain.oms import OmsState, OrderStatus, SimOrder, TokenBucket
 from btcbot_pipeline.domain.params import CycleParams, OmsParams, PolicyParams, UniverseParams
+from btcbot_pipeline.domain.payloads import (
+    ledger_state_from_payload,
+    ledger_state_payload,
+    risk_state_payload,
+)
 from btcbot_pipeline.domain.risk import RiskLimits, RiskState
-from btcbot_pipeline.domain.risk import state_payload as risk_state_payload
 from btcbot_pipeline.domain.universe import ScoredSymbol, UniverseSelection, select_universe
 from btcbot_pipeline.domain.vocabulary import Mode, Side
 from btcbot_pipeline.testing.builders import CYCLE_TS, rules, snapshot, symbol
 from btcbot_pipeline_tests.domain.test_cycle import demo, inputs
-
-ledger_state_payload = payloads.state_payload
-ledger_state_from_payload = payloads.state_from_payload
 
 LIMIT_PARAMS = CycleParams(
     universe=UniverseParams(size=1),

@@ -7,14 +7,13 @@ from decimal import Decimal as D
 
 import pytest
 
+from btcbot_pipeline.domain.payloads import risk_state_from_payload, risk_state_payload
 from btcbot_pipeline.domain.risk import (
     RiskClear,
     RiskLimits,
     RiskState,
     apply_clear,
     decide_risk,
-    state_from_payload,
-    state_payload,
 )
 from btcbot_pipeline.domain.vocabulary import Mode
 
@@ -103,4 +102,4 @@ def test_risk_state_payload_round_trip(equities: list[str]) -> None:
     state = RiskState()
     for k, equity in enumerate(equities):
         state = decide_risk(state, cycle_ts=T0 + timedelta(minutes=5 * k), equity_try=D(equity), limits=LIMITS).state
-    assert state_from_payload(state_payload(state)) == state
+    assert risk_state_from_payload(risk_state_payload(state)) == state
