@@ -1,0 +1,67 @@
+"""``btcbot``: what Dagster's own CLI does not cover.
+
+Commands call the same functions the assets call and hold no logic of their own:
+
+- ``replay-init``      write a deterministic synthetic replay dataset
+- ``replay-validate``  check a dataset against the replay contract (exit 1 on errors)
+- ``summary``          print a materialized cycle's summary from the book
+- ``settings``         print the effective settings (secrets masked) or the refusal
+- ``doctor``           settings, source (dataset or exchange), universe, storage and rules checks without a cycle (exit 0/1/2)
+- ``health``           probe the configured market-data source, one line per probe (exit 0 healthy, 1 degraded, 2 unusable)
+- ``risk clear``       record an operator clear of the risk budget's tripped limits
+- ``alerts``           list the book's alerts, oldest first (``--since``, ``--json``)
+- ``replay-capture``   poll the live BTCTurk API into a replay dataset with a manifest
+- ``replay-import``    turn Freqtrade OHLCV files (feather/json/csv) into a replay dataset
+- ``fake-btcturk``     serve a fake BTCTurk on 127.0.0.1 (demos; tests use the same server)
+- ``backtest``         a named backtest over a replay dataset as one Dagster run, then its report
+- ``report``           a book's performance report and equity/drawdown chart (``--compare`` a second)
+- ``fingerprint``      sha256 of a book's canonical outputs, per table, over an optional window
+- ``parity``           compare two books' outputs: exit 0 equal, 1 with the first difference, 2 error
+- ``export``           every table of a book as CSV or Parquet files, money exact
+
+One module per topic (:mod:`.replay`, :mod:`.book`, :mod:`.backtest`, :mod:`.ops`), each
+adding its commands' parsers; the options they share are declared once, in :mod:`.options`.
+Errors of our own print as ``ErrorType: message`` with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from btcbot_pipeline.adapters.btcturk.capture import CaptureError
+from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
+from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
+from btcbot_pipeline.adapters.replay.importer import ReplayImportError
+from btcbot_pipeline.cli import backtest, book, ops, replay
+from btcbot_pipeline.defs.backtest.spec import SpecError
+from btcbot_pipeline.reporting.errors import ReportingError
+from btcbot_pipeline.reports import ReportError
+from btcbot_pipeline.settings import SettingsError
+from btcbot_pipeline.storage.book import BookError
+
+# in the order `btcbot --help` lists them
+COMMANDS = (
+    replay.add_init, replay.add_validate, book.add_summary, book.add_alerts, ops.add_settings, replay.add_capture,
+    replay.add_import, ops.add_fake_btcturk, ops.add_doctor, ops.add_health, book.add_risk, book.add_report,
+    book.add_fingerprint, backtest.add_backtest, book.add_parity, book.add_export, book.add_verify,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="btcbot", description="btcbot_pipeline tools (cycles run through Dagster)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SettingsError, ReplayDatasetError, ReportError, BtcturkError, CaptureError, ReplayImportError,
+            ReportingError, SpecError, BookError) as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,79 @@
+"""``backtest``: a named backtest over a replay dataset as one Dagster run, then its report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
+from btcbot_pipeline.cli import options
+from btcbot_pipeline.settings import load_settings
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from btcbot_pipeline.quality.worker import discard_prestarted, prestart
+
+    prestart()  # Great Expectations starts loading in its worker process while we check and set up
+    try:
+        return _run_backtest(args)
+    finally:
+        discard_prestarted()  # a refused backtest never took the worker: end it now, not after its import
+
+
+def _run_backtest(args: argparse.Namespace) -> int:
+    import time
+
+    from btcbot_pipeline.adapters.replay.span import dataset_span
+    from btcbot_pipeline.defs.backtest.run import prepare, run, show_progress
+    from btcbot_pipeline.defs.backtest.spec import make_spec, parse_sets, read_params_file
+    from btcbot_pipeline.reporting.books import open_book
+    from btcbot_pipeline.reporting.report import build_report, format_text
+
+    checked = validate_replay_dataset(args.dataset)
+    if not checked.ok:
+        print(checked.format_text(), file=sys.stderr)
+        print(f"backtest not started: the dataset {args.dataset} has errors (btcbot replay-validate lists them)", file=sys.stderr)
+        return 2
+    span = dataset_span(args.dataset)
+    if span is not None and (args.start < span.first or args.start > span.last):
+        print(f"backtest not started: --start {args.start:%Y-%m-%dT%H:%M} is outside the dataset's order books "
+              f"({span.first:%Y-%m-%dT%H:%M} … {span.last:%Y-%m-%dT%H:%M} UTC); a cycle without data stops at the "
+              "market gate: start within that span", file=sys.stderr)
+        return 2
+    settings = load_settings(args.env_file)
+    spec = make_spec(
+        name=args.name, dataset=str(Path(args.dataset).resolve()), start=args.start, end=args.end,
+        partition=args.partition, env_file=args.env_file,
+        params=read_params_file(args.params) if args.params else None, sets=parse_sets(args.set),
+    )
+    prepare(spec, settings.backtest_dir, replace=args.replace)
+    print(f"backtest {spec.name}: {args.dataset}, {spec.start:%Y-%m-%dT%H:%M} … {spec.end:%Y-%m-%dT%H:%M} UTC "
+          f"by {spec.partition}, book {settings.backtest_dir}/{spec.name}.duckdb", flush=True)
+    show_progress()
+    t0 = time.perf_counter()
+    outcome = run(spec, settings.backtest_dir)
+    seconds = time.perf_counter() - t0
+    if not outcome.success:
+        print(f"backtest {spec.name} STOPPED: {outcome.failure}", file=sys.stderr)
+        return 1
+    with open_book(outcome.book) as con:  # the run drew the chart beside the book already
+        report = build_report(con, label=spec.name)
+    print(f"done: {report.cycles} cycles in {seconds:.1f} s ({report.cycles / seconds:,.0f} cycles/s), Dagster run {outcome.run_id}")
+    print(format_text([report]))
+    print(f"chart {outcome.book.with_suffix('.png')}")
+    return 0
+
+
+def add_backtest(sub: options.Subparsers) -> None:
+    p = sub.add_parser("backtest", help="run a named backtest over a replay dataset as one Dagster run, then report it")
+    options.dataset(p, "replay dataset folder (validated first; errors exit 2)")
+    p.add_argument("--start", type=options.utc, required=True, help="first cycle, UTC (e.g. 2018-01-10T00:00)")
+    p.add_argument("--end", type=options.utc, required=True, help="end of the window, exclusive, UTC")
+    p.add_argument("--name", required=True, help="its book is BACKTEST_DIR/NAME.duckdb (letters, digits, _)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting for this backtest (repeatable)")
+    p.add_argument("--params", metavar="FILE", help="settings for this backtest: KEY=VALUE lines or a JSON object")
+    p.add_argument("--partition", choices=("day", "week"), default="day", help="Dagster partition size (default day)")
+    p.add_argument("--replace", action="store_true", help="delete an existing backtest of this name first")
+    options.env_file(p)
+    p.set_defaults(func=_backtest)
