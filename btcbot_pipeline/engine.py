@@ -51,6 +51,7 @@ from btcbot_pipeline.domain.payloads import (
 from btcbot_pipeline.domain.risk import RiskClear, RiskState
 from btcbot_pipeline.domain.trace import CycleTrace, build_trace
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universes
+from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.quality.rules import (
     CHAIN_SUITE,
     SUITES,
@@ -90,7 +91,7 @@ PROGRESS_LOGGER = "btcbot.progress"
 Snapshots = Callable[[list[datetime]], list[MarketSnapshot]]
 
 
-class EngineError(Exception):
+class EngineError(BtcbotError):
     """The window cannot run (ledger integrity, an upstream input missing)."""
 
 

@@ -6,13 +6,14 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.settings import BotSettings
 from btcbot_pipeline.storage.book import Book, naive_utc
 
 _CENT = Decimal("0.01")
 
 
-class ReportError(Exception):
+class ReportError(BtcbotError):
     """The book holds nothing to report for the request."""
 
 

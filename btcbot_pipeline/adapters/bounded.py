@@ -34,10 +34,12 @@ from typing import Any
 
 import httpx
 
+from btcbot_pipeline.errors import BtcbotError
+
 Clock = Callable[[], float]
 
 
-class ResponseLimitError(Exception):
+class ResponseLimitError(BtcbotError):
     """A call broke one of its :class:`ReadLimits`."""
 
 

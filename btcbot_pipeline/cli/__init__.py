@@ -21,7 +21,8 @@ Commands call the same functions the assets call and hold no logic of their own:
 
 One module per topic (:mod:`.replay`, :mod:`.book`, :mod:`.backtest`, :mod:`.ops`), each
 adding its commands' parsers; the options they share are declared once, in :mod:`.options`.
-Errors of our own print as ``ErrorType: message`` with exit code 2, never a traceback.
+Errors of our own (:class:`~btcbot_pipeline.errors.BtcbotError`) print as ``ErrorType: message``
+with exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -30,16 +31,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from btcbot_pipeline.adapters.btcturk.capture import CaptureError
-from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
-from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
-from btcbot_pipeline.adapters.replay.importer import ReplayImportError
 from btcbot_pipeline.cli import backtest, book, ops, replay
-from btcbot_pipeline.defs.backtest.spec import SpecError
-from btcbot_pipeline.reporting.errors import ReportingError
-from btcbot_pipeline.reports import ReportError
-from btcbot_pipeline.settings import SettingsError
-from btcbot_pipeline.storage.book import BookError
+from btcbot_pipeline.errors import BtcbotError
 
 # in the order `btcbot --help` lists them
 COMMANDS = (
@@ -61,7 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, ReplayDatasetError, ReportError, BtcturkError, CaptureError, ReplayImportError,
-            ReportingError, SpecError, BookError) as exc:
+    except BtcbotError as exc:  # ours (a setting, a dataset, a book, the exchange...): one line, exit 2
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 from btcbot_pipeline.domain.oms import OmsState
 from btcbot_pipeline.domain.vocabulary import Side
+from btcbot_pipeline.errors import BtcbotError
 
 _DRAWDOWN_GRID = Decimal("1E-12")
 # The cost a partial SELL releases is rounded to this grid. Every other ledger amount is a
@@ -37,7 +38,7 @@ _DRAWDOWN_GRID = Decimal("1E-12")
 COST_GRID = Decimal("1E-18")
 
 
-class LedgerIntegrityError(Exception):
+class LedgerIntegrityError(BtcbotError):
     """The ledger would break an accounting invariant (oversell, broken identity)."""
 
 

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+from btcbot_pipeline.errors import BtcbotError
 
-class ReportingError(Exception):
+
+class ReportingError(BtcbotError):
     """A report, fingerprint, parity or export request cannot be answered; the message says why."""
 
 

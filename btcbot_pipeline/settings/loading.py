@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.settings.alerts import SECRET_NAMES as ALERT_SECRET_NAMES
 from btcbot_pipeline.settings.bot import BotSettings
 from btcbot_pipeline.settings.exchange import SECRET_NAMES as EXCHANGE_SECRET_NAMES
@@ -20,7 +21,7 @@ from btcbot_pipeline.settings.fields import SECRET_MASK
 _SECRET_ALIASES = EXCHANGE_SECRET_NAMES | ALERT_SECRET_NAMES
 
 
-class SettingsError(Exception):
+class SettingsError(BtcbotError):
     """The configuration cannot be used; the message says which variable and why.
 
     The message has one line per problem, ``VARIABLE: problem (was <value>)``. Secret values

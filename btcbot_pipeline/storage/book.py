@@ -27,6 +27,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import duckdb
 import pyarrow as pa
 
+from btcbot_pipeline.errors import BtcbotError
+
 MONEY = "DECIMAL(38, 18)"
 # Arrow types of the non-money columns (aware UTC datetimes become naive UTC timestamps).
 _MONEY_ARROW = pa.decimal128(38, 18)
@@ -205,7 +207,7 @@ STAGE_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("cycle_trace", ("cycle_trace", "run_metrics")),
 )
-class BookError(Exception):
+class BookError(BtcbotError):
     """The book cannot be read or written (locked, missing table, bad window)."""
 
 

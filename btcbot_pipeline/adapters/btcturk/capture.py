@@ -33,12 +33,13 @@ from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient
 from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.btcturk.schemas import encode_json, ms_to_datetime
 from btcbot_pipeline.domain.vocabulary import canonical_symbol
+from btcbot_pipeline.errors import BtcbotError
 
 BAR_S = 60
 MANIFEST = "capture_manifest.json"
 
 
-class CaptureError(Exception):
+class CaptureError(BtcbotError):
     """The capture cannot start or produced nothing usable (message says which)."""
 
 

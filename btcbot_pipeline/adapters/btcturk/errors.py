@@ -20,8 +20,10 @@ signature travels in headers, which are never put into a message.
 
 from __future__ import annotations
 
+from btcbot_pipeline.errors import BtcbotError
 
-class BtcturkError(Exception):
+
+class BtcturkError(BtcbotError):
     """Base of every adapter error."""
 
 

@@ -51,6 +51,7 @@ from btcbot_pipeline.domain.market import (
     rules_out_of_range,
 )
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
+from btcbot_pipeline.errors import BtcbotError
 
 _DAY_US = 86_400_000_000
 _SECOND_US = 1_000_000
@@ -61,7 +62,7 @@ _NO_OFFSET = timedelta(0)
 _RATIO_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 
 
-class ReplayDatasetError(Exception):
+class ReplayDatasetError(BtcbotError):
     """The dataset as a whole cannot be replayed.
 
     Attributes:

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from btcbot_pipeline.adapters.replay.csvio import TimestampParseError, parse_timestamp_us
+from btcbot_pipeline.errors import BtcbotError
 
 SOURCE_DIGITS = 15
 COLUMNS = ("date", "open", "high", "low", "close", "volume")
@@ -51,7 +52,7 @@ _ARROW_UNIT_US = {"s": 1_000_000, "ms": 1_000, "us": 1}
 _ZERO = Decimal(0)
 
 
-class ReplayImportError(Exception):
+class ReplayImportError(BtcbotError):
     """Freqtrade candles cannot be imported: missing folder or file, unreadable file, bad
     option. The message names the path or option concerned and the value seen."""
 

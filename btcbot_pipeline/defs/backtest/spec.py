@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 from btcbot_pipeline.storage.identity import params_hash
 
@@ -32,7 +33,7 @@ BACKTEST_GATES = {"STAGE7_ENABLED": "true", "DRY_RUN": "true", "LIVE_TRADING": "
 PARTITIONS = {"day": ("0 0 * * *", timedelta(days=1)), "week": ("0 0 * * 1", timedelta(days=7))}
 
 
-class SpecError(Exception):
+class SpecError(BtcbotError):
     """A backtest spec cannot be made or read (bad name, window, parameter or file)."""
 
 
