@@ -21,7 +21,7 @@ def _dump(cycle: Cycle) -> dict[str, list[tuple]]:
 
 
 def _metrics(cycle: Cycle) -> list[dict[str, str]]:
-    return [json.loads(m) for (m,) in cycle.rows("SELECT metrics_json FROM ledger_metrics ORDER BY cycle_ts")]
+    return [json.loads(m) for (m,) in cycle.rows("SELECT ledger_metrics_json FROM cycle_trace ORDER BY cycle_ts")]
 
 
 def test_one_partition_materializes_all_seven_assets(cycle: Cycle) -> None:

@@ -66,7 +66,7 @@ def test_money_identities_hold_at_every_cycle_while_orders_rest(cycle: Cycle, tm
     book = _limit(cycle, tmp_path / "book.duckdb")
     assert book.run(first="2026-01-01T00:30", last="2026-01-01T01:55").success
 
-    metrics = [json.loads(m) for (m,) in book.rows("SELECT metrics_json FROM ledger_metrics ORDER BY cycle_ts")]
+    metrics = [json.loads(m) for (m,) in book.rows("SELECT ledger_metrics_json FROM cycle_trace ORDER BY cycle_ts")]
     states = [json.loads(s) for (s,) in book.rows("SELECT state_json FROM ledger_metrics ORDER BY cycle_ts")]
     assert len(metrics) == 18
     resting = 0

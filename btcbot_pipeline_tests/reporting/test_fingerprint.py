@@ -50,7 +50,7 @@ def test_parity_names_the_first_differing_cycle_table_and_column(backtest_dir: P
     assert capsys.readouterr().out.splitlines()[:4] == [
         "parity FAILED: first difference at cycle 2026-01-01T00:00 UTC (20260101T000000Z)",
         "  order_intents row 3 (symbol=TRXTRY, side=BUY, client_order_id=s7:20260101T000000Z:TRXTRY:BUY:790dcc5880d9), "
-        "column qty (also differ: notional_try, intent_json, client_order_id)",
+        "column qty (also differ: notional_try, client_order_id)",
         "    A 189.06",
         "    B 187.62",
     ]
@@ -134,45 +134,45 @@ def test_json_difference_names_the_path() -> None:
     assert first_difference("active_params_json", a, b) == ("$.execution.slippage_bps", '"25"', '"40"')
 
 
-def _fills_book(path: Path, *, fee: str, payload: str, as_text: bool) -> Path:
+def _fills_book(path: Path, *, fee: str, as_text: bool) -> Path:
     with duckdb.connect(str(path)) as con:
         if as_text:  # every column but cycle_ts as text: another writer's idea of the table
             con.execute(
                 "CREATE TABLE fills (cycle_ts TIMESTAMP, cycle_id VARCHAR, fill_id VARCHAR, client_order_id VARCHAR, "
                 "symbol VARCHAR, side VARCHAR, qty VARCHAR, mark_price_try VARCHAR, fill_price_try VARCHAR, notional_try VARCHAR, "
-                "fee_try VARCHAR, slippage_try VARCHAR, payload VARCHAR)"
+                "fee_try VARCHAR, slippage_try VARCHAR)"
             )
         else:
             Book(con).ensure_schema()
         con.execute(
-            "INSERT INTO fills (cycle_ts, cycle_id, fill_id, symbol, side, notional_try, fee_try, payload) "
-            "VALUES ('2026-01-01 00:05:00', 'c5', 'f1', 'BTCTRY', 'BUY', '400', ?, ?)",
-            [fee, payload],
+            "INSERT INTO fills (cycle_ts, cycle_id, fill_id, symbol, side, notional_try, fee_try) "
+            "VALUES ('2026-01-01 00:05:00', 'c5', 'f1', 'BTCTRY', 'BUY', '400', ?)",
+            [fee],
         )
     return path
 
 
 def test_decimal_and_text_books_have_the_same_fingerprint(tmp_path: Path) -> None:
-    decimal_book = _fills_book(tmp_path / "decimal.duckdb", fee="1.5", payload='{"fee_try":"1.5","a":1}', as_text=False)
-    text_book = _fills_book(tmp_path / "text.duckdb", fee="1.500", payload='{"a": 1, "fee_try": "1.5"}', as_text=True)
+    decimal_book = _fills_book(tmp_path / "decimal.duckdb", fee="1.5", as_text=False)
+    text_book = _fills_book(tmp_path / "text.duckdb", fee="1.500", as_text=True)
 
     assert fingerprint_book(decimal_book).digest == fingerprint_book(text_book).digest
     assert compare_books(decimal_book, text_book).agree
 
 
 def test_a_table_digest_is_the_sha256_of_its_rows_as_json_arrays(tmp_path: Path) -> None:
-    book = _fills_book(tmp_path / "one.duckdb", fee="1.500", payload='{"b": 1, "a": 2}', as_text=True)
+    book = _fills_book(tmp_path / "one.duckdb", fee="1.500", as_text=True)
     # TABLES["fills"] order: cycle_ts, cycle_id, fill_id, client_order_id, symbol, side, qty,
-    # mark_price_try, fill_price_try, notional_try, fee_try, slippage_try, payload.
-    row = '["2026-01-01 00:05:00","c5","f1",null,"BTCTRY","BUY",null,null,null,"400","1.5",null,"{\\"a\\":2,\\"b\\":1}"]'
+    # mark_price_try, fill_price_try, notional_try, fee_try, slippage_try.
+    row = '["2026-01-01 00:05:00","c5","f1",null,"BTCTRY","BUY",null,null,null,"400","1.5",null]'
 
     fills = fingerprint_book(book).tables[OUTPUT_TABLES.index("fills")]
     assert (fills.rows, fills.digest) == (1, hashlib.sha256(row.encode()).hexdigest())
 
 
 def test_parity_names_a_differing_money_column_with_canonical_values(tmp_path: Path) -> None:
-    a = _fills_book(tmp_path / "a.duckdb", fee="1.5", payload="{}", as_text=False)
-    b = _fills_book(tmp_path / "b.duckdb", fee="1.51", payload="{}", as_text=True)
+    a = _fills_book(tmp_path / "a.duckdb", fee="1.5", as_text=False)
+    b = _fills_book(tmp_path / "b.duckdb", fee="1.51", as_text=True)
 
     first = compare_books(a, b).first
     assert first is not None
@@ -192,8 +192,8 @@ def test_an_absent_table_counts_as_empty(tmp_path: Path) -> None:
 
 
 def test_parity_names_a_row_only_one_book_has(tmp_path: Path) -> None:
-    a = _fills_book(tmp_path / "a.duckdb", fee="1.5", payload="{}", as_text=False)
-    b = _fills_book(tmp_path / "b.duckdb", fee="1.5", payload="{}", as_text=False)
+    a = _fills_book(tmp_path / "a.duckdb", fee="1.5", as_text=False)
+    b = _fills_book(tmp_path / "b.duckdb", fee="1.5", as_text=False)
     with duckdb.connect(str(b)) as con:
         con.execute("INSERT INTO fills (cycle_ts, cycle_id, fill_id, symbol, side) VALUES ('2026-01-01 00:05:00', 'c5', 'f2', 'BTCTRY', 'BUY')")
 
