@@ -172,10 +172,14 @@ def advance(
     An event type named like a status (``ACKED``, ``FILLED``, ...) moves the order to that
     status through :func:`transition`; the others leave the status as it is.
     """
+    status = order.status
     if event_type.value in OrderStatus.__members__:
-        order = transition(order, OrderStatus(event_type.value))
+        status = OrderStatus(event_type.value)
+        if status not in LEGAL[order.status]:
+            transition(order, status)  # raises IllegalTransition, with its message
     seq = order.seq + 1
-    order = replace(order, seq=seq, reason=reason if reason is not None else order.reason)
+    # one copy of the order per event (a backtest records tens of thousands)
+    order = replace(order, status=status, seq=seq, reason=reason if reason is not None else order.reason)
     event = OmsEvent(
         event_id=f"{order.client_order_id}:{seq:04d}:{event_type.value}",
         seq=seq,
