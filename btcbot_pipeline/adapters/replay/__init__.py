@@ -6,7 +6,7 @@ Modules:
 - ``validate``: :func:`validate_replay_dataset` → :class:`ValidationReport`.
 - ``synth``: :func:`init_replay_dataset`, a deterministic synthetic dataset.
 - ``exchangeinfo``: :func:`parse_exchange_info` / :func:`load_exchange_info` → ``SymbolRules``.
-- ``csvio``: the CSV, timestamp and number parsing shared by the reader and the validator.
+- ``csvio``: the CSV reading (pyarrow), timestamp and number checks shared by the reader and the validator.
 """
 
 from __future__ import annotations

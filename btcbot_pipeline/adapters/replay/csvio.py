@@ -12,12 +12,18 @@ Inside:
 - :func:`read_series_file`: one file → :class:`SeriesFile` (sorted columns + issues). It
   never raises for bad data: every problem becomes an issue, so the validator can list them
   all and the reader can skip just the affected symbol.
+
+``pyarrow.csv`` splits the files (every cell as text, with the line number of each row it
+sets aside); what is checked here is the dataset contract: the header, stamps, plain decimal
+numbers, :mod:`~btcbot_pipeline.domain.bounds`, book and candle consistency. DuckDB's
+``read_csv`` was not used: it gives no line for the rows it accepts (a non-monotonic stamp
+needs one), reads ``1_000`` as 1000 and rounds a DECIMAL(38,18) cell to 18 places and
+exponent -18, where a value here is the exact ``Decimal`` of the text written.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import codecs
 import itertools
 import operator
 from dataclasses import dataclass, field
@@ -26,11 +32,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
 from btcbot_pipeline.domain.bounds import FIELD_BOUNDS, MAX_ASK_OVER_BID, OUT_OF_RANGE, describe
 from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
 
 if TYPE_CHECKING:
-    import _csv
+    from collections.abc import Iterator, Sequence
 
 ERROR = "error"
 WARNING = "warning"
@@ -254,6 +263,13 @@ def read_series_file(
         (``truncated_last_row``, warning); an OHLC bar whose open/close lies outside its
         high/low and a book whose ask is more than twice its bid are kept (warnings; the
         cycle excludes such a book as ``implausible_spread``).
+
+    The file is split into cells by ``pyarrow.csv`` (quotes, ``\r\n`` / ``\r`` / ``\n``
+    line ends; every cell read as text, so no number is ever a float). The values are
+    ``Decimal(cell)``: exact to the last digit and exponent written. A file whose columns
+    pass every check at once (:func:`_read_columns`) is taken whole; any other goes row by
+    row (:func:`_read_rows`), which words every issue with its line and keeps exactly the
+    rows that pass.
     """
     series = SeriesFile(kind=schema.kind, path=display_path, symbol=symbol)
     cache: dict[str, int] = {} if ts_cache is None else ts_cache
@@ -268,38 +284,87 @@ def read_series_file(
         sink.add("file_too_large", f"{size} bytes, more than the {MAX_FILE_BYTES} bytes read at most; split the file", line=None)
         sink.close()
         return series
-    if _read_clean_file(path, schema, series, cache):
-        return series
-    # Something is wrong somewhere: read row by row, which words every issue with its
-    # line and keeps exactly the rows that pass.
     try:
-        with path.open("r", encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
-        text = _drop_unterminated_line(text, sink)
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, None)
-        columns = _read_header(header, schema, sink)
-        if columns is not None:
-            _read_rows(reader, columns, len(header or ()), schema, series, sink, cache)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        data = path.read_bytes()
+        data.decode("utf-8")  # refuse non-UTF-8 bytes with Python's own wording, before pyarrow
+    except (OSError, UnicodeDecodeError) as exc:
         sink.add("unreadable_file", f"cannot read the file: {exc}", line=None)
+        sink.close()
+        return series
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    data = _drop_unterminated_line(data, sink)
+    if data and not data.endswith((b"\n", b"\r")):
+        data += b"\n"  # a header alone without a line end: pyarrow would find no row at all
+    table: _CsvTable | None = None
+    try:
+        table = _CsvTable.read(data)
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV" not in str(exc):  # an empty file has no header, said just below
+            sink.add("unreadable_file", f"cannot read the file: {exc}", line=None)
+            sink.close()
+            return series
+    header = [column[0].as_py() for column in table.columns] if table is not None else None  # type: ignore[union-attr]
+    columns = _read_header(header, schema, sink)
+    if table is not None and columns is not None and not (
+        not series.issues and _read_columns(table, data, columns, schema, series, cache)
+    ):
+        _read_rows(table, data, columns, schema, series, sink, cache)
     sink.close()
     return series
 
 
-def _drop_unterminated_line(text: str, sink: _IssueSink) -> str:
-    """``text`` without a last line that has no line end (a write cut short), with a warning.
+# pyarrow reads the first row as data (the header is checked here, not by pyarrow); every
+# column is text. A file with more columns than this has the rest inferred, and is read again.
+_TEXT_COLUMNS = 64
+@dataclass(slots=True)
+class _CsvTable:
+    """A CSV file as pyarrow splits it: ``columns`` of cell text (row 0 is the header) and the
+    ``rejected`` rows whose width differs from the header, as (line, cells, text)."""
+
+    columns: list[pa.Array]
+    rejected: list[tuple[int, int, str]]
+
+    @classmethod
+    def read(cls, data: bytes) -> _CsvTable:
+        rejected: list[tuple[int, int, str]] = []
+
+        def set_aside(row: pcsv.InvalidRow) -> str:
+            rejected.append((row.number, row.actual_columns, row.text))
+            return "skip"
+
+        width = _TEXT_COLUMNS
+        while True:
+            rejected.clear()
+            table = pcsv.read_csv(
+                pa.BufferReader(data),
+                # One thread: pyarrow then knows each rejected row's line number.
+                read_options=pcsv.ReadOptions(use_threads=False, autogenerate_column_names=True),
+                # Blank lines kept as rows, so that every line is one row (or one rejected row).
+                parse_options=pcsv.ParseOptions(invalid_row_handler=set_aside, ignore_empty_lines=False),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={f"f{i}": pa.string() for i in range(width)},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+            )
+            if table.num_columns <= width:
+                return cls([chunks.combine_chunks() for chunks in table.columns], rejected)
+            width = table.num_columns
+
+
+def _drop_unterminated_line(data: bytes, sink: _IssueSink) -> bytes:
+    """``data`` without a last line that has no line end (a write cut short), with a warning.
 
     A header alone is kept: the file then has no rows, which is reported as such."""
-    if not text or text.endswith(("\n", "\r")):
-        return text
-    cut = max(text.rfind("\n"), text.rfind("\r"))
+    if not data or data.endswith((b"\n", b"\r")):
+        return data
+    cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
     if cut < 0:
-        return text
-    kept, tail = text[: cut + 1], text[cut + 1 :]
+        return data
+    kept, tail = data[: cut + 1], data[cut + 1 :].decode("utf-8")
     if tail.strip():
         shown = tail if len(tail) <= 60 else tail[:57] + "..."
-        line = kept.count("\n") + (kept.count("\r") - kept.count("\r\n")) + 1
+        line = kept.count(b"\n") + (kept.count(b"\r") - kept.count(b"\r\n")) + 1
         sink.add(
             "truncated_last_row",
             f"the last line {shown!r} has no line end: it may be cut mid-number and is not used",
@@ -350,43 +415,28 @@ def _read_header(
     return columns
 
 
-def _read_clean_file(path: Path, schema: CsvSchema, series: SeriesFile, cache: dict[str, int]) -> bool:
-    """Parse a clean file a column at a time (C-level loops), or return False untouched.
+def _read_columns(
+    table: _CsvTable, data: bytes, columns: dict[str, int], schema: CsvSchema, series: SeriesFile,
+    cache: dict[str, int],
+) -> bool:
+    """Take a whole file a column at a time, or return False untouched.
 
     Succeeds only when the row loop (:func:`_read_rows`) would find no issue at all, so
-    both give the same columns: no quote or NUL character (cells are then exactly the
-    text between commas, as ``csv.reader`` splits them), the same number of cells on every
-    line, no blank line, a valid header, every stamp readable and strictly increasing,
-    every number finite and in range, no crossed book and no inconsistent candle.
-    Reading with universal newlines ends lines at ``\r\n``, ``\r`` and ``\n``, as
-    ``csv.reader`` ends rows outside quotes.
+    both give the same columns: every row as wide as the header, an ASCII file with no
+    ``_`` below the header, every number a finite decimal, every stamp readable (so no
+    blank line) and strictly increasing, every value within its bounds, no crossed book and
+    no inconsistent candle (checked on whole columns of the exact Decimals; not with
+    ``pyarrow.compute``, whose first call imports pandas: half a second).
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+    if table.rejected or not data.isascii():
+        return False  # rows of another width, non-ASCII digits (Decimal reads them): row by row
+    body = data[min((i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0), default=0) :]
+    if b"_" in body:
+        return False  # 1_000: Decimal reads it, the dataset contract does not
+    cells = [column.slice(1) for column in table.columns]
+    if len(cells[0]) == 0:
         return False
-    if '"' in text or "\0" in text or "_" in text[text.find("\n") :] or not text.isascii():
-        return False  # quoting, digit separators (1_000) or non-ASCII digits: row by row
-    lines = text.split("\n")
-    if lines[-1] != "":
-        return False  # the last line has no line end: it may be cut
-    lines.pop()
-    if len(lines) < 2:
-        return False
-    header = lines[0].split(",")
-    scratch = SeriesFile(kind=schema.kind, path="", symbol="")
-    columns = _read_header(header, schema, _IssueSink(scratch))
-    if columns is None or scratch.issues:
-        return False
-    width = len(header)
-    if set(map(operator.methodcaller("count", ","), lines)) != {width - 1}:
-        return False  # short, long or blank lines
-    cells = ",".join(lines).split(",")
-
-    def column(name: str) -> list[str]:
-        return cells[width + columns[name] :: width]
-
-    raw_ts = column("ts")
+    raw_ts = cells[columns["ts"]].to_pylist()
     stamps = list(map(cache.get, raw_ts))
     if None in stamps:
         for i, stamp in enumerate(stamps):
@@ -401,13 +451,13 @@ def _read_clean_file(path: Path, schema: CsvSchema, series: SeriesFile, cache: d
     try:
         for name in schema.required:
             if name != "ts":
-                values[name] = list(map(Decimal, column(name)))
+                values[name] = list(map(Decimal, cells[columns[name]].to_pylist()))
         for name in schema.optional:
             if name in columns:
-                values[name] = _optional_column(column(name))
+                values[name] = _optional_column(cells[columns[name]].to_pylist())
     except InvalidOperation:
         return False
-    if not _columns_in_range(values, schema):
+    if not _columns_in_range(values, schema):  # finite, positive, within domain/bounds.py
         return False
     series.ts = stamps
     series.columns = values
@@ -452,9 +502,9 @@ def _columns_in_range(values: dict[str, list[Decimal | None]], schema: CsvSchema
 
 
 def _read_rows(
-    reader: _csv.Reader,
+    table: _CsvTable,
+    data: bytes,
     columns: dict[str, int],
-    header_width: int,
     schema: CsvSchema,
     series: SeriesFile,
     sink: _IssueSink,
@@ -464,27 +514,39 @@ def _read_rows(
     required = [(name, columns[name]) for name in schema.required if name != "ts"]
     optional = [(name, idx) for name, idx in columns.items() if name in schema.optional]
     width = max(columns.values()) + 1
+    header_width = len(table.columns)
     values = {name: [] for name in columns if name != "ts"}
     series.columns = values  # type: ignore[assignment]
     ts_out = series.ts
     previous: int | None = None
     rows_seen = 0
-    for row in reader:
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line, e.g. a trailing newline
+    blank: set[int] | None = None
+    for line, row, fields, text in _rows_by_line(table, data):
+        if row is None:  # pyarrow set it aside: not as wide as the header
+            if not text.strip():
+                continue  # a line of blanks
+            rows_seen += 1
+            if fields < width:
+                sink.add("invalid_row", f"expected at least {width} fields, was {fields}", line=line)
+                continue
+            if fields > header_width:
+                sink.add(
+                    "extra_fields",
+                    f"{fields} fields where the header has {header_width}; a decimal comma (1,5)? "
+                    "write numbers with a point",
+                    line=line,
+                )
+                continue
+            row = _split_row(text)  # short of unused columns only: its cells are read
+            if row is None:
+                sink.add("invalid_row", f"a quote opened in this row is never closed ({fields} fields)", line=line)
+                continue
+        elif not any(row):
+            if blank is None:
+                blank = {number for number, text in enumerate(data.splitlines(), start=1) if not text}
+            if line in blank:
+                continue  # a blank line, e.g. a trailing newline
         rows_seen += 1
-        line = reader.line_num
-        if len(row) < width:
-            sink.add("invalid_row", f"expected at least {width} fields, was {len(row)}", line=line)
-            continue
-        if len(row) > header_width:
-            sink.add(
-                "extra_fields",
-                f"{len(row)} fields where the header has {header_width}; a decimal comma (1,5)? "
-                "write numbers with a point",
-                line=line,
-            )
-            continue
         raw_ts = row[ts_index]
         stamp = cache.get(raw_ts)
         if stamp is None:
@@ -523,6 +585,49 @@ def _read_rows(
             values[name].append(value)
     if rows_seen == 0:
         sink.add("insufficient_rows", "the file has a header but no rows", line=None)
+
+
+def _rows_by_line(table: _CsvTable, data: bytes) -> Iterator[tuple[int, Sequence[str] | None, int, str]]:
+    """(line, cells, width, "") for each row pyarrow read and (line, None, fields, text) for
+    each it set aside, in file order.
+
+    pyarrow numbers records (the header is 1). A record is one line, except where a quoted
+    cell holds a line end: it then ends on a later line, and that last line is its number,
+    as ``csv.reader`` counts.
+    """
+    quoted = b'"' in data
+    rows = zip(*(column.to_pylist() for column in table.columns))
+    header = next(rows)
+    extra = _line_ends(header) if quoted else 0  # line ends inside quoted cells so far
+    aside = sorted(table.rejected)
+    k, record = 0, 1
+    for row in rows:
+        record += 1
+        while k < len(aside) and aside[k][0] <= record:
+            record, fields, text = aside[k]
+            k += 1
+            extra += _line_ends((text,)) if quoted else 0
+            yield record + extra, None, fields, text
+            record += 1
+        extra += _line_ends(row) if quoted else 0
+        yield record + extra, row, len(row), ""
+    for record, fields, text in aside[k:]:
+        extra += _line_ends((text,)) if quoted else 0
+        yield record + extra, None, fields, text
+
+
+def _line_ends(cells: Sequence[str]) -> int:
+    return sum(cell.count("\n") + cell.count("\r") - cell.count("\r\n") for cell in cells)
+
+
+def _split_row(text: str) -> list[str] | None:
+    """The cells of one line pyarrow set aside (its width differs from the header's);
+    ``None`` when the line ends inside quotes (the file was cut there)."""
+    try:
+        table = _CsvTable.read(text.encode("utf-8") + b"\n")
+    except pa.ArrowInvalid:
+        return None
+    return [column[0].as_py() for column in table.columns]  # type: ignore[union-attr]
 
 
 def _parse_numbers(
