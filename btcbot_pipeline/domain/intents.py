@@ -44,7 +44,7 @@ from btcbot_pipeline.domain.money import (
     floor_to_step,
 )
 from btcbot_pipeline.domain.params import ExecutionParams
-from btcbot_pipeline.domain.plan import PortfolioPlan
+from btcbot_pipeline.domain.plan import PlanAction, PortfolioPlan
 from btcbot_pipeline.domain.vocabulary import Mode, Side
 
 
@@ -83,6 +83,31 @@ def client_order_id(cycle_id: str, symbol: str, side: Side, price: Decimal | Non
     return f"s7:{cycle_id}:{symbol}:{side.value}:{digest[:12]}"
 
 
+def _price_and_qty(
+    action: PlanAction, mark: Decimal, rules: EffectiveRules, holdings: Mapping[str, Decimal], offset: Decimal
+) -> tuple[Decimal | None, Decimal | None, str | None]:
+    """The limit price (the mark ± the offset, on the tick grid, away from the market) and
+    the quantity on the lot grid, before the cash guard; or the ``out_of_range:*`` reason
+    a value too long for its grid gives."""
+    assert rules.price_step is not None and rules.quantity_step is not None
+    try:
+        if action.side is Side.SELL:
+            price = ceil_to_step(mark * (ONE + offset), rules.price_step)
+            held = holdings.get(action.symbol, ZERO)
+            wanted = held if action.full_exit else min(action.notional_try / price, held)
+        else:
+            price = floor_to_step(mark * (ONE - offset), rules.price_step)
+            wanted = action.notional_try / price if price > ZERO else ZERO
+    except InvalidOperation:  # more digits on the price grid than the context holds
+        return None, None, "out_of_range:price"
+    if wanted > MAX_QUANTITY:
+        return price, None, "out_of_range:qty"
+    try:
+        return price, (floor_to_step(wanted, rules.quantity_step) if price > ZERO else ZERO), None
+    except InvalidOperation:  # a quantity too long for its grid in this context
+        return price, None, "out_of_range:qty"
+
+
 def build_intents(
     *,
     cycle_id: str,
@@ -116,28 +141,7 @@ def build_intents(
         elif mark is None:
             skip = "missing_mark_price"
         else:
-            assert symbol_rules.price_step is not None and symbol_rules.quantity_step is not None
-            assert symbol_rules.min_notional_try is not None
-            try:
-                if action.side is Side.SELL:
-                    price = ceil_to_step(mark * (ONE + offset), symbol_rules.price_step)
-                    held = holdings.get(action.symbol, ZERO)
-                    wanted = held if action.full_exit else min(action.notional_try / price, held)
-                else:
-                    price = floor_to_step(mark * (ONE - offset), symbol_rules.price_step)
-                    wanted = action.notional_try / price if price > ZERO else ZERO
-            except InvalidOperation:  # more digits on the price grid than the context holds
-                price = None
-                skip = "out_of_range:price"
-        if skip is None and mark is not None and price is not None and symbol_rules is not None:
-            assert symbol_rules.quantity_step is not None and symbol_rules.min_notional_try is not None
-            if wanted > MAX_QUANTITY:
-                skip = "out_of_range:qty"
-            else:
-                try:
-                    qty = floor_to_step(wanted, symbol_rules.quantity_step) if price > ZERO else ZERO
-                except InvalidOperation:  # a quantity too long for its grid in this context
-                    skip = "out_of_range:qty"
+            price, qty, skip = _price_and_qty(action, mark, symbol_rules, holdings, offset)
         if skip is None and mark is not None and price is not None and qty is not None and symbol_rules is not None:
             assert symbol_rules.quantity_step is not None and symbol_rules.min_notional_try is not None
             cash_short = False

@@ -96,6 +96,63 @@ def _floor_cent(value: Decimal) -> Decimal:
     return value.quantize(_CENT, rounding=ROUND_FLOOR)
 
 
+def _drafts(
+    universe: Sequence[str],
+    held: Mapping[str, Decimal],
+    marks: Mapping[str, Decimal],
+    target: Decimal,
+    weight_in: Decimal,
+    weight_out: Decimal,
+) -> tuple[list[Allocation], list[_Draft], list[_Draft]]:
+    """Each symbol's allocation (the universe's in rank order, then the other holdings by
+    name) and the SELL and BUY drafts that would move it to its goal."""
+    allocations: list[Allocation] = []
+    sells: list[_Draft] = []
+    buys: list[_Draft] = []
+    in_universe = len(universe)
+    members = set(universe)
+    for index, symbol in enumerate(list(universe) + sorted(s for s in held if s not in members)):
+        mark = marks.get(symbol)
+        qty = held.get(symbol, ZERO)
+        current = qty * mark if mark is not None else ZERO
+        goal, weight = (target, weight_in) if index < in_universe else (ZERO, weight_out)
+        allocations.append(Allocation(symbol, weight, goal, current))
+        if mark is None:
+            if qty > ZERO:
+                sells.append((symbol, _SELL, ZERO, None, "exit_universe", False))
+            continue
+        delta = goal - current
+        if delta < ZERO:
+            full_exit = goal == ZERO
+            reason = "exit_universe" if full_exit else "rebalance_down"
+            sells.append((symbol, _SELL, (-delta).quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, full_exit))
+        elif delta > ZERO:
+            reason = "enter_universe" if qty == ZERO else "rebalance_up"
+            buys.append((symbol, _BUY, delta.quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, False))
+    return allocations, sells, buys
+
+
+def _gate(
+    mode: Mode, side: Side, untradable: str | None, mark: Decimal | None, desired: Decimal, minimum: Decimal,
+    orders_full: bool,
+) -> str | None:
+    """The first gate a draft fails, in order: mode, tradability, a mark, the minimum
+    notional, the order count (``None``: it passes them all)."""
+    if mode is Mode.OBSERVE_ONLY:
+        return "observe_only"
+    if side is _BUY and mode is Mode.REDUCE_RISK_ONLY:
+        return "mode_reduce_risk_only"
+    if untradable is not None:
+        return f"not_tradable:{untradable}"
+    if mark is None:
+        return "missing_mark_price"
+    if desired < minimum:
+        return "min_notional"
+    if orders_full:
+        return "max_orders"
+    return None
+
+
 def build_plan(
     *,
     cycle_ts: datetime,
@@ -133,29 +190,7 @@ def build_plan(
     weight_in = (target / equity).quantize(_WEIGHT_GRID) if equity > ZERO else ZERO
     weight_out = (ZERO / equity).quantize(_WEIGHT_GRID) if equity > ZERO else ZERO
 
-    allocations: list[Allocation] = []
-    sells: list[_Draft] = []
-    buys: list[_Draft] = []
-    in_universe = len(universe)
-    members = set(universe)
-    for index, symbol in enumerate(list(universe) + sorted(s for s in held if s not in members)):
-        mark = marks.get(symbol)
-        qty = held.get(symbol, ZERO)
-        current = qty * mark if mark is not None else ZERO
-        goal, weight = (target, weight_in) if index < in_universe else (ZERO, weight_out)
-        allocations.append(Allocation(symbol, weight, goal, current))
-        if mark is None:
-            if qty > ZERO:
-                sells.append((symbol, _SELL, ZERO, None, "exit_universe", False))
-            continue
-        delta = goal - current
-        if delta < ZERO:
-            full_exit = goal == ZERO
-            reason = "exit_universe" if full_exit else "rebalance_down"
-            sells.append((symbol, _SELL, (-delta).quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, full_exit))
-        elif delta > ZERO:
-            reason = "enter_universe" if qty == ZERO else "rebalance_up"
-            buys.append((symbol, _BUY, delta.quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, False))
+    allocations, sells, buys = _drafts(universe, held, marks, target, weight_in, weight_out)
     sells.sort(key=_sell_order)
 
     # Worst case per TRY of planned notional: a BUY limit sits `offset` below the mark, so
@@ -168,26 +203,10 @@ def build_plan(
     remaining_cap = policy.notional_cap_try_per_cycle
     minimum = policy.min_order_notional_try
     max_orders = policy.max_orders_per_cycle
-    observe_only = mode is Mode.OBSERVE_ONLY
-    sells_only = mode is Mode.REDUCE_RISK_ONLY
     orders = 0
     actions: list[PlanAction] = []
     for symbol, side, desired, mark, reason, draft_exit in sells + buys:
-        # The gates, in order: mode, tradability, a mark, the minimum notional.
-        if observe_only:
-            skip: str | None = "observe_only"
-        elif side is _BUY and sells_only:
-            skip = "mode_reduce_risk_only"
-        elif symbol in untradable:
-            skip = f"not_tradable:{untradable[symbol]}"
-        elif mark is None:
-            skip = "missing_mark_price"
-        elif desired < minimum:
-            skip = "min_notional"
-        elif orders >= max_orders:
-            skip = "max_orders"
-        else:
-            skip = None
+        skip = _gate(mode, side, untradable.get(symbol), mark, desired, minimum, orders >= max_orders)
         notional = desired
         if skip is None:
             notional = min(notional, remaining_cap)
@@ -228,7 +247,7 @@ def build_plan(
 
     notes = [f"missing_mark_price:{s}" for s in missing_marks]
     # The allocations' goals in order: the target per universe symbol, then zeros.
-    implied_cash = equity - sum([target] * in_universe + [ZERO] * (len(allocations) - in_universe), ZERO)
+    implied_cash = equity - sum([target] * len(universe) + [ZERO] * (len(allocations) - len(universe)), ZERO)
     if implied_cash > policy.try_cash_max:
         notes.append("cash_above_max: per-symbol caps or a small universe leave cash above TRY_CASH_MAX")
     return PortfolioPlan(
