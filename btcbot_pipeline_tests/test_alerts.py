@@ -1,5 +1,5 @@
 """Alerts over the book: recorded once per id, posted once to a webhook on 127.0.0.1,
-retried after a failed delivery, never posted for a backtest (btcbot_pipeline/alerts.py);
+retried after a failed delivery, never posted for a backtest (btcbot_pipeline/alerting.py);
 and one cycle run through Dagster posting its alerts."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Iterator
 import duckdb
 import pytest
 
-from btcbot_pipeline.alerts import after_chunk, raise_alerts
+from btcbot_pipeline.alerting import after_chunk, raise_alerts
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.storage.book import Book, Window
 from btcbot_pipeline_tests.harness import Cycle

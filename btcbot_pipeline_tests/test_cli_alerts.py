@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from btcbot_pipeline.alerts import raise_alerts
+from btcbot_pipeline.alerting import raise_alerts
 from btcbot_pipeline.cli import main
 from btcbot_pipeline.settings import load_settings
 from btcbot_pipeline.storage.book import Book

@@ -31,7 +31,7 @@ def test_every_error_of_ours_descends_from_one_root() -> None:
     assert _classes_on_exception() == ["btcbot_pipeline.errors.BtcbotError"]
     for name in ("adapters.btcturk.capture.CaptureError", "adapters.btcturk.errors.BtcturkError", "adapters.replay.dataset.ReplayDatasetError",
                  "adapters.replay.importer_source.ReplayImportError", "defs.backtest.spec.SpecError", "reporting.errors.ReportingError",
-                 "reports.ReportError", "settings.loading.SettingsError", "storage.book.BookError", "engine.EngineError",
+                 "reporting.cycle_summary.ReportError", "settings.loading.SettingsError", "storage.book.BookError", "engine.EngineError",
                  "domain.ledger.LedgerIntegrityError", "adapters.bounded.ResponseLimitError"):
         module, cls = f"btcbot_pipeline.{name}".rsplit(".", 1)
         assert issubclass(getattr(importlib.import_module(module), cls), BtcbotError), name

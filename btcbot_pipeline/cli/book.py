@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from btcbot_pipeline.cli import options
-from btcbot_pipeline.reports import ReportError, cycle_summary, latest_cycle_ts
+from btcbot_pipeline.reporting.cycle_summary import ReportError, cycle_summary, latest_cycle_ts
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 from btcbot_pipeline.storage.book import BookError
 
@@ -39,7 +39,7 @@ def _settings_or_none() -> BotSettings | None:
 def _alerts(args: argparse.Namespace) -> int:
     import json
 
-    from btcbot_pipeline.alerts import line, listing
+    from btcbot_pipeline.alerting import line, listing
     from btcbot_pipeline.reporting.books import open_book
     from btcbot_pipeline.storage.book import Book
 

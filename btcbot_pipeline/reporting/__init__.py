@@ -8,6 +8,7 @@
 - :mod:`.report`       :class:`~.report.BacktestReport`: return, drawdown, PnL, costs, modes
 - :mod:`.chart`        equity and drawdown PNG, one or several books
 - :mod:`.export`       every table as CSV or Parquet, money exact
+- :mod:`.cycle_summary` one cycle read back from the dry-run book, as ``btcbot summary`` prints it
 
-The ``btcbot`` commands ``report``, ``fingerprint``, ``parity`` and ``export`` call these.
+The ``btcbot`` commands ``report``, ``fingerprint``, ``parity``, ``export`` and ``summary`` call these.
 """

@@ -1,4 +1,4 @@
-"""Alerts (``btcbot_pipeline.alerts``): the webhook and the loss thresholds, ``ALERT_*``.
+"""Alerts (``btcbot_pipeline.alerting``): the webhook and the loss thresholds, ``ALERT_*``.
 
 :meth:`AlertSection.alert_thresholds` builds the domain's
 :class:`~btcbot_pipeline.domain.alerts.AlertThresholds`. The webhook URL is a secret: a

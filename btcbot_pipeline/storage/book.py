@@ -169,7 +169,7 @@ AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("code_version", "VARCHAR"), ("created_at", "TIMESTAMP"), ("window_start", "TIMESTAMP"),
         ("window_end", "TIMESTAMP"), ("schema_version", "INTEGER"),
     ),
-    # Alerts raised by the cycles and the run-failure sensor (btcbot_pipeline.alerts): one
+    # Alerts raised by the cycles and the run-failure sensor (btcbot_pipeline.alerting): one
     # row per alert id, with its webhook delivery status (pending, delivered, failed, recorded).
     "alerts": (
         ("alert_id", "VARCHAR"), ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("rule", "VARCHAR"),

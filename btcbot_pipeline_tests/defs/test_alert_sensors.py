@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from btcbot_pipeline.alerts import raise_alerts
+from btcbot_pipeline.alerting import raise_alerts
 from btcbot_pipeline.defs.cycle.alert_sensors import build_alert_sensor, cycle_graph
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.settings import load_settings

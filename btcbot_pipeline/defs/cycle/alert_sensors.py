@@ -1,5 +1,5 @@
 """The run-failure sensor: a cycle run that failed becomes an alert in its book and, for
-the dry-run book, a POST to ``ALERT_WEBHOOK_URL`` (:func:`btcbot_pipeline.alerts.on_run_failure`).
+the dry-run book, a POST to ``ALERT_WEBHOOK_URL`` (:func:`btcbot_pipeline.alerting.on_run_failure`).
 
 It watches every job of the code location and acts on the runs of the cycle assets: the
 dry-run graph (its book is ``STATE_DB_PATH``) and the backtest graphs (keys
@@ -19,7 +19,7 @@ from typing import Callable
 
 import dagster as dg
 
-from btcbot_pipeline.alerts import RunFailure, on_run_failure
+from btcbot_pipeline.alerting import RunFailure, on_run_failure
 from btcbot_pipeline.defs.backtest.spec import book_path
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 

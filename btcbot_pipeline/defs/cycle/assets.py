@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator
 
 import dagster as dg
 
-from btcbot_pipeline import alerts
+from btcbot_pipeline import alerting
 from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
 from btcbot_pipeline.defs.cycle import metadata
 from btcbot_pipeline.defs.cycle.checks import (
@@ -286,7 +286,7 @@ def build_cycle_assets(
                         # only this chunk's partitions: later ones never ran (Dagster shows them not executed)
                         yield from checks.evaluations(outcome.partitions, outcome.gates, outcome)
                         stop = checks.stop_description(outcome)
-                        alerts.after_chunk(b, outcome, cfg, identity, context.log)  # the gate_failure alerts
+                        alerting.after_chunk(b, outcome, cfg, identity, context.log)  # the gate_failure alerts
                         progress.error(stop)  # the run's log shows it once, as the Failure's description
                         raise dg.Failure(
                             description=stop,
@@ -307,7 +307,7 @@ def build_cycle_assets(
                         context.log.info(p.summary.line)
                     yield from checks.evaluations([p.partition for p in outcome.partitions], outcome.gates)
                     tally.clear()
-                    alerts.after_chunk(b, outcome, cfg, identity, context.log)  # raised, recorded, posted
+                    alerting.after_chunk(b, outcome, cfg, identity, context.log)  # raised, recorded, posted
         except (BookError, EngineError) as exc:
             # the book refused this run (another kind, its chain of cycles) or the ledger
             # failed its integrity check: a retry would meet the same refusal

@@ -1,4 +1,5 @@
-"""Human-readable reports read back from the DuckDB book."""
+"""One cycle read back from the DuckDB book, in words (``btcbot summary``): its mode, market,
+universe, intents, orders, fills, ledger and risk budget, or the gate that stopped it."""
 
 from __future__ import annotations
 
