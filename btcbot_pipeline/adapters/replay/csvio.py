@@ -317,6 +317,10 @@ def read_series_file(
 # pyarrow reads the first row as data (the header is checked here, not by pyarrow); every
 # column is text. A file with more columns than this has the rest inferred, and is read again.
 _TEXT_COLUMNS = 64
+# malloc, not arrow's default mimalloc pool: a file's buffers live a few milliseconds, and
+# mimalloc kept ~30 MB of freed pages for the rest of the process (replay-validate peaked at
+# 212 MB with it, 182 MB without; 188 MB with the former hand-written reader).
+_POOL = pa.system_memory_pool()
 @dataclass(slots=True)
 class _CsvTable:
     """A CSV file as pyarrow splits it: ``columns`` of cell text (row 0 is the header) and the
@@ -346,9 +350,10 @@ class _CsvTable:
                     column_types={f"f{i}": pa.string() for i in range(width)},
                     strings_can_be_null=False, quoted_strings_can_be_null=False,
                 ),
+                memory_pool=_POOL,
             )
             if table.num_columns <= width:
-                return cls([chunks.combine_chunks() for chunks in table.columns], rejected)
+                return cls([chunks.combine_chunks(_POOL) for chunks in table.columns], rejected)
             width = table.num_columns
 
 
