@@ -27,7 +27,13 @@ from btcbot_pipeline.defs.cycle.alert_sensors import build_alert_sensor
 from btcbot_pipeline.defs.cycle.assets import STAGE7_DISABLED, build_cycle_assets
 from btcbot_pipeline.defs.cycle.jobs import cycle_job
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
-from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
+from btcbot_pipeline.defs.cycle.resources import (
+    BookResource,
+    BtcturkMarketData,
+    MarketDataResource,
+    ReplayMarketData,
+    SettingsResource,
+)
 from btcbot_pipeline.defs.cycle.sensors import build_catchup_sensor, build_cycle_schedule
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 
@@ -54,25 +60,30 @@ def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", o
         sensors=[build_catchup_sensor(cycle_job, partitions, settings.catchup_max_runs_per_tick), build_alert_sensor()],
         resources={
             "settings": SettingsResource(env_file=env_file, overrides=overrides or {}),
-            "market_data": MarketDataResource(
-                source=settings.market_data_source,
-                dataset_path=settings.replay_dataset_path,
-                btcturk_base_url=settings.btcturk_base_url,
-                btcturk_graph_base_url=settings.btcturk_graph_base_url,
-                btcturk_timeout_s=settings.btcturk_timeout_sec,
-                btcturk_max_symbols=settings.btcturk_max_symbols,
-                btcturk_call_deadline_s=settings.btcturk_call_deadline_sec,
-                btcturk_cycle_deadline_s=settings.btcturk_cycle_deadline_sec,
-                btcturk_max_body_bytes=settings.btcturk_max_body_bytes,
-                symbols=list(settings.stage7_universe_whitelist),
-                quote_ccy=settings.stage7_universe_quote_ccy,
-            ),
+            "market_data": market_data(settings),
             "book": BookResource(database=settings.state_db_path),
         },
         # One process per run: a multiprocess run costs ~14 s here against ~2.4 s, and
         # DuckDB allows a single writer, so steps must not run in parallel processes.
         executor=dg.in_process_executor,
     )
+
+
+def market_data(settings: BotSettings) -> MarketDataResource:
+    """The market-data source ``MARKET_DATA_SOURCE`` names, configured from the settings."""
+    if settings.market_data_source == "btcturk":
+        return BtcturkMarketData(
+            btcturk_base_url=settings.btcturk_base_url,
+            btcturk_graph_base_url=settings.btcturk_graph_base_url,
+            btcturk_timeout_s=settings.btcturk_timeout_sec,
+            btcturk_max_symbols=settings.btcturk_max_symbols,
+            btcturk_call_deadline_s=settings.btcturk_call_deadline_sec,
+            btcturk_cycle_deadline_s=settings.btcturk_cycle_deadline_sec,
+            btcturk_max_body_bytes=settings.btcturk_max_body_bytes,
+            symbols=list(settings.stage7_universe_whitelist),
+            quote_ccy=settings.stage7_universe_quote_ccy,
+        )
+    return ReplayMarketData(dataset_path=settings.replay_dataset_path)
 
 
 # Dagster calls ``defs`` several times while it loads a code location (six times for one

@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
-from btcbot_pipeline.adapters.btcturk.account import opening_for_settings, opening_metadata
+from btcbot_pipeline.domain.account import OpeningBalances, opening_metadata
 from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
 from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
@@ -285,11 +285,14 @@ def compute(
     active_params: dict[str, Any],
     missed: Callable[[datetime, datetime], int] | None = None,
     run: RunTimes | None = None,
+    *,
+    opening_balances: OpeningBalances,
 ) -> CycleOutputs:
     """All stages of consecutive cycles from ``carry``: pure computation, nothing written.
 
     ``run``: the run's id and the snapshots' time, for ``run_metrics`` (each stage's time is
-    shared evenly by the batch's cycles)."""
+    shared evenly by the batch's cycles); ``opening_balances``: what a new book (no ``carry``)
+    opens with, the venue's account or ``DRY_RUN_TRY_BALANCE``."""
     run = run or RunTimes()
     clock = time.perf_counter()
     params = cfg.cycle_params()
@@ -299,7 +302,7 @@ def compute(
     opening = None
     state = carry.state
     if state is None:  # a new book opens from the exchange's balances or DRY_RUN_TRY_BALANCE
-        opened = opening_for_settings(cfg, snapshots[0])
+        opened = opening_balances(snapshots[0])
         state, opening = opened.state, opening_metadata(opened)
     try:
         results = run_cycles(snapshots, selections, state, params, risk=carry.risk, clear=carry.clear)
@@ -371,6 +374,7 @@ def run_window(
     cfg: BotSettings,
     identity: BookIdentity,
     snapshots: Snapshots,
+    opening_balances: OpeningBalances,
     gates: Gates,
     summarize: Summarize,
     chunk_cycles: int | None = None,
@@ -395,7 +399,8 @@ def run_window(
     refuse_broken_book(book)
     refuse_inside_chain(book, partitions, rebuild)
     with _fewer_collections():
-        yield from _run(book, partitions, cfg, snapshots, gates, summarize, chunk_cycles, progress, while_gated, missed, run_id)
+        yield from _run(book, partitions, cfg, snapshots, opening_balances, gates, summarize, chunk_cycles, progress, while_gated,
+                        missed, run_id)
 
 
 def refuse_inside_chain(book: Book, partitions: Sequence[Partition], rebuild: Rebuild | None = None) -> None:
@@ -441,6 +446,7 @@ def _run(
     partitions: Sequence[Partition],
     cfg: BotSettings,
     snapshots: Snapshots,
+    opening_balances: OpeningBalances,
     gates: Gates,
     summarize: Summarize,
     chunk_cycles: int | None,
@@ -469,7 +475,8 @@ def _run(
                     continue
                 clock = time.perf_counter()
                 snaps = snapshots(times)
-                out = compute(snaps, next_carry, cfg, active, missed, RunTimes(run_id, time.perf_counter() - clock))
+                out = compute(snaps, next_carry, cfg, active, missed, RunTimes(run_id, time.perf_counter() - clock),
+                              opening_balances=opening_balances)
                 for suite, recs in window_frames(out.rows, out.results, gp):
                     frames[suite.name].append(gates.frame(suite, recs))
                 clock = time.perf_counter()

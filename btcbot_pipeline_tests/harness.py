@@ -12,7 +12,7 @@ import duckdb
 
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
-from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
+from btcbot_pipeline.defs.cycle.resources import BookResource, ReplayMarketData, SettingsResource
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -40,7 +40,7 @@ class Cycle:
     def resources(self) -> dict[str, Any]:
         return {
             "settings": SettingsResource(env_file=None, overrides={**self.overrides, "STATE_DB_PATH": str(self.db), "REPLAY_DATASET_PATH": str(self.dataset)}),
-            "market_data": MarketDataResource(dataset_path=str(self.dataset)),
+            "market_data": ReplayMarketData(dataset_path=str(self.dataset)),
             "book": BookResource(database=str(self.db)),
         }
 

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.adapters.replay.exchangeinfo import exchangeinfo_document, exchangeinfo_symbol
 from btcbot_pipeline.adapters.replay.validate import ISSUE_CODES, validate_replay_dataset
+from btcbot_pipeline.domain.account import DryRunOpening
 from btcbot_pipeline.domain.market import snapshot_out_of_range
 from btcbot_pipeline.domain.vocabulary import canonical_symbol, is_pair_name
 from btcbot_pipeline.engine import Carry, compute
@@ -212,7 +213,8 @@ def check_dataset(
     errored = {i.symbol for i in report.errors if i.symbol is not None}
     dataset = ReplayDataset.load(root)  # the good pairs always leave rows: never a fatal error
     snapshots = dataset.snapshots(CYCLES, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec)
-    outputs = compute(snapshots, Carry(state=None, carried_ts=None, risk=None), cfg, cfg.cycle_params().as_dict())
+    outputs = compute(snapshots, Carry(state=None, carried_ts=None, risk=None), cfg, cfg.cycle_params().as_dict(),
+                      opening_balances=DryRunOpening(cfg.dry_run_try_balance))
     con.execute("BEGIN")
     try:
         Book(con).insert_rows(outputs.rows)  # every value fits its column

@@ -9,7 +9,7 @@ import pytest
 
 from btcbot_pipeline.adapters.btcturk.client import ClientConfig
 from btcbot_pipeline.adapters.webhook import WebhookPoster
-from btcbot_pipeline.defs.cycle.resources import MarketDataResource
+from btcbot_pipeline.defs.cycle.resources import BtcturkMarketData
 from btcbot_pipeline.settings import SettingsError, load_settings
 from btcbot_pipeline_tests.env_isolation import clear_bot_environment
 
@@ -50,7 +50,7 @@ def test_builders_without_the_settings_use_the_settings_defaults() -> None:
     # ClientConfig (cli.py, account.py), the Dagster resource and the webhook poster are
     # also built where the new settings are not passed yet: their defaults are the same.
     settings = load_settings(None)
-    resource = MarketDataResource()
+    resource = BtcturkMarketData()
     poster = WebhookPoster("https://hooks.test/x")
 
     assert (ClientConfig().call_deadline_s, ClientConfig().max_body_bytes) == (settings.btcturk_call_deadline_sec, settings.btcturk_max_body_bytes)

@@ -9,11 +9,12 @@ zero. Assets without a mark cannot be valued and are left out, by name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from btcbot_pipeline.domain.ledger import Holding, LedgerState
+from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 
 MISSING_PRIVATE_DATA = "missing_private_data"
@@ -35,8 +36,24 @@ class Opening:
     unpriced: tuple[str, ...] = ()
 
 
+# What a new book opens with, given the window's first snapshot (its marks value held
+# assets). The engine receives one; each venue's market-data resource says which.
+OpeningBalances = Callable[[MarketSnapshot], Opening]
+
+
 def opening_from_dry_run(start_capital_try: Decimal, reason: str | None) -> Opening:
     return Opening(LedgerState.opening(start_capital_try), "dry_run_try_balance", reason)
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunOpening:
+    """:data:`OpeningBalances` of a venue without an account (a replay): cash only,
+    ``start_capital_try`` (``DRY_RUN_TRY_BALANCE``), whatever the snapshot."""
+
+    start_capital_try: Decimal
+
+    def __call__(self, snapshot: MarketSnapshot) -> Opening:
+        return opening_from_dry_run(self.start_capital_try, None)
 
 
 def opening_from_balances(balances: Mapping[str, Decimal], marks: Mapping[str, Decimal], *, quote_ccy: str = "TRY") -> Opening:
@@ -61,3 +78,15 @@ def opening_from_balances(balances: Mapping[str, Decimal], marks: Mapping[str, D
         marks={s: marks[s] for s in holdings}, peak_equity_try=capital,
     )
     return Opening(state, "exchange_balances", None, tuple(unpriced))
+
+
+def opening_metadata(opening: Opening | None) -> dict[str, str]:
+    """Dagster metadata of the ledger asset: where the opening balance came from (no secrets)."""
+    if opening is None:
+        return {}
+    out = {"opening_source": opening.source, "opening_capital_try": format(opening.state.start_capital_try, "f")}
+    if opening.reason:
+        out["opening_reason"] = opening.reason
+    if opening.unpriced:
+        out["opening_unpriced_assets"] = ", ".join(opening.unpriced)
+    return out

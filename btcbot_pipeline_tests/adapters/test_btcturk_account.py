@@ -6,11 +6,17 @@ from decimal import Decimal
 
 from pydantic import SecretStr
 
-from btcbot_pipeline.adapters.btcturk.account import opening_for_book, opening_metadata
+from btcbot_pipeline.adapters.btcturk.account import AccountOpening, opening_for_book
 from btcbot_pipeline.adapters.btcturk.fake import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk
-from btcbot_pipeline.domain.account import opening_from_balances
+from btcbot_pipeline.domain.account import (
+    DryRunOpening,
+    opening_from_balances,
+    opening_from_dry_run,
+    opening_metadata,
+)
 from btcbot_pipeline.domain.ledger import Holding
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot
+from btcbot_pipeline.settings import load_settings
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, fast_config
 
 LIVE = MarketSnapshot(CYCLE, (SymbolSnapshot("BTCTRY", best_bid=Decimal("100"), best_ask=Decimal("102")),), source="btcturk")
@@ -56,3 +62,13 @@ def test_rejected_credentials_fall_back_with_the_reason(fake_btcturk: FakeBtctur
     opening = opening_for_book(snapshot=LIVE, api_key=SecretStr(FAKE_API_KEY), api_secret=SecretStr("d3Jvbmc="),
                                config=fast_config(fake_btcturk.url), start_capital_try=Decimal("10000"))
     assert (opening.source, opening.reason) == ("dry_run_try_balance", "private_data_unavailable:AuthError")
+
+
+def test_the_two_opening_providers() -> None:
+    # The engine is handed one of these (OpeningBalances): a replay's opens with the dry-run
+    # cash whatever the snapshot; the BTCTurk account's asks the exchange (here: no credentials).
+    settings = load_settings(None, DRY_RUN_TRY_BALANCE="2500", BTCTURK_BASE_URL="http://127.0.0.1:9")
+    dry, account = DryRunOpening(Decimal("2500")), AccountOpening(settings)
+    assert dry(LIVE) == opening_from_dry_run(Decimal("2500"), None)
+    assert account(LIVE) == opening_from_dry_run(Decimal("2500"), "missing_private_data")
+    assert account(MarketSnapshot(CYCLE, source="replay")) == opening_from_dry_run(Decimal("2500"), None)

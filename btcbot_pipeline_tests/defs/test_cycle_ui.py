@@ -277,7 +277,7 @@ def test_six_partitions_of_one_run_each_show_their_own_cycle(cycle: Cycle) -> No
 
 
 def test_a_locked_book_is_retried_and_a_gate_failure_is_not(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_open, real_snapshots = resources.BookResource.open, resources.MarketDataResource.snapshots
+    real_open, real_snapshots = resources.BookResource.open, resources.ReplayMarketData.snapshots
     opened = []
 
     @contextmanager
@@ -298,7 +298,7 @@ def test_a_locked_book_is_retried_and_a_gate_failure_is_not(cycle: Cycle, monkey
         return out
 
     monkeypatch.setattr(resources.BookResource, "open", locked_once)
-    monkeypatch.setattr(resources.MarketDataResource, "snapshots", crossed_at_0035)
+    monkeypatch.setattr(resources.ReplayMarketData, "snapshots", crossed_at_0035)
     # the real policy waits 10 s, 20 s, 40 s between attempts: the same policy without waiting
     graph = CycleGraph(cycle_partitions("*/5 * * * *", "2026-01-01T00:00"), retry_policy=dg.RetryPolicy(max_retries=3))
     assets = build_cycle_assets(graph.partitions_def, graph)

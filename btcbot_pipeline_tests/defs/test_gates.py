@@ -80,7 +80,7 @@ def test_per_symbol_faults_exclude_only_that_symbol(cycle: Cycle, replay_dir: Pa
 
 
 def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = resources.MarketDataResource.snapshots
+    real = resources.ReplayMarketData.snapshots
 
     def zero_bids(self, times, *, vol_lookback, max_data_age_s):  # type: ignore[no-untyped-def]
         # the source delivers a zero bid for every symbol: each is excluded non_positive_price
@@ -89,7 +89,7 @@ def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(cycle: C
             for snap in real(self, times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
         ]
 
-    monkeypatch.setattr(resources.MarketDataResource, "snapshots", zero_bids)
+    monkeypatch.setattr(resources.ReplayMarketData, "snapshots", zero_bids)
 
     result = cycle.run(KEY)
 
@@ -111,7 +111,7 @@ def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(cycle: C
 
 
 def _bad_bid(symbol: str):  # type: ignore[no-untyped-def]
-    real = resources.MarketDataResource.snapshots
+    real = resources.ReplayMarketData.snapshots
 
     def snapshots(self, times, *, vol_lookback, max_data_age_s):  # type: ignore[no-untyped-def]
         # a source that forgot to exclude a symbol whose bid is zero
@@ -124,7 +124,7 @@ def _bad_bid(symbol: str):  # type: ignore[no-untyped-def]
 
 
 def test_forced_bad_price_fails_prices_positive_naming_the_symbol(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resources.MarketDataResource, "snapshots", _bad_bid("DOGETRY"))
+    monkeypatch.setattr(resources.ReplayMarketData, "snapshots", _bad_bid("DOGETRY"))
 
     result = cycle.run(KEY)
 

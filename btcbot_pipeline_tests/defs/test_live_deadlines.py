@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk
-from btcbot_pipeline.defs.cycle.resources import MarketDataResource
+from btcbot_pipeline.defs.cycle.resources import BtcturkMarketData
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS
 from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
 
@@ -24,8 +24,8 @@ class SlowExchangeCycle(Cycle):
 
     def resources(self) -> dict[str, Any]:
         resources = super().resources()
-        resources["market_data"] = MarketDataResource(
-            source="btcturk", btcturk_base_url=self.url, btcturk_graph_base_url=self.url, btcturk_timeout_s=5.0,
+        resources["market_data"] = BtcturkMarketData(
+            btcturk_base_url=self.url, btcturk_graph_base_url=self.url, btcturk_timeout_s=5.0,
             btcturk_call_deadline_s=5.0, btcturk_cycle_deadline_s=0.6, btcturk_retry_attempts=2,
             btcturk_retry_base_delay_s=0.001, symbols=sorted(PAIRS),
         )

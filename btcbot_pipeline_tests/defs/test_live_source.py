@@ -16,7 +16,7 @@ from btcbot_pipeline.adapters.btcturk.capture import capture_replay_dataset
 from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient
 from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
-from btcbot_pipeline.defs.cycle.resources import MarketDataResource
+from btcbot_pipeline.defs.cycle.resources import BtcturkMarketData
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS, fast_config
 from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
 
@@ -32,8 +32,8 @@ class LiveCycle(Cycle):
 
     def resources(self) -> dict[str, Any]:
         resources = super().resources()
-        resources["market_data"] = MarketDataResource(
-            source="btcturk", btcturk_base_url=self.url, btcturk_graph_base_url=self.url, btcturk_timeout_s=0.5,
+        resources["market_data"] = BtcturkMarketData(
+            btcturk_base_url=self.url, btcturk_graph_base_url=self.url, btcturk_timeout_s=0.5,
             btcturk_retry_attempts=2, btcturk_retry_base_delay_s=0.001, symbols=sorted(PAIRS),
         )
         return resources

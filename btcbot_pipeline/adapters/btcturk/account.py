@@ -1,12 +1,14 @@
 """Account balances for the book's opening state: private ``users/balances``, read-only.
 
-:func:`opening_for_book` is what ``trading_cycle`` calls when the book has no ledger yet.
-It builds only a :class:`BtcturkReadClient` (no write methods exist on it), never raises,
-and says why it fell back to ``DRY_RUN_TRY_BALANCE``.
+:class:`AccountOpening` is the BTCTurk venue's :data:`~btcbot_pipeline.domain.account.OpeningBalances`,
+what the engine calls when the book has no ledger yet (the ``btcturk`` market-data
+resource hands it over). It builds only a :class:`BtcturkReadClient` (no write methods
+exist on it), never raises, and says why it fell back to ``DRY_RUN_TRY_BALANCE``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from pydantic import SecretStr
@@ -67,13 +69,12 @@ def opening_for_settings(settings: BotSettings, snapshot: MarketSnapshot) -> Ope
     )
 
 
-def opening_metadata(opening: Opening | None) -> dict[str, str]:
-    """Dagster metadata of the ledger asset: where the opening balance came from (no secrets)."""
-    if opening is None:
-        return {}
-    out = {"opening_source": opening.source, "opening_capital_try": format(opening.state.start_capital_try, "f")}
-    if opening.reason:
-        out["opening_reason"] = opening.reason
-    if opening.unpriced:
-        out["opening_unpriced_assets"] = ", ".join(opening.unpriced)
-    return out
+@dataclass(frozen=True)
+class AccountOpening:
+    """:data:`~btcbot_pipeline.domain.account.OpeningBalances` from the BTCTurk account
+    (:func:`opening_for_settings`)."""
+
+    settings: BotSettings
+
+    def __call__(self, snapshot: MarketSnapshot) -> Opening:
+        return opening_for_settings(self.settings, snapshot)

@@ -227,7 +227,7 @@ def _valid_ms(ms: int | None) -> bool:
 
 
 class LiveSourceConfig(Protocol):
-    """What :func:`live_snapshots` reads from ``MarketDataResource``."""
+    """What :func:`live_snapshots` reads from ``BtcturkMarketData``."""
 
     btcturk_base_url: str
     btcturk_graph_base_url: str

@@ -20,7 +20,7 @@ import dagster as dg
 
 from btcbot_pipeline.defs.backtest.spec import PARTITIONS, BacktestSpec, book_path
 from btcbot_pipeline.defs.cycle.assets import CycleGraph, build_cycle_assets
-from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
+from btcbot_pipeline.defs.cycle.resources import BookResource, ReplayMarketData, SettingsResource
 from btcbot_pipeline.storage.book import Book
 
 KEY_FORMAT = "%Y-%m-%d"
@@ -65,7 +65,7 @@ def build_backtest(spec: BacktestSpec, backtest_dir: str | Path) -> tuple[list[d
             overrides={k: v for k, v in spec.settings.items() if v is not None}
             | {"REPLAY_DATASET_PATH": spec.dataset, "STATE_DB_PATH": str(book_path(backtest_dir, spec.name))},
         ),
-        market_key: MarketDataResource(source="replay", dataset_path=spec.dataset),
+        market_key: ReplayMarketData(dataset_path=spec.dataset),
         book_key: BookResource(database=str(book_path(backtest_dir, spec.name)), setting="BACKTEST_DIR"),
     }
     return build_cycle_assets(graph.calendar, graph), resources

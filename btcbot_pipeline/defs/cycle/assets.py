@@ -46,7 +46,6 @@ from typing import Any, Callable, Iterator
 import dagster as dg
 
 from btcbot_pipeline import alerting
-from btcbot_pipeline.adapters.replay.dataset import ReplayDatasetError
 from btcbot_pipeline.defs.cycle import metadata
 from btcbot_pipeline.defs.cycle.checks import (
     ChunkChecks,
@@ -244,8 +243,7 @@ def build_cycle_assets(
             raise dg.Failure(description=split, allow_retries=False)
         parts = g.partitions(context.partition_keys)
         identity = run_identity(
-            cfg, kind=g.kind, name=g.name or book.name(), source=market.source,
-            dataset=market.dataset_path if market.source == "replay" else market.btcturk_base_url, window=g.span,
+            cfg, kind=g.kind, name=g.name or book.name(), source=market.source, dataset=market.location(), window=g.span,
         )
         # per cycle with excluded symbols, what the snapshot stage excluded and why (to
         # name every reason in a market gate failure; cleared after each chunk)
@@ -257,13 +255,8 @@ def build_cycle_assets(
         )
 
         def snapshots(times: list[datetime]) -> list[Any]:
-            try:
-                bars = {} if bar_seconds is None else {"bar_seconds": bar_seconds}
-                snaps = market.snapshots(
-                    times, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec, **bars
-                )
-            except ReplayDatasetError as exc:
-                raise dg.Failure(description=f"replay dataset unusable: {exc}", allow_retries=False) from None
+            bars = {} if bar_seconds is None else {"bar_seconds": bar_seconds}
+            snaps = market.snapshots(times, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec, **bars)
             for snap in snaps:
                 excluded = [s.skip_reason for s in snap.symbols if s.skip_reason and not s.skip_reason.startswith("rules_unavailable:")]
                 if excluded:
@@ -277,7 +270,8 @@ def build_cycle_assets(
         try:
             with gates_for(total, cfg.gate_validator) as gates, book.open() as b:
                 for outcome in run_window(
-                    b, parts, cfg=cfg, identity=identity, snapshots=snapshots, gates=gates, summarize=_figures,
+                    b, parts, cfg=cfg, identity=identity, snapshots=snapshots, opening_balances=market.opening_balances(cfg),
+                    gates=gates, summarize=_figures,
                     progress=lambda line: _say(context, line), while_gated=g.report_while_gated,
                     missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
                     rebuild=g.rebuild_command, run_id=context.run_id,

@@ -1,18 +1,26 @@
-"""Resources of the cycle assets: settings, the market-data source and the DuckDB book."""
+"""Resources of the cycle assets: settings, the market-data source and the DuckDB book.
+
+The market-data source is an interface, :class:`MarketDataResource`, with one
+implementation per venue: :class:`ReplayMarketData` (a recorded dataset) and
+:class:`BtcturkMarketData` (the live public API). ``definitions.py`` picks one from
+``MARKET_DATA_SOURCE`` (a backtest always replays), so the cycle assets never ask which.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
+from btcbot_pipeline.adapters.replay.dataset import ReplayDataset, ReplayDatasetError
+from btcbot_pipeline.domain.account import DryRunOpening, OpeningBalances
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.storage.book import Book
@@ -48,13 +56,62 @@ def _signature(path: str) -> tuple[tuple[str, int, int], ...]:
     return tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
 
 
-class MarketDataResource(dg.ConfigurableResource):
-    """Where snapshots come from. ``replay``: the dataset at ``dataset_path``; ``btcturk``:
-    the live public API at ``btcturk_base_url`` / ``btcturk_graph_base_url`` (no credentials
-    here: the resource config is shown in Dagster's UI)."""
+class MarketDataResource(dg.ConfigurableResource, ABC):
+    """Where the cycle's snapshots come from, and what a new book opens with on that venue.
 
-    source: str = "replay"
+    ``source`` is what the snapshots and the book's identity record (``replay`` /
+    ``btcturk``); :meth:`location` is the dataset or the API it reads.
+    """
+
+    source: ClassVar[str]
+
+    @abstractmethod
+    def location(self) -> str:
+        """The dataset path or base URL, for the book's identity."""
+
+    @abstractmethod
+    def snapshots(
+        self, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int, bar_seconds: int | None = None
+    ) -> list[MarketSnapshot]:
+        """One finalized snapshot per cycle time, seeing only rows at or before it;
+        ``bar_seconds``: with each symbol's bar of that many seconds up to the cycle (the
+        limit fill model; from the candles of either source)."""
+
+    @abstractmethod
+    def opening_balances(self, settings: BotSettings) -> OpeningBalances:
+        """What a new book opens with on this venue (``settings``: the run's)."""
+
+
+class ReplayMarketData(MarketDataResource):
+    """Snapshots from the replay dataset at ``dataset_path``; a new book opens with
+    ``DRY_RUN_TRY_BALANCE``."""
+
+    source: ClassVar[str] = "replay"
     dataset_path: str = "data/replay"
+
+    def location(self) -> str:
+        return self.dataset_path
+
+    def snapshots(
+        self, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int, bar_seconds: int | None = None
+    ) -> list[MarketSnapshot]:
+        try:
+            dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
+            return dataset.snapshots(cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds)
+        except ReplayDatasetError as exc:  # the same dataset fails the same way: never retried
+            raise dg.Failure(description=f"replay dataset unusable: {exc}", allow_retries=False) from None
+
+    def opening_balances(self, settings: BotSettings) -> OpeningBalances:
+        return DryRunOpening(settings.dry_run_try_balance)
+
+
+class BtcturkMarketData(MarketDataResource):
+    """Snapshots from BTCTurk's live public API at ``btcturk_base_url`` /
+    ``btcturk_graph_base_url`` (no credentials here: the resource config is shown in
+    Dagster's UI); a new book opens from the account's balances when the settings hold
+    credentials (:class:`~btcbot_pipeline.adapters.btcturk.account.AccountOpening`)."""
+
+    source: ClassVar[str] = "btcturk"
     btcturk_base_url: str = "https://api.btcturk.com"
     btcturk_graph_base_url: str = "https://graph-api.btcturk.com"
     btcturk_timeout_s: float = 10.0
@@ -68,20 +125,20 @@ class MarketDataResource(dg.ConfigurableResource):
     symbols: list[str] = []
     quote_ccy: str = "TRY"
 
+    def location(self) -> str:
+        return self.btcturk_base_url
+
     def snapshots(
         self, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int, bar_seconds: int | None = None
     ) -> list[MarketSnapshot]:
-        """One finalized snapshot per cycle time, seeing only rows at or before it;
-        ``bar_seconds``: with each symbol's bar of that many seconds up to the cycle (the
-        limit fill model; from the candles of either source)."""
-        if self.source == "btcturk":
-            from btcbot_pipeline.adapters.btcturk.market import live_snapshots
+        from btcbot_pipeline.adapters.btcturk.market import live_snapshots
 
-            return live_snapshots(self, cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds)
-        if self.source != "replay":
-            raise dg.Failure(description=f"market data source {self.source!r} is not available; use 'replay' or 'btcturk'")
-        dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
-        return dataset.snapshots(cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds)
+        return live_snapshots(self, cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds)
+
+    def opening_balances(self, settings: BotSettings) -> OpeningBalances:
+        from btcbot_pipeline.adapters.btcturk.account import AccountOpening
+
+        return AccountOpening(settings)
 
 
 class BookResource(dg.ConfigurableResource):
