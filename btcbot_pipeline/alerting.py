@@ -46,6 +46,7 @@ import duckdb
 import httpx
 
 from btcbot_pipeline.adapters.webhook import Delivery, WebhookPoster
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.alerts import (
     CYCLE_RULES,
     Alert,
@@ -99,7 +100,7 @@ class Outcome:
 def log_line(alert: Alert) -> str:
     """A new alert as the run's log shows it: ``alert WARN at cycle 2026-01-01T00:40 UTC,
     drawdown_threshold: drawdown 7.3 % crossed …``."""
-    when = "no cycle" if alert.cycle_ts is None else f"cycle {alert.cycle_ts:%Y-%m-%dT%H:%M} UTC"
+    when = "no cycle" if alert.cycle_ts is None else f"cycle {utc.minute_text(alert.cycle_ts)} UTC"
     return f"alert {alert.severity} at {when}, {alert.rule}: {alert.message}"
 
 
@@ -217,12 +218,12 @@ def listing(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def line(row: dict[str, Any]) -> str:
     """One alert on one line: cycle time, severity, rule, message, delivery status."""
-    when = "-" * 16 if row["cycle_ts"] is None else f"{row['cycle_ts']:%Y-%m-%dT%H:%M}"
+    when = "-" * 16 if row["cycle_ts"] is None else utc.minute_text(row["cycle_ts"])
     return f"{when}  {row['severity']:<8}  {row['rule']:<18}  {row['message']}  [{row['status']}]"
 
 
 def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if ts is None else utc.text(ts)
 
 
 # --- reading the book ---------------------------------------------------------------------
@@ -323,12 +324,7 @@ class RunFailure:
 
 def partition_time(key: str) -> datetime | None:
     """The UTC start of a cycle (``2026-01-01T00:30``) or backtest (``2018-01-10``) partition key."""
-    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(key, fmt).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    return None
+    return utc.parse_first(key, utc.PARTITION_KEY)
 
 
 def on_run_failure(

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.health import DEFAULT_MAX_SKEW_MS
 from btcbot_pipeline.storage.paths import book_path_problem
 from btcbot_pipeline.storage.verify import Report, verify_book
@@ -145,7 +146,7 @@ def _dataset_checks(dataset: str, cfg: object | None) -> tuple[list[Check], obje
     ]
     rows = market_rows(snaps)
     result = validate(MARKET_SUITE, market_frame(rows["market_snapshot"], gp, rows["market_cycles"]))
-    at = ", ".join(t.strftime("%Y-%m-%dT%H:%M") for t in times)
+    at = ", ".join(utc.minute_text(t) for t in times)
     if result.passed:
         excluded = sorted({f"{s.symbol}:{s.skip_reason}" for snap in snaps for s in snap.symbols if s.skip_reason})
         detail = f"passed at {at}" + (f"; excluded per symbol: {', '.join(excluded[:6])}" if excluded else "")

@@ -26,6 +26,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from btcbot_pipeline.domain import utc
+
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 RANK = {PASS: 0, SKIP: 0, WARN: 1, FAIL: 2}
 VERDICTS = ("healthy", "degraded", "unusable")
@@ -142,7 +144,7 @@ def _age_s(server_now_ms: float, stamp_ms: int | None) -> int | None:
 
 
 def _stamp(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc.text(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
 
 
 def probe_symbol(whitelist: tuple[str, ...], blacklist: tuple[str, ...], by_volume: tuple[str, ...]) -> tuple[str | None, bool]:
@@ -362,17 +364,15 @@ def probe_replay(settings: Any, dataset: str | None = None) -> tuple[Probe, ...]
     span = dataset_span(path)
     if span is None:
         return dataset_probe, Probe("coverage", FAIL, timer.ms(), "no order book row can be read", f"see `btcbot replay-validate --dataset {path}`")
-    fmt = "%Y-%m-%dT%H:%M"
-    start = datetime.strptime(settings.cycle_partitions_start, fmt).replace(tzinfo=timezone.utc)
-    end = (datetime.strptime(settings.cycle_partitions_end, fmt).replace(tzinfo=timezone.utc)
-           if settings.cycle_partitions_end else None)
-    books = f"books {span.first:{fmt}} … {span.last:{fmt}} UTC"
-    values = {"first": span.first.isoformat(), "last": span.last.isoformat()}
+    start = utc.parse_minute(settings.cycle_partitions_start)
+    end = utc.parse_minute(settings.cycle_partitions_end) if settings.cycle_partitions_end else None
+    books = f"books {utc.minute_text(span.first)} … {utc.minute_text(span.last)} UTC"
+    values = {"first": utc.iso(span.first), "last": utc.iso(span.last)}
     if span.last < start or (end is not None and end <= span.first):
         window = f"{settings.cycle_partitions_start} … {settings.cycle_partitions_end or 'open'}"
         return dataset_probe, Probe("coverage", FAIL, timer.ms(), f"{books}; no cycle partition ({window}) has data",
-                                    f"set CYCLE_PARTITIONS_START={span.first:{fmt}} and CYCLE_PARTITIONS_END="
-                                    f"{(span.last + timedelta(minutes=1)):{fmt}} (the dataset's span)", values)
+                                    f"set CYCLE_PARTITIONS_START={utc.minute_text(span.first)} and CYCLE_PARTITIONS_END="
+                                    f"{utc.minute_text(span.last + timedelta(minutes=1))} (the dataset's span)", values)
     return dataset_probe, Probe("coverage", PASS, timer.ms(), f"{books}; partitions from {settings.cycle_partitions_start}", values=values)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.cli import options
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.settings import load_settings
 
 
@@ -37,8 +38,8 @@ def _run_backtest(args: argparse.Namespace) -> int:
         return 2
     span = dataset_span(args.dataset)
     if span is not None and (args.start < span.first or args.start > span.last):
-        print(f"backtest not started: --start {args.start:%Y-%m-%dT%H:%M} is outside the dataset's order books "
-              f"({span.first:%Y-%m-%dT%H:%M} … {span.last:%Y-%m-%dT%H:%M} UTC); a cycle without data stops at the "
+        print(f"backtest not started: --start {utc.minute_text(args.start)} is outside the dataset's order books "
+              f"({utc.minute_text(span.first)} … {utc.minute_text(span.last)} UTC); a cycle without data stops at the "
               "market gate: start within that span", file=sys.stderr)
         return 2
     settings = load_settings(args.env_file)
@@ -48,7 +49,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
         params=read_params_file(args.params) if args.params else None, sets=parse_sets(args.set),
     )
     prepare(spec, settings.backtest_dir, replace=args.replace)
-    print(f"backtest {spec.name}: {args.dataset}, {spec.start:%Y-%m-%dT%H:%M} … {spec.end:%Y-%m-%dT%H:%M} UTC "
+    print(f"backtest {spec.name}: {args.dataset}, {utc.minute_text(spec.start)} … {utc.minute_text(spec.end)} UTC "
           f"by {spec.partition}, book {settings.backtest_dir}/{spec.name}.duckdb", flush=True)
     show_progress()
     t0 = time.perf_counter()

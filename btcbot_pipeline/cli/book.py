@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from btcbot_pipeline.cli import options
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.reporting.cycle_summary import ReportError, cycle_summary, latest_cycle_ts
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 from btcbot_pipeline.storage.book import BookError
@@ -53,7 +54,7 @@ def _alerts(args: argparse.Namespace) -> int:
     elif rows:
         print("\n".join(line(row) for row in rows))
     else:
-        print(f"no alerts in {db}" + (f" since {args.since:%Y-%m-%dT%H:%M} UTC" if args.since else ""))
+        print(f"no alerts in {db}" + (f" since {utc.minute_text(args.since)} UTC" if args.since else ""))
     return 0
 
 
@@ -73,7 +74,7 @@ def _risk_clear(args: argparse.Namespace) -> int:
         raise ReportError(f"no book at {db}: nothing to clear")
     now = datetime.now(timezone.utc)
     operator = args.operator or getpass.getuser()
-    clear_id = "clr-" + now.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(f"{now.isoformat()}|{reason}|{operator}".encode()).hexdigest()[:6]
+    clear_id = "clr-" + utc.cycle_id(now) + "-" + hashlib.sha256(f"{utc.iso(now)}|{reason}|{operator}".encode()).hexdigest()[:6]
     from btcbot_pipeline.reporting.books import access_error
 
     try:

@@ -4,12 +4,12 @@ pair) to a command's parser with the same flags, defaults and help everywhere.""
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from btcbot_pipeline.domain.utc import ARGUMENT, parse_first
 from btcbot_pipeline.health import DEFAULT_MAX_SKEW_MS
 
-KEY_FORMAT = "%Y-%m-%dT%H:%M"
 BOOK_HELP = "book file, or backtest name (BACKTEST_DIR/<name>.duckdb)"
 NEW_FOLDER_HELP = "folder to write (created if missing)"
 
@@ -19,11 +19,9 @@ if TYPE_CHECKING:  # what each topic module's add_* functions add their command 
 
 def utc(text: str) -> datetime:
     """An argument's UTC time (``2026-01-01T00:30``, seconds and a ``Z`` allowed)."""
-    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ", KEY_FORMAT):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
+    parsed = parse_first(text, ARGUMENT)
+    if parsed is not None:
+        return parsed
     raise argparse.ArgumentTypeError(f"not a UTC time like 2026-01-01T00:30, was {text!r}")
 
 

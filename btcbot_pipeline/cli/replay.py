@@ -13,13 +13,14 @@ from btcbot_pipeline.adapters.replay.importer import (
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.cli import options
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.settings import load_settings
 
 
 def _replay_init(args: argparse.Namespace) -> int:
     summary = init_replay_dataset(args.dataset, seed=args.seed, start=args.start, minutes=args.minutes)
     print(f"wrote {len(summary.symbols)} symbols × {summary.rows} rows to {summary.path} "
-          f"({summary.start:%Y-%m-%dT%H:%M} … {summary.end:%Y-%m-%dT%H:%M} UTC, seed {args.seed})")
+          f"({utc.minute_text(summary.start)} … {utc.minute_text(summary.end)} UTC, seed {args.seed})")
     return 0
 
 

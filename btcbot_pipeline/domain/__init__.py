@@ -9,11 +9,11 @@ Modules, in cycle order: ``market`` (snapshot types) → ``universe`` → ``plan
 risk budget between cycles and ``alerts`` reads committed cycles. Shared below them:
 ``vocabulary`` (sides, risk modes, pair names), ``money`` (Decimal helpers), ``bounds``
 (the range of every number), ``exchange_rules`` (the exchange's per-pair tick, lot and
-minimum notional as the intents use them), ``params`` (every stage's parameters) and
-``payloads`` (JSON views).
+minimum notional as the intents use them), ``params`` (every stage's parameters),
+``payloads`` (JSON views) and ``utc`` (every UTC time text the project writes or reads).
 
-Imports point one way: ``vocabulary``, ``money`` and ``bounds`` import no other domain
-module, ``params`` only those, and no import circle exists even through imports inside
+Imports point one way: ``vocabulary``, ``money``, ``bounds`` and ``utc`` import no other
+domain module, ``params`` only those, and no import circle exists even through imports inside
 functions or under ``TYPE_CHECKING``
 (``btcbot_pipeline_tests/domain/test_import_graph.py``).
 """

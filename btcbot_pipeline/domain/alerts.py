@@ -44,6 +44,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Mapping, Sequence
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.vocabulary import Mode
 
 STALE_REASON = "stale_data"
@@ -183,7 +184,7 @@ def run_failed_alert(
     ``partitions``: the run's partition key or ``first…last`` range; ``error``: the failure
     text (its first line goes in the message)."""
     first_line = (error.strip().splitlines() or ["no error text"])[0][:_DETAIL_CHARS]
-    where = f"cycle {cycle_ts:%Y-%m-%dT%H:%M} UTC" if cycle_ts is not None else "a cycle run"
+    where = f"cycle {utc.minute_text(cycle_ts)} UTC" if cycle_ts is not None else "a cycle run"
     what = f" (partitions {partitions})" if partitions and cycle_ts is not None and "…" in partitions else ""
     return Alert(
         alert_id=f"{Rule.RUN_FAILED}:{cycle_id or 'no_cycle'}:{run_id[:8]}",
@@ -241,7 +242,7 @@ def gate_failure_alert(stop: Sequence[CycleFacts]) -> Alert:
         more.append(f"{len(others)} more failed expectation{'s' if len(others) != 1 else ''}: {shown}")
     if len(stop) > 1:
         n = len(stop) - 1
-        more.append(f"{n} more failing cycle{'s' if n != 1 else ''} of the chunk, the last at {stop[-1].cycle_ts:%Y-%m-%dT%H:%M} UTC")
+        more.append(f"{n} more failing cycle{'s' if n != 1 else ''} of the chunk, the last at {utc.minute_text(stop[-1].cycle_ts)} UTC")
     return _alert(
         Rule.GATE_FAILURE, Severity.ERROR, first_cycle,
         f"gate {first.check} stopped the cycle: {_gate_text(first)}"
@@ -406,7 +407,7 @@ def _ended_text(reason: str, *, by_clear: bool) -> str:
 def _utc_text(stamp: str) -> str:
     """``2026-01-01T01:00:00Z`` → ``2026-01-01T01:00 UTC`` (other text as is)."""
     try:
-        return f"{datetime.strptime(stamp, '%Y-%m-%dT%H:%M:%SZ'):%Y-%m-%dT%H:%M} UTC"
+        return f"{utc.minute_text(utc.parse(stamp))} UTC"
     except ValueError:
         return stamp
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Collection, Iterable, Mapping, Sequence
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent, build_intents
@@ -37,15 +38,8 @@ from btcbot_pipeline.domain.risk import (
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.domain.vocabulary import Mode, Side, combine_modes
 
-
-def cycle_id_for(cycle_ts: datetime) -> str:
-    """``2026-01-01T00:30Z`` → ``20260101T003000Z`` (no colons: ids are ``:``-separated).
-
-    The same text as ``strftime("%Y%m%dT%H%M%SZ")`` (whose ``%Y`` is not zero-padded
-    either), at half its cost: this runs for every cycle of a backtest.
-    """
-    t = cycle_ts
-    return f"{t.year}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
+cycle_id_for = utc.cycle_id
+"""``2026-01-01T00:30Z`` → ``20260101T003000Z``: the cycle's id (:func:`.utc.cycle_id`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import json
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from types import NoneType, UnionType
@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.cycle import CycleResult, ModeDecision
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent
@@ -66,13 +67,13 @@ def _ts(value: datetime | None) -> str | None:
     """UTC text, with microseconds only when there are any (an OMS retry time)."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    return utc.exact_text(value)
 
 
 def parse_ts(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ" if "." in value else "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return utc.parse_exact(value)
 
 
 # -- where a payload is not simply the fields ----------------------------------------

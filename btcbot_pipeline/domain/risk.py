@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.money import ZERO
 from btcbot_pipeline.domain.vocabulary import Mode, combine_modes
 
@@ -121,7 +122,7 @@ def decide_with_text(
     cleared_by: str | None,
 ) -> RiskDecision:
     """:func:`decide_risk` with the limits' :func:`limits_text` computed once by the caller."""
-    day = cycle_ts.date().isoformat()
+    day = utc.day_text(cycle_ts)
     # Day anchor: the equity the day started from (the last equity of the previous day).
     if state.day != day:
         anchor = state.last_equity_try if state.last_equity_try is not None else equity_try
@@ -151,7 +152,7 @@ def decide_with_text(
             if limit in breached:
                 reasons.append(f"{limit}:breached")
             elif limit in latches:
-                reasons.append(f"{limit}:cooldown_until:{latches[limit].strftime('%Y-%m-%dT%H:%M:%SZ')}")
+                reasons.append(f"{limit}:cooldown_until:{utc.text(latches[limit])}")
         mode = combine_modes(floor, *(LIMIT_MODE[limit] for limit in latches))
         latches = dict(sorted(latches.items()))
     else:  # the usual cycle: no limit tripped or cooling down
@@ -166,11 +167,11 @@ def decide_with_text(
         reasons=tuple(f"risk:{r}" for r in reasons) if reasons else (),
     )
     previous_latches = (
-        ",".join(f"{k}={v.isoformat()}" for k, v in sorted(state.latches.items())) if state.latches else ""
+        ",".join(f"{k}={utc.iso(v)}" for k, v in sorted(state.latches.items())) if state.latches else ""
     )
     digest = hashlib.sha256(
         "|".join([
-            cycle_ts.isoformat(), format(equity_try, "f"), format(peak, "f"), format(anchor, "f"),
+            utc.iso(cycle_ts), format(equity_try, "f"), format(peak, "f"), format(anchor, "f"),
             limits_hash_text, previous_latches, cleared_by or "",
         ]).encode()
     ).hexdigest()[:16]

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.settings import BotSettings
 from btcbot_pipeline.storage.book import Book, naive_utc
@@ -44,11 +45,11 @@ def cycle_summary(book: Book, cycle_ts: datetime, settings: BotSettings | None =
         stopped = gate_failures_text(book, cycle_ts, settings)
         if stopped:
             return stopped
-        raise ReportError(f"no cycle trace for {cycle_ts.isoformat()}: materialize that partition first")
+        raise ReportError(f"no cycle trace for {utc.iso(cycle_ts)}: materialize that partition first")
     cycle_id, mode, universe, summary, decisions, ledger, market = (rows[0][0], *map(json.loads, rows[0][1:]))
     fills = book.query("SELECT count(*), coalesce(sum(fee_try), 0), coalesce(sum(notional_try), 0) FROM fills WHERE cycle_ts = ?", [naive_utc(cycle_ts)])[0]
     lines = [
-        f"cycle {cycle_id} ({cycle_ts.strftime('%Y-%m-%dT%H:%M')} UTC)",
+        f"cycle {cycle_id} ({utc.minute_text(cycle_ts)} UTC)",
         f"  mode            base {mode['base_mode']} → final {mode['final_mode']}"
         + (f" ({', '.join(mode['reasons'])})" if mode["reasons"] else ""),
         f"  market          {market['candidates']} candidates, {len(market['skipped'])} not tradable"
@@ -125,7 +126,7 @@ def gate_failures_text(book: Book, cycle_ts: datetime, settings: BotSettings | N
     from btcbot_pipeline.defs.cycle.checks import Limits, gate_failure_text, limits_for
 
     limits = Limits() if settings is None else limits_for(settings)
-    lines = [f"cycle {rows[0][0]} ({cycle_ts.strftime('%Y-%m-%dT%H:%M')} UTC) STOPPED by a gate: nothing of it is in the book"]
+    lines = [f"cycle {rows[0][0]} ({utc.minute_text(cycle_ts)} UTC) STOPPED by a gate: nothing of it is in the book"]
     lines += [
         f"  {asset} / {check}: {gate_failure_text(expectation, detail or '', limits)}\n      exact: {detail}"
         for _, asset, check, expectation, detail in rows
@@ -146,7 +147,7 @@ def risk_decision_text(book: Book, cycle_ts: datetime) -> str | None:
     if json.loads(reasons):
         text += f" ({', '.join(json.loads(reasons))})"
     if until is not None:
-        text += f", cooldown until {until:%Y-%m-%dT%H:%M} UTC"
+        text += f", cooldown until {utc.minute_text(until)} UTC"
     if cleared:
         text += f", cleared by {cleared}"
     return text

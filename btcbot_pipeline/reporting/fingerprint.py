@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.reporting.books import attach_books, window_sql
 from btcbot_pipeline.reporting.canonical import (
     OUTPUT_TABLES,
@@ -38,8 +39,6 @@ from btcbot_pipeline.reporting.canonical import (
 )
 from btcbot_pipeline.reporting.errors import ReportingError
 from btcbot_pipeline.reporting.jsondiff import first_difference
-
-_CYCLE_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +167,7 @@ class Parity:
         d = self.first
         if d is None:
             return "\n".join([f"parity OK: the books agree over {self.cycles_a} cycles", *books, window])
-        lines = [f"parity FAILED: first difference at cycle {_cycle(d.cycle_ts)} UTC ({d.cycle_ts:%Y%m%dT%H%M%SZ})"]
+        lines = [f"parity FAILED: first difference at cycle {_cycle(d.cycle_ts)} UTC ({utc.cycle_id(d.cycle_ts)})"]
         if d.missing_in is not None:
             lines.append(f"  {d.missing_in} lacks this cycle; {_other(d.missing_in)} has it")
         elif d.only_in is not None:
@@ -278,7 +277,7 @@ def _differs(column: str) -> str:
 
 def _check_window(start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and start >= end:
-        raise ReportingError(f"empty window: --start {start:{_CYCLE_FORMAT}} is not before --end {end:{_CYCLE_FORMAT}}")
+        raise ReportingError(f"empty window: --start {utc.minute_text(start)} is not before --end {utc.minute_text(end)}")
 
 
 def _window_text(start: datetime | None, end: datetime | None) -> str:
@@ -288,7 +287,7 @@ def _window_text(start: datetime | None, end: datetime | None) -> str:
 
 
 def _cycle(ts: datetime | None) -> str:
-    return "" if ts is None else ts.strftime(_CYCLE_FORMAT)
+    return "" if ts is None else utc.minute_text(ts)
 
 
 def _other(label: str) -> str:

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import duckdb
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.reporting.books import has_table
 from btcbot_pipeline.reporting.errors import ReportingError
 
@@ -98,8 +99,8 @@ class BacktestReport:
         out += [(f"book_info {k}", self.info[k], None) for k in INFO_FIELDS if self.info.get(k)]
         out += [
             _line("cycles", "{}", (self.cycles, COUNT)),
-            ("first cycle", f"{self.first_cycle:%Y-%m-%dT%H:%M} UTC", None),
-            ("last cycle", f"{self.last_cycle:%Y-%m-%dT%H:%M} UTC", None),
+            ("first cycle", f"{utc.minute_text(self.first_cycle)} UTC", None),
+            ("last cycle", f"{utc.minute_text(self.last_cycle)} UTC", None),
             _line("start capital", "{}", (self.start_capital, TRY)),
             _line("final equity", "{}", (self.final_equity, TRY)),
             _line("return", "{}", (self.return_pct, PCT)),
@@ -233,7 +234,7 @@ def _book_info(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     if row is None:
         return {}
     names = [d[0] for d in cursor.description]
-    return {n: (v.isoformat(sep=" ") if isinstance(v, datetime) else str(v)) for n, v in zip(names, row) if v is not None}
+    return {n: (utc.iso(v, sep=" ") if isinstance(v, datetime) else str(v)) for n, v in zip(names, row) if v is not None}
 
 
 def format_text(reports: Sequence[BacktestReport]) -> str:

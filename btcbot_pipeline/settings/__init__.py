@@ -33,11 +33,9 @@ from btcbot_pipeline.settings.bot import BotSettings
 from btcbot_pipeline.settings.fields import SECRET_MASK
 from btcbot_pipeline.settings.loading import SettingsError, load_settings
 from btcbot_pipeline.settings.safety import LIVE_TRADING_ACK_PHRASE
-from btcbot_pipeline.settings.schedule import PARTITION_START_FORMAT
 
 __all__ = [
     "LIVE_TRADING_ACK_PHRASE",
-    "PARTITION_START_FORMAT",
     "SECRET_MASK",
     "BotSettings",
     "SettingsError",

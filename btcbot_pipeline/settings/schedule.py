@@ -2,18 +2,16 @@
 ``CYCLE_PARTITIONS_END`` and ``CATCHUP_MAX_RUNS_PER_TICK``.
 
 The cron expression is checked field by field here (a Dagster schedule would only fail
-when the definitions load); partition bounds are canonical ``%Y-%m-%dT%H:%M`` text, so
+when the definitions load); partition bounds are canonical ``%Y-%m-%dT%H:%M`` text (``utc.MINUTE``), so
 keys and comparisons are textual. The Dagster partitions themselves are built in
 ``defs/cycle/partitions.py``: settings import no Dagster.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field, field_validator
 
-PARTITION_START_FORMAT = "%Y-%m-%dT%H:%M"
+from btcbot_pipeline.domain import utc
 
 # Cron fields: name, lowest and highest value (day of week: 0 and 7 are both Sunday).
 _CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 7))
@@ -83,11 +81,11 @@ class ScheduleSection(BaseModel):
             return None
         text = value.strip()
         try:
-            parsed = datetime.strptime(text, PARTITION_START_FORMAT)
+            parsed = utc.parse_minute(text)
         except ValueError as exc:
-            raise ValueError("must look like 2026-01-01T00:00 (format %Y-%m-%dT%H:%M)") from exc
+            raise ValueError(f"must look like 2026-01-01T00:00 (format {utc.MINUTE})") from exc
         # Canonical text ("2026-1-1T0:0" → "2026-01-01T00:00"): keys and comparisons are textual.
-        return parsed.strftime(PARTITION_START_FORMAT)
+        return utc.minute_text(parsed)
 
     def span_problems(self) -> list[str]:
         """An end at or before the start, as a problem line (or none)."""

@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.storage import seal
 from btcbot_pipeline.storage.rows import chain_digest
 
@@ -53,7 +54,7 @@ class Finding:
     message: str
 
     def line(self) -> str:
-        when = "-" if self.cycle is None else f"{self.cycle:%Y-%m-%dT%H:%M}"
+        when = "-" if self.cycle is None else f"{utc.minute_text(self.cycle)}"
         return f"{self.level:<5}  {when:<16}  {self.table}.{self.column or '*'}  {self.message}"
 
 
@@ -265,4 +266,4 @@ def _head(con: duckdb.DuckDBPyConnection, report: Report, seals: dict[Any, tuple
     last = max(seals) if seals else None
     if last is None or head[0] != seals[last][3] or head[1] != last or head[2] != len(seals):
         report.add(ERROR, last, "book_info", "book_digest",
-                   f"the book's seal (through {head[1]:%Y-%m-%dT%H:%M}, {head[2]} cycles) is not its last cycle's")
+                   f"the book's seal (through {utc.minute_text(head[1])}, {head[2]} cycles) is not its last cycle's")

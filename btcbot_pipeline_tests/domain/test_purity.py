@@ -39,6 +39,7 @@ EXPECTED_AT_LEAST = {
     "btcbot_pipeline.domain.plan",
     "btcbot_pipeline.domain.trace",
     "btcbot_pipeline.domain.universe",
+    "btcbot_pipeline.domain.utc",
     "btcbot_pipeline.domain.vocabulary",
 }
 DOMAIN_FILES = sorted(DOMAIN_DIR.rglob("*.py"))

@@ -32,6 +32,7 @@ from typing import Callable
 from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient
 from btcbot_pipeline.adapters.btcturk.errors import BtcturkError
 from btcbot_pipeline.adapters.btcturk.schemas import encode_json, ms_to_datetime
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.vocabulary import canonical_symbol
 from btcbot_pipeline.errors import BtcbotError
 
@@ -41,10 +42,6 @@ MANIFEST = "capture_manifest.json"
 
 class CaptureError(BtcbotError):
     """The capture cannot start or produced nothing usable (message says which)."""
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def _now() -> datetime:
@@ -111,7 +108,7 @@ def capture_replay_dataset(
             failures["klines"] = failures.get("klines", 0) + 1
             bars = []
         candles[sym] = [
-            [_iso(datetime.fromtimestamp(b.time + BAR_S, tz=timezone.utc)), *(format(x, "f") for x in (b.open, b.high, b.low, b.close, b.volume))]
+            [utc.millis_text(datetime.fromtimestamp(b.time + BAR_S, tz=timezone.utc)), *(format(x, "f") for x in (b.open, b.high, b.low, b.close, b.volume))]
             for b in bars if b.time + BAR_S <= end_s
         ]
     files: dict[str, bytes] = {}
@@ -135,7 +132,7 @@ def capture_replay_dataset(
         path.write_bytes(content)
     manifest = CaptureManifest(
         source={"kind": "btcturk", "base_url": client.base_urls[0], "graph_base_url": client.base_urls[1]},
-        symbols=wanted, started_at=_iso(started), ended_at=_iso(ended), polls=polls, failures=failures,
+        symbols=wanted, started_at=utc.millis_text(started), ended_at=utc.millis_text(ended), polls=polls, failures=failures,
         rows={rel: content.count(b"\n") - 1 for rel, content in sorted(files.items()) if rel.endswith(".csv")},
         sha256={rel: hashlib.sha256(content).hexdigest() for rel, content in sorted(files.items())},
     )
@@ -153,7 +150,7 @@ def _poll(client: BtcturkPublicClient, wanted: list[str], books: dict[str, list[
     for sym in wanted:
         t = rows.get(sym)
         if t is not None and t.timestamp is not None and t.last is not None and t.high is not None and t.low is not None and t.volume is not None:
-            row = [_iso(ms_to_datetime(t.timestamp)), *(format(x, "f") if x is not None else "" for x in (t.last, t.high, t.low, t.volume, t.open, t.dailypercent))]
+            row = [utc.millis_text(ms_to_datetime(t.timestamp)), *(format(x, "f") if x is not None else "" for x in (t.last, t.high, t.low, t.volume, t.open, t.dailypercent))]
             if not tickers[sym] or tickers[sym][-1][0] < row[0]:
                 tickers[sym].append(row)
         try:
@@ -164,7 +161,7 @@ def _poll(client: BtcturkPublicClient, wanted: list[str], books: dict[str, list[
         if book.timestamp is None or book.best_bid is None or book.best_ask is None:
             failures["orderbook_empty"] = failures.get("orderbook_empty", 0) + 1
             continue
-        row = [_iso(ms_to_datetime(book.timestamp)), format(book.best_bid, "f"), format(book.best_ask, "f")]
+        row = [utc.millis_text(ms_to_datetime(book.timestamp)), format(book.best_bid, "f"), format(book.best_ask, "f")]
         if not books[sym] or books[sym][-1][0] < row[0]:
             books[sym].append(row)
 

@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from btcbot_pipeline.adapters.btcturk.schemas import encode_json as dumps
 from btcbot_pipeline.adapters.btcturk.signing import signature
+from btcbot_pipeline.domain import utc
 
 FAKE_API_KEY = "fake-key"
 FAKE_API_SECRET = "ZmFrZS1zZWNyZXQtYnl0ZXM="  # base64 of b"fake-secret-bytes"
@@ -379,7 +380,7 @@ class FakeBtcturk:
                 return self._ok(book)
             if method == "GET" and path == "/api/v2/server/time":
                 now = self.now()
-                return 200, {}, dumps({"serverTime": int(now * 1000), "serverTime2": datetime.fromtimestamp(now, tz=timezone.utc).isoformat()})
+                return 200, {}, dumps({"serverTime": int(now * 1000), "serverTime2": utc.iso(datetime.fromtimestamp(now, tz=timezone.utc))})
             if method == "GET" and path == "/api/v2/trades":
                 return self._ok(m.trades)
             if method == "GET" and path == "/v1/klines/history":

@@ -21,9 +21,8 @@ import dagster as dg
 from btcbot_pipeline.defs.backtest.spec import PARTITIONS, BacktestSpec, book_path
 from btcbot_pipeline.defs.cycle.assets import CycleGraph, build_cycle_assets
 from btcbot_pipeline.defs.cycle.resources import BookResource, ReplayMarketData, SettingsResource
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.storage.book import Book
-
-KEY_FORMAT = "%Y-%m-%d"
 
 
 def backtest_partitions(spec: BacktestSpec) -> dg.TimeWindowPartitionsDefinition:
@@ -32,7 +31,7 @@ def backtest_partitions(spec: BacktestSpec) -> dg.TimeWindowPartitionsDefinition
     cron, _ = PARTITIONS[spec.partition]
     lo, hi = spec.partition_bounds()
     return dg.TimeWindowPartitionsDefinition(
-        cron_schedule=cron, start=lo.strftime(KEY_FORMAT), end=hi.strftime(KEY_FORMAT), fmt=KEY_FORMAT, timezone="UTC"
+        cron_schedule=cron, start=lo.strftime(utc.DAY), end=hi.strftime(utc.DAY), fmt=utc.DAY, timezone="UTC"
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 from btcbot_pipeline.storage.identity import params_hash
@@ -145,7 +146,7 @@ def make_spec(
         SpecError: a bad name or window; SettingsError: a refused setting.
     """
     if not end > start:
-        raise SpecError(f"--end {end:%Y-%m-%dT%H:%M} must be after --start {start:%Y-%m-%dT%H:%M}")
+        raise SpecError(f"--end {utc.minute_text(end)} must be after --start {utc.minute_text(start)}")
     overrides = {**BACKTEST_GATES, **(params or {}), **(sets or {})}
     for key in overrides:
         if key.upper() in _NOT_RECORDED:

@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import dagster as dg
 
 from btcbot_pipeline.defs.cycle.owners import OWNERS
+from btcbot_pipeline.domain import utc as utc_text  # this module's utc() makes a time aware
 from btcbot_pipeline.engine import GateStopped, Partition
 from btcbot_pipeline.quality.rules import ERROR, WARN, Failure, GateResult, Suite
 from btcbot_pipeline.settings import BotSettings
@@ -425,13 +426,13 @@ def _text(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text.text(utc(value))
     return str(value)
 
 
 def _hhmm(value: Any) -> str:
     ts = _time(value)
-    return _text(value) if ts is None else ts.strftime("%Y-%m-%dT%H:%M")
+    return _text(value) if ts is None else utc_text.minute_text(ts)
 
 
 def utc(ts: datetime) -> datetime:
@@ -445,7 +446,7 @@ def _time(value: Any) -> datetime | None:
         return utc(value)
     if isinstance(value, str):
         try:
-            return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            return utc(utc_text.parse_iso(value))
         except ValueError:
             return None
     return None

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 import dagster as dg
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.cycle import CycleResult
 from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.trace import CycleTrace
@@ -36,7 +37,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> dg.Metadata
 
 
 def _window(cycles: Sequence[Any]) -> dict[str, Any]:
-    return {"cycles": len(cycles), "last_cycle_ts": cycles[-1].cycle_ts.isoformat() if cycles else ""}
+    return {"cycles": len(cycles), "last_cycle_ts": utc.iso(cycles[-1].cycle_ts) if cycles else ""}
 
 
 def _provenance(source: str) -> dict[str, str] | None:
@@ -57,7 +58,7 @@ def market(snapshots: Sequence[MarketSnapshot]) -> dict[str, Any]:
         # Where the numbers came from and when (live sources: fetch time and endpoints).
         "source": last.source,
         "degraded_cycles": sum(1 for snap in snapshots if snap.degraded_reason),
-        **({"fetched_at_last_cycle": last.fetched_at.isoformat()} if last.fetched_at else {}),
+        **({"fetched_at_last_cycle": utc.iso(last.fetched_at)} if last.fetched_at else {}),
         **({"provenance": dg.MetadataValue.json(_provenance(last.source))} if _provenance(last.source) else {}),
         "skipped_by_reason": dg.MetadataValue.json(dict(sorted(skipped.items()))),
         "last_cycle": _table(
@@ -243,7 +244,7 @@ def trace(
             "risk_drawdown_pct_last_cycle": _plot(risk.drawdown * 100),
             "risk_daily_pnl_try_last_cycle": _plot(risk.daily_pnl_try),
             "risk_daily_pnl_try_exact": format(risk.daily_pnl_try, "f"),
-            **({"risk_cooldown_until": risk.cooldown_until.isoformat()} if risk.cooldown_until else {}),
+            **({"risk_cooldown_until": utc.iso(risk.cooldown_until)} if risk.cooldown_until else {}),
             **({"risk_cleared_by": risk.cleared_by} if risk.cleared_by else {}),
         }
     return out

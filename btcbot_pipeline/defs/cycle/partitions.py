@@ -23,7 +23,7 @@ from dagster._utils.schedules import (
     cron_string_iterator,  # Dagster's own cron walker (no public API)
 )
 
-CYCLE_KEY_FORMAT = "%Y-%m-%dT%H:%M"
+from btcbot_pipeline.domain import utc
 
 
 def cycle_partitions(cron: str, start: str, end: str | None = None) -> dg.TimeWindowPartitionsDefinition:
@@ -32,7 +32,7 @@ def cycle_partitions(cron: str, start: str, end: str | None = None) -> dg.TimeWi
     UTC because a local timezone's DST fall-back hour produces odd keys for sub-hourly
     crons; the key format has minutes because cycles are minutes apart.
     """
-    return dg.TimeWindowPartitionsDefinition(cron_schedule=cron, start=start, end=end, fmt=CYCLE_KEY_FORMAT, timezone="UTC")
+    return dg.TimeWindowPartitionsDefinition(cron_schedule=cron, start=start, end=end, fmt=utc.MINUTE, timezone="UTC")
 
 
 # Past this many keys a finite calendar stays a time-window definition: every key of a

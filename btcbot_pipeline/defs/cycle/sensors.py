@@ -24,6 +24,7 @@ from datetime import datetime
 import dagster as dg
 
 from btcbot_pipeline.defs.cycle.owners import OWNERS
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 
 LEDGER = dg.AssetKey("ledger_snapshot")
@@ -138,10 +139,10 @@ def build_cycle_schedule(
         with dg.partition_loading_context(effective_dt=tick):
             key = partitions_def.get_last_partition_key()
         if key is None:
-            return dg.SkipReason(f"no cycle closed by {tick:%Y-%m-%dT%H:%M}")
+            return dg.SkipReason(f"no cycle closed by {utc.minute_text(tick)}")
         end = partitions_def.end
         if end is not None and partitions_def.time_window_for_partition_key(key).end < tick:
-            return dg.SkipReason(f"past CYCLE_PARTITIONS_END ({end:%Y-%m-%dT%H:%M}): no cycle closed at {tick:%Y-%m-%dT%H:%M}")
+            return dg.SkipReason(f"past CYCLE_PARTITIONS_END ({utc.minute_text(end)}): no cycle closed at {utc.minute_text(tick)}")
         if not _not_run_yet(context.instance, [key]):
             return dg.SkipReason(f"cycle {key} has a run already (the catch-up sensor's)")
         return dg.RunRequest(run_key=run_key(key), partition_key=key, tags={"btcbot/mode": "dry_run"})
