@@ -34,6 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.account import OpeningBalances, opening_metadata
 from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
 from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
@@ -419,7 +420,7 @@ def refuse_inside_chain(book: Book, partitions: Sequence[Partition], rebuild: Re
     window = first_key if first_key == last_key else f"{first_key}…{last_key}"
     how = rebuild(first_key, last) if rebuild is not None else "run every partition from there through the last one in one run"
     raise ChainError(
-        f"the book holds {n} later cycle{'s' if n != 1 else ''} ({first:%Y-%m-%dT%H:%M} … {last:%Y-%m-%dT%H:%M} UTC) "
+        f"the book holds {n} later cycle{'s' if n != 1 else ''} ({utc.minute_text(first)} … {utc.minute_text(last)} UTC) "
         f"carried on from the state {window} would replace: running it alone would break the book's chain. "
         f"Nothing was written. To rebuild from {first_key} through the book's last cycle, in one run: {how}"
     )

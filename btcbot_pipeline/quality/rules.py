@@ -24,6 +24,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, Mapping, Sequence
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules
 from btcbot_pipeline.domain.market import SymbolRules
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
@@ -697,7 +698,7 @@ def shown(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc.text(value)
     return value
 
 

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import duckdb
 import pyarrow as pa
 
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.errors import BtcbotError
 
 MONEY = "DECIMAL(38, 18)"
@@ -334,7 +335,7 @@ class Book:
         if edited:
             raise BookError(
                 f"this book of schema version {version} is not migrated to version {SCHEMA_VERSION}: the rows of "
-                f"{len(edited)} cycle(s) differ from what their run committed (first {edited[0]:%Y-%m-%dT%H:%M}); "
+                f"{len(edited)} cycle(s) differ from what their run committed (first {utc.minute_text(edited[0])}); "
                 "a migration re-seals the book, so it never starts from edited rows. btcbot verify lists them"
             )
         self.con.execute("BEGIN TRANSACTION")
