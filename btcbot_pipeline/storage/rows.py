@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Sequence
 
 from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for
@@ -26,6 +27,7 @@ from btcbot_pipeline.domain.universe import UniverseSelection
 from btcbot_pipeline.storage.book import COLUMN_NAMES
 
 Row = tuple[Any, ...]
+_RULES = attrgetter("rules")
 Columns = dict[str, list[Any]]  # one table's rows as columns, named and ordered as its schema
 
 
@@ -84,25 +86,33 @@ def market_rows(snapshots: Sequence[MarketSnapshot]) -> dict[str, Columns]:
         n_symbols=[len(s.symbols) for s in snapshots],
         n_tradable=[sum(1 for x in s.symbols if x.tradable) for s in snapshots],
     )
-    rows = [(snap, cid, s, s.rules) for snap, cid in zip(snapshots, ids) for s in snap.symbols]
-    rules = [r for *_, r in rows]
+    per_cycle = [len(snap.symbols) for snap in snapshots]
+    syms = [s for snap in snapshots for s in snap.symbols]
+    rules = list(map(_RULES, syms))
+    known = [r for r in rules if r is not None]
+
+    def of_symbols(attr: str) -> list[Any]:
+        return list(map(attrgetter(attr), syms))
+
+    def of_rules(attr: str) -> list[Any]:
+        if len(known) == len(rules):  # every symbol has its rules (the usual case)
+            return list(map(attrgetter(attr), rules))
+        return [None if r is None else getattr(r, attr) for r in rules]
+
+    def repeated(values: list[Any]) -> list[Any]:  # each cycle's value on each of its symbols' rows
+        return [v for v, n in zip(values, per_cycle) for _ in range(n)]
+
     symbols = columns(
-        "market_snapshot", len(rows),
-        cycle_ts=[snap.cycle_ts for snap, *_ in rows], cycle_id=[cid for _, cid, *_ in rows],
-        symbol=[s.symbol for _, _, s, _ in rows], source=[snap.source for snap, *_ in rows],
-        tradable=[s.tradable for _, _, s, _ in rows], skip_reason=[s.skip_reason for _, _, s, _ in rows],
-        data_ts=[s.data_ts for _, _, s, _ in rows], staleness_s=[s.staleness_s for _, _, s, _ in rows],
-        best_bid=[s.best_bid for _, _, s, _ in rows], best_ask=[s.best_ask for _, _, s, _ in rows],
-        mark_price_try=[s.mark for _, _, s, _ in rows], spread_bps=[s.spread_bps for _, _, s, _ in rows],
-        last_try=[s.last for _, _, s, _ in rows], high_24h_try=[s.high_24h for _, _, s, _ in rows],
-        low_24h_try=[s.low_24h for _, _, s, _ in rows], quote_volume_try=[s.quote_volume_try for _, _, s, _ in rows],
-        daily_change_pct=[s.daily_change_pct for _, _, s, _ in rows], n_closes=[len(s.closes) for _, _, s, _ in rows],
-        tick_size=[None if r is None else r.tick_size for r in rules],
-        lot_size=[None if r is None else r.lot_size for r in rules],
-        min_notional_try=[None if r is None else r.min_notional_try for r in rules],
-        exchange_status=[None if r is None else r.status for r in rules],
-        price_scale=[None if r is None else r.price_scale for r in rules],
-        quantity_scale=[None if r is None else r.quantity_scale for r in rules],
+        "market_snapshot", len(syms),
+        cycle_ts=repeated(cycles["cycle_ts"]), cycle_id=repeated(ids), symbol=of_symbols("symbol"),
+        source=repeated(cycles["source"]), tradable=of_symbols("tradable"), skip_reason=of_symbols("skip_reason"),
+        data_ts=of_symbols("data_ts"), staleness_s=of_symbols("staleness_s"), best_bid=of_symbols("best_bid"),
+        best_ask=of_symbols("best_ask"), mark_price_try=of_symbols("mark"), spread_bps=of_symbols("spread_bps"),
+        last_try=of_symbols("last"), high_24h_try=of_symbols("high_24h"), low_24h_try=of_symbols("low_24h"),
+        quote_volume_try=of_symbols("quote_volume_try"), daily_change_pct=of_symbols("daily_change_pct"),
+        n_closes=[len(s.closes) for s in syms], tick_size=of_rules("tick_size"), lot_size=of_rules("lot_size"),
+        min_notional_try=of_rules("min_notional_try"), exchange_status=of_rules("status"),
+        price_scale=of_rules("price_scale"), quantity_scale=of_rules("quantity_scale"),
         has_rules=[r is not None for r in rules],
     )
     return {"market_cycles": cycles, "market_snapshot": symbols}
