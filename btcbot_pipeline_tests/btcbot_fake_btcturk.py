@@ -14,14 +14,14 @@ from btcbot_pipeline.adapters.btcturk.client import (
     BtcturkReadClient,
     ClientConfig,
 )
-from btcbot_pipeline.adapters.btcturk.fake import (
+from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
+from btcbot_pipeline.adapters.btcturk.signing import Credentials
+from btcbot_pipeline.testing.fake_btcturk import (
     FAKE_API_KEY,
     FAKE_API_SECRET,
     FakeBtcturk,
     FakeMarket,
 )
-from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
-from btcbot_pipeline.adapters.btcturk.signing import Credentials
 
 CYCLE = datetime(2026, 1, 1, 1, 0, tzinfo=timezone.utc)
 FAKE_CREDENTIALS = Credentials(SecretStr(FAKE_API_KEY), SecretStr(FAKE_API_SECRET))

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from btcbot_pipeline.adapters.btcturk.fake import (
+from btcbot_pipeline.cli import main
+from btcbot_pipeline.health import probe_symbol
+from btcbot_pipeline.testing.fake_btcturk import (
     FAKE_API_KEY,
     FAKE_API_SECRET,
     FakeBtcturk,
     FakeMarket,
 )
-from btcbot_pipeline.cli import main
-from btcbot_pipeline.health import probe_symbol
 from btcbot_pipeline_tests.btcbot_fake_btcturk import cycle_market
 from btcbot_pipeline_tests.env_isolation import clear_bot_environment
 

@@ -126,7 +126,7 @@ def _inject(fake: Any, hook: Hook, kind: str, rng: random.Random, available: tup
 
 def soak(cycles: int, seed: int, fault_rate: float, workdir: Path | None = None, quiet: bool = False,
          ephemeral: bool = False) -> dict[str, Any]:
-    from btcbot_pipeline.adapters.btcturk.fake import FAULT_KINDS, FakeBtcturk, FakeMarket
+    from btcbot_pipeline.testing.fake_btcturk import FAULT_KINDS, FakeBtcturk, FakeMarket
 
     rng = random.Random(seed)
     root = Path(workdir or tempfile.mkdtemp(prefix="btcbot-soak-"))

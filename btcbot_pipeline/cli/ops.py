@@ -19,7 +19,7 @@ def _settings(args: argparse.Namespace) -> int:
 def _fake_btcturk(args: argparse.Namespace) -> int:
     import time
 
-    from btcbot_pipeline.adapters.btcturk.fake import (
+    from btcbot_pipeline.testing.fake_btcturk import (
         FAKE_API_KEY,
         FAKE_API_SECRET,
         FakeBtcturk,

@@ -7,7 +7,6 @@ from decimal import Decimal
 from pydantic import SecretStr
 
 from btcbot_pipeline.adapters.btcturk.account import AccountOpening, opening_for_book
-from btcbot_pipeline.adapters.btcturk.fake import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk
 from btcbot_pipeline.domain.account import (
     DryRunOpening,
     opening_from_balances,
@@ -17,6 +16,7 @@ from btcbot_pipeline.domain.account import (
 from btcbot_pipeline.domain.ledger import Holding
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot
 from btcbot_pipeline.settings import load_settings
+from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, fast_config
 
 LIVE = MarketSnapshot(CYCLE, (SymbolSnapshot("BTCTRY", best_bid=Decimal("100"), best_ask=Decimal("102")),), source="btcturk")

@@ -13,11 +13,11 @@ import pytest
 
 from btcbot_pipeline.adapters.btcturk.capture import CaptureError, capture_replay_dataset
 from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient
-from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk, FakeMarket
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.cli import main
+from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk, FakeMarket
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS, cycle_market, fast_config
 from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
 

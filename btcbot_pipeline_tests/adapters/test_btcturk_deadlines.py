@@ -24,9 +24,9 @@ from btcbot_pipeline.adapters.btcturk.client import (
     ResponseTooLargeError,
 )
 from btcbot_pipeline.adapters.btcturk.errors import RateLimitError
-from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.btcturk.market import LiveMarketSource
+from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, candles_for, fast_config
 from btcbot_pipeline_tests.hostile_http import HostileServer
 

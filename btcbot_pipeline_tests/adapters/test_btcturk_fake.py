@@ -15,10 +15,10 @@ from pydantic import SecretStr
 
 from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient, BtcturkReadClient
 from btcbot_pipeline.adapters.btcturk.errors import AuthError, RateLimitError
-from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk, FakeLimits
 from btcbot_pipeline.adapters.btcturk.market import LiveMarketSource
 from btcbot_pipeline.adapters.btcturk.signing import Credentials
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
+from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk, FakeLimits
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, FAKE_CREDENTIALS, PAIRS, fast_config
 
 
@@ -151,7 +151,7 @@ def test_live_source_asked_for_a_past_cycle_is_degraded(fake_cycle_market: FakeB
 
 def test_no_secret_in_any_log_record_at_debug(fake_btcturk: FakeBtcturk, caplog: pytest.LogCaptureFixture) -> None:
     # httpx/httpcore log every request at DEBUG/INFO; none of it may carry the secret or signature.
-    from btcbot_pipeline.adapters.btcturk.fake import FAKE_API_SECRET
+    from btcbot_pipeline.testing.fake_btcturk import FAKE_API_SECRET
 
     caplog.set_level(logging.DEBUG)
     wrong = Credentials(SecretStr("fake-key"), SecretStr("d3Jvbmc="))

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk
 from btcbot_pipeline.defs.cycle.resources import BtcturkMarketData
+from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS
 from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from btcbot_pipeline.adapters.btcturk.capture import capture_replay_dataset
 from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient
-from btcbot_pipeline.adapters.btcturk.fake import FakeBtcturk
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.defs.cycle.resources import BtcturkMarketData
+from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk
 from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS, fast_config
 from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
 
@@ -99,7 +99,7 @@ def test_pipeline_modules_never_build_a_trading_client() -> None:
 
 
 def test_new_book_opens_from_exchange_balances_with_credentials(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
-    from btcbot_pipeline.adapters.btcturk.fake import FAKE_API_KEY, FAKE_API_SECRET
+    from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET
 
     creds = {"BTCTURK_API_KEY": FAKE_API_KEY, "BTCTURK_API_SECRET": FAKE_API_SECRET,
              "BTCTURK_BASE_URL": fake_cycle_market.url, "BTCTURK_GRAPH_BASE_URL": fake_cycle_market.url}

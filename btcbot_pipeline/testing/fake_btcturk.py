@@ -54,8 +54,8 @@ _CHUNK = 64 * 1024
 
 
 def load_payload(name: str) -> Any:
-    """One recorded payload from the package's ``payloads/`` folder, numbers as Decimal."""
-    text = resources.files("btcbot_pipeline.adapters.btcturk").joinpath("payloads", name).read_text(encoding="utf-8")
+    """One recorded payload from the test kit's ``payloads/`` folder, numbers as Decimal."""
+    text = resources.files("btcbot_pipeline.testing").joinpath("payloads", name).read_text(encoding="utf-8")
     return json.loads(text, parse_float=Decimal)
 
 
