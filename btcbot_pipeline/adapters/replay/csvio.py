@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from btcbot_pipeline.adapters.replay.columns import DecimalColumn
 from btcbot_pipeline.domain.bounds import FIELD_BOUNDS, MAX_ASK_OVER_BID, OUT_OF_RANGE, describe
 from btcbot_pipeline.domain.money import MoneyParseError, to_decimal
 
@@ -185,15 +186,17 @@ class SeriesFile:
     """The rows of one CSV that could be read, oldest first, and what was wrong with it.
 
     ``ts`` is strictly increasing: rows that would break the order are dropped and
-    reported, a row with the same stamp as the one before replaces it. ``columns`` holds one list per present column, aligned
-    with ``ts``; an optional column's cell may be ``None`` when empty.
+    reported, a row with the same stamp as the one before replaces it. ``columns`` holds one
+    :class:`~btcbot_pipeline.adapters.replay.columns.DecimalColumn` per present column (the
+    cells as text, a ``Decimal`` built per read), aligned with ``ts``; an optional column's
+    cell may be ``None`` when empty.
     """
 
     kind: str
     path: str
     symbol: str
     ts: list[int] = field(default_factory=list)
-    columns: dict[str, list[Decimal | None]] = field(default_factory=dict)
+    columns: dict[str, DecimalColumn] = field(default_factory=dict)
     issues: list[ValidationIssue] = field(default_factory=list)
 
     @property
@@ -241,7 +244,7 @@ def read_series_file(
     symbol: str,
     ts_cache: dict[str, int] | None = None,
 ) -> SeriesFile:
-    """Parse one dataset CSV once into Decimal columns; never raises for bad content.
+    """Parse one dataset CSV once into exact decimal columns; never raises for bad content.
 
     Args:
         path: the file to read (UTF-8, an Excel BOM is tolerated).
@@ -266,7 +269,8 @@ def read_series_file(
 
     The file is split into cells by ``pyarrow.csv`` (quotes, ``\r\n`` / ``\r`` / ``\n``
     line ends; every cell read as text, so no number is ever a float). The values are
-    ``Decimal(cell)``: exact to the last digit and exponent written. A file whose columns
+    ``Decimal(cell)``: exact to the last digit and exponent written, kept as the cell text
+    (:class:`~btcbot_pipeline.adapters.replay.columns.DecimalColumn`). A file whose columns
     pass every check at once (:func:`_read_columns`) is taken whole; any other goes row by
     row (:func:`_read_rows`), which words every issue with its line and keeps exactly the
     rows that pass.
@@ -453,27 +457,32 @@ def _read_columns(
     if not all(map(operator.lt, stamps, itertools.islice(stamps, 1, None))):
         return False
     values: dict[str, list[Decimal | None]] = {}
+    texts: dict[str, list[str]] = {}
     try:
         for name in schema.required:
             if name != "ts":
-                values[name] = list(map(Decimal, cells[columns[name]].to_pylist()))
+                texts[name] = cells[columns[name]].to_pylist()
+                values[name] = list(map(Decimal, texts[name]))
         for name in schema.optional:
             if name in columns:
-                values[name] = _optional_column(cells[columns[name]].to_pylist())
+                texts[name], values[name] = _optional_column(cells[columns[name]].to_pylist())
     except InvalidOperation:
         return False
     if not _columns_in_range(values, schema):  # finite, positive, within domain/bounds.py
         return False
     series.ts = stamps
-    series.columns = values
+    # The Decimals were for the checks; what is kept is the text they were read from.
+    series.columns = {name: DecimalColumn(column) for name, column in texts.items()}
     return True
 
 
-def _optional_column(texts: list[str]) -> list[Decimal | None]:
+def _optional_column(texts: list[str]) -> tuple[list[str], list[Decimal | None]]:
+    """The cells (a blank one as ``""``) and their Decimals (a blank one as ``None``)."""
     try:
-        return list(map(Decimal, texts))
+        return texts, list(map(Decimal, texts))
     except InvalidOperation:  # blank cells are None; anything else unreadable re-raises
-        return [Decimal(text) if text.strip() else None for text in texts]
+        kept = [text if text.strip() else "" for text in texts]
+        return kept, [Decimal(text) if text else None for text in kept]
 
 
 def _columns_in_range(values: dict[str, list[Decimal | None]], schema: CsvSchema) -> bool:
@@ -520,8 +529,7 @@ def _read_rows(
     optional = [(name, idx) for name, idx in columns.items() if name in schema.optional]
     width = max(columns.values()) + 1
     header_width = len(table.columns)
-    values = {name: [] for name in columns if name != "ts"}
-    series.columns = values  # type: ignore[assignment]
+    values: dict[str, list[Decimal | None]] = {name: [] for name in columns if name != "ts"}
     ts_out = series.ts
     previous: int | None = None
     rows_seen = 0
@@ -588,6 +596,7 @@ def _read_rows(
         ts_out.append(stamp)
         for name, value in parsed.items():
             values[name].append(value)
+    series.columns = {name: DecimalColumn.of(column) for name, column in values.items()}
     if rows_seen == 0:
         sink.add("insufficient_rows", "the file has a header but no rows", line=None)
 

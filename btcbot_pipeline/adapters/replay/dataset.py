@@ -23,6 +23,7 @@ snapshots says ``skip_reason="invalid_data:<code>"`` with the first error's code
 from __future__ import annotations
 
 import os
+from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from itertools import accumulate, repeat
 from operator import sub
 from pathlib import Path
 
+from btcbot_pipeline.adapters.replay.columns import DecimalColumn
 from btcbot_pipeline.adapters.replay.csvio import (
     ERROR,
     SeriesFile,
@@ -81,12 +83,13 @@ class ReplayDatasetError(BtcbotError):
 
 
 class ReplayDataset:
-    """A dataset parsed into per-symbol sorted arrays, for fast no-look-ahead snapshots.
+    """A dataset parsed into per-symbol sorted columns, for fast no-look-ahead snapshots.
 
-    Build with :meth:`load`. Every file is parsed once; trailing-24h high/low, quote
-    volume and change are precomputed per candle, so :meth:`snapshot_at` costs a few
-    binary searches per symbol, and :meth:`snapshots` a few forward steps per symbol and
-    cycle.
+    Build with :meth:`load`. Every file is parsed once and its numbers kept as exact text
+    (:class:`~btcbot_pipeline.adapters.replay.columns.DecimalColumn`); the trailing-24h
+    window of every candle is located once, so :meth:`snapshot_at` costs a few binary
+    searches per symbol, and :meth:`snapshots` a few forward steps per symbol and cycle,
+    plus the few Decimals each snapshot shows.
     """
 
     __slots__ = ("_root", "_symbols", "_series", "_issues", "_rules", "_start", "_end")
@@ -236,19 +239,24 @@ def _percent_change(first: Decimal, last: Decimal) -> Decimal | None:
 
 
 class _SymbolSeries:
-    """One symbol's columns plus the per-candle trailing-24h statistics.
+    """One symbol's columns plus what the trailing-24h statistics need.
 
-    Columns are tuples: immutable, and the garbage collector stops scanning a tuple of
-    Decimals once it has seen it, where it would walk every list at every full collection
-    for as long as the dataset lives.
+    The numbers stay :class:`~btcbot_pipeline.adapters.replay.columns.DecimalColumn` text,
+    as read: a cycle builds the few Decimals its snapshot shows (book, ticker, closes,
+    bar), which costs far less than holding every bar of every series as Decimal objects
+    for the whole run. Per candle only positions are precomputed (the first candle of its
+    24h window and the window's high and low), and the exact running quote volume as text.
+    The closes last handed out are kept, so consecutive snapshots share the very same close
+    objects (the volatility memo of ``domain/universe.py`` reuses work only for those).
     """
 
     __slots__ = (
         "symbol", "rules", "reason", "invalid",
         "b_ts", "bid", "ask",
         "c_ts", "c_open", "c_high", "c_low", "c_close", "c_volume", "c_qv_prefix",
-        "w_lo", "w_high", "w_low", "w_qv", "w_change",
-        "t_ts", "t_last", "t_high", "t_low", "t_qv", "t_change",
+        "w_lo", "w_high", "w_low",
+        "t_ts", "t_last", "t_high", "t_low", "t_volume", "t_quote", "t_direct", "t_open",
+        "_closes",
     )  # fmt: skip
 
     def __init__(
@@ -279,25 +287,28 @@ class _SymbolSeries:
             self.invalid = SymbolSnapshot(symbol=symbol, rules=rules, skip_reason=self.reason)
             return
         self.b_ts = tuple(book.ts)
-        self.bid = tuple(book.columns["best_bid"])
-        self.ask = tuple(book.columns["best_ask"])
+        self.bid = book.columns["best_bid"]
+        self.ask = book.columns["best_ask"]
+        self._closes: tuple[int, tuple[Decimal, ...]] = (0, ())  # first index, the closes last handed out
         self._init_candles(candles)
         self._init_ticker(ticker)
 
     def _init_candles(self, candles: SeriesFile) -> None:
         ts = self.c_ts = tuple(candles.ts)
         cols = candles.columns
-        opens, highs, lows, closes = (tuple(cols[name]) for name in ("open", "high", "low", "close"))
-        self.c_open, self.c_high, self.c_low, self.c_close = opens, highs, lows, closes
-        self.c_volume = tuple(cols["volume"])
+        self.c_open, self.c_high, self.c_low, self.c_close, self.c_volume = (
+            cols[name] for name in ("open", "high", "low", "close", "volume")
+        )
+        # Decimals for this symbol only while its positions are worked out.
+        highs, lows = list(self.c_high), list(self.c_low)
         # Prefix sums in the 60-digit money context stay exact, so a window's sum is one
         # subtraction and equals the row-by-row sum to the last digit.
-        products = map(MONEY_CONTEXT.multiply, closes, cols["volume"])
-        prefix = self.c_qv_prefix = tuple(accumulate(products, MONEY_CONTEXT.add, initial=ZERO))
+        products = map(MONEY_CONTEXT.multiply, self.c_close, self.c_volume)
+        self.c_qv_prefix = DecimalColumn.of(accumulate(products, MONEY_CONTEXT.add, initial=ZERO))
         # The window of candle i is (ts[i] - 24h, ts[i]]: it starts after every stamp <= ts[i] - 24h.
-        w_lo = self.w_lo = tuple(map(bisect_right, repeat(ts), map(sub, ts, repeat(_DAY_US))))
-        w_high: list[Decimal] = []
-        w_low: list[Decimal] = []
+        w_lo = self.w_lo = array("i", map(bisect_right, repeat(ts), map(sub, ts, repeat(_DAY_US))))
+        w_high = self.w_high = array("i")  # the candle whose high is the window's (ties: the newest)
+        w_low = self.w_low = array("i")
         high_q: deque[int] = deque()  # indices with decreasing highs (ties: the newest kept)
         low_q: deque[int] = deque()  # indices with increasing lows (ties: the newest kept)
         for i, lo in enumerate(w_lo):
@@ -312,11 +323,8 @@ class _SymbolSeries:
             low_q.append(i)
             while low_q[0] < lo:
                 low_q.popleft()
-            w_high.append(highs[high_q[0]])  # type: ignore[arg-type]
-            w_low.append(lows[low_q[0]])  # type: ignore[arg-type]
-        self.w_high, self.w_low = tuple(w_high), tuple(w_low)
-        self.w_qv = tuple(map(MONEY_CONTEXT.subtract, prefix[1:], map(prefix.__getitem__, w_lo)))
-        self.w_change = tuple(map(_percent_change, map(opens.__getitem__, w_lo), closes))  # type: ignore[arg-type]
+            w_high.append(high_q[0])
+            w_low.append(low_q[0])
 
     def _init_ticker(self, ticker: SeriesFile | None) -> None:
         if ticker is None:
@@ -324,18 +332,39 @@ class _SymbolSeries:
             return
         cols = ticker.columns
         self.t_ts = tuple(ticker.ts)
-        self.t_last, self.t_high, self.t_low = (tuple(cols[name]) for name in ("last", "high", "low"))
-        quote = cols.get("quote_volume") or [None] * len(ticker.ts)
-        self.t_qv = tuple(
-            q if q is not None else MONEY_CONTEXT.multiply(v, last)  # type: ignore[arg-type]
-            for q, v, last in zip(quote, cols["volume"], cols["last"], strict=True)
-        )
-        direct = cols.get("daily_change_pct") or [None] * len(ticker.ts)
-        opens = cols.get("open") or [None] * len(ticker.ts)
-        self.t_change = tuple(
-            d if d is not None else (None if o is None else _percent_change(o, last))
-            for d, o, last in zip(direct, opens, cols["last"], strict=True)
-        )
+        self.t_last, self.t_high, self.t_low, self.t_volume = (cols[name] for name in ("last", "high", "low", "volume"))
+        # Optional columns; a blank cell (None) is derived per read, as it was per row.
+        self.t_quote, self.t_direct, self.t_open = (cols.get(name) for name in ("quote_volume", "daily_change_pct", "open"))
+
+    def _ticker_row(self, it: int) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None]:
+        """last, high, low, quote volume and change % of ticker row ``it`` (a missing quote
+        volume is volume × last; a missing change is from the row's open, else ``None``)."""
+        last = self.t_last.value(it)
+        quote = None if self.t_quote is None else self.t_quote.value(it)
+        if quote is None:
+            quote = MONEY_CONTEXT.multiply(self.t_volume.value(it), last)  # type: ignore[arg-type]
+        change = None if self.t_direct is None else self.t_direct.value(it)
+        if change is None and self.t_open is not None:
+            first = self.t_open.value(it)
+            change = None if first is None else _percent_change(first, last)  # type: ignore[arg-type]
+        return last, self.t_high.value(it), self.t_low.value(it), quote, change  # type: ignore[return-value]
+
+    def _closes_to(self, ic: int, n_closes: int) -> tuple[Decimal, ...]:
+        """The closes of candles ``ic + 1 - n_closes .. ic``, the objects handed out last time
+        reused for the candles both cover."""
+        first = max(0, ic + 1 - n_closes)
+        seen_first, seen = self._closes
+        seen_end = seen_first + len(seen)
+        if first == seen_first and ic + 1 == seen_end:
+            return seen
+        column = self.c_close
+        if seen_first <= first < seen_end:
+            shared = seen[first - seen_first : ic + 1 - seen_first]
+            closes = shared + tuple(map(column.value, range(first + len(shared), ic + 1)))  # type: ignore[arg-type]
+        else:
+            closes = tuple(map(column.value, range(first, ic + 1)))  # type: ignore[arg-type]
+        self._closes = (first, closes)
+        return closes
 
     def at(self, now_us: int, n_closes: int, max_data_age_s: int, bar_us: int | None = None) -> SymbolSnapshot:
         """This symbol's snapshot at epoch-µs ``now_us`` (rows with ``ts <= now_us`` only)."""
@@ -350,56 +379,52 @@ class _SymbolSeries:
         datetime across the symbols of one call.
 
         One loop serves both :meth:`at` and a range, so they cannot disagree; it is
-        written flat (no helper call per stamp) because a backtest runs it for every
-        symbol of every cycle.
+        written flat (few helper calls per stamp) because a backtest runs it for every
+        symbol of every cycle. Stamps that share a row share its values.
         """
         if self.reason is not None:
             return [self.invalid] * len(stamps)
         symbol, rules = self.symbol, self.rules
-        b_ts, bids, asks, c_ts, close = self.b_ts, self.bid, self.ask, self.c_ts, self.c_close
+        b_ts, bid_at, ask_at, c_ts, c_open = self.b_ts, self.bid.value, self.ask.value, self.c_ts, self.c_open
         t_ts = self.t_ts
-        if t_ts:
-            t_last, t_high, t_low, t_qv, t_change = self.t_last, self.t_high, self.t_low, self.t_qv, self.t_change
-        w_lo, w_high, w_low, w_qv, w_change = self.w_lo, self.w_high, self.w_low, self.w_qv, self.w_change
         qv_bound, change_bound = QUOTE_VOLUME, CHANGE_PCT
         out: list[SymbolSnapshot] = []
         ib = ic = it = -1
         lo = 0
         closes: tuple[Decimal, ...] = ()
-        closes_ic = -2
+        closes_ic = book_ib = ticker_it = -2
+        book: tuple[Decimal | None, Decimal | None] = (None, None)
+        row: tuple[Decimal | None, ...] = ()
         for now_us in stamps:
             ib = bisect_right(b_ts, now_us, ib + 1) - 1
             ic = bisect_right(c_ts, now_us, ic + 1) - 1
             lo = bisect_right(c_ts, now_us - _DAY_US, lo)  # the first candle of (now - 24h, now]
             bid = ask = last = high = low = quote_volume = change = data_ts = staleness = None
             if ib >= 0:
-                bid, ask = bids[ib], asks[ib]
+                if ib != book_ib:
+                    book, book_ib = (bid_at(ib), ask_at(ib)), ib
+                bid, ask = book
             if ic != closes_ic:  # consecutive cycles before the next candle share one tuple
-                closes, closes_ic = close[max(0, ic + 1 - n_closes) : ic + 1], ic
-            window: tuple[Decimal | None, ...] | None = None
-            if ic >= 0:
-                if lo == w_lo[ic]:
-                    # The usual case: the cycle falls before the next candle, so the window
-                    # ending at the cycle holds the same candles as the one ending at the bar.
-                    window = close[ic], w_high[ic], w_low[ic], w_qv[ic], w_change[ic]
-                else:
-                    window = self._window(lo, ic)
-                if ib >= 0:
-                    book_us, candle_us = b_ts[ib], c_ts[ic]
-                    # Staleness is set by the weakest required source.
-                    data_us = book_us if book_us < candle_us else candle_us
-                    data_ts = moments.get(data_us)
-                    if data_ts is None:
-                        data_ts = moments[data_us] = to_datetime(data_us)
-                    staleness = (now_us - data_us) // _SECOND_US
+                closes, closes_ic = (self._closes_to(ic, n_closes) if ic >= 0 else ()), ic
+            if ic >= 0 and ib >= 0:
+                book_us, candle_us = b_ts[ib], c_ts[ic]
+                # Staleness is set by the weakest required source.
+                data_us = book_us if book_us < candle_us else candle_us
+                data_ts = moments.get(data_us)
+                if data_ts is None:
+                    data_ts = moments[data_us] = to_datetime(data_us)
+                staleness = (now_us - data_us) // _SECOND_US
             if t_ts:
                 it = bisect_right(t_ts, now_us, it + 1) - 1
             if it >= 0:
-                last, high, low, quote_volume, change = t_last[it], t_high[it], t_low[it], t_qv[it], t_change[it]
-                if change is None and window is not None:
-                    change = window[4]  # the ticker file has no open/change column
-            elif window is not None:
-                last, high, low, quote_volume, change = window
+                if it != ticker_it:
+                    row, ticker_it = self._ticker_row(it), it
+                last, high, low, quote_volume, change = row
+                if change is None and ic >= 0 and lo <= ic:
+                    # The ticker file has no open/change column: the candles' (now - 24h, now].
+                    change = _percent_change(c_open.value(lo), closes[-1])  # type: ignore[arg-type]
+            elif ic >= 0:
+                last, high, low, quote_volume, change = self._window(lo, ic, closes[-1])
             reason = assess_fields(data_ts, staleness, bid, ask, max_data_age_s=max_data_age_s)
             snapshot = SymbolSnapshot(
                 symbol, data_ts, staleness, bid, ask, last, high, low, quote_volume, change, closes, rules, reason
@@ -424,24 +449,29 @@ class _SymbolSeries:
             first, last = bisect_right(c_ts, now_us - bar_us), bisect_right(c_ts, now_us)
             if first < last:
                 snap = replace(
-                    snap, bar_low=min(lows[first:last]), bar_high=max(highs[first:last]),
-                    bar_volume=sum(volumes[first:last], ZERO) if last - first > 1 else volumes[first],
+                    snap, bar_low=min(lows[first:last]), bar_high=max(highs[first:last]),  # type: ignore[type-var]
+                    bar_volume=sum(volumes[first:last], ZERO) if last - first > 1 else volumes.value(first),  # type: ignore[arg-type]
                 )
             out.append(snap)
         return out
 
-    def _window(self, lo: int, ic: int) -> tuple[Decimal | None, ...]:
-        """last, high, low, quote volume, change % of the candles ``lo .. ic``: those in
-        ``(now - 24h, now]`` when ``lo`` is the first candle after ``now - 24h`` (and not
-        the window precomputed for candle ``ic``)."""
-        close = self.c_close[ic]
+    def _window(self, lo: int, ic: int, close: Decimal) -> tuple[Decimal | None, ...]:
+        """last, high, low, quote volume, change % of the candles ``lo .. ic`` (those in
+        ``(now - 24h, now]`` when ``lo`` is the first candle after ``now - 24h``); ``close``
+        is candle ``ic``'s."""
         if lo > ic:
             return close, None, None, ZERO, None
+        if lo == self.w_lo[ic]:
+            # The usual case: the cycle falls before the next candle, so the window ending
+            # at the cycle holds the same candles as the one ending at the bar.
+            high, low = self.c_high.value(self.w_high[ic]), self.c_low.value(self.w_low[ic])
+        else:
+            high, low = max(self.c_high[lo : ic + 1]), min(self.c_low[lo : ic + 1])  # type: ignore[type-var]
         prefix = self.c_qv_prefix
         return (
             close,
-            max(self.c_high[lo : ic + 1]),  # type: ignore[type-var]
-            min(self.c_low[lo : ic + 1]),  # type: ignore[type-var]
-            MONEY_CONTEXT.subtract(prefix[ic + 1], prefix[lo]),
-            _percent_change(self.c_open[lo], close),  # type: ignore[arg-type]
+            high,
+            low,
+            MONEY_CONTEXT.subtract(prefix.value(ic + 1), prefix.value(lo)),  # type: ignore[arg-type]
+            _percent_change(self.c_open.value(lo), close),  # type: ignore[arg-type]
         )
