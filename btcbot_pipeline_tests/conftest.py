@@ -1,17 +1,21 @@
-"""Shared fixtures: a small synthetic replay dataset and a cycle runner on a temp book."""
+"""Shared fixtures: a small synthetic replay dataset, a cycle runner on a temp book, and the fake
+BTCTurk (recorded payloads, or the two-pair cycle market) with fast clients on it.
+
+The helpers behind them are the test kit, ``btcbot_pipeline/testing/``; only what needs pytest is here."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient, BtcturkReadClient
 from btcbot_pipeline.adapters.replay.importer import import_freqtrade_ohlcv
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
-from btcbot_pipeline_tests.harness import DEMO, START, Cycle
-
-# The fake BTCTurk server fixtures (fake_btcturk, fake_cycle_market, public_client, read_client).
-pytest_plugins = ["btcbot_pipeline_tests.btcbot_fake_btcturk"]
+from btcbot_pipeline.testing.cycle_harness import DEMO, START, Cycle
+from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk
+from btcbot_pipeline.testing.fake_btcturk_setup import FAKE_CREDENTIALS, cycle_market, fast_config
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +42,30 @@ def cycle(tmp_path: Path, replay_dir: Path) -> Cycle:
     return Cycle(db=tmp_path / "book.duckdb", dataset=replay_dir, overrides=dict(DEMO))
 
 
+# The fake BTCTurk of the test kit (btcbot_pipeline/testing/fake_btcturk.py).
+
+
+@pytest.fixture
+def fake_btcturk() -> Iterator[FakeBtcturk]:
+    """The fake exchange serving the recorded payloads, on an ephemeral 127.0.0.1 port."""
+    with FakeBtcturk() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_cycle_market() -> Iterator[FakeBtcturk]:
+    """The fake exchange serving ``fake_btcturk_setup.PAIRS`` around its ``CYCLE``."""
+    with FakeBtcturk(cycle_market()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def public_client(fake_btcturk: FakeBtcturk) -> Iterator[BtcturkPublicClient]:
+    with BtcturkPublicClient(fast_config(fake_btcturk.url)) as client:
+        yield client
+
+
+@pytest.fixture
+def read_client(fake_btcturk: FakeBtcturk) -> Iterator[BtcturkReadClient]:
+    with BtcturkReadClient(FAKE_CREDENTIALS, fast_config(fake_btcturk.url)) as client:
+        yield client

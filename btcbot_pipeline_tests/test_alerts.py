@@ -15,8 +15,8 @@ import pytest
 from btcbot_pipeline.alerting import after_chunk, raise_alerts
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.storage.book import Book, Window
-from btcbot_pipeline_tests.harness import Cycle
-from btcbot_pipeline_tests.webhook_server import WebhookServer
+from btcbot_pipeline.testing.cycle_harness import Cycle
+from btcbot_pipeline.testing.webhook_server import WebhookServer
 
 
 @pytest.fixture

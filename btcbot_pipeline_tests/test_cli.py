@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from btcbot_pipeline.cli import main
-from btcbot_pipeline_tests.harness import DEMO, Cycle
+from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle
 
 
 def test_replay_init_then_validate_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

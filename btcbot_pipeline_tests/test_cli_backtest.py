@@ -17,8 +17,8 @@ import pytest
 from btcbot_pipeline.cli import main
 from btcbot_pipeline.defs.backtest.spec import SpecError, make_spec, read_params_file
 from btcbot_pipeline.reporting.fingerprint import fingerprint_book
+from btcbot_pipeline.testing.cycle_harness import DEMO
 from btcbot_pipeline_tests.defs.test_backtest import backtest
-from btcbot_pipeline_tests.harness import DEMO
 
 SETS = [arg for k, v in DEMO.items() for arg in ("--set", f"{k}={v}")]
 

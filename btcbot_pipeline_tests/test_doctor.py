@@ -12,9 +12,9 @@ import pytest
 
 from btcbot_pipeline.cli import main
 from btcbot_pipeline.doctor import FAIL, PASS, WARN, Check, universe_checks
+from btcbot_pipeline.testing.cycle_harness import DEMO
+from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk, FakeMarket
-from btcbot_pipeline_tests.env_isolation import clear_bot_environment
-from btcbot_pipeline_tests.harness import DEMO
 from btcbot_pipeline_tests.test_health import closed_port
 
 

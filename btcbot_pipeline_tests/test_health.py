@@ -13,14 +13,14 @@ import pytest
 
 from btcbot_pipeline.cli import main
 from btcbot_pipeline.health import probe_symbol
+from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 from btcbot_pipeline.testing.fake_btcturk import (
     FAKE_API_KEY,
     FAKE_API_SECRET,
     FakeBtcturk,
     FakeMarket,
 )
-from btcbot_pipeline_tests.btcbot_fake_btcturk import cycle_market
-from btcbot_pipeline_tests.env_isolation import clear_bot_environment
+from btcbot_pipeline.testing.fake_btcturk_setup import cycle_market
 
 PROBES = ["server_time", "exchangeinfo", "ticker", "orderbook", "candles", "balances"]
 

@@ -13,7 +13,7 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 
 from btcbot_pipeline.storage.book import Book
-from btcbot_pipeline_tests.hostile_data import (
+from btcbot_pipeline.testing.hostile_data import (
     check_dataset,
     fuzz_settings,
     hostile_dataset,

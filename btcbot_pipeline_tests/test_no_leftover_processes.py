@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from btcbot_pipeline_tests.harness import DEMO
+from btcbot_pipeline.testing.cycle_harness import DEMO
 
 SETS = [arg for k, v in DEMO.items() for arg in ("--set", f"{k}={v}")]
 

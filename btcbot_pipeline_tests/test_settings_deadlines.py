@@ -11,7 +11,7 @@ from btcbot_pipeline.adapters.btcturk.client import ClientConfig
 from btcbot_pipeline.adapters.webhook import WebhookPoster
 from btcbot_pipeline.defs.cycle.resources import BtcturkMarketData
 from btcbot_pipeline.settings import SettingsError, load_settings
-from btcbot_pipeline_tests.env_isolation import clear_bot_environment
+from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from btcbot_pipeline.settings.safety import SafetySection
 from btcbot_pipeline.settings.schedule import ScheduleSection
 from btcbot_pipeline.settings.trading import TradingSection
 from btcbot_pipeline.settings.universe import UniverseSection
-from btcbot_pipeline_tests.env_isolation import clear_bot_environment
+from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 
 # In the order their variables appear in BotSettings (and in `btcbot config`).
 SECTIONS = (

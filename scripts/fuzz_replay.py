@@ -3,7 +3,7 @@
     .venv/bin/python scripts/fuzz_replay.py --examples 10000 [--seed 8]
 
 Each example writes three good pairs and one hostile pair (names, files, rows and exchange
-rules drawn by Hypothesis, see ``btcbot_pipeline_tests/hostile_data.py``), then runs the
+rules drawn by Hypothesis, see ``btcbot_pipeline/testing/hostile_data.py``), then runs the
 validator, the reader, the snapshot stage and the whole cycle computation, and inserts every
 row into an in-memory book. Prints how many examples ran, how long it took, the hostile
 pair's skip reasons and the validator's codes; exits 1 with Hypothesis's minimal failing
@@ -25,7 +25,7 @@ import duckdb  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
 from btcbot_pipeline.storage.book import Book  # noqa: E402
-from btcbot_pipeline_tests.hostile_data import (  # noqa: E402
+from btcbot_pipeline.testing.hostile_data import (  # noqa: E402
     Findings,
     check_dataset,
     fuzz_settings,

@@ -17,7 +17,7 @@ from btcbot_pipeline.adapters.bounded import (
     ReadLimits,
     read_bounded,
 )
-from btcbot_pipeline_tests.hostile_http import BODY, HostileServer
+from btcbot_pipeline.testing.hostile_http import BODY, HostileServer
 
 # Thread start-up, the watchdog's timer and a loaded CI machine: what a call may overrun.
 SLACK_S = 0.5

@@ -17,7 +17,7 @@ from btcbot_pipeline.domain.ledger import Holding
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot
 from btcbot_pipeline.settings import load_settings
 from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk
-from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, fast_config
+from btcbot_pipeline.testing.fake_btcturk_setup import CYCLE, fast_config
 
 LIVE = MarketSnapshot(CYCLE, (SymbolSnapshot("BTCTRY", best_bid=Decimal("100"), best_ask=Decimal("102")),), source="btcturk")
 

@@ -17,9 +17,9 @@ from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.cli import main
+from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle, failure_text
 from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk, FakeMarket
-from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS, cycle_market, fast_config
-from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
+from btcbot_pipeline.testing.fake_btcturk_setup import CYCLE, PAIRS, cycle_market, fast_config
 
 START = CYCLE - timedelta(seconds=30)
 

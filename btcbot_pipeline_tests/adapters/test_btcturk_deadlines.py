@@ -27,8 +27,8 @@ from btcbot_pipeline.adapters.btcturk.errors import RateLimitError
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.btcturk.market import LiveMarketSource
 from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk
-from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, candles_for, fast_config
-from btcbot_pipeline_tests.hostile_http import HostileServer
+from btcbot_pipeline.testing.fake_btcturk_setup import CYCLE, candles_for, fast_config
+from btcbot_pipeline.testing.hostile_http import HostileServer
 
 # Thread start-up, the watchdog's timer and a loaded CI machine: what a call may overrun.
 SLACK_S = 0.5

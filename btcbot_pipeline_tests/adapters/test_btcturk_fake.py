@@ -19,7 +19,7 @@ from btcbot_pipeline.adapters.btcturk.market import LiveMarketSource
 from btcbot_pipeline.adapters.btcturk.signing import Credentials
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
 from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk, FakeLimits
-from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, FAKE_CREDENTIALS, PAIRS, fast_config
+from btcbot_pipeline.testing.fake_btcturk_setup import CYCLE, FAKE_CREDENTIALS, PAIRS, fast_config
 
 
 def test_public_endpoints_serve_the_recorded_payloads(public_client: BtcturkPublicClient) -> None:
@@ -176,7 +176,7 @@ def test_clock_drift_is_corrected_from_server_time_once(fake_btcturk: FakeBtctur
 
 def test_the_live_source_gives_each_pair_the_bar_since_the_previous_cycle(fake_cycle_market: FakeBtcturk) -> None:
     # the limit fill model asks for the 1-minute candles closed in (cycle - 5 min, cycle]
-    from btcbot_pipeline_tests.btcbot_fake_btcturk import candles_for
+    from btcbot_pipeline.testing.fake_btcturk_setup import candles_for
 
     with BtcturkPublicClient(fast_config(fake_cycle_market.url)) as client:
         with_bars = LiveMarketSource(client, symbols=tuple(PAIRS), bar_s=300).snapshot(CYCLE, vol_lookback=20)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from btcbot_pipeline.adapters.webhook import Delivery, WebhookPoster
-from btcbot_pipeline_tests.hostile_http import HostileServer
+from btcbot_pipeline.testing.hostile_http import HostileServer
 
 # Thread start-up, the watchdog's timer and a loaded CI machine: what a call may overrun.
 SLACK_S = 0.5

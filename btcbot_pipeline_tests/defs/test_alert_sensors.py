@@ -16,8 +16,8 @@ from btcbot_pipeline.defs.cycle.alert_sensors import build_alert_sensor, cycle_g
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.settings import load_settings
 from btcbot_pipeline.storage.book import Book
+from btcbot_pipeline.testing.webhook_server import WebhookServer
 from btcbot_pipeline_tests.test_alerts import at, window
-from btcbot_pipeline_tests.webhook_server import WebhookServer
 
 PARTITIONS = cycle_partitions("*/5 * * * *", "2026-01-01T00:00")
 GATE_STOP = (

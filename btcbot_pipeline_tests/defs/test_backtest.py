@@ -15,7 +15,7 @@ import pytest
 from btcbot_pipeline.defs.backtest.run import BacktestRun, prepare, run
 from btcbot_pipeline.defs.backtest.spec import SpecError, make_spec
 from btcbot_pipeline.reporting.fingerprint import compare_books, fingerprint_book
-from btcbot_pipeline_tests.harness import DEMO, Cycle
+from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle
 
 START = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)
 END = datetime(2026, 1, 1, 1, 30, tzinfo=timezone.utc)  # 12 five-minute cycles

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from btcbot_pipeline.cli import main
-from btcbot_pipeline_tests.harness import Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 
 def _copy(replay_dir: Path, tmp_path: Path) -> Path:

@@ -6,7 +6,7 @@ rebuilds from there); the ledger chain gate checks every link against the book i
 
 from __future__ import annotations
 
-from btcbot_pipeline_tests.harness import Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 CHAIN_SQL = (
     "SELECT strftime(cycle_ts, '%H:%M'), carried_from IS NOT DISTINCT FROM lag(cycle_id) OVER w,"

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 from btcbot_pipeline.storage.book import RUN_ONLY_COLUMNS
-from btcbot_pipeline_tests.harness import Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TABLES = (
     "market_snapshot", "universe", "universe_selection", "portfolio_plan", "plan_actions", "order_intents",

@@ -35,7 +35,7 @@ from btcbot_pipeline.quality.rules import (
     Suite,
 )
 from btcbot_pipeline.storage.book import Window
-from btcbot_pipeline_tests.harness import Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 T0 = datetime(2026, 1, 1, 0, 25, tzinfo=timezone.utc)
 FIVE = timedelta(minutes=5)

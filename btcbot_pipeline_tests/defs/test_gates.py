@@ -18,7 +18,7 @@ from btcbot_pipeline.cli import main
 from btcbot_pipeline.defs.cycle import resources
 from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.domain.market import finalize_snapshot
-from btcbot_pipeline_tests.harness import Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 KEY = "2026-01-01T00:30"
 DOWNSTREAM = ("universe_selection", "portfolio_plan", "order_intents", "fills", "ledger_metrics", "risk_decisions", "cycle_trace")

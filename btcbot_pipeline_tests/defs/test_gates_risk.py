@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from btcbot_pipeline.cli import main
-from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle, failure_text
 
 # Seed-7 demo book: equity 10000 → 9956.50 (00:00), 9926.71, 9899.24 (00:10: -100.76 today),
 # 9893.50 (00:15: drawdown 1.065 % from the 10000 peak), ...

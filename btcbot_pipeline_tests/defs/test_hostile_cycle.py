@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from btcbot_pipeline_tests.harness import Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 
 def _set_cell(path: Path, line: int, column: str, value: str) -> None:

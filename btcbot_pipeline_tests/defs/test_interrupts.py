@@ -20,8 +20,8 @@ import dagster as dg
 import pytest
 
 from btcbot_pipeline.adapters.webhook import WebhookPoster
-from btcbot_pipeline_tests.harness import Cycle, failure_text
-from btcbot_pipeline_tests.hostile_http import HostileServer
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
+from btcbot_pipeline.testing.hostile_http import HostileServer
 
 RETRY = dg.RetryPolicy(max_retries=1, delay=0.1)  # CYCLE_RETRY's shape, seconds shorter
 

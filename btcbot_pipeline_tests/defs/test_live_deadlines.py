@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from btcbot_pipeline.defs.cycle.resources import BtcturkMarketData
+from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle, failure_text
 from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk
-from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS
-from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
+from btcbot_pipeline.testing.fake_btcturk_setup import CYCLE, PAIRS
 
 KEY = CYCLE.strftime("%Y-%m-%dT%H:%M")
 

@@ -16,9 +16,9 @@ from btcbot_pipeline.adapters.btcturk.capture import capture_replay_dataset
 from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.defs.cycle.resources import BtcturkMarketData
+from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle, failure_text
 from btcbot_pipeline.testing.fake_btcturk import FakeBtcturk
-from btcbot_pipeline_tests.btcbot_fake_btcturk import CYCLE, PAIRS, fast_config
-from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
+from btcbot_pipeline.testing.fake_btcturk_setup import CYCLE, PAIRS, fast_config
 
 KEY = CYCLE.strftime("%Y-%m-%dT%H:%M")
 # Tables holding the cycle's decisions (market_snapshot/market_cycles/cycle_trace also

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from btcbot_pipeline.storage.book import RUN_ONLY_COLUMNS
-from btcbot_pipeline_tests.harness import Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TABLES = ("orders", "order_events", "idempotency_keys", "fills", "ledger_metrics", "positions", "order_intents", "run_metrics")
 LIMIT = {"STAGE7_FILL_MODEL": "limit", "STAGE7_SIM_VOLUME_SHARE": "0.05"}

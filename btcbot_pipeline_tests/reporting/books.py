@@ -30,7 +30,7 @@ from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.settings import load_settings
 from btcbot_pipeline.storage.book import Book, Window
 from btcbot_pipeline.storage.rows import Row, cycle_rows, market_rows, trace_rows, universe_rows
-from btcbot_pipeline_tests.harness import DEMO
+from btcbot_pipeline.testing.cycle_harness import DEMO
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

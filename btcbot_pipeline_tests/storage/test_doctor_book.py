@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from btcbot_pipeline_tests.harness import DEMO, Cycle
+from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle
 from btcbot_pipeline_tests.test_doctor import doctor, env, status  # noqa: F401  (env: the fixture)
 
 

@@ -15,7 +15,7 @@ from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
 from btcbot_pipeline.storage import book as B
 from btcbot_pipeline.storage.book import Book, BookError
 from btcbot_pipeline.storage.verify import verify_book
-from btcbot_pipeline_tests.harness import DEMO, START, Cycle
+from btcbot_pipeline.testing.cycle_harness import DEMO, START, Cycle
 
 BOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "books"
 DROPPED_IN_4 = {

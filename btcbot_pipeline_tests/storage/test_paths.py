@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from btcbot_pipeline.storage.paths import book_path_problem
-from btcbot_pipeline_tests.harness import DEMO, Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle, failure_text
 
 
 def test_each_kind_of_impossible_path_is_named_with_its_setting(tmp_path: Path) -> None:

@@ -12,13 +12,13 @@ import pytest
 
 from btcbot_pipeline.storage.seal import SEALED_TABLES
 from btcbot_pipeline.storage.verify import verify_book
-from btcbot_pipeline_tests.harness import Cycle, failure_text
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 
 @pytest.fixture(scope="module")
 def clean_book(tmp_path_factory: pytest.TempPathFactory, replay_dir: Path) -> Path:
     """24 cycles, 00:00 … 01:55, in one run."""
-    from btcbot_pipeline_tests.harness import DEMO
+    from btcbot_pipeline.testing.cycle_harness import DEMO
 
     db = tmp_path_factory.mktemp("verify") / "book.duckdb"
     assert Cycle(db=db, dataset=replay_dir, overrides=dict(DEMO)).run(first="2026-01-01T00:00", last="2026-01-01T01:55").success
@@ -27,7 +27,7 @@ def clean_book(tmp_path_factory: pytest.TempPathFactory, replay_dir: Path) -> Pa
 
 @pytest.fixture
 def book(clean_book: Path, tmp_path: Path, replay_dir: Path) -> Cycle:
-    from btcbot_pipeline_tests.harness import DEMO
+    from btcbot_pipeline.testing.cycle_harness import DEMO
 
     db = tmp_path / "book.duckdb"
     shutil.copy(clean_book, db)

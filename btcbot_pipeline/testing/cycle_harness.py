@@ -1,4 +1,5 @@
-"""Running the cycle assets in process on a temporary book and dataset (see conftest)."""
+"""Running the cycle assets in process on a temporary book and dataset (the ``cycle`` fixture of
+``btcbot_pipeline_tests/conftest.py`` is one on the synthetic replay dataset)."""
 
 from __future__ import annotations
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-
-import pytest
+from typing import TYPE_CHECKING
 
 from btcbot_pipeline.settings.names import known_setting_names, looks_like_ours
+
+if TYPE_CHECKING:  # the kit imports without pytest; a test hands in its monkeypatch
+    import pytest
 
 
 def clear_bot_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,27 +1,17 @@
-"""The fake BTCTurk as pytest fixtures (imported by the btcturk tests), plus fast clients."""
+"""The fake BTCTurk set up for a test: a cycle's two-pair market, its candles, clients that retry in
+milliseconds (the fixtures that start it are in ``btcbot_pipeline_tests/conftest.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import pytest
 from pydantic import SecretStr
 
-from btcbot_pipeline.adapters.btcturk.client import (
-    BtcturkPublicClient,
-    BtcturkReadClient,
-    ClientConfig,
-)
+from btcbot_pipeline.adapters.btcturk.client import ClientConfig
 from btcbot_pipeline.adapters.btcturk.limits import RetryPolicy
 from btcbot_pipeline.adapters.btcturk.signing import Credentials
-from btcbot_pipeline.testing.fake_btcturk import (
-    FAKE_API_KEY,
-    FAKE_API_SECRET,
-    FakeBtcturk,
-    FakeMarket,
-)
+from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET, FakeMarket
 
 CYCLE = datetime(2026, 1, 1, 1, 0, tzinfo=timezone.utc)
 FAKE_CREDENTIALS = Credentials(SecretStr(FAKE_API_KEY), SecretStr(FAKE_API_SECRET))
@@ -60,29 +50,3 @@ def fast_config(url: str, *, attempts: int = 4, timeout_s: float = 2.0) -> Clien
     """Tiny backoff so fault tests take milliseconds; seeded jitter."""
     return ClientConfig(base_url=url, graph_base_url=url, timeout_s=timeout_s,
                         retry=RetryPolicy(max_attempts=attempts, base_delay_s=0.001, max_delay_s=0.01, max_retry_after_s=0.01, seed=1))
-
-
-@pytest.fixture
-def fake_btcturk() -> Iterator[FakeBtcturk]:
-    """The fake exchange serving the recorded payloads, on an ephemeral 127.0.0.1 port."""
-    with FakeBtcturk() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_cycle_market() -> Iterator[FakeBtcturk]:
-    """The fake exchange serving :data:`PAIRS` around :data:`CYCLE`."""
-    with FakeBtcturk(cycle_market()) as fake:
-        yield fake
-
-
-@pytest.fixture
-def public_client(fake_btcturk: FakeBtcturk) -> Iterator[BtcturkPublicClient]:
-    with BtcturkPublicClient(fast_config(fake_btcturk.url)) as client:
-        yield client
-
-
-@pytest.fixture
-def read_client(fake_btcturk: FakeBtcturk) -> Iterator[BtcturkReadClient]:
-    with BtcturkReadClient(FAKE_CREDENTIALS, fast_config(fake_btcturk.url)) as client:
-        yield client

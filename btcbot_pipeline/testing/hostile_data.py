@@ -36,7 +36,7 @@ from btcbot_pipeline.domain.vocabulary import canonical_symbol, is_pair_name
 from btcbot_pipeline.engine import Carry, compute
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.storage.book import Book
-from btcbot_pipeline_tests.harness import DEMO
+from btcbot_pipeline.testing.cycle_harness import DEMO
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 ROWS = 12
