@@ -12,7 +12,7 @@ from btcbot_pipeline.adapters.btcturk.errors import MalformedResponseError
 from btcbot_pipeline.adapters.replay.exchangeinfo import parse_exchange_info
 from btcbot_pipeline.domain.market import SymbolRules
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "btcturk"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "btcturk"
 
 
 def load(name: str) -> object:
