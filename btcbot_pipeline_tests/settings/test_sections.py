@@ -27,7 +27,7 @@ from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 SECTIONS = (
     SafetySection, ExchangeSection, UniverseSection, TradingSection, AlertSection, DataSection, ScheduleSection,
 )  # fmt: skip
-SETTINGS_DIR = Path(__file__).resolve().parents[1] / "btcbot_pipeline" / "settings"
+SETTINGS_DIR = Path(__file__).resolve().parents[2] / "btcbot_pipeline" / "settings"
 SECTION_MODULES = ("safety", "exchange", "universe", "trading", "alerts", "data", "schedule")
 
 

@@ -11,7 +11,7 @@ import pytest
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy, ScoreWeights
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 
-ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 ALIASES = [info.alias for info in BotSettings.model_fields.values()]
 KEY_LINE = re.compile(r"^\s*#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
 SECRET_KEY = "key-DO-NOT-LEAK-1234"
