@@ -28,8 +28,10 @@ with exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from btcbot_pipeline.cli import backtest, book, ops, replay
 from btcbot_pipeline.errors import BtcbotError
@@ -48,6 +50,35 @@ def build_parser() -> argparse.ArgumentParser:
     for add in COMMANDS:
         add(sub)
     return parser
+
+
+def run() -> NoReturn:
+    """The ``btcbot`` command: :func:`main`, then the process ends without tearing down
+    its objects one by one.
+
+    A backtest leaves hundreds of megabytes of small objects behind; freeing them at
+    interpreter shutdown, and waiting for the gate worker's own teardown, took 1.5–3 s
+    after the last line was printed. Here, once the command returned: output is flushed,
+    idle gate workers are terminated and reaped, every exit handler runs (logging,
+    temporary directories, multiprocessing's finalizers and the resource tracker), and the
+    process exits with the command's code. No process outlives it."""
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, a usage error
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 130
+    from btcbot_pipeline.quality.worker import end_idle_workers
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    end_idle_workers()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -106,6 +106,22 @@ class InProcessGates:
 
 
 _prestarted: list["GateWorker"] = []
+# Workers told to exit that may still be tearing down (see GateWorker.close).
+_idle: list[ProcessPoolExecutor] = []
+
+
+def end_idle_workers() -> None:
+    """Terminate and reap the worker processes that have no verdict left to give (closed
+    idle, or prestarted and never used), at once: for a command about to end its process
+    (``btcbot``), which would otherwise wait for each worker's interpreter teardown
+    (~0.8 s with GE loaded) before exiting."""
+    discard_prestarted()
+    while _idle:
+        pool = _idle.pop()
+        for process in list((pool._processes or {}).values()):  # the executor has no public handle
+            process.terminate()
+            process.join()
+        pool.shutdown(wait=True)
 
 
 def prestart() -> None:
@@ -235,6 +251,7 @@ class GateWorker:
             pool.shutdown(wait=True, cancel_futures=True)
         else:
             pool.shutdown(wait=False, cancel_futures=True)
+            _idle.append(pool)
 
     def frame(self, suite: Suite, frame: Frame) -> Any:
         return expectations.frame(suite, frame)
