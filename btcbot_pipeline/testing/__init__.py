@@ -3,6 +3,7 @@
 - ``builders``: market snapshots and symbol rules with defaults (state only what matters);
 - ``cycle_harness``: the cycle assets run in process on a temporary book and dataset;
 - ``env_isolation``: a developer's or CI's own bot settings kept out of a test's environment;
+- ``replay_builders``: replay-dataset files written from literal CSV text;
 - ``hostile_data``: hostile replay datasets drawn by Hypothesis (the property test, ``scripts/fuzz_replay.py``);
 - ``hostile_http``: an HTTP server that answers badly on purpose (drips, stalls, oversize bodies);
 - ``webhook_server``: a webhook receiver that records what the alerts post;

@@ -14,7 +14,7 @@ from btcbot_pipeline.adapters.replay import validate
 from btcbot_pipeline.adapters.replay.columns import DecimalColumn
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.adapters.replay.synth import init_replay_dataset
-from btcbot_pipeline_tests.adapters.test_replay_builders import (
+from btcbot_pipeline.testing.replay_builders import (
     BOOK_HEADER,
     CANDLES_HEADER,
     utc,

@@ -1,4 +1,4 @@
-"""Builders for replay-dataset tests (no tests here; imported by the other test_replay_* files).
+"""Builders for replay-dataset tests: CSV files written from literal text (used by ``btcbot_pipeline_tests/adapters/replay/``).
 
 A test writes its CSVs as literal text, so the rows under test are visible in the test:
 

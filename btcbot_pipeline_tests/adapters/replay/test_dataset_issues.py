@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset, ReplayDatasetError
-from btcbot_pipeline_tests.adapters.test_replay_builders import (
+from btcbot_pipeline.testing.replay_builders import (
     BOOK_HEADER,
     CANDLES_HEADER,
     GOOD_BOOK,

@@ -9,7 +9,7 @@ import pytest
 from btcbot_pipeline.adapters.replay.csvio import MAX_ISSUES_PER_CODE
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.adapters.replay.validate import ISSUE_CODES, validate_replay_dataset
-from btcbot_pipeline_tests.adapters.test_replay_builders import (
+from btcbot_pipeline.testing.replay_builders import (
     BOOK_HEADER,
     CANDLES_HEADER,
     GOOD_BOOK,

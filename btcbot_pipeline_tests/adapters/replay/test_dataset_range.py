@@ -16,7 +16,7 @@ import pytest
 
 from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
-from btcbot_pipeline_tests.adapters.test_replay_builders import (
+from btcbot_pipeline.testing.replay_builders import (
     BOOK_HEADER,
     CANDLES_HEADER,
     utc,

@@ -35,7 +35,7 @@ from btcbot_pipeline.cli import main
 from btcbot_pipeline.domain.exchange_rules import resolve_rules
 from btcbot_pipeline.domain.params import RulesParams
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "binance-5m-2018"
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "binance-5m-2018"
 ALL_PAIRS = (
     "ADA/BTC, DASH/BTC, ETC/BTC, ETH/BTC, LTC/BTC, NXT/BTC, TRX/BTC, XLM/BTC, XMR/BTC, ZEC/BTC"
 )

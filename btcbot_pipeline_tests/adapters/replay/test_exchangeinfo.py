@@ -14,11 +14,11 @@ from btcbot_pipeline.adapters.replay.exchangeinfo import (
     parse_exchange_info,
 )
 from btcbot_pipeline.domain.market import SymbolRules
-from btcbot_pipeline_tests.adapters.test_replay_builders import exchange_symbol
+from btcbot_pipeline.testing.replay_builders import exchange_symbol
 
 # A copy of shared/data/btcturk-fixtures/public_exchange_info.json: the real 2022 capture
 # (mss1451/btcturk sample.json, `data` object only, 3 symbols).
-REAL_CAPTURE = Path(__file__).parent.parent / "fixtures" / "replay" / "public_exchange_info.json"
+REAL_CAPTURE = Path(__file__).parents[2] / "fixtures" / "replay" / "public_exchange_info.json"
 
 
 def _real_payload() -> object:
