@@ -81,7 +81,7 @@ from btcbot_pipeline.storage.seal import seal_from
 from btcbot_pipeline.storage.verify import verify_book
 
 # Default largest chunk validated and committed at once (GATE_CHUNK_CYCLES).
-CHUNK_CYCLES = 8640
+CHUNK_CYCLES = 2880
 # Cycles computed and written at a time inside a chunk's transaction (four UTC days of
 # five-minute cycles): bounds the Python objects alive at once; fewer, larger inserts.
 BATCH_CYCLES = 1152

@@ -21,7 +21,7 @@ class DataSection(BaseModel):
     # Cycles validated by the gates and committed together (a run's chunk): Great
     # Expectations costs ~60 ms per suite run whatever the size, so larger chunks are
     # faster; a failing gate discards its whole chunk. Default: 30 days of 5-minute cycles.
-    gate_chunk_cycles: int = Field(default=8640, ge=1, le=100_000, alias="GATE_CHUNK_CYCLES")
+    gate_chunk_cycles: int = Field(default=2880, ge=1, le=100_000, alias="GATE_CHUNK_CYCLES")
     # Who evaluates the gate suites: `auto` (Great Expectations for runs of 12 cycles or
     # more; a shorter run, e.g. one scheduled cycle, in pure Python with GE's verdicts and
     # without GE's ~3 s import), `great_expectations` or `exact` always.
