@@ -89,9 +89,7 @@ def run_timed(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> P
     """Run ``cmd`` to completion; wall time from spawn to reap, the child's own peak RSS."""
     with open(log, "wb") as out:
         t0 = time.perf_counter()
-        child = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        child = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - t0
     # Reaped here: set the code so Popen never waits again.
@@ -102,9 +100,7 @@ def run_timed(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> P
 
 def fail(proc: Proc, what: str) -> None:
     tail = proc.log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
-    sys.exit(
-        f"{what} failed (exit {proc.returncode}); last lines of {proc.log}:\n" + "\n".join(tail)
-    )
+    sys.exit(f"{what} failed (exit {proc.returncode}); last lines of {proc.log}:\n" + "\n".join(tail))
 
 
 def clean_env() -> dict[str, str]:
@@ -212,16 +208,12 @@ class Bench:
             shutil.copy(self.args.dagster_yaml, home / "dagster.yaml")
             env["DAGSTER_HOME"] = str(home)
         name = "bench"
-        proc = run_timed(
-            self.backtest_cmd(bt, name), cwd=scratch, env=env, log=scratch / "backtest.log"
-        )
+        proc = run_timed(self.backtest_cmd(bt, name), cwd=scratch, env=env, log=scratch / "backtest.log")
         if proc.returncode != 0:
             fail(proc, f"backtest {bt.label}")
         book = backtests / f"{name}.duckdb"
         cycles, equity = read_book(book)
-        done = [
-            m for m in map(DONE_LINE.match, proc.log.read_text(encoding="utf-8").splitlines()) if m
-        ]
+        done = [m for m in map(DONE_LINE.match, proc.log.read_text(encoding="utf-8").splitlines()) if m]
         bt.runs.append(proc)
         bt.cycles.append(cycles)
         bt.equity.append(equity)
@@ -245,9 +237,7 @@ def read_book(book: Path) -> tuple[int, str]:
     con = duckdb.connect(str(book), read_only=True)
     try:
         (cycles,) = con.execute("select count(*) from ledger_metrics").fetchone()
-        row = con.execute(
-            "select equity_try from ledger_metrics order by cycle_ts desc limit 1"
-        ).fetchone()
+        row = con.execute("select equity_try from ledger_metrics order by cycle_ts desc limit 1").fetchone()
     finally:
         con.close()
     equity = f"{row[0]:.2f}" if row else "n/a"
@@ -311,8 +301,7 @@ def check_same(bt: Backtest) -> str:
     same = len(set(bt.cycles)) == len(set(bt.equity)) == len(set(digests)) == 1
     if not same:
         print(
-            f"WARNING: {bt.label} differs between runs: cycles {bt.cycles}, equity {bt.equity}, "
-            f"digests {digests}",
+            f"WARNING: {bt.label} differs between runs: cycles {bt.cycles}, equity {bt.equity}, digests {digests}",
             file=sys.stderr,
         )
         return "DIFFERS between runs (see stderr)"
@@ -431,12 +420,8 @@ def mode_scale(bench: Bench, rows: list[tuple[str, str]]) -> None:
             flush=True,
         )
         configs[pairs] = (
-            Backtest(
-                f"synth {pairs} pairs, {short_days}-day", dataset, start.strftime(fmt), end_short
-            ),
-            Backtest(
-                f"synth {pairs} pairs, {long_days}-day", dataset, start.strftime(fmt), end_long
-            ),
+            Backtest(f"synth {pairs} pairs, {short_days}-day", dataset, start.strftime(fmt), end_short),
+            Backtest(f"synth {pairs} pairs, {long_days}-day", dataset, start.strftime(fmt), end_long),
         )
     bench.warm_up(configs[small][0])
     for _ in range(args.repeat):
@@ -541,9 +526,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="real: replay-import the Binance files, 2-day and 20-day backtests; "
         "scale: synthetic 10 vs 100 pairs, same cycles",
     )
-    p.add_argument(
-        "--repeat", type=int, default=3, help="runs of each backtest (median, min, max reported)"
-    )
+    p.add_argument("--repeat", type=int, default=3, help="runs of each backtest (median, min, max reported)")
     p.add_argument(
         "--warmup",
         type=int,
@@ -612,9 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         root = args.keep.resolve()
     else:
         root = Path(tempfile.mkdtemp(prefix="btcbot-bench-"))
-    command = (
-        shlex.join(sys.orig_argv) if argv is None else shlex.join(["benchmarks/backtest.py", *argv])
-    )
+    command = shlex.join(sys.orig_argv) if argv is None else shlex.join(["benchmarks/backtest.py", *argv])
     load = os.getloadavg()
     started = datetime.now(timezone.utc)
     print(
@@ -639,9 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (
             "Dagster instance",
-            "temporary SQLite DAGSTER_HOME per run"
-            if args.dagster_home
-            else "ephemeral (no DAGSTER_HOME)",
+            "temporary SQLite DAGSTER_HOME per run" if args.dagster_home else "ephemeral (no DAGSTER_HOME)",
         ),
         ("backtest settings", f"`{settings}`, empty --env-file, book persisted, gates on"),
         (

@@ -124,8 +124,14 @@ def after_chunk(book: Book, outcome: Any, cfg: BotSettings, identity: BookIdenti
 
 
 def raise_alerts(
-    book: Book, window: Window, cfg: BotSettings, *, kind: str, book_name: str,
-    transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+    book: Book,
+    window: Window,
+    cfg: BotSettings,
+    *,
+    kind: str,
+    book_name: str,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
     """Evaluate the rules over ``window`` (and the cycle before it), record the alerts,
     then, for a dry-run book with a webhook, post every undelivered alert once."""
@@ -133,7 +139,9 @@ def raise_alerts(
     cycles = explained(cycles, cfg)
     alerts = evaluate(cycles, AlertThresholds(cfg.alert_drawdown_pct, cfg.alert_daily_loss_try), previous)
     status = PENDING if kind != "backtest" and cfg.alert_webhook_url is not None else RECORDED
-    added = book.record_alerts([alert_row(a, status) for a in alerts], window=window, rules=[str(r) for r in CYCLE_RULES])
+    added = book.record_alerts(
+        [alert_row(a, status) for a in alerts], window=window, rules=[str(r) for r in CYCLE_RULES]
+    )
     deliveries = deliver_pending(book, cfg, book_name, transport=transport, sleep=sleep) if kind != "backtest" else ()
     return Outcome(tuple(added), deliveries, tuple(a for a in alerts if a.alert_id in added))
 
@@ -148,15 +156,25 @@ def explained(cycles: Sequence[CycleFacts], cfg: BotSettings) -> list[CycleFacts
 
     limits = limits_for(cfg)
     return [
-        replace(c, gate_failures=tuple(replace(g, text=gate_failure_text(g.expectation, g.detail, limits)) for g in c.gate_failures))
-        if c.gate_failures else c
+        replace(
+            c,
+            gate_failures=tuple(
+                replace(g, text=gate_failure_text(g.expectation, g.detail, limits)) for g in c.gate_failures
+            ),
+        )
+        if c.gate_failures
+        else c
         for c in cycles
     ]
 
 
 def deliver_pending(
-    book: Book, cfg: BotSettings, book_name: str, *,
-    transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+    book: Book,
+    cfg: BotSettings,
+    book_name: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[tuple[str, Delivery], ...]:
     """POST every ``pending`` or ``failed`` alert of the book once, oldest first, and
     record each outcome. Stops at the first alert the webhook could not be reached for
@@ -168,9 +186,13 @@ def deliver_pending(
         return ()
     out: list[tuple[str, Delivery]] = []
     with WebhookPoster(
-        cfg.alert_webhook_url.get_secret_value(), timeout_s=cfg.alert_webhook_timeout_sec,
-        attempts=cfg.alert_webhook_attempts, transport=transport, sleep=sleep,
-        deadline_s=cfg.alert_webhook_deadline_sec, max_body_bytes=cfg.alert_webhook_max_body_bytes,
+        cfg.alert_webhook_url.get_secret_value(),
+        timeout_s=cfg.alert_webhook_timeout_sec,
+        attempts=cfg.alert_webhook_attempts,
+        transport=transport,
+        sleep=sleep,
+        deadline_s=cfg.alert_webhook_deadline_sec,
+        max_body_bytes=cfg.alert_webhook_max_body_bytes,
     ) as poster:
         for row in waiting:
             delivery = poster.post(webhook_body(row, book_name), idempotency_key=row["alert_id"])
@@ -187,8 +209,16 @@ def deliver_pending(
 def alert_row(alert: Alert, status: str) -> tuple[Any, ...]:
     """The ``alerts`` tuple of ``alert`` (never attempted yet)."""
     return (
-        alert.alert_id, alert.cycle_ts, alert.cycle_id, str(alert.rule), str(alert.severity), alert.message,
-        json.dumps(alert.details, sort_keys=True, ensure_ascii=False), status, 0, None,
+        alert.alert_id,
+        alert.cycle_ts,
+        alert.cycle_id,
+        str(alert.rule),
+        str(alert.severity),
+        alert.message,
+        json.dumps(alert.details, sort_keys=True, ensure_ascii=False),
+        status,
+        0,
+        None,
     )
 
 
@@ -256,15 +286,27 @@ def read_facts(book: Book, window: Window) -> tuple[CycleFacts | None, list[Cycl
     gates = _gate_failures(book, start, end)
     facts = {
         ts: CycleFacts(
-            cycle_ts=_utc(ts), cycle_id=cid, equity_try=equity, drawdown=drawdown, daily_pnl_try=daily,
-            final_mode=mode, mode_reasons=_reasons(mode_json), gap_cycles=gap or 0, carried_from=carried,
-            source=source, degraded_reason=degraded, n_symbols=n_symbols, data_faults=faults.get(ts, {}),
+            cycle_ts=_utc(ts),
+            cycle_id=cid,
+            equity_try=equity,
+            drawdown=drawdown,
+            daily_pnl_try=daily,
+            final_mode=mode,
+            mode_reasons=_reasons(mode_json),
+            gap_cycles=gap or 0,
+            carried_from=carried,
+            source=source,
+            degraded_reason=degraded,
+            n_symbols=n_symbols,
+            data_faults=faults.get(ts, {}),
         )
         for ts, cid, equity, gap, carried, drawdown, daily, mode, mode_json, source, degraded, n_symbols in rows
     }
     for (ts, cid), failures in gates.items():
         ran = facts.get(ts)
-        facts[ts] = CycleFacts(_utc(ts), cid, gate_failures=tuple(failures)) if ran is None else _with_gates(ran, failures)
+        facts[ts] = (
+            CycleFacts(_utc(ts), cid, gate_failures=tuple(failures)) if ran is None else _with_gates(ran, failures)
+        )
     previous = facts.pop(prev_ts) if prev_ts is not None and prev_ts in facts else None
     return previous, [facts[ts] for ts in sorted(facts)]
 
@@ -328,8 +370,15 @@ def partition_time(key: str) -> datetime | None:
 
 
 def on_run_failure(
-    db: Path, cfg: BotSettings, failure: RunFailure, *, kind: str, book_name: str,
-    lock_wait_s: float = 5.0, transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+    db: Path,
+    cfg: BotSettings,
+    failure: RunFailure,
+    *,
+    kind: str,
+    book_name: str,
+    lock_wait_s: float = 5.0,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Record (and, for a dry-run book, post) the alert of a failed cycle run; returns
     what was done, one line.
@@ -347,14 +396,25 @@ def on_run_failure(
         alert = _run_failed(failure)
         if not post or cfg.alert_webhook_url is None:
             return f"{alert.alert_id}: book {db} not writable; not recorded, no webhook to post to"
-        row = dict(zip(("alert_id", "cycle_ts", "cycle_id", "rule", "severity", "message", "details_json", "status"),
-                       alert_row(alert, status)))
-        with WebhookPoster(cfg.alert_webhook_url.get_secret_value(), timeout_s=cfg.alert_webhook_timeout_sec,
-                           attempts=cfg.alert_webhook_attempts, transport=transport, sleep=sleep,
-                           deadline_s=cfg.alert_webhook_deadline_sec, max_body_bytes=cfg.alert_webhook_max_body_bytes) as poster:
+        row = dict(
+            zip(
+                ("alert_id", "cycle_ts", "cycle_id", "rule", "severity", "message", "details_json", "status"),
+                alert_row(alert, status),
+            )
+        )
+        with WebhookPoster(
+            cfg.alert_webhook_url.get_secret_value(),
+            timeout_s=cfg.alert_webhook_timeout_sec,
+            attempts=cfg.alert_webhook_attempts,
+            transport=transport,
+            sleep=sleep,
+            deadline_s=cfg.alert_webhook_deadline_sec,
+            max_body_bytes=cfg.alert_webhook_max_body_bytes,
+        ) as poster:
             delivery = poster.post(webhook_body(row, book_name), idempotency_key=alert.alert_id)
         return f"{alert.alert_id}: book {db} not writable, posted without recording: " + (
-            "delivered" if delivery.ok else f"not delivered ({delivery.error})")
+            "delivered" if delivery.ok else f"not delivered ({delivery.error})"
+        )
     with con:
         book = Book(con)
         alerts = _gate_alerts(book, failure, cfg) if failure.gate_cycles() else []
@@ -369,8 +429,12 @@ def on_run_failure(
 def _run_failed(failure: RunFailure) -> Alert:
     ts = partition_time(failure.first) if failure.first else None
     return run_failed_alert(
-        cycle_ts=ts, cycle_id=None if ts is None else cycle_id_for(ts), run_id=failure.run_id, job=failure.job,
-        partitions=failure.partitions, error="\n".join(failure.errors) or "no failure text",
+        cycle_ts=ts,
+        cycle_id=None if ts is None else cycle_id_for(ts),
+        run_id=failure.run_id,
+        job=failure.job,
+        partitions=failure.partitions,
+        error="\n".join(failure.errors) or "no failure text",
     )
 
 
@@ -381,8 +445,11 @@ def _gate_alerts(book: Book, failure: RunFailure, cfg: BotSettings) -> list[Aler
     partition."""
     out: list[Alert] = []
     for cycle_id in failure.gate_cycles():
-        found = book.query("SELECT min(cycle_ts) FROM gate_failures WHERE cycle_id = ?", [cycle_id])[0][0] \
-            if book.has_table("gate_failures") else None
+        found = (
+            book.query("SELECT min(cycle_ts) FROM gate_failures WHERE cycle_id = ?", [cycle_id])[0][0]
+            if book.has_table("gate_failures")
+            else None
+        )
         if found is None or any(cycle_id in a.details.get("failing_cycles", ()) for a in out):
             continue
         ends = [_run_end(failure)]
@@ -390,7 +457,9 @@ def _gate_alerts(book: Book, failure: RunFailure, cfg: BotSettings) -> list[Aler
             ends.append(book.query("SELECT min(cycle_ts) FROM ledger_metrics WHERE cycle_ts > ?", [found])[0][0])
         end = min((e for e in ends if e is not None), default=datetime.max)
         gates = _gate_failures(book, found, end)
-        stop = [CycleFacts(_utc(ts), cid, gate_failures=tuple(failures)) for (ts, cid), failures in sorted(gates.items())]
+        stop = [
+            CycleFacts(_utc(ts), cid, gate_failures=tuple(failures)) for (ts, cid), failures in sorted(gates.items())
+        ]
         out += evaluate(explained(stop, cfg), AlertThresholds(cfg.alert_drawdown_pct, cfg.alert_daily_loss_try))
     return out
 

@@ -34,11 +34,16 @@ def build_backtest_definitions(settings: BotSettings) -> dg.Definitions:
         assets += spec_assets
         resources |= spec_resources
         group = backtest_graph(spec, settings.backtest_dir).group
-        jobs.append(dg.define_asset_job(
-            f"{group}_job", selection=dg.AssetSelection.groups(group), executor_def=dg.in_process_executor,
-            description=f"Backtest {spec.name}: its days in one run, in order, into its own book.",
-            tags={"btcbot/backtest": spec.name}, owners=OWNERS,
-        ))
+        jobs.append(
+            dg.define_asset_job(
+                f"{group}_job",
+                selection=dg.AssetSelection.groups(group),
+                executor_def=dg.in_process_executor,
+                description=f"Backtest {spec.name}: its days in one run, in order, into its own book.",
+                tags={"btcbot/backtest": spec.name},
+                owners=OWNERS,
+            )
+        )
     return dg.Definitions(assets=assets, jobs=jobs, resources=resources, executor=dg.in_process_executor)
 
 

@@ -51,7 +51,9 @@ class SettingsRefused(SettingsError, click.ClickException):
         click.ClickException.__init__(self, "refused settings:\n" + str(error))
 
 
-def build_definitions(settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None) -> dg.Definitions:
+def build_definitions(
+    settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None
+) -> dg.Definitions:
     partitions = cycle_partitions(settings.cycle_cron, settings.cycle_partitions_start, settings.cycle_partitions_end)
     return dg.Definitions(
         assets=build_cycle_assets(partitions),
@@ -92,7 +94,9 @@ def market_data(settings: BotSettings) -> MarketDataResource:
 _BUILT: dict[tuple[object, ...], dg.Definitions] = {}
 
 
-def load_once(kind: str, build: Callable[[BotSettings], dg.Definitions], extra: tuple[object, ...] = ()) -> dg.Definitions:
+def load_once(
+    kind: str, build: Callable[[BotSettings], dg.Definitions], extra: tuple[object, ...] = ()
+) -> dg.Definitions:
     """``build(settings)`` once per process for the same environment, ``.env`` and ``extra``;
     refused settings as one clear line (:class:`SettingsRefused`)."""
     key = (kind, _inputs_key(), extra)

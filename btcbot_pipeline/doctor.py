@@ -64,26 +64,69 @@ def _settings_checks(env_file: str | None, overrides: dict[str, str]) -> tuple[l
         cfg = load_settings(env_file, **overrides)
     except SettingsError as exc:
         first = str(exc).strip().splitlines()
-        return [Check("settings", "load", FAIL, " | ".join(first[:3]), "fix the variables named above in the environment or .env")], None
+        return [
+            Check(
+                "settings",
+                "load",
+                FAIL,
+                " | ".join(first[:3]),
+                "fix the variables named above in the environment or .env",
+            )
+        ], None
     checks = [Check("settings", "load", PASS, "settings load; gate combinations coherent")]
     if not cfg.stage7_enabled:
-        checks.append(Check("settings", "stage7_enabled", FAIL, "STAGE7_ENABLED=false: every cycle refuses to run",
-                            "set STAGE7_ENABLED=true with DRY_RUN=true (e.g. cp .env.example .env)"))
+        checks.append(
+            Check(
+                "settings",
+                "stage7_enabled",
+                FAIL,
+                "STAGE7_ENABLED=false: every cycle refuses to run",
+                "set STAGE7_ENABLED=true with DRY_RUN=true (e.g. cp .env.example .env)",
+            )
+        )
     else:
         checks.append(Check("settings", "stage7_enabled", PASS, "STAGE7_ENABLED=true, DRY_RUN=true"))
     if cfg.kill_switch:
-        checks.append(Check("settings", "kill_switch", WARN, "KILL_SWITCH=true: cycles plan and record but simulate nothing",
-                            "set KILL_SWITCH=false to simulate fills"))
+        checks.append(
+            Check(
+                "settings",
+                "kill_switch",
+                WARN,
+                "KILL_SWITCH=true: cycles plan and record but simulate nothing",
+                "set KILL_SWITCH=false to simulate fills",
+            )
+        )
     if cfg.stage7_max_excluded_share >= 1:
-        checks.append(Check("settings", "excluded_share", WARN, "STAGE7_MAX_EXCLUDED_SHARE=1: the gate never stops a cycle for excluded symbols",
-                            "set STAGE7_MAX_EXCLUDED_SHARE below 1 (default 0.5)"))
+        checks.append(
+            Check(
+                "settings",
+                "excluded_share",
+                WARN,
+                "STAGE7_MAX_EXCLUDED_SHARE=1: the gate never stops a cycle for excluded symbols",
+                "set STAGE7_MAX_EXCLUDED_SHARE below 1 (default 0.5)",
+            )
+        )
     if cfg.stage7_max_daily_loss_try >= cfg.dry_run_try_balance:
-        checks.append(Check("settings", "risk_budget", WARN,
-                            f"STAGE7_MAX_DAILY_LOSS_TRY={cfg.stage7_max_daily_loss_try} >= DRY_RUN_TRY_BALANCE={cfg.dry_run_try_balance}: "
-                            "the daily loss limit can never trip", "set STAGE7_MAX_DAILY_LOSS_TRY below the capital"))
+        checks.append(
+            Check(
+                "settings",
+                "risk_budget",
+                WARN,
+                f"STAGE7_MAX_DAILY_LOSS_TRY={cfg.stage7_max_daily_loss_try} >= DRY_RUN_TRY_BALANCE={cfg.dry_run_try_balance}: "
+                "the daily loss limit can never trip",
+                "set STAGE7_MAX_DAILY_LOSS_TRY below the capital",
+            )
+        )
     if cfg.stage7_max_data_age_sec == 0:
-        checks.append(Check("settings", "max_data_age", WARN, "STAGE7_MAX_DATA_AGE_SEC=0: any data older than the cycle is stale",
-                            "set STAGE7_MAX_DATA_AGE_SEC to about a cycle (e.g. 60..300)"))
+        checks.append(
+            Check(
+                "settings",
+                "max_data_age",
+                WARN,
+                "STAGE7_MAX_DATA_AGE_SEC=0: any data older than the cycle is stale",
+                "set STAGE7_MAX_DATA_AGE_SEC to about a cycle (e.g. 60..300)",
+            )
+        )
     return checks, cfg
 
 
@@ -112,18 +155,40 @@ def _dataset_checks(dataset: str, cfg: object | None) -> tuple[list[Check], obje
     report = validate_replay_dataset(dataset)
     if report.errors:
         codes = sorted({i.code for i in report.errors})
-        checks.append(Check("dataset", "replay-validate", FAIL, f"{len(report.errors)} error(s) in {dataset}: {', '.join(codes)}",
-                            f"run `btcbot replay-validate --dataset {dataset}` and repair or remove the files it names"))
+        checks.append(
+            Check(
+                "dataset",
+                "replay-validate",
+                FAIL,
+                f"{len(report.errors)} error(s) in {dataset}: {', '.join(codes)}",
+                f"run `btcbot replay-validate --dataset {dataset}` and repair or remove the files it names",
+            )
+        )
     elif report.warnings:
         codes = sorted({i.code for i in report.warnings})
-        checks.append(Check("dataset", "replay-validate", WARN, f"{len(report.warnings)} warning(s): {', '.join(codes)}",
-                            f"see `btcbot replay-validate --dataset {dataset}`"))
+        checks.append(
+            Check(
+                "dataset",
+                "replay-validate",
+                WARN,
+                f"{len(report.warnings)} warning(s): {', '.join(codes)}",
+                f"see `btcbot replay-validate --dataset {dataset}`",
+            )
+        )
     else:
         checks.append(Check("dataset", "replay-validate", PASS, f"{len(report.symbols)} symbols, no issues"))
     try:
         data = ReplayDataset.load(dataset)
     except ReplayDatasetError as exc:
-        checks.append(Check("dataset", "market_snapshot_gate", FAIL, f"dataset unusable: {exc}", "fix the dataset (see replay-validate)"))
+        checks.append(
+            Check(
+                "dataset",
+                "market_snapshot_gate",
+                FAIL,
+                f"dataset unusable: {exc}",
+                "fix the dataset (see replay-validate)",
+            )
+        )
         return checks, None
     if cfg is None:
         return checks, data
@@ -131,15 +196,24 @@ def _dataset_checks(dataset: str, cfg: object | None) -> tuple[list[Check], obje
     gp = GateParams(cycle=params, max_excluded_share=cfg.stage7_max_excluded_share)  # type: ignore[attr-defined]
     times = _cycle_times(data.start, data.end)
     if not times:
-        checks.append(Check("dataset", "market_snapshot_gate", FAIL, "the dataset spans no five-minute cycle time",
-                            "record or generate at least a few minutes of data (btcbot replay-init)"))
+        checks.append(
+            Check(
+                "dataset",
+                "market_snapshot_gate",
+                FAIL,
+                "the dataset spans no five-minute cycle time",
+                "record or generate at least a few minutes of data (btcbot replay-init)",
+            )
+        )
         return checks, data
     from btcbot_pipeline.quality.expectations import validate
 
     snaps = [
         exclude_unusable_rules(
-            finalize_snapshot(data.snapshot_at(t, vol_lookback=params.universe.vol_lookback, max_data_age_s=params.max_data_age_s),
-                              max_data_age_s=params.max_data_age_s),
+            finalize_snapshot(
+                data.snapshot_at(t, vol_lookback=params.universe.vol_lookback, max_data_age_s=params.max_data_age_s),
+                max_data_age_s=params.max_data_age_s,
+            ),
             params.rules,
         )
         for t in times
@@ -155,12 +229,23 @@ def _dataset_checks(dataset: str, cfg: object | None) -> tuple[list[Check], obje
         status = FAIL if result.blocking else WARN
         text = "; ".join(
             f"{f.expectation} ({f.ge_type}, observed {f.observed}) rows: "
-            + ", ".join(f"{r.get('cycle_ts')} {r.get('symbol')}" + (f":{r['skip_reason']}" if r.get("skip_reason") else "") for r in f.rows[:3])
+            + ", ".join(
+                f"{r.get('cycle_ts')} {r.get('symbol')}" + (f":{r['skip_reason']}" if r.get("skip_reason") else "")
+                for r in f.rows[:3]
+            )
             for f in result.failures
         )
-        checks.append(Check("dataset", "market_snapshot_gate", status, f"at {at}: {text}",
-                            "cycles on this data would be stopped by the gate: repair or remove the named symbols' files"
-                            if status == FAIL else "review the named rows; cycles still run"))
+        checks.append(
+            Check(
+                "dataset",
+                "market_snapshot_gate",
+                status,
+                f"at {at}: {text}",
+                "cycles on this data would be stopped by the gate: repair or remove the named symbols' files"
+                if status == FAIL
+                else "review the named rows; cycles still run",
+            )
+        )
     return checks, data
 
 
@@ -176,8 +261,13 @@ def _verify_check(db: str, report: Report) -> Check:
         return Check("storage", "book_check", PASS, f"{db}: {scope} check out")
     first = "; ".join(f.line() for f in report.findings[:3])
     status = FAIL if report.exit_code == 2 else WARN
-    return Check("storage", "book_check", status, f"{len(report.findings)} finding(s) in {scope}: {first}",
-                 f"btcbot verify {db} lists them all")
+    return Check(
+        "storage",
+        "book_check",
+        status,
+        f"{len(report.findings)} finding(s) in {scope}: {first}",
+        f"btcbot verify {db} lists them all",
+    )
 
 
 def _storage_checks(db: str) -> list[Check]:
@@ -187,9 +277,15 @@ def _storage_checks(db: str) -> list[Check]:
     path = Path(db)
     problem = book_path_problem(db, probe=True)  # a file really written and removed in its folder
     if problem:
-        checks.append(Check("storage", "book", FAIL, problem, "point STATE_DB_PATH at a DuckDB file in a writable folder"))
+        checks.append(
+            Check("storage", "book", FAIL, problem, "point STATE_DB_PATH at a DuckDB file in a writable folder")
+        )
     elif not path.exists():
-        checks.append(Check("storage", "book", PASS, f"{db} does not exist yet; its folder is writable (created on the first cycle)"))
+        checks.append(
+            Check(
+                "storage", "book", PASS, f"{db} does not exist yet; its folder is writable (created on the first cycle)"
+            )
+        )
     else:
         try:
             with duckdb.connect(str(path)) as con:
@@ -200,18 +296,48 @@ def _storage_checks(db: str) -> list[Check]:
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0]
             locked = "lock" in message.lower()
-            checks.append(Check("storage", "book", FAIL, f"{db}: {message}",
-                                "stop the process holding the book (dagster dev / another run) or point STATE_DB_PATH elsewhere"
-                                if locked else f"move the unreadable {db} aside; the next cycle creates a new book"))
+            checks.append(
+                Check(
+                    "storage",
+                    "book",
+                    FAIL,
+                    f"{db}: {message}",
+                    "stop the process holding the book (dagster dev / another run) or point STATE_DB_PATH elsewhere"
+                    if locked
+                    else f"move the unreadable {db} aside; the next cycle creates a new book",
+                )
+            )
     home = os.environ.get("DAGSTER_HOME")
     if not home:
-        checks.append(Check("storage", "dagster_home", WARN, "DAGSTER_HOME is unset: run history is not kept",
-                            "export DAGSTER_HOME=$PWD/dagster_home"))
+        checks.append(
+            Check(
+                "storage",
+                "dagster_home",
+                WARN,
+                "DAGSTER_HOME is unset: run history is not kept",
+                "export DAGSTER_HOME=$PWD/dagster_home",
+            )
+        )
     elif not Path(home).is_dir():
-        checks.append(Check("storage", "dagster_home", FAIL, f"DAGSTER_HOME={home} does not exist", f"mkdir -p {home} (and add a dagster.yaml)"))
+        checks.append(
+            Check(
+                "storage",
+                "dagster_home",
+                FAIL,
+                f"DAGSTER_HOME={home} does not exist",
+                f"mkdir -p {home} (and add a dagster.yaml)",
+            )
+        )
     elif not (Path(home) / "dagster.yaml").is_file():
-        checks.append(Check("storage", "dagster_home", WARN, f"{home} has no dagster.yaml (Dagster defaults apply)",
-                            f"copy the project's dagster_home/dagster.yaml to {home}"))
+        checks.append(
+            Check(
+                "storage",
+                "dagster_home",
+                WARN,
+                f"{home} has no dagster.yaml (Dagster defaults apply)",
+                f"copy the project's dagster_home/dagster.yaml to {home}",
+            )
+        )
     else:
         checks.append(Check("storage", "dagster_home", PASS, f"{home} with dagster.yaml"))
     return checks
@@ -230,17 +356,43 @@ def _rules_checks(data: object, cfg: object | None) -> list[Check]:
         usable += eff.usable
         status = eff.status.value
         if status == "ok":
-            checks.append(Check("rules", symbol, PASS, "ok" + (" (min notional: safe floor)" if eff.min_notional_source == "safe_floor" else "")))
+            checks.append(
+                Check(
+                    "rules",
+                    symbol,
+                    PASS,
+                    "ok" + (" (min notional: safe floor)" if eff.min_notional_source == "safe_floor" else ""),
+                )
+            )
         elif status == "fallback":
-            checks.append(Check("rules", symbol, WARN, f"fallback: {eff.detail}", "publish the symbol in exchangeinfo.json"))
+            checks.append(
+                Check("rules", symbol, WARN, f"fallback: {eff.detail}", "publish the symbol in exchangeinfo.json")
+            )
         else:
-            effect = ("the symbol is excluded each cycle" if params.invalid_metadata_policy.value == "skip_symbol"
-                      else "a cycle that selects or holds it is OBSERVE_ONLY")
-            checks.append(Check("rules", symbol, WARN, f"{status}: {eff.detail}; {effect}",
-                                "add valid rules to exchangeinfo.json or set STAGE7_RULES_REQUIRE_METADATA=false to use fallbacks"))
+            effect = (
+                "the symbol is excluded each cycle"
+                if params.invalid_metadata_policy.value == "skip_symbol"
+                else "a cycle that selects or holds it is OBSERVE_ONLY"
+            )
+            checks.append(
+                Check(
+                    "rules",
+                    symbol,
+                    WARN,
+                    f"{status}: {eff.detail}; {effect}",
+                    "add valid rules to exchangeinfo.json or set STAGE7_RULES_REQUIRE_METADATA=false to use fallbacks",
+                )
+            )
     if data.symbols and not usable:  # type: ignore[attr-defined]
-        checks.append(Check("rules", "any usable", FAIL, "no symbol has usable rules: every cycle excludes everything",
-                            "provide exchangeinfo.json or set STAGE7_RULES_REQUIRE_METADATA=false"))
+        checks.append(
+            Check(
+                "rules",
+                "any usable",
+                FAIL,
+                "no symbol has usable rules: every cycle excludes everything",
+                "provide exchangeinfo.json or set STAGE7_RULES_REQUIRE_METADATA=false",
+            )
+        )
     return checks
 
 
@@ -259,8 +411,15 @@ def _listing(symbols: Sequence[str], limit: int = 12) -> str:
     return shown + (f", … (+{len(symbols) - limit})" if len(symbols) > limit else "")
 
 
-def universe_checks(*, whitelist: Sequence[str], blacklist: Sequence[str], quote: str, listed: Sequence[str],
-                    default: Sequence[str], source: str) -> tuple[list[Check], list[str]]:
+def universe_checks(
+    *,
+    whitelist: Sequence[str],
+    blacklist: Sequence[str],
+    quote: str,
+    listed: Sequence[str],
+    default: Sequence[str],
+    source: str,
+) -> tuple[list[Check], list[str]]:
     """The effective universe candidates and the checks that show them.
 
     Args:
@@ -306,35 +465,70 @@ def universe_checks(*, whitelist: Sequence[str], blacklist: Sequence[str], quote
     if not candidates:
         if whitelist:
             proposed = [hint for _, _, hint in rejected if hint and in_quote(hint) and hint not in blacklist]
-            fix = (f"set STAGE7_UNIVERSE_WHITELIST={','.join(dict.fromkeys(proposed))}" if proposed
-                   else f"set STAGE7_UNIVERSE_WHITELIST to pairs {source} lists (e.g. {_listing([s for s in known if in_quote(s)], 5)}) "
-                        f"or leave it empty for every {quote} pair")
-            checks.append(Check("universe", "candidates", FAIL, f"STAGE7_UNIVERSE_WHITELIST selects nothing: {why}", fix))
+            fix = (
+                f"set STAGE7_UNIVERSE_WHITELIST={','.join(dict.fromkeys(proposed))}"
+                if proposed
+                else f"set STAGE7_UNIVERSE_WHITELIST to pairs {source} lists (e.g. {_listing([s for s in known if in_quote(s)], 5)}) "
+                f"or leave it empty for every {quote} pair"
+            )
+            checks.append(
+                Check("universe", "candidates", FAIL, f"STAGE7_UNIVERSE_WHITELIST selects nothing: {why}", fix)
+            )
         else:
-            checks.append(Check("universe", "candidates", FAIL, f"no {quote} pair among the {len(known)} symbols {source} lists"
-                                + (" once STAGE7_UNIVERSE_BLACKLIST is applied" if blacklist else ""),
-                                "check STAGE7_UNIVERSE_QUOTE_CCY and STAGE7_UNIVERSE_BLACKLIST"))
+            checks.append(
+                Check(
+                    "universe",
+                    "candidates",
+                    FAIL,
+                    f"no {quote} pair among the {len(known)} symbols {source} lists"
+                    + (" once STAGE7_UNIVERSE_BLACKLIST is applied" if blacklist else ""),
+                    "check STAGE7_UNIVERSE_QUOTE_CCY and STAGE7_UNIVERSE_BLACKLIST",
+                )
+            )
     elif rejected:
         proposed = candidates + [hint for _, _, hint in rejected if hint and in_quote(hint) and hint not in blacklist]
-        checks.append(Check("universe", "candidates", WARN,
-                            f"{len(candidates)} candidate(s): {_listing(candidates)} ({basis}); rejected: {why}",
-                            f"set STAGE7_UNIVERSE_WHITELIST={','.join(dict.fromkeys(proposed))}"))
+        checks.append(
+            Check(
+                "universe",
+                "candidates",
+                WARN,
+                f"{len(candidates)} candidate(s): {_listing(candidates)} ({basis}); rejected: {why}",
+                f"set STAGE7_UNIVERSE_WHITELIST={','.join(dict.fromkeys(proposed))}",
+            )
+        )
     else:
-        checks.append(Check("universe", "candidates", PASS, f"{len(candidates)} candidate(s): {_listing(candidates)} ({basis})"))
+        checks.append(
+            Check("universe", "candidates", PASS, f"{len(candidates)} candidate(s): {_listing(candidates)} ({basis})")
+        )
     strays = [s for s in blacklist if s not in known]
     if strays:
         hints = {s: suggestion(s) for s in strays}
-        text = "; ".join(f"{s} is not listed by {source}" + (f" (did you mean {hints[s]}?)" if hints[s] else "") for s in strays)
+        text = "; ".join(
+            f"{s} is not listed by {source}" + (f" (did you mean {hints[s]}?)" if hints[s] else "") for s in strays
+        )
         kept = [s for s in blacklist if s in known] + [h for h in hints.values() if h]
-        checks.append(Check("universe", "blacklist", WARN, f"STAGE7_UNIVERSE_BLACKLIST: {text}: it excludes nothing",
-                            f"set STAGE7_UNIVERSE_BLACKLIST={','.join(dict.fromkeys(kept))}" if kept else "remove it from STAGE7_UNIVERSE_BLACKLIST"))
+        checks.append(
+            Check(
+                "universe",
+                "blacklist",
+                WARN,
+                f"STAGE7_UNIVERSE_BLACKLIST: {text}: it excludes nothing",
+                f"set STAGE7_UNIVERSE_BLACKLIST={','.join(dict.fromkeys(kept))}"
+                if kept
+                else "remove it from STAGE7_UNIVERSE_BLACKLIST",
+            )
+        )
     return checks, candidates
 
 
 def _universe(cfg: object, listed: Sequence[str], default: Sequence[str], source: str) -> tuple[list[Check], list[str]]:
     return universe_checks(
-        whitelist=cfg.stage7_universe_whitelist, blacklist=cfg.stage7_universe_blacklist,  # type: ignore[attr-defined]
-        quote=cfg.stage7_universe_quote_ccy, listed=listed, default=default, source=source,  # type: ignore[attr-defined]
+        whitelist=cfg.stage7_universe_whitelist,
+        blacklist=cfg.stage7_universe_blacklist,  # type: ignore[attr-defined]
+        quote=cfg.stage7_universe_quote_ccy,
+        listed=listed,
+        default=default,
+        source=source,  # type: ignore[attr-defined]
     )
 
 
@@ -356,8 +550,10 @@ def _exchange_checks(cfg: object, max_skew_ms: int) -> tuple[list[Check], list[s
     from btcbot_pipeline.health import probe_exchange
 
     report = probe_exchange(cfg, max_skew_ms=max_skew_ms)
-    checks = [Check("exchange", p.name, p.status, p.detail + ("" if p.status == SKIP else f" ({p.ms:.0f} ms)"), p.fix)
-              for p in report.probes]
+    checks = [
+        Check("exchange", p.name, p.status, p.detail + ("" if p.status == SKIP else f" ({p.ms:.0f} ms)"), p.fix)
+        for p in report.probes
+    ]
     if report.by_volume is None:  # no ticker: the candidates are unknown and the probe line says why
         return checks, [], None
     listed = sorted(set(report.rules or {}) | set(report.by_volume or ()))
@@ -366,9 +562,15 @@ def _exchange_checks(cfg: object, max_skew_ms: int) -> tuple[list[Check], list[s
     return checks + universe, candidates, report.rules
 
 
-def run_doctor(dataset: str | None = None, db: str | None = None, env_file: str | None = ".env",
-               overrides: dict[str, str] | None = None, *, environ: Mapping[str, str] | None = None,
-               max_skew_ms: int = DEFAULT_MAX_SKEW_MS) -> list[Check]:
+def run_doctor(
+    dataset: str | None = None,
+    db: str | None = None,
+    env_file: str | None = ".env",
+    overrides: dict[str, str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+) -> list[Check]:
     """Every check, in display order (settings, source, universe, storage, rules).
 
     ``environ`` is the process environment to look for unknown setting names in
@@ -381,7 +583,14 @@ def run_doctor(dataset: str | None = None, db: str | None = None, env_file: str 
     db = db or (cfg.state_db_path if cfg is not None else "data/btcbot_book.duckdb")  # type: ignore[attr-defined]
     if source == "btcturk":
         unused = dataset or (cfg.replay_dataset_path if cfg is not None else "data/replay")  # type: ignore[attr-defined]
-        checks.append(Check("dataset", "not used", SKIP, f"MARKET_DATA_SOURCE=btcturk: the replay dataset {unused} is not read, so not checked"))
+        checks.append(
+            Check(
+                "dataset",
+                "not used",
+                SKIP,
+                f"MARKET_DATA_SOURCE=btcturk: the replay dataset {unused} is not read, so not checked",
+            )
+        )
         candidates: list[str] = []
         rules = None
         if cfg is not None:  # without settings there is no URL to probe; settings/load says why
@@ -417,7 +626,7 @@ def format_checks(checks: list[Check]) -> str:
     worst = exit_code(checks)
     counts = {s: sum(1 for c in checks if c.status == s) for s in (PASS, WARN, FAIL, SKIP)}
     skipped = f", {counts[SKIP]} skipped" if counts[SKIP] else ""
-    lines.append(f"doctor: {counts[PASS]} pass, {counts[WARN]} warn, {counts[FAIL]} fail{skipped} → {[PASS, WARN, FAIL][worst]}")
+    lines.append(
+        f"doctor: {counts[PASS]} pass, {counts[WARN]} warn, {counts[FAIL]} fail{skipped} → {[PASS, WARN, FAIL][worst]}"
+    )
     return "\n".join(lines)
-
-

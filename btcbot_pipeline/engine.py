@@ -23,6 +23,7 @@ A failing ERROR expectation stops the window at its chunk: earlier chunks stay c
 rows recorded (:class:`GateStopped`). The next run carries from the last committed cycle;
 a process killed mid-chunk leaves the book at the last commit.
 """
+
 from __future__ import annotations
 
 import gc
@@ -318,7 +319,10 @@ def compute(
     rows.update(cycle_rows(results, carry.carried_from, opening or None, payloads, gap, carry.digest))
     traces, run_metrics = _traces(snapshots, selections, results, payloads, opening, carry.carried_from, active_params)
     n = len(results)
-    per_cycle = (run.run_id, *(round(1000 * t / n, 3) for t in (run.market_s, universe_s, trading_s, time.perf_counter() - clock)))
+    per_cycle = (
+        run.run_id,
+        *(round(1000 * t / n, 3) for t in (run.market_s, universe_s, trading_s, time.perf_counter() - clock)),
+    )
     run_metrics = [(*row, *per_cycle, None, None) for row in run_metrics]
     rows.update(trace_rows(traces, from_rows("run_metrics", run_metrics)))
     return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening, gap)
@@ -345,7 +349,12 @@ def _traces(
         first = False
         fills = pay.fills
         trace = build_trace(
-            market={"candidates": len(snap.symbols), "skipped": skipped, "source": snap.source, "degraded_reason": snap.degraded_reason},
+            market={
+                "candidates": len(snap.symbols),
+                "skipped": skipped,
+                "source": snap.source,
+                "degraded_reason": snap.degraded_reason,
+            },
             universe=universe_payload(sel),
             plan=pay.plan,
             intents=pay.intents,
@@ -356,11 +365,21 @@ def _traces(
         )
         traces.append(trace)
         planned = sum(1 for i in res.intents if i.planned)
-        run_metrics.append((
-            res.cycle_ts, res.cycle_id, res.mode.final.value, len(snap.symbols), len(snap.symbols) - len(skipped),
-            len(sel.selected), planned, len(res.intents) - planned, len(fills), res.metrics.equity_try,
-            max((s.staleness_s for s in snap.symbols if s.staleness_s is not None), default=None),
-        ))
+        run_metrics.append(
+            (
+                res.cycle_ts,
+                res.cycle_id,
+                res.mode.final.value,
+                len(snap.symbols),
+                len(snap.symbols) - len(skipped),
+                len(sel.selected),
+                planned,
+                len(res.intents) - planned,
+                len(fills),
+                res.metrics.equity_try,
+                max((s.staleness_s for s in snap.symbols if s.staleness_s is not None), default=None),
+            )
+        )
     return traces, run_metrics
 
 
@@ -400,8 +419,20 @@ def run_window(
     refuse_broken_book(book)
     refuse_inside_chain(book, partitions, rebuild)
     with _fewer_collections():
-        yield from _run(book, partitions, cfg, snapshots, opening_balances, gates, summarize, chunk_cycles, progress, while_gated,
-                        missed, run_id)
+        yield from _run(
+            book,
+            partitions,
+            cfg,
+            snapshots,
+            opening_balances,
+            gates,
+            summarize,
+            chunk_cycles,
+            progress,
+            while_gated,
+            missed,
+            run_id,
+        )
 
 
 def refuse_inside_chain(book: Book, partitions: Sequence[Partition], rebuild: Rebuild | None = None) -> None:
@@ -418,7 +449,11 @@ def refuse_inside_chain(book: Book, partitions: Sequence[Partition], rebuild: Re
     n, first, last = later
     first_key, last_key = partitions[0].key, partitions[-1].key
     window = first_key if first_key == last_key else f"{first_key}…{last_key}"
-    how = rebuild(first_key, last) if rebuild is not None else "run every partition from there through the last one in one run"
+    how = (
+        rebuild(first_key, last)
+        if rebuild is not None
+        else "run every partition from there through the last one in one run"
+    )
     raise ChainError(
         f"the book holds {n} later cycle{'s' if n != 1 else ''} ({utc.minute_text(first)} … {utc.minute_text(last)} UTC) "
         f"carried on from the state {window} would replace: running it alone would break the book's chain. "
@@ -476,14 +511,22 @@ def _run(
                     continue
                 clock = time.perf_counter()
                 snaps = snapshots(times)
-                out = compute(snaps, next_carry, cfg, active, missed, RunTimes(run_id, time.perf_counter() - clock),
-                              opening_balances=opening_balances)
+                out = compute(
+                    snaps,
+                    next_carry,
+                    cfg,
+                    active,
+                    missed,
+                    RunTimes(run_id, time.perf_counter() - clock),
+                    opening_balances=opening_balances,
+                )
                 for suite, recs in window_frames(out.rows, out.results, gp):
                     frames[suite.name].append(gates.frame(suite, recs))
                 clock = time.perf_counter()
                 book.insert_rows(out.rows)
                 book.record_durations(
-                    Window(batch[0].window.start, batch[-1].window.end), "write_ms",
+                    Window(batch[0].window.start, batch[-1].window.end),
+                    "write_ms",
                     round(1000 * (time.perf_counter() - clock) / len(times), 3),
                 )
                 done += _summaries(batch, out, summarize)
@@ -491,8 +534,10 @@ def _run(
                 next_carry = Carry(last.state, last.cycle_ts, last.risk.state if last.risk is not None else None)
                 computed += len(times)
                 if progress is not None:
-                    progress(f"{batch[-1].key}: {computed}/{total} cycles computed "
-                             f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity {last.metrics.equity_try:.2f} TRY")
+                    progress(
+                        f"{batch[-1].key}: {computed}/{total} cycles computed "
+                        f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity {last.metrics.equity_try:.2f} TRY"
+                    )
             # The chain is checked over the book itself (the window's cycles as written, the
             # cycle before it and the one after it, whoever wrote them).
             clock = time.perf_counter()
@@ -507,7 +552,9 @@ def _run(
             results = [result() for result in pending]
             n_chunk = sum(len(p.times) for p in group)
             if n_chunk:  # the gates' own time, not the report built while they ran
-                book.record_durations(window, "gates_ms", round(1000 * (time.perf_counter() - clock - report_s) / n_chunk, 3))
+                book.record_durations(
+                    window, "gates_ms", round(1000 * (time.perf_counter() - clock - report_s) / n_chunk, 3)
+                )
             verdicts = tuple(r for r, _ in results)
             blocking = [(g, recs) for g, recs in results if g.blocking]
             if blocking:
@@ -537,8 +584,12 @@ def _summaries(batch: Sequence[Partition], out: CycleOutputs, summarize: Summari
             done.append(PartitionDone(p, None, Decimal(0)))
             continue
         view = PartitionOutputs(
-            snapshots=out.snapshots[i:i + n], selections=out.selections[i:i + n], results=out.results[i:i + n],
-            traces=out.traces[i:i + n], carried_from=carried, opening=out.opening if carried is None else None,
+            snapshots=out.snapshots[i : i + n],
+            selections=out.selections[i : i + n],
+            results=out.results[i : i + n],
+            traces=out.traces[i : i + n],
+            carried_from=carried,
+            opening=out.opening if carried is None else None,
             gap_cycles=out.gap_cycles if i == 0 else 0,
         )
         done.append(PartitionDone(p, summarize(p, view), view.results[-1].metrics.equity_try))

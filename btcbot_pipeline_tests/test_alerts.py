@@ -43,15 +43,26 @@ def window(first: str, end: str) -> Window:
     return Window(at(first), at(end))
 
 
-def seed(book: Book, hhmm: str, *, equity: str = "10000", drawdown: str = "0", daily: str = "0", mode: str = "NORMAL") -> None:
+def seed(
+    book: Book, hhmm: str, *, equity: str = "10000", drawdown: str = "0", daily: str = "0", mode: str = "NORMAL"
+) -> None:
     """The columns the rules read of one committed cycle (the rest stay NULL)."""
     ts, cid = at(hhmm).replace(tzinfo=None), f"20260101T{hhmm[:2]}{hhmm[3:]}00Z"
-    book.con.execute("INSERT INTO ledger_metrics (cycle_ts, cycle_id, equity_try, gap_cycles) VALUES (?, ?, ?, 0)", [ts, cid, Decimal(equity)])
-    book.con.execute("INSERT INTO risk_decisions (cycle_ts, cycle_id, drawdown, daily_pnl_try) VALUES (?, ?, ?, ?)",
-                     [ts, cid, Decimal(drawdown), Decimal(daily)])
-    book.con.execute("INSERT INTO cycle_trace (cycle_ts, cycle_id, final_mode, mode_json) VALUES (?, ?, ?, ?)",
-                     [ts, cid, mode, f'{{"final_mode":"{mode}","reasons":[]}}'])
-    book.con.execute("INSERT INTO market_cycles (cycle_ts, cycle_id, source, n_symbols) VALUES (?, ?, 'replay', 12)", [ts, cid])
+    book.con.execute(
+        "INSERT INTO ledger_metrics (cycle_ts, cycle_id, equity_try, gap_cycles) VALUES (?, ?, ?, 0)",
+        [ts, cid, Decimal(equity)],
+    )
+    book.con.execute(
+        "INSERT INTO risk_decisions (cycle_ts, cycle_id, drawdown, daily_pnl_try) VALUES (?, ?, ?, ?)",
+        [ts, cid, Decimal(drawdown), Decimal(daily)],
+    )
+    book.con.execute(
+        "INSERT INTO cycle_trace (cycle_ts, cycle_id, final_mode, mode_json) VALUES (?, ?, ?, ?)",
+        [ts, cid, mode, f'{{"final_mode":"{mode}","reasons":[]}}'],
+    )
+    book.con.execute(
+        "INSERT INTO market_cycles (cycle_ts, cycle_id, source, n_symbols) VALUES (?, ?, 'replay', 12)", [ts, cid]
+    )
 
 
 def settings(url: str | None = None, **more: str) -> BotSettings:
@@ -97,7 +108,9 @@ def test_each_new_alert_is_posted_once_and_a_rerun_posts_nothing(book: Book, web
         "source": "btcbot_pipeline",
     }
     assert (first.added, again.added, again.deliveries) == (
-        ("daily_loss:20260101T003500Z", "drawdown_threshold:20260101T003500Z"), (), ()
+        ("daily_loss:20260101T003500Z", "drawdown_threshold:20260101T003500Z"),
+        (),
+        (),
     )
     assert statuses(book) == [
         ("daily_loss:20260101T003500Z", "delivered", 1, None),
@@ -136,7 +149,9 @@ def test_the_webhook_url_never_shows_in_an_error(book: Book, webhook: WebhookSer
     url = webhook.url
     webhook.close()  # nothing listens on that port any more
 
-    raise_alerts(book, window("00:30", "00:40"), settings(url, ALERT_WEBHOOK_ATTEMPTS="1"), kind="dry_run", book_name="b")
+    raise_alerts(
+        book, window("00:30", "00:40"), settings(url, ALERT_WEBHOOK_ATTEMPTS="1"), kind="dry_run", book_name="b"
+    )
 
     error = statuses(book)[0][3]
     assert error is not None and error.startswith("ConnectError: ") and "T0KEN-SECRET" not in error
@@ -214,12 +229,21 @@ def test_the_cycle_hook_logs_each_new_alert_as_a_readable_line(book: Book, webho
     after_chunk(book, Chunk("00:30", "00:45"), settings(webhook.url), Identity(), log)  # type: ignore[arg-type]  # a re-run: nothing new
 
     assert log.lines == [
-        ("warning", "alert WARN at cycle 2026-01-01T00:35 UTC, daily_loss: daily loss 300.50 TRY crossed the 250 TRY alert "
-                    "threshold at equity 9,375.25 TRY (loss since the start of the UTC day)"),
-        ("warning", "alert WARN at cycle 2026-01-01T00:35 UTC, drawdown_threshold: drawdown 6.2 % crossed the 5 % alert "
-                    "threshold at equity 9,375.25 TRY"),
-        ("warning", "alert WARN at cycle 2026-01-01T00:40 UTC, mode_change: mode NORMAL → REDUCE_RISK_ONLY (tighter): "
-                    "no reason recorded"),
+        (
+            "warning",
+            "alert WARN at cycle 2026-01-01T00:35 UTC, daily_loss: daily loss 300.50 TRY crossed the 250 TRY alert "
+            "threshold at equity 9,375.25 TRY (loss since the start of the UTC day)",
+        ),
+        (
+            "warning",
+            "alert WARN at cycle 2026-01-01T00:35 UTC, drawdown_threshold: drawdown 6.2 % crossed the 5 % alert "
+            "threshold at equity 9,375.25 TRY",
+        ),
+        (
+            "warning",
+            "alert WARN at cycle 2026-01-01T00:40 UTC, mode_change: mode NORMAL → REDUCE_RISK_ONLY (tighter): "
+            "no reason recorded",
+        ),
         ("info", "alerts: 3 posted"),
     ]
 
@@ -229,12 +253,17 @@ def test_a_gate_stop_from_the_book_is_said_in_trading_terms_with_the_settings_li
     for hhmm, n, share in (("00:35", 8, "0.6666666666666666666666666667"), ("00:40", 9, "0.75")):
         book.con.execute(
             "INSERT INTO gate_failures VALUES (?, ?, 'market_snapshot', 'market_snapshot_gate', 'excluded_share_ok', ?)",
-            [at(hhmm).replace(tzinfo=None), f"20260101T{hhmm[:2]}{hhmm[3:]}00Z",
-             f"expect_column_values_to_be_in_set on excluded_share_ok: observed 17 ({n} at this cycle); rows: "
-             f"symbol=ADATRY, excluded_share={share}, skip_reason=stale_data"],
+            [
+                at(hhmm).replace(tzinfo=None),
+                f"20260101T{hhmm[:2]}{hhmm[3:]}00Z",
+                f"expect_column_values_to_be_in_set on excluded_share_ok: observed 17 ({n} at this cycle); rows: "
+                f"symbol=ADATRY, excluded_share={share}, skip_reason=stale_data",
+            ],
         )
 
-    out = raise_alerts(book, window("00:35", "00:45"), settings(STAGE7_MAX_EXCLUDED_SHARE="0.4"), kind="dry_run", book_name="b")
+    out = raise_alerts(
+        book, window("00:35", "00:45"), settings(STAGE7_MAX_EXCLUDED_SHARE="0.4"), kind="dry_run", book_name="b"
+    )
 
     assert out.added == ("gate_failure:20260101T003500Z",)
     (alert,) = out.alerts
@@ -257,9 +286,14 @@ def test_a_cycle_run_posts_its_new_alerts(cycle: Cycle, webhook: WebhookServer) 
 
     assert result.success
     assert [(r.body["alert_id"], r.body["message"]) for r in webhook.received] == [
-        ("daily_loss:20260101T004000Z",
-         "daily loss 101.00 TRY crossed the 100 TRY alert threshold at equity 9,899.00 TRY (loss since the start of the UTC day)"),
-        ("drawdown_threshold:20260101T004000Z", "drawdown 1.0 % crossed the 1 % alert threshold at equity 9,899.00 TRY"),
+        (
+            "daily_loss:20260101T004000Z",
+            "daily loss 101.00 TRY crossed the 100 TRY alert threshold at equity 9,899.00 TRY (loss since the start of the UTC day)",
+        ),
+        (
+            "drawdown_threshold:20260101T004000Z",
+            "drawdown 1.0 % crossed the 1 % alert threshold at equity 9,899.00 TRY",
+        ),
     ]
     assert cycle.rows("SELECT alert_id, status, attempts FROM alerts ORDER BY alert_id") == [
         ("daily_loss:20260101T004000Z", "delivered", 1),

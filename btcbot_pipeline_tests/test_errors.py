@@ -22,22 +22,40 @@ def _classes_on_exception() -> list[str]:
     found = []
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ClassDef) and not node.name.startswith("_") and any(isinstance(b, ast.Name) and b.id == "Exception" for b in node.bases):
-                found.append(f"{path.relative_to(PACKAGE_DIR.parent).with_suffix('').as_posix().replace('/', '.')}.{node.name}")
+            if (
+                isinstance(node, ast.ClassDef)
+                and not node.name.startswith("_")
+                and any(isinstance(b, ast.Name) and b.id == "Exception" for b in node.bases)
+            ):
+                found.append(
+                    f"{path.relative_to(PACKAGE_DIR.parent).with_suffix('').as_posix().replace('/', '.')}.{node.name}"
+                )
     return found
 
 
 def test_every_error_of_ours_descends_from_one_root() -> None:
     assert _classes_on_exception() == ["btcbot_pipeline.errors.BtcbotError"]
-    for name in ("adapters.btcturk.capture.CaptureError", "adapters.btcturk.errors.BtcturkError", "adapters.replay.dataset.ReplayDatasetError",
-                 "adapters.replay.importer_source.ReplayImportError", "defs.backtest.spec.SpecError", "reporting.errors.ReportingError",
-                 "reporting.cycle_summary.ReportError", "settings.loading.SettingsError", "storage.book.BookError", "engine.EngineError",
-                 "domain.ledger.LedgerIntegrityError", "adapters.bounded.ResponseLimitError"):
+    for name in (
+        "adapters.btcturk.capture.CaptureError",
+        "adapters.btcturk.errors.BtcturkError",
+        "adapters.replay.dataset.ReplayDatasetError",
+        "adapters.replay.importer_source.ReplayImportError",
+        "defs.backtest.spec.SpecError",
+        "reporting.errors.ReportingError",
+        "reporting.cycle_summary.ReportError",
+        "settings.loading.SettingsError",
+        "storage.book.BookError",
+        "engine.EngineError",
+        "domain.ledger.LedgerIntegrityError",
+        "adapters.bounded.ResponseLimitError",
+    ):
         module, cls = f"btcbot_pipeline.{name}".rsplit(".", 1)
         assert issubclass(getattr(importlib.import_module(module), cls), BtcbotError), name
 
 
-def test_the_cli_prints_any_of_ours_as_one_line_with_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_prints_any_of_ours_as_one_line_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from btcbot_pipeline.engine import ChainError
 
     def refuse(args: object) -> int:

@@ -45,8 +45,18 @@ def closed_port() -> int:
 
 def live_env(tmp_path: Path, url: str, *extra: str) -> Path:
     env = tmp_path / ".env"
-    env.write_text("\n".join(["MARKET_DATA_SOURCE=btcturk", f"BTCTURK_BASE_URL={url}", f"BTCTURK_GRAPH_BASE_URL={url}",
-                              "BTCTURK_TIMEOUT_SEC=2", *extra]) + "\n")
+    env.write_text(
+        "\n".join(
+            [
+                "MARKET_DATA_SOURCE=btcturk",
+                f"BTCTURK_BASE_URL={url}",
+                f"BTCTURK_GRAPH_BASE_URL={url}",
+                "BTCTURK_TIMEOUT_SEC=2",
+                *extra,
+            ]
+        )
+        + "\n"
+    )
     return env
 
 
@@ -60,13 +70,21 @@ def statuses(out: str) -> dict[str, str]:
     return {row[0]: row[1] for row in rows}
 
 
-def test_the_fake_exchange_is_healthy_exit_0(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+def test_the_fake_exchange_is_healthy_exit_0(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
     code, out = health(capsys, live_env(tmp_path, demo.url))
 
     assert code == 0, out
     assert out.splitlines()[0] == f"health of the btcturk source at {demo.url}"
-    assert statuses(out) == {"server_time": "PASS", "exchangeinfo": "PASS", "ticker": "PASS", "orderbook": "PASS", "candles": "PASS",
-                             "balances": "SKIP"}
+    assert statuses(out) == {
+        "server_time": "PASS",
+        "exchangeinfo": "PASS",
+        "ticker": "PASS",
+        "orderbook": "PASS",
+        "candles": "PASS",
+        "balances": "SKIP",
+    }
     assert "2 pairs, 2 trading in TRY" in out
     # the probed pair is the largest TRY pair by quote volume: BTCTRY 25.31 × 3844648 ≈ 97.3 M > USDTTRY 1250000 × 41.515 ≈ 51.9 M
     assert "BTCTRY bid 3842925 ask 3844704 (spread 4.63 bps), 0 s old" in out
@@ -74,14 +92,18 @@ def test_the_fake_exchange_is_healthy_exit_0(capsys: pytest.CaptureFixture[str],
     assert demo.count("/api/v2/server/time") == 1 and demo.count("/api/v2/orderbook") == 1
 
 
-def test_the_whitelist_picks_the_probed_pair(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+def test_the_whitelist_picks_the_probed_pair(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
     code, out = health(capsys, live_env(tmp_path, demo.url, "STAGE7_UNIVERSE_WHITELIST=usdt_try"))
 
     assert code == 0, out
     assert "USDTTRY bid 41.512 ask 41.518 (spread 1.45 bps), 0 s old" in out
 
 
-def test_a_skewed_exchange_clock_is_degraded_exit_1(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+def test_a_skewed_exchange_clock_is_degraded_exit_1(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
     demo.clock_offset_ms = 10_000  # the exchange's clock runs 10 s ahead of ours
 
     code, out = health(capsys, live_env(tmp_path, demo.url), "--json")
@@ -98,7 +120,9 @@ def test_a_skewed_exchange_clock_is_degraded_exit_1(capsys: pytest.CaptureFixtur
     assert [p["status"] for p in report["probes"][1:]] == ["PASS", "PASS", "PASS", "PASS", "SKIP"]
 
 
-def test_a_larger_skew_limit_accepts_the_skew(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+def test_a_larger_skew_limit_accepts_the_skew(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
     demo.clock_offset_ms = 10_000
 
     code, out = health(capsys, live_env(tmp_path, demo.url), "--max-skew-ms", "60000")
@@ -126,12 +150,16 @@ def test_an_unreachable_exchange_is_unusable_exit_2(capsys: pytest.CaptureFixtur
     assert code == 2
     assert out.splitlines()[2].split()[:2] == ["server_time", "FAIL"]
     assert f"exchange unreachable: ConnectError for url '{url}/api/v2/server/time'" in out
-    assert (f"fix: check that BTCTURK_BASE_URL={url} is reachable from this machine (network, proxy, firewall), "
-            "or set MARKET_DATA_SOURCE=replay") in out
+    assert (
+        f"fix: check that BTCTURK_BASE_URL={url} is reachable from this machine (network, proxy, firewall), "
+        "or set MARKET_DATA_SOURCE=replay"
+    ) in out
     assert out.splitlines()[-1] == "health: unusable (exit 2)"
 
 
-def test_credentials_read_balances_and_are_never_printed(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+def test_credentials_read_balances_and_are_never_printed(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
     env = live_env(tmp_path, demo.url, f"BTCTURK_API_KEY={FAKE_API_KEY}", f"BTCTURK_API_SECRET={FAKE_API_SECRET}")
 
     code, out = health(capsys, env)
@@ -145,7 +173,9 @@ def test_credentials_read_balances_and_are_never_printed(capsys: pytest.CaptureF
     assert demo.count("/api/v1/users/balances") == 2
 
 
-def test_refused_credentials_are_degraded_and_not_printed(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+def test_refused_credentials_are_degraded_and_not_printed(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
     wrong = "d3Jvbmctc2VjcmV0"  # base64 of b"wrong-secret": signs, but not with the fake's secret
     env = live_env(tmp_path, demo.url, f"BTCTURK_API_KEY={FAKE_API_KEY}", f"BTCTURK_API_SECRET={wrong}")
 
@@ -170,7 +200,9 @@ def test_a_good_replay_dataset_is_healthy(capsys: pytest.CaptureFixture[str], re
     assert "books 2026-01-01T00:00 … 2026-01-01T02:59 UTC; partitions from 2026-01-01T00:00" in out
 
 
-def test_partitions_without_data_are_unusable_with_the_fix(capsys: pytest.CaptureFixture[str], replay_dir: Path, tmp_path: Path) -> None:
+def test_partitions_without_data_are_unusable_with_the_fix(
+    capsys: pytest.CaptureFixture[str], replay_dir: Path, tmp_path: Path
+) -> None:
     env = tmp_path / ".env"
     env.write_text(f"REPLAY_DATASET_PATH={replay_dir}\nCYCLE_PARTITIONS_START=2030-01-01T00:00\n")
 
@@ -179,7 +211,10 @@ def test_partitions_without_data_are_unusable_with_the_fix(capsys: pytest.Captur
     assert code == 2
     assert statuses(out) == {"dataset": "PASS", "coverage": "FAIL"}
     assert "no cycle partition (2030-01-01T00:00 … open) has data" in out
-    assert "fix: set CYCLE_PARTITIONS_START=2026-01-01T00:00 and CYCLE_PARTITIONS_END=2026-01-01T03:00 (the dataset's span)" in out
+    assert (
+        "fix: set CYCLE_PARTITIONS_START=2026-01-01T00:00 and CYCLE_PARTITIONS_END=2026-01-01T03:00 (the dataset's span)"
+        in out
+    )
 
 
 def test_a_missing_dataset_is_unusable(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -208,26 +243,33 @@ def test_refused_settings_are_unusable(capsys: pytest.CaptureFixture[str], tmp_p
 @pytest.mark.parametrize(
     ("whitelist", "blacklist", "expected"),
     [
-        ((), (), ("USDTTRY", False)),                     # the largest pair
-        (("BTCTRY",), (), ("BTCTRY", True)),              # the first whitelisted listed pair
-        (("BTCTRYY", "BTCTRY"), (), ("BTCTRY", True)),    # a typo is passed over
-        (("BTCTRYY",), (), ("USDTTRY", False)),           # nothing whitelisted is listed
-        ((), ("USDTTRY",), ("BTCTRY", False)),            # the blacklist is respected
-        ((), ("USDTTRY", "BTCTRY"), (None, False)),       # nothing left
+        ((), (), ("USDTTRY", False)),  # the largest pair
+        (("BTCTRY",), (), ("BTCTRY", True)),  # the first whitelisted listed pair
+        (("BTCTRYY", "BTCTRY"), (), ("BTCTRY", True)),  # a typo is passed over
+        (("BTCTRYY",), (), ("USDTTRY", False)),  # nothing whitelisted is listed
+        ((), ("USDTTRY",), ("BTCTRY", False)),  # the blacklist is respected
+        ((), ("USDTTRY", "BTCTRY"), (None, False)),  # nothing left
     ],
 )
-def test_probe_symbol(whitelist: tuple[str, ...], blacklist: tuple[str, ...], expected: tuple[str | None, bool]) -> None:
+def test_probe_symbol(
+    whitelist: tuple[str, ...], blacklist: tuple[str, ...], expected: tuple[str | None, bool]
+) -> None:
     assert probe_symbol(whitelist, blacklist, ("USDTTRY", "BTCTRY")) == expected
 
 
-def test_a_failing_ticker_is_unusable_and_ends_the_probes(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+def test_a_failing_ticker_is_unusable_and_ends_the_probes(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
     demo.inject("/api/v2/ticker", "503", times=-1)
 
     code, out = health(capsys, live_env(tmp_path, demo.url))
 
     assert code == 2
     assert statuses(out) == {"server_time": "PASS", "exchangeinfo": "PASS", "ticker": "FAIL"}
-    assert f"ticker unusable: Server error '503 Service Unavailable' for url '{demo.url}/api/v2/ticker' (SERVICE_UNAVAILABLE)" in out
+    assert (
+        f"ticker unusable: Server error '503 Service Unavailable' for url '{demo.url}/api/v2/ticker' (SERVICE_UNAVAILABLE)"
+        in out
+    )
     assert "fix: a cycle without the ticker runs OBSERVE_ONLY; retry later" in out
     assert demo.count("/api/v2/ticker") == 2  # two attempts, then the probe reports
 
@@ -251,7 +293,9 @@ def test_an_exchange_dripping_its_answers_is_unusable_within_the_call_deadline(
     assert demo.count("/api/v2/server/time") == 2
 
 
-def test_an_oversize_answer_is_refused_unread_with_the_cap_named(capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path) -> None:
+def test_an_oversize_answer_is_refused_unread_with_the_cap_named(
+    capsys: pytest.CaptureFixture[str], demo: FakeBtcturk, tmp_path: Path
+) -> None:
     demo.inject("/api/v2/server/exchangeinfo", "oversize", times=-1)  # 100 MiB, chunked
 
     code, out = health(capsys, live_env(tmp_path, demo.url, "BTCTURK_MAX_BODY_BYTES=65536"), "--json")
@@ -259,6 +303,9 @@ def test_an_oversize_answer_is_refused_unread_with_the_cap_named(capsys: pytest.
     report = json.loads(out)
     probe = {p["name"]: p for p in report["probes"]}["exchangeinfo"]
     assert code == 2 and probe["status"] == "FAIL"
-    assert probe["detail"] == f"exchangeinfo unusable: response larger than 65536 bytes for url '{demo.url}/api/v2/server/exchangeinfo'"
+    assert (
+        probe["detail"]
+        == f"exchangeinfo unusable: response larger than 65536 bytes for url '{demo.url}/api/v2/server/exchangeinfo'"
+    )
     assert probe["fix"].startswith("the exchange sent a body over BTCTURK_MAX_BODY_BYTES")
     assert demo.count("/api/v2/server/exchangeinfo") == 1  # not retried: it would send the same

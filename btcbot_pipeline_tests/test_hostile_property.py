@@ -23,8 +23,13 @@ from btcbot_pipeline.testing.hostile_data import (
 CFG = fuzz_settings()
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(spec=hostile_dataset())
 def test_one_hostile_pair_never_stops_the_cycle_and_the_others_trade(spec: dict, tmp_path: Path) -> None:
     with duckdb.connect(":memory:") as con:

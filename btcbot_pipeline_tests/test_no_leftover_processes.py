@@ -29,9 +29,11 @@ def session_processes(sid: int) -> list[tuple[int, str, str]]:
         except OSError:  # ended while we looked
             continue
         # pid (comm) state ppid pgrp session ...: comm may hold spaces and parentheses
-        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2:].split()[:4]
+        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
         if int(session) == sid:
-            found.append((int(entry.name), state, command.strip() or f"({stat[stat.index('(') + 1:stat.rindex(')')]})"))
+            found.append(
+                (int(entry.name), state, command.strip() or f"({stat[stat.index('(') + 1 : stat.rindex(')')]})")
+            )
     return found
 
 
@@ -45,16 +47,40 @@ def session_processes(sid: int) -> list[tuple[int, str, str]]:
     ],
     ids=["worker-used", "worker-unused", "never-run"],
 )
-def test_a_backtest_leaves_no_process_behind(window: tuple[str, str], code: int, replay_dir: Path, tmp_path: Path) -> None:
+def test_a_backtest_leaves_no_process_behind(
+    window: tuple[str, str], code: int, replay_dir: Path, tmp_path: Path
+) -> None:
     env = {**os.environ, "BACKTEST_DIR": str(tmp_path / "bt"), "GATE_VALIDATOR": "auto"}
     env.pop("DAGSTER_HOME", None)
     (tmp_path / "empty.env").write_text("")
-    command = [sys.executable, "-m", "btcbot_pipeline", "backtest", "--dataset", str(replay_dir), "--start", window[0],
-               "--end", window[1], "--name", "procs", "--env-file", str(tmp_path / "empty.env"), *SETS]
+    command = [
+        sys.executable,
+        "-m",
+        "btcbot_pipeline",
+        "backtest",
+        "--dataset",
+        str(replay_dir),
+        "--start",
+        window[0],
+        "--end",
+        window[1],
+        "--name",
+        "procs",
+        "--env-file",
+        str(tmp_path / "empty.env"),
+        *SETS,
+    ]
 
     # its own session (and process group): everything it starts stays in it unless it asks otherwise
-    child = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
+    child = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     out, err = child.communicate(timeout=600)
 
     assert child.returncode == code, err[-3000:]

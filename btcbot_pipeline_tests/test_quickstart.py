@@ -39,8 +39,11 @@ def _main_job() -> list[str]:
 def _project(root: Path, dataset: Path, **settings: str) -> tuple[dict[str, Path], dict[str, str]]:
     """A project folder: the demo .env (paths in ``root``, then ``settings``), an instance."""
     paths = {"STATE_DB_PATH": root / "book.duckdb", "REPLAY_DATASET_PATH": dataset, "BACKTEST_DIR": root / "backtests"}
-    lines = [s for s in (REPO / ".env.example").read_text().splitlines()
-             if s.split("=", 1)[0].strip() not in paths and s.split("=", 1)[0].strip() not in settings]
+    lines = [
+        s
+        for s in (REPO / ".env.example").read_text().splitlines()
+        if s.split("=", 1)[0].strip() not in paths and s.split("=", 1)[0].strip() not in settings
+    ]
     lines += [f"{k}={v}" for k, v in {**paths, **settings}.items()]
     (root / ".env").write_text("\n".join(lines) + "\n")
     home = root / "dagster_home"
@@ -52,26 +55,49 @@ def _project(root: Path, dataset: Path, **settings: str) -> tuple[dict[str, Path
     return paths, env
 
 
-def test_the_quick_start_main_job_runs_unchanged_with_a_backtest_spec_beside_it(tmp_path: Path, replay_dir: Path) -> None:
+def test_the_quick_start_main_job_runs_unchanged_with_a_backtest_spec_beside_it(
+    tmp_path: Path, replay_dir: Path
+) -> None:
     paths, env = _project(tmp_path, replay_dir)
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    save_spec(make_spec(name="real10", dataset=str(replay_dir), start=start, end=start + timedelta(hours=2), env_file=None),
-              paths["BACKTEST_DIR"])
+    save_spec(
+        make_spec(name="real10", dataset=str(replay_dir), start=start, end=start + timedelta(hours=2), env_file=None),
+        paths["BACKTEST_DIR"],
+    )
 
     command = _main_job()
-    assert command[1:] == ["asset", "materialize", "-m", "btcbot_pipeline.definitions", "--select", "*", "--partition", "2026-01-01T00:30"]
+    assert command[1:] == [
+        "asset",
+        "materialize",
+        "-m",
+        "btcbot_pipeline.definitions",
+        "--select",
+        "*",
+        "--partition",
+        "2026-01-01T00:30",
+    ]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
 
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     with duckdb.connect(str(paths["STATE_DB_PATH"]), read_only=True) as con:
         assert con.execute("select count(*) from ledger_metrics").fetchone() == (1,)
     # and the backtest is still there to launch, in its own code location
-    validate = subprocess.run([str(BIN / "dagster"), "definitions", "validate", "-m", "btcbot_pipeline.backtest_definitions"],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
-    assert validate.returncode == 0 and "Validation successful" in validate.stdout + validate.stderr, validate.stderr[-2000:]
+    validate = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "btcbot_pipeline.backtest_definitions"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert validate.returncode == 0 and "Validation successful" in validate.stdout + validate.stderr, validate.stderr[
+        -2000:
+    ]
 
 
-def test_a_disabled_cycle_is_refused_in_one_line_and_a_misspelt_setting_is_warned(tmp_path: Path, replay_dir: Path) -> None:
+def test_a_disabled_cycle_is_refused_in_one_line_and_a_misspelt_setting_is_warned(
+    tmp_path: Path, replay_dir: Path
+) -> None:
     _, env = _project(tmp_path, replay_dir, STAGE7_ENABLED="false")
     done = subprocess.run(_main_job(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
 

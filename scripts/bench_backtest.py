@@ -67,9 +67,14 @@ def run(argv: list[str], work: Path, label: str, env: dict[str, str] | None = No
     child.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen quiet
     text = out.read_text(errors="replace")
     record = {
-        "label": label, "argv": argv, "returncode": child.returncode, "wall_s": round(wall, 3),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "maxrss_kib": usage.ru_maxrss,
-        "left_behind": kill_session(child.pid), "stdout_tail": text.strip().splitlines()[-3:],
+        "label": label,
+        "argv": argv,
+        "returncode": child.returncode,
+        "wall_s": round(wall, 3),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "maxrss_kib": usage.ru_maxrss,
+        "left_behind": kill_session(child.pid),
+        "stdout_tail": text.strip().splitlines()[-3:],
     }
     done = re.findall(r"^done: (\d+) cycles", text, re.M) or re.findall(r"cycles=(\d+)", text)
     record["cycles"] = int(done[-1]) if done else None
@@ -116,8 +121,9 @@ def hundred_pairs_source(work: Path) -> Path:
         for k in range(1, 10):
             shift = (k * SHIFT_BARS) % table.num_rows
             columns = [
-                table[name] if name == "date" else pa.concat_arrays(
-                    [table[name].combine_chunks()[shift:], table[name].combine_chunks()[:shift]])
+                table[name]
+                if name == "date"
+                else pa.concat_arrays([table[name].combine_chunks()[shift:], table[name].combine_chunks()[:shift]])
                 for name in table.column_names
             ]
             rolled = pa.table(columns, names=table.column_names)
@@ -154,7 +160,8 @@ def table(runs: list[dict], configs: list[str], peers: list[str]) -> str:
         "wall, 5,760 cycles (s)": {c: median(of(source[c]), "wall_s") for c in columns},
         "CPU user+sys (s)": {c: median(of(source[c]), "cpu_s") for c in columns},
         "peak RSS, largest process (MiB)": {
-            c: (v / 1024 if (v := median(of(source[c]), "maxrss_kib")) else None) for c in columns},
+            c: (v / 1024 if (v := median(of(source[c]), "maxrss_kib")) else None) for c in columns
+        },
     }
     walls = rows["wall, 5,760 cycles (s)"]
     rows["cycles/s, whole process"] = {c: (CYCLES20 / v if v else None) for c, v in walls.items()}
@@ -209,10 +216,25 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}  # an ephemeral Dagster instance
     (work / "empty.env").write_text("")
     try:
+
         def importer(source: Path, name: str) -> Path:
             print(f"importing {source.name} → {name} ...", flush=True)
-            checked([BTCBOT, "replay-import", "--ohlcv", str(source), "--quote", "TRY", "--rate", "100000",
-                     "--dataset", str(work / name)], work, f"import-{name}")
+            checked(
+                [
+                    BTCBOT,
+                    "replay-import",
+                    "--ohlcv",
+                    str(source),
+                    "--quote",
+                    "TRY",
+                    "--rate",
+                    "100000",
+                    "--dataset",
+                    str(work / name),
+                ],
+                work,
+                f"import-{name}",
+            )
             return work / name
 
         real10 = importer(DATA, "real10")
@@ -223,13 +245,32 @@ def main() -> None:
             checked([peers["vectorbt"], str(PEERS / "vectorbt_rebalance.py"), str(DATA)], work, "vectorbt-warmup")
 
         def ours(config: str, end: str, dataset: Path) -> list[str]:
-            return [BTCBOT, "backtest", "--dataset", str(dataset), "--start", START, "--end", end, "--name", "bench",
-                    "--replace", "--params", "examples/backtest.env", "--env-file", str(work / "empty.env"),
-                    *CONFIGS[config]]
+            return [
+                BTCBOT,
+                "backtest",
+                "--dataset",
+                str(dataset),
+                "--start",
+                START,
+                "--end",
+                end,
+                "--name",
+                "bench",
+                "--replace",
+                "--params",
+                "examples/backtest.env",
+                "--env-file",
+                str(work / "empty.env"),
+                *CONFIGS[config],
+            ]
 
-        mine = [(f"{c}-20d", ours(c, END20, real10)) for c in configs] + [(f"{c}-2d", ours(c, END2, real10)) for c in configs]
+        mine = [(f"{c}-20d", ours(c, END20, real10)) for c in configs] + [
+            (f"{c}-2d", ours(c, END2, real10)) for c in configs
+        ]
         if not args.skip_100 and "trading" in configs:
-            mine.append(("trading-100pairs-2d", ours("trading", END2, importer(hundred_pairs_source(work), "pairs100"))))
+            mine.append(
+                ("trading-100pairs-2d", ours("trading", END2, importer(hundred_pairs_source(work), "pairs100")))
+            )
         theirs = [(p, [py, str(PEERS / f"{p}_rebalance.py"), str(DATA)]) for p, py in peers.items()]
         runs: list[dict] = []
         for n in range(1, args.rounds + 1):
@@ -241,12 +282,17 @@ def main() -> None:
                 shutil.rmtree(backtests)
                 record["round"] = n
                 runs.append(record)
-                print(f"round {n} {label}: {record['wall_s']:.2f} s wall, {record['cpu_s']:.2f} s CPU, "
-                      f"{record['maxrss_kib'] / 1024:.0f} MiB, cycles {record['cycles']}, "
-                      f"left behind {record['left_behind']}", flush=True)
-        print(f"\nMedians of {args.rounds} round(s), whole processes; peers on the same 10 pairs, 5,760 bars. "
-              f"100 pairs = 10 real + 9 time-rolled copies of each (k·{SHIFT_BARS} bars), window "
-              f"{START} … {END2}.\n")
+                print(
+                    f"round {n} {label}: {record['wall_s']:.2f} s wall, {record['cpu_s']:.2f} s CPU, "
+                    f"{record['maxrss_kib'] / 1024:.0f} MiB, cycles {record['cycles']}, "
+                    f"left behind {record['left_behind']}",
+                    flush=True,
+                )
+        print(
+            f"\nMedians of {args.rounds} round(s), whole processes; peers on the same 10 pairs, 5,760 bars. "
+            f"100 pairs = 10 real + 9 time-rolled copies of each (k·{SHIFT_BARS} bars), window "
+            f"{START} … {END2}.\n"
+        )
         print(table(runs, configs, list(peers)))
         if args.json:
             args.json.write_text(json.dumps({"rounds": args.rounds, "runs": runs}, indent=2) + "\n")

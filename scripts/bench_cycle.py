@@ -40,8 +40,14 @@ from btcbot_pipeline.domain.payloads import dumps, snapshot_from_payloads, symbo
 from btcbot_pipeline.domain.universe import select_universe
 from btcbot_pipeline.settings import load_settings
 
-DEMO = dict(STAGE7_ENABLED="true", KILL_SWITCH="false", DRY_RUN_TRY_BALANCE="10000", STAGE7_UNIVERSE_SIZE="5",
-            MAX_ORDERS_PER_CYCLE="5", NOTIONAL_CAP_TRY_PER_CYCLE="10000")
+DEMO = dict(
+    STAGE7_ENABLED="true",
+    KILL_SWITCH="false",
+    DRY_RUN_TRY_BALANCE="10000",
+    STAGE7_UNIVERSE_SIZE="5",
+    MAX_ORDERS_PER_CYCLE="5",
+    NOTIONAL_CAP_TRY_PER_CYCLE="10000",
+)
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 T = TypeVar("T")
 
@@ -82,7 +88,9 @@ def best_of(repeat: int, work: Callable[[], T], label: str = "") -> tuple[float,
 def report(label: str, cycles: int, seconds: float) -> None:
     off = GC_OFF.get(label)
     extra = "" if off is None else f"; gc off {cycles / off:>9,.0f} cycles/s"
-    print(f"{label:26} {cycles} cycles in {seconds:7.3f} s = {cycles / seconds:>9,.0f} cycles/s ({seconds / cycles * 1e3:.3f} ms/cycle{extra})")
+    print(
+        f"{label:26} {cycles} cycles in {seconds:7.3f} s = {cycles / seconds:>9,.0f} cycles/s ({seconds / cycles * 1e3:.3f} ms/cycle{extra})"
+    )
 
 
 def load_dataset(args: argparse.Namespace) -> ReplayDataset:
@@ -119,7 +127,10 @@ def main() -> None:
     times = [first + timedelta(minutes=args.step * k) for k in range(count)]
 
     def per_cycle_snapshots() -> list:
-        return [finalize_snapshot(dataset.snapshot_at(t, vol_lookback=lookback, max_data_age_s=age), max_data_age_s=age) for t in times]
+        return [
+            finalize_snapshot(dataset.snapshot_at(t, vol_lookback=lookback, max_data_age_s=age), max_data_age_s=age)
+            for t in times
+        ]
 
     seconds, snapshots = best_of(args.repeat, per_cycle_snapshots, "snapshots (per cycle)")
     report("snapshots (per cycle)", len(times), seconds)
@@ -140,13 +151,17 @@ def main() -> None:
     report("universe (per cycle)", len(times), seconds)
     select_universes = getattr(universe_module, "select_universes", None)
     if select_universes is not None:
-        seconds, ranged_sel = best_of(args.repeat, lambda: select_universes(snapshots, params.universe), "universe (range)")
+        seconds, ranged_sel = best_of(
+            args.repeat, lambda: select_universes(snapshots, params.universe), "universe (range)"
+        )
         report("universe (range)", len(times), seconds)
         assert list(ranged_sel) == selections, "range universes differ from per-cycle universes"
         del ranged_sel
 
     opening = LedgerState.opening(params.start_capital_try)
-    seconds, results = best_of(args.repeat, lambda: run_cycles(snapshots, selections, opening, params), "fold run_cycles")
+    seconds, results = best_of(
+        args.repeat, lambda: run_cycles(snapshots, selections, opening, params), "fold run_cycles"
+    )
     report("fold run_cycles", len(times), seconds)
     final = results[-1].metrics
     print(f"{'':26} {sum(len(r.fills) for r in results)} fills, final equity {final.equity_try:.2f} TRY")
@@ -155,13 +170,19 @@ def main() -> None:
         del snapshots, selections, results
 
         def pipeline() -> list:
-            snaps = [exclude_unusable_rules(s, params.rules) for s in bulk_snapshots(times, vol_lookback=lookback, max_data_age_s=age)]
+            snaps = [
+                exclude_unusable_rules(s, params.rules)
+                for s in bulk_snapshots(times, vol_lookback=lookback, max_data_age_s=age)
+            ]
             return run_cycles(snaps, select_universes(snaps, params.universe), opening, params)
 
         seconds, _ = best_of(args.repeat, pipeline, "pipeline (range + fold)")
         report("pipeline (range + fold)", len(times), seconds)
 
-    sample = [finalize_snapshot(dataset.snapshot_at(t, vol_lookback=lookback, max_data_age_s=age), max_data_age_s=age) for t in times[:288]]
+    sample = [
+        finalize_snapshot(dataset.snapshot_at(t, vol_lookback=lookback, max_data_age_s=age), max_data_age_s=age)
+        for t in times[:288]
+    ]
     t0 = time.process_time()
     for snap in sample:
         texts = [dumps(symbol_payload(s)) for s in snap.symbols]

@@ -45,9 +45,15 @@ START = "2026-01-01T00:00"
 def _project(root: Path, validator: str, cron: str, end: str, runs: int) -> dict[str, str]:
     """A project folder with the demo profile, the synthetic day and a Dagster home."""
     env_lines = [line for line in (REPO / ".env.example").read_text().splitlines() if not line.startswith("CYCLE_")]
-    env_lines += [f"CYCLE_CRON={cron}", f"CYCLE_PARTITIONS_START={START}", f"CYCLE_PARTITIONS_END={end}",
-                  f"GATE_VALIDATOR={validator}", f"CATCHUP_MAX_RUNS_PER_TICK={runs}",
-                  f"STATE_DB_PATH={root / 'book.duckdb'}", f"REPLAY_DATASET_PATH={REPO_DATASET}"]
+    env_lines += [
+        f"CYCLE_CRON={cron}",
+        f"CYCLE_PARTITIONS_START={START}",
+        f"CYCLE_PARTITIONS_END={end}",
+        f"GATE_VALIDATOR={validator}",
+        f"CATCHUP_MAX_RUNS_PER_TICK={runs}",
+        f"STATE_DB_PATH={root / 'book.duckdb'}",
+        f"REPLAY_DATASET_PATH={REPO_DATASET}",
+    ]
     (root / ".env").write_text("\n".join(env_lines) + "\n")
     home = root / "dagster_home"
     home.mkdir()
@@ -91,24 +97,49 @@ def cli(runs: int, validator: str) -> None:
             key = f"2026-01-01T{(i * 5) // 60:02d}:{(i * 5) % 60:02d}"
             t0 = time.time()
             out = subprocess.run(
-                [str(BIN / "dagster"), "asset", "materialize", "-m", "btcbot_pipeline.definitions", "--select", "*",
-                 "--partition", key], cwd=root, env=env, capture_output=True, text=True,
+                [
+                    str(BIN / "dagster"),
+                    "asset",
+                    "materialize",
+                    "-m",
+                    "btcbot_pipeline.definitions",
+                    "--select",
+                    "*",
+                    "--partition",
+                    key,
+                ],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
             )
             wall = time.time() - t0
             if out.returncode:
                 sys.exit(f"run {key} failed:\n{out.stderr[-3000:]}")
             record = _run_ids(env["DAGSTER_HOME"])[-1]
             ev = _events(env["DAGSTER_HOME"], record.dagster_run.run_id)
-            parts.append((
-                ev["PIPELINE_START"] - t0, ev["STEP_START"] - ev["PIPELINE_START"], ev["STEP_SUCCESS"] - ev["STEP_START"],
-                ev["PIPELINE_SUCCESS"] - ev["STEP_SUCCESS"], t0 + wall - ev["PIPELINE_SUCCESS"],
-            ))
+            parts.append(
+                (
+                    ev["PIPELINE_START"] - t0,
+                    ev["STEP_START"] - ev["PIPELINE_START"],
+                    ev["STEP_SUCCESS"] - ev["STEP_START"],
+                    ev["PIPELINE_SUCCESS"] - ev["STEP_SUCCESS"],
+                    t0 + wall - ev["PIPELINE_SUCCESS"],
+                )
+            )
             walls.append(wall)
             print(f"  {key}: {wall:5.2f} s", flush=True)
-        names = ("process start → run start (Python, Dagster, definitions)", "run start → step start",
-                 "the cycle step (book, data, 7 stages, gates, events)", "step end → run end", "run end → exit")
-        print(f"cli: `dagster asset materialize` of one cycle, {runs} runs, validator {validator}: "
-              f"median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f})")
+        names = (
+            "process start → run start (Python, Dagster, definitions)",
+            "run start → step start",
+            "the cycle step (book, data, 7 stages, gates, events)",
+            "step end → run end",
+            "run end → exit",
+        )
+        print(
+            f"cli: `dagster asset materialize` of one cycle, {runs} runs, validator {validator}: "
+            f"median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f})"
+        )
         for i, name in enumerate(names):
             print(f"  {statistics.median(p[i] for p in parts):6.2f} s  {name}")
 
@@ -119,8 +150,13 @@ def daemon(runs: int, validator: str) -> None:
         end = f"2026-01-01T00:{runs:02d}"
         env = _project(root, validator, "* * * * *", end, runs)
         ws = ["-w", str(root / "workspace.yaml")]
-        subprocess.run([str(BIN / "dagster"), "sensor", "start", "cycle_catchup_sensor", *ws], cwd=root, env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "dagster"), "sensor", "start", "cycle_catchup_sensor", *ws],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         log = open(root / "daemon.log", "w")
         proc = subprocess.Popen([str(BIN / "dagster-daemon"), "run", *ws], cwd=root, env=env, stdout=log, stderr=log)
         try:
@@ -147,11 +183,17 @@ def daemon(runs: int, validator: str) -> None:
         durations = [e - s for _, _, s, e in rows]
         first = rows[0]
         print(f"daemon: catch-up sensor, CYCLE_CRON=* * * * *, {runs} runs, validator {validator}")
-        print(f"  tick → trace persisted (first run): {first[3] - first[0]:.2f} s "
-              f"(queue {first[1] - first[0]:.2f} s, worker start {first[2] - first[1]:.2f} s, cycle {first[3] - first[2]:.2f} s)")
-        print(f"  launched → ended per run: median {statistics.median(e - l for _, l, _, e in rows):.2f} s; "
-              f"cycle (run start → end): median {statistics.median(durations):.2f} s, max {max(durations):.2f} s")
-        print(f"  keeps up with a cycle a minute: {'yes' if statistics.median(e - l for _, l, _, e in rows) < 60 else 'NO'}")
+        print(
+            f"  tick → trace persisted (first run): {first[3] - first[0]:.2f} s "
+            f"(queue {first[1] - first[0]:.2f} s, worker start {first[2] - first[1]:.2f} s, cycle {first[3] - first[2]:.2f} s)"
+        )
+        print(
+            f"  launched → ended per run: median {statistics.median(e - l for _, l, _, e in rows):.2f} s; "
+            f"cycle (run start → end): median {statistics.median(durations):.2f} s, max {max(durations):.2f} s"
+        )
+        print(
+            f"  keeps up with a cycle a minute: {'yes' if statistics.median(e - l for _, l, _, e in rows) < 60 else 'NO'}"
+        )
 
 
 def main() -> None:
@@ -163,8 +205,11 @@ def main() -> None:
     global REPO_DATASET
     with tempfile.TemporaryDirectory() as data:
         REPO_DATASET = Path(data) / "replay"
-        subprocess.run([str(BIN / "btcbot"), "replay-init", "--dataset", str(REPO_DATASET), "--seed", "42"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [str(BIN / "btcbot"), "replay-init", "--dataset", str(REPO_DATASET), "--seed", "42"],
+            check=True,
+            capture_output=True,
+        )
         if args.mode in ("cli", "both"):
             cli(args.runs, args.validator)
         if args.mode in ("daemon", "both"):

@@ -68,8 +68,14 @@ from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.settings import load_settings
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-DEMO = dict(STAGE7_ENABLED="true", KILL_SWITCH="false", DRY_RUN_TRY_BALANCE="10000", STAGE7_UNIVERSE_SIZE="5",
-            MAX_ORDERS_PER_CYCLE="5", NOTIONAL_CAP_TRY_PER_CYCLE="10000")
+DEMO = dict(
+    STAGE7_ENABLED="true",
+    KILL_SWITCH="false",
+    DRY_RUN_TRY_BALANCE="10000",
+    STAGE7_UNIVERSE_SIZE="5",
+    MAX_ORDERS_PER_CYCLE="5",
+    NOTIONAL_CAP_TRY_PER_CYCLE="10000",
+)
 
 # Digests of the code before the speed-up (commit ebdb8b3), per variant.
 EXPECTED: dict[str, str] = {
@@ -85,7 +91,12 @@ EXPECTED: dict[str, str] = {
 
 
 # --dataset variants: the digests of the code before the speed-up, by dataset fingerprint.
-TRADING = {**DEMO, "STAGE7_UNIVERSE_SIZE": "4", "STAGE7_MAX_DRAWDOWN_PCT": "0.95", "STAGE7_MAX_DAILY_LOSS_TRY": "1000000"}
+TRADING = {
+    **DEMO,
+    "STAGE7_UNIVERSE_SIZE": "4",
+    "STAGE7_MAX_DRAWDOWN_PCT": "0.95",
+    "STAGE7_MAX_DAILY_LOSS_TRY": "1000000",
+}
 EXPECTED_BY_DATASET: dict[str, dict[str, str]] = {
     # /tmp/real10: `btcbot replay-import` of ten Binance 5m pairs, January 2018 (5,760 cycles)
     "690ceab8859aa4b52bddcd2c6b9739d8a358e796c12b77ab373eac3939ef2317": {
@@ -121,33 +132,57 @@ VARIANTS: dict[str, Variant] = {
     "base": Variant("synth1d", DEMO, _every(START, 288)),
     "small_universe": Variant(
         "synth1d",
-        {**DEMO, "STAGE7_UNIVERSE_SIZE": "3", "TRY_CASH_TARGET": "2000", "TRY_CASH_MAX": "3000",
-         "STAGE7_SLIPPAGE_BPS": "60", "STAGE7_FEES_BPS": "10", "MAX_ORDERS_PER_CYCLE": "3",
-         "NOTIONAL_CAP_TRY_PER_CYCLE": "1500"},
-        _every(START, 288), chunk=12,
+        {
+            **DEMO,
+            "STAGE7_UNIVERSE_SIZE": "3",
+            "TRY_CASH_TARGET": "2000",
+            "TRY_CASH_MAX": "3000",
+            "STAGE7_SLIPPAGE_BPS": "60",
+            "STAGE7_FEES_BPS": "10",
+            "MAX_ORDERS_PER_CYCLE": "3",
+            "NOTIONAL_CAP_TRY_PER_CYCLE": "1500",
+        },
+        _every(START, 288),
+        chunk=12,
     ),
     "risk_trips": Variant(
         "synth1d",
-        {**DEMO, "STAGE7_UNIVERSE_SIZE": "12", "STAGE7_MAX_DAILY_LOSS_TRY": "20", "STAGE7_MAX_DRAWDOWN_PCT": "0.003",
-         "STAGE7_RISK_COOLDOWN_SEC": "1800"},
-        _every(START, 288), chunk=24, clear_at_chunk=6,
+        {
+            **DEMO,
+            "STAGE7_UNIVERSE_SIZE": "12",
+            "STAGE7_MAX_DAILY_LOSS_TRY": "20",
+            "STAGE7_MAX_DRAWDOWN_PCT": "0.003",
+            "STAGE7_RISK_COOLDOWN_SEC": "1800",
+        },
+        _every(START, 288),
+        chunk=24,
+        clear_at_chunk=6,
     ),
     "damaged_skip": Variant(
-        "damaged2d", {**DEMO, "STAGE7_UNIVERSE_SIZE": "6"}, _every(START + timedelta(seconds=30), 576),
+        "damaged2d",
+        {**DEMO, "STAGE7_UNIVERSE_SIZE": "6"},
+        _every(START + timedelta(seconds=30), 576),
     ),
     "damaged_observe": Variant(
         "damaged2d",
         {**DEMO, "STAGE7_UNIVERSE_SIZE": "3", "STAGE7_RULES_INVALID_METADATA_POLICY": "observe_only_cycle"},
-        _every(START + timedelta(seconds=30), 576), chunk=48,
+        _every(START + timedelta(seconds=30), 576),
+        chunk=48,
     ),
     "damaged_fallback": Variant(
-        "damaged2d", {**DEMO, "STAGE7_UNIVERSE_SIZE": "6", "STAGE7_RULES_REQUIRE_METADATA": "false"},
+        "damaged2d",
+        {**DEMO, "STAGE7_UNIVERSE_SIZE": "6", "STAGE7_RULES_REQUIRE_METADATA": "false"},
         _every(START + timedelta(seconds=30), 576),
     ),
     "noticker": Variant(
         "noticker1d",
-        {**DEMO, "STAGE7_UNIVERSE_SIZE": "10", "STAGE7_MIN_QUOTE_VOLUME_TRY": "30000000", "STAGE7_MAX_SPREAD_BPS": "8",
-         "STAGE7_VOL_LOOKBACK": "5"},
+        {
+            **DEMO,
+            "STAGE7_UNIVERSE_SIZE": "10",
+            "STAGE7_MIN_QUOTE_VOLUME_TRY": "30000000",
+            "STAGE7_MAX_SPREAD_BPS": "8",
+            "STAGE7_VOL_LOOKBACK": "5",
+        },
         _every(START, 288),
     ),
     "kill_switch": Variant("synth1d", {**DEMO, "KILL_SWITCH": "true"}, _every(START, 48)),
@@ -200,12 +235,17 @@ def build_datasets(tmp: Path, names: set[str]) -> dict[str, ReplayDataset]:
     return out
 
 
-def snapshots_for(dataset: ReplayDataset, times: tuple[datetime, ...], params: CycleParams, bulk: bool) -> list[MarketSnapshot]:
+def snapshots_for(
+    dataset: ReplayDataset, times: tuple[datetime, ...], params: CycleParams, bulk: bool
+) -> list[MarketSnapshot]:
     lookback, age = params.universe.vol_lookback, params.max_data_age_s
     if bulk:
         built = dataset.snapshots(list(times), vol_lookback=lookback, max_data_age_s=age)  # type: ignore[attr-defined]
     else:
-        built = [finalize_snapshot(dataset.snapshot_at(t, vol_lookback=lookback, max_data_age_s=age), max_data_age_s=age) for t in times]
+        built = [
+            finalize_snapshot(dataset.snapshot_at(t, vol_lookback=lookback, max_data_age_s=age), max_data_age_s=age)
+            for t in times
+        ]
     return [exclude_unusable_rules(s, params.rules) for s in built]
 
 
@@ -216,7 +256,9 @@ def universes_for(snapshots: list[MarketSnapshot], params: CycleParams, bulk: bo
     return [select_universe(s, params.universe) for s in snapshots]
 
 
-def fold(variant: Variant, snapshots: list[MarketSnapshot], selections: list[UniverseSelection], params: CycleParams) -> list[CycleResult]:
+def fold(
+    variant: Variant, snapshots: list[MarketSnapshot], selections: list[UniverseSelection], params: CycleParams
+) -> list[CycleResult]:
     if not variant.chunk:
         return run_cycles(snapshots, selections, LedgerState.opening(params.start_capital_try), params)
     results: list[CycleResult] = []
@@ -224,7 +266,9 @@ def fold(variant: Variant, snapshots: list[MarketSnapshot], selections: list[Uni
     risk_text: str | None = None
     for index, begin in enumerate(range(0, len(snapshots), variant.chunk)):
         state = (
-            payloads.ledger_state_from_payload(json.loads(state_text)) if state_text else LedgerState.opening(params.start_capital_try)
+            payloads.ledger_state_from_payload(json.loads(state_text))
+            if state_text
+            else LedgerState.opening(params.start_capital_try)
         )
         risk: RiskState | None = risk_state_from_payload(json.loads(risk_text)) if risk_text else None
         clear = RiskClear(f"clear-{index}", "digest test") if index == variant.clear_at_chunk else None
@@ -239,9 +283,15 @@ def fold(variant: Variant, snapshots: list[MarketSnapshot], selections: list[Uni
 
 def _rules_payload(result: CycleResult) -> list[dict[str, Any]]:
     return [
-        {"symbol": r.symbol, "status": r.status.value, "price_step": payloads._d(r.price_step),
-         "quantity_step": payloads._d(r.quantity_step), "min_notional_try": payloads._d(r.min_notional_try),
-         "detail": r.detail, "min_notional_source": r.min_notional_source}
+        {
+            "symbol": r.symbol,
+            "status": r.status.value,
+            "price_step": payloads._d(r.price_step),
+            "quantity_step": payloads._d(r.quantity_step),
+            "min_notional_try": payloads._d(r.min_notional_try),
+            "detail": r.detail,
+            "min_notional_source": r.min_notional_source,
+        }
         for r in result.rules
     ]
 
@@ -251,9 +301,14 @@ def _risk_payload(result: CycleResult) -> dict[str, Any] | None:
     if r is None:
         return None
     return {
-        "cycle_ts": payloads._ts(r.cycle_ts), "mode": r.mode.value, "reasons": list(r.reasons),
-        "cooldown_until": payloads._ts(r.cooldown_until), "inputs_hash": r.inputs_hash, "cleared_by": r.cleared_by,
-        "drawdown": payloads._d(r.drawdown), "daily_pnl_try": payloads._d(r.daily_pnl_try),
+        "cycle_ts": payloads._ts(r.cycle_ts),
+        "mode": r.mode.value,
+        "reasons": list(r.reasons),
+        "cooldown_until": payloads._ts(r.cooldown_until),
+        "inputs_hash": r.inputs_hash,
+        "cleared_by": r.cleared_by,
+        "drawdown": payloads._d(r.drawdown),
+        "daily_pnl_try": payloads._d(r.daily_pnl_try),
         "state": risk_state_payload(r.state),
     }
 
@@ -277,7 +332,16 @@ def digest(snapshots: list[MarketSnapshot], selections: list[UniverseSelection],
         for fill in result.fills:
             add(payloads.fill_payload(fill))
         for event in result.events:
-            add([event.event_id, event.cycle_id, payloads._ts(event.cycle_ts), event.client_order_id, event.event_type, event.status_after])
+            add(
+                [
+                    event.event_id,
+                    event.cycle_id,
+                    payloads._ts(event.cycle_ts),
+                    event.client_order_id,
+                    event.event_type,
+                    event.status_after,
+                ]
+            )
         add(payloads.metrics_payload(result.metrics))
         add(payloads.ledger_state_payload(result.state))
         add(_risk_payload(result))

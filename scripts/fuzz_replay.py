@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp) / "dataset"
 
         @seed(args.seed)
-        @settings(max_examples=args.examples, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=args.examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(spec=hostile_dataset())
         def property_(spec: dict) -> None:
             write_dataset(root, spec)
@@ -62,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             print("FAILED:")
             traceback.print_exception(exc, file=sys.stdout)
         elapsed = time.perf_counter() - started
-    print(f"examples run: {findings.examples} (asked {args.examples}, seed {args.seed}) in {elapsed:.1f} s "
-          f"({1000 * elapsed / max(findings.examples, 1):.1f} ms each)")
+    print(
+        f"examples run: {findings.examples} (asked {args.examples}, seed {args.seed}) in {elapsed:.1f} s "
+        f"({1000 * elapsed / max(findings.examples, 1):.1f} ms each)"
+    )
     print("hostile pair, skip reason per cycle snapshot:")
     for reason, n in findings.hostile_reasons.most_common():
         print(f"  {n:7d}  {reason}")

@@ -92,14 +92,20 @@ def _rss_mb() -> float:
 
 def _project(root: Path, fake_url: str, hook_url: str, cycles: int) -> None:
     settings = {
-        "MARKET_DATA_SOURCE": "btcturk", "BTCTURK_BASE_URL": fake_url, "BTCTURK_GRAPH_BASE_URL": fake_url,
-        "ALERT_WEBHOOK_URL": hook_url, "STATE_DB_PATH": str(root / "book.duckdb"),
+        "MARKET_DATA_SOURCE": "btcturk",
+        "BTCTURK_BASE_URL": fake_url,
+        "BTCTURK_GRAPH_BASE_URL": fake_url,
+        "ALERT_WEBHOOK_URL": hook_url,
+        "STATE_DB_PATH": str(root / "book.duckdb"),
         "CYCLE_PARTITIONS_START": START.strftime("%Y-%m-%dT%H:%M"),
         "CYCLE_PARTITIONS_END": (START + STEP * cycles).strftime("%Y-%m-%dT%H:%M"),
-        "STAGE7_UNIVERSE_WHITELIST": "BTCTRY,USDTTRY", "BACKTEST_DIR": str(root / "backtests"),
+        "STAGE7_UNIVERSE_WHITELIST": "BTCTRY,USDTTRY",
+        "BACKTEST_DIR": str(root / "backtests"),
         # compressed time: a hung read costs 1 s, not 10 (the timeout fault holds 1.5 s); a
         # drip is cut at 2 s a call; a cycle's reads at 10 s; a webhook delivery at 2 s
-        "BTCTURK_TIMEOUT_SEC": "1", "BTCTURK_CALL_DEADLINE_SEC": "2", "BTCTURK_CYCLE_DEADLINE_SEC": "10",
+        "BTCTURK_TIMEOUT_SEC": "1",
+        "BTCTURK_CALL_DEADLINE_SEC": "2",
+        "BTCTURK_CYCLE_DEADLINE_SEC": "10",
         "ALERT_WEBHOOK_DEADLINE_SEC": "2",
     }
     lines = [s for s in (REPO / ".env.example").read_text().splitlines() if s.split("=", 1)[0].strip() not in settings]
@@ -124,8 +130,9 @@ def _inject(fake: Any, hook: Hook, kind: str, rng: random.Random, available: tup
     return f"{kind}@{path}"
 
 
-def soak(cycles: int, seed: int, fault_rate: float, workdir: Path | None = None, quiet: bool = False,
-         ephemeral: bool = False) -> dict[str, Any]:
+def soak(
+    cycles: int, seed: int, fault_rate: float, workdir: Path | None = None, quiet: bool = False, ephemeral: bool = False
+) -> dict[str, Any]:
     from btcbot_pipeline.testing.fake_btcturk import FAULT_KINDS, FakeBtcturk, FakeMarket
 
     rng = random.Random(seed)
@@ -156,14 +163,19 @@ def soak(cycles: int, seed: int, fault_rate: float, workdir: Path | None = None,
             fake.clock_offset_ms = int((ts.timestamp() - time.time()) * 1000)
             if rng.random() < fault_rate:
                 injected[key] = _inject(fake, hook, rng.choice(FAULTS), rng, FAULT_KINDS)
-            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=quiet_logs)
+            result = job.execute_in_process(
+                partition_key=key, instance=instance, raise_on_error=False, run_config=quiet_logs
+            )
             if not result.success:
                 failures[key] = _why(result)
             fake.clear_faults()
             hook.status = 200
             rss.append(_rss_mb())
             if not quiet and (i + 1) % max(1, cycles // 10) == 0:
-                print(f"  {i + 1}/{cycles} cycles, {time.perf_counter() - started:.0f} s, RSS {rss[-1]:.0f} MB", flush=True)
+                print(
+                    f"  {i + 1}/{cycles} cycles, {time.perf_counter() - started:.0f} s, RSS {rss[-1]:.0f} MB",
+                    flush=True,
+                )
         elapsed = time.perf_counter() - started
         return _report(root, cycles, injected, failures, rss, hook, elapsed)
     finally:
@@ -187,15 +199,26 @@ def _why(result: Any) -> str:
     return "run failed"
 
 
-def _report(root: Path, cycles: int, injected: dict[str, str], failures: dict[str, str], rss: list[float],
-            hook: Hook, elapsed: float) -> dict[str, Any]:
+def _report(
+    root: Path,
+    cycles: int,
+    injected: dict[str, str],
+    failures: dict[str, str],
+    rss: list[float],
+    hook: Hook,
+    elapsed: float,
+) -> dict[str, Any]:
     import duckdb
 
     with duckdb.connect(str(root / "book.duckdb"), read_only=True) as con:
-        per_cycle = dict(con.execute(
-            "SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), count(*) FROM ledger_metrics GROUP BY 1").fetchall())
+        per_cycle = dict(
+            con.execute(
+                "SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), count(*) FROM ledger_metrics GROUP BY 1"
+            ).fetchall()
+        )
         alerts = con.execute(
-            "SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), rule, status FROM alerts ORDER BY cycle_ts").fetchall()
+            "SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), rule, status FROM alerts ORDER BY cycle_ts"
+        ).fetchall()
         modes = dict(con.execute("SELECT final_mode, count(*) FROM run_metrics GROUP BY 1").fetchall())
         degraded = con.execute("SELECT count(*) FROM market_cycles WHERE degraded_reason IS NOT NULL").fetchone()[0]
     keys = [(START + STEP * i).strftime("%Y-%m-%dT%H:%M") for i in range(cycles)]
@@ -217,9 +240,13 @@ def _report(root: Path, cycles: int, injected: dict[str, str], failures: dict[st
         "webhook_duplicates": len(hook.received) - len(set(hook.received)),
         "modes": modes,
         "degraded_cycles": degraded,
-        "rss_mb": {"after_warmup": round(warm, 1), "peak": round(max(rss, default=0.0), 1),
-                   "end": round(rss[-1] if rss else 0.0, 1), "growth_after_warmup": round((rss[-1] - warm) if rss else 0.0, 1),
-                   "samples": [round(r, 1) for r in rss[:: max(1, len(rss) // 20)]]},
+        "rss_mb": {
+            "after_warmup": round(warm, 1),
+            "peak": round(max(rss, default=0.0), 1),
+            "end": round(rss[-1] if rss else 0.0, 1),
+            "growth_after_warmup": round((rss[-1] - warm) if rss else 0.0, 1),
+            "samples": [round(r, 1) for r in rss[:: max(1, len(rss) // 20)]],
+        },
         "seconds": round(elapsed, 1),
         "cycles_per_s": round(cycles / elapsed, 2) if elapsed else None,
     }
@@ -233,8 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-growth-mb", type=float, default=50.0, help="allowed growth after warm-up")
     parser.add_argument("--workdir", type=Path, help="keep the project here (default: a temp folder)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
-    parser.add_argument("--ephemeral-instance", action="store_true",
-                        help="record the runs in memory instead of the project's DAGSTER_HOME (the test's short soak)")
+    parser.add_argument(
+        "--ephemeral-instance",
+        action="store_true",
+        help="record the runs in memory instead of the project's DAGSTER_HOME (the test's short soak)",
+    )
     args = parser.parse_args(argv)
     report = soak(args.cycles, args.seed, args.fault_rate, args.workdir, ephemeral=args.ephemeral_instance)
     for name, value in report.items():
@@ -243,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<20} {value}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True))
-    ok = not report["cycles_lost"] and not report["cycles_duplicated"] and report["rss_mb"]["growth_after_warmup"] <= args.rss_growth_mb
+    ok = (
+        not report["cycles_lost"]
+        and not report["cycles_duplicated"]
+        and report["rss_mb"]["growth_after_warmup"] <= args.rss_growth_mb
+    )
     print("soak: PASS" if ok else "soak: FAIL")
     return 0 if ok else 1
 

@@ -167,7 +167,9 @@ def read_bounded(
     start = clock()
     step = min(limits.timeout_s, limits.deadline_s)
     watchdog = _Watchdog(limits.deadline_s)
-    built = client.build_request(method, url, timeout=httpx.Timeout(step), extensions={"trace": watchdog.trace}, **request)
+    built = client.build_request(
+        method, url, timeout=httpx.Timeout(step), extensions={"trace": watchdog.trace}, **request
+    )
 
     def late() -> bool:
         return watchdog.fired or clock() - start >= limits.deadline_s
@@ -191,8 +193,13 @@ def read_bounded(
                 chunks.append(chunk)
             if clock() - start > limits.deadline_s:  # headers (and an empty body) after the deadline
                 raise DeadlineExceeded(limits.deadline_s)
-            return BoundedResponse(response.status_code, response.reason_phrase, str(response.request.url),
-                                   response.headers, b"".join(chunks))
+            return BoundedResponse(
+                response.status_code,
+                response.reason_phrase,
+                str(response.request.url),
+                response.headers,
+                b"".join(chunks),
+            )
         finally:
             watchdog.stop()  # before the connection goes back to the pool
             response.close()

@@ -101,7 +101,9 @@ class WebhookPoster:
         self._backoff_s = backoff_s
         self._sleep = sleep
         _REDACT.secrets.add(str(httpx.URL(url)))
-        self._client = httpx.Client(timeout=timeout_s, transport=transport, headers={"User-Agent": USER_AGENT}, verify=shared_tls())
+        self._client = httpx.Client(
+            timeout=timeout_s, transport=transport, headers={"User-Agent": USER_AGENT}, verify=shared_tls()
+        )
 
     def __enter__(self) -> WebhookPoster:
         return self

@@ -38,9 +38,23 @@ from btcbot_pipeline.errors import BtcbotError
 
 # in the order `btcbot --help` lists them
 COMMANDS = (
-    replay.add_init, replay.add_validate, book.add_summary, book.add_alerts, ops.add_settings, replay.add_capture,
-    replay.add_import, ops.add_fake_btcturk, ops.add_doctor, ops.add_health, book.add_risk, book.add_report,
-    book.add_fingerprint, backtest.add_backtest, book.add_parity, book.add_export, book.add_verify,
+    replay.add_init,
+    replay.add_validate,
+    book.add_summary,
+    book.add_alerts,
+    ops.add_settings,
+    replay.add_capture,
+    replay.add_import,
+    ops.add_fake_btcturk,
+    ops.add_doctor,
+    ops.add_health,
+    book.add_risk,
+    book.add_report,
+    book.add_fingerprint,
+    backtest.add_backtest,
+    book.add_parity,
+    book.add_export,
+    book.add_verify,
 )
 
 

@@ -34,23 +34,37 @@ def _run_backtest(args: argparse.Namespace) -> int:
     checked = validate_replay_dataset(args.dataset)
     if not checked.ok:
         print(checked.format_text(), file=sys.stderr)
-        print(f"backtest not started: the dataset {args.dataset} has errors (btcbot replay-validate lists them)", file=sys.stderr)
+        print(
+            f"backtest not started: the dataset {args.dataset} has errors (btcbot replay-validate lists them)",
+            file=sys.stderr,
+        )
         return 2
     span = dataset_span(args.dataset)
     if span is not None and (args.start < span.first or args.start > span.last):
-        print(f"backtest not started: --start {utc.minute_text(args.start)} is outside the dataset's order books "
-              f"({utc.minute_text(span.first)} … {utc.minute_text(span.last)} UTC); a cycle without data stops at the "
-              "market gate: start within that span", file=sys.stderr)
+        print(
+            f"backtest not started: --start {utc.minute_text(args.start)} is outside the dataset's order books "
+            f"({utc.minute_text(span.first)} … {utc.minute_text(span.last)} UTC); a cycle without data stops at the "
+            "market gate: start within that span",
+            file=sys.stderr,
+        )
         return 2
     settings = load_settings(args.env_file)
     spec = make_spec(
-        name=args.name, dataset=str(Path(args.dataset).resolve()), start=args.start, end=args.end,
-        partition=args.partition, env_file=args.env_file,
-        params=read_params_file(args.params) if args.params else None, sets=parse_sets(args.set),
+        name=args.name,
+        dataset=str(Path(args.dataset).resolve()),
+        start=args.start,
+        end=args.end,
+        partition=args.partition,
+        env_file=args.env_file,
+        params=read_params_file(args.params) if args.params else None,
+        sets=parse_sets(args.set),
     )
     prepare(spec, settings.backtest_dir, replace=args.replace)
-    print(f"backtest {spec.name}: {args.dataset}, {utc.minute_text(spec.start)} … {utc.minute_text(spec.end)} UTC "
-          f"by {spec.partition}, book {settings.backtest_dir}/{spec.name}.duckdb", flush=True)
+    print(
+        f"backtest {spec.name}: {args.dataset}, {utc.minute_text(spec.start)} … {utc.minute_text(spec.end)} UTC "
+        f"by {spec.partition}, book {settings.backtest_dir}/{spec.name}.duckdb",
+        flush=True,
+    )
     show_progress()
     t0 = time.perf_counter()
     outcome = run(spec, settings.backtest_dir)
@@ -60,7 +74,9 @@ def _run_backtest(args: argparse.Namespace) -> int:
         return 1
     with open_book(outcome.book) as con:  # the run drew the chart beside the book already
         report = build_report(con, label=spec.name)
-    print(f"done: {report.cycles} cycles in {seconds:.1f} s ({report.cycles / seconds:,.0f} cycles/s), Dagster run {outcome.run_id}")
+    print(
+        f"done: {report.cycles} cycles in {seconds:.1f} s ({report.cycles / seconds:,.0f} cycles/s), Dagster run {outcome.run_id}"
+    )
     print(format_text([report]))
     print(f"chart {outcome.book.with_suffix('.png')}")
     return 0
@@ -72,7 +88,9 @@ def add_backtest(sub: options.Subparsers) -> None:
     p.add_argument("--start", type=options.utc, required=True, help="first cycle, UTC (e.g. 2018-01-10T00:00)")
     p.add_argument("--end", type=options.utc, required=True, help="end of the window, exclusive, UTC")
     p.add_argument("--name", required=True, help="its book is BACKTEST_DIR/NAME.duckdb (letters, digits, _)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting for this backtest (repeatable)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a setting for this backtest (repeatable)"
+    )
     p.add_argument("--params", metavar="FILE", help="settings for this backtest: KEY=VALUE lines or a JSON object")
     p.add_argument("--partition", choices=("day", "week"), default="day", help="Dagster partition size (default day)")
     p.add_argument("--replace", action="store_true", help="delete an existing backtest of this name first")

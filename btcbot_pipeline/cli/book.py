@@ -74,7 +74,12 @@ def _risk_clear(args: argparse.Namespace) -> int:
         raise ReportError(f"no book at {db}: nothing to clear")
     now = datetime.now(timezone.utc)
     operator = args.operator or getpass.getuser()
-    clear_id = "clr-" + utc.cycle_id(now) + "-" + hashlib.sha256(f"{utc.iso(now)}|{reason}|{operator}".encode()).hexdigest()[:6]
+    clear_id = (
+        "clr-"
+        + utc.cycle_id(now)
+        + "-"
+        + hashlib.sha256(f"{utc.iso(now)}|{reason}|{operator}".encode()).hexdigest()[:6]
+    )
     from btcbot_pipeline.reporting.books import access_error
 
     try:
@@ -83,7 +88,9 @@ def _risk_clear(args: argparse.Namespace) -> int:
         raise access_error(Path(db), exc) from None
     with con:
         Book(con).add_clear(clear_id, now, reason, operator)
-    print(f"recorded {clear_id} by {operator}: {reason!r}; the next materialized cycle drops the risk latches and records it")
+    print(
+        f"recorded {clear_id} by {operator}: {reason!r}; the next materialized cycle drops the risk latches and records it"
+    )
     return 0
 
 
@@ -144,8 +151,10 @@ def _verify(args: argparse.Namespace) -> int:
         print(finding.line())
     errors = len(report.errors())
     verdict = {0: "OK", 1: "WARN", 2: "FAIL"}[report.exit_code]
-    print(f"verify {book}: {report.cycles} cycles, rows of {report.rows_checked} recomputed, "
-          f"{errors} error(s), {len(report.findings) - errors} warning(s) → {verdict}")
+    print(
+        f"verify {book}: {report.cycles} cycles, rows of {report.rows_checked} recomputed, "
+        f"{errors} error(s), {len(report.findings) - errors} warning(s) → {verdict}"
+    )
     return report.exit_code
 
 
@@ -158,7 +167,9 @@ def add_summary(sub: options.Subparsers) -> None:
 
 def add_alerts(sub: options.Subparsers) -> None:
     p = sub.add_parser("alerts", help="list the book's alerts, oldest first, one line each")
-    p.add_argument("--since", type=options.utc, help="only alerts of cycles at or after this UTC time, e.g. 2026-01-01T00:30")
+    p.add_argument(
+        "--since", type=options.utc, help="only alerts of cycles at or after this UTC time, e.g. 2026-01-01T00:30"
+    )
     options.as_json(p, "print a JSON array (the webhook fields and the delivery status)")
     options.db(p)
     p.set_defaults(func=_alerts)
@@ -177,7 +188,11 @@ def add_risk(sub: options.Subparsers) -> None:
 def add_report(sub: options.Subparsers) -> None:
     p = sub.add_parser("report", help="performance report of a book, with an equity and drawdown chart")
     options.book(p)
-    p.add_argument("--compare", metavar="OTHER", help="a second book: reported side by side with their difference (OTHER − BOOK), drawn on the same chart")
+    p.add_argument(
+        "--compare",
+        metavar="OTHER",
+        help="a second book: reported side by side with their difference (OTHER − BOOK), drawn on the same chart",
+    )
     p.add_argument("--out", metavar="DIR", help="folder for the chart PNG (default: the book's folder)")
     p.set_defaults(func=_report)
 
@@ -201,13 +216,26 @@ def add_export(sub: options.Subparsers) -> None:
     p = sub.add_parser("export", help="write every table of a book as CSV or Parquet, money exact")
     options.book(p)
     p.add_argument("--format", choices=("csv", "parquet"), required=True)
-    p.add_argument("--out", metavar="DIR", required=True, help="a new or empty folder to write <table>.csv|parquet to (created if missing)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="a new or empty folder to write <table>.csv|parquet to (created if missing)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite files already in --out")
     p.set_defaults(func=_export)
 
 
 def add_verify(sub: options.Subparsers) -> None:
-    p = sub.add_parser("verify", help="check a whole book: seals, chain, money identities, fills, gaps (exit 0 ok, 1 warnings, 2 errors)")
+    p = sub.add_parser(
+        "verify",
+        help="check a whole book: seals, chain, money identities, fills, gaps (exit 0 ok, 1 warnings, 2 errors)",
+    )
     options.book(p, optional_help="default STATE_DB_PATH")
-    p.add_argument("--last", type=int, metavar="N", help="recompute the rows of the last N cycles only (the book-wide checks cover all)")
+    p.add_argument(
+        "--last",
+        type=int,
+        metavar="N",
+        help="recompute the rows of the last N cycles only (the book-wide checks cover all)",
+    )
     p.set_defaults(func=_verify)

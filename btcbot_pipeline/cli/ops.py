@@ -27,10 +27,17 @@ def _fake_btcturk(args: argparse.Namespace) -> int:
     )
 
     fake = FakeBtcturk(FakeMarket() if args.recorded else FakeMarket.demo(), port=args.port).start()
-    print(f"fake BTCTurk on {fake.url} ({'recorded payloads' if args.recorded else 'live-stamped demo market'}); Ctrl-C stops it")
+    print(
+        f"fake BTCTurk on {fake.url} ({'recorded payloads' if args.recorded else 'live-stamped demo market'}); Ctrl-C stops it"
+    )
     print(f"  BTCTURK_BASE_URL={fake.url} BTCTURK_GRAPH_BASE_URL={fake.url} MARKET_DATA_SOURCE=btcturk")
-    print(f"  private endpoints accept BTCTURK_API_KEY={FAKE_API_KEY} BTCTURK_API_SECRET={FAKE_API_SECRET} (fake credentials)")
-    print(f"  inject faults: curl -X POST {fake.url}/_fake/faults -d '{{\"path\": \"/api/v2/orderbook\", \"kind\": \"503\"}}'", flush=True)
+    print(
+        f"  private endpoints accept BTCTURK_API_KEY={FAKE_API_KEY} BTCTURK_API_SECRET={FAKE_API_SECRET} (fake credentials)"
+    )
+    print(
+        f'  inject faults: curl -X POST {fake.url}/_fake/faults -d \'{{"path": "/api/v2/orderbook", "kind": "503"}}\'',
+        flush=True,
+    )
     try:
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         while deadline is None or time.monotonic() < deadline:
@@ -67,14 +74,23 @@ def add_settings(sub: options.Subparsers) -> None:
 def add_fake_btcturk(sub: options.Subparsers) -> None:
     p = sub.add_parser("fake-btcturk", help="serve a fake BTCTurk API on 127.0.0.1 for demos and tests")
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--recorded", action="store_true", help="serve the recorded 2022 payloads instead of the live-stamped demo market")
+    p.add_argument(
+        "--recorded",
+        action="store_true",
+        help="serve the recorded 2022 payloads instead of the live-stamped demo market",
+    )
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=_fake_btcturk)
 
 
 def add_doctor(sub: options.Subparsers) -> None:
-    p = sub.add_parser("doctor", help="check settings, the market-data source, universe, storage and symbol rules without running a cycle (exit 0/1/2)")
-    options.dataset(p, "replay dataset (default REPLAY_DATASET_PATH; only with MARKET_DATA_SOURCE=replay)", required=False)
+    p = sub.add_parser(
+        "doctor",
+        help="check settings, the market-data source, universe, storage and symbol rules without running a cycle (exit 0/1/2)",
+    )
+    options.dataset(
+        p, "replay dataset (default REPLAY_DATASET_PATH; only with MARKET_DATA_SOURCE=replay)", required=False
+    )
     options.db(p)
     options.env_file(p)
     options.max_skew_ms(p, "passes")
@@ -82,7 +98,9 @@ def add_doctor(sub: options.Subparsers) -> None:
 
 
 def add_health(sub: options.Subparsers) -> None:
-    p = sub.add_parser("health", help="probe the configured market-data source (exit 0 healthy, 1 degraded, 2 unusable)")
+    p = sub.add_parser(
+        "health", help="probe the configured market-data source (exit 0 healthy, 1 degraded, 2 unusable)"
+    )
     options.env_file(p)
     options.as_json(p, "print the probes as JSON")
     options.max_skew_ms(p, "is healthy")

@@ -41,7 +41,9 @@ def as_json(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--json", action="store_true", help=help)
 
 
-def book(p: argparse.ArgumentParser, dest: str = "book", *, metavar: str | None = None, optional_help: str | None = None) -> None:
+def book(
+    p: argparse.ArgumentParser, dest: str = "book", *, metavar: str | None = None, optional_help: str | None = None
+) -> None:
     """A positional book: a file or a backtest name (``optional_help``: it may be left out)."""
     if optional_help is None:
         p.add_argument(dest, metavar=metavar, help=BOOK_HELP)
@@ -56,5 +58,9 @@ def window(p: argparse.ArgumentParser) -> None:
 
 
 def max_skew_ms(p: argparse.ArgumentParser, passes: str) -> None:
-    p.add_argument("--max-skew-ms", type=int, default=DEFAULT_MAX_SKEW_MS,
-                   help=f"largest exchange clock skew that {passes} (default {DEFAULT_MAX_SKEW_MS})")
+    p.add_argument(
+        "--max-skew-ms",
+        type=int,
+        default=DEFAULT_MAX_SKEW_MS,
+        help=f"largest exchange clock skew that {passes} (default {DEFAULT_MAX_SKEW_MS})",
+    )

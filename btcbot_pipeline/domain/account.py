@@ -56,7 +56,9 @@ class DryRunOpening:
         return opening_from_dry_run(self.start_capital_try, None)
 
 
-def opening_from_balances(balances: Mapping[str, Decimal], marks: Mapping[str, Decimal], *, quote_ccy: str = "TRY") -> Opening:
+def opening_from_balances(
+    balances: Mapping[str, Decimal], marks: Mapping[str, Decimal], *, quote_ccy: str = "TRY"
+) -> Opening:
     """Opening state from total balances by asset (``balance`` = free + locked)."""
     cash = balances.get(quote_ccy, ZERO)
     holdings: dict[str, Holding] = {}
@@ -74,8 +76,11 @@ def opening_from_balances(balances: Mapping[str, Decimal], marks: Mapping[str, D
     for h in holdings.values():
         capital = MONEY_CONTEXT.add(capital, h.cost_try)
     state = LedgerState(
-        start_capital_try=capital, cash_try=cash, holdings=holdings,
-        marks={s: marks[s] for s in holdings}, peak_equity_try=capital,
+        start_capital_try=capital,
+        cash_try=cash,
+        holdings=holdings,
+        marks={s: marks[s] for s in holdings},
+        peak_equity_try=capital,
     )
     return Opening(state, "exchange_balances", None, tuple(unpriced))
 

@@ -75,8 +75,13 @@ class Rule(StrEnum):
 # The rules :func:`evaluate` decides from a window's cycles (a re-run of the window
 # re-decides them); ``run_failed`` is the sensor's.
 CYCLE_RULES: tuple[Rule, ...] = (
-    Rule.GATE_FAILURE, Rule.DATA_DEGRADED, Rule.STALE_DATA, Rule.CYCLES_MISSED, Rule.MODE_CHANGE,
-    Rule.DAILY_LOSS, Rule.DRAWDOWN,
+    Rule.GATE_FAILURE,
+    Rule.DATA_DEGRADED,
+    Rule.STALE_DATA,
+    Rule.CYCLES_MISSED,
+    Rule.MODE_CHANGE,
+    Rule.DAILY_LOSS,
+    Rule.DRAWDOWN,
 )
 
 
@@ -234,24 +239,36 @@ def gate_failure_alert(stop: Sequence[CycleFacts]) -> Alert:
     ordered = [(c, g) for c in stop for g in sorted(c.gate_failures, key=lambda g: (g.check, g.expectation))]
     first_cycle, first = ordered[0]
     # the other expectations by name (with their gate when it is another one)
-    others = [e if c == first.check else f"{c} {e}"
-              for c, e in sorted({(g.check, g.expectation) for _, g in ordered} - {(first.check, first.expectation)})]
+    others = [
+        e if c == first.check else f"{c} {e}"
+        for c, e in sorted({(g.check, g.expectation) for _, g in ordered} - {(first.check, first.expectation)})
+    ]
     more = []
     if others:
         shown = ", ".join(others[:_NAMES_SHOWN]) + (" …" if len(others) > _NAMES_SHOWN else "")
         more.append(f"{len(others)} more failed expectation{'s' if len(others) != 1 else ''}: {shown}")
     if len(stop) > 1:
         n = len(stop) - 1
-        more.append(f"{n} more failing cycle{'s' if n != 1 else ''} of the chunk, the last at {utc.minute_text(stop[-1].cycle_ts)} UTC")
+        more.append(
+            f"{n} more failing cycle{'s' if n != 1 else ''} of the chunk, the last at {utc.minute_text(stop[-1].cycle_ts)} UTC"
+        )
     return _alert(
-        Rule.GATE_FAILURE, Severity.ERROR, first_cycle,
+        Rule.GATE_FAILURE,
+        Severity.ERROR,
+        first_cycle,
         f"gate {first.check} stopped the cycle: {_gate_text(first)}"
         + (f" (+{'; +'.join(more)})" if more else "")
         + "; nothing of its chunk was written",
         {
             "failing_cycles": [c.cycle_id for c in stop],
             "failures": [
-                {"cycle_id": c.cycle_id, "check": g.check, "asset": g.asset, "expectation": g.expectation, "detail": g.detail}
+                {
+                    "cycle_id": c.cycle_id,
+                    "check": g.check,
+                    "asset": g.asset,
+                    "expectation": g.expectation,
+                    "detail": g.detail,
+                }
                 for c, g in ordered
             ],
         },
@@ -262,7 +279,11 @@ def _gate_text(failure: GateFailure) -> str:
     """The failure as the message says it: in trading terms when known, else the detail
     (cut to a readable length: ``details`` keep it whole)."""
     if failure.text:
-        return failure.text if failure.text.startswith(f"{failure.expectation}:") else f"{failure.expectation}: {failure.text}"
+        return (
+            failure.text
+            if failure.text.startswith(f"{failure.expectation}:")
+            else f"{failure.expectation}: {failure.text}"
+        )
     detail = failure.detail if len(failure.detail) <= _DETAIL_CHARS else failure.detail[:_DETAIL_CHARS] + "…"
     return f"{failure.expectation}: {detail}"
 
@@ -271,11 +292,17 @@ def _data_degraded(cycle: CycleFacts, last: CycleFacts | None, _: AlertThreshold
     if cycle.degraded_reason is None or (last is not None and last.degraded_reason == cycle.degraded_reason):
         return None
     return _alert(
-        Rule.DATA_DEGRADED, Severity.ERROR, cycle,
+        Rule.DATA_DEGRADED,
+        Severity.ERROR,
+        cycle,
         f"market data from {cycle.source or 'the source'} degraded ({cycle.degraded_reason}): "
         f"the cycle ran {cycle.final_mode or 'without trading'}",
-        {"source": cycle.source, "degraded_reason": cycle.degraded_reason, "final_mode": cycle.final_mode,
-         "previous_degraded_reason": None if last is None else last.degraded_reason},
+        {
+            "source": cycle.source,
+            "degraded_reason": cycle.degraded_reason,
+            "final_mode": cycle.final_mode,
+            "previous_degraded_reason": None if last is None else last.degraded_reason,
+        },
     )
 
 
@@ -287,10 +314,14 @@ def _stale_data(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds) 
     if not new:
         return None
     named = [s if r == STALE_REASON else f"{s} ({r})" for s, r in new.items()]
-    shown = ", ".join(named[:_NAMES_SHOWN]) + (f" and {len(named) - _NAMES_SHOWN} more" if len(named) > _NAMES_SHOWN else "")
+    shown = ", ".join(named[:_NAMES_SHOWN]) + (
+        f" and {len(named) - _NAMES_SHOWN} more" if len(named) > _NAMES_SHOWN else ""
+    )
     of = f" of {cycle.n_symbols}" if cycle.n_symbols is not None else ""
     return _alert(
-        Rule.STALE_DATA, Severity.WARN, cycle,
+        Rule.STALE_DATA,
+        Severity.WARN,
+        cycle,
         f"{len(new)} symbol{'s' if len(new) != 1 else ''} newly skipped for stale or missing exchange data: {shown} "
         f"({len(cycle.data_faults)}{of} skipped for it this cycle)",
         {"new": dict(new), "all": dict(sorted(cycle.data_faults.items())), "n_symbols": cycle.n_symbols},
@@ -302,7 +333,9 @@ def _cycles_missed(cycle: CycleFacts, _last: CycleFacts | None, _: AlertThreshol
         return None
     n = cycle.gap_cycles
     return _alert(
-        Rule.CYCLES_MISSED, Severity.WARN, cycle,
+        Rule.CYCLES_MISSED,
+        Severity.WARN,
+        cycle,
         f"{n} cycle{'s' if n != 1 else ''} missed before this one: the ledger carried from cycle "
         f"{cycle.carried_from} across {'them' if n != 1 else 'it'}",
         {"gap_cycles": n, "carried_from": cycle.carried_from},
@@ -314,7 +347,9 @@ def _mode_change(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds)
         return None
     tighter = _rank(cycle.final_mode) > _rank(last.final_mode)
     details: dict[str, Any] = {
-        "previous_mode": last.final_mode, "mode": cycle.final_mode, "reasons": list(cycle.mode_reasons),
+        "previous_mode": last.final_mode,
+        "mode": cycle.final_mode,
+        "reasons": list(cycle.mode_reasons),
         "previous_cycle_id": last.cycle_id,
     }
     if tighter:
@@ -324,7 +359,9 @@ def _mode_change(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds)
         why = _loosened_text(cycle, cleared)
         details |= {"previous_reasons": list(last.mode_reasons), "cleared_reasons": cleared}
     return _alert(
-        Rule.MODE_CHANGE, Severity.WARN if tighter else Severity.INFO, cycle,
+        Rule.MODE_CHANGE,
+        Severity.WARN if tighter else Severity.INFO,
+        cycle,
         f"mode {last.final_mode} → {cycle.final_mode} ({'tighter' if tighter else 'looser'}): {why}",
         details,
     )
@@ -420,11 +457,16 @@ def _daily_loss(cycle: CycleFacts, last: CycleFacts | None, t: AlertThresholds) 
         return None  # crossed at an earlier cycle of this UTC day
     loss = -cycle.daily_pnl_try
     return _alert(
-        Rule.DAILY_LOSS, Severity.WARN, cycle,
+        Rule.DAILY_LOSS,
+        Severity.WARN,
+        cycle,
         f"daily loss {_try(loss)} TRY crossed the {_plain(t.daily_loss_try)} TRY alert threshold "
         f"at equity {_try(cycle.equity_try)} TRY (loss since the start of the UTC day)",
-        {"daily_pnl_try": _text(cycle.daily_pnl_try), "threshold_try": _text(t.daily_loss_try),
-         "equity_try": _text(cycle.equity_try)},
+        {
+            "daily_pnl_try": _text(cycle.daily_pnl_try),
+            "threshold_try": _text(t.daily_loss_try),
+            "equity_try": _text(cycle.equity_try),
+        },
     )
 
 
@@ -434,11 +476,17 @@ def _drawdown(cycle: CycleFacts, last: CycleFacts | None, t: AlertThresholds) ->
     if last is not None and last.drawdown is not None and last.drawdown >= t.drawdown_pct:
         return None  # crossed earlier and not recovered below the threshold since
     return _alert(
-        Rule.DRAWDOWN, Severity.WARN, cycle,
+        Rule.DRAWDOWN,
+        Severity.WARN,
+        cycle,
         f"drawdown {_pct(cycle.drawdown)} % crossed the {_plain(t.drawdown_pct * 100)} % alert threshold "
         f"at equity {_try(cycle.equity_try)} TRY",
-        {"drawdown": _text(cycle.drawdown), "threshold": _text(t.drawdown_pct), "equity_try": _text(cycle.equity_try),
-         "previous_drawdown": None if last is None or last.drawdown is None else _text(last.drawdown)},
+        {
+            "drawdown": _text(cycle.drawdown),
+            "threshold": _text(t.drawdown_pct),
+            "equity_try": _text(cycle.equity_try),
+            "previous_drawdown": None if last is None or last.drawdown is None else _text(last.drawdown),
+        },
     )
 
 

@@ -92,9 +92,18 @@ MAX_ASK_OVER_BID = Decimal(2)
 
 # Column → bound, for sources that check a row by its column names.
 FIELD_BOUNDS: dict[str, Bound] = {
-    "best_bid": PRICE, "best_ask": PRICE, "last": PRICE, "high": PRICE, "low": PRICE, "open": PRICE,
-    "close": PRICE, "high_24h": PRICE, "low_24h": PRICE,
-    "volume": BASE_VOLUME, "quote_volume": QUOTE_VOLUME, "quote_volume_try": QUOTE_VOLUME,
+    "best_bid": PRICE,
+    "best_ask": PRICE,
+    "last": PRICE,
+    "high": PRICE,
+    "low": PRICE,
+    "open": PRICE,
+    "close": PRICE,
+    "high_24h": PRICE,
+    "low_24h": PRICE,
+    "volume": BASE_VOLUME,
+    "quote_volume": QUOTE_VOLUME,
+    "quote_volume_try": QUOTE_VOLUME,
     "daily_change_pct": CHANGE_PCT,
 }
 

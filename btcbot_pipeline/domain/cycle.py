@@ -198,8 +198,13 @@ class _Fold:
                 if mark is not None:
                     marks_now[symbol] = mark
                     bars[symbol] = Bar(
-                        symbol, mark, symbol_snapshot.best_bid, symbol_snapshot.best_ask,
-                        symbol_snapshot.bar_low, symbol_snapshot.bar_high, symbol_snapshot.bar_volume,
+                        symbol,
+                        mark,
+                        symbol_snapshot.best_bid,
+                        symbol_snapshot.best_ask,
+                        symbol_snapshot.bar_low,
+                        symbol_snapshot.bar_high,
+                        symbol_snapshot.bar_volume,
                     )
             else:
                 untradable[symbol] = symbol_snapshot.skip_reason or "unknown"
@@ -208,17 +213,19 @@ class _Fold:
                 untradable[symbol] = "not_in_snapshot"
 
         considered = sorted(set(selection.selected) | set(holdings) | {o.symbol for o in state.oms.open_orders})
-        resolved = self._shared_rules(tuple(
-            resolve_rules(s, by_symbol[s].rules if s in by_symbol else None, params.rules) for s in considered
-        ))
-        mode = self._shared_mode(decide_mode(
-            combine_modes(params.base_mode, risk.mode),
-            kill_switch=params.kill_switch,
-            rules=resolved,
-            policy=params.rules.invalid_metadata_policy,
-            market_degraded=snapshot.degraded_reason,
-            base_reasons=risk.reasons if risk.mode is not Mode.NORMAL or clear is not None else (),
-        ))
+        resolved = self._shared_rules(
+            tuple(resolve_rules(s, by_symbol[s].rules if s in by_symbol else None, params.rules) for s in considered)
+        )
+        mode = self._shared_mode(
+            decide_mode(
+                combine_modes(params.base_mode, risk.mode),
+                kill_switch=params.kill_switch,
+                rules=resolved,
+                policy=params.rules.invalid_metadata_policy,
+                market_degraded=snapshot.degraded_reason,
+                base_reasons=risk.reasons if risk.mode is not Mode.NORMAL or clear is not None else (),
+            )
+        )
         valuation = dict(state.marks)
         valuation.update(marks_now)
         # Open orders (the limit model's resting orders, throttled or retried ones) count
@@ -254,16 +261,26 @@ class _Fold:
                 mode=mode.final,
             )
         simulated = step(
-            oms, cycle_id=cycle_id, cycle_ts=cycle_ts, intents=intents, bars=bars,
+            oms,
+            cycle_id=cycle_id,
+            cycle_ts=cycle_ts,
+            intents=intents,
+            bars=bars,
             # only open orders are measured against what the plan still wants
             wanted=_wanted(plan, holdings, valuation, mode.final) if oms.open_orders else frozenset(),
-            params=params.oms, allow_buys=mode.final.allows_buy,
+            params=params.oms,
+            allow_buys=mode.final.allows_buy,
             cancel_ids=replaced,
         )
         fills = simulated.fills
         after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now, simulated.state)
         decision = decide_with_text(
-            risk, cycle_ts, metrics.equity_try, params.risk, self._limits_text, Mode.NORMAL,
+            risk,
+            cycle_ts,
+            metrics.equity_try,
+            params.risk,
+            self._limits_text,
+            Mode.NORMAL,
             None if clear is None else clear.clear_id,
         )
         return CycleResult(

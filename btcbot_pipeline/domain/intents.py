@@ -75,7 +75,9 @@ class OrderIntent:
         return self.status is IntentStatus.PLANNED
 
 
-def client_order_id(cycle_id: str, symbol: str, side: Side, price: Decimal | None, qty: Decimal | None, reason: str) -> str:
+def client_order_id(
+    cycle_id: str, symbol: str, side: Side, price: Decimal | None, qty: Decimal | None, reason: str
+) -> str:
     """Deterministic client order id (see module docstring)."""
     price_text = canonical(price) if price is not None else ""
     qty_text = canonical(qty) if qty is not None else ""

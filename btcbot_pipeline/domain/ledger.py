@@ -106,7 +106,11 @@ class LedgerState:
             return self
         holdings = dict(self.holdings)
         cash, realized, fees, slippage, turnover = (
-            self.cash_try, self.realized_pnl_try, self.fees_try, self.slippage_try, self.turnover_try
+            self.cash_try,
+            self.realized_pnl_try,
+            self.fees_try,
+            self.slippage_try,
+            self.turnover_try,
         )
         applied = False
         with localcontext(MONEY_CONTEXT):
@@ -121,7 +125,11 @@ class LedgerState:
                         raise LedgerIntegrityError(
                             f"oversell of {fill.symbol}: fill {fill.fill_id} sells {fill.qty}, held {held.qty}"
                         )
-                    released = held.cost_try if fill.qty == held.qty else (held.cost_try * fill.qty / held.qty).quantize(COST_GRID)
+                    released = (
+                        held.cost_try
+                        if fill.qty == held.qty
+                        else (held.cost_try * fill.qty / held.qty).quantize(COST_GRID)
+                    )
                     realized += fill.qty * fill.mark_price_try - released
                     remaining = held.qty - fill.qty
                     if remaining == ZERO:

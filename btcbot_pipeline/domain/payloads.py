@@ -100,7 +100,9 @@ class Shape:
 
 SHAPES: Mapping[type, Shape] = {
     SymbolRules: Shape(omit=frozenset({"out_of_range"})),  # derived from the other rules on load
-    SymbolSnapshot: Shape(omit=frozenset({"bar_low", "bar_high", "bar_volume"})),  # the fill model's, not the market row's
+    SymbolSnapshot: Shape(
+        omit=frozenset({"bar_low", "bar_high", "bar_volume"})
+    ),  # the fill model's, not the market row's
     MarketSnapshot: Shape(omit=frozenset({"symbols"})),  # one row per symbol, apart from the cycle's
     ModeDecision: Shape(rename={"base": "base_mode", "override": "override_mode", "final": "final_mode"}),
     PortfolioPlan: Shape(omit=frozenset({"mode"})),  # the plan payload carries the whole ModeDecision
@@ -150,8 +152,14 @@ class _Writer:
     """The source of one class's encoder or decoder, and the names it refers to."""
 
     def __init__(self) -> None:
-        self.names: dict[str, Any] = {"Decimal": Decimal, "_fmt": format, "_ts": _ts, "parse_ts": parse_ts,
-                                      "_iso": datetime.isoformat, "_from_iso": datetime.fromisoformat}
+        self.names: dict[str, Any] = {
+            "Decimal": Decimal,
+            "_fmt": format,
+            "_ts": _ts,
+            "parse_ts": parse_ts,
+            "_iso": datetime.isoformat,
+            "_from_iso": datetime.fromisoformat,
+        }
         self.depth = 0
         self.iso = False  # the field being written keeps its datetimes in isoformat()
 
@@ -219,7 +227,11 @@ class _Writer:
         if origin in (Mapping, dict):  # read back in key order, whatever order the payload had
             x = self.var()
             value = self.back(x, args[1])
-            return f"dict(sorted({expr}.items()))" if value == x else f"{{k: {value} for k, {x} in sorted({expr}.items())}}"
+            return (
+                f"dict(sorted({expr}.items()))"
+                if value == x
+                else f"{{k: {value} for k, {x} in sorted({expr}.items())}}"
+            )
         if isinstance(hint, type) and issubclass(hint, Enum):
             return f"{self.ref(hint)}({expr})"
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
@@ -235,7 +247,11 @@ class _Writer:
 def _fields(kind: type) -> list[tuple[dataclasses.Field[Any], str, Any]]:
     """The fields a payload holds: each with its key and its resolved type hint."""
     shape, hints = SHAPES.get(kind, _PLAIN), typing.get_type_hints(kind)
-    return [(f, shape.rename.get(f.name, f.name), hints[f.name]) for f in dataclasses.fields(kind) if f.name not in shape.omit]
+    return [
+        (f, shape.rename.get(f.name, f.name), hints[f.name])
+        for f in dataclasses.fields(kind)
+        if f.name not in shape.omit
+    ]
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
@@ -255,7 +271,9 @@ def _encoder(kind: type) -> _Compiled:
         if records:  # a tuple of tuples: one dict per tuple
             (row,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
             x = w.var()
-            cells = ", ".join(f"{k!r}: {w.out(f'{x}[{i}]', a)}" for i, (k, a) in enumerate(zip(records, typing.get_args(row))))
+            cells = ", ".join(
+                f"{k!r}: {w.out(f'{x}[{i}]', a)}" for i, (k, a) in enumerate(zip(records, typing.get_args(row)))
+            )
             expr = f"[{{{cells}}} for {x} in o.{f.name}]"
         else:
             expr = w.out(f"o.{f.name}", hint)
@@ -319,8 +337,12 @@ def universe_payload(selection: UniverseSelection) -> Payload:
 
 def plan_payload(result: CycleResult) -> Payload:
     """The plan with the cycle's id, its whole mode decision and its rules' statistics."""
-    return {**to_payload(result.plan), "cycle_id": result.cycle_id, "mode": to_payload(result.mode),
-            "rules_stats": result.rules_stats}
+    return {
+        **to_payload(result.plan),
+        "cycle_id": result.cycle_id,
+        "mode": to_payload(result.mode),
+        "rules_stats": result.rules_stats,
+    }
 
 
 def intent_payload(i: OrderIntent) -> Payload:

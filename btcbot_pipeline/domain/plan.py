@@ -133,7 +133,12 @@ def _drafts(
 
 
 def _gate(
-    mode: Mode, side: Side, untradable: str | None, mark: Decimal | None, desired: Decimal, minimum: Decimal,
+    mode: Mode,
+    side: Side,
+    untradable: str | None,
+    mark: Decimal | None,
+    desired: Decimal,
+    minimum: Decimal,
     orders_full: bool,
 ) -> str | None:
     """The first gate a draft fails, in order: mode, tradability, a mark, the minimum

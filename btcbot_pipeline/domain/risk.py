@@ -89,7 +89,11 @@ def apply_clear(state: RiskState, clear: RiskClear) -> RiskState:
     """Drop every latch and re-anchor at the last equity seen: the loss so far is accepted."""
     equity = state.last_equity_try
     return replace(
-        state, mode=Mode.NORMAL, latches={}, peak_equity_try=equity, day_start_equity_try=equity,
+        state,
+        mode=Mode.NORMAL,
+        latches={},
+        peak_equity_try=equity,
+        day_start_equity_try=equity,
         reasons=(f"risk_cleared:{clear.clear_id}:{clear.reason}",),
     )
 
@@ -109,7 +113,9 @@ def decide_risk(
 
 def limits_text(limits: RiskLimits) -> str:
     """The limits' part of :attr:`RiskDecision.inputs_hash` (a fold computes it once)."""
-    return "|".join([format(limits.max_drawdown_pct, "f"), format(limits.max_daily_loss_try, "f"), str(limits.cooldown_s)])
+    return "|".join(
+        [format(limits.max_drawdown_pct, "f"), format(limits.max_daily_loss_try, "f"), str(limits.cooldown_s)]
+    )
 
 
 def decide_with_text(
@@ -166,14 +172,19 @@ def decide_with_text(
         last_equity_try=equity_try,
         reasons=tuple(f"risk:{r}" for r in reasons) if reasons else (),
     )
-    previous_latches = (
-        ",".join(f"{k}={utc.iso(v)}" for k, v in sorted(state.latches.items())) if state.latches else ""
-    )
+    previous_latches = ",".join(f"{k}={utc.iso(v)}" for k, v in sorted(state.latches.items())) if state.latches else ""
     digest = hashlib.sha256(
-        "|".join([
-            utc.iso(cycle_ts), format(equity_try, "f"), format(peak, "f"), format(anchor, "f"),
-            limits_hash_text, previous_latches, cleared_by or "",
-        ]).encode()
+        "|".join(
+            [
+                utc.iso(cycle_ts),
+                format(equity_try, "f"),
+                format(peak, "f"),
+                format(anchor, "f"),
+                limits_hash_text,
+                previous_latches,
+                cleared_by or "",
+            ]
+        ).encode()
     ).hexdigest()[:16]
     return RiskDecision(
         cycle_ts=cycle_ts,

@@ -201,7 +201,8 @@ def _normalise(values: list[Decimal | None], *, higher_is_better: bool) -> list[
         return [MISSING_SCORE if v is None else ONE for v in values]
     if len(present) < len(values):
         return [
-            MISSING_SCORE if v is None
+            MISSING_SCORE
+            if v is None
             else ((v - low) / width if higher_is_better else (high - v) / width).quantize(_SCORE_GRID)
             for v in values
         ]
@@ -263,7 +264,13 @@ def _select(snapshot: MarketSnapshot, screen: _Screen, memo: _ReturnsMemo | None
     w_liquidity, w_spread, w_volatility = screen.weights.liquidity, screen.weights.spread, screen.weights.volatility
     ranked = [
         ScoredSymbol(
-            s.symbol, volume, spread, vol, liquidity, spread_score, vol_score,
+            s.symbol,
+            volume,
+            spread,
+            vol,
+            liquidity,
+            spread_score,
+            vol_score,
             (w_liquidity * liquidity + w_spread * spread_score + w_volatility * vol_score).quantize(_SCORE_GRID),
         )
         for s, volume, spread, vol, liquidity, spread_score, vol_score in zip(

@@ -250,7 +250,9 @@ def market_frame(rows: Any, gp: GateParams, cycles: Any = ()) -> Frame:
     max_age = p.max_data_age_s
     f.set("fresh", [not ti or (s is not None and s <= max_age) for ti, s in zip(t, f.col("staleness_s"))])
     max_spread = p.universe.max_spread_bps
-    f.set("spread_within_bound", [not ti or (s is not None and s <= max_spread) for ti, s in zip(t, f.col("spread_bps"))])
+    f.set(
+        "spread_within_bound", [not ti or (s is not None and s <= max_spread) for ti, s in zip(t, f.col("spread_bps"))]
+    )
     f.set("reason_matches_tradable", [ti == (s is None) for ti, s in zip(t, skip)])
     usable_flags = [True] * f.n
     if p.rules.invalid_metadata_policy is InvalidMetadataPolicy.SKIP_SYMBOL:
@@ -268,8 +270,16 @@ def market_frame(rows: Any, gp: GateParams, cycles: Any = ()) -> Frame:
     return f
 
 
-RULE_COLUMNS = ("symbol", "has_rules", "tick_size", "lot_size", "min_notional_try", "price_scale", "quantity_scale",
-                "exchange_status")
+RULE_COLUMNS = (
+    "symbol",
+    "has_rules",
+    "tick_size",
+    "lot_size",
+    "min_notional_try",
+    "price_scale",
+    "quantity_scale",
+    "exchange_status",
+)
 
 
 def _row_rules(r: Record) -> SymbolRules | None:
@@ -277,8 +287,13 @@ def _row_rules(r: Record) -> SymbolRules | None:
     if not r.get("has_rules"):
         return None
     return SymbolRules(
-        symbol=r["symbol"], tick_size=r["tick_size"], lot_size=r["lot_size"], min_notional_try=r["min_notional_try"],
-        price_scale=r["price_scale"], quantity_scale=r["quantity_scale"], status=r["exchange_status"],
+        symbol=r["symbol"],
+        tick_size=r["tick_size"],
+        lot_size=r["lot_size"],
+        min_notional_try=r["min_notional_try"],
+        price_scale=r["price_scale"],
+        quantity_scale=r["quantity_scale"],
+        status=r["exchange_status"],
     )
 
 
@@ -301,8 +316,10 @@ def universe_frame(rows: Any, gp: GateParams) -> Frame:
     f.set("size_within_limit", [n <= u.size for n in n_selected])
     f.set("ranked_in_order", ordered_flags)
     sel = [bool(v) for v in selected]
-    f.set("symbol_allowed", [not s or ((not u.whitelist or sym in u.whitelist) and sym not in u.blacklist)
-                             for s, sym in zip(sel, symbol)])
+    f.set(
+        "symbol_allowed",
+        [not s or ((not u.whitelist or sym in u.whitelist) and sym not in u.blacklist) for s, sym in zip(sel, symbol)],
+    )
     f.set("selected_is_top_ranked", [not s or (r is not None and r <= u.size) for s, r in zip(sel, rank)])
     f.set("rejected_has_reason", [r is not None or bool(why) for r, why in zip(rank, f.col("reject_reason"))])
     return f
@@ -332,13 +349,17 @@ def plan_frame(actions: Any, plans: Any, gp: GateParams) -> Frame:
     # Only a BUY adds exposure: a SELL that unwinds an oversized position (opened from
     # real balances, or before the cap was lowered) may exceed the per-symbol cap.
     cap = pol.max_position_notional_try
-    f.set("notional_within_symbol_cap", [not (st == "PLANNED" and sd == "BUY") or (n or ZERO) <= cap
-                                         for st, sd, n in zip(status, side, notional)])
+    f.set(
+        "notional_within_symbol_cap",
+        [not (st == "PLANNED" and sd == "BUY") or (n or ZERO) <= cap for st, sd, n in zip(status, side, notional)],
+    )
     f.set("skipped_has_reason", [st != "SKIPPED" or bool(why) for st, why in zip(status, f.col("skip_reason"))])
     return f
 
 
-def intents_frame(intents: Any, plans: Any, rules: Mapping[tuple[datetime, str], EffectiveRules], gp: GateParams) -> Frame:
+def intents_frame(
+    intents: Any, plans: Any, rules: Mapping[tuple[datetime, str], EffectiveRules], gp: GateParams
+) -> Frame:
     """``order_intents`` rows with the intents gate's flags; ``rules`` are the effective
     rules each cycle quantised with, by ``(cycle_ts, symbol)``."""
     f = Frame.of("order_intents", intents)
@@ -347,7 +368,13 @@ def intents_frame(intents: Any, plans: Any, rules: Mapping[tuple[datetime, str],
     p_mode, p_cash, p_target = p.col("final_mode"), p.col("cash_try"), p.col("cash_target_try")
     ex = gp.cycle.execution
     slip, fee = bps_factor(ex.slippage_bps), bps_factor(ex.fees_bps)
-    side, status, qty, mark, price = f.col("side"), f.col("status"), f.col("qty"), f.col("mark_price_try"), f.col("price_try")
+    side, status, qty, mark, price = (
+        f.col("side"),
+        f.col("status"),
+        f.col("qty"),
+        f.col("mark_price_try"),
+        f.col("price_try"),
+    )
     order_flags, after, respected, allowed = [True] * f.n, [ZERO] * f.n, [True] * f.n, [True] * f.n
     for ts, idx in f.groups().items():
         k = plan_by_ts.get(ts)
@@ -399,12 +426,19 @@ def fills_frame(rows: Any, gp: GateParams, orders: Any = ()) -> Frame:
     limits = dict(zip(zip(o.col("cycle_ts"), o.col("client_order_id")), o.col("price_try")))
     f.set("fee_non_negative", [v is not None and v >= ZERO for v in f.col("fee_try")])
     marks, prices = f.col("mark_price_try"), f.col("fill_price_try")
-    f.set("price_within_slippage", [not seed or (m is not None and pr is not None and abs(pr - m) <= m * slip)
-                                    for m, pr in zip(marks, prices)])
+    f.set(
+        "price_within_slippage",
+        [not seed or (m is not None and pr is not None and abs(pr - m) <= m * slip) for m, pr in zip(marks, prices)],
+    )
     limit = [limits.get(k) for k in zip(f.col("cycle_ts"), f.col("client_order_id"))]
     f.set("limit_price_try", limit)
-    f.set("price_within_limit", [seed or (lim is not None and pr is not None and (pr <= lim if sd == "BUY" else pr >= lim))
-                                 for lim, pr, sd in zip(limit, prices, f.col("side"))])
+    f.set(
+        "price_within_limit",
+        [
+            seed or (lim is not None and pr is not None and (pr <= lim if sd == "BUY" else pr >= lim))
+            for lim, pr, sd in zip(limit, prices, f.col("side"))
+        ],
+    )
     return f
 
 
@@ -443,8 +477,16 @@ def ledger_frame(metrics: Any, positions: Any, gp: GateParams) -> Frame:
     net, fees, slip = f.col("net_pnl_try"), f.col("fees_try"), f.col("slippage_try")
     equity, start, cash = f.col("equity_try"), f.col("start_capital_try"), f.col("cash_try")
     drawdown, gaps = f.col("max_drawdown"), f.col("gap_cycles")
-    flags: dict[str, list[bool]] = {k: [True] * f.n for k in (
-        "gross_identity", "net_identity", "equity_identity", "drawdown_in_unit_interval", "no_negative_position")}
+    flags: dict[str, list[bool]] = {
+        k: [True] * f.n
+        for k in (
+            "gross_identity",
+            "net_identity",
+            "equity_identity",
+            "drawdown_in_unit_interval",
+            "no_negative_position",
+        )
+    }
     with localcontext(MONEY_CONTEXT):
         for i, ts in enumerate(f.col("cycle_ts")):
             mine = held.get(ts, [])
@@ -461,7 +503,14 @@ def ledger_frame(metrics: Any, positions: Any, gp: GateParams) -> Frame:
     return f
 
 
-CHAIN_COLUMNS = ("cycle_ts", "cycle_id", "carried_from", "opening_digest", "previous_cycle_id", "previous_closing_digest")
+CHAIN_COLUMNS = (
+    "cycle_ts",
+    "cycle_id",
+    "carried_from",
+    "opening_digest",
+    "previous_cycle_id",
+    "previous_closing_digest",
+)
 
 
 def chain_frame(links: Sequence[Sequence[Any]]) -> Frame:
@@ -469,23 +518,39 @@ def chain_frame(links: Sequence[Sequence[Any]]) -> Frame:
     cycle must name the cycle just before it in the book and open from the digest of the
     state that cycle closed with; only the book's first cycle opens (from nothing)."""
     links = list(links)
-    f = Frame({k: list(v) for k, v in zip(CHAIN_COLUMNS, zip(*links))} if links else {k: [] for k in CHAIN_COLUMNS},
-              len(links))
-    f.set("starts_from_previous_cycle", [
-        carried == prev_id and opening == prev_digest
-        for carried, opening, prev_id, prev_digest in zip(
-            f.col("carried_from"), f.col("opening_digest"), f.col("previous_cycle_id"), f.col("previous_closing_digest"))
-    ])
+    f = Frame(
+        {k: list(v) for k, v in zip(CHAIN_COLUMNS, zip(*links))} if links else {k: [] for k in CHAIN_COLUMNS},
+        len(links),
+    )
+    f.set(
+        "starts_from_previous_cycle",
+        [
+            carried == prev_id and opening == prev_digest
+            for carried, opening, prev_id, prev_digest in zip(
+                f.col("carried_from"),
+                f.col("opening_digest"),
+                f.col("previous_cycle_id"),
+                f.col("previous_closing_digest"),
+            )
+        ],
+    )
     f.set("symbol", [None] * f.n)
     return f
 
 
 def trace_frame(rows: Any, gp: GateParams) -> Frame:
     f = Frame.of("cycle_trace", rows)
-    f.set("final_not_looser_than_base", [Mode(final).rank >= Mode(base).rank
-                                         for base, final in zip(f.col("base_mode"), f.col("final_mode"))])
-    f.set("skipped_has_reason", [all(d["reason"] for d in json.loads(text) if d["status"] == "SKIPPED")
-                                 for text in f.col("order_decisions_json")])
+    f.set(
+        "final_not_looser_than_base",
+        [Mode(final).rank >= Mode(base).rank for base, final in zip(f.col("base_mode"), f.col("final_mode"))],
+    )
+    f.set(
+        "skipped_has_reason",
+        [
+            all(d["reason"] for d in json.loads(text) if d["status"] == "SKIPPED")
+            for text in f.col("order_decisions_json")
+        ],
+    )
     f.set("symbol", [None] * f.n)
     return f
 
@@ -507,17 +572,36 @@ MARKET_SUITE = Suite(
     (
         Expect("symbol_present", "not_null", ("symbol",)),
         Expect("one_row_per_symbol", "unique", ("cycle_ts", "symbol")),
-        _flag("excluded_share_ok", "excluded_share", "skip_reason", description="share of candidates excluded <= STAGE7_MAX_EXCLUDED_SHARE"),
+        _flag(
+            "excluded_share_ok",
+            "excluded_share",
+            "skip_reason",
+            description="share of candidates excluded <= STAGE7_MAX_EXCLUDED_SHARE",
+        ),
         _flag("prices_positive", "best_bid", "best_ask", description="tradable: bid, ask, mark > 0"),
         _flag("bid_le_ask", "best_bid", "best_ask", description="tradable: bid <= ask"),
         _flag("volume_non_negative", "quote_volume_try"),
         _flag("fresh", "staleness_s", description="tradable: staleness <= STAGE7_MAX_DATA_AGE_SEC"),
-        _flag("rules_usable", "tick_size", "lot_size", "exchange_status", description="tradable: rules present and valid"),
-        _flag("spread_within_bound", "spread_bps", severity=WARN, description="tradable: spread <= STAGE7_MAX_SPREAD_BPS"),
+        _flag(
+            "rules_usable", "tick_size", "lot_size", "exchange_status", description="tradable: rules present and valid"
+        ),
+        _flag(
+            "spread_within_bound", "spread_bps", severity=WARN, description="tradable: spread <= STAGE7_MAX_SPREAD_BPS"
+        ),
         _flag("reason_matches_tradable", "tradable", "skip_reason", severity=WARN),
     ),
-    columns=_cols("market_snapshot", "excluded_share", "excluded_share_ok", "prices_positive", "bid_le_ask",
-                  "volume_non_negative", "fresh", "rules_usable", "spread_within_bound", "reason_matches_tradable"),
+    columns=_cols(
+        "market_snapshot",
+        "excluded_share",
+        "excluded_share_ok",
+        "prices_positive",
+        "bid_le_ask",
+        "volume_non_negative",
+        "fresh",
+        "rules_usable",
+        "spread_within_bound",
+        "reason_matches_tradable",
+    ),
 )
 
 UNIVERSE_SUITE = Suite(
@@ -531,8 +615,15 @@ UNIVERSE_SUITE = Suite(
         _flag("selected_is_top_ranked", "rank"),
         _flag("rejected_has_reason", "reject_reason", severity=WARN),
     ),
-    columns=_cols("universe", "n_selected", "size_within_limit", "symbol_allowed", "ranked_in_order",
-                  "selected_is_top_ranked", "rejected_has_reason"),
+    columns=_cols(
+        "universe",
+        "n_selected",
+        "size_within_limit",
+        "symbol_allowed",
+        "ranked_in_order",
+        "selected_is_top_ranked",
+        "rejected_has_reason",
+    ),
 )
 
 PLAN_SUITE = Suite(
@@ -547,8 +638,15 @@ PLAN_SUITE = Suite(
         _flag("buy_allowed_by_mode", "side", "status"),
         _flag("skipped_has_reason", "status", "skip_reason"),
     ),
-    columns=_cols("plan_actions", "sell_before_buy", "cycle_notional_try", "cycle_notional_within_cap",
-                  "buy_allowed_by_mode", "notional_within_symbol_cap", "skipped_has_reason"),
+    columns=_cols(
+        "plan_actions",
+        "sell_before_buy",
+        "cycle_notional_try",
+        "cycle_notional_within_cap",
+        "buy_allowed_by_mode",
+        "notional_within_symbol_cap",
+        "skipped_has_reason",
+    ),
 )
 
 INTENTS_SUITE = Suite(
@@ -565,9 +663,17 @@ INTENTS_SUITE = Suite(
         _flag("buy_allowed_by_mode", "side", "status"),
         _flag("skipped_has_reason", "status", "skip_reason"),
     ),
-    columns=_cols("order_intents", "sell_before_buy", "cash_after_buys_try", "cash_target_respected",
-                  "buy_allowed_by_mode", "price_on_tick_grid", "qty_on_lot_grid", "notional_at_least_min",
-                  "skipped_has_reason"),
+    columns=_cols(
+        "order_intents",
+        "sell_before_buy",
+        "cash_after_buys_try",
+        "cash_target_respected",
+        "buy_allowed_by_mode",
+        "price_on_tick_grid",
+        "qty_on_lot_grid",
+        "notional_at_least_min",
+        "skipped_has_reason",
+    ),
 )
 
 FILLS_SUITE = Suite(
@@ -576,10 +682,19 @@ FILLS_SUITE = Suite(
     (
         Expect("fill_id_unique", "unique", ("fill_id",)),
         _flag("fee_non_negative", "fee_try"),
-        _flag("price_within_slippage", "fill_price_try", "mark_price_try",
-              description="seed fill model: the fill price is the mark ± STAGE7_SLIPPAGE_BPS"),
-        _flag("price_within_limit", "side", "fill_price_try", "limit_price_try",
-              description="limit fill model: a BUY never fills above its limit, a SELL never below"),
+        _flag(
+            "price_within_slippage",
+            "fill_price_try",
+            "mark_price_try",
+            description="seed fill model: the fill price is the mark ± STAGE7_SLIPPAGE_BPS",
+        ),
+        _flag(
+            "price_within_limit",
+            "side",
+            "fill_price_try",
+            "limit_price_try",
+            description="limit fill model: a BUY never fills above its limit, a SELL never below",
+        ),
     ),
     columns=_cols("fills", "fee_non_negative", "price_within_slippage", "limit_price_try", "price_within_limit"),
 )
@@ -589,8 +704,14 @@ ORDER_EVENTS_SUITE = Suite(
     "simulated_fills",
     (
         Expect("event_id_unique", "unique", ("event_id",)),
-        _flag("event_sequence_legal", "client_order_id", "seq", "event_type", "status_after",
-              description="each order's events are numbered without a gap and move it only as the state machine allows"),
+        _flag(
+            "event_sequence_legal",
+            "client_order_id",
+            "seq",
+            "event_type",
+            "status_after",
+            description="each order's events are numbered without a gap and move it only as the state machine allows",
+        ),
     ),
     key=("cycle_ts", "client_order_id"),
     columns=_cols("order_events", "event_sequence_legal", "symbol"),
@@ -606,11 +727,24 @@ LEDGER_SUITE = Suite(
         _flag("equity_identity", "equity_try", "cash_try", "positions_value_try"),
         _flag("drawdown_in_unit_interval", "max_drawdown"),
         _flag("no_negative_position", "cash_try"),
-        _flag("no_missing_cycles", "gap_cycles", "carried_from", severity=WARN,
-              description="the ledger carried over from the cycle just before (gap_cycles = 0)"),
+        _flag(
+            "no_missing_cycles",
+            "gap_cycles",
+            "carried_from",
+            severity=WARN,
+            description="the ledger carried over from the cycle just before (gap_cycles = 0)",
+        ),
     ),
-    columns=_cols("ledger_metrics", "gross_identity", "net_identity", "equity_identity", "drawdown_in_unit_interval",
-                  "no_negative_position", "no_missing_cycles", "symbol"),
+    columns=_cols(
+        "ledger_metrics",
+        "gross_identity",
+        "net_identity",
+        "equity_identity",
+        "drawdown_in_unit_interval",
+        "no_negative_position",
+        "no_missing_cycles",
+        "symbol",
+    ),
 )
 
 # Over the book, not the run's rows: the window's cycles and the first cycle after it.
@@ -618,10 +752,16 @@ CHAIN_SUITE = Suite(
     "ledger_chain_gate",
     "ledger_snapshot",
     (
-        _flag("starts_from_previous_cycle", "cycle_id", "carried_from", "previous_cycle_id", "opening_digest",
-              "previous_closing_digest",
-              description="each cycle opens from the state the book's previous cycle closed with (its id and state "
-                          "digest); only the book's first cycle opens from nothing, so the book opens once"),
+        _flag(
+            "starts_from_previous_cycle",
+            "cycle_id",
+            "carried_from",
+            "previous_cycle_id",
+            "opening_digest",
+            "previous_closing_digest",
+            description="each cycle opens from the state the book's previous cycle closed with (its id and state "
+            "digest); only the book's first cycle opens from nothing, so the book opens once",
+        ),
     ),
     columns=(*CHAIN_COLUMNS, "starts_from_previous_cycle", "symbol"),
 )
@@ -640,7 +780,14 @@ TRACE_SUITE = Suite(
 SUITES = {
     s.name: s
     for s in (
-        MARKET_SUITE, UNIVERSE_SUITE, PLAN_SUITE, INTENTS_SUITE, FILLS_SUITE, ORDER_EVENTS_SUITE, LEDGER_SUITE, CHAIN_SUITE,
+        MARKET_SUITE,
+        UNIVERSE_SUITE,
+        PLAN_SUITE,
+        INTENTS_SUITE,
+        FILLS_SUITE,
+        ORDER_EVENTS_SUITE,
+        LEDGER_SUITE,
+        CHAIN_SUITE,
         TRACE_SUITE,
     )
 }
@@ -722,9 +869,16 @@ def with_rows(result: GateResult, frame: Any) -> GateResult:
     f = Frame.of(None, frame)
     by_name = {e.name: e for e in result.suite.expectations}
     failures = tuple(
-        x if x.rows or by_name[x.expectation].kind == "min_rows"
-        else Failure(x.expectation, x.ge_type, x.column, x.severity, x.observed,
-                     failure_rows(result.suite, by_name[x.expectation], f))
+        x
+        if x.rows or by_name[x.expectation].kind == "min_rows"
+        else Failure(
+            x.expectation,
+            x.ge_type,
+            x.column,
+            x.severity,
+            x.observed,
+            failure_rows(result.suite, by_name[x.expectation], f),
+        )
         for x in result.failures
     )
     return GateResult(result.suite, failures, result.evaluated)

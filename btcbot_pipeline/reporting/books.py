@@ -27,8 +27,16 @@ from btcbot_pipeline.settings import BotSettings
 from btcbot_pipeline.storage.book import naive_utc
 
 __all__ = [
-    "BookAccessError", "BookLockedError", "BookNotFoundError", "ReportingError", "access_error", "attach_books", "has_table",
-    "open_book", "resolve_book", "window_sql",
+    "BookAccessError",
+    "BookLockedError",
+    "BookNotFoundError",
+    "ReportingError",
+    "access_error",
+    "attach_books",
+    "has_table",
+    "open_book",
+    "resolve_book",
+    "window_sql",
 ]
 
 BOOK_SUFFIX = ".duckdb"
@@ -53,7 +61,9 @@ def resolve_book(name_or_path: str, settings: BotSettings) -> Path:
     in_backtests = Path(settings.backtest_dir) / file_name
     if in_backtests.is_file():
         return in_backtests
-    raise BookNotFoundError(f"no book {name_or_path!r}: neither the file {given} nor the backtest {in_backtests} exists")
+    raise BookNotFoundError(
+        f"no book {name_or_path!r}: neither the file {given} nor the backtest {in_backtests} exists"
+    )
 
 
 def access_error(path: Path, exc: duckdb.Error) -> BookAccessError:

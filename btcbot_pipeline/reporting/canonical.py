@@ -154,14 +154,17 @@ def table_view(
     declared = tuple(c for c in TABLES[table] if c[0] not in run_only)
     names = tuple(name for name, _ in declared)
     stored = {
-        r[0] for r in con.execute(
+        r[0]
+        for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_schema = 'main' AND table_name = ?",
             [catalog, table],
         ).fetchall()
     }
     if not stored:  # absent: an empty relation of the same shape
         nulls = ", ".join(f'NULL::VARCHAR AS "{n}"' for n in names)
-        return TableView(table, False, names, f"SELECT NULL::TIMESTAMP AS _cycle, NULL::BIGINT AS _seq, {nulls} WHERE FALSE", ())
+        return TableView(
+            table, False, names, f"SELECT NULL::TIMESTAMP AS _cycle, NULL::BIGINT AS _seq, {nulls} WHERE FALSE", ()
+        )
     keys = [f'"{k}"' for k in TABLE_KEYS[table] if k in stored] + ["rowid"]
     values = ", ".join(f'{_value_sql(n, t, n in stored, raw_json)} AS "{n}"' for n, t in declared)
     sql = (

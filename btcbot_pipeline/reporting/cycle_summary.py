@@ -47,7 +47,10 @@ def cycle_summary(book: Book, cycle_ts: datetime, settings: BotSettings | None =
             return stopped
         raise ReportError(f"no cycle trace for {utc.iso(cycle_ts)}: materialize that partition first")
     cycle_id, mode, universe, summary, decisions, ledger, market = (rows[0][0], *map(json.loads, rows[0][1:]))
-    fills = book.query("SELECT count(*), coalesce(sum(fee_try), 0), coalesce(sum(notional_try), 0) FROM fills WHERE cycle_ts = ?", [naive_utc(cycle_ts)])[0]
+    fills = book.query(
+        "SELECT count(*), coalesce(sum(fee_try), 0), coalesce(sum(notional_try), 0) FROM fills WHERE cycle_ts = ?",
+        [naive_utc(cycle_ts)],
+    )[0]
     lines = [
         f"cycle {cycle_id} ({utc.minute_text(cycle_ts)} UTC)",
         f"  mode            base {mode['base_mode']} → final {mode['final_mode']}"
@@ -106,7 +109,10 @@ def orders_text(book: Book, cycle_ts: datetime) -> str:
         " ORDER BY status, symbol, side",
         [naive_utc(cycle_ts)],
     )
-    lines += [f"                    {status} {side} {symbol}: {reason or 'no reason'}" for status, symbol, side, reason in ended]
+    lines += [
+        f"                    {status} {side} {symbol}: {reason or 'no reason'}"
+        for status, symbol, side, reason in ended
+    ]
     return "\n".join(lines)
 
 
@@ -138,7 +144,8 @@ def risk_decision_text(book: Book, cycle_ts: datetime) -> str | None:
     if not book.has_table("risk_decisions"):
         return None
     rows = book.query(
-        "SELECT mode, reasons_json, cooldown_until, cleared_by FROM risk_decisions WHERE cycle_ts = ?", [naive_utc(cycle_ts)]
+        "SELECT mode, reasons_json, cooldown_until, cleared_by FROM risk_decisions WHERE cycle_ts = ?",
+        [naive_utc(cycle_ts)],
     )
     if not rows:
         return None

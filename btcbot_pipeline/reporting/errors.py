@@ -1,9 +1,9 @@
 """The reporting errors (no DuckDB import, so the CLI can catch them cheaply)::
 
-    ReportingError               nothing to report or compare (empty window, …)
-     └── BookAccessError          the book cannot be read (not a DuckDB file, …)
-          ├── BookNotFoundError   neither the path nor the backtest name exists
-          └── BookLockedError     another process holds the write lock
+ReportingError               nothing to report or compare (empty window, …)
+ └── BookAccessError          the book cannot be read (not a DuckDB file, …)
+      ├── BookNotFoundError   neither the path nor the backtest name exists
+      └── BookLockedError     another process holds the write lock
 """
 
 from __future__ import annotations

@@ -52,17 +52,26 @@ def export_book(book: Path, out_dir: Path, file_format: str, *, force: bool = Fa
     _check_out(out_dir, force)
     exported = []
     with open_book(book) as con:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
-        ).fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
+            ).fetchall()
+        ]
         for table in tables:
-            columns = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?", [table]
-            ).fetchall()}
+            columns = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
+                    [table],
+                ).fetchall()
+            }
             order = "cycle_ts, rowid" if "cycle_ts" in columns else "rowid"
             target = out_dir / f"{table}.{file_format}"
             quoted = str(target).replace("'", "''")
-            found = con.execute(f"COPY (SELECT * FROM \"{table}\" ORDER BY {order}) TO '{quoted}' ({_COPY_OPTIONS[file_format]})").fetchone()
+            found = con.execute(
+                f"COPY (SELECT * FROM \"{table}\" ORDER BY {order}) TO '{quoted}' ({_COPY_OPTIONS[file_format]})"
+            ).fetchone()
             exported.append(ExportedTable(table, int(found[0]) if found else 0, target))
     return exported
 
@@ -76,8 +85,10 @@ def _check_out(out_dir: Path, force: bool) -> None:
         present = sorted(p.name for p in out_dir.iterdir())
         if present:
             shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
-            raise ReportingError(f"--out {out_dir} already holds {len(present)} file(s) ({shown}): pass --force to "
-                                 "overwrite them, or name a new folder")
+            raise ReportingError(
+                f"--out {out_dir} already holds {len(present)} file(s) ({shown}): pass --force to "
+                "overwrite them, or name a new folder"
+            )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / ".btcbot-export-probe"

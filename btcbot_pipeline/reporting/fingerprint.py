@@ -63,7 +63,9 @@ class Fingerprint:
     tables: tuple[TableDigest, ...]
 
     def text(self) -> str:
-        span = "no cycles" if self.first_cycle is None else f"{_cycle(self.first_cycle)} … {_cycle(self.last_cycle)} UTC"
+        span = (
+            "no cycles" if self.first_cycle is None else f"{_cycle(self.first_cycle)} … {_cycle(self.last_cycle)} UTC"
+        )
         lines = [
             f"book     {self.path}",
             f"window   {_window_text(self.start, self.end)}",
@@ -102,8 +104,10 @@ def _digest(con: duckdb.DuckDBPyConnection, view: TableView) -> TableDigest:
 def _cycles_sql(con: duckdb.DuckDBPyConnection, catalog: str, where: str, params: list[Any]) -> tuple[str, list[Any]]:
     """Distinct cycle times with output rows in ``catalog`` (the union over the output tables)."""
     present = [
-        r[0] for r in con.execute(
-            "SELECT DISTINCT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main'", [catalog]
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main'",
+            [catalog],
         ).fetchall()
     ]
     parts = [f"SELECT cycle_ts FROM {catalog}.main.{t} WHERE {where}" for t in OUTPUT_TABLES if t in present]
@@ -112,7 +116,9 @@ def _cycles_sql(con: duckdb.DuckDBPyConnection, catalog: str, where: str, params
     return " UNION ".join(parts), params * len(parts)
 
 
-def _cycle_span(con: duckdb.DuckDBPyConnection, catalog: str, where: str, params: list[Any]) -> tuple[int, datetime | None, datetime | None]:
+def _cycle_span(
+    con: duckdb.DuckDBPyConnection, catalog: str, where: str, params: list[Any]
+) -> tuple[int, datetime | None, datetime | None]:
     sql, all_params = _cycles_sql(con, catalog, where, params)
     found = con.execute(f"SELECT count(*), min(cycle_ts), max(cycle_ts) FROM ({sql})", all_params).fetchone()
     assert found is not None
@@ -175,7 +181,11 @@ class Parity:
         else:
             where = f" at {d.path}" if d.path else ""
             also = f" (also differ: {', '.join(d.also)})" if d.also else ""
-            lines += [f"  {d.table} row {d.row} ({d.key}), column {d.column}{where}{also}", f"    A {_show(d.value_a)}", f"    B {_show(d.value_b)}"]
+            lines += [
+                f"  {d.table} row {d.row} ({d.key}), column {d.column}{where}{also}",
+                f"    A {_show(d.value_a)}",
+                f"    B {_show(d.value_b)}",
+            ]
         if self.only_in_a or self.only_in_b:
             lines.append(f"  cycles only in A: {self.only_in_a}, only in B: {self.only_in_b}")
         if self.differing_rows:
@@ -197,9 +207,13 @@ def compare_books(path_a: Path, path_b: Path, start: datetime | None = None, end
         cycles_a = _cycle_span(con, "a", where, params)[0]
         cycles_b = _cycle_span(con, "b", where, params)[0]
         if cycles_a == 0 and cycles_b == 0:
-            raise ReportingError(f"neither book has a cycle in the window {_window_text(start, end)}: nothing to compare")
+            raise ReportingError(
+                f"neither book has a cycle in the window {_window_text(start, end)}: nothing to compare"
+            )
         missing, only_a, only_b = _missing_cycle(con, where, params)
-        candidates: list[tuple[datetime, int, Difference]] = [] if missing is None else [(missing.cycle_ts, -1, missing)]
+        candidates: list[tuple[datetime, int, Difference]] = (
+            [] if missing is None else [(missing.cycle_ts, -1, missing)]
+        )
         differing: dict[str, int] = {}
         for rank, table in enumerate(OUTPUT_TABLES):
             count, first = _table_difference(con, table, where, params)
@@ -229,7 +243,9 @@ def _missing_cycle(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]
     return Difference(cycle_ts=ts, missing_in=lacking), int(only_a), int(only_b)
 
 
-def _table_difference(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list[Any]) -> tuple[int, Difference | None]:
+def _table_difference(
+    con: duckdb.DuckDBPyConnection, table: str, where: str, params: list[Any]
+) -> tuple[int, Difference | None]:
     """How many rows of ``table`` differ, and the first of them."""
     view_a = table_view(con, "a", table, where, params, raw_json=True)
     view_b = table_view(con, "b", table, where, params, raw_json=True)
@@ -251,7 +267,9 @@ def _table_difference(con: duckdb.DuckDBPyConnection, table: str, where: str, pa
     side = "a" if in_a else "b"
     key = ", ".join(f"{k}={values[f'{side}.{k}']}" for k in TABLE_KEYS[table]) or "the cycle's row"
     if not (in_a and in_b):
-        return int(count), Difference(cycle_ts=cycle_ts, table=table, row=int(seq), key=key, only_in="A" if in_a else "B")
+        return int(count), Difference(
+            cycle_ts=cycle_ts, table=table, row=int(seq), key=key, only_in="A" if in_a else "B"
+        )
     found_columns = []
     for column in columns:
         path, shown_a, shown_b = first_difference(column, values[f"a.{column}"], values[f"b.{column}"])
@@ -262,7 +280,14 @@ def _table_difference(con: duckdb.DuckDBPyConnection, table: str, where: str, pa
     found_columns.sort(key=lambda f: f[0].endswith("_id"))
     column, path, shown_a, shown_b = found_columns[0]
     return int(count), Difference(
-        cycle_ts=cycle_ts, table=table, row=int(seq), key=key, column=column, path=path, value_a=shown_a, value_b=shown_b,
+        cycle_ts=cycle_ts,
+        table=table,
+        row=int(seq),
+        key=key,
+        column=column,
+        path=path,
+        value_a=shown_a,
+        value_b=shown_b,
         also=tuple(f[0] for f in found_columns[1:]),
     )
 
@@ -277,7 +302,9 @@ def _differs(column: str) -> str:
 
 def _check_window(start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and start >= end:
-        raise ReportingError(f"empty window: --start {utc.minute_text(start)} is not before --end {utc.minute_text(end)}")
+        raise ReportingError(
+            f"empty window: --start {utc.minute_text(start)} is not before --end {utc.minute_text(end)}"
+        )
 
 
 def _window_text(start: datetime | None, end: datetime | None) -> str:

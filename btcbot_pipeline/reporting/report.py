@@ -35,8 +35,16 @@ _CENT = Decimal("0.01")
 _HUNDRED = Decimal(100)
 # book_info fields shown, in this order (params_json is long: params_hash stands for it).
 INFO_FIELDS = (
-    "name", "kind", "source", "dataset_path", "dataset_fingerprint", "params_hash", "code_version", "created_at",
-    "window_start", "window_end",
+    "name",
+    "kind",
+    "source",
+    "dataset_path",
+    "dataset_fingerprint",
+    "params_hash",
+    "code_version",
+    "created_at",
+    "window_start",
+    "window_end",
 )
 
 
@@ -120,7 +128,10 @@ class BacktestReport:
         out += [_line(f"  intents skipped: {reason}", "{}", (n, COUNT)) for reason, n in self.intent_skips.items()]
         out.append(_line("plan actions skipped", "{}", (sum(self.plan_skips.values()), COUNT)))
         out += [_line(f"  plan skipped: {reason}", "{}", (n, COUNT)) for reason, n in self.plan_skips.items()]
-        out += [_line(f"mode {mode}", "{} ({})", (n, COUNT), (Decimal(n) / traced * _HUNDRED, PCT)) for mode, n in self.modes.items()]
+        out += [
+            _line(f"mode {mode}", "{} ({})", (n, COUNT), (Decimal(n) / traced * _HUNDRED, PCT))
+            for mode, n in self.modes.items()
+        ]
         out += [
             _line("mode changes", "{}", (self.mode_changes, COUNT)),
             _line("gate failures", "{} in {} cycles", (self.gate_failures, COUNT), (self.gated_cycles, COUNT)),
@@ -155,7 +166,11 @@ def build_report(con: duckdb.DuckDBPyConnection, *, label: str | None = None) ->
     curve = EquityCurve(tuple(r[0] for r in ledger), tuple(r[1] for r in ledger), start_capital)
     turnover = _scalar(con, "fills", "SELECT coalesce(sum(notional_try), 0) FROM fills", Decimal(0))
     modes, finals = _modes(con), _final_modes(con)
-    gates = con.execute("SELECT count(*), count(DISTINCT cycle_ts) FROM gate_failures").fetchone() if has_table(con, "gate_failures") else (0, 0)
+    gates = (
+        con.execute("SELECT count(*), count(DISTINCT cycle_ts) FROM gate_failures").fetchone()
+        if has_table(con, "gate_failures")
+        else (0, 0)
+    )
     assert gates is not None
     return BacktestReport(
         label=label or info.get("name") or "book",
@@ -221,7 +236,9 @@ def _final_modes(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _modes(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     if not has_table(con, "cycle_trace"):
         return []
-    rows = con.execute("SELECT final_mode, count(*) AS n FROM cycle_trace GROUP BY final_mode ORDER BY n DESC, final_mode").fetchall()
+    rows = con.execute(
+        "SELECT final_mode, count(*) AS n FROM cycle_trace GROUP BY final_mode ORDER BY n DESC, final_mode"
+    ).fetchall()
     return [(mode, int(n)) for mode, n in rows]
 
 
@@ -234,7 +251,9 @@ def _book_info(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     if row is None:
         return {}
     names = [d[0] for d in cursor.description]
-    return {n: (utc.iso(v, sep=" ") if isinstance(v, datetime) else str(v)) for n, v in zip(names, row) if v is not None}
+    return {
+        n: (utc.iso(v, sep=" ") if isinstance(v, datetime) else str(v)) for n, v in zip(names, row) if v is not None
+    }
 
 
 def format_text(reports: Sequence[BacktestReport]) -> str:
@@ -257,7 +276,9 @@ def format_markdown(reports: Sequence[BacktestReport]) -> str:
     labels, table = _merged(reports)
     header = "| | " + " | ".join(r.label for r in reports) + " |"
     rule = "|---|" + "---:|" * len(reports)
-    body = ["| " + label.strip() + " | " + " | ".join(column.get(label, "-") for column in table) + " |" for label in labels]
+    body = [
+        "| " + label.strip() + " | " + " | ".join(column.get(label, "-") for column in table) + " |" for label in labels
+    ]
     return "\n".join([header, rule, *body])
 
 
@@ -288,7 +309,9 @@ def difference(a: BacktestReport, b: BacktestReport) -> dict[str, str]:
     return out
 
 
-def _values(figures: dict[str, Figure], label: str, like: tuple[tuple[Decimal | int, str], ...]) -> tuple[tuple[Decimal | int, str], ...]:
+def _values(
+    figures: dict[str, Figure], label: str, like: tuple[tuple[Decimal | int, str], ...]
+) -> tuple[tuple[Decimal | int, str], ...]:
     """The line's values in one book, or zeros shaped like ``like`` when it has no such line."""
     found = figures.get(label)
     return found[1] if found is not None else tuple((type(value)(0), kind) for value, kind in like)

@@ -27,12 +27,16 @@ class AlertSection(BaseModel):
     # them: a drawdown from the peak (a fraction, like STAGE7_MAX_DRAWDOWN_PCT) and a loss
     # since the start of the UTC day in TRY.
     alert_drawdown_pct: Decimal = Field(default=Decimal("0.05"), gt=0, le=1, alias="ALERT_DRAWDOWN_PCT")
-    alert_daily_loss_try: Decimal = Field(default=Decimal("250"), gt=0, le=Decimal("1e15"), alias="ALERT_DAILY_LOSS_TRY")
+    alert_daily_loss_try: Decimal = Field(
+        default=Decimal("250"), gt=0, le=Decimal("1e15"), alias="ALERT_DAILY_LOSS_TRY"
+    )
     alert_webhook_timeout_sec: float = Field(default=3.0, gt=0, le=60, alias="ALERT_WEBHOOK_TIMEOUT_SEC")
     # One POST ends at this deadline (connect to the response's last byte), whatever the
     # receiver's pace; its response is read up to this size (a receiver answers "ok").
     alert_webhook_deadline_sec: float = Field(default=10.0, gt=0, le=120, alias="ALERT_WEBHOOK_DEADLINE_SEC")
-    alert_webhook_max_body_bytes: int = Field(default=65_536, ge=1024, le=16 * 1024 * 1024, alias="ALERT_WEBHOOK_MAX_BODY_BYTES")
+    alert_webhook_max_body_bytes: int = Field(
+        default=65_536, ge=1024, le=16 * 1024 * 1024, alias="ALERT_WEBHOOK_MAX_BODY_BYTES"
+    )
     # POSTs per alert and cycle at most (a failed alert is tried again at the next cycle).
     alert_webhook_attempts: int = Field(default=2, ge=1, le=10, alias="ALERT_WEBHOOK_ATTEMPTS")
 

@@ -63,9 +63,7 @@ class BotSettings(
         problems = self._combination_problems()
         if problems:
             # A custom error keeps the lines as written (no "Value error, " prefix).
-            raise PydanticCustomError(
-                "settings_combination", "{problems}", {"problems": "\n".join(problems)}
-            )
+            raise PydanticCustomError("settings_combination", "{problems}", {"problems": "\n".join(problems)})
         return self
 
     def _combination_problems(self) -> list[str]:

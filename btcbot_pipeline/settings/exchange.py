@@ -31,15 +31,15 @@ class ExchangeSection(BaseModel):
     btcturk_api_key: SecretStr | None = Field(default=None, alias="BTCTURK_API_KEY")
     btcturk_api_secret: SecretStr | None = Field(default=None, alias="BTCTURK_API_SECRET")
     btcturk_base_url: str = Field(default="https://api.btcturk.com", alias="BTCTURK_BASE_URL")
-    btcturk_graph_base_url: str = Field(
-        default="https://graph-api.btcturk.com", alias="BTCTURK_GRAPH_BASE_URL"
-    )
+    btcturk_graph_base_url: str = Field(default="https://graph-api.btcturk.com", alias="BTCTURK_GRAPH_BASE_URL")
     # Where market_snapshot reads: "replay" (REPLAY_DATASET_PATH) or "btcturk" (live public API).
     market_data_source: Literal["replay", "btcturk"] = Field(default="replay", alias="MARKET_DATA_SOURCE")
     btcturk_timeout_sec: float = Field(default=10.0, gt=0, le=120, alias="BTCTURK_TIMEOUT_SEC")
     btcturk_call_deadline_sec: float = Field(default=20.0, gt=0, le=600, alias="BTCTURK_CALL_DEADLINE_SEC")
     btcturk_cycle_deadline_sec: float = Field(default=120.0, gt=0, le=3600, alias="BTCTURK_CYCLE_DEADLINE_SEC")
-    btcturk_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=65_536, le=256 * 1024 * 1024, alias="BTCTURK_MAX_BODY_BYTES")
+    btcturk_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=65_536, le=256 * 1024 * 1024, alias="BTCTURK_MAX_BODY_BYTES"
+    )
     # Live source without a universe whitelist: the largest quote-currency pairs by volume.
     btcturk_max_symbols: int = Field(default=30, ge=1, le=200, alias="BTCTURK_MAX_SYMBOLS")
 

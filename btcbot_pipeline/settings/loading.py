@@ -37,9 +37,7 @@ class SettingsError(BtcbotError):
 
 
 def _alias_by_name() -> dict[str, str]:
-    return {
-        name: info.alias or name.upper() for name, info in BotSettings.model_fields.items()
-    }
+    return {name: info.alias or name.upper() for name, info in BotSettings.model_fields.items()}
 
 
 def _problem_lines(error: ValidationError) -> list[str]:
@@ -66,9 +64,7 @@ def _problem_lines(error: ValidationError) -> list[str]:
     return lines
 
 
-def load_settings(
-    env_file: str | os.PathLike[str] | None = ".env", **overrides: Any
-) -> BotSettings:
+def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides: Any) -> BotSettings:
     """Read and validate the settings once, failing fast with a readable error.
 
     Precedence, highest first: ``overrides``, process environment, ``env_file``, defaults.

@@ -44,8 +44,7 @@ class SafetySection(BaseModel):
         if self.live_trading:
             if self.dry_run:
                 problems.append(
-                    "LIVE_TRADING: LIVE_TRADING=true cannot be combined with DRY_RUN=true "
-                    "(was DRY_RUN=true)"
+                    "LIVE_TRADING: LIVE_TRADING=true cannot be combined with DRY_RUN=true (was DRY_RUN=true)"
                 )
             if self.live_trading_ack != LIVE_TRADING_ACK_PHRASE:
                 seen = "unset" if self.live_trading_ack is None else repr(self.live_trading_ack)
@@ -54,10 +53,7 @@ class SafetySection(BaseModel):
                     f"LIVE_TRADING_ACK={LIVE_TRADING_ACK_PHRASE} (was {seen})"
                 )
             if self.kill_switch:
-                problems.append(
-                    "KILL_SWITCH: LIVE_TRADING=true requires KILL_SWITCH=false "
-                    "(was KILL_SWITCH=true)"
-                )
+                problems.append("KILL_SWITCH: LIVE_TRADING=true requires KILL_SWITCH=false (was KILL_SWITCH=true)")
         return problems
 
     def live_orders_possible(self) -> bool:

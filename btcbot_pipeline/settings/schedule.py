@@ -16,7 +16,10 @@ from btcbot_pipeline.domain import utc
 # Cron fields: name, lowest and highest value (day of week: 0 and 7 are both Sunday).
 _CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 7))
 _CRON_NAMES = {
-    **{m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)},
+    **{
+        m: i
+        for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)
+    },
     **{d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))},
 }
 
@@ -50,9 +53,7 @@ class ScheduleSection(BaseModel):
     """The cycle cron, the partition span and how much the catch-up sensor asks per tick."""
 
     cycle_cron: str = Field(default="*/5 * * * *", alias="CYCLE_CRON")
-    cycle_partitions_start: str = Field(
-        default="2026-01-01T00:00", alias="CYCLE_PARTITIONS_START"
-    )
+    cycle_partitions_start: str = Field(default="2026-01-01T00:00", alias="CYCLE_PARTITIONS_START")
     # Optional last window end: keeps a replay's partition set to the dataset's span
     # (Dagster's UI slows past ~100k partitions: 347 days of five-minute cycles).
     cycle_partitions_end: str | None = Field(default=None, alias="CYCLE_PARTITIONS_END")
@@ -65,8 +66,7 @@ class ScheduleSection(BaseModel):
         fields = value.split()
         if len(fields) != 5:
             raise ValueError(
-                "must be a cron expression of 5 space-separated fields "
-                "(minute hour day-of-month month day-of-week)"
+                "must be a cron expression of 5 space-separated fields (minute hour day-of-month month day-of-week)"
             )
         for text, (name, low, high) in zip(fields, _CRON_FIELDS):
             problem = _cron_field_problem(text, low, high)

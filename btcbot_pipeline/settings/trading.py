@@ -43,28 +43,16 @@ class TradingSection(BaseModel):
     # --- portfolio policy (seed Stage 7 PR-3) -------------------------------------------
     try_cash_target: Decimal = Field(default=Decimal("300"), ge=0, alias="TRY_CASH_TARGET")
     try_cash_max: Decimal = Field(default=Decimal("600"), ge=0, alias="TRY_CASH_MAX")
-    max_position_notional_try: Decimal = Field(
-        default=Decimal("5000"), ge=0, alias="MAX_POSITION_NOTIONAL_TRY"
-    )
-    notional_cap_try_per_cycle: Decimal = Field(
-        default=Decimal("1000"), ge=0, alias="NOTIONAL_CAP_TRY_PER_CYCLE"
-    )
+    max_position_notional_try: Decimal = Field(default=Decimal("5000"), ge=0, alias="MAX_POSITION_NOTIONAL_TRY")
+    notional_cap_try_per_cycle: Decimal = Field(default=Decimal("1000"), ge=0, alias="NOTIONAL_CAP_TRY_PER_CYCLE")
     max_orders_per_cycle: int = Field(default=2, ge=0, alias="MAX_ORDERS_PER_CYCLE")
-    min_order_notional_try: Decimal = Field(
-        default=Decimal("10"), gt=0, alias="MIN_ORDER_NOTIONAL_TRY"
-    )
+    min_order_notional_try: Decimal = Field(default=Decimal("10"), gt=0, alias="MIN_ORDER_NOTIONAL_TRY")
 
     # --- execution / simulation (seed Stage 7 PR-1, PR-4) ------------------------------
     # Below 10000 bps: an offset, slippage or fee of 100 % would make prices zero or negative.
-    stage7_order_offset_bps: Decimal = Field(
-        default=Decimal("5"), ge=0, lt=10000, alias="STAGE7_ORDER_OFFSET_BPS"
-    )
-    stage7_slippage_bps: Decimal = Field(
-        default=Decimal("25"), ge=0, lt=10000, alias="STAGE7_SLIPPAGE_BPS"
-    )
-    stage7_fees_bps: Decimal = Field(
-        default=Decimal("20"), ge=0, lt=10000, alias="STAGE7_FEES_BPS"
-    )
+    stage7_order_offset_bps: Decimal = Field(default=Decimal("5"), ge=0, lt=10000, alias="STAGE7_ORDER_OFFSET_BPS")
+    stage7_slippage_bps: Decimal = Field(default=Decimal("25"), ge=0, lt=10000, alias="STAGE7_SLIPPAGE_BPS")
+    stage7_fees_bps: Decimal = Field(default=Decimal("20"), ge=0, lt=10000, alias="STAGE7_FEES_BPS")
 
     # --- the simulated OMS (seed Stage 7 oms_service) ------------------------------------
     # `seed`: every accepted order fills in full at mark ± slippage in its own cycle (the
@@ -105,9 +93,7 @@ class TradingSection(BaseModel):
     stage7_rules_safe_min_notional_try: Decimal = Field(
         default=Decimal("100"), ge=0, alias="STAGE7_RULES_SAFE_MIN_NOTIONAL_TRY"
     )
-    stage7_rules_require_metadata: bool = Field(
-        default=True, alias="STAGE7_RULES_REQUIRE_METADATA"
-    )
+    stage7_rules_require_metadata: bool = Field(default=True, alias="STAGE7_RULES_REQUIRE_METADATA")
     stage7_rules_invalid_metadata_policy: InvalidMetadataPolicy = Field(
         default=InvalidMetadataPolicy.SKIP_SYMBOL, alias="STAGE7_RULES_INVALID_METADATA_POLICY"
     )
@@ -116,21 +102,13 @@ class TradingSection(BaseModel):
     stage7_max_data_age_sec: int = Field(default=60, ge=0, alias="STAGE7_MAX_DATA_AGE_SEC")
     # Largest share of candidate symbols a cycle may exclude before the market_snapshot gate
     # stops it (a systemic fault rather than a few bad symbols).
-    stage7_max_excluded_share: Decimal = Field(
-        default=Decimal("0.5"), ge=0, le=1, alias="STAGE7_MAX_EXCLUDED_SHARE"
-    )
+    stage7_max_excluded_share: Decimal = Field(default=Decimal("0.5"), ge=0, le=1, alias="STAGE7_MAX_EXCLUDED_SHARE")
 
     # --- risk budget (seed Stage 7 risk budget) -----------------------------------------
-    stage7_max_drawdown_pct: Decimal = Field(
-        default=Decimal("0.25"), gt=0, le=1, alias="STAGE7_MAX_DRAWDOWN_PCT"
-    )
-    stage7_max_daily_loss_try: Decimal = Field(
-        default=Decimal("500"), gt=0, alias="STAGE7_MAX_DAILY_LOSS_TRY"
-    )
+    stage7_max_drawdown_pct: Decimal = Field(default=Decimal("0.25"), gt=0, le=1, alias="STAGE7_MAX_DRAWDOWN_PCT")
+    stage7_max_daily_loss_try: Decimal = Field(default=Decimal("500"), gt=0, alias="STAGE7_MAX_DAILY_LOSS_TRY")
     stage7_risk_cooldown_sec: int = Field(default=900, ge=0, alias="STAGE7_RISK_COOLDOWN_SEC")
-    dry_run_try_balance: Decimal = Field(
-        default=Decimal("1000"), gt=0, alias="DRY_RUN_TRY_BALANCE"
-    )
+    dry_run_try_balance: Decimal = Field(default=Decimal("1000"), gt=0, alias="DRY_RUN_TRY_BALANCE")
 
     @field_validator(
         "try_cash_target",

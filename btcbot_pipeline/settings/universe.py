@@ -36,12 +36,8 @@ class UniverseSection(BaseModel):
     stage7_universe_blacklist: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), alias="STAGE7_UNIVERSE_BLACKLIST"
     )
-    stage7_min_quote_volume_try: Decimal = Field(
-        default=Decimal("0"), ge=0, alias="STAGE7_MIN_QUOTE_VOLUME_TRY"
-    )
-    stage7_max_spread_bps: Decimal = Field(
-        default=Decimal("1000000"), ge=0, alias="STAGE7_MAX_SPREAD_BPS"
-    )
+    stage7_min_quote_volume_try: Decimal = Field(default=Decimal("0"), ge=0, alias="STAGE7_MIN_QUOTE_VOLUME_TRY")
+    stage7_max_spread_bps: Decimal = Field(default=Decimal("1000000"), ge=0, alias="STAGE7_MAX_SPREAD_BPS")
     # Volatility needs at least two closes to have one return.
     stage7_vol_lookback: int = Field(default=20, ge=2, alias="STAGE7_VOL_LOOKBACK")
     # NoDecode: pydantic-settings would json.loads numbers into floats; we parse as Decimal.
@@ -125,9 +121,7 @@ class UniverseSection(BaseModel):
             raise ValueError('must be a JSON object like {"liquidity": 0.5, "spread": 0.3}')
         unknown = sorted(str(key) for key in parsed if key not in _SCORE_WEIGHT_KEYS)
         if unknown:
-            raise ValueError(
-                f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_SCORE_WEIGHT_KEYS)}"
-            )
+            raise ValueError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_SCORE_WEIGHT_KEYS)}")
         # Keys left out keep their default weight, as in the original system.
         defaults = ScoreWeights()
         weights: dict[str, Decimal] = {}
@@ -148,11 +142,7 @@ class UniverseSection(BaseModel):
 
     def universe_params(self) -> UniverseParams:
         """The universe screen's domain parameters (default weights when none are set)."""
-        weights = (
-            ScoreWeights(**self.stage7_score_weights)
-            if self.stage7_score_weights is not None
-            else ScoreWeights()
-        )
+        weights = ScoreWeights(**self.stage7_score_weights) if self.stage7_score_weights is not None else ScoreWeights()
         return UniverseParams(
             size=self.stage7_universe_size,
             quote_ccy=self.stage7_universe_quote_ccy,

@@ -36,115 +36,267 @@ _MONEY_ARROW = pa.decimal128(38, 18)
 _MONEY_STEP = Decimal("1E-18")
 _MONEY_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
 _ARROW = {
-    "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_(), "INTEGER": pa.int64(),
-    "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "INTEGER": pa.int64(),
+    "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(),
 }
 
 # table → ordered (column, SQL type). Order is the insert order of row tuples.
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "market_snapshot": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("source", "VARCHAR"),
-        ("tradable", "BOOLEAN"), ("skip_reason", "VARCHAR"), ("data_ts", "TIMESTAMP"), ("staleness_s", "BIGINT"),
-        ("best_bid", MONEY), ("best_ask", MONEY), ("mark_price_try", MONEY), ("spread_bps", MONEY),
-        ("last_try", MONEY), ("high_24h_try", MONEY), ("low_24h_try", MONEY), ("quote_volume_try", MONEY),
-        ("daily_change_pct", MONEY), ("n_closes", "INTEGER"), ("tick_size", MONEY), ("lot_size", MONEY),
-        ("min_notional_try", MONEY), ("exchange_status", "VARCHAR"), ("price_scale", "INTEGER"),
-        ("quantity_scale", "INTEGER"), ("has_rules", "BOOLEAN"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("symbol", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("tradable", "BOOLEAN"),
+        ("skip_reason", "VARCHAR"),
+        ("data_ts", "TIMESTAMP"),
+        ("staleness_s", "BIGINT"),
+        ("best_bid", MONEY),
+        ("best_ask", MONEY),
+        ("mark_price_try", MONEY),
+        ("spread_bps", MONEY),
+        ("last_try", MONEY),
+        ("high_24h_try", MONEY),
+        ("low_24h_try", MONEY),
+        ("quote_volume_try", MONEY),
+        ("daily_change_pct", MONEY),
+        ("n_closes", "INTEGER"),
+        ("tick_size", MONEY),
+        ("lot_size", MONEY),
+        ("min_notional_try", MONEY),
+        ("exchange_status", "VARCHAR"),
+        ("price_scale", "INTEGER"),
+        ("quantity_scale", "INTEGER"),
+        ("has_rules", "BOOLEAN"),
     ),
     "market_cycles": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("source", "VARCHAR"), ("degraded_reason", "VARCHAR"),
-        ("fetched_at", "TIMESTAMP"), ("n_symbols", "INTEGER"), ("n_tradable", "INTEGER"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("degraded_reason", "VARCHAR"),
+        ("fetched_at", "TIMESTAMP"),
+        ("n_symbols", "INTEGER"),
+        ("n_tradable", "INTEGER"),
     ),
     "universe": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("rank", "INTEGER"),
-        ("selected", "BOOLEAN"), ("total_score", MONEY), ("liquidity_score", MONEY), ("spread_score", MONEY),
-        ("volatility_score", MONEY), ("quote_volume_try", MONEY), ("spread_bps", MONEY), ("volatility", MONEY),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("symbol", "VARCHAR"),
+        ("rank", "INTEGER"),
+        ("selected", "BOOLEAN"),
+        ("total_score", MONEY),
+        ("liquidity_score", MONEY),
+        ("spread_score", MONEY),
+        ("volatility_score", MONEY),
+        ("quote_volume_try", MONEY),
+        ("spread_bps", MONEY),
+        ("volatility", MONEY),
         ("reject_reason", "VARCHAR"),
     ),
     "universe_selection": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("selected_universe_json", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("selected_universe_json", "VARCHAR"),
     ),
     "portfolio_plan": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("base_mode", "VARCHAR"), ("final_mode", "VARCHAR"),
-        ("cash_try", MONEY), ("equity_try", MONEY), ("cash_target_try", MONEY), ("investable_try", MONEY),
-        ("n_actions", "INTEGER"), ("n_planned", "INTEGER"), ("n_skipped", "INTEGER"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("base_mode", "VARCHAR"),
+        ("final_mode", "VARCHAR"),
+        ("cash_try", MONEY),
+        ("equity_try", MONEY),
+        ("cash_target_try", MONEY),
+        ("investable_try", MONEY),
+        ("n_actions", "INTEGER"),
+        ("n_planned", "INTEGER"),
+        ("n_skipped", "INTEGER"),
     ),
     "plan_actions": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("seq", "INTEGER"), ("symbol", "VARCHAR"), ("side", "VARCHAR"),
-        ("desired_notional_try", MONEY), ("notional_try", MONEY), ("est_qty", MONEY), ("mark_price_try", MONEY),
-        ("reason", "VARCHAR"), ("status", "VARCHAR"), ("skip_reason", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("seq", "INTEGER"),
+        ("symbol", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("desired_notional_try", MONEY),
+        ("notional_try", MONEY),
+        ("est_qty", MONEY),
+        ("mark_price_try", MONEY),
+        ("reason", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("skip_reason", "VARCHAR"),
     ),
     "order_intents": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("client_order_id", "VARCHAR"), ("ts", "TIMESTAMP"),
-        ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("order_type", "VARCHAR"), ("price_try", MONEY), ("qty", MONEY),
-        ("notional_try", MONEY), ("mark_price_try", MONEY), ("status", "VARCHAR"), ("reason", "VARCHAR"),
-        ("skip_reason", "VARCHAR"), ("rules_status", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("client_order_id", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("symbol", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("order_type", "VARCHAR"),
+        ("price_try", MONEY),
+        ("qty", MONEY),
+        ("notional_try", MONEY),
+        ("mark_price_try", MONEY),
+        ("status", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("skip_reason", "VARCHAR"),
+        ("rules_status", "VARCHAR"),
     ),
     "orders": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("order_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
-        ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("order_type", "VARCHAR"), ("price_try", MONEY), ("qty", MONEY),
-        ("filled_qty", MONEY), ("status", "VARCHAR"), ("mode", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("order_id", "VARCHAR"),
+        ("client_order_id", "VARCHAR"),
+        ("symbol", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("order_type", "VARCHAR"),
+        ("price_try", MONEY),
+        ("qty", MONEY),
+        ("filled_qty", MONEY),
+        ("status", "VARCHAR"),
+        ("mode", "VARCHAR"),
         # the simulated OMS: the order as it stands after this cycle (one row per order the
         # cycle touched; its latest row is its current state)
-        ("avg_fill_price_try", MONEY), ("fees_try", MONEY), ("slippage_try", MONEY), ("placed_cycle_id", "VARCHAR"),
-        ("attempts", "INTEGER"), ("reason", "VARCHAR"),
+        ("avg_fill_price_try", MONEY),
+        ("fees_try", MONEY),
+        ("slippage_try", MONEY),
+        ("placed_cycle_id", "VARCHAR"),
+        ("attempts", "INTEGER"),
+        ("reason", "VARCHAR"),
     ),
     "order_events": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("event_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
-        ("event_type", "VARCHAR"), ("status_after", "VARCHAR"), ("seq", "INTEGER"), ("reason", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("event_id", "VARCHAR"),
+        ("client_order_id", "VARCHAR"),
+        ("event_type", "VARCHAR"),
+        ("status_after", "VARCHAR"),
+        ("seq", "INTEGER"),
+        ("reason", "VARCHAR"),
     ),
     # Every side-effecting action's idempotency key with its payload hash and what became
     # of it: NEW, DUPLICATE_IGNORED or IDEMPOTENCY_CONFLICT.
     "idempotency_keys": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("key", "VARCHAR"), ("payload_hash", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("key", "VARCHAR"),
+        ("payload_hash", "VARCHAR"),
         ("outcome", "VARCHAR"),
     ),
     "fills": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("fill_id", "VARCHAR"), ("client_order_id", "VARCHAR"),
-        ("symbol", "VARCHAR"), ("side", "VARCHAR"), ("qty", MONEY), ("mark_price_try", MONEY), ("fill_price_try", MONEY),
-        ("notional_try", MONEY), ("fee_try", MONEY), ("slippage_try", MONEY),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("fill_id", "VARCHAR"),
+        ("client_order_id", "VARCHAR"),
+        ("symbol", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("qty", MONEY),
+        ("mark_price_try", MONEY),
+        ("fill_price_try", MONEY),
+        ("notional_try", MONEY),
+        ("fee_try", MONEY),
+        ("slippage_try", MONEY),
     ),
     "ledger_metrics": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("ts", "TIMESTAMP"), ("gross_pnl_try", MONEY),
-        ("realized_pnl_try", MONEY), ("unrealized_pnl_try", MONEY), ("net_pnl_try", MONEY), ("fees_try", MONEY),
-        ("slippage_try", MONEY), ("turnover_try", MONEY), ("equity_try", MONEY), ("cash_try", MONEY),
-        ("positions_value_try", MONEY), ("max_drawdown", MONEY), ("start_capital_try", MONEY),
-        ("carried_from", "VARCHAR"), ("gap_cycles", "INTEGER"), ("opening_digest", "VARCHAR"), ("closing_digest", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("gross_pnl_try", MONEY),
+        ("realized_pnl_try", MONEY),
+        ("unrealized_pnl_try", MONEY),
+        ("net_pnl_try", MONEY),
+        ("fees_try", MONEY),
+        ("slippage_try", MONEY),
+        ("turnover_try", MONEY),
+        ("equity_try", MONEY),
+        ("cash_try", MONEY),
+        ("positions_value_try", MONEY),
+        ("max_drawdown", MONEY),
+        ("start_capital_try", MONEY),
+        ("carried_from", "VARCHAR"),
+        ("gap_cycles", "INTEGER"),
+        ("opening_digest", "VARCHAR"),
+        ("closing_digest", "VARCHAR"),
         ("state_json", "VARCHAR"),
     ),
     "positions": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("symbol", "VARCHAR"), ("qty", MONEY), ("cost_try", MONEY),
-        ("avg_cost_try", MONEY), ("mark_price_try", MONEY), ("market_value_try", MONEY), ("unrealized_pnl_try", MONEY),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("symbol", "VARCHAR"),
+        ("qty", MONEY),
+        ("cost_try", MONEY),
+        ("avg_cost_try", MONEY),
+        ("mark_price_try", MONEY),
+        ("market_value_try", MONEY),
+        ("unrealized_pnl_try", MONEY),
     ),
     "cycle_trace": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("ts", "TIMESTAMP"), ("base_mode", "VARCHAR"),
-        ("final_mode", "VARCHAR"), ("selected_universe_json", "VARCHAR"), ("universe_scores_json", "VARCHAR"),
-        ("intents_summary_json", "VARCHAR"), ("mode_json", "VARCHAR"), ("order_decisions_json", "VARCHAR"),
-        ("portfolio_plan_json", "VARCHAR"), ("order_intents_json", "VARCHAR"), ("rules_stats_json", "VARCHAR"),
-        ("active_params_json", "VARCHAR"), ("ledger_metrics_json", "VARCHAR"), ("market_notes_json", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("base_mode", "VARCHAR"),
+        ("final_mode", "VARCHAR"),
+        ("selected_universe_json", "VARCHAR"),
+        ("universe_scores_json", "VARCHAR"),
+        ("intents_summary_json", "VARCHAR"),
+        ("mode_json", "VARCHAR"),
+        ("order_decisions_json", "VARCHAR"),
+        ("portfolio_plan_json", "VARCHAR"),
+        ("order_intents_json", "VARCHAR"),
+        ("rules_stats_json", "VARCHAR"),
+        ("active_params_json", "VARCHAR"),
+        ("ledger_metrics_json", "VARCHAR"),
+        ("market_notes_json", "VARCHAR"),
     ),
     "run_metrics": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("final_mode", "VARCHAR"), ("n_candidates", "INTEGER"),
-        ("n_tradable", "INTEGER"), ("n_selected", "INTEGER"), ("n_intents_planned", "INTEGER"),
-        ("n_intents_skipped", "INTEGER"), ("n_fills", "INTEGER"), ("equity_try", MONEY),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("final_mode", "VARCHAR"),
+        ("n_candidates", "INTEGER"),
+        ("n_tradable", "INTEGER"),
+        ("n_selected", "INTEGER"),
+        ("n_intents_planned", "INTEGER"),
+        ("n_intents_skipped", "INTEGER"),
+        ("n_fills", "INTEGER"),
+        ("equity_try", MONEY),
         # the oldest market data the cycle used: cycle time minus its data time, in seconds
         ("data_age_s", "INTEGER"),
         # How the cycle ran (not what it decided; see RUN_ONLY_COLUMNS): the Dagster run and
         # each stage's milliseconds, a batch's time shared evenly by its cycles (a scheduled
         # cycle is a batch of one); gates: the chunk's validation.
-        ("run_id", "VARCHAR"), ("market_ms", "DOUBLE"), ("universe_ms", "DOUBLE"), ("trading_ms", "DOUBLE"),
-        ("trace_ms", "DOUBLE"), ("write_ms", "DOUBLE"), ("gates_ms", "DOUBLE"),
+        ("run_id", "VARCHAR"),
+        ("market_ms", "DOUBLE"),
+        ("universe_ms", "DOUBLE"),
+        ("trading_ms", "DOUBLE"),
+        ("trace_ms", "DOUBLE"),
+        ("write_ms", "DOUBLE"),
+        ("gates_ms", "DOUBLE"),
     ),
     # The risk budget's decision at the end of each cycle: ``mode`` is the next cycle's base mode.
     "risk_decisions": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("mode", "VARCHAR"), ("reasons_json", "VARCHAR"),
-        ("cooldown_until", "TIMESTAMP"), ("inputs_hash", "VARCHAR"), ("cleared_by", "VARCHAR"),
-        ("drawdown", MONEY), ("daily_pnl_try", MONEY), ("state_json", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("mode", "VARCHAR"),
+        ("reasons_json", "VARCHAR"),
+        ("cooldown_until", "TIMESTAMP"),
+        ("inputs_hash", "VARCHAR"),
+        ("cleared_by", "VARCHAR"),
+        ("drawdown", MONEY),
+        ("daily_pnl_try", MONEY),
+        ("state_json", "VARCHAR"),
     ),
     # Which gate stopped a cycle (written by the failing asset, in its own transaction).
     "gate_failures": (
-        ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("asset", "VARCHAR"), ("check_name", "VARCHAR"),
-        ("expectation", "VARCHAR"), ("detail", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("asset", "VARCHAR"),
+        ("check_name", "VARCHAR"),
+        ("expectation", "VARCHAR"),
+        ("detail", "VARCHAR"),
     ),
 }
 
@@ -162,20 +314,38 @@ RUN_ONLY_COLUMNS: dict[str, tuple[str, ...]] = {
 # what the book is (one row, written when the book is first claimed by a run).
 AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "risk_clears": (
-        ("clear_id", "VARCHAR"), ("cleared_at", "TIMESTAMP"), ("reason", "VARCHAR"), ("operator", "VARCHAR"),
+        ("clear_id", "VARCHAR"),
+        ("cleared_at", "TIMESTAMP"),
+        ("reason", "VARCHAR"),
+        ("operator", "VARCHAR"),
     ),
     "book_info": (
-        ("kind", "VARCHAR"), ("name", "VARCHAR"), ("source", "VARCHAR"), ("dataset_path", "VARCHAR"),
-        ("dataset_fingerprint", "VARCHAR"), ("params_hash", "VARCHAR"), ("params_json", "VARCHAR"),
-        ("code_version", "VARCHAR"), ("created_at", "TIMESTAMP"), ("window_start", "TIMESTAMP"),
-        ("window_end", "TIMESTAMP"), ("schema_version", "INTEGER"),
+        ("kind", "VARCHAR"),
+        ("name", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("dataset_path", "VARCHAR"),
+        ("dataset_fingerprint", "VARCHAR"),
+        ("params_hash", "VARCHAR"),
+        ("params_json", "VARCHAR"),
+        ("code_version", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("window_start", "TIMESTAMP"),
+        ("window_end", "TIMESTAMP"),
+        ("schema_version", "INTEGER"),
     ),
     # Alerts raised by the cycles and the run-failure sensor (btcbot_pipeline.alerting): one
     # row per alert id, with its webhook delivery status (pending, delivered, failed, recorded).
     "alerts": (
-        ("alert_id", "VARCHAR"), ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("rule", "VARCHAR"),
-        ("severity", "VARCHAR"), ("message", "VARCHAR"), ("details_json", "VARCHAR"), ("status", "VARCHAR"),
-        ("attempts", "INTEGER"), ("last_error", "VARCHAR"),
+        ("alert_id", "VARCHAR"),
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("rule", "VARCHAR"),
+        ("severity", "VARCHAR"),
+        ("message", "VARCHAR"),
+        ("details_json", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("attempts", "INTEGER"),
+        ("last_error", "VARCHAR"),
     ),
 }
 # Bumped when a table's columns change. A book of an older version is migrated when a run
@@ -202,12 +372,25 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 STAGE_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("market_snapshot", ("market_snapshot", "market_cycles")),
     ("universe", ("universe", "universe_selection")),
-    ("trading_cycle", (
-        "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "idempotency_keys", "fills",
-        "ledger_metrics", "positions", "risk_decisions",
-    )),
+    (
+        "trading_cycle",
+        (
+            "portfolio_plan",
+            "plan_actions",
+            "order_intents",
+            "orders",
+            "order_events",
+            "idempotency_keys",
+            "fills",
+            "ledger_metrics",
+            "positions",
+            "risk_decisions",
+        ),
+    ),
     ("cycle_trace", ("cycle_trace", "run_metrics")),
 )
+
+
 class BookError(BtcbotError):
     """The book cannot be read or written (locked, missing table, bad window)."""
 
@@ -241,10 +424,18 @@ class BookIdentity:
 
     def row(self) -> tuple[Any, ...]:
         return (
-            self.kind, self.name, self.source, self.dataset_path, self.dataset_fingerprint, self.params_hash,
-            self.params_json, self.code_version, naive_utc(self.created_at),
+            self.kind,
+            self.name,
+            self.source,
+            self.dataset_path,
+            self.dataset_fingerprint,
+            self.params_hash,
+            self.params_json,
+            self.code_version,
+            naive_utc(self.created_at),
             None if self.window_start is None else naive_utc(self.window_start),
-            None if self.window_end is None else naive_utc(self.window_end), SCHEMA_VERSION,
+            None if self.window_end is None else naive_utc(self.window_end),
+            SCHEMA_VERSION,
         )
 
 
@@ -344,8 +535,11 @@ class Book:
                 for statement in MIGRATIONS[v]:
                     self.con.execute(statement)
             self.con.execute("UPDATE book_info SET schema_version = ?", [SCHEMA_VERSION])
-            first = self.con.execute(f"SELECT min(cycle_ts) FROM {seal.SEAL_TABLE}").fetchone() \
-                if self.has_table(seal.SEAL_TABLE) else None
+            first = (
+                self.con.execute(f"SELECT min(cycle_ts) FROM {seal.SEAL_TABLE}").fetchone()
+                if self.has_table(seal.SEAL_TABLE)
+                else None
+            )
             if first and first[0] is not None:
                 seal.seal_from(self.con, first[0])  # the same rows, hashed as this schema stores them
             self.con.execute("COMMIT")
@@ -378,8 +572,10 @@ class Book:
                     f"tables differ. Move it away (or point {_book_setting(identity)} elsewhere) to start a new book."
                 )
             names = ", ".join(f'"{name}"' for name, _ in AUX_TABLES["book_info"])
-            self.con.execute(f"INSERT INTO book_info ({names}) VALUES ({', '.join('?' * len(AUX_TABLES['book_info']))})",
-                             list(identity.row()))
+            self.con.execute(
+                f"INSERT INTO book_info ({names}) VALUES ({', '.join('?' * len(AUX_TABLES['book_info']))})",
+                list(identity.row()),
+            )
             return
         mine = {"kind": identity.kind, "source": identity.source}
         if identity.strict:
@@ -550,7 +746,9 @@ class Book:
 
     def add_clear(self, clear_id: str, cleared_at: datetime, reason: str, operator: str) -> None:
         self.ensure_schema()
-        self.con.execute("INSERT INTO risk_clears VALUES (?, ?, ?, ?)", [clear_id, naive_utc(cleared_at), reason, operator])
+        self.con.execute(
+            "INSERT INTO risk_clears VALUES (?, ?, ?, ?)", [clear_id, naive_utc(cleared_at), reason, operator]
+        )
 
     def record_alerts(
         self, rows: Sequence[Sequence[Any]], *, window: Window | None = None, rules: Sequence[str] = ()
@@ -568,12 +766,22 @@ class Book:
                     [naive_utc(window.start), naive_utc(window.end), *rules],
                 )
             ids = [r[0] for r in rows]
-            present = {r[0] for r in self.con.execute("SELECT alert_id FROM alerts WHERE list_contains(?, alert_id)", [ids]).fetchall()} if ids else set()
+            present = (
+                {
+                    r[0]
+                    for r in self.con.execute(
+                        "SELECT alert_id FROM alerts WHERE list_contains(?, alert_id)", [ids]
+                    ).fetchall()
+                }
+                if ids
+                else set()
+            )
             new = [r for r in rows if r[0] not in present]
             if new:
-                self.con.executemany("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                    [r[0], None if r[1] is None else naive_utc(r[1]), *r[2:]] for r in new
-                ])
+                self.con.executemany(
+                    "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[r[0], None if r[1] is None else naive_utc(r[1]), *r[2:]] for r in new],
+                )
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
@@ -592,7 +800,9 @@ class Book:
         if since is not None:
             where.append("cycle_ts >= ?")
             params.append(naive_utc(since))
-        cur = self.con.execute(f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY cycle_ts NULLS FIRST, alert_id", params)
+        cur = self.con.execute(
+            f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY cycle_ts NULLS FIRST, alert_id", params
+        )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 

@@ -44,7 +44,9 @@ def book_path_problem(path: str | Path, setting: str = "STATE_DB_PATH", *, probe
         if not os.access(p, os.W_OK):
             return f"{where} is not writable"
     if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{where}: {folder} is not writable, so the book cannot be {'written' if p.exists() else 'created'} there"
+        return (
+            f"{where}: {folder} is not writable, so the book cannot be {'written' if p.exists() else 'created'} there"
+        )
     if probe:
         try:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".btcbot-doctor-"):

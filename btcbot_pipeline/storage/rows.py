@@ -80,9 +80,13 @@ def chain_digest(state_json: str, risk_json: str | None) -> str:
 def market_rows(snapshots: Sequence[MarketSnapshot]) -> dict[str, Columns]:
     ids = [cycle_id_for(snap.cycle_ts) for snap in snapshots]
     cycles = columns(
-        "market_cycles", len(snapshots),
-        cycle_ts=[s.cycle_ts for s in snapshots], cycle_id=ids, source=[s.source for s in snapshots],
-        degraded_reason=[s.degraded_reason for s in snapshots], fetched_at=[s.fetched_at for s in snapshots],
+        "market_cycles",
+        len(snapshots),
+        cycle_ts=[s.cycle_ts for s in snapshots],
+        cycle_id=ids,
+        source=[s.source for s in snapshots],
+        degraded_reason=[s.degraded_reason for s in snapshots],
+        fetched_at=[s.fetched_at for s in snapshots],
         n_symbols=[len(s.symbols) for s in snapshots],
         n_tradable=[sum(1 for x in s.symbols if x.tradable) for s in snapshots],
     )
@@ -103,16 +107,32 @@ def market_rows(snapshots: Sequence[MarketSnapshot]) -> dict[str, Columns]:
         return [v for v, n in zip(values, per_cycle) for _ in range(n)]
 
     symbols = columns(
-        "market_snapshot", len(syms),
-        cycle_ts=repeated(cycles["cycle_ts"]), cycle_id=repeated(ids), symbol=of_symbols("symbol"),
-        source=repeated(cycles["source"]), tradable=of_symbols("tradable"), skip_reason=of_symbols("skip_reason"),
-        data_ts=of_symbols("data_ts"), staleness_s=of_symbols("staleness_s"), best_bid=of_symbols("best_bid"),
-        best_ask=of_symbols("best_ask"), mark_price_try=of_symbols("mark"), spread_bps=of_symbols("spread_bps"),
-        last_try=of_symbols("last"), high_24h_try=of_symbols("high_24h"), low_24h_try=of_symbols("low_24h"),
-        quote_volume_try=of_symbols("quote_volume_try"), daily_change_pct=of_symbols("daily_change_pct"),
-        n_closes=[len(s.closes) for s in syms], tick_size=of_rules("tick_size"), lot_size=of_rules("lot_size"),
-        min_notional_try=of_rules("min_notional_try"), exchange_status=of_rules("status"),
-        price_scale=of_rules("price_scale"), quantity_scale=of_rules("quantity_scale"),
+        "market_snapshot",
+        len(syms),
+        cycle_ts=repeated(cycles["cycle_ts"]),
+        cycle_id=repeated(ids),
+        symbol=of_symbols("symbol"),
+        source=repeated(cycles["source"]),
+        tradable=of_symbols("tradable"),
+        skip_reason=of_symbols("skip_reason"),
+        data_ts=of_symbols("data_ts"),
+        staleness_s=of_symbols("staleness_s"),
+        best_bid=of_symbols("best_bid"),
+        best_ask=of_symbols("best_ask"),
+        mark_price_try=of_symbols("mark"),
+        spread_bps=of_symbols("spread_bps"),
+        last_try=of_symbols("last"),
+        high_24h_try=of_symbols("high_24h"),
+        low_24h_try=of_symbols("low_24h"),
+        quote_volume_try=of_symbols("quote_volume_try"),
+        daily_change_pct=of_symbols("daily_change_pct"),
+        n_closes=[len(s.closes) for s in syms],
+        tick_size=of_rules("tick_size"),
+        lot_size=of_rules("lot_size"),
+        min_notional_try=of_rules("min_notional_try"),
+        exchange_status=of_rules("status"),
+        price_scale=of_rules("price_scale"),
+        quantity_scale=of_rules("quantity_scale"),
         has_rules=[r is not None for r in rules],
     )
     return {"market_cycles": cycles, "market_snapshot": symbols}
@@ -124,22 +144,36 @@ def universe_rows(selections: Sequence[UniverseSelection]) -> dict[str, Columns]
     rows: list[tuple[Any, ...]] = []
     for sel, cid in zip(selections, ids):
         chosen = set(sel.selected)
-        rows += [(sel.cycle_ts, cid, r.symbol, rank, r.symbol in chosen, r, None) for rank, r in enumerate(sel.ranked, 1)]
+        rows += [
+            (sel.cycle_ts, cid, r.symbol, rank, r.symbol in chosen, r, None) for rank, r in enumerate(sel.ranked, 1)
+        ]
         rows += [(sel.cycle_ts, cid, symbol, None, False, None, reason) for symbol, reason in sel.rejected]
 
     def score(attr: str) -> list[Any]:
         return [None if x[5] is None else getattr(x[5], attr) for x in rows]
 
     scored = columns(
-        "universe", len(rows),
-        cycle_ts=[x[0] for x in rows], cycle_id=[x[1] for x in rows], symbol=[x[2] for x in rows],
-        rank=[x[3] for x in rows], selected=[x[4] for x in rows], total_score=score("total_score"),
-        liquidity_score=score("liquidity_score"), spread_score=score("spread_score"),
-        volatility_score=score("volatility_score"), quote_volume_try=score("quote_volume_try"),
-        spread_bps=score("spread_bps"), volatility=score("volatility"), reject_reason=[x[6] for x in rows],
+        "universe",
+        len(rows),
+        cycle_ts=[x[0] for x in rows],
+        cycle_id=[x[1] for x in rows],
+        symbol=[x[2] for x in rows],
+        rank=[x[3] for x in rows],
+        selected=[x[4] for x in rows],
+        total_score=score("total_score"),
+        liquidity_score=score("liquidity_score"),
+        spread_score=score("spread_score"),
+        volatility_score=score("volatility_score"),
+        quote_volume_try=score("quote_volume_try"),
+        spread_bps=score("spread_bps"),
+        volatility=score("volatility"),
+        reject_reason=[x[6] for x in rows],
     )
     per_cycle = columns(
-        "universe_selection", len(selections), cycle_ts=[sel.cycle_ts for sel in selections], cycle_id=ids,
+        "universe_selection",
+        len(selections),
+        cycle_ts=[sel.cycle_ts for sel in selections],
+        cycle_id=ids,
         selected_universe_json=[dumps(list(sel.selected)) for sel in selections],
     )
     return {"universe": scored, "universe_selection": per_cycle}
@@ -156,8 +190,12 @@ class CyclePayloads:
 
     @classmethod
     def of(cls, res: CycleResult) -> CyclePayloads:
-        return cls(plan_payload(res), [intent_payload(i) for i in res.intents], [fill_payload(f) for f in res.fills],
-                   metrics_payload(res.metrics))
+        return cls(
+            plan_payload(res),
+            [intent_payload(i) for i in res.intents],
+            [fill_payload(f) for f in res.fills],
+            metrics_payload(res.metrics),
+        )
 
 
 def cycle_rows(
@@ -187,61 +225,118 @@ def cycle_rows(
     n_planned = [sum(1 for a in p.actions if a.status is ActionStatus.PLANNED) for p in plans]
     out: dict[str, Columns] = {}
     out["portfolio_plan"] = columns(
-        "portfolio_plan", n, cycle_ts=ts, cycle_id=cid, base_mode=[r.mode.base.value for r in results],
-        final_mode=[r.mode.final.value for r in results], cash_try=[p.cash_try for p in plans],
-        equity_try=[p.equity_try for p in plans], cash_target_try=[p.cash_target_try for p in plans],
-        investable_try=[p.investable_try for p in plans], n_actions=[len(p.actions) for p in plans],
-        n_planned=n_planned, n_skipped=[len(p.actions) - k for p, k in zip(plans, n_planned)],
+        "portfolio_plan",
+        n,
+        cycle_ts=ts,
+        cycle_id=cid,
+        base_mode=[r.mode.base.value for r in results],
+        final_mode=[r.mode.final.value for r in results],
+        cash_try=[p.cash_try for p in plans],
+        equity_try=[p.equity_try for p in plans],
+        cash_target_try=[p.cash_target_try for p in plans],
+        investable_try=[p.investable_try for p in plans],
+        n_actions=[len(p.actions) for p in plans],
+        n_planned=n_planned,
+        n_skipped=[len(p.actions) - k for p, k in zip(plans, n_planned)],
     )
     acts = [(r, seq, a) for r in results for seq, a in enumerate(r.plan.actions)]
     out["plan_actions"] = columns(
-        "plan_actions", len(acts), cycle_ts=[r.cycle_ts for r, _, _ in acts], cycle_id=[r.cycle_id for r, _, _ in acts],
-        seq=[seq for _, seq, _ in acts], symbol=[a.symbol for *_, a in acts], side=[a.side.value for *_, a in acts],
-        desired_notional_try=[a.desired_notional_try for *_, a in acts], notional_try=[a.notional_try for *_, a in acts],
-        est_qty=[a.est_qty for *_, a in acts], mark_price_try=[a.mark_price_try for *_, a in acts],
-        reason=[a.reason for *_, a in acts], status=[a.status.value for *_, a in acts],
+        "plan_actions",
+        len(acts),
+        cycle_ts=[r.cycle_ts for r, _, _ in acts],
+        cycle_id=[r.cycle_id for r, _, _ in acts],
+        seq=[seq for _, seq, _ in acts],
+        symbol=[a.symbol for *_, a in acts],
+        side=[a.side.value for *_, a in acts],
+        desired_notional_try=[a.desired_notional_try for *_, a in acts],
+        notional_try=[a.notional_try for *_, a in acts],
+        est_qty=[a.est_qty for *_, a in acts],
+        mark_price_try=[a.mark_price_try for *_, a in acts],
+        reason=[a.reason for *_, a in acts],
+        status=[a.status.value for *_, a in acts],
         skip_reason=[a.skip_reason for *_, a in acts],
     )
     ints = [(r, i) for r in results for i in r.intents]
     out["order_intents"] = columns(
-        "order_intents", len(ints), cycle_ts=[r.cycle_ts for r, _ in ints], cycle_id=[r.cycle_id for r, _ in ints],
-        client_order_id=[i.client_order_id for _, i in ints], ts=[r.cycle_ts for r, _ in ints],
-        symbol=[i.symbol for _, i in ints], side=[i.side.value for _, i in ints], order_type=[i.order_type for _, i in ints],
-        price_try=[i.price_try for _, i in ints], qty=[i.qty for _, i in ints], notional_try=[i.notional_try for _, i in ints],
-        mark_price_try=[i.mark_price_try for _, i in ints], status=[i.status.value for _, i in ints],
-        reason=[i.reason for _, i in ints], skip_reason=[i.skip_reason for _, i in ints],
+        "order_intents",
+        len(ints),
+        cycle_ts=[r.cycle_ts for r, _ in ints],
+        cycle_id=[r.cycle_id for r, _ in ints],
+        client_order_id=[i.client_order_id for _, i in ints],
+        ts=[r.cycle_ts for r, _ in ints],
+        symbol=[i.symbol for _, i in ints],
+        side=[i.side.value for _, i in ints],
+        order_type=[i.order_type for _, i in ints],
+        price_try=[i.price_try for _, i in ints],
+        qty=[i.qty for _, i in ints],
+        notional_try=[i.notional_try for _, i in ints],
+        mark_price_try=[i.mark_price_try for _, i in ints],
+        status=[i.status.value for _, i in ints],
+        reason=[i.reason for _, i in ints],
+        skip_reason=[i.skip_reason for _, i in ints],
         rules_status=[i.rules_status for _, i in ints],
     )
     orders = [(r, o) for r in results for o in r.orders]
     out["orders"] = columns(
-        "orders", len(orders), cycle_ts=[r.cycle_ts for r, _ in orders], cycle_id=[r.cycle_id for r, _ in orders],
-        order_id=[o.client_order_id for _, o in orders], client_order_id=[o.client_order_id for _, o in orders],
-        symbol=[o.symbol for _, o in orders], side=[o.side.value for _, o in orders], order_type="LIMIT",
-        price_try=[o.price_try for _, o in orders], qty=[o.qty for _, o in orders],
-        filled_qty=[o.filled_qty for _, o in orders], status=[o.status.value for _, o in orders], mode="dry_run",
-        avg_fill_price_try=[o.avg_fill_price_try for _, o in orders], fees_try=[o.fees_try for _, o in orders],
-        slippage_try=[o.slippage_try for _, o in orders], placed_cycle_id=[o.placed_cycle_id for _, o in orders],
-        attempts=[o.attempts for _, o in orders], reason=[o.reason for _, o in orders],
+        "orders",
+        len(orders),
+        cycle_ts=[r.cycle_ts for r, _ in orders],
+        cycle_id=[r.cycle_id for r, _ in orders],
+        order_id=[o.client_order_id for _, o in orders],
+        client_order_id=[o.client_order_id for _, o in orders],
+        symbol=[o.symbol for _, o in orders],
+        side=[o.side.value for _, o in orders],
+        order_type="LIMIT",
+        price_try=[o.price_try for _, o in orders],
+        qty=[o.qty for _, o in orders],
+        filled_qty=[o.filled_qty for _, o in orders],
+        status=[o.status.value for _, o in orders],
+        mode="dry_run",
+        avg_fill_price_try=[o.avg_fill_price_try for _, o in orders],
+        fees_try=[o.fees_try for _, o in orders],
+        slippage_try=[o.slippage_try for _, o in orders],
+        placed_cycle_id=[o.placed_cycle_id for _, o in orders],
+        attempts=[o.attempts for _, o in orders],
+        reason=[o.reason for _, o in orders],
     )
     events = [(r, e) for r in results for e in r.events]
     out["order_events"] = columns(
-        "order_events", len(events), cycle_ts=[r.cycle_ts for r, _ in events], cycle_id=[r.cycle_id for r, _ in events],
-        event_id=[e.event_id for _, e in events], client_order_id=[e.client_order_id for _, e in events],
-        event_type=[e.event_type for _, e in events], status_after=[e.status_after for _, e in events],
-        seq=[e.seq for _, e in events], reason=[e.reason for _, e in events],
+        "order_events",
+        len(events),
+        cycle_ts=[r.cycle_ts for r, _ in events],
+        cycle_id=[r.cycle_id for r, _ in events],
+        event_id=[e.event_id for _, e in events],
+        client_order_id=[e.client_order_id for _, e in events],
+        event_type=[e.event_type for _, e in events],
+        status_after=[e.status_after for _, e in events],
+        seq=[e.seq for _, e in events],
+        reason=[e.reason for _, e in events],
     )
     keys = [(r, k) for r in results if r.oms is not None for k in r.oms.keys]
     out["idempotency_keys"] = columns(
-        "idempotency_keys", len(keys), cycle_ts=[r.cycle_ts for r, _ in keys], cycle_id=[r.cycle_id for r, _ in keys],
-        key=[k[0] for _, k in keys], payload_hash=[k[1] for _, k in keys], outcome=[k[2] for _, k in keys],
+        "idempotency_keys",
+        len(keys),
+        cycle_ts=[r.cycle_ts for r, _ in keys],
+        cycle_id=[r.cycle_id for r, _ in keys],
+        key=[k[0] for _, k in keys],
+        payload_hash=[k[1] for _, k in keys],
+        outcome=[k[2] for _, k in keys],
     )
     fills = [(r, f) for r in results for f in r.fills]
     out["fills"] = columns(
-        "fills", len(fills), cycle_ts=[r.cycle_ts for r, _ in fills], cycle_id=[r.cycle_id for r, _ in fills],
-        fill_id=[f.fill_id for _, f in fills], client_order_id=[f.client_order_id for _, f in fills],
-        symbol=[f.symbol for _, f in fills], side=[f.side.value for _, f in fills], qty=[f.qty for _, f in fills],
-        mark_price_try=[f.mark_price_try for _, f in fills], fill_price_try=[f.fill_price_try for _, f in fills],
-        notional_try=[f.notional_try for _, f in fills], fee_try=[f.fee_try for _, f in fills],
+        "fills",
+        len(fills),
+        cycle_ts=[r.cycle_ts for r, _ in fills],
+        cycle_id=[r.cycle_id for r, _ in fills],
+        fill_id=[f.fill_id for _, f in fills],
+        client_order_id=[f.client_order_id for _, f in fills],
+        symbol=[f.symbol for _, f in fills],
+        side=[f.side.value for _, f in fills],
+        qty=[f.qty for _, f in fills],
+        mark_price_try=[f.mark_price_try for _, f in fills],
+        fill_price_try=[f.fill_price_try for _, f in fills],
+        notional_try=[f.notional_try for _, f in fills],
+        fee_try=[f.fee_try for _, f in fills],
         slippage_try=[f.slippage_try for _, f in fills],
     )
     state_json = [dumps(ledger_state_payload(r.state)) for r in results]
@@ -249,34 +344,64 @@ def cycle_rows(
     closing = [chain_digest(s, k) for s, k in zip(state_json, risk_json)]
     metrics = [r.metrics for r in results]
     out["ledger_metrics"] = columns(
-        "ledger_metrics", n, cycle_ts=ts, cycle_id=cid, ts=ts,
+        "ledger_metrics",
+        n,
+        cycle_ts=ts,
+        cycle_id=cid,
+        ts=ts,
         **{c: [getattr(m, c) for m in metrics] for c in LEDGER_MONEY},
-        carried_from=[carried_from, *cid][:n], gap_cycles=[gap_cycles, *[0] * n][:n],
-        opening_digest=[opening_digest, *closing][:n], closing_digest=closing, state_json=state_json,
+        carried_from=[carried_from, *cid][:n],
+        gap_cycles=[gap_cycles, *[0] * n][:n],
+        opening_digest=[opening_digest, *closing][:n],
+        closing_digest=closing,
+        state_json=state_json,
     )
     risky = [(r, k) for r, k in zip(results, risk_json) if r.risk is not None]
     out["risk_decisions"] = columns(
-        "risk_decisions", len(risky), cycle_ts=[r.cycle_ts for r, _ in risky], cycle_id=[r.cycle_id for r, _ in risky],
-        mode=[r.risk.mode.value for r, _ in risky], reasons_json=[dumps(list(r.risk.reasons)) for r, _ in risky],
-        cooldown_until=[r.risk.cooldown_until for r, _ in risky], inputs_hash=[r.risk.inputs_hash for r, _ in risky],
+        "risk_decisions",
+        len(risky),
+        cycle_ts=[r.cycle_ts for r, _ in risky],
+        cycle_id=[r.cycle_id for r, _ in risky],
+        mode=[r.risk.mode.value for r, _ in risky],
+        reasons_json=[dumps(list(r.risk.reasons)) for r, _ in risky],
+        cooldown_until=[r.risk.cooldown_until for r, _ in risky],
+        inputs_hash=[r.risk.inputs_hash for r, _ in risky],
         cleared_by=[r.risk.cleared_by for r, _ in risky],
         drawdown=[r.risk.drawdown.quantize(DRAWDOWN_STEP) for r, _ in risky],
-        daily_pnl_try=[r.risk.daily_pnl_try for r, _ in risky], state_json=[k for _, k in risky],
+        daily_pnl_try=[r.risk.daily_pnl_try for r, _ in risky],
+        state_json=[k for _, k in risky],
     )
     held = [(r, symbol, h, r.state.marks[symbol]) for r in results for symbol, h in r.state.holdings.items()]
     values = [h.qty * mark for _, _, h, mark in held]
     out["positions"] = columns(
-        "positions", len(held), cycle_ts=[r.cycle_ts for r, *_ in held], cycle_id=[r.cycle_id for r, *_ in held],
-        symbol=[s for _, s, _, _ in held], qty=[h.qty for _, _, h, _ in held], cost_try=[h.cost_try for _, _, h, _ in held],
-        avg_cost_try=[h.avg_cost_try for _, _, h, _ in held], mark_price_try=[m for *_, m in held],
-        market_value_try=values, unrealized_pnl_try=[v - h.cost_try for v, (_, _, h, _) in zip(values, held)],
+        "positions",
+        len(held),
+        cycle_ts=[r.cycle_ts for r, *_ in held],
+        cycle_id=[r.cycle_id for r, *_ in held],
+        symbol=[s for _, s, _, _ in held],
+        qty=[h.qty for _, _, h, _ in held],
+        cost_try=[h.cost_try for _, _, h, _ in held],
+        avg_cost_try=[h.avg_cost_try for _, _, h, _ in held],
+        mark_price_try=[m for *_, m in held],
+        market_value_try=values,
+        unrealized_pnl_try=[v - h.cost_try for v, (_, _, h, _) in zip(values, held)],
     )
     return out
 
 
 LEDGER_MONEY = (
-    "gross_pnl_try", "realized_pnl_try", "unrealized_pnl_try", "net_pnl_try", "fees_try", "slippage_try",
-    "turnover_try", "equity_try", "cash_try", "positions_value_try", "max_drawdown", "start_capital_try",
+    "gross_pnl_try",
+    "realized_pnl_try",
+    "unrealized_pnl_try",
+    "net_pnl_try",
+    "fees_try",
+    "slippage_try",
+    "turnover_try",
+    "equity_try",
+    "cash_try",
+    "positions_value_try",
+    "max_drawdown",
+    "start_capital_try",
 )
 DRAWDOWN_STEP = Decimal("1E-12")
 
@@ -284,14 +409,28 @@ DRAWDOWN_STEP = Decimal("1E-12")
 def trace_rows(traces: Sequence[CycleTrace], run_metrics: Columns) -> dict[str, Columns]:
     stamps = [parse_ts(t.cycle_ts) for t in traces]
     trace = columns(
-        "cycle_trace", len(traces), cycle_ts=stamps, cycle_id=[t.cycle_id for t in traces], ts=stamps,
+        "cycle_trace",
+        len(traces),
+        cycle_ts=stamps,
+        cycle_id=[t.cycle_id for t in traces],
+        ts=stamps,
         **{c: [getattr(t, c) for t in traces] for c in TRACE_TEXT},
     )
     return {"cycle_trace": trace, "run_metrics": run_metrics}
 
 
 TRACE_TEXT = (
-    "base_mode", "final_mode", "selected_universe_json", "universe_scores_json", "intents_summary_json", "mode_json",
-    "order_decisions_json", "portfolio_plan_json", "order_intents_json", "rules_stats_json", "active_params_json",
-    "ledger_metrics_json", "market_notes_json",
+    "base_mode",
+    "final_mode",
+    "selected_universe_json",
+    "universe_scores_json",
+    "intents_summary_json",
+    "mode_json",
+    "order_decisions_json",
+    "portfolio_plan_json",
+    "order_intents_json",
+    "rules_stats_json",
+    "active_params_json",
+    "ledger_metrics_json",
+    "market_notes_json",
 )

@@ -37,12 +37,17 @@ from btcbot_pipeline.storage.book import RUN_ONLY_COLUMNS, TABLES, naive_utc
 SEALED_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t != "gate_failures")
 SEAL_TABLE = "cycle_seals"
 SEAL_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("cycle_ts", "TIMESTAMP"), ("cycle_id", "VARCHAR"), ("rows_digest", "VARCHAR"), ("tables_json", "VARCHAR"),
+    ("cycle_ts", "TIMESTAMP"),
+    ("cycle_id", "VARCHAR"),
+    ("rows_digest", "VARCHAR"),
+    ("tables_json", "VARCHAR"),
     ("book_digest", "VARCHAR"),
 )
 # The head of the seal, in the book's one book_info row (added to books made before it).
 INFO_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("book_digest", "VARCHAR"), ("sealed_through", "TIMESTAMP"), ("sealed_cycles", "BIGINT"),
+    ("book_digest", "VARCHAR"),
+    ("sealed_through", "TIMESTAMP"),
+    ("sealed_cycles", "BIGINT"),
 )
 _NULL = "<null>"
 _SEP = "chr(31)"
@@ -66,24 +71,33 @@ def _row_text(table: str, stored: list[str] | None = None) -> str:
 
 
 def _stored_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]
-    ).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]
+        ).fetchall()
+    ]
 
 
 def unsealed_cycles(con: duckdb.DuckDBPyConnection) -> list[datetime]:
     """Cycles whose stored rows (read with the columns the book's tables have now) no
     longer give the digest they were sealed with: checked before a migration rewrites
     the tables, so that a migration never re-seals edited rows as good."""
-    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [SEAL_TABLE]).fetchone()[0]:
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [SEAL_TABLE]).fetchone()[
+        0
+    ]:
         return []
     digests = table_digests(con, stored=True)
-    return [ts for ts, rows in con.execute(f"SELECT cycle_ts, rows_digest FROM {SEAL_TABLE} ORDER BY cycle_ts").fetchall()
-            if rows_digest(digests.get(ts, {})) != rows]
+    return [
+        ts
+        for ts, rows in con.execute(f"SELECT cycle_ts, rows_digest FROM {SEAL_TABLE} ORDER BY cycle_ts").fetchall()
+        if rows_digest(digests.get(ts, {})) != rows
+    ]
 
 
-def table_digests(con: duckdb.DuckDBPyConnection, start: datetime | None = None,
-                  end: datetime | None = None, *, stored: bool = False) -> dict[datetime, dict[str, str]]:
+def table_digests(
+    con: duckdb.DuckDBPyConnection, start: datetime | None = None, end: datetime | None = None, *, stored: bool = False
+) -> dict[datetime, dict[str, str]]:
     """``{cycle_ts: {table: sha256}}`` of the stored rows of cycles in ``[start, end)``
     (``None``: unbounded), for every sealed table that has rows for the cycle. ``stored``:
     hash the columns the book's tables have (a book not migrated yet), not this schema's."""
@@ -137,8 +151,12 @@ def seal_from(con: duckdb.DuckDBPyConnection, start: datetime) -> int:
     if seals:
         # one statement through Arrow: a backtest chunk seals thousands of cycles
         columns = list(zip(*seals))
-        arrow = pa.table({name: pa.array(values, type=pa.timestamp("us") if name == "cycle_ts" else pa.string())
-                          for (name, _), values in zip(SEAL_COLUMNS, columns)})
+        arrow = pa.table(
+            {
+                name: pa.array(values, type=pa.timestamp("us") if name == "cycle_ts" else pa.string())
+                for (name, _), values in zip(SEAL_COLUMNS, columns)
+            }
+        )
         con.register("_btcbot_seals", arrow)
         try:
             con.execute(f"INSERT INTO {SEAL_TABLE} SELECT * FROM _btcbot_seals")

@@ -40,9 +40,20 @@ from btcbot_pipeline.storage.rows import chain_digest
 
 ERROR, WARN = "ERROR", "WARN"
 # typed ledger columns whose exact values the trace's ledger_metrics_json carries too
-_LEDGER_JSON = ("cash_try", "equity_try", "fees_try", "gross_pnl_try", "max_drawdown", "net_pnl_try",
-                "positions_value_try", "realized_pnl_try", "slippage_try", "start_capital_try", "turnover_try",
-                "unrealized_pnl_try")
+_LEDGER_JSON = (
+    "cash_try",
+    "equity_try",
+    "fees_try",
+    "gross_pnl_try",
+    "max_drawdown",
+    "net_pnl_try",
+    "positions_value_try",
+    "realized_pnl_try",
+    "slippage_try",
+    "start_capital_try",
+    "turnover_try",
+    "unrealized_pnl_try",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +119,9 @@ def verify_book(con: duckdb.DuckDBPyConnection, *, rows_last: int | None = None)
 
 
 def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0])
+    return bool(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0]
+    )
 
 
 def _chain(report: Report, ledger: list[tuple[Any, ...]]) -> None:
@@ -116,29 +129,55 @@ def _chain(report: Report, ledger: list[tuple[Any, ...]]) -> None:
     for ts, cycle_id, carried_from, opening, _closing, _gap in ledger:
         if previous is None:
             if carried_from is not None:
-                report.add(ERROR, ts, "ledger_metrics", "carried_from",
-                           f"the book's first cycle carries from {carried_from}, which is not in the book")
+                report.add(
+                    ERROR,
+                    ts,
+                    "ledger_metrics",
+                    "carried_from",
+                    f"the book's first cycle carries from {carried_from}, which is not in the book",
+                )
         elif carried_from is None:
-            report.add(ERROR, ts, "ledger_metrics", "carried_from",
-                       f"opens the book again after {previous[1]}: only the first cycle may open it")
+            report.add(
+                ERROR,
+                ts,
+                "ledger_metrics",
+                "carried_from",
+                f"opens the book again after {previous[1]}: only the first cycle may open it",
+            )
         elif carried_from != previous[1]:
-            report.add(ERROR, ts, "ledger_metrics", "carried_from",
-                       f"carries from {carried_from}, but the cycle before it in the book is {previous[1]}")
+            report.add(
+                ERROR,
+                ts,
+                "ledger_metrics",
+                "carried_from",
+                f"carries from {carried_from}, but the cycle before it in the book is {previous[1]}",
+            )
         elif opening != previous[4]:
-            report.add(ERROR, ts, "ledger_metrics", "opening_digest",
-                       f"opened from {str(opening)[:12]}…, but {previous[1]} closed with {str(previous[4])[:12]}…")
+            report.add(
+                ERROR,
+                ts,
+                "ledger_metrics",
+                "opening_digest",
+                f"opened from {str(opening)[:12]}…, but {previous[1]} closed with {str(previous[4])[:12]}…",
+            )
         previous = (ts, cycle_id, carried_from, opening, _closing)
 
 
 def _closing(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) -> None:
     rows = con.execute(
         "SELECT l.cycle_ts, l.closing_digest, l.state_json, r.state_json FROM ledger_metrics l "
-        "LEFT JOIN risk_decisions r ON r.cycle_ts = l.cycle_ts WHERE l.cycle_ts >= ? ORDER BY l.cycle_ts", [since]
+        "LEFT JOIN risk_decisions r ON r.cycle_ts = l.cycle_ts WHERE l.cycle_ts >= ? ORDER BY l.cycle_ts",
+        [since],
     ).fetchall()
     for ts, closing, state, risk in rows:
         if state is not None and chain_digest(state, risk) != closing:
-            report.add(ERROR, ts, "ledger_metrics", "closing_digest",
-                       "is not the digest of the state the cycle stores (state_json and its risk state)")
+            report.add(
+                ERROR,
+                ts,
+                "ledger_metrics",
+                "closing_digest",
+                "is not the digest of the state the cycle stores (state_json and its risk state)",
+            )
 
 
 def _money(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) -> None:
@@ -148,8 +187,11 @@ def _money(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) -> N
         ("gross_pnl_try", "gross_pnl_try <> realized_pnl_try + unrealized_pnl_try", "gross ≠ realized + unrealized"),
         ("net_pnl_try", "net_pnl_try <> gross_pnl_try - fees_try - slippage_try", "net ≠ gross − fees − slippage"),
         ("equity_try", "equity_try <> start_capital_try + net_pnl_try", "equity ≠ start capital + net PnL"),
-        ("cash_try", "equity_try = start_capital_try + net_pnl_try AND equity_try <> cash_try + positions_value_try",
-         "equity ≠ cash + positions value"),
+        (
+            "cash_try",
+            "equity_try = start_capital_try + net_pnl_try AND equity_try <> cash_try + positions_value_try",
+            "equity ≠ cash + positions value",
+        ),
     )
     for column, condition, what in checks:
         for (ts,) in con.execute(f"SELECT cycle_ts FROM ledger_metrics WHERE {condition} ORDER BY cycle_ts").fetchall():
@@ -159,11 +201,14 @@ def _money(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) -> N
         "(SELECT cycle_ts, sum(market_value_try) AS v FROM positions GROUP BY cycle_ts) p ON p.cycle_ts = l.cycle_ts "
         "WHERE l.positions_value_try <> coalesce(p.v, 0) ORDER BY l.cycle_ts"
     ).fetchall():
-        report.add(ERROR, ts, "positions", "market_value_try", f"positions add up to {_d(held)}, the ledger holds {_d(stored)}")
+        report.add(
+            ERROR, ts, "positions", "market_value_try", f"positions add up to {_d(held)}, the ledger holds {_d(stored)}"
+        )
     cols = ", ".join(f"l.{c}" for c in _LEDGER_JSON)
     for row in con.execute(
         f"SELECT l.cycle_ts, t.ledger_metrics_json, {cols} FROM ledger_metrics l "
-        "LEFT JOIN cycle_trace t ON t.cycle_ts = l.cycle_ts WHERE l.cycle_ts >= ? ORDER BY l.cycle_ts", [since]
+        "LEFT JOIN cycle_trace t ON t.cycle_ts = l.cycle_ts WHERE l.cycle_ts >= ? ORDER BY l.cycle_ts",
+        [since],
     ).fetchall():
         try:
             exact = json.loads(row[1] or "{}")
@@ -172,7 +217,9 @@ def _money(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) -> N
             continue
         for name, typed in zip(_LEDGER_JSON, row[2:]):
             if name in exact and typed is not None and Decimal(exact[name]) != typed:
-                report.add(ERROR, row[0], "ledger_metrics", name, f"holds {_d(typed)}, the cycle recorded {exact[name]}")
+                report.add(
+                    ERROR, row[0], "ledger_metrics", name, f"holds {_d(typed)}, the cycle recorded {exact[name]}"
+                )
 
 
 def _fills(con: duckdb.DuckDBPyConnection, report: Report) -> None:
@@ -186,9 +233,19 @@ def _fills(con: duckdb.DuckDBPyConnection, report: Report) -> None:
         "LEFT JOIN run_metrics m ON m.cycle_ts = l.cycle_ts WINDOW w AS (ORDER BY l.cycle_ts) ORDER BY l.cycle_ts"
     ).fetchall()
     for ts, fee_d, slip_d, turn_d, fee, slip, notional, n, n_fills in deltas:
-        for column, ledger, fills in (("fee_try", fee_d, fee), ("slippage_try", slip_d, slip), ("notional_try", turn_d, notional)):
+        for column, ledger, fills in (
+            ("fee_try", fee_d, fee),
+            ("slippage_try", slip_d, slip),
+            ("notional_try", turn_d, notional),
+        ):
             if ledger != fills:
-                report.add(ERROR, ts, "fills", column, f"the cycle's fills add up to {_d(fills)}, its ledger grew by {_d(ledger)}")
+                report.add(
+                    ERROR,
+                    ts,
+                    "fills",
+                    column,
+                    f"the cycle's fills add up to {_d(fills)}, its ledger grew by {_d(ledger)}",
+                )
         if n_fills is not None and n_fills != n:
             report.add(ERROR, ts, "fills", None, f"{n} fills stored, the cycle recorded {n_fills}")
     for ts, fill_id in con.execute(
@@ -210,22 +267,32 @@ def _gaps(con: duckdb.DuckDBPyConnection, report: Report, ledger: list[tuple[Any
         return
     utc = timezone.utc
     # every cycle time of the span once; the ticks between two cycles by bisection
-    ticks = cycle_ticks(cron, ledger[0][0].replace(tzinfo=utc), ledger[-1][0].replace(tzinfo=utc) + timedelta(seconds=1))
+    ticks = cycle_ticks(
+        cron, ledger[0][0].replace(tzinfo=utc), ledger[-1][0].replace(tzinfo=utc) + timedelta(seconds=1)
+    )
     stamps = [t.replace(tzinfo=None) for t in ticks]
     for (before, *_), (ts, _cid, _cf, _op, _cl, gap) in zip(ledger, ledger[1:]):
         missed = max(0, bisect.bisect_left(stamps, ts) - bisect.bisect_right(stamps, before))
         if missed and (gap or 0) != missed:
-            report.add(WARN if gap else ERROR, ts, "ledger_metrics", "gap_cycles",
-                       f"{missed} cycle time{'s' if missed != 1 else ''} skipped since the cycle before, recorded {gap or 0}")
+            report.add(
+                WARN if gap else ERROR,
+                ts,
+                "ledger_metrics",
+                "gap_cycles",
+                f"{missed} cycle time{'s' if missed != 1 else ''} skipped since the cycle before, recorded {gap or 0}",
+            )
 
 
 def _seal(con: duckdb.DuckDBPyConnection, report: Report, ledger: list[tuple[Any, ...]], since: datetime) -> None:
     if not _has(con, seal.SEAL_TABLE):
         report.add(WARN, None, seal.SEAL_TABLE, None, "the book has no seals (written before sealing existed)")
         return
-    seals = {ts: (cid, rows, tables, book) for ts, cid, rows, tables, book in con.execute(
-        f"SELECT cycle_ts, cycle_id, rows_digest, tables_json, book_digest FROM {seal.SEAL_TABLE} ORDER BY cycle_ts"
-    ).fetchall()}
+    seals = {
+        ts: (cid, rows, tables, book)
+        for ts, cid, rows, tables, book in con.execute(
+            f"SELECT cycle_ts, cycle_id, rows_digest, tables_json, book_digest FROM {seal.SEAL_TABLE} ORDER BY cycle_ts"
+        ).fetchall()
+    }
     cycles = {ts: cid for ts, cid, *_ in ledger}
     for ts in sorted(set(seals) - set(cycles)):
         report.add(ERROR, ts, "ledger_metrics", None, f"cycle {seals[ts][0]} was sealed but its ledger row is gone")
@@ -234,15 +301,22 @@ def _seal(con: duckdb.DuckDBPyConnection, report: Report, ledger: list[tuple[Any
     for ts, cycle_id in cycles.items():
         if ts not in seals:
             level = ERROR if sealed_any else WARN
-            report.add(level, ts, seal.SEAL_TABLE, None,
-                       "not sealed" + ("" if sealed_any else " (written before sealing existed)"))
+            report.add(
+                level,
+                ts,
+                seal.SEAL_TABLE,
+                None,
+                "not sealed" + ("" if sealed_any else " (written before sealing existed)"),
+            )
             previous = None
             continue
         sealed_any = True
         _cid, rows, _tables, stored = seals[ts]
         expected = seal.book_digest(previous, cycle_id, rows)
         if previous is not None and expected != stored:
-            report.add(ERROR, ts, seal.SEAL_TABLE, "book_digest", "the rolling digest does not follow from the cycle before it")
+            report.add(
+                ERROR, ts, seal.SEAL_TABLE, "book_digest", "the rolling digest does not follow from the cycle before it"
+            )
         previous = stored
     _head(con, report, seals)
     recomputed = seal.table_digests(con, since)
@@ -256,8 +330,12 @@ def _seal(con: duckdb.DuckDBPyConnection, report: Report, ledger: list[tuple[Any
 
 
 def _head(con: duckdb.DuckDBPyConnection, report: Report, seals: dict[Any, tuple[Any, ...]]) -> None:
-    have = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'book_info'").fetchall()}
+    have = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'book_info'"
+        ).fetchall()
+    }
     if not {"book_digest", "sealed_through", "sealed_cycles"} <= have:
         return  # a book from before the seal: its cycles are reported unsealed
     head = con.execute("SELECT book_digest, sealed_through, sealed_cycles FROM book_info LIMIT 1").fetchone()
@@ -265,5 +343,10 @@ def _head(con: duckdb.DuckDBPyConnection, report: Report, seals: dict[Any, tuple
         return
     last = max(seals) if seals else None
     if last is None or head[0] != seals[last][3] or head[1] != last or head[2] != len(seals):
-        report.add(ERROR, last, "book_info", "book_digest",
-                   f"the book's seal (through {utc.minute_text(head[1])}, {head[2]} cycles) is not its last cycle's")
+        report.add(
+            ERROR,
+            last,
+            "book_info",
+            "book_digest",
+            f"the book's seal (through {utc.minute_text(head[1])}, {head[2]} cycles) is not its last cycle's",
+        )

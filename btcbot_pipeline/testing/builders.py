@@ -14,8 +14,16 @@ from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSna
 CYCLE_TS = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)
 
 
-def rules(symbol: str = "BTCTRY", *, tick: str | None = "1", lot: str | None = None, min_notional: str | None = "99.91",
-          price_scale: int | None = 2, quantity_scale: int | None = 8, status: str = "TRADING") -> SymbolRules:
+def rules(
+    symbol: str = "BTCTRY",
+    *,
+    tick: str | None = "1",
+    lot: str | None = None,
+    min_notional: str | None = "99.91",
+    price_scale: int | None = 2,
+    quantity_scale: int | None = 8,
+    status: str = "TRADING",
+) -> SymbolRules:
     return SymbolRules(
         symbol=symbol,
         tick_size=None if tick is None else Decimal(tick),

@@ -40,7 +40,10 @@ class Cycle:
 
     def resources(self) -> dict[str, Any]:
         return {
-            "settings": SettingsResource(env_file=None, overrides={**self.overrides, "STATE_DB_PATH": str(self.db), "REPLAY_DATASET_PATH": str(self.dataset)}),
+            "settings": SettingsResource(
+                env_file=None,
+                overrides={**self.overrides, "STATE_DB_PATH": str(self.db), "REPLAY_DATASET_PATH": str(self.dataset)},
+            ),
             "market_data": ReplayMarketData(dataset_path=str(self.dataset)),
             "book": BookResource(database=str(self.db)),
         }
@@ -48,11 +51,17 @@ class Cycle:
     def assets(self) -> list[dg.AssetsDefinition]:
         return build_cycle_assets(cycle_partitions("*/5 * * * *", "2026-01-01T00:00"))
 
-    def run(self, key: str | None = None, *, first: str | None = None, last: str | None = None) -> dg.ExecuteInProcessResult:
+    def run(
+        self, key: str | None = None, *, first: str | None = None, last: str | None = None
+    ) -> dg.ExecuteInProcessResult:
         tags = {} if key else {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
         return dg.materialize(
-            self.assets(), partition_key=key, tags=tags, resources=self.resources(),
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+            self.assets(),
+            partition_key=key,
+            tags=tags,
+            resources=self.resources(),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
         )
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:

@@ -48,7 +48,19 @@ from btcbot_pipeline.domain import utc
 
 FAKE_API_KEY = "fake-key"
 FAKE_API_SECRET = "ZmFrZS1zZWNyZXQtYnl0ZXM="  # base64 of b"fake-secret-bytes"
-FAULT_KINDS = ("429", "500", "503", "timeout", "malformed", "empty_book", "crossed_book", "drop_symbol", "down", "drip", "oversize")
+FAULT_KINDS = (
+    "429",
+    "500",
+    "503",
+    "timeout",
+    "malformed",
+    "empty_book",
+    "crossed_book",
+    "drop_symbol",
+    "down",
+    "drip",
+    "oversize",
+)
 OVERSIZE_BYTES = 100 * 1024 * 1024
 _CHUNK = 64 * 1024
 
@@ -93,16 +105,39 @@ class FakeMarket:
         """A live-stamped market of BTCTRY (the recorded ticker row) and USDTTRY."""
         market = cls()
         market.live = True
-        market.set_symbol("BTCTRY", ts_ms=0, bid=Decimal("3842925"), ask=Decimal("3844704"), last=Decimal("3844648"),
-                          high=Decimal("3844648"), low=Decimal("3715392"), volume=Decimal("25.3073659"), daily_percent=Decimal("2.24"),
-                          tick_size="10", denominator_scale=2)
-        market.set_symbol("USDTTRY", ts_ms=0, bid=Decimal("41.512"), ask=Decimal("41.518"), last=Decimal("41.515"),
-                          high=Decimal("41.7"), low=Decimal("41.3"), volume=Decimal("1250000"), daily_percent=Decimal("0.12"),
-                          tick_size="0.001", numerator_scale=2, denominator_scale=3)
+        market.set_symbol(
+            "BTCTRY",
+            ts_ms=0,
+            bid=Decimal("3842925"),
+            ask=Decimal("3844704"),
+            last=Decimal("3844648"),
+            high=Decimal("3844648"),
+            low=Decimal("3715392"),
+            volume=Decimal("25.3073659"),
+            daily_percent=Decimal("2.24"),
+            tick_size="10",
+            denominator_scale=2,
+        )
+        market.set_symbol(
+            "USDTTRY",
+            ts_ms=0,
+            bid=Decimal("41.512"),
+            ask=Decimal("41.518"),
+            last=Decimal("41.515"),
+            high=Decimal("41.7"),
+            low=Decimal("41.3"),
+            volume=Decimal("1250000"),
+            daily_percent=Decimal("0.12"),
+            tick_size="0.001",
+            numerator_scale=2,
+            denominator_scale=3,
+        )
         market.only(["BTCTRY", "USDTTRY"])
         return market
 
-    def live_candles(self, symbol: str, start: int, end: int) -> list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]]:
+    def live_candles(
+        self, symbol: str, start: int, end: int
+    ) -> list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]]:
         last = self.symbols[symbol].ticker["last"]
         step = last / 2000
         bars = []
@@ -132,24 +167,57 @@ class FakeMarket:
         """Serve ``symbol`` with these numbers (and list it in exchangeinfo if it is not)."""
         numerator, denominator = symbol[:-3], symbol[-3:]
         row = {
-            "pair": symbol, "pairNormalized": f"{numerator}_{denominator}", "timestamp": ts_ms, "last": last,
-            "high": high, "low": low, "bid": bid, "ask": ask, "open": last, "volume": volume, "average": last,
-            "daily": Decimal(0), "dailyPercent": daily_percent if daily_percent is not None else Decimal(0),
-            "denominatorSymbol": denominator, "numeratorSymbol": numerator, "order": 1000,
+            "pair": symbol,
+            "pairNormalized": f"{numerator}_{denominator}",
+            "timestamp": ts_ms,
+            "last": last,
+            "high": high,
+            "low": low,
+            "bid": bid,
+            "ask": ask,
+            "open": last,
+            "volume": volume,
+            "average": last,
+            "daily": Decimal(0),
+            "dailyPercent": daily_percent if daily_percent is not None else Decimal(0),
+            "denominatorSymbol": denominator,
+            "numeratorSymbol": numerator,
+            "order": 1000,
         }
-        book = {"timestamp": Decimal(book_ts_ms if book_ts_ms is not None else ts_ms), "bids": [[str(bid), "1.5"]], "asks": [[str(ask), "2.5"]]}
+        book = {
+            "timestamp": Decimal(book_ts_ms if book_ts_ms is not None else ts_ms),
+            "bids": [[str(bid), "1.5"]],
+            "asks": [[str(ask), "2.5"]],
+        }
         with self.lock:
             self.symbols[symbol] = SymbolState(ticker=row, book=book, candles=list(candles or []))
             names = {entry["name"] for entry in self.exchange_info["symbols"]}
             if symbol not in names:
-                self.exchange_info["symbols"].append({
-                    "id": 1000 + len(names), "name": symbol, "nameNormalized": f"{numerator}_{denominator}", "status": "TRADING",
-                    "numerator": numerator, "denominator": denominator, "numeratorScale": numerator_scale,
-                    "denominatorScale": denominator_scale, "hasFraction": True,
-                    "filters": [{"filterType": "PRICE_FILTER", "minPrice": "0.0000000000001", "maxPrice": "10000000",
-                                 "tickSize": tick_size, "minExchangeValue": "99.91", "minAmount": None, "maxAmount": None}],
-                    "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
-                })
+                self.exchange_info["symbols"].append(
+                    {
+                        "id": 1000 + len(names),
+                        "name": symbol,
+                        "nameNormalized": f"{numerator}_{denominator}",
+                        "status": "TRADING",
+                        "numerator": numerator,
+                        "denominator": denominator,
+                        "numeratorScale": numerator_scale,
+                        "denominatorScale": denominator_scale,
+                        "hasFraction": True,
+                        "filters": [
+                            {
+                                "filterType": "PRICE_FILTER",
+                                "minPrice": "0.0000000000001",
+                                "maxPrice": "10000000",
+                                "tickSize": tick_size,
+                                "minExchangeValue": "99.91",
+                                "minAmount": None,
+                                "maxAmount": None,
+                            }
+                        ],
+                        "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
+                    }
+                )
 
     def only(self, symbols: list[str]) -> None:
         """Drop every served pair not in ``symbols`` (from the ticker and exchangeinfo)."""
@@ -192,11 +260,19 @@ def oversize(size_bytes: int) -> Iterator[bytes]:
 class FakeLimits:
     """Per-endpoint quotas the fake enforces: path → (limit, period seconds)."""
 
-    quotas: dict[str, tuple[int, float]] = field(default_factory=lambda: {
-        "/api/v2/ticker": (600, 60.0), "/api/v2/orderbook": (180, 60.0), "/api/v2/trades": (90, 60.0),
-        "/api/v1/users/balances": (120, 60.0), "/api/v1/openorders": (300, 60.0), "/api/v1/allorders": (300, 60.0),
-        "/api/v1/users/transactions/trade": (120, 60.0), "/v1/ohlcs": (120, 60.0), "/v1/klines/history": (600, 600.0),
-    })
+    quotas: dict[str, tuple[int, float]] = field(
+        default_factory=lambda: {
+            "/api/v2/ticker": (600, 60.0),
+            "/api/v2/orderbook": (180, 60.0),
+            "/api/v2/trades": (90, 60.0),
+            "/api/v1/users/balances": (120, 60.0),
+            "/api/v1/openorders": (300, 60.0),
+            "/api/v1/allorders": (300, 60.0),
+            "/api/v1/users/transactions/trade": (120, 60.0),
+            "/v1/ohlcs": (120, 60.0),
+            "/v1/klines/history": (600, 600.0),
+        }
+    )
     windows: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def hit(self, path: str, now: float) -> int | None:
@@ -217,8 +293,16 @@ class FakeLimits:
 class FakeBtcturk:
     """The server. ``start()`` binds 127.0.0.1 on ``port`` (0 = ephemeral); ``url`` is its base."""
 
-    def __init__(self, market: FakeMarket | None = None, *, port: int = 0, api_key: str = FAKE_API_KEY,
-                 api_secret: str = FAKE_API_SECRET, limits: FakeLimits | None = None, clock_offset_ms: int = 0) -> None:
+    def __init__(
+        self,
+        market: FakeMarket | None = None,
+        *,
+        port: int = 0,
+        api_key: str = FAKE_API_KEY,
+        api_secret: str = FAKE_API_SECRET,
+        limits: FakeLimits | None = None,
+        clock_offset_ms: int = 0,
+    ) -> None:
         self.market = market or FakeMarket()
         # The exchange's clock minus this machine's (a skewed exchange, for `btcbot health`):
         # applied to server/time, live data stamps and the X-Stamp check alike.
@@ -247,7 +331,9 @@ class FakeBtcturk:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeBtcturk:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-btcturk", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-btcturk", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -262,8 +348,17 @@ class FakeBtcturk:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def inject(self, path: str, kind: str, *, times: int = 1, retry_after: int = 1, delay_s: float = 1.0, symbol: str | None = None,
-               size_bytes: int = OVERSIZE_BYTES) -> None:
+    def inject(
+        self,
+        path: str,
+        kind: str,
+        *,
+        times: int = 1,
+        retry_after: int = 1,
+        delay_s: float = 1.0,
+        symbol: str | None = None,
+        size_bytes: int = OVERSIZE_BYTES,
+    ) -> None:
         """Queue ``kind`` for the next ``times`` requests to ``path`` (``*`` = any path)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}")
@@ -292,7 +387,9 @@ class FakeBtcturk:
 
     # --- routing -------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes] | Streamed | None:
+    def handle(
+        self, method: str, raw_path: str, headers: Any, body: bytes
+    ) -> tuple[int, dict[str, str], bytes] | Streamed | None:
         split = urlsplit(raw_path)
         path = split.path.rstrip("/").lower()
         query = {k: v for k, v in parse_qs(split.query).items()}
@@ -310,7 +407,17 @@ class FakeBtcturk:
                 return self._too_many(fault.retry_after, 120)
             elif fault.kind in ("500", "503"):
                 status = int(fault.kind)
-                return status, {}, dumps({"success": False, "message": "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE", "code": status})
+                return (
+                    status,
+                    {},
+                    dumps(
+                        {
+                            "success": False,
+                            "message": "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
+                            "code": status,
+                        }
+                    ),
+                )
             elif fault.kind == "malformed":
                 return 200, {}, b'{"success":true,"message":null,"code":0,"data":{"timestamp":16438'
             elif fault.kind == "oversize":
@@ -328,13 +435,21 @@ class FakeBtcturk:
         except _NotFound:
             return 404, {}, dumps({"success": False, "message": "NOT_FOUND", "code": 404})
         if fault is not None and fault.kind == "drip":
-            return Streamed(status, (payload[i : i + 1] for i in range(len(payload))), len(payload), pause_s=fault.delay_s)
+            return Streamed(
+                status, (payload[i : i + 1] for i in range(len(payload))), len(payload), pause_s=fault.delay_s
+            )
         return status, extra, payload
 
     def _too_many(self, wait: int, limit: int, period: str = "1m") -> tuple[int, dict[str, str], bytes]:
-        body = {"message": "TOO_MANY_REQUESTS", "success": False, "code": 429,
-                "details": f"Quota exceeded. Maximum allowed: {limit} per {period}. Please try again in {wait} second(s).",
-                "limit": str(limit), "period": period, "policy": "ip"}
+        body = {
+            "message": "TOO_MANY_REQUESTS",
+            "success": False,
+            "code": 429,
+            "details": f"Quota exceeded. Maximum allowed: {limit} per {period}. Please try again in {wait} second(s).",
+            "limit": str(limit),
+            "period": period,
+            "policy": "ip",
+        }
         return 429, {"Retry-After": str(wait)}, dumps(body)
 
     def _check_signature(self, headers: Any) -> str | None:
@@ -350,7 +465,9 @@ class FakeBtcturk:
     def _ok(self, data: Any, message: str | None = None) -> tuple[int, dict[str, str], bytes]:
         return 200, {}, dumps({"data": data, "success": True, "message": message, "code": 0})
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes, fault: Fault | None) -> tuple[int, dict[str, str], bytes]:
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, fault: Fault | None
+    ) -> tuple[int, dict[str, str], bytes]:
         m, dropped = self.market, self._dropped()
         arg = lambda name: (query.get(name) or [None])[0]  # noqa: E731
         with m.lock:
@@ -376,24 +493,53 @@ class FakeBtcturk:
                 if fault is not None and fault.kind == "empty_book":
                     book["bids"], book["asks"] = [], []
                 if fault is not None and fault.kind == "crossed_book" and book["bids"] and book["asks"]:
-                    book["bids"][0], book["asks"][0] = [book["asks"][0][0], book["bids"][0][1]], [book["bids"][0][0], book["asks"][0][1]]
+                    book["bids"][0], book["asks"][0] = (
+                        [book["asks"][0][0], book["bids"][0][1]],
+                        [book["bids"][0][0], book["asks"][0][1]],
+                    )
                 return self._ok(book)
             if method == "GET" and path == "/api/v2/server/time":
                 now = self.now()
-                return 200, {}, dumps({"serverTime": int(now * 1000), "serverTime2": utc.iso(datetime.fromtimestamp(now, tz=timezone.utc))})
+                return (
+                    200,
+                    {},
+                    dumps(
+                        {
+                            "serverTime": int(now * 1000),
+                            "serverTime2": utc.iso(datetime.fromtimestamp(now, tz=timezone.utc)),
+                        }
+                    ),
+                )
             if method == "GET" and path == "/api/v2/trades":
                 return self._ok(m.trades)
             if method == "GET" and path == "/v1/klines/history":
                 sym = (arg("symbol") or "").replace("_", "").upper()
                 start, end = int(arg("from") or 0), int(arg("to") or 0)
                 served = sym in m.symbols and sym not in dropped
-                source = (m.live_candles(sym, start, min(end, int(self.now()) - 60)) if m.live else m.symbols[sym].candles) if served else []
+                source = (
+                    (m.live_candles(sym, start, min(end, int(self.now()) - 60)) if m.live else m.symbols[sym].candles)
+                    if served
+                    else []
+                )
                 bars = [b for b in source if start <= b[0] <= end]
                 if not bars:
                     return 200, {}, dumps({"s": "no_data"})
                 cols = list(zip(*bars))
-                return 200, {}, dumps({"s": "ok", "t": list(cols[0]), "o": list(cols[1]), "h": list(cols[2]),
-                                       "l": list(cols[3]), "c": list(cols[4]), "v": list(cols[5])})
+                return (
+                    200,
+                    {},
+                    dumps(
+                        {
+                            "s": "ok",
+                            "t": list(cols[0]),
+                            "o": list(cols[1]),
+                            "h": list(cols[2]),
+                            "l": list(cols[3]),
+                            "c": list(cols[4]),
+                            "v": list(cols[5]),
+                        }
+                    ),
+                )
             if method == "GET" and path == "/v1/ohlcs":
                 return 200, {}, dumps(m.ohlc)
             if method == "GET" and path == "/api/v1/users/balances":
@@ -416,9 +562,15 @@ class FakeBtcturk:
         if method == "POST" and path == "/_fake/faults":
             spec = json.loads(body or b"{}")
             try:
-                self.inject(spec["path"], str(spec["kind"]), times=int(spec.get("times", 1)), retry_after=int(spec.get("retry_after", 1)),
-                            delay_s=float(spec.get("delay_s", 1.0)), symbol=spec.get("symbol"),
-                            size_bytes=int(spec.get("size_bytes", OVERSIZE_BYTES)))
+                self.inject(
+                    spec["path"],
+                    str(spec["kind"]),
+                    times=int(spec.get("times", 1)),
+                    retry_after=int(spec.get("retry_after", 1)),
+                    delay_s=float(spec.get("delay_s", 1.0)),
+                    symbol=spec.get("symbol"),
+                    size_bytes=int(spec.get("size_bytes", OVERSIZE_BYTES)),
+                )
             except (KeyError, ValueError) as exc:
                 return 400, {}, dumps({"success": False, "message": f"bad fault: {exc}", "code": 400})
             return 200, {}, dumps({"success": True, "message": "OK", "code": 0})
@@ -475,7 +627,9 @@ def _handler(fake: FakeBtcturk) -> type[BaseHTTPRequestHandler]:
             try:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header(*(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(reply.length))))
+                self.send_header(
+                    *(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(reply.length)))
+                )
                 self.end_headers()
                 self.wfile.flush()
                 for piece in reply.chunks:

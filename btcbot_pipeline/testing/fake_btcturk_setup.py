@@ -39,14 +39,28 @@ def cycle_market(end: datetime = CYCLE) -> FakeMarket:
     market = FakeMarket()
     ts_ms = int((end - timedelta(seconds=30)).timestamp() * 1000)
     for sym, (bid, ask, last, high, low, vol, pct, tick, base) in PAIRS.items():
-        market.set_symbol(sym, ts_ms=ts_ms, bid=Decimal(bid), ask=Decimal(ask), last=Decimal(last), high=Decimal(high),
-                          low=Decimal(low), volume=Decimal(vol), daily_percent=Decimal(pct), tick_size=tick,
-                          candles=candles_for(base, end))
+        market.set_symbol(
+            sym,
+            ts_ms=ts_ms,
+            bid=Decimal(bid),
+            ask=Decimal(ask),
+            last=Decimal(last),
+            high=Decimal(high),
+            low=Decimal(low),
+            volume=Decimal(vol),
+            daily_percent=Decimal(pct),
+            tick_size=tick,
+            candles=candles_for(base, end),
+        )
     market.only(list(PAIRS))
     return market
 
 
 def fast_config(url: str, *, attempts: int = 4, timeout_s: float = 2.0) -> ClientConfig:
     """Tiny backoff so fault tests take milliseconds; seeded jitter."""
-    return ClientConfig(base_url=url, graph_base_url=url, timeout_s=timeout_s,
-                        retry=RetryPolicy(max_attempts=attempts, base_delay_s=0.001, max_delay_s=0.01, max_retry_after_s=0.01, seed=1))
+    return ClientConfig(
+        base_url=url,
+        graph_base_url=url,
+        timeout_s=timeout_s,
+        retry=RetryPolicy(max_attempts=attempts, base_delay_s=0.001, max_delay_s=0.01, max_retry_after_s=0.01, seed=1),
+    )

@@ -49,15 +49,49 @@ HEADERS = {
 }
 
 TOKENS = [
-    "1e25", "1E+40", "1e30", "1e-25", "1e-30", "1e12", "1e-12", "1.000000000001e12", "0", "-1", "-0", "NaN", "nan",
-    "sNaN", "inf", "-Infinity", "1_000", "1,5", "١٢", "１２", "0x10", "1e5e5", "", " ", "'", '"', '"1,5"', "\x00",
-    "9" * 5000, "1e999999999", "1e-999999999", "2026-01-01T00:00:00Z", "ETH:TRY", "1.5.1", "+5", " 100 ", "1e+0018",
+    "1e25",
+    "1E+40",
+    "1e30",
+    "1e-25",
+    "1e-30",
+    "1e12",
+    "1e-12",
+    "1.000000000001e12",
+    "0",
+    "-1",
+    "-0",
+    "NaN",
+    "nan",
+    "sNaN",
+    "inf",
+    "-Infinity",
+    "1_000",
+    "1,5",
+    "١٢",
+    "１２",
+    "0x10",
+    "1e5e5",
+    "",
+    " ",
+    "'",
+    '"',
+    '"1,5"',
+    "\x00",
+    "9" * 5000,
+    "1e999999999",
+    "1e-999999999",
+    "2026-01-01T00:00:00Z",
+    "ETH:TRY",
+    "1.5.1",
+    "+5",
+    " 100 ",
+    "1e+0018",
 ]
 
 
 def _number_text() -> st.SearchStrategy[str]:
     decimals = st.decimals(allow_nan=True, allow_infinity=True).map(str)
-    scaled = st.tuples(st.integers(-10**6, 10**6), st.integers(-60, 60)).map(lambda t: f"{t[0]}e{t[1]}")
+    scaled = st.tuples(st.integers(-(10**6), 10**6), st.integers(-60, 60)).map(lambda t: f"{t[0]}e{t[1]}")
     return st.one_of(st.sampled_from(TOKENS), decimals, scaled, st.text(max_size=12))
 
 
@@ -129,7 +163,8 @@ def hostile_rules(draw: st.DrawFn) -> dict[str, Any] | None:
         return None
     values = st.one_of(
         st.sampled_from([0, -1, 60, 10**30, "1e30", "1e-30", "0", "-5", "NaN", "x", None, [], {}, True, 1.5]),
-        st.integers(-10**20, 10**20), st.text(max_size=6),
+        st.integers(-(10**20), 10**20),
+        st.text(max_size=6),
     )
     keys = ["numeratorScale", "denominatorScale", "tickSize", "minExchangeValue", "status", "stepSize"]
     return draw(st.dictionaries(st.sampled_from(keys), values, max_size=3))
@@ -138,8 +173,23 @@ def hostile_rules(draw: st.DrawFn) -> dict[str, Any] | None:
 @st.composite
 def hostile_dataset(draw: st.DrawFn) -> dict[str, Any]:
     return {
-        "name": draw(st.sampled_from(["BADTRY"] * 6 + ["bad_try", "Bad-Try", "BAD:TRY", "BAD TRY", "BAD'TRY", "ÉADTRY",
-                                                      ".BADTRY", "BADTRY.csv", "AAATRY", "B" * 30 + "TRY"])),
+        "name": draw(
+            st.sampled_from(
+                ["BADTRY"] * 6
+                + [
+                    "bad_try",
+                    "Bad-Try",
+                    "BAD:TRY",
+                    "BAD TRY",
+                    "BAD'TRY",
+                    "ÉADTRY",
+                    ".BADTRY",
+                    "BADTRY.csv",
+                    "AAATRY",
+                    "B" * 30 + "TRY",
+                ]
+            )
+        ),
         "files": {kind: draw(hostile_file(kind)) for kind in HEADERS},
         "rules": draw(hostile_rules()),
     }
@@ -167,13 +217,31 @@ def write_dataset(root: Path, spec: dict[str, Any]) -> None:
         else:
             path.write_bytes(content.encode("utf-8", "surrogatepass"))
     entries = [
-        exchangeinfo_symbol(i, symbol, symbol[:-3], "TRY", quantity_scale=8, price_scale=2, max_price="10000000",
-                            tick_size="0.01", min_notional="10")
+        exchangeinfo_symbol(
+            i,
+            symbol,
+            symbol[:-3],
+            "TRY",
+            quantity_scale=8,
+            price_scale=2,
+            max_price="10000000",
+            tick_size="0.01",
+            min_notional="10",
+        )
         for i, symbol in enumerate(GOOD)
     ]
     if spec["rules"] is not None:
-        bad = exchangeinfo_symbol(9, canonical_symbol(name), "BAD", "TRY", quantity_scale=8, price_scale=2,
-                                  max_price="10000000", tick_size="0.01", min_notional="10")
+        bad = exchangeinfo_symbol(
+            9,
+            canonical_symbol(name),
+            "BAD",
+            "TRY",
+            quantity_scale=8,
+            price_scale=2,
+            max_price="10000000",
+            tick_size="0.01",
+            min_notional="10",
+        )
         for key, value in spec["rules"].items():
             if key in ("tickSize", "minExchangeValue"):
                 bad["filters"][0][key] = value
@@ -212,9 +280,16 @@ def check_dataset(
     assert all(i.code in ISSUE_CODES for i in report.issues), [i.code for i in report.issues]
     errored = {i.symbol for i in report.errors if i.symbol is not None}
     dataset = ReplayDataset.load(root)  # the good pairs always leave rows: never a fatal error
-    snapshots = dataset.snapshots(CYCLES, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec)
-    outputs = compute(snapshots, Carry(state=None, carried_ts=None, risk=None), cfg, cfg.cycle_params().as_dict(),
-                      opening_balances=DryRunOpening(cfg.dry_run_try_balance))
+    snapshots = dataset.snapshots(
+        CYCLES, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec
+    )
+    outputs = compute(
+        snapshots,
+        Carry(state=None, carried_ts=None, risk=None),
+        cfg,
+        cfg.cycle_params().as_dict(),
+        opening_balances=DryRunOpening(cfg.dry_run_try_balance),
+    )
     con.execute("BEGIN")
     try:
         Book(con).insert_rows(outputs.rows)  # every value fits its column

@@ -75,7 +75,12 @@ def test_a_body_within_the_limits_is_read_whole() -> None:
     with httpx.Client(transport=httpx.MockTransport(handler)) as mocked:
         response = read_bounded(mocked, "GET", "https://x.test/a", ReadLimits(1.0, 11, 1.0), params={"q": "1"})
 
-    assert (response.status_code, response.reason_phrase, response.url, response.content) == (201, "Created", "https://x.test/a?q=1", b'{"ok":true}')
+    assert (response.status_code, response.reason_phrase, response.url, response.content) == (
+        201,
+        "Created",
+        "https://x.test/a?q=1",
+        b'{"ok":true}',
+    )
     assert response.headers["X-Seen"] == "1"
 
 
@@ -87,14 +92,20 @@ def test_a_drip_of_one_byte_per_read_is_cut_at_the_deadline(client: httpx.Client
     assert 0.5 <= took < 0.5 + SLACK_S
 
 
-def test_headers_sent_one_byte_at_a_time_are_cut_at_the_deadline(client: httpx.Client, drip_headers: HostileServer) -> None:
-    error, took = timed(lambda: read_bounded(client, "POST", drip_headers.url, ReadLimits(0.5, MiB, 5.0), content=b"{}"))
+def test_headers_sent_one_byte_at_a_time_are_cut_at_the_deadline(
+    client: httpx.Client, drip_headers: HostileServer
+) -> None:
+    error, took = timed(
+        lambda: read_bounded(client, "POST", drip_headers.url, ReadLimits(0.5, MiB, 5.0), content=b"{}")
+    )
 
     assert str(error) == "deadline of 0.5 s exceeded"
     assert 0.5 <= took < 0.5 + SLACK_S
 
 
-def test_a_read_stalled_past_the_deadline_ends_at_the_deadline_not_at_the_read_timeout(client: httpx.Client, stall: HostileServer) -> None:
+def test_a_read_stalled_past_the_deadline_ends_at_the_deadline_not_at_the_read_timeout(
+    client: httpx.Client, stall: HostileServer
+) -> None:
     # the per-read timeout (5 s) would end it ten times later: the watchdog shuts the socket
     error, took = timed(lambda: read_bounded(client, "GET", stall.url, ReadLimits(0.5, MiB, 5.0)))
 
@@ -109,7 +120,9 @@ def test_a_read_timeout_before_the_deadline_stays_a_read_timeout(client: httpx.C
     assert took < 0.3 + SLACK_S
 
 
-def test_a_100_mib_chunked_body_is_refused_at_the_cap_holding_little_memory(client: httpx.Client, oversize: HostileServer) -> None:
+def test_a_100_mib_chunked_body_is_refused_at_the_cap_holding_little_memory(
+    client: httpx.Client, oversize: HostileServer
+) -> None:
     tracemalloc.start()
     try:
         error, took = timed(lambda: read_bounded(client, "GET", oversize.url, ReadLimits(10.0, MiB, 5.0)))
@@ -122,7 +135,9 @@ def test_a_100_mib_chunked_body_is_refused_at_the_cap_holding_little_memory(clie
     assert took < 5.0
 
 
-def test_a_declared_content_length_over_the_cap_is_refused_before_reading(client: httpx.Client, huge_length: HostileServer) -> None:
+def test_a_declared_content_length_over_the_cap_is_refused_before_reading(
+    client: httpx.Client, huge_length: HostileServer
+) -> None:
     error, took = timed(lambda: read_bounded(client, "GET", huge_length.url, ReadLimits(5.0, MiB, 5.0)))
 
     assert str(error) == "response larger than 1048576 bytes (Content-Length 1000000000000)"
@@ -132,7 +147,9 @@ def test_a_declared_content_length_over_the_cap_is_refused_before_reading(client
 def test_a_body_exactly_at_the_cap_is_accepted() -> None:
     with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=BODY))) as mocked:
         assert read_bounded(mocked, "GET", "https://x.test/", ReadLimits(1.0, len(BODY), 1.0)).content == BODY
-        with pytest.raises(BodyTooLarge, match=re.escape(f"response larger than {len(BODY) - 1} bytes (Content-Length {len(BODY)})")):
+        with pytest.raises(
+            BodyTooLarge, match=re.escape(f"response larger than {len(BODY) - 1} bytes (Content-Length {len(BODY)})")
+        ):
             read_bounded(mocked, "GET", "https://x.test/", ReadLimits(1.0, len(BODY) - 1, 1.0))
 
 

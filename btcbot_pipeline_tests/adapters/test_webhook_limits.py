@@ -32,9 +32,17 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[HostileServer]:
     server.close()
 
 
-def post(url: str, *, attempts: int = 2, deadline_s: float = 0.5, max_body_bytes: int = 65_536) -> tuple[Delivery, float]:
-    with WebhookPoster(url + PATH, timeout_s=3.0, deadline_s=deadline_s, max_body_bytes=max_body_bytes, attempts=attempts,
-                       backoff_s=0.05) as poster:
+def post(
+    url: str, *, attempts: int = 2, deadline_s: float = 0.5, max_body_bytes: int = 65_536
+) -> tuple[Delivery, float]:
+    with WebhookPoster(
+        url + PATH,
+        timeout_s=3.0,
+        deadline_s=deadline_s,
+        max_body_bytes=max_body_bytes,
+        attempts=attempts,
+        backoff_s=0.05,
+    ) as poster:
         start = time.monotonic()
         delivery = poster.post(ALERT, idempotency_key=ALERT["alert_id"])
         return delivery, time.monotonic() - start
@@ -84,7 +92,9 @@ def test_a_100_mib_response_fails_at_the_cap_without_a_retry_and_little_memory(r
 def test_a_huge_declared_length_fails_before_the_body_is_read(receiver: HostileServer) -> None:
     delivery, took = post(receiver.url, deadline_s=10.0)
 
-    assert delivery == Delivery(False, 1, "response larger than 65536 bytes (Content-Length 1000000000000)", transient=True)
+    assert delivery == Delivery(
+        False, 1, "response larger than 65536 bytes (Content-Length 1000000000000)", transient=True
+    )
     assert took < SLACK_S
 
 
@@ -112,13 +122,20 @@ class Recorder:
         return httpx.Response(self.first if self.posts == 1 else 200)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), dg.DagsterExecutionInterruptedError(), SystemExit(143)],
-                         ids=["KeyboardInterrupt", "DagsterExecutionInterruptedError", "SystemExit"])
+@pytest.mark.parametrize(
+    "interrupt",
+    [KeyboardInterrupt(), dg.DagsterExecutionInterruptedError(), SystemExit(143)],
+    ids=["KeyboardInterrupt", "DagsterExecutionInterruptedError", "SystemExit"],
+)
 def test_an_interrupt_during_a_post_ends_the_delivery_with_no_second_post(interrupt: BaseException) -> None:
     transport = Recorder(interrupt)
 
-    with WebhookPoster("https://hooks.test" + PATH, attempts=3, transport=httpx.MockTransport(transport),
-                       sleep=lambda s: None) as poster, pytest.raises(type(interrupt)):
+    with (
+        WebhookPoster(
+            "https://hooks.test" + PATH, attempts=3, transport=httpx.MockTransport(transport), sleep=lambda s: None
+        ) as poster,
+        pytest.raises(type(interrupt)),
+    ):
         poster.post(ALERT)
 
     assert transport.posts == 1
@@ -130,8 +147,12 @@ def test_an_interrupt_during_the_backoff_wait_starts_no_second_post() -> None:
     def interrupted(seconds: float) -> None:
         raise dg.DagsterExecutionInterruptedError
 
-    with WebhookPoster("https://hooks.test" + PATH, attempts=3, transport=httpx.MockTransport(transport),
-                       sleep=interrupted) as poster, pytest.raises(dg.DagsterExecutionInterruptedError):
+    with (
+        WebhookPoster(
+            "https://hooks.test" + PATH, attempts=3, transport=httpx.MockTransport(transport), sleep=interrupted
+        ) as poster,
+        pytest.raises(dg.DagsterExecutionInterruptedError),
+    ):
         poster.post(ALERT)
 
     assert transport.posts == 1
@@ -152,7 +173,9 @@ def test_a_signal_ends_the_real_backoff_sleep_at_once() -> None:
     before = signal.signal(signal.SIGUSR1, handler)
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1))
     try:
-        with WebhookPoster("https://hooks.test" + PATH, attempts=2, backoff_s=30.0, transport=httpx.MockTransport(transport)) as poster:
+        with WebhookPoster(
+            "https://hooks.test" + PATH, attempts=2, backoff_s=30.0, transport=httpx.MockTransport(transport)
+        ) as poster:
             start = time.monotonic()
             timer.start()
             with pytest.raises(Terminated):

@@ -50,27 +50,41 @@ def test_alerts_since_keeps_the_later_cycles(db: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().out.splitlines() == [LINES[2], f"no alerts in {db} since 2026-01-01T01:00 UTC"]
 
 
-def test_alerts_json_is_an_array_of_the_webhook_fields_and_the_delivery(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_alerts_json_is_an_array_of_the_webhook_fields_and_the_delivery(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["alerts", "--db", str(db), "--json", "--since", "2026-01-01T00:40"]) == 0
-    assert json.loads(capsys.readouterr().out) == [{
-        "alert_id": "mode_change:20260101T004000Z",
-        "severity": "WARN",
-        "rule": "mode_change",
-        "cycle_id": "20260101T004000Z",
-        "cycle_ts": "2026-01-01T00:40:00Z",
-        "message": "mode NORMAL → REDUCE_RISK_ONLY (tighter): no reason recorded",
-        "details": {"mode": "REDUCE_RISK_ONLY", "previous_cycle_id": "20260101T003500Z", "previous_mode": "NORMAL", "reasons": []},
-        "status": "recorded",
-        "attempts": 0,
-        "last_error": None,
-    }]
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "alert_id": "mode_change:20260101T004000Z",
+            "severity": "WARN",
+            "rule": "mode_change",
+            "cycle_id": "20260101T004000Z",
+            "cycle_ts": "2026-01-01T00:40:00Z",
+            "message": "mode NORMAL → REDUCE_RISK_ONLY (tighter): no reason recorded",
+            "details": {
+                "mode": "REDUCE_RISK_ONLY",
+                "previous_cycle_id": "20260101T003500Z",
+                "previous_mode": "NORMAL",
+                "reasons": [],
+            },
+            "status": "recorded",
+            "attempts": 0,
+            "last_error": None,
+        }
+    ]
 
 
 def test_alerts_of_a_locked_book_say_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "book.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

@@ -33,9 +33,23 @@ def quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_backtest_command_runs_and_prints_the_report(quiet: Path, replay_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["backtest", "--dataset", str(replay_dir), "--start", "2026-01-01T00:30", "--end", "2026-01-01T01:30",
-                 "--name", "cli", *SETS])
+def test_backtest_command_runs_and_prints_the_report(
+    quiet: Path, replay_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "backtest",
+            "--dataset",
+            str(replay_dir),
+            "--start",
+            "2026-01-01T00:30",
+            "--end",
+            "2026-01-01T01:30",
+            "--name",
+            "cli",
+            *SETS,
+        ]
+    )
 
     out = capsys.readouterr().out
     assert code == 0, out
@@ -45,8 +59,11 @@ def test_backtest_command_runs_and_prints_the_report(quiet: Path, replay_dir: Pa
     assert "  2026-01-01: 12/12 cycles computed (" in out
     assert "  2026-01-01: 12/12 cycles committed to the book, equity " in out
     assert "done: 12 cycles in " in out
-    report = {line.split(maxsplit=1)[0] if not line.startswith("book_info") else " ".join(line.split()[:2]): line.split()[-1]
-              for line in out.splitlines() if line and not line.startswith(" ")}
+    report = {
+        line.split(maxsplit=1)[0] if not line.startswith("book_info") else " ".join(line.split()[:2]): line.split()[-1]
+        for line in out.splitlines()
+        if line and not line.startswith(" ")
+    }
     assert (report["book_info kind"], report["cycles"], report["book"]) == ("backtest", "12", "cli")
     assert f"chart {quiet}/bt/cli.png" in out and (quiet / "bt" / "cli.png").read_bytes()[:4] == b"\x89PNG"
     spec = json.loads((quiet / "bt" / "cli.spec.json").read_text())
@@ -56,18 +73,43 @@ def test_backtest_command_runs_and_prints_the_report(quiet: Path, replay_dir: Pa
 def test_an_invalid_dataset_exits_2_with_its_errors(quiet: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (quiet / "broken" / "candles").mkdir(parents=True)
 
-    code = main(["backtest", "--dataset", str(quiet / "broken"), "--start", "2026-01-01T00:30", "--end", "2026-01-01T01:30",
-                 "--name", "broken"])
+    code = main(
+        [
+            "backtest",
+            "--dataset",
+            str(quiet / "broken"),
+            "--start",
+            "2026-01-01T00:30",
+            "--end",
+            "2026-01-01T01:30",
+            "--name",
+            "broken",
+        ]
+    )
 
     err = capsys.readouterr().err
     assert code == 2
     assert "missing_orderbook_folder" in err
-    assert err.rstrip().endswith(f"backtest not started: the dataset {quiet}/broken has errors (btcbot replay-validate lists them)")
+    assert err.rstrip().endswith(
+        f"backtest not started: the dataset {quiet}/broken has errors (btcbot replay-validate lists them)"
+    )
     assert not (quiet / "bt" / "broken.duckdb").exists()
 
 
 def test_a_window_outside_the_data_exits_2(quiet: Path, replay_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["backtest", "--dataset", str(replay_dir), "--start", "2025-12-31T00:00", "--end", "2026-01-01T01:30", "--name", "early"])
+    code = main(
+        [
+            "backtest",
+            "--dataset",
+            str(replay_dir),
+            "--start",
+            "2025-12-31T00:00",
+            "--end",
+            "2026-01-01T01:30",
+            "--name",
+            "early",
+        ]
+    )
 
     assert code == 2
     assert capsys.readouterr().err.strip() == (
@@ -87,8 +129,13 @@ def test_a_window_outside_the_data_exits_2(quiet: Path, replay_dir: Path, capsys
 )
 def test_a_bad_name_is_refused(name: str, message: str, replay_dir: Path) -> None:
     with pytest.raises(SpecError) as refused:
-        make_spec(name=name, dataset=str(replay_dir), start=datetime(2026, 1, 1, tzinfo=timezone.utc),
-                  end=datetime(2026, 1, 2, tzinfo=timezone.utc), env_file=None)
+        make_spec(
+            name=name,
+            dataset=str(replay_dir),
+            start=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            end=datetime(2026, 1, 2, tzinfo=timezone.utc),
+            env_file=None,
+        )
     assert str(refused.value) == message
 
 
@@ -98,19 +145,34 @@ def test_params_files_and_the_recorded_settings(tmp_path: Path, replay_dir: Path
     (tmp_path / "bad.env").write_text("JUSTAWORD\n")
 
     params = {**read_params_file(tmp_path / "p.env"), **read_params_file(tmp_path / "p.json")}
-    spec = make_spec(name="p", dataset=str(replay_dir), start=datetime(2026, 1, 1, tzinfo=timezone.utc),
-                     end=datetime(2026, 1, 2, tzinfo=timezone.utc), env_file=None, params=params, sets={"TRY_CASH_TARGET": "250"})
+    spec = make_spec(
+        name="p",
+        dataset=str(replay_dir),
+        start=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        end=datetime(2026, 1, 2, tzinfo=timezone.utc),
+        env_file=None,
+        params=params,
+        sets={"TRY_CASH_TARGET": "250"},
+    )
 
     assert spec.settings["STAGE7_MAX_DRAWDOWN_PCT"] == "0.1"
     assert spec.settings["STAGE7_UNIVERSE_WHITELIST"] == '["BTCTRY", "ETHTRY"]'
     assert spec.settings["TRY_CASH_TARGET"] == "250"
     assert (spec.settings["KILL_SWITCH"], spec.settings["STAGE7_ENABLED"]) == ("false", "true")
     # the simulated OMS's fill model and its parameters are part of the experiment
-    assert (spec.settings["STAGE7_FILL_MODEL"], spec.settings["STAGE7_SIM_VOLUME_SHARE"], spec.settings["ORDER_TTL_SECONDS"]) == (
-        "seed", "0.1", "900"
+    assert (
+        spec.settings["STAGE7_FILL_MODEL"],
+        spec.settings["STAGE7_SIM_VOLUME_SHARE"],
+        spec.settings["ORDER_TTL_SECONDS"],
+    ) == ("seed", "0.1", "900")
+    limit = make_spec(
+        name="p",
+        dataset=str(replay_dir),
+        start=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        end=datetime(2026, 1, 2, tzinfo=timezone.utc),
+        env_file=None,
+        sets={"STAGE7_FILL_MODEL": "limit"},
     )
-    limit = make_spec(name="p", dataset=str(replay_dir), start=datetime(2026, 1, 1, tzinfo=timezone.utc),
-                      end=datetime(2026, 1, 2, tzinfo=timezone.utc), env_file=None, sets={"STAGE7_FILL_MODEL": "limit"})
     assert limit.settings["STAGE7_FILL_MODEL"] == "limit"
     assert "STATE_DB_PATH" not in spec.settings and "BTCTURK_API_SECRET" not in spec.settings
     with pytest.raises(SpecError) as refused:
@@ -124,8 +186,22 @@ def test_a_backtest_killed_part_way_reruns_to_the_uninterrupted_fingerprint(real
     env = {**os.environ, "BACKTEST_DIR": str(tmp_path / "bt")}
     env.pop("DAGSTER_HOME", None)
     (tmp_path / "empty.env").write_text("")
-    command = [sys.executable, "-m", "btcbot_pipeline", "backtest", "--dataset", str(real_dataset), *window, "--name", "killed",
-               "--env-file", str(tmp_path / "empty.env"), *SETS, "--set", "GATE_CHUNK_CYCLES=288"]
+    command = [
+        sys.executable,
+        "-m",
+        "btcbot_pipeline",
+        "backtest",
+        "--dataset",
+        str(real_dataset),
+        *window,
+        "--name",
+        "killed",
+        "--env-file",
+        str(tmp_path / "empty.env"),
+        *SETS,
+        "--set",
+        "GATE_CHUNK_CYCLES=288",
+    ]
 
     child = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
@@ -141,8 +217,14 @@ def test_a_backtest_killed_part_way_reruns_to_the_uninterrupted_fingerprint(real
     rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
 
-    whole = backtest(tmp_path / "ref", real_dataset, "whole", start=datetime(2018, 1, 10, 5, tzinfo=timezone.utc),
-                     end=datetime(2018, 1, 13, 5, tzinfo=timezone.utc), **chunked)
+    whole = backtest(
+        tmp_path / "ref",
+        real_dataset,
+        "whole",
+        start=datetime(2018, 1, 10, 5, tzinfo=timezone.utc),
+        end=datetime(2018, 1, 13, 5, tzinfo=timezone.utc),
+        **chunked,
+    )
     assert whole.success
     killed = fingerprint_book(tmp_path / "bt" / "killed.duckdb")
     assert killed.cycles == 864

@@ -22,7 +22,9 @@ def test_replay_init_then_validate_passes(tmp_path: Path, capsys: pytest.Capture
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"OK {dataset}: 12 symbols, 0 errors")
 
 
-def test_replay_validate_reports_a_broken_dataset_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_validate_reports_a_broken_dataset_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     dataset = tmp_path / "replay"
     main(["replay-init", "--dataset", str(dataset), "--minutes", "10"])
     capsys.readouterr()
@@ -53,9 +55,14 @@ def test_summary_of_a_materialized_cycle(cycle: Cycle, capsys: pytest.CaptureFix
     assert any(line.startswith("  ledger          equity ") for line in lines)
 
 
-def test_summary_lists_open_and_ended_orders_with_reasons(tmp_path: Path, replay_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    limit = Cycle(db=tmp_path / "limit.duckdb", dataset=replay_dir,
-                  overrides={**DEMO, "STAGE7_FILL_MODEL": "limit", "ORDER_TTL_SECONDS": "600"})
+def test_summary_lists_open_and_ended_orders_with_reasons(
+    tmp_path: Path, replay_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    limit = Cycle(
+        db=tmp_path / "limit.duckdb",
+        dataset=replay_dir,
+        overrides={**DEMO, "STAGE7_FILL_MODEL": "limit", "ORDER_TTL_SECONDS": "600"},
+    )
     assert limit.run(first="2026-01-01T00:30", last="2026-01-01T00:50").success
     capsys.readouterr()
 
@@ -66,9 +73,13 @@ def test_summary_lists_open_and_ended_orders_with_reasons(tmp_path: Path, replay
         "SELECT status, count(*), count(*) FILTER (WHERE filled_qty > 0 AND filled_qty < qty) FROM orders"
         " WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' GROUP BY 1 ORDER BY 1"
     )
-    assert orders == "  orders          " + ", ".join(f"{n} {s}" + (f" ({p} filled in part)" if p else "") for s, n, p in statuses)
+    assert orders == "  orders          " + ", ".join(
+        f"{n} {s}" + (f" ({p} filled in part)" if p else "") for s, n, p in statuses
+    )
     assert "ACKED" in orders  # orders rest open (the limit model)
-    expired = limit.rows("SELECT side, symbol FROM orders WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' AND status = 'EXPIRED' ORDER BY symbol, side")
+    expired = limit.rows(
+        "SELECT side, symbol FROM orders WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' AND status = 'EXPIRED' ORDER BY symbol, side"
+    )
     assert expired, "orders placed at 00:30 expire at 00:40 (600 s) unless filled"
     assert [f"                    EXPIRED {side} {symbol}: ttl_expired" for side, symbol in expired] == [
         line for line in out if line.startswith("                    EXPIRED ")
@@ -77,7 +88,10 @@ def test_summary_lists_open_and_ended_orders_with_reasons(tmp_path: Path, replay
 
 def test_summary_without_a_book_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summary", "--db", str(tmp_path / "none.duckdb")]) == 2
-    assert capsys.readouterr().err == f"ReportError: no book at {tmp_path / 'none.duckdb'}: materialize a cycle first (see README)\n"
+    assert (
+        capsys.readouterr().err
+        == f"ReportError: no book at {tmp_path / 'none.duckdb'}: materialize a cycle first (see README)\n"
+    )
 
 
 def test_summary_of_an_unknown_partition(cycle: Cycle, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,7 +104,9 @@ def test_summary_of_an_unknown_partition(cycle: Cycle, capsys: pytest.CaptureFix
     )
 
 
-def test_settings_refusal_is_printed_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_refusal_is_printed_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = tmp_path / ".env"
     env.write_text("STAGE7_ENABLED=true\nDRY_RUN=false\n")
     monkeypatch.delenv("DRY_RUN", raising=False)
@@ -115,8 +131,13 @@ def test_summary_and_risk_clear_of_a_locked_book_say_so_in_one_line(tmp_path, ca
 
     db = tmp_path / "book.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
@@ -127,6 +148,10 @@ def test_summary_and_risk_clear_of_a_locked_book_say_so_in_one_line(tmp_path, ca
 
     err = capsys.readouterr().err.splitlines()
     assert codes == [2, 2]
-    assert err == [
-        f"BookLockedError: book {db} is locked by process {holder.pid} (a running cycle or backtest?): read it when that writer has finished",
-    ] * 2
+    assert (
+        err
+        == [
+            f"BookLockedError: book {db} is locked by process {holder.pid} (a running cycle or backtest?): read it when that writer has finished",
+        ]
+        * 2
+    )

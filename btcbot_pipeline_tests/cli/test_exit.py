@@ -9,8 +9,9 @@ from pathlib import Path
 
 
 def btcbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "btcbot_pipeline", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "btcbot_pipeline", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_exit_code_is_the_commands_and_all_output_arrives(tmp_path: Path) -> None:

@@ -53,7 +53,9 @@ def failed_run(description: str, last: str | None = None) -> tuple[dg.DagsterIns
 def evaluate(db: Path, url: str, instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> None:
     sensor = build_alert_sensor(lambda: load_settings(None, STATE_DB_PATH=str(db), ALERT_WEBHOOK_URL=url))
     context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+        sensor_name=sensor.name,
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
         dagster_run=result.dagster_run,
     ).for_run_failure()
     sensor(context)
@@ -76,12 +78,16 @@ def test_a_failed_cycle_run_is_one_critical_alert_posted_once(tmp_path: Path, we
     alert_id = f"run_failed:20260101T004500Z:{run}"
     assert webhook.ids() == [alert_id]
     assert webhook.received[0].body["severity"] == "CRITICAL"
-    assert alerts(db) == [(
-        alert_id, "CRITICAL", "delivered",
-        f"cycle 2026-01-01T00:45 UTC did not complete: run {run} of __ephemeral_asset_job__ failed: BookError: book "
-        "data/btcbot_book.duckdb is locked by process 4242. The book keeps its last committed cycle; the next run "
-        "carries on from there.",
-    )]
+    assert alerts(db) == [
+        (
+            alert_id,
+            "CRITICAL",
+            "delivered",
+            f"cycle 2026-01-01T00:45 UTC did not complete: run {run} of __ephemeral_asset_job__ failed: BookError: book "
+            "data/btcbot_book.duckdb is locked by process 4242. The book keeps its last committed cycle; the next run "
+            "carries on from there.",
+        )
+    ]
 
 
 def test_a_gate_stop_the_cycle_already_posted_is_not_posted_again(tmp_path: Path, webhook: WebhookServer) -> None:
@@ -91,7 +97,8 @@ def test_a_gate_stop_the_cycle_already_posted_is_not_posted_again(tmp_path: Path
     book.ensure_schema()
     book.con.execute(
         "INSERT INTO gate_failures VALUES (?, '20260101T004500Z', 'market_snapshot', 'market_snapshot_gate', "
-        "'excluded_share', '7 of 12 symbols (58 %) excluded, limit 50 %')", [at("00:45").replace(tzinfo=None)],
+        "'excluded_share', '7 of 12 symbols (58 %) excluded, limit 50 %')",
+        [at("00:45").replace(tzinfo=None)],
     )
     cfg = load_settings(None, ALERT_WEBHOOK_URL=webhook.url)
     raise_alerts(book, window("00:45", "00:50"), cfg, kind="dry_run", book_name="book")  # what the stopped cycle does
@@ -112,7 +119,9 @@ EXCLUDED = (
 )
 
 
-def test_a_gate_stop_the_cycle_could_not_record_is_recorded_from_the_book(tmp_path: Path, webhook: WebhookServer) -> None:
+def test_a_gate_stop_the_cycle_could_not_record_is_recorded_from_the_book(
+    tmp_path: Path, webhook: WebhookServer
+) -> None:
     db = tmp_path / "book.duckdb"
     with duckdb.connect(str(db)) as con:
         Book(con).ensure_schema()
@@ -126,11 +135,15 @@ def test_a_gate_stop_the_cycle_could_not_record_is_recorded_from_the_book(tmp_pa
     evaluate(db, webhook.url, instance, result)
 
     assert webhook.ids() == ["gate_failure:20260101T004500Z"]
-    assert alerts(db) == [(
-        "gate_failure:20260101T004500Z", "ERROR", "delivered",
-        "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: "
-        "stale_data ×2 (+5 not listed); nothing of its chunk was written",
-    )]
+    assert alerts(db) == [
+        (
+            "gate_failure:20260101T004500Z",
+            "ERROR",
+            "delivered",
+            "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: "
+            "stale_data ×2 (+5 not listed); nothing of its chunk was written",
+        )
+    ]
 
 
 def test_a_stop_of_several_cycles_is_one_alert_from_the_book(tmp_path: Path, webhook: WebhookServer) -> None:
@@ -141,8 +154,11 @@ def test_a_stop_of_several_cycles_is_one_alert_from_the_book(tmp_path: Path, web
         for hhmm, n in (("00:45", 7), ("00:50", 8), ("01:00", 9)):
             con.execute(
                 "INSERT INTO gate_failures VALUES (?, ?, 'market_snapshot', 'market_snapshot_gate', 'excluded_share_ok', ?)",
-                [at(hhmm).replace(tzinfo=None), f"20260101T{hhmm[:2]}{hhmm[3:]}00Z",
-                 EXCLUDED.format(chunk=15, n=n, share=format(Decimal(n) / 12, "f"))],
+                [
+                    at(hhmm).replace(tzinfo=None),
+                    f"20260101T{hhmm[:2]}{hhmm[3:]}00Z",
+                    EXCLUDED.format(chunk=15, n=n, share=format(Decimal(n) / 12, "f")),
+                ],
             )
     instance, result = failed_run(GATE_STOP, last="2026-01-01T00:55")
 

@@ -21,7 +21,9 @@ START = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)
 END = datetime(2026, 1, 1, 1, 30, tzinfo=timezone.utc)  # 12 five-minute cycles
 
 
-def backtest(folder: Path, dataset: Path, name: str, *, start: datetime = START, end: datetime = END, **sets: str) -> BacktestRun:
+def backtest(
+    folder: Path, dataset: Path, name: str, *, start: datetime = START, end: datetime = END, **sets: str
+) -> BacktestRun:
     spec = make_spec(name=name, dataset=str(dataset), start=start, end=end, env_file=None, sets={**DEMO, **sets})
     prepare(spec, folder)
     return run(spec, folder, instance=dg.DagsterInstance.ephemeral())
@@ -32,7 +34,9 @@ def rows(book: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_a_backtest_equals_the_dry_run_replay_of_the_same_cycles(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+def test_a_backtest_equals_the_dry_run_replay_of_the_same_cycles(
+    cycle: Cycle, replay_dir: Path, tmp_path: Path
+) -> None:
     done = backtest(tmp_path / "bt", replay_dir, "parity")
     assert cycle.run(first="2026-01-01T00:30", last="2026-01-01T01:25").success
 
@@ -40,7 +44,9 @@ def test_a_backtest_equals_the_dry_run_replay_of_the_same_cycles(cycle: Cycle, r
     assert compare_books(done.book, cycle.db).agree
     assert fingerprint_book(done.book).digest == fingerprint_book(cycle.db).digest
     for table in ("ledger_metrics", "fills", "cycle_trace", "market_snapshot", "universe"):
-        assert rows(done.book, f"SELECT * FROM {table} ORDER BY ALL") == cycle.rows(f"SELECT * FROM {table} ORDER BY ALL")
+        assert rows(done.book, f"SELECT * FROM {table} ORDER BY ALL") == cycle.rows(
+            f"SELECT * FROM {table} ORDER BY ALL"
+        )
     assert rows(done.book, "SELECT count(*) FROM ledger_metrics") == [(12,)]
 
 
@@ -56,13 +62,23 @@ def test_same_backtest_twice_same_fingerprint_and_a_changed_parameter_another(re
     info = {r.spec.name: rows(r.book, "SELECT name, kind, params_hash FROM book_info")[0] for r in (first, slippage)}
     assert info["first"][:2] == ("first", "backtest") and info["slippage"][:2] == ("slippage", "backtest")
     assert info["first"][2] != info["slippage"][2]
-    assert rows(first.book, "SELECT count(*) FROM ledger_metrics") == rows(slippage.book, "SELECT count(*) FROM ledger_metrics") == [(12,)]
+    assert (
+        rows(first.book, "SELECT count(*) FROM ledger_metrics")
+        == rows(slippage.book, "SELECT count(*) FROM ledger_metrics")
+        == [(12,)]
+    )
 
 
 def test_a_backtest_of_that_name_with_another_spec_is_refused_unless_replaced(replay_dir: Path, tmp_path: Path) -> None:
     assert backtest(tmp_path, replay_dir, "named").success
-    spec = make_spec(name="named", dataset=str(replay_dir), start=START, end=END, env_file=None,
-                     sets={**DEMO, "STAGE7_FEES_BPS": "30"})
+    spec = make_spec(
+        name="named",
+        dataset=str(replay_dir),
+        start=START,
+        end=END,
+        env_file=None,
+        sets={**DEMO, "STAGE7_FEES_BPS": "30"},
+    )
 
     with pytest.raises(SpecError) as refused:
         prepare(spec, tmp_path)
@@ -73,7 +89,12 @@ def test_a_backtest_of_that_name_with_another_spec_is_refused_unless_replaced(re
     )
     prepare(spec, tmp_path, replace=True)
     assert run(spec, tmp_path, instance=dg.DagsterInstance.ephemeral()).success
-    assert json.loads(rows(tmp_path / "named.duckdb", "SELECT params_json FROM book_info")[0][0])["cycle"]["execution"]["fees_bps"] == "30"
+    assert (
+        json.loads(rows(tmp_path / "named.duckdb", "SELECT params_json FROM book_info")[0][0])["cycle"]["execution"][
+            "fees_bps"
+        ]
+        == "30"
+    )
 
 
 def test_a_book_of_another_parameter_set_is_refused_by_the_run_itself(replay_dir: Path, tmp_path: Path) -> None:
@@ -112,16 +133,26 @@ def test_a_dry_run_book_refuses_a_backtest_run_and_says_why(cycle: Cycle, replay
     with duckdb.connect(str(cycle.db)) as con, pytest.raises(BookKindError) as refused:
         Book(con).claim(identity)
 
-    assert str(refused.value).startswith("book 'book' is a dry_run book of source replay (kind=dry_run); this run is a backtest run")
+    assert str(refused.value).startswith(
+        "book 'book' is a dry_run book of source replay (kind=dry_run); this run is a backtest run"
+    )
 
 
 def test_the_money_identities_hold_at_every_cycle_of_a_real_data_backtest(real_dataset: Path, tmp_path: Path) -> None:
-    done = backtest(tmp_path, real_dataset, "real", start=datetime(2018, 1, 10, 5, tzinfo=timezone.utc),
-                    end=datetime(2018, 1, 11, 5, tzinfo=timezone.utc))
+    done = backtest(
+        tmp_path,
+        real_dataset,
+        "real",
+        start=datetime(2018, 1, 10, 5, tzinfo=timezone.utc),
+        end=datetime(2018, 1, 11, 5, tzinfo=timezone.utc),
+    )
 
     assert done.success, done.failure
     checked = 0
-    for metrics_json, state_json in rows(done.book, "SELECT t.ledger_metrics_json, l.state_json FROM ledger_metrics l JOIN cycle_trace t USING (cycle_ts) ORDER BY cycle_ts"):
+    for metrics_json, state_json in rows(
+        done.book,
+        "SELECT t.ledger_metrics_json, l.state_json FROM ledger_metrics l JOIN cycle_trace t USING (cycle_ts) ORDER BY cycle_ts",
+    ):
         m = {k: Decimal(v) for k, v in json.loads(metrics_json).items() if k.endswith("_try")}
         state = json.loads(state_json)
         marked = sum((Decimal(h["qty"]) * Decimal(state["marks"][s]) for s, h in state["holdings"].items()), Decimal(0))
@@ -135,8 +166,15 @@ def test_the_money_identities_hold_at_every_cycle_of_a_real_data_backtest(real_d
 
 def test_each_day_partition_has_its_own_figures_and_the_last_the_report(replay_dir: Path, tmp_path: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    spec = make_spec(name="days", dataset=str(replay_dir), start=START, end=datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc),
-                     partition="day", env_file=None, sets=dict(DEMO))
+    spec = make_spec(
+        name="days",
+        dataset=str(replay_dir),
+        start=START,
+        end=datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc),
+        partition="day",
+        env_file=None,
+        sets=dict(DEMO),
+    )
     prepare(spec, tmp_path)
     assert run(spec, tmp_path, instance=instance).success
 
@@ -144,13 +182,22 @@ def test_each_day_partition_has_its_own_figures_and_the_last_the_report(replay_d
     meta = ledger.asset_materialization.metadata
     assert ledger.asset_materialization.partition == "2026-01-01"
     assert meta["cycles"].value == 18
-    book_equity = rows(tmp_path / "days.duckdb", "SELECT equity_try FROM ledger_metrics ORDER BY cycle_ts DESC LIMIT 1")[0][0]
+    book_equity = rows(
+        tmp_path / "days.duckdb", "SELECT equity_try FROM ledger_metrics ORDER BY cycle_ts DESC LIMIT 1"
+    )[0][0]
     cent = Decimal("0.01")
     assert Decimal(meta["equity_try_exact"].value).quantize(cent) == book_equity.quantize(cent)
     assert meta["equity_try"].value == float(book_equity.quantize(cent))
-    assert isinstance(meta["equity_try"].value, float) and isinstance(meta["max_drawdown_pct_since_opening"].value, float)
-    trace = instance.get_latest_materialization_event(dg.AssetKey(["backtest", "days", "cycle_trace"])).asset_materialization
-    assert "| cycles |" in trace.metadata["report"].value and "data:image/png;base64," in trace.metadata["equity_and_drawdown"].value
+    assert isinstance(meta["equity_try"].value, float) and isinstance(
+        meta["max_drawdown_pct_since_opening"].value, float
+    )
+    trace = instance.get_latest_materialization_event(
+        dg.AssetKey(["backtest", "days", "cycle_trace"])
+    ).asset_materialization
+    assert (
+        "| cycles |" in trace.metadata["report"].value
+        and "data:image/png;base64," in trace.metadata["equity_and_drawdown"].value
+    )
     assert (tmp_path / "days.png").exists()
 
 

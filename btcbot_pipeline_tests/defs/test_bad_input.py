@@ -44,10 +44,14 @@ def test_invalid_settings_fail_with_the_variable_named(cycle: Cycle) -> None:
     result = cycle.run("2026-01-01T00:30")
 
     assert not result.success
-    assert "TRY_CASH_MAX: must be >= TRY_CASH_TARGET (was TRY_CASH_MAX=600, TRY_CASH_TARGET=700)" in failure_text(result)
+    assert "TRY_CASH_MAX: must be >= TRY_CASH_TARGET (was TRY_CASH_MAX=600, TRY_CASH_TARGET=700)" in failure_text(
+        result
+    )
 
 
-def test_symbol_without_orderbook_is_skipped_and_the_cycle_goes_on(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+def test_symbol_without_orderbook_is_skipped_and_the_cycle_goes_on(
+    cycle: Cycle, replay_dir: Path, tmp_path: Path
+) -> None:
     cycle.dataset = _copy(replay_dir, tmp_path)
     (cycle.dataset / "orderbook" / "BTCTRY.csv").unlink()
 
@@ -81,23 +85,36 @@ def test_symbol_with_missing_rows_is_stale_and_its_position_keeps_its_last_mark(
     result = cycle.run("2026-01-01T00:45")
 
     assert result.success, failure_text(result)
-    assert cycle.rows(f"SELECT skip_reason FROM market_snapshot WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [
-        ("stale_data",)
-    ]
-    assert cycle.rows(f"SELECT mark_price_try FROM positions WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [
-        (last_mark,)
-    ]
-    decisions = json.loads(cycle.rows("SELECT order_decisions_json FROM cycle_trace WHERE cycle_id = '20260101T004500Z'")[0][0])
+    assert cycle.rows(
+        f"SELECT skip_reason FROM market_snapshot WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'"
+    ) == [("stale_data",)]
+    assert cycle.rows(
+        f"SELECT mark_price_try FROM positions WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'"
+    ) == [(last_mark,)]
+    decisions = json.loads(
+        cycle.rows("SELECT order_decisions_json FROM cycle_trace WHERE cycle_id = '20260101T004500Z'")[0][0]
+    )
     # skipped, the exit keeps what it wanted: the whole holding, 1940.96 TRY at its last mark; nothing of it trades
-    assert {"stage": "plan", "symbol": victim, "side": "SELL", "status": "SKIPPED", "reason": "not_tradable:stale_data",
-            "notional_try": "1940.96"} in decisions
+    assert {
+        "stage": "plan",
+        "symbol": victim,
+        "side": "SELL",
+        "status": "SKIPPED",
+        "reason": "not_tradable:stale_data",
+        "notional_try": "1940.96",
+    } in decisions
     qty = cycle.rows(f"SELECT qty FROM positions WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'")[0][0]
-    assert cycle.rows(f"SELECT notional_try, est_qty FROM plan_actions WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [
-        (Decimal("1940.96"), qty)
+    assert cycle.rows(
+        f"SELECT notional_try, est_qty FROM plan_actions WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'"
+    ) == [(Decimal("1940.96"), qty)]
+    assert cycle.rows(f"SELECT count(*) FROM fills WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [
+        (0,)
     ]
-    assert cycle.rows(f"SELECT count(*) FROM fills WHERE cycle_id = '20260101T004500Z' AND symbol = '{victim}'") == [(0,)]
     assert main(["summary", "--partition", "2026-01-01T00:45", "--db", str(cycle.db)]) == 0
-    assert f"                    SELL {victim}: not_tradable:stale_data (wanted 1940.96 TRY)" in capsys.readouterr().out.splitlines()
+    assert (
+        f"                    SELL {victim}: not_tradable:stale_data (wanted 1940.96 TRY)"
+        in capsys.readouterr().out.splitlines()
+    )
 
 
 def test_a_failed_cycle_leaves_the_previous_rows_intact(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
@@ -113,7 +130,9 @@ def test_a_failed_cycle_leaves_the_previous_rows_intact(cycle: Cycle, replay_dir
     assert cycle.rows("SELECT * FROM ledger_metrics ORDER BY ALL") == before
 
 
-def test_a_dataset_without_exchangeinfo_runs_and_skips_every_symbol_with_its_reason(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+def test_a_dataset_without_exchangeinfo_runs_and_skips_every_symbol_with_its_reason(
+    cycle: Cycle, replay_dir: Path, tmp_path: Path
+) -> None:
     # exchangeinfo.json is optional in the replay layout; with STAGE7_RULES_REQUIRE_METADATA
     # (default true) no symbol has usable rules: nothing trades, every skip says why.
     cycle.dataset = _copy(replay_dir, tmp_path)
@@ -127,7 +146,9 @@ def test_a_dataset_without_exchangeinfo_runs_and_skips_every_symbol_with_its_rea
     assert cycle.rows("SELECT equity_try FROM ledger_metrics") == [(Decimal("10000"),)]
 
 
-def test_the_same_dataset_trades_with_fallback_rules_when_metadata_is_not_required(cycle: Cycle, replay_dir: Path, tmp_path: Path) -> None:
+def test_the_same_dataset_trades_with_fallback_rules_when_metadata_is_not_required(
+    cycle: Cycle, replay_dir: Path, tmp_path: Path
+) -> None:
     cycle.dataset = _copy(replay_dir, tmp_path)
     (cycle.dataset / "exchangeinfo.json").unlink()
     cycle.overrides["STAGE7_RULES_REQUIRE_METADATA"] = "false"
@@ -155,14 +176,21 @@ def test_odd_file_names_are_symbols_excluded_by_name_never_a_blocked_cycle(cycle
     result = cycle.run("2026-01-01T00:30")
 
     assert {(i.code, i.symbol) for i in report.issues if i.code == "invalid_symbol_name"} == {
-        ("invalid_symbol_name", "ETH:TRY"), ("invalid_symbol_name", "ÉTHTRY"), ("invalid_symbol_name", "ETH'TRY"),
+        ("invalid_symbol_name", "ETH:TRY"),
+        ("invalid_symbol_name", "ÉTHTRY"),
+        ("invalid_symbol_name", "ETH'TRY"),
     }
-    assert sorted(i.path for i in report.issues if i.code == "hidden_file_ignored") == ["candles/.csv", "orderbook/.csv"]
+    assert sorted(i.path for i in report.issues if i.code == "hidden_file_ignored") == [
+        "candles/.csv",
+        "orderbook/.csv",
+    ]
     assert result.success, failure_text(result)
     assert cycle.rows(
         "SELECT symbol, skip_reason FROM market_snapshot WHERE symbol IN ('ETH:TRY', 'ÉTHTRY', 'ETH''TRY', 'BTCTRY') ORDER BY symbol"
     ) == [
-        ("BTCTRY", None), ("ETH'TRY", "invalid_data:invalid_symbol_name"), ("ETH:TRY", "invalid_data:invalid_symbol_name"),
+        ("BTCTRY", None),
+        ("ETH'TRY", "invalid_data:invalid_symbol_name"),
+        ("ETH:TRY", "invalid_data:invalid_symbol_name"),
         ("ÉTHTRY", "invalid_data:invalid_symbol_name"),
     ]
     assert cycle.rows("SELECT count(*) FROM order_intents WHERE symbol IN ('ETH:TRY', 'ÉTHTRY', 'ETH''TRY')") == [(0,)]

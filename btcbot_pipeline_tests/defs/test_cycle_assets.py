@@ -9,15 +9,30 @@ from btcbot_pipeline.storage.book import RUN_ONLY_COLUMNS
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TABLES = (
-    "market_snapshot", "universe", "universe_selection", "portfolio_plan", "plan_actions", "order_intents",
-    "orders", "order_events", "fills", "ledger_metrics", "positions", "cycle_trace", "run_metrics",
+    "market_snapshot",
+    "universe",
+    "universe_selection",
+    "portfolio_plan",
+    "plan_actions",
+    "order_intents",
+    "orders",
+    "order_events",
+    "fills",
+    "ledger_metrics",
+    "positions",
+    "cycle_trace",
+    "run_metrics",
 )
 
 
 def _dump(cycle: Cycle) -> dict[str, list[tuple]]:
     """Every table's rows, but the columns saying how the run went (its id, its durations)."""
-    return {t: cycle.rows(f"SELECT * EXCLUDE ({', '.join(RUN_ONLY_COLUMNS[t])}) FROM {t} ORDER BY ALL")
-            if t in RUN_ONLY_COLUMNS else cycle.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES}
+    return {
+        t: cycle.rows(f"SELECT * EXCLUDE ({', '.join(RUN_ONLY_COLUMNS[t])}) FROM {t} ORDER BY ALL")
+        if t in RUN_ONLY_COLUMNS
+        else cycle.rows(f"SELECT * FROM {t} ORDER BY ALL")
+        for t in TABLES
+    }
 
 
 def _metrics(cycle: Cycle) -> list[dict[str, str]]:
@@ -28,9 +43,19 @@ def test_one_partition_materializes_all_seven_assets(cycle: Cycle) -> None:
     result = cycle.run("2026-01-01T00:30")
 
     assert result.success, failure_text(result)
-    materialized = sorted(e.asset_key.to_user_string() for e in result.get_asset_materialization_events() for _ in [0] if e.asset_key)
+    materialized = sorted(
+        e.asset_key.to_user_string() for e in result.get_asset_materialization_events() for _ in [0] if e.asset_key
+    )
     assert materialized == sorted(
-        ["market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace"]
+        [
+            "market_snapshot",
+            "universe",
+            "portfolio_plan",
+            "order_intents",
+            "simulated_fills",
+            "ledger_snapshot",
+            "cycle_trace",
+        ]
     )
     assert cycle.rows("SELECT count(*) FROM cycle_trace") == [(1,)]
     assert cycle.rows("SELECT final_mode FROM cycle_trace") == [("NORMAL",)]
@@ -107,19 +132,26 @@ def test_a_ledger_carried_across_missing_cycles_says_how_many_and_its_gate_warns
     result = cycle.run("2026-01-01T00:40")  # 00:30 and 00:35 never ran
 
     assert result.success, failure_text(result)
-    assert cycle.rows("SELECT strftime(cycle_ts, '%H:%M'), carried_from, gap_cycles FROM ledger_metrics ORDER BY cycle_ts") == [
-        ("00:25", None, 0), ("00:40", "20260101T002500Z", 2),
+    assert cycle.rows(
+        "SELECT strftime(cycle_ts, '%H:%M'), carried_from, gap_cycles FROM ledger_metrics ORDER BY cycle_ts"
+    ) == [
+        ("00:25", None, 0),
+        ("00:40", "20260101T002500Z", 2),
     ]
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "ledger_snapshot_gate")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert [f["expectation"] for f in check.metadata["failed_expectations"].value] == ["no_missing_cycles"]
-    (ledger,) = [m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"]
+    (ledger,) = [
+        m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"
+    ]
     assert ledger.materialization.metadata["gap_cycles"].value == 2
     assert cycle.run("2026-01-01T00:45").success
     assert cycle.rows("SELECT gap_cycles FROM ledger_metrics WHERE cycle_ts = TIMESTAMP '2026-01-01 00:45'") == [(0,)]
 
 
-def test_run_metrics_say_which_run_wrote_the_cycle_how_long_each_stage_took_and_how_old_its_data_was(cycle: Cycle) -> None:
+def test_run_metrics_say_which_run_wrote_the_cycle_how_long_each_stage_took_and_how_old_its_data_was(
+    cycle: Cycle,
+) -> None:
     result = cycle.run(first="2026-01-01T00:30", last="2026-01-01T00:35")
 
     assert result.success, failure_text(result)
@@ -139,7 +171,10 @@ def test_a_subset_of_the_cycle_cannot_run_so_no_ledger_row_is_ever_without_its_t
 
     with pytest.raises(dg.DagsterInvalidDefinitionError) as refused:
         dg.materialize(
-            cycle.assets(), selection=["ledger_snapshot"], partition_key="2026-01-01T00:30", resources=cycle.resources(),
+            cycle.assets(),
+            selection=["ledger_snapshot"],
+            partition_key="2026-01-01T00:30",
+            resources=cycle.resources(),
             instance=dg.DagsterInstance.ephemeral(),
         )
     assert "This AssetsDefinition does not support subsetting" in str(refused.value.__cause__)

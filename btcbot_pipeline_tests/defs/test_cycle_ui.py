@@ -42,7 +42,10 @@ FIVE = timedelta(minutes=5)
 
 
 def _parts(n: int) -> list[Partition]:
-    return [Partition(f"2026-01-01T00:{25 + 5 * i:02d}", Window(T0 + i * FIVE, T0 + (i + 1) * FIVE), (T0 + i * FIVE,)) for i in range(n)]
+    return [
+        Partition(f"2026-01-01T00:{25 + 5 * i:02d}", Window(T0 + i * FIVE, T0 + (i + 1) * FIVE), (T0 + i * FIVE,))
+        for i in range(n)
+    ]
 
 
 def _checks(**kw: Any) -> ChunkChecks:
@@ -53,18 +56,38 @@ def _excluded_rows(ts: str, n: int) -> tuple[dict[str, Any], ...]:
     # as the gate lists them: the chunk's first five offending rows, exact text
     share = format(Decimal(7) / Decimal(12), "f")  # 0.5833333333333333333333333333
     symbols = ["ADATRY", "AVAXTRY", "BTCTRY", "DOGETRY", "DOTTRY"]
-    return tuple({"cycle_ts": ts, "symbol": s, "excluded_share": share, "skip_reason": "crossed_book"} for s in symbols[:n])
+    return tuple(
+        {"cycle_ts": ts, "symbol": s, "excluded_share": share, "skip_reason": "crossed_book"} for s in symbols[:n]
+    )
 
 
 def _excluded_failure() -> Failure:
-    return Failure("excluded_share_ok", "expect_column_values_to_be_in_set", "excluded_share_ok", ERROR, 7,
-                   _excluded_rows("2026-01-01T00:35:00Z", 5))
+    return Failure(
+        "excluded_share_ok",
+        "expect_column_values_to_be_in_set",
+        "excluded_share_ok",
+        ERROR,
+        7,
+        _excluded_rows("2026-01-01T00:35:00Z", 5),
+    )
 
 
 def _stopped(parts: list[Partition], gates: tuple[GateResult, ...]) -> GateStopped:
     ts = datetime(2026, 1, 1, 0, 35)  # the book's naive UTC
-    return GateStopped(tuple(parts), gates, ((ts, "20260101T003500Z", "market_snapshot", "market_snapshot_gate", "excluded_share_ok",
-                                              "expect_column_values_to_be_in_set on excluded_share_ok: observed 7"),))
+    return GateStopped(
+        tuple(parts),
+        gates,
+        (
+            (
+                ts,
+                "20260101T003500Z",
+                "market_snapshot",
+                "market_snapshot_gate",
+                "excluded_share_ok",
+                "expect_column_values_to_be_in_set on excluded_share_ok: observed 7",
+            ),
+        ),
+    )
 
 
 def test_a_blocked_cycle_marks_only_its_partition_and_only_the_failing_suite() -> None:
@@ -87,11 +110,17 @@ def test_a_blocked_cycle_marks_only_its_partition_and_only_the_failing_suite() -
         ("universe_gate", "2026-01-01T00:35", False, "WARN"),
     ]  # suites that did not run for the chunk (here five of them) get no evaluation at all
     failed = evals[2]
-    assert failed.description == "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7"
+    assert (
+        failed.description
+        == "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7"
+    )
     assert failed.metadata["written"].value is False
     assert failed.metadata["failing_cycles"].value == ["2026-01-01T00:35:00Z"]
     (listed,) = failed.metadata["failed_expectations"].value
-    assert listed["offending_rows_partition"] == 7 and listed["offending_rows"][0]["excluded_share"] == "0.5833333333333333333333333333"
+    assert (
+        listed["offending_rows_partition"] == 7
+        and listed["offending_rows"][0]["excluded_share"] == "0.5833333333333333333333333333"
+    )
     assert evals[0].description == (
         "market_snapshot_gate not written: this chunk was rolled back because market_snapshot_gate failed at cycle "
         "20260101T003500Z (excluded_share_ok); its own expectations passed over this partition's 1 cycle"
@@ -127,7 +156,9 @@ def test_without_the_snapshot_tally_the_text_says_which_rows_were_not_listed() -
     parts = _parts(3)
     stopped = _stopped(parts, (GateResult(MARKET_SUITE, (_excluded_failure(),), 10),))
 
-    (failed,) = [e for e in _checks().evaluations(parts, stopped.gates, stopped) if e.severity == dg.AssetCheckSeverity.ERROR]
+    (failed,) = [
+        e for e in _checks().evaluations(parts, stopped.gates, stopped) if e.severity == dg.AssetCheckSeverity.ERROR
+    ]
 
     assert failed.description == (
         "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×5 (+2 not listed)"
@@ -148,12 +179,21 @@ def test_a_passing_suite_has_the_suite_severity() -> None:
 
 def test_a_warn_failure_in_trading_terms_with_rounded_figures() -> None:
     parts = _parts(2)
-    spread = Failure("spread_within_bound", "expect_column_values_to_be_in_set", "spread_within_bound", WARN, 1,
-                     ({"cycle_ts": "2026-01-01T00:30:00Z", "symbol": "BTCTRY", "spread_bps": "61.23456789012345678901234567"},))
+    spread = Failure(
+        "spread_within_bound",
+        "expect_column_values_to_be_in_set",
+        "spread_within_bound",
+        WARN,
+        1,
+        ({"cycle_ts": "2026-01-01T00:30:00Z", "symbol": "BTCTRY", "spread_bps": "61.23456789012345678901234567"},),
+    )
 
     evals = list(_checks().evaluations(parts, (GateResult(MARKET_SUITE, (spread,), 10),)))
 
-    assert [(e.partition, e.passed, e.severity.value) for e in evals] == [("2026-01-01T00:25", True, "ERROR"), ("2026-01-01T00:30", False, "WARN")]
+    assert [(e.partition, e.passed, e.severity.value) for e in evals] == [
+        ("2026-01-01T00:25", True, "ERROR"),
+        ("2026-01-01T00:30", False, "WARN"),
+    ]
     assert evals[1].description == (
         "market_snapshot_gate failed (WARN): spread_within_bound: 1 tradable symbol(s) with a spread above "
         "STAGE7_MAX_SPREAD_BPS (50 bps): BTCTRY spread_bps=61.2"
@@ -172,10 +212,14 @@ def test_warn_rows_cut_off_leave_no_partition_of_the_chunk_cleared() -> None:
         "order_intents_gate failed (WARN): price_on_tick_grid: at least 5 intent(s) priced off the tick grid: "
         "A price_try=1234.56; B price_try=1234.56; C price_try=1234.56 …"
     )
-    assert evals[1].description == "order_intents_gate failed (WARN): price_on_tick_grid: some intent(s) priced off the tick grid"
+    assert (
+        evals[1].description
+        == "order_intents_gate failed (WARN): price_on_tick_grid: some intent(s) priced off the tick grid"
+    )
 
 
 # --- the definitions ---------------------------------------------------------------------
+
 
 def test_every_definition_has_a_description_owners_and_tags(tmp_path: Path, replay_dir: Path) -> None:
     from btcbot_pipeline.backtest_definitions import build_backtest_definitions
@@ -183,7 +227,9 @@ def test_every_definition_has_a_description_owners_and_tags(tmp_path: Path, repl
     from btcbot_pipeline.defs.backtest.spec import make_spec, save_spec
     from btcbot_pipeline.settings import load_settings
 
-    save_spec(make_spec(name="base", dataset=str(replay_dir), start=T0, end=T0 + timedelta(days=1), env_file=None), tmp_path)
+    save_spec(
+        make_spec(name="base", dataset=str(replay_dir), start=T0, end=T0 + timedelta(days=1), env_file=None), tmp_path
+    )
     settings = load_settings(None, BACKTEST_DIR=str(tmp_path))
     bot, backtests = build_definitions(settings, env_file=None), build_backtest_definitions(settings)
 
@@ -200,7 +246,9 @@ def test_every_definition_has_a_description_owners_and_tags(tmp_path: Path, repl
         for check_key in check_keys:
             spec = graph.get_check_spec(check_key)
             assert spec.description and spec.blocking and spec.partitions_def is not None, check_key
-            assert spec.metadata["owners"] == ["team:trading"] and spec.metadata["tags"]["btcbot/kind"] == "gate", check_key
+            assert spec.metadata["owners"] == ["team:trading"] and spec.metadata["tags"]["btcbot/kind"] == "gate", (
+                check_key
+            )
         for assets_def in defs.assets or []:
             assert assets_def.op.retry_policy == CYCLE_RETRY
     assert CYCLE_RETRY.max_retries == 3 and CYCLE_RETRY.delay == 10 and CYCLE_RETRY.backoff == dg.Backoff.EXPONENTIAL
@@ -216,31 +264,46 @@ def test_every_definition_has_a_description_owners_and_tags(tmp_path: Path, repl
 
 # --- end to end --------------------------------------------------------------------------
 
+
 def _equity_by_partition(result: dg.ExecuteInProcessResult) -> dict[str, float]:
     return {
         m.partition: m.materialization.metadata["equity_try"].value
-        for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.to_user_string() == "ledger_snapshot"
     }
 
 
 def test_six_partitions_of_one_run_each_show_their_own_cycle(cycle: Cycle) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    tags = {"dagster/asset_partition_range_start": "2026-01-01T00:25", "dagster/asset_partition_range_end": "2026-01-01T00:50"}
+    tags = {
+        "dagster/asset_partition_range_start": "2026-01-01T00:25",
+        "dagster/asset_partition_range_end": "2026-01-01T00:50",
+    }
 
-    result = dg.materialize(cycle.assets(), tags=tags, resources=cycle.resources(), instance=instance, raise_on_error=False)
+    result = dg.materialize(
+        cycle.assets(), tags=tags, resources=cycle.resources(), instance=instance, raise_on_error=False
+    )
 
     assert result.success, failure_text(result)
     book = cycle.rows("SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), equity_try FROM ledger_metrics ORDER BY cycle_ts")
     assert len(book) == 6 and len({e for _, e in book}) == 6  # six different equities
     assert _equity_by_partition(result) == {k: float(e.quantize(Decimal("0.01"))) for k, e in book}
-    ledger = {m.partition: m.materialization.metadata for m in result.get_asset_materialization_events()
-              if m.asset_key.to_user_string() == "ledger_snapshot"}
-    money = cycle.rows("SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), cash_try, net_pnl_try, fees_try, max_drawdown FROM ledger_metrics")
+    ledger = {
+        m.partition: m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.to_user_string() == "ledger_snapshot"
+    }
+    money = cycle.rows(
+        "SELECT strftime(cycle_ts, '%Y-%m-%dT%H:%M'), cash_try, net_pnl_try, fees_try, max_drawdown FROM ledger_metrics"
+    )
     cent = Decimal("0.01")
     for key, cash, net, fees, drawdown in money:  # numeric, so Dagster plots them by partition; exact text beside
         meta = ledger[key]
-        assert (meta["cash_try"].value, meta["net_pnl_try_since_opening"].value, meta["fees_try_since_opening"].value) == (
-            float(cash.quantize(cent)), float(net.quantize(cent)), float(fees.quantize(cent)))
+        assert (
+            meta["cash_try"].value,
+            meta["net_pnl_try_since_opening"].value,
+            meta["fees_try_since_opening"].value,
+        ) == (float(cash.quantize(cent)), float(net.quantize(cent)), float(fees.quantize(cent)))
         assert meta["max_drawdown_pct_since_opening"].value == float((drawdown * 100).quantize(Decimal("0.0001")))
         assert Decimal(meta["cash_try_exact"].value) == cash and meta["cycles"].value == 1
 
@@ -248,15 +311,28 @@ def test_six_partitions_of_one_run_each_show_their_own_cycle(cycle: Cycle) -> No
     assert sorted({(e.check_name, e.partition) for e in evals}) == sorted((s, k) for s in SUITES for k, _ in book)
     assert len(evals) == 6 * len(SUITES) and all(e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in evals)
 
-    trace = {m.partition: m.materialization.metadata for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "cycle_trace"}
+    trace = {
+        m.partition: m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.to_user_string() == "cycle_trace"
+    }
     meta = trace["2026-01-01T00:40"]
     (decisions_json, base, final) = cycle.rows(
-        "SELECT order_decisions_json, base_mode, final_mode FROM cycle_trace WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'")[0]
+        "SELECT order_decisions_json, base_mode, final_mode FROM cycle_trace WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'"
+    )[0]
     table = meta["decisions_last_cycle"]
     assert [c.name for c in table.schema.columns] == ["stage", "symbol", "side", "notional_try", "status", "reason"]
     assert [dict(r.data) for r in table.records] == [
-        {"stage": d["stage"], "symbol": d["symbol"], "side": d["side"], "status": d["status"], "reason": d["reason"] or "",
-         "notional_try": None if d["notional_try"] is None else float(Decimal(d["notional_try"]).quantize(Decimal("0.01")))}
+        {
+            "stage": d["stage"],
+            "symbol": d["symbol"],
+            "side": d["side"],
+            "status": d["status"],
+            "reason": d["reason"] or "",
+            "notional_try": None
+            if d["notional_try"] is None
+            else float(Decimal(d["notional_try"]).quantize(Decimal("0.01"))),
+        }
         for d in json.loads(decisions_json)
     ]
     assert len(table.records) >= 2 and meta["mode_last_cycle"].value == f"{base} → {final}"
@@ -264,16 +340,27 @@ def test_six_partitions_of_one_run_each_show_their_own_cycle(cycle: Cycle) -> No
     risk = cycle.rows("SELECT mode, drawdown FROM risk_decisions WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'")[0]
     assert meta["risk_mode_next_cycle"].value == risk[0]
     assert meta["risk_drawdown_pct_last_cycle"].value == float((risk[1] * 100).quantize(Decimal("0.01")))
-    skipped = cycle.rows("SELECT symbol, skip_reason FROM market_snapshot WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' "
-                         "AND skip_reason IS NOT NULL ORDER BY symbol")
-    assert [(r.data["symbol"], r.data["reason"]) for r in meta["skipped_symbols_last_cycle"].records if r.data["stage"] == "market"] == skipped
+    skipped = cycle.rows(
+        "SELECT symbol, skip_reason FROM market_snapshot WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' "
+        "AND skip_reason IS NOT NULL ORDER BY symbol"
+    )
+    assert [
+        (r.data["symbol"], r.data["reason"])
+        for r in meta["skipped_symbols_last_cycle"].records
+        if r.data["stage"] == "market"
+    ] == skipped
 
     logged = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]
     lines = [line for line in logged if line.startswith("cycle 2026-")]
     assert len(lines) == 6
     equity_40 = dict(book)["2026-01-01T00:40"].quantize(Decimal("0.01"))
     line_40 = next(line for line in lines if line.startswith("cycle 2026-01-01T00:40: mode "))
-    assert f"equity {equity_40} TRY" in line_40 and "; intents " in line_40 and "; fills " in line_40 and "; fees " in line_40
+    assert (
+        f"equity {equity_40} TRY" in line_40
+        and "; intents " in line_40
+        and "; fills " in line_40
+        and "; fees " in line_40
+    )
 
 
 def test_a_locked_book_is_retried_and_a_gate_failure_is_not(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,7 +371,9 @@ def test_a_locked_book_is_retried_and_a_gate_failure_is_not(cycle: Cycle, monkey
     def locked_once(self):  # type: ignore[no-untyped-def]
         opened.append(1)
         if len(opened) == 1:  # another process holds DuckDB's lock past DuckDBResource's own retries
-            raise duckdb.IOException('IO Error: Could not set lock on file "book.duckdb": Conflicting lock is held (PID 4242)')
+            raise duckdb.IOException(
+                'IO Error: Could not set lock on file "book.duckdb": Conflicting lock is held (PID 4242)'
+            )
         with real_open(self) as book:
             yield book
 
@@ -302,24 +391,48 @@ def test_a_locked_book_is_retried_and_a_gate_failure_is_not(cycle: Cycle, monkey
     # the real policy waits 10 s, 20 s, 40 s between attempts: the same policy without waiting
     graph = CycleGraph(cycle_partitions("*/5 * * * *", "2026-01-01T00:00"), retry_policy=dg.RetryPolicy(max_retries=3))
     assets = build_cycle_assets(graph.partitions_def, graph)
-    tags = {"dagster/asset_partition_range_start": "2026-01-01T00:25", "dagster/asset_partition_range_end": "2026-01-01T00:40"}
+    tags = {
+        "dagster/asset_partition_range_start": "2026-01-01T00:25",
+        "dagster/asset_partition_range_end": "2026-01-01T00:40",
+    }
 
-    result = dg.materialize(assets, tags=tags, resources=cycle.resources(), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    result = dg.materialize(
+        assets, tags=tags, resources=cycle.resources(), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
 
-    kinds = [e.event_type_value for e in result.all_events if e.event_type_value in ("STEP_UP_FOR_RETRY", "STEP_RESTARTED", "STEP_FAILURE")]
+    kinds = [
+        e.event_type_value
+        for e in result.all_events
+        if e.event_type_value in ("STEP_UP_FOR_RETRY", "STEP_RESTARTED", "STEP_FAILURE")
+    ]
     assert kinds == ["STEP_UP_FOR_RETRY", "STEP_RESTARTED", "STEP_FAILURE"]  # the lock retried once, the gate never
     assert len(opened) == 2
-    assert "gate market_snapshot_gate stopped cycle 20260101T003500Z (2026-01-01T00:35 UTC): excluded_share_ok: 7 of 12 symbols " \
-           "(58 %) excluded, limit 50 %: crossed_book ×7." in failure_text(result)
+    assert (
+        "gate market_snapshot_gate stopped cycle 20260101T003500Z (2026-01-01T00:35 UTC): excluded_share_ok: 7 of 12 symbols "
+        "(58 %) excluded, limit 50 %: crossed_book ×7." in failure_text(result)
+    )
     evals = result.get_asset_check_evaluations()
     failed = [(e.check_name, e.partition, e.description) for e in evals if e.severity == dg.AssetCheckSeverity.ERROR]
-    assert failed == [("market_snapshot_gate", "2026-01-01T00:35",
-                       "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7")]
+    assert failed == [
+        (
+            "market_snapshot_gate",
+            "2026-01-01T00:35",
+            "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7",
+        )
+    ]
     assert not any(e.passed for e in evals)  # the chunk was rolled back: not one check of it is green
     assert len(result.get_asset_check_evaluations()) == 4 * len(SUITES)  # every suite ran on the chunk's four cycles
     assert cycle.rows("SELECT count(*) FROM ledger_metrics") == [(0,)]
 
     cycle.overrides["STAGE7_ENABLED"] = "false"  # bad settings: refused once, never retried
-    refused = dg.materialize(assets, partition_key="2026-01-01T00:25", resources=cycle.resources(), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-    assert [e.event_type_value for e in refused.all_events if e.event_type_value in ("STEP_UP_FOR_RETRY", "STEP_FAILURE")] == ["STEP_FAILURE"]
+    refused = dg.materialize(
+        assets,
+        partition_key="2026-01-01T00:25",
+        resources=cycle.resources(),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert [
+        e.event_type_value for e in refused.all_events if e.event_type_value in ("STEP_UP_FOR_RETRY", "STEP_FAILURE")
+    ] == ["STEP_FAILURE"]
     assert "STAGE7_ENABLED is false" in failure_text(refused)

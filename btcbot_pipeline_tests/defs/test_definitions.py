@@ -29,9 +29,20 @@ def test_seven_cycle_assets_in_lineage_order() -> None:
     graph = _defs().resolve_asset_graph()
     keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
     assert keys == sorted(
-        ["market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace"]
+        [
+            "market_snapshot",
+            "universe",
+            "portfolio_plan",
+            "order_intents",
+            "simulated_fills",
+            "ledger_snapshot",
+            "cycle_trace",
+        ]
     )
-    parents = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys) for k in graph.get_all_asset_keys()}
+    parents = {
+        k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
+        for k in graph.get_all_asset_keys()
+    }
     assert parents == {
         "market_snapshot": [],
         "universe": ["market_snapshot"],
@@ -51,7 +62,10 @@ def test_partitions_follow_the_cycle_settings() -> None:
     assert partitions.timezone == "UTC"
     assert partitions.get_first_partition_key() == "2018-01-10T00:00"
     window = partitions.time_window_for_partition_key("2018-01-10T00:15")
-    assert (window.start.isoformat(), window.end.isoformat()) == ("2018-01-10T00:15:00+00:00", "2018-01-10T00:30:00+00:00")
+    assert (window.start.isoformat(), window.end.isoformat()) == (
+        "2018-01-10T00:15:00+00:00",
+        "2018-01-10T00:30:00+00:00",
+    )
 
 
 def test_every_asset_runs_a_range_in_one_run() -> None:
@@ -69,12 +83,18 @@ def test_schedule_runs_the_cycle_job_and_starts_stopped() -> None:
 
 
 def test_dagster_cli_validates_the_code_location(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STAGE7_", "DRY_RUN", "KILL_SWITCH", "LIVE_TRADING"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("STAGE7_", "DRY_RUN", "KILL_SWITCH", "LIVE_TRADING"))
+    }
     env["DAGSTER_HOME"] = str(tmp_path)
     dagster = Path(sys.executable).with_name("dagster")
     done = subprocess.run(
         [str(dagster), "definitions", "validate", "-m", "btcbot_pipeline.definitions"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
@@ -94,8 +114,16 @@ def test_each_backtest_spec_is_its_own_asset_group(tmp_path: Path, replay_dir: P
     from btcbot_pipeline.defs.backtest.spec import make_spec, save_spec
 
     for name in ("base", "wide"):
-        save_spec(make_spec(name=name, dataset=str(replay_dir), start=datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc),
-                            end=datetime(2026, 1, 3, tzinfo=timezone.utc), env_file=None), tmp_path)
+        save_spec(
+            make_spec(
+                name=name,
+                dataset=str(replay_dir),
+                start=datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc),
+                end=datetime(2026, 1, 3, tzinfo=timezone.utc),
+                env_file=None,
+            ),
+            tmp_path,
+        )
     (tmp_path / "broken.spec.json").write_text("{not json")  # skipped: one bad file never takes the location down
 
     from btcbot_pipeline.backtest_definitions import build_backtest_definitions

@@ -21,7 +21,15 @@ from btcbot_pipeline.domain.market import finalize_snapshot
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 KEY = "2026-01-01T00:30"
-DOWNSTREAM = ("universe_selection", "portfolio_plan", "order_intents", "fills", "ledger_metrics", "risk_decisions", "cycle_trace")
+DOWNSTREAM = (
+    "universe_selection",
+    "portfolio_plan",
+    "order_intents",
+    "fills",
+    "ledger_metrics",
+    "risk_decisions",
+    "cycle_trace",
+)
 
 
 def _copy(replay_dir: Path, tmp_path: Path) -> Path:
@@ -56,7 +64,9 @@ def test_per_symbol_faults_exclude_only_that_symbol(cycle: Cycle, replay_dir: Pa
     for kind in ("orderbook", "candles"):
         _rewrite(ds / kind / "BTCTRY.csv", lambda r: r if r[0] <= "2026-01-01T00:20" else None)
     # crossed book and non-positive price in one row each (the reader rejects the file)
-    _rewrite(ds / "orderbook" / "ETHTRY.csv", lambda r: [r[0], r[2], r[1]] if r[0].startswith("2026-01-01T00:10") else r)
+    _rewrite(
+        ds / "orderbook" / "ETHTRY.csv", lambda r: [r[0], r[2], r[1]] if r[0].startswith("2026-01-01T00:10") else r
+    )
     _rewrite(ds / "orderbook" / "SOLTRY.csv", lambda r: [r[0], "0", r[2]] if r[0].startswith("2026-01-01T00:10") else r)
     # missing rules: XRPTRY left out of exchangeinfo.json
     info = json.loads((ds / "exchangeinfo.json").read_text())
@@ -79,13 +89,18 @@ def test_per_symbol_faults_exclude_only_that_symbol(cycle: Cycle, replay_dir: Pa
     assert _count(cycle, "cycle_trace") == 1
 
 
-def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_price_bad_fails_the_snapshot_gate_and_nothing_is_written(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = resources.ReplayMarketData.snapshots
 
     def zero_bids(self, times, *, vol_lookback, max_data_age_s):  # type: ignore[no-untyped-def]
         # the source delivers a zero bid for every symbol: each is excluded non_positive_price
         return [
-            finalize_snapshot(replace(snap, symbols=tuple(replace(s, best_bid=Decimal(0)) for s in snap.symbols)), max_data_age_s=max_data_age_s)
+            finalize_snapshot(
+                replace(snap, symbols=tuple(replace(s, best_bid=Decimal(0)) for s in snap.symbols)),
+                max_data_age_s=max_data_age_s,
+            )
             for snap in real(self, times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
         ]
 
@@ -116,14 +131,18 @@ def _bad_bid(symbol: str):  # type: ignore[no-untyped-def]
     def snapshots(self, times, *, vol_lookback, max_data_age_s):  # type: ignore[no-untyped-def]
         # a source that forgot to exclude a symbol whose bid is zero
         return [
-            replace(done, symbols=tuple(replace(s, best_bid=Decimal(0)) if s.symbol == symbol else s for s in done.symbols))
+            replace(
+                done, symbols=tuple(replace(s, best_bid=Decimal(0)) if s.symbol == symbol else s for s in done.symbols)
+            )
             for done in real(self, times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s)
         ]
 
     return snapshots
 
 
-def test_forced_bad_price_fails_prices_positive_naming_the_symbol(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forced_bad_price_fails_prices_positive_naming_the_symbol(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(resources.ReplayMarketData, "snapshots", _bad_bid("DOGETRY"))
 
     result = cycle.run(KEY)
@@ -141,14 +160,14 @@ def _off_grid_intents(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def build_intents(**kwargs):  # type: ignore[no-untyped-def]
         # a quantiser bug: planned prices 1e-12 TRY off the tick grid
-        return tuple(
-            replace(i, price_try=i.price_try + Decimal("1E-12")) if i.planned else i for i in real(**kwargs)
-        )
+        return tuple(replace(i, price_try=i.price_try + Decimal("1E-12")) if i.planned else i for i in real(**kwargs))
 
     monkeypatch.setattr(cycle_module, "build_intents", build_intents)
 
 
-def test_off_grid_intent_stops_the_cycle_and_removes_the_window(cycle: Cycle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_off_grid_intent_stops_the_cycle_and_removes_the_window(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cycle.run(first="2026-01-01T00:25", last=KEY).success  # good rows first
     _off_grid_intents(monkeypatch)
 
@@ -163,7 +182,9 @@ def test_off_grid_intent_stops_the_cycle_and_removes_the_window(cycle: Cycle, mo
     assert failed[0]["offending_rows"][0]["symbol"]
     # one step computes every stage: each suite reports, only the intents gate failed; the
     # others passed their rows, but the chunk was rolled back, so none of them is green
-    assert sorted(name for name, c in checks.items() if c.severity == dg.AssetCheckSeverity.ERROR) == ["order_intents_gate"]
+    assert sorted(name for name, c in checks.items() if c.severity == dg.AssetCheckSeverity.ERROR) == [
+        "order_intents_gate"
+    ]
     assert not any(c.passed for c in checks.values())
     assert checks["market_snapshot_gate"].severity == dg.AssetCheckSeverity.WARN
     assert checks["market_snapshot_gate"].description == (
@@ -187,7 +208,9 @@ def test_off_grid_intent_stops_the_cycle_and_removes_the_window(cycle: Cycle, mo
     # a later cycle never carries the gated one: its ledger starts from 00:25
     monkeypatch.undo()
     assert cycle.run("2026-01-01T00:35").success
-    assert cycle.rows("SELECT carried_from FROM ledger_metrics WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'") == [("20260101T002500Z",)]
+    assert cycle.rows("SELECT carried_from FROM ledger_metrics WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'") == [
+        ("20260101T002500Z",)
+    ]
 
 
 def test_a_passing_rerun_clears_the_recorded_gate_failure(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,7 +241,9 @@ def test_a_warn_gate_is_reported_and_the_cycle_goes_on(cycle: Cycle) -> None:
     assert _count(cycle, "market_snapshot") > 0 and _count(cycle, "gate_failures") == 0
 
 
-def test_in_a_range_one_bad_cycle_rejects_the_window_and_names_that_cycle(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_a_range_one_bad_cycle_rejects_the_window_and_names_that_cycle(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = cycle_module.build_intents
 
     def build_intents(**kwargs):  # type: ignore[no-untyped-def]
@@ -232,13 +257,20 @@ def test_in_a_range_one_bad_cycle_rejects_the_window_and_names_that_cycle(cycle:
     result = cycle.run(first="2026-01-01T00:20", last="2026-01-01T00:40")
 
     assert not result.success
-    assert cycle.rows("SELECT DISTINCT strftime(cycle_ts, '%H:%M'), expectation FROM gate_failures") == [("00:30", "price_on_tick_grid")]
+    assert cycle.rows("SELECT DISTINCT strftime(cycle_ts, '%H:%M'), expectation FROM gate_failures") == [
+        ("00:30", "price_on_tick_grid")
+    ]
     assert cycle.rows("SELECT count(*) FROM ledger_metrics") == [(0,)]  # the whole window, never half-written
     assert cycle.rows("SELECT count(DISTINCT cycle_ts) FROM universe_selection") == [(0,)]
-    assert "gate order_intents_gate stopped cycle 20260101T003000Z (2026-01-01T00:30 UTC): price_on_tick_grid" in failure_text(result)
+    assert (
+        "gate order_intents_gate stopped cycle 20260101T003000Z (2026-01-01T00:30 UTC): price_on_tick_grid"
+        in failure_text(result)
+    )
 
 
-def test_a_stop_after_a_committed_chunk_is_one_alert_and_no_green_check(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stop_after_a_committed_chunk_is_one_alert_and_no_green_check(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = cycle_module.build_intents
 
     def build_intents(**kwargs):  # type: ignore[no-untyped-def]
@@ -251,42 +283,66 @@ def test_a_stop_after_a_committed_chunk_is_one_alert_and_no_green_check(cycle: C
     monkeypatch.setattr(cycle_module, "build_intents", build_intents)
     cycle.overrides["GATE_CHUNK_CYCLES"] = "2"  # 00:20–00:25 | 00:30–00:35 | 00:40
     instance = dg.DagsterInstance.ephemeral()
-    tags = {"dagster/asset_partition_range_start": "2026-01-01T00:20", "dagster/asset_partition_range_end": "2026-01-01T00:40"}
+    tags = {
+        "dagster/asset_partition_range_start": "2026-01-01T00:20",
+        "dagster/asset_partition_range_end": "2026-01-01T00:40",
+    }
 
-    result = dg.materialize(cycle.assets(), tags=tags, resources=cycle.resources(), instance=instance, raise_on_error=False)
+    result = dg.materialize(
+        cycle.assets(), tags=tags, resources=cycle.resources(), instance=instance, raise_on_error=False
+    )
 
     assert not result.success
     # the stop says what of the run is in the book: the first chunk, committed
-    assert ("Nothing of 2026-01-01T00:30…2026-01-01T00:35 was written; this run committed 2 earlier partitions before it "
-            "(2026-01-01T00:20…2026-01-01T00:25, 2 cycles); not retried") in failure_text(result)
-    assert cycle.rows("SELECT strftime(cycle_ts, '%H:%M') FROM ledger_metrics ORDER BY cycle_ts") == [("00:20",), ("00:25",)]
+    assert (
+        "Nothing of 2026-01-01T00:30…2026-01-01T00:35 was written; this run committed 2 earlier partitions before it "
+        "(2026-01-01T00:20…2026-01-01T00:25, 2 cycles); not retried"
+    ) in failure_text(result)
+    assert cycle.rows("SELECT strftime(cycle_ts, '%H:%M') FROM ledger_metrics ORDER BY cycle_ts") == [
+        ("00:20",),
+        ("00:25",),
+    ]
 
     # the committed chunk's checks are green; not one check of the rolled-back chunk is
     evals = result.get_asset_check_evaluations()
-    by_partition = {k: [e for e in evals if e.partition == k] for k in ("2026-01-01T00:25", "2026-01-01T00:30", "2026-01-01T00:35")}
+    by_partition = {
+        k: [e for e in evals if e.partition == k] for k in ("2026-01-01T00:25", "2026-01-01T00:30", "2026-01-01T00:35")
+    }
     assert all(e.passed for e in by_partition["2026-01-01T00:25"])
     stopped = by_partition["2026-01-01T00:30"] + by_partition["2026-01-01T00:35"]
     assert stopped and not any(e.passed for e in stopped)
     assert sorted((e.check_name, e.partition) for e in stopped if e.severity == dg.AssetCheckSeverity.ERROR) == [
-        ("order_intents_gate", "2026-01-01T00:30"), ("order_intents_gate", "2026-01-01T00:35"),
+        ("order_intents_gate", "2026-01-01T00:30"),
+        ("order_intents_gate", "2026-01-01T00:35"),
     ]
     warned = [e for e in stopped if e.severity == dg.AssetCheckSeverity.WARN]
-    assert warned and all(e.description.endswith(  # type: ignore[union-attr]
-        "not written: this chunk was rolled back because order_intents_gate failed at cycle 20260101T003000Z "
-        "(price_on_tick_grid); its own expectations passed over this partition's 1 cycle") for e in warned)
+    assert warned and all(
+        e.description.endswith(  # type: ignore[union-attr]
+            "not written: this chunk was rolled back because order_intents_gate failed at cycle 20260101T003000Z "
+            "(price_on_tick_grid); its own expectations passed over this partition's 1 cycle"
+        )
+        for e in warned
+    )
 
     # two failing cycles, one cause: one alert at the first, the other counted and listed
-    ((alert_id, message, details),) = cycle.rows("SELECT alert_id, message, details_json FROM alerts WHERE rule = 'gate_failure'")
+    ((alert_id, message, details),) = cycle.rows(
+        "SELECT alert_id, message, details_json FROM alerts WHERE rule = 'gate_failure'"
+    )
     assert alert_id == "gate_failure:20260101T003000Z"
     assert message.startswith("gate order_intents_gate stopped the cycle: price_on_tick_grid: ")
     assert "intent(s) priced off the tick grid" in message and "expect_column_values" not in message
-    assert message.endswith("(+1 more failing cycle of the chunk, the last at 2026-01-01T00:35 UTC); nothing of its chunk was written")
+    assert message.endswith(
+        "(+1 more failing cycle of the chunk, the last at 2026-01-01T00:35 UTC); nothing of its chunk was written"
+    )
     exact = json.loads(details)
     assert exact["failing_cycles"] == ["20260101T003000Z", "20260101T003500Z"]
     assert [f["detail"].split(": observed ")[0] for f in exact["failures"]] == [
-        "expect_column_values_to_be_in_set on price_on_tick_grid"] * 2
+        "expect_column_values_to_be_in_set on price_on_tick_grid"
+    ] * 2
     assert "00000001;" in exact["failures"][0]["detail"]  # the exact price, off the grid by 1e-12
 
     # the run's log names the alert in trading terms, not by its id alone
     logged = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]
-    assert [line for line in logged if line.startswith("alert ")] == [f"alert ERROR at cycle 2026-01-01T00:30 UTC, gate_failure: {message}"]
+    assert [line for line in logged if line.startswith("alert ")] == [
+        f"alert ERROR at cycle 2026-01-01T00:30 UTC, gate_failure: {message}"
+    ]

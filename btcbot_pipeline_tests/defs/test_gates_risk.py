@@ -42,17 +42,35 @@ def test_a_drawdown_and_a_daily_loss_give_the_mode_sequence(risky: Cycle) -> Non
         ("00:00", "NORMAL", "NORMAL", [], None),
         ("00:05", "NORMAL", "NORMAL", [], None),
         ("00:10", "NORMAL", "REDUCE_RISK_ONLY", ["daily_loss_limit:breached"], "00:20"),
-        ("00:15", "REDUCE_RISK_ONLY", "OBSERVE_ONLY", ["daily_loss_limit:breached", "drawdown_limit:breached"], "00:25"),
+        (
+            "00:15",
+            "REDUCE_RISK_ONLY",
+            "OBSERVE_ONLY",
+            ["daily_loss_limit:breached", "drawdown_limit:breached"],
+            "00:25",
+        ),
         ("00:20", "OBSERVE_ONLY", "OBSERVE_ONLY", ["daily_loss_limit:breached", "drawdown_limit:breached"], "00:30"),
         ("00:25", "OBSERVE_ONLY", "OBSERVE_ONLY", ["daily_loss_limit:breached", "drawdown_limit:breached"], "00:35"),
         # 00:30 recovers to 9911.74 (-88.26 today, drawdown 0.88 %): both limits in cooldown
-        ("00:30", "OBSERVE_ONLY", "OBSERVE_ONLY",
-         ["daily_loss_limit:cooldown_until:2026-01-01T00:35:00Z", "drawdown_limit:cooldown_until:2026-01-01T00:35:00Z"], "00:35"),
+        (
+            "00:30",
+            "OBSERVE_ONLY",
+            "OBSERVE_ONLY",
+            [
+                "daily_loss_limit:cooldown_until:2026-01-01T00:35:00Z",
+                "drawdown_limit:cooldown_until:2026-01-01T00:35:00Z",
+            ],
+            "00:35",
+        ),
     ]
     # the final mode is never looser than the base mode, and no BUY is planned while reducing
-    assert risky.rows("SELECT count(*) FROM portfolio_plan p JOIN plan_actions a USING (cycle_ts) "
-                      "WHERE p.base_mode <> 'NORMAL' AND a.side = 'BUY' AND a.status = 'PLANNED'") == [(0,)]
-    modes = json.loads(risky.rows("SELECT mode_json FROM cycle_trace WHERE cycle_ts = TIMESTAMP '2026-01-01 00:20'")[0][0])
+    assert risky.rows(
+        "SELECT count(*) FROM portfolio_plan p JOIN plan_actions a USING (cycle_ts) "
+        "WHERE p.base_mode <> 'NORMAL' AND a.side = 'BUY' AND a.status = 'PLANNED'"
+    ) == [(0,)]
+    modes = json.loads(
+        risky.rows("SELECT mode_json FROM cycle_trace WHERE cycle_ts = TIMESTAMP '2026-01-01 00:20'")[0][0]
+    )
     assert modes["base_mode"] == "OBSERVE_ONLY" and "risk:drawdown_limit:breached" in modes["reasons"]
 
 
@@ -60,22 +78,32 @@ def test_the_next_window_starts_from_the_last_decision(risky: Cycle) -> None:
     result = risky.run("2026-01-01T00:35")
 
     assert result.success, failure_text(result)
-    assert risky.rows("SELECT base_mode FROM portfolio_plan WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'") == [("OBSERVE_ONLY",)]
+    assert risky.rows("SELECT base_mode FROM portfolio_plan WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'") == [
+        ("OBSERVE_ONLY",)
+    ]
 
 
-def test_risk_clear_lands_in_the_next_cycle_and_is_applied_once(risky: Cycle, capsys: pytest.CaptureFixture[str]) -> None:
+def test_risk_clear_lands_in_the_next_cycle_and_is_applied_once(
+    risky: Cycle, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["risk", "clear", "--reason", "losses reviewed", "--operator", "ops", "--db", str(risky.db)]) == 0
     clear_id = risky.rows("SELECT clear_id FROM risk_clears")[0][0]
     assert f"recorded {clear_id} by ops" in capsys.readouterr().out
 
     assert risky.run("2026-01-01T00:35").success
-    mode = json.loads(risky.rows("SELECT mode_json FROM cycle_trace WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'")[0][0])
+    mode = json.loads(
+        risky.rows("SELECT mode_json FROM cycle_trace WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'")[0][0]
+    )
     assert mode["base_mode"] == "NORMAL"
     assert mode["reasons"] == [f"risk_cleared:{clear_id}:losses reviewed"]
-    assert risky.rows("SELECT cleared_by FROM risk_decisions WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'") == [(clear_id,)]
+    assert risky.rows("SELECT cleared_by FROM risk_decisions WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'") == [
+        (clear_id,)
+    ]
 
     assert risky.run("2026-01-01T00:40").success  # applied once: the 00:35 decision holds it
-    assert risky.rows("SELECT cleared_by FROM risk_decisions WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'") == [(None,)]
+    assert risky.rows("SELECT cleared_by FROM risk_decisions WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'") == [
+        (None,)
+    ]
     assert main(["summary", "--partition", "2026-01-01T00:35", "--db", str(risky.db)]) == 0
     assert f"risk_cleared:{clear_id}:losses reviewed" in capsys.readouterr().out
 

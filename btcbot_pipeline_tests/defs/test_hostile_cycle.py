@@ -20,7 +20,9 @@ def _set_cell(path: Path, line: int, column: str, value: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_a_range_run_with_hostile_symbols_commits_every_cycle_and_trades_the_others(cycle: Cycle, tmp_path: Path) -> None:
+def test_a_range_run_with_hostile_symbols_commits_every_cycle_and_trades_the_others(
+    cycle: Cycle, tmp_path: Path
+) -> None:
     data = tmp_path / "dataset"
     shutil.copytree(cycle.dataset, data)
     _set_cell(data / "orderbook" / "ETHTRY.csv", 20, "best_bid", "1e25")  # the numbers, one symbol each
@@ -43,7 +45,9 @@ def test_a_range_run_with_hostile_symbols_commits_every_cycle_and_trades_the_oth
         ("SOLTRY", "invalid_data:out_of_range:close"),
         ("XRPTRY", "invalid_data:out_of_range:quote_volume"),
     ]
-    assert cycle.rows("SELECT count(*) FROM order_intents WHERE symbol IN ('ETHTRY', 'SOLTRY', 'XRPTRY', 'ADA TRY')") == [(0,)]
+    assert cycle.rows(
+        "SELECT count(*) FROM order_intents WHERE symbol IN ('ETHTRY', 'SOLTRY', 'XRPTRY', 'ADA TRY')"
+    ) == [(0,)]
     assert cycle.rows("SELECT count(*) > 0 FROM fills") == [(True,)]
 
 
@@ -55,13 +59,28 @@ def test_a_refused_setting_through_dagster_materialize_is_one_clear_line(tmp_pat
     dagster = Path(sys.executable).with_name("dagster")
 
     done = subprocess.run(
-        [str(dagster), "asset", "materialize", "-m", "btcbot_pipeline.definitions", "--select", "*",
-         "--partition", "2026-01-01T00:30"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        [
+            str(dagster),
+            "asset",
+            "materialize",
+            "-m",
+            "btcbot_pipeline.definitions",
+            "--select",
+            "*",
+            "--partition",
+            "2026-01-01T00:30",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert done.returncode == 1
-    lines = [line for line in done.stderr.splitlines() if "SupersessionWarning" not in line and "return callback" not in line]
+    lines = [
+        line for line in done.stderr.splitlines() if "SupersessionWarning" not in line and "return callback" not in line
+    ]
     assert lines == [
         "Error: refused settings:",
         "CYCLE_CRON: minute field '99': 99 is outside 0-59 (was '99 * * * *')",

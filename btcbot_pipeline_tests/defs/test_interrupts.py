@@ -41,7 +41,9 @@ def posting_asset(url: str, *, stop_on_interrupt: bool) -> dg.AssetsDefinition:
                 poster.post({"alert_id": "run_failed:x"})
         except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError) as exc:
             if stop_on_interrupt:
-                raise dg.Failure(description=f"interrupted ({type(exc).__name__}); not retried", allow_retries=False) from exc
+                raise dg.Failure(
+                    description=f"interrupted ({type(exc).__name__}); not retried", allow_retries=False
+                ) from exc
             raise
 
     return alerts_posted
@@ -89,14 +91,23 @@ def test_an_interrupt_turned_into_a_failure_ends_the_run_with_no_second_post(rec
     assert not result.success
     assert "STEP_UP_FOR_RETRY" not in event_types(result)
     (failure,) = [e for e in result.all_events if e.is_step_failure]
-    assert failure.step_failure_data.user_failure_data.description == "interrupted (DagsterExecutionInterruptedError); not retried"
+    assert (
+        failure.step_failure_data.user_failure_data.description
+        == "interrupted (DagsterExecutionInterruptedError); not retried"
+    )
     assert len(receiver.requests) == 1
     assert took < 3.0  # the SIGTERM came 0.2 s into the POST; the run ends within a few seconds of it
 
 
-def test_sigterm_during_a_cycles_alert_post_ends_the_run_with_no_second_post(cycle: Cycle, receiver: HostileServer) -> None:
-    cycle.overrides |= {"ALERT_WEBHOOK_URL": receiver.url + "/hook", "ALERT_DRAWDOWN_PCT": "0.01", "ALERT_DAILY_LOSS_TRY": "100",
-                        "ALERT_WEBHOOK_DEADLINE_SEC": "5"}
+def test_sigterm_during_a_cycles_alert_post_ends_the_run_with_no_second_post(
+    cycle: Cycle, receiver: HostileServer
+) -> None:
+    cycle.overrides |= {
+        "ALERT_WEBHOOK_URL": receiver.url + "/hook",
+        "ALERT_DRAWDOWN_PCT": "0.01",
+        "ALERT_DAILY_LOSS_TRY": "100",
+        "ALERT_WEBHOOK_DEADLINE_SEC": "5",
+    }
 
     def terminate() -> None:
         while not receiver.requests:
@@ -120,4 +131,6 @@ def test_sigterm_during_a_cycles_alert_post_ends_the_run_with_no_second_post(cyc
     assert len(receiver.requests) == 1  # no second POST
     assert ended - receiver.requests[0] < 0.2 + 2.0
     assert cycle.rows("SELECT alert_id, status FROM alerts ORDER BY alert_id") == [
-        ("daily_loss:20260101T004000Z", "pending"), ("drawdown_threshold:20260101T004000Z", "pending")]
+        ("daily_loss:20260101T004000Z", "pending"),
+        ("drawdown_threshold:20260101T004000Z", "pending"),
+    ]

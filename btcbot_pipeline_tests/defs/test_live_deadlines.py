@@ -25,9 +25,14 @@ class SlowExchangeCycle(Cycle):
     def resources(self) -> dict[str, Any]:
         resources = super().resources()
         resources["market_data"] = BtcturkMarketData(
-            btcturk_base_url=self.url, btcturk_graph_base_url=self.url, btcturk_timeout_s=5.0,
-            btcturk_call_deadline_s=5.0, btcturk_cycle_deadline_s=0.6, btcturk_retry_attempts=2,
-            btcturk_retry_base_delay_s=0.001, symbols=sorted(PAIRS),
+            btcturk_base_url=self.url,
+            btcturk_graph_base_url=self.url,
+            btcturk_timeout_s=5.0,
+            btcturk_call_deadline_s=5.0,
+            btcturk_cycle_deadline_s=0.6,
+            btcturk_retry_attempts=2,
+            btcturk_retry_base_delay_s=0.001,
+            symbols=sorted(PAIRS),
         )
         return resources
 
@@ -35,8 +40,12 @@ class SlowExchangeCycle(Cycle):
 def test_a_dripping_exchange_costs_the_cycle_its_deadline_and_runs_it_observe_only(
     fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path
 ) -> None:
-    fake_cycle_market.inject("/api/v2/orderbook", "drip", times=-1, delay_s=0.05)  # a byte per 0.05 s: no read times out
-    cycle = SlowExchangeCycle(db=tmp_path / "live.duckdb", dataset=replay_dir, overrides=dict(DEMO), url=fake_cycle_market.url)
+    fake_cycle_market.inject(
+        "/api/v2/orderbook", "drip", times=-1, delay_s=0.05
+    )  # a byte per 0.05 s: no read times out
+    cycle = SlowExchangeCycle(
+        db=tmp_path / "live.duckdb", dataset=replay_dir, overrides=dict(DEMO), url=fake_cycle_market.url
+    )
     start = time.monotonic()
 
     result = cycle.run(KEY)
@@ -44,7 +53,9 @@ def test_a_dripping_exchange_costs_the_cycle_its_deadline_and_runs_it_observe_on
     took = time.monotonic() - start
     assert result.success, failure_text(result)
     assert cycle.rows("SELECT symbol, tradable, skip_reason FROM market_snapshot ORDER BY symbol") == [
-        ("BTCTRY", False, "exchange_error:deadline"), ("ETHTRY", False, "exchange_error:deadline")]
+        ("BTCTRY", False, "exchange_error:deadline"),
+        ("ETHTRY", False, "exchange_error:deadline"),
+    ]
     assert cycle.rows("SELECT source, degraded_reason FROM market_cycles") == [("btcturk", "exchange_unreachable")]
     assert cycle.rows("SELECT final_mode FROM cycle_trace") == [("OBSERVE_ONLY",)]
     assert "market_data_degraded:exchange_unreachable" in json.dumps(cycle.rows("SELECT mode_json FROM cycle_trace"))

@@ -23,7 +23,17 @@ from btcbot_pipeline.testing.fake_btcturk_setup import CYCLE, PAIRS, fast_config
 KEY = CYCLE.strftime("%Y-%m-%dT%H:%M")
 # Tables holding the cycle's decisions (market_snapshot/market_cycles/cycle_trace also
 # record the source, which is the one thing meant to differ).
-DECISIONS = ("universe_selection", "portfolio_plan", "plan_actions", "order_intents", "orders", "order_events", "fills", "ledger_metrics", "positions")
+DECISIONS = (
+    "universe_selection",
+    "portfolio_plan",
+    "plan_actions",
+    "order_intents",
+    "orders",
+    "order_events",
+    "fills",
+    "ledger_metrics",
+    "positions",
+)
 
 
 @dataclass
@@ -33,15 +43,21 @@ class LiveCycle(Cycle):
     def resources(self) -> dict[str, Any]:
         resources = super().resources()
         resources["market_data"] = BtcturkMarketData(
-            btcturk_base_url=self.url, btcturk_graph_base_url=self.url, btcturk_timeout_s=0.5,
-            btcturk_retry_attempts=2, btcturk_retry_base_delay_s=0.001, symbols=sorted(PAIRS),
+            btcturk_base_url=self.url,
+            btcturk_graph_base_url=self.url,
+            btcturk_timeout_s=0.5,
+            btcturk_retry_attempts=2,
+            btcturk_retry_base_delay_s=0.001,
+            symbols=sorted(PAIRS),
         )
         return resources
 
 
 def capture_at_cycle(fake: FakeBtcturk, dataset: Path) -> None:
     with BtcturkPublicClient(fast_config(fake.url)) as client:
-        capture_replay_dataset(client, dataset, sorted(PAIRS), minutes=0, poll_interval_s=60, clock=lambda: CYCLE, sleep=lambda s: None)
+        capture_replay_dataset(
+            client, dataset, sorted(PAIRS), minutes=0, poll_interval_s=60, clock=lambda: CYCLE, sleep=lambda s: None
+        )
 
 
 def decisions(cycle: Cycle) -> dict[str, list[tuple]]:
@@ -66,10 +82,14 @@ def test_live_cycle_decides_like_a_replay_of_the_same_numbers(fake_cycle_market:
     assert decisions(live) == decisions(replay)
     # same per-symbol numbers too, apart from where they came from
     columns = "symbol, tradable, skip_reason, data_ts, staleness_s"
-    assert live.rows(f"SELECT {columns} FROM market_snapshot ORDER BY symbol") == replay.rows(f"SELECT {columns} FROM market_snapshot ORDER BY symbol")
+    assert live.rows(f"SELECT {columns} FROM market_snapshot ORDER BY symbol") == replay.rows(
+        f"SELECT {columns} FROM market_snapshot ORDER BY symbol"
+    )
 
 
-def test_unreachable_exchange_runs_the_cycle_observe_only(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
+def test_unreachable_exchange_runs_the_cycle_observe_only(
+    fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path
+) -> None:
     fake_cycle_market.inject("*", "down", times=-1)
     live = LiveCycle(db=tmp_path / "live.duckdb", dataset=replay_dir, overrides=dict(DEMO), url=fake_cycle_market.url)
 
@@ -89,7 +109,8 @@ def test_pipeline_modules_never_build_a_trading_client() -> None:
     root = Path(__file__).resolve().parents[2] / "btcbot_pipeline"
     uses = re.compile(r"BtcturkTradingClient\s*\(|import[^\n]*BtcturkTradingClient|LiveArming\s*\(")
     offenders = [
-        str(p.relative_to(root)) for p in root.rglob("*.py")
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
         if uses.search(p.read_text(encoding="utf-8")) and p.relative_to(root).as_posix() != "adapters/btcturk/client.py"
     ]
     assert offenders == []
@@ -98,22 +119,32 @@ def test_pipeline_modules_never_build_a_trading_client() -> None:
     assert "BtcturkReadClient" not in source and "Credentials" not in source
 
 
-def test_new_book_opens_from_exchange_balances_with_credentials(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
+def test_new_book_opens_from_exchange_balances_with_credentials(
+    fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path
+) -> None:
     from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET
 
-    creds = {"BTCTURK_API_KEY": FAKE_API_KEY, "BTCTURK_API_SECRET": FAKE_API_SECRET,
-             "BTCTURK_BASE_URL": fake_cycle_market.url, "BTCTURK_GRAPH_BASE_URL": fake_cycle_market.url}
+    creds = {
+        "BTCTURK_API_KEY": FAKE_API_KEY,
+        "BTCTURK_API_SECRET": FAKE_API_SECRET,
+        "BTCTURK_BASE_URL": fake_cycle_market.url,
+        "BTCTURK_GRAPH_BASE_URL": fake_cycle_market.url,
+    }
     # Small holdings: the recorded sample (29.6 BTC) is far over MAX_POSITION_NOTIONAL_TRY.
     fake_cycle_market.market.balances = [
         {"asset": "TRY", "assetname": "Türk Lirası", "balance": "2000.50", "locked": "0", "free": "2000.50"},
         {"asset": "BTC", "assetname": "Bitcoin", "balance": "0.001", "locked": "0", "free": "0.001"},
     ]
-    live = LiveCycle(db=tmp_path / "live.duckdb", dataset=replay_dir, overrides={**DEMO, **creds}, url=fake_cycle_market.url)
+    live = LiveCycle(
+        db=tmp_path / "live.duckdb", dataset=replay_dir, overrides={**DEMO, **creds}, url=fake_cycle_market.url
+    )
 
     result = live.run(KEY)
 
     assert result.success, failure_text(result)
-    (ledger,) = [m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"]
+    (ledger,) = [
+        m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"
+    ]
     meta = ledger.materialization.metadata
     assert meta["opening_source"].value == "exchange_balances"
     # TRY 2000.50 + 0.001 BTC at mark (3842920 + 3844700) / 2 = 3843810 → 3843.81
@@ -124,22 +155,33 @@ def test_new_book_opens_from_exchange_balances_with_credentials(fake_cycle_marke
         assert secret not in json.dumps({k: str(v.value) for k, v in meta.items()})
 
 
-def test_new_book_without_credentials_records_missing_private_data(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
+def test_new_book_without_credentials_records_missing_private_data(
+    fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path
+) -> None:
     live = LiveCycle(db=tmp_path / "live.duckdb", dataset=replay_dir, overrides=dict(DEMO), url=fake_cycle_market.url)
 
     result = live.run(KEY)
 
     assert result.success, failure_text(result)
-    (ledger,) = [m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"]
+    (ledger,) = [
+        m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "ledger_snapshot"
+    ]
     meta = ledger.materialization.metadata
-    assert (meta["opening_source"].value, meta["opening_reason"].value) == ("dry_run_try_balance", "missing_private_data")
+    assert (meta["opening_source"].value, meta["opening_reason"].value) == (
+        "dry_run_try_balance",
+        "missing_private_data",
+    )
     (trace_ledger,) = live.rows("SELECT ledger_metrics_json FROM cycle_trace")
     assert json.loads(trace_ledger[0])["opening"] == {
-        "opening_capital_try": "10000", "opening_reason": "missing_private_data", "opening_source": "dry_run_try_balance",
+        "opening_capital_try": "10000",
+        "opening_reason": "missing_private_data",
+        "opening_source": "dry_run_try_balance",
     }
 
 
-def test_transient_faults_in_a_cycle_are_retried_without_duplicate_rows(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
+def test_transient_faults_in_a_cycle_are_retried_without_duplicate_rows(
+    fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path
+) -> None:
     fake_cycle_market.inject("/api/v2/orderbook", "503", times=1)
     fake_cycle_market.inject("/v1/klines/history", "429", times=1, retry_after=1)
     fake_cycle_market.inject("/api/v2/ticker", "malformed", times=1)
@@ -149,10 +191,15 @@ def test_transient_faults_in_a_cycle_are_retried_without_duplicate_rows(fake_cyc
     again = live.run(KEY)  # re-materializing replaces the window's rows
 
     assert first.success and again.success, failure_text(first) + failure_text(again)
-    assert live.rows("SELECT symbol, tradable FROM market_snapshot ORDER BY symbol") == [("BTCTRY", True), ("ETHTRY", True)]
+    assert live.rows("SELECT symbol, tradable FROM market_snapshot ORDER BY symbol") == [
+        ("BTCTRY", True),
+        ("ETHTRY", True),
+    ]
     assert live.rows("SELECT source, degraded_reason FROM market_cycles") == [("btcturk", None)]
     assert live.rows("SELECT final_mode FROM cycle_trace") == [("NORMAL",)]
-    (market,) = [m for m in again.get_asset_materialization_events() if m.asset_key.to_user_string() == "market_snapshot"]
+    (market,) = [
+        m for m in again.get_asset_materialization_events() if m.asset_key.to_user_string() == "market_snapshot"
+    ]
     meta = market.materialization.metadata
     assert (meta["source"].value, meta["degraded_cycles"].value) == ("btcturk", 0)
     assert "fetched_at_last_cycle" in meta and "closes" in meta["provenance"].value
@@ -162,14 +209,25 @@ def test_settings_select_the_live_source() -> None:
     from btcbot_pipeline.definitions import build_definitions
     from btcbot_pipeline.settings import load_settings
 
-    settings = load_settings(None, MARKET_DATA_SOURCE="btcturk", BTCTURK_BASE_URL="http://127.0.0.1:8765",
-                             BTCTURK_TIMEOUT_SEC="3", STAGE7_UNIVERSE_WHITELIST="BTCTRY,ETHTRY")
+    settings = load_settings(
+        None,
+        MARKET_DATA_SOURCE="btcturk",
+        BTCTURK_BASE_URL="http://127.0.0.1:8765",
+        BTCTURK_TIMEOUT_SEC="3",
+        STAGE7_UNIVERSE_WHITELIST="BTCTRY,ETHTRY",
+    )
     resource = build_definitions(settings, env_file=None).resources["market_data"]
     assert (resource.source, resource.btcturk_base_url, resource.btcturk_timeout_s, resource.symbols) == (
-        "btcturk", "http://127.0.0.1:8765", 3.0, ["BTCTRY", "ETHTRY"])
+        "btcturk",
+        "http://127.0.0.1:8765",
+        3.0,
+        ["BTCTRY", "ETHTRY"],
+    )
 
 
-def test_one_pair_failing_after_retries_is_skipped_with_its_reason(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
+def test_one_pair_failing_after_retries_is_skipped_with_its_reason(
+    fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path
+) -> None:
     fake_cycle_market.inject("/api/v2/orderbook", "503", times=2)  # both attempts of BTCTRY's book (2 per call here)
     live = LiveCycle(db=tmp_path / "live.duckdb", dataset=replay_dir, overrides=dict(DEMO), url=fake_cycle_market.url)
 
@@ -177,11 +235,15 @@ def test_one_pair_failing_after_retries_is_skipped_with_its_reason(fake_cycle_ma
 
     assert result.success, failure_text(result)
     assert live.rows("SELECT symbol, tradable, skip_reason FROM market_snapshot ORDER BY symbol") == [
-        ("BTCTRY", False, "exchange_error:orderbook"), ("ETHTRY", True, None)]
+        ("BTCTRY", False, "exchange_error:orderbook"),
+        ("ETHTRY", True, None),
+    ]
     assert live.rows("SELECT degraded_reason FROM market_cycles") == [(None,)]
 
 
-def test_a_live_cycle_refuses_a_book_of_replay_cycles(fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path) -> None:
+def test_a_live_cycle_refuses_a_book_of_replay_cycles(
+    fake_cycle_market: FakeBtcturk, tmp_path: Path, replay_dir: Path
+) -> None:
     replay = Cycle(db=tmp_path / "book.duckdb", dataset=replay_dir, overrides=dict(DEMO))
     assert replay.run("2026-01-01T00:30").success
     live = LiveCycle(db=tmp_path / "book.duckdb", dataset=replay_dir, overrides=dict(DEMO), url=fake_cycle_market.url)

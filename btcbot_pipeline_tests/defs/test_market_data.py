@@ -33,7 +33,11 @@ def test_settings_select_the_replay_source() -> None:
     settings = load_settings(None, REPLAY_DATASET_PATH="data/somewhere", DRY_RUN_TRY_BALANCE="1234")
     resource = build_definitions(settings, env_file=None).resources["market_data"]
     assert isinstance(resource, ReplayMarketData)
-    assert (resource.source, resource.location(), resource.dataset_path) == ("replay", "data/somewhere", "data/somewhere")
+    assert (resource.source, resource.location(), resource.dataset_path) == (
+        "replay",
+        "data/somewhere",
+        "data/somewhere",
+    )
     assert resource.opening_balances(settings) == DryRunOpening(Decimal("1234"))
 
 
@@ -46,8 +50,13 @@ def test_the_live_source_opens_from_the_account() -> None:
 
 
 def test_a_backtest_always_replays(tmp_path: Path) -> None:
-    spec = BacktestSpec(name="b1", dataset=str(tmp_path / "ds"), start=datetime(2026, 1, 1), end=datetime(2026, 1, 2),
-                        settings={"MARKET_DATA_SOURCE": "replay"})
+    spec = BacktestSpec(
+        name="b1",
+        dataset=str(tmp_path / "ds"),
+        start=datetime(2026, 1, 1),
+        end=datetime(2026, 1, 2),
+        settings={"MARKET_DATA_SOURCE": "replay"},
+    )
     _, resources = build_backtest(spec, tmp_path)
     assert resources["backtest_b1_market_data"] == ReplayMarketData(dataset_path=str(tmp_path / "ds"))
 
@@ -55,6 +64,11 @@ def test_a_backtest_always_replays(tmp_path: Path) -> None:
 def test_an_unusable_dataset_fails_once_with_its_reason(tmp_path: Path) -> None:
     missing = tmp_path / "nothing"
     with pytest.raises(dg.Failure) as failed:
-        ReplayMarketData(dataset_path=str(missing)).snapshots([datetime(2026, 1, 1, tzinfo=timezone.utc)], vol_lookback=3, max_data_age_s=60)
-    assert re.match(re.escape(f"replay dataset unusable: dataset_missing: dataset folder does not exist: {missing}"), failed.value.description or "")
+        ReplayMarketData(dataset_path=str(missing)).snapshots(
+            [datetime(2026, 1, 1, tzinfo=timezone.utc)], vol_lookback=3, max_data_age_s=60
+        )
+    assert re.match(
+        re.escape(f"replay dataset unusable: dataset_missing: dataset folder does not exist: {missing}"),
+        failed.value.description or "",
+    )
     assert failed.value.allow_retries is False

@@ -31,7 +31,9 @@ def _schedule(at: datetime, instance: dg.DagsterInstance) -> dg.ScheduleExecutio
     from btcbot_pipeline.settings import load_settings
 
     defs = build_definitions(load_settings(None, CYCLE_PARTITIONS_END="2026-01-02T00:00"), env_file=None)
-    context = dg.build_schedule_context(scheduled_execution_time=at, repository_def=defs.get_repository_def(), instance=instance)
+    context = dg.build_schedule_context(
+        scheduled_execution_time=at, repository_def=defs.get_repository_def(), instance=instance
+    )
     return defs.resolve_schedule_def("cycle_job_schedule").evaluate_tick(context)
 
 
@@ -47,11 +49,18 @@ def _keys(first_minute: int, last_minute: int) -> list[str]:
 def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings of a running dry-run bot (read at each tick), no .env in the way."""
     monkeypatch.chdir(tmp_path)
-    for name, value in {"STAGE7_ENABLED": "true", "DRY_RUN": "true", "KILL_SWITCH": "false", "CATCHUP_MAX_RUNS_PER_TICK": "12"}.items():
+    for name, value in {
+        "STAGE7_ENABLED": "true",
+        "DRY_RUN": "true",
+        "KILL_SWITCH": "false",
+        "CATCHUP_MAX_RUNS_PER_TICK": "12",
+    }.items():
         monkeypatch.setenv(name, value)
 
 
-def _tick(cursor: str | None, now: datetime, instance: dg.DagsterInstance | None = None) -> dg.SensorResult | dg.SkipReason:
+def _tick(
+    cursor: str | None, now: datetime, instance: dg.DagsterInstance | None = None
+) -> dg.SensorResult | dg.SkipReason:
     with dg.partition_loading_context(effective_dt=now):
         return SENSOR(dg.build_sensor_context(instance=instance or dg.DagsterInstance.ephemeral(), cursor=cursor))
 
@@ -141,7 +150,11 @@ def test_nothing_runs_past_the_partitions_end(persistent: dg.DagsterInstance) ->
 
 def _dry_run(instance: dg.DagsterInstance, key: str) -> None:
     """A run of that cycle, as the schedule or the sensor launches it (tags)."""
-    instance.add_run(dg.DagsterRun(job_name="cycle_job", run_id=f"run-{key}", tags={"dagster/partition": key, "btcbot/mode": "dry_run"}))
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="cycle_job", run_id=f"run-{key}", tags={"dagster/partition": key, "btcbot/mode": "dry_run"}
+        )
+    )
 
 
 def test_neither_requests_a_cycle_the_other_has_run(persistent: dg.DagsterInstance) -> None:

@@ -29,8 +29,13 @@ def test_the_ui_dialogs_backfill_launches_whatever_the_webservers_hash_seed() ->
     # Seeds 0, 5 and 6 refused every launch before the stages became a chain (1, 2, 3, 7
     # launched): the webserver's own check, run in processes started with each seed.
     procs = {
-        seed: subprocess.Popen([sys.executable, str(PROBE)], env={**os.environ, "PYTHONHASHSEED": str(seed)},
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        seed: subprocess.Popen(
+            [sys.executable, str(PROBE)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         for seed in (0, 5, 6, 1)
     }
     results = {seed: p.communicate(timeout=120)[0].strip() for seed, p in procs.items()}
@@ -48,7 +53,8 @@ def _latest(partitions: dg.PartitionsDefinition, limit: int = 3) -> list[str]:
     from dagster._time import get_current_datetime
 
     context = PartitionLoadingContext(
-        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None), dynamic_partitions_store=None
+        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+        dynamic_partitions_store=None,
     )
     return list(partitions.get_paginated_partition_keys(context=context, limit=limit, ascending=False).results)
 
@@ -60,8 +66,9 @@ def test_plots_page_back_from_the_last_cycle_of_a_finished_window_not_from_today
     shown = ui_partitions(calendar)
     assert isinstance(shown, dg.StaticPartitionsDefinition) and shown.get_num_partitions() == 288
     assert _latest(shown) == ["2026-01-01T23:55", "2026-01-01T23:50", "2026-01-01T23:45"]
-    days = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 * * *", start="2018-01-10", end="2018-01-31",
-                                             fmt="%Y-%m-%d", timezone="UTC")
+    days = dg.TimeWindowPartitionsDefinition(
+        cron_schedule="0 0 * * *", start="2018-01-10", end="2018-01-31", fmt="%Y-%m-%d", timezone="UTC"
+    )
     assert _latest(ui_partitions(days)) == ["2018-01-30", "2018-01-29", "2018-01-28"]
 
 
@@ -76,7 +83,9 @@ def test_a_selection_splits_into_the_windows_dagster_runs_apart() -> None:
     shown = ui_partitions(cycle_partitions("*/5 * * * *", "2026-01-01T00:00", "2026-01-02T00:00"))
     windows = backfill_windows(shown, ["2026-01-01T01:00", "2026-01-01T00:30", "2026-01-01T00:35", "2026-01-01T02:00"])
     assert [(w.start, w.end) for w in windows] == [
-        ("2026-01-01T00:30", "2026-01-01T00:35"), ("2026-01-01T01:00", "2026-01-01T01:00"), ("2026-01-01T02:00", "2026-01-01T02:00"),
+        ("2026-01-01T00:30", "2026-01-01T00:35"),
+        ("2026-01-01T01:00", "2026-01-01T01:00"),
+        ("2026-01-01T02:00", "2026-01-01T02:00"),
     ]
 
 
@@ -94,7 +103,9 @@ def _context(backfill: object, tags: dict[str, str]) -> SimpleNamespace:
 
 def test_a_backfill_of_separate_windows_is_refused_saying_what_to_select() -> None:
     graph = CycleGraph(cycle_partitions("*/5 * * * *", "2026-01-01T00:00", "2026-01-02T00:00"))
-    job_backfill = SimpleNamespace(is_asset_backfill=False, partition_names=["2026-01-01T00:30", "2026-01-01T01:00", "2026-01-01T01:05"])
+    job_backfill = SimpleNamespace(
+        is_asset_backfill=False, partition_names=["2026-01-01T00:30", "2026-01-01T01:00", "2026-01-01T01:05"]
+    )
     text = split_backfill(_context(job_backfill, {"dagster/backfill": "bf1"}), graph)  # type: ignore[arg-type]
     assert text == (
         "this backfill selected 2 separate windows of partitions (2026-01-01T00:30, 2026-01-01T01:00…2026-01-01T01:05): "

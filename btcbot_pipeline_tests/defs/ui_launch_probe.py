@@ -19,15 +19,35 @@ from btcbot_pipeline.defs.cycle.assets import CycleGraph, build_cycle_assets
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 
 CYCLES = cycle_partitions("*/5 * * * *", "2026-01-01T00:00", "2026-01-02T00:00")
-DAYS = dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 * * *", start="2018-01-10", end="2018-01-31", fmt="%Y-%m-%d", timezone="UTC")
+DAYS = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 * * *", start="2018-01-10", end="2018-01-31", fmt="%Y-%m-%d", timezone="UTC"
+)
 LAUNCHES = [
     (CycleGraph(CYCLES), ["2026-01-01T01:00", "2026-01-01T01:05", "2026-01-01T01:10"]),
     (CycleGraph(CYCLES), [f"2026-01-01T01:{m:02d}" for m in range(0, 60, 5)]),
     (CycleGraph(CYCLES), None),  # Materialize all → All
-    (CycleGraph(DAYS, kind="backtest", name="real10", key_prefix=("backtest", "real10"), group="backtest_real10",
-                cycle_cron="*/5 * * * *"), ["2018-01-10", "2018-01-11"]),
-    (CycleGraph(DAYS, kind="backtest", name="real10", key_prefix=("backtest", "real10"), group="backtest_real10",
-                cycle_cron="*/5 * * * *"), None),
+    (
+        CycleGraph(
+            DAYS,
+            kind="backtest",
+            name="real10",
+            key_prefix=("backtest", "real10"),
+            group="backtest_real10",
+            cycle_cron="*/5 * * * *",
+        ),
+        ["2018-01-10", "2018-01-11"],
+    ),
+    (
+        CycleGraph(
+            DAYS,
+            kind="backtest",
+            name="real10",
+            key_prefix=("backtest", "real10"),
+            group="backtest_real10",
+            cycle_cron="*/5 * * * *",
+        ),
+        None,
+    ),
 ]
 
 
@@ -38,9 +58,16 @@ def main() -> None:
             assets = AssetGraph.from_assets(build_cycle_assets(graph.calendar, graph))
             now = time.time()
             backfill = PartitionBackfill.from_asset_partitions(
-                asset_graph=assets, backfill_id=f"b{done}", tags={}, backfill_timestamp=now,
-                asset_selection=sorted(assets.materializable_asset_keys), partition_names=names,
-                dynamic_partitions_store=instance, all_partitions=names is None, title=None, description=None,
+                asset_graph=assets,
+                backfill_id=f"b{done}",
+                tags={},
+                backfill_timestamp=now,
+                asset_selection=sorted(assets.materializable_asset_keys),
+                partition_names=names,
+                dynamic_partitions_store=instance,
+                all_partitions=names is None,
+                title=None,
+                description=None,
                 run_config=None,
             )
             info = SimpleNamespace(context=SimpleNamespace(asset_graph=assets, instance=instance))

@@ -31,8 +31,12 @@ def cid(hhmm: str, day: int = 1) -> str:
 def cycle(hhmm: str, day: int = 1, **kw: object) -> CycleFacts:
     """A quiet cycle (NORMAL, no loss, fresh data) with the given facts changed."""
     base: dict[str, object] = {
-        "equity_try": Decimal("10000"), "drawdown": Decimal("0"), "daily_pnl_try": Decimal("0"),
-        "final_mode": "NORMAL", "source": "replay", "n_symbols": 12,
+        "equity_try": Decimal("10000"),
+        "drawdown": Decimal("0"),
+        "daily_pnl_try": Decimal("0"),
+        "final_mode": "NORMAL",
+        "source": "replay",
+        "n_symbols": 12,
     }
     return CycleFacts(cycle_ts=ts(hhmm, day), cycle_id=cid(hhmm, day), **(base | kw))  # type: ignore[arg-type]
 
@@ -57,12 +61,20 @@ def test_drawdown_alerts_at_the_cycle_that_crosses_the_threshold_only() -> None:
     alerts = evaluate(cycles, T, previous=cycle("00:25", drawdown=Decimal("0.01")))
     assert alerts == [
         Alert(
-            "drawdown_threshold:20260101T003500Z", Rule.DRAWDOWN, Severity.WARN, ts("00:35"), cid("00:35"),
+            "drawdown_threshold:20260101T003500Z",
+            Rule.DRAWDOWN,
+            Severity.WARN,
+            ts("00:35"),
+            cid("00:35"),
             "drawdown 7.3 % crossed the 5 % alert threshold at equity 9,270.12 TRY",
             {"drawdown": "0.0731", "threshold": "0.05", "equity_try": "9270.1249", "previous_drawdown": "0.0499"},
         ),
         Alert(
-            "drawdown_threshold:20260101T005000Z", Rule.DRAWDOWN, Severity.WARN, ts("00:50"), cid("00:50"),
+            "drawdown_threshold:20260101T005000Z",
+            Rule.DRAWDOWN,
+            Severity.WARN,
+            ts("00:50"),
+            cid("00:50"),
             "drawdown 5.0 % crossed the 5 % alert threshold at equity 9,500.00 TRY",
             {"drawdown": "0.05", "threshold": "0.05", "equity_try": "9500", "previous_drawdown": "0.02"},
         ),
@@ -85,10 +97,16 @@ def test_daily_loss_alerts_once_per_utc_day() -> None:
     ]
     alerts = evaluate(cycles, T)
     assert [(a.alert_id, a.severity, a.message) for a in alerts] == [
-        ("daily_loss:20260101T235500Z", Severity.WARN,
-         "daily loss 250.00 TRY crossed the 250 TRY alert threshold at equity 9,750.00 TRY (loss since the start of the UTC day)"),
-        ("daily_loss:20260102T000000Z", Severity.WARN,
-         "daily loss 300.00 TRY crossed the 250 TRY alert threshold at equity 9,450.00 TRY (loss since the start of the UTC day)"),
+        (
+            "daily_loss:20260101T235500Z",
+            Severity.WARN,
+            "daily loss 250.00 TRY crossed the 250 TRY alert threshold at equity 9,750.00 TRY (loss since the start of the UTC day)",
+        ),
+        (
+            "daily_loss:20260102T000000Z",
+            Severity.WARN,
+            "daily loss 300.00 TRY crossed the 250 TRY alert threshold at equity 9,450.00 TRY (loss since the start of the UTC day)",
+        ),
     ]
     assert alerts[0].details == {"daily_pnl_try": "-250.004", "threshold_try": "250", "equity_try": "9749.996"}
 
@@ -97,21 +115,37 @@ def test_mode_change_tighter_is_warn_looser_is_info() -> None:
     previous = cycle("00:25")
     cycles = [
         cycle("00:30", final_mode="REDUCE_RISK_ONLY", mode_reasons=("risk:daily_loss_limit:breached",)),
-        cycle("00:35", final_mode="REDUCE_RISK_ONLY", mode_reasons=("risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z",)),
+        cycle(
+            "00:35",
+            final_mode="REDUCE_RISK_ONLY",
+            mode_reasons=("risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z",),
+        ),
         cycle("00:40", final_mode="NORMAL"),
     ]
     alerts = evaluate(cycles, T, previous=previous)
     assert [(a.alert_id, a.severity, a.message) for a in alerts] == [
-        ("mode_change:20260101T003000Z", Severity.WARN, "mode NORMAL → REDUCE_RISK_ONLY (tighter): daily loss limit breached"),
-        ("mode_change:20260101T004000Z", Severity.INFO,
-         "mode REDUCE_RISK_ONLY → NORMAL (looser): daily loss limit cleared (its cooldown until 2026-01-01T00:45 UTC ended)"),
+        (
+            "mode_change:20260101T003000Z",
+            Severity.WARN,
+            "mode NORMAL → REDUCE_RISK_ONLY (tighter): daily loss limit breached",
+        ),
+        (
+            "mode_change:20260101T004000Z",
+            Severity.INFO,
+            "mode REDUCE_RISK_ONLY → NORMAL (looser): daily loss limit cleared (its cooldown until 2026-01-01T00:45 UTC ended)",
+        ),
     ]
     assert alerts[0].details == {
-        "previous_mode": "NORMAL", "mode": "REDUCE_RISK_ONLY", "reasons": ["risk:daily_loss_limit:breached"],
+        "previous_mode": "NORMAL",
+        "mode": "REDUCE_RISK_ONLY",
+        "reasons": ["risk:daily_loss_limit:breached"],
         "previous_cycle_id": "20260101T002500Z",
     }
     assert alerts[1].details == {
-        "previous_mode": "REDUCE_RISK_ONLY", "mode": "NORMAL", "reasons": [], "previous_cycle_id": "20260101T003500Z",
+        "previous_mode": "REDUCE_RISK_ONLY",
+        "mode": "NORMAL",
+        "reasons": [],
+        "previous_cycle_id": "20260101T003500Z",
         "previous_reasons": ["risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z"],
         "cleared_reasons": ["risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z"],
     }
@@ -119,10 +153,17 @@ def test_mode_change_tighter_is_warn_looser_is_info() -> None:
 
 def test_a_looser_mode_names_what_cleared_and_what_still_holds() -> None:
     cycles = [
-        cycle("00:30", final_mode="OBSERVE_ONLY", mode_reasons=(
-            "risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z", "risk:drawdown_limit:breached")),
+        cycle(
+            "00:30",
+            final_mode="OBSERVE_ONLY",
+            mode_reasons=("risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z", "risk:drawdown_limit:breached"),
+        ),
         # the drawdown latch ended, the daily loss one has not
-        cycle("00:35", final_mode="REDUCE_RISK_ONLY", mode_reasons=("risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z",)),
+        cycle(
+            "00:35",
+            final_mode="REDUCE_RISK_ONLY",
+            mode_reasons=("risk:daily_loss_limit:cooldown_until:2026-01-01T00:45:00Z",),
+        ),
         cycle("00:40", final_mode="OBSERVE_ONLY", mode_reasons=("market_data_degraded:exchange_unreachable",)),
         cycle("00:45", final_mode="NORMAL"),
         cycle("00:50", final_mode="OBSERVE_ONLY", mode_reasons=("risk:drawdown_limit:breached", "kill_switch")),
@@ -142,7 +183,9 @@ def test_a_looser_mode_names_what_cleared_and_what_still_holds() -> None:
 def test_a_looser_mode_without_any_recorded_reason_says_so() -> None:
     cycles = [cycle("00:30", final_mode="REDUCE_RISK_ONLY"), cycle("00:35", final_mode="NORMAL")]
     (_, looser) = evaluate(cycles, T, previous=cycle("00:25"))
-    assert looser.message == "mode REDUCE_RISK_ONLY → NORMAL (looser): the previous cycle recorded no reason for its mode"
+    assert (
+        looser.message == "mode REDUCE_RISK_ONLY → NORMAL (looser): the previous cycle recorded no reason for its mode"
+    )
 
 
 def test_the_first_cycle_of_a_book_has_no_mode_to_change_from() -> None:
@@ -151,12 +194,17 @@ def test_the_first_cycle_of_a_book_has_no_mode_to_change_from() -> None:
 
 def test_gate_failure_is_an_error_and_the_stopped_cycle_raises_nothing_else() -> None:
     stopped = CycleFacts(
-        ts("00:35"), cid("00:35"),
+        ts("00:35"),
+        cid("00:35"),
         gate_failures=(
-            GateFailure("market_snapshot_gate", "market_snapshot", "excluded_share_ok",
-                        "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: symbol=ADATRY, "
-                        "excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book",
-                        "excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×1 (+6 not listed)"),
+            GateFailure(
+                "market_snapshot_gate",
+                "market_snapshot",
+                "excluded_share_ok",
+                "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: symbol=ADATRY, "
+                "excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book",
+                "excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×1 (+6 not listed)",
+            ),
             GateFailure("market_snapshot_gate", "market_snapshot", "bid_le_ask", "symbol=ADATRY"),
         ),
     )
@@ -164,17 +212,33 @@ def test_gate_failure_is_an_error_and_the_stopped_cycle_raises_nothing_else() ->
     alerts = evaluate([cycle("00:30"), stopped, cycle("00:40")], T)
     assert alerts == [
         Alert(
-            "gate_failure:20260101T003500Z", Rule.GATE_FAILURE, Severity.ERROR, ts("00:35"), cid("00:35"),
+            "gate_failure:20260101T003500Z",
+            Rule.GATE_FAILURE,
+            Severity.ERROR,
+            ts("00:35"),
+            cid("00:35"),
             "gate market_snapshot_gate stopped the cycle: bid_le_ask: symbol=ADATRY (+1 more failed expectation: "
             "excluded_share_ok); nothing of its chunk was written",
-            {"failing_cycles": ["20260101T003500Z"], "failures": [
-                {"cycle_id": "20260101T003500Z", "check": "market_snapshot_gate", "asset": "market_snapshot",
-                 "expectation": "bid_le_ask", "detail": "symbol=ADATRY"},
-                {"cycle_id": "20260101T003500Z", "check": "market_snapshot_gate", "asset": "market_snapshot",
-                 "expectation": "excluded_share_ok",
-                 "detail": "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: symbol=ADATRY, "
-                 "excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book"},
-            ]},
+            {
+                "failing_cycles": ["20260101T003500Z"],
+                "failures": [
+                    {
+                        "cycle_id": "20260101T003500Z",
+                        "check": "market_snapshot_gate",
+                        "asset": "market_snapshot",
+                        "expectation": "bid_le_ask",
+                        "detail": "symbol=ADATRY",
+                    },
+                    {
+                        "cycle_id": "20260101T003500Z",
+                        "check": "market_snapshot_gate",
+                        "asset": "market_snapshot",
+                        "expectation": "excluded_share_ok",
+                        "detail": "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: symbol=ADATRY, "
+                        "excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book",
+                    },
+                ],
+            },
         ),
     ]
 
@@ -182,24 +246,47 @@ def test_gate_failure_is_an_error_and_the_stopped_cycle_raises_nothing_else() ->
 def _excluded(hhmm: str, n: int) -> CycleFacts:
     """A cycle the market gate stopped: ``n`` of 12 symbols excluded (in trading terms and exact)."""
     share = Decimal(n) / 12
-    return CycleFacts(ts(hhmm), cid(hhmm), gate_failures=(GateFailure(
-        "market_snapshot_gate", "market_snapshot", "excluded_share_ok",
-        f"expect_column_values_to_be_in_set on excluded_share_ok: observed 88 ({n} at this cycle); rows: symbol=ADATRY, "
-        f"excluded_share={share}, skip_reason=stale_data",
-        f"{n} of 12 symbols ({share * 100:.0f} %) excluded, limit 50 %: stale_data ×1 (+{n - 1} not listed)"),))
+    return CycleFacts(
+        ts(hhmm),
+        cid(hhmm),
+        gate_failures=(
+            GateFailure(
+                "market_snapshot_gate",
+                "market_snapshot",
+                "excluded_share_ok",
+                f"expect_column_values_to_be_in_set on excluded_share_ok: observed 88 ({n} at this cycle); rows: symbol=ADATRY, "
+                f"excluded_share={share}, skip_reason=stale_data",
+                f"{n} of 12 symbols ({share * 100:.0f} %) excluded, limit 50 %: stale_data ×1 (+{n - 1} not listed)",
+            ),
+        ),
+    )
 
 
 def test_one_gate_stop_is_one_alert_at_its_first_failing_cycle() -> None:
     # eleven cycles of one chunk failed the market gate: one cause, one alert
     times = ("00:30", "00:35", "00:40", "00:45", "00:50", "00:55", "01:00", "01:05", "01:10", "01:15", "01:20")
     stop = [_excluded(hhmm, 8) for hhmm in times]
-    stop[3] = replace(stop[3], gate_failures=(*stop[3].gate_failures, GateFailure(
-        "market_snapshot_gate", "market_snapshot", "prices_positive", "expect_column_values_to_be_in_set on prices_positive: …")))
+    stop[3] = replace(
+        stop[3],
+        gate_failures=(
+            *stop[3].gate_failures,
+            GateFailure(
+                "market_snapshot_gate",
+                "market_snapshot",
+                "prices_positive",
+                "expect_column_values_to_be_in_set on prices_positive: …",
+            ),
+        ),
+    )
 
     alerts = evaluate([cycle("00:25"), *stop, cycle("01:25")], T)
 
     (alert,) = alerts
-    assert (alert.alert_id, alert.cycle_ts, alert.severity) == ("gate_failure:20260101T003000Z", ts("00:30"), Severity.ERROR)
+    assert (alert.alert_id, alert.cycle_ts, alert.severity) == (
+        "gate_failure:20260101T003000Z",
+        ts("00:30"),
+        Severity.ERROR,
+    )
     assert alert.message == (
         "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 8 of 12 symbols (67 %) excluded, limit 50 %: "
         "stale_data ×1 (+7 not listed) (+1 more failed expectation: prices_positive; +10 more failing cycles of the chunk, "
@@ -212,26 +299,42 @@ def test_one_gate_stop_is_one_alert_at_its_first_failing_cycle() -> None:
         "excluded_share=0.6666666666666666666666666667, skip_reason=stale_data"
     )
     # evaluated again (a re-run): the same one id
-    assert [a.alert_id for a in evaluate([cycle("00:25"), *stop, cycle("01:25")], T)] == ["gate_failure:20260101T003000Z"]
+    assert [a.alert_id for a in evaluate([cycle("00:25"), *stop, cycle("01:25")], T)] == [
+        "gate_failure:20260101T003000Z"
+    ]
 
 
 def test_degraded_source_alerts_when_it_starts_and_stale_symbols_when_they_go_stale() -> None:
     cycles = [
         cycle("00:30", data_faults={"ADATRY": "stale_data"}),
         cycle("00:35", data_faults={"ADATRY": "stale_data", "XRPTRY": "exchange_error:orderbook"}),  # XRPTRY is new
-        cycle("00:40", source="btcturk", degraded_reason="exchange_unreachable", final_mode="OBSERVE_ONLY",
-              data_faults={"ADATRY": "stale_data"}),
+        cycle(
+            "00:40",
+            source="btcturk",
+            degraded_reason="exchange_unreachable",
+            final_mode="OBSERVE_ONLY",
+            data_faults={"ADATRY": "stale_data"},
+        ),
         cycle("00:45", source="btcturk", degraded_reason="exchange_unreachable", final_mode="OBSERVE_ONLY"),
     ]
     alerts = [a for a in evaluate(cycles, T, previous=cycle("00:25")) if a.rule != Rule.MODE_CHANGE]
     assert [(a.alert_id, a.severity, a.message) for a in alerts] == [
-        ("stale_data:20260101T003000Z", Severity.WARN,
-         "1 symbol newly skipped for stale or missing exchange data: ADATRY (1 of 12 skipped for it this cycle)"),
-        ("stale_data:20260101T003500Z", Severity.WARN,
-         "1 symbol newly skipped for stale or missing exchange data: XRPTRY (exchange_error:orderbook) "
-         "(2 of 12 skipped for it this cycle)"),
-        ("data_degraded:20260101T004000Z", Severity.ERROR,
-         "market data from btcturk degraded (exchange_unreachable): the cycle ran OBSERVE_ONLY"),
+        (
+            "stale_data:20260101T003000Z",
+            Severity.WARN,
+            "1 symbol newly skipped for stale or missing exchange data: ADATRY (1 of 12 skipped for it this cycle)",
+        ),
+        (
+            "stale_data:20260101T003500Z",
+            Severity.WARN,
+            "1 symbol newly skipped for stale or missing exchange data: XRPTRY (exchange_error:orderbook) "
+            "(2 of 12 skipped for it this cycle)",
+        ),
+        (
+            "data_degraded:20260101T004000Z",
+            Severity.ERROR,
+            "market data from btcturk degraded (exchange_unreachable): the cycle ran OBSERVE_ONLY",
+        ),
     ]
     assert alerts[1].details == {
         "new": {"XRPTRY": "exchange_error:orderbook"},
@@ -243,32 +346,48 @@ def test_degraded_source_alerts_when_it_starts_and_stale_symbols_when_they_go_st
 def test_cycles_missed_names_the_gap_and_the_carried_cycle() -> None:
     alerts = evaluate([cycle("02:00", gap_cycles=5, carried_from="20260101T013000Z")], T, previous=cycle("01:30"))
     assert [(a.alert_id, a.severity, a.message, a.details) for a in alerts] == [
-        ("cycles_missed:20260101T020000Z", Severity.WARN,
-         "5 cycles missed before this one: the ledger carried from cycle 20260101T013000Z across them",
-         {"gap_cycles": 5, "carried_from": "20260101T013000Z"}),
+        (
+            "cycles_missed:20260101T020000Z",
+            Severity.WARN,
+            "5 cycles missed before this one: the ledger carried from cycle 20260101T013000Z across them",
+            {"gap_cycles": 5, "carried_from": "20260101T013000Z"},
+        ),
     ]
 
 
 def test_rules_of_one_cycle_come_in_a_fixed_order_and_ids_are_stable() -> None:
     busy = cycle(
-        "00:30", gap_cycles=1, carried_from="20260101T002000Z", final_mode="REDUCE_RISK_ONLY",
-        drawdown=Decimal("0.1"), daily_pnl_try=Decimal("-1000"), data_faults={"ADATRY": "stale_data"},
+        "00:30",
+        gap_cycles=1,
+        carried_from="20260101T002000Z",
+        final_mode="REDUCE_RISK_ONLY",
+        drawdown=Decimal("0.1"),
+        daily_pnl_try=Decimal("-1000"),
+        data_faults={"ADATRY": "stale_data"},
     )
     first = evaluate([busy], T, previous=cycle("00:20"))
     assert rules(first) == [
-        ("stale_data", "20260101T003000Z"), ("cycles_missed", "20260101T003000Z"), ("mode_change", "20260101T003000Z"),
-        ("daily_loss", "20260101T003000Z"), ("drawdown_threshold", "20260101T003000Z"),
+        ("stale_data", "20260101T003000Z"),
+        ("cycles_missed", "20260101T003000Z"),
+        ("mode_change", "20260101T003000Z"),
+        ("daily_loss", "20260101T003000Z"),
+        ("drawdown_threshold", "20260101T003000Z"),
     ]
     assert evaluate([busy], T, previous=cycle("00:20")) == first
 
 
 def test_run_failed_is_critical_and_names_the_cycle_and_run() -> None:
     alert = run_failed_alert(
-        cycle_ts=ts("00:45"), cycle_id=cid("00:45"), run_id="0123456789abcdef", job="cycle_job",
-        partitions="2026-01-01T00:45", error="IOException: Could not set lock on file\nmore",
+        cycle_ts=ts("00:45"),
+        cycle_id=cid("00:45"),
+        run_id="0123456789abcdef",
+        job="cycle_job",
+        partitions="2026-01-01T00:45",
+        error="IOException: Could not set lock on file\nmore",
     )
     assert (alert.alert_id, alert.severity, alert.message) == (
-        "run_failed:20260101T004500Z:01234567", Severity.CRITICAL,
+        "run_failed:20260101T004500Z:01234567",
+        Severity.CRITICAL,
         "cycle 2026-01-01T00:45 UTC did not complete: run 01234567 of cycle_job failed: IOException: Could not set lock "
         "on file. The book keeps its last committed cycle; the next run carries on from there.",
     )

@@ -27,9 +27,18 @@ RULES = SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("10"), price_
 
 def snap(**fields: object) -> SymbolSnapshot:
     base: dict[str, object] = dict(
-        symbol="ETHTRY", data_ts=T, staleness_s=0, best_bid=D("4562"), best_ask=D("4564"), last=D("4563"),
-        high_24h=D("4600"), low_24h=D("4500"), quote_volume_try=D("1000000"), daily_change_pct=D("1.5"),
-        closes=(D("4560"), D("4563")), rules=RULES,
+        symbol="ETHTRY",
+        data_ts=T,
+        staleness_s=0,
+        best_bid=D("4562"),
+        best_ask=D("4564"),
+        last=D("4563"),
+        high_24h=D("4600"),
+        low_24h=D("4500"),
+        quote_volume_try=D("1000000"),
+        daily_change_pct=D("1.5"),
+        closes=(D("4560"), D("4563")),
+        rules=RULES,
     )
     base.update(fields)
     return SymbolSnapshot(**base)  # type: ignore[arg-type]
@@ -43,11 +52,19 @@ def final(*symbols: SymbolSnapshot) -> dict[str, SymbolSnapshot]:
     ("fields", "reason", "dropped"),
     [
         # the numbers, each one symbol's problem
-        ({"best_bid": D("1e25"), "best_ask": D("2e25")}, "invalid_data:out_of_range:best_bid", ("best_bid", "best_ask")),
+        (
+            {"best_bid": D("1e25"), "best_ask": D("2e25")},
+            "invalid_data:out_of_range:best_bid",
+            ("best_bid", "best_ask"),
+        ),
         ({"last": D("1e25")}, "invalid_data:out_of_range:last", ("last",)),
         ({"quote_volume_try": D("1e25")}, "invalid_data:out_of_range:quote_volume_try", ("quote_volume_try",)),
         ({"closes": (D("4560"), D("1e30"))}, "invalid_data:out_of_range:closes", ("closes",)),
-        ({"best_bid": D("1e-25"), "best_ask": D("2e-25")}, "invalid_data:out_of_range:best_bid", ("best_bid", "best_ask")),
+        (
+            {"best_bid": D("1e-25"), "best_ask": D("2e-25")},
+            "invalid_data:out_of_range:best_bid",
+            ("best_bid", "best_ask"),
+        ),
         # a daily change derived from a close of 1e30 over an open of 1
         ({"daily_change_pct": D("1e32")}, "invalid_data:out_of_range:daily_change_pct", ("daily_change_pct",)),
         ({"daily_change_pct": D("-150")}, "invalid_data:out_of_range:daily_change_pct", ("daily_change_pct",)),
@@ -63,7 +80,9 @@ def test_a_value_out_of_bounds_excludes_the_symbol_and_is_dropped(fields: dict, 
 
 
 def test_values_at_the_bounds_are_kept() -> None:
-    edge = snap(best_bid=D("1e12"), best_ask=D("1e12"), last=D("1e-12"), quote_volume_try=D("1e18"), daily_change_pct=D("-100"))
+    edge = snap(
+        best_bid=D("1e12"), best_ask=D("1e12"), last=D("1e-12"), quote_volume_try=D("1e18"), daily_change_pct=D("-100")
+    )
 
     assert snapshot_out_of_range(edge) is None
     assert bound_snapshot(edge) is edge
@@ -71,7 +90,9 @@ def test_values_at_the_bounds_are_kept() -> None:
 
 def test_a_bid_of_1e_30_under_an_ask_of_4563_is_never_a_mark() -> None:
     # Out of range first; a tiny bid that is in range still gives no mark (implausible spread).
-    out = final(snap(best_bid=D("1e-30"), best_ask=D("4563")), snap(symbol="XRPTRY", best_bid=D("0.5"), best_ask=D("4563")))
+    out = final(
+        snap(best_bid=D("1e-30"), best_ask=D("4563")), snap(symbol="XRPTRY", best_bid=D("0.5"), best_ask=D("4563"))
+    )
 
     assert out["ETHTRY"].skip_reason == "invalid_data:out_of_range:best_bid"
     assert out["XRPTRY"].skip_reason == "implausible_spread"
@@ -98,18 +119,54 @@ def test_separators_and_case_are_one_canonical_name(name: str) -> None:
 @pytest.mark.parametrize(
     ("rules", "problem"),
     [
-        (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("10"), price_scale=2, quantity_scale=60), "quantity_scale out of range"),
-        (SymbolRules("ETHTRY", tick_size=D("1e30"), min_notional_try=D("10"), price_scale=2, quantity_scale=8), "tick_size out of range"),
-        (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("10"), price_scale=2, quantity_scale=8, out_of_range="quantity_scale"),
-         "quantity_scale out of range"),
-        (SymbolRules("ETHTRY", tick_size=D("0"), min_notional_try=D("10"), price_scale=2, quantity_scale=8), "tick_size 0"),
+        (
+            SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("10"), price_scale=2, quantity_scale=60),
+            "quantity_scale out of range",
+        ),
+        (
+            SymbolRules("ETHTRY", tick_size=D("1e30"), min_notional_try=D("10"), price_scale=2, quantity_scale=8),
+            "tick_size out of range",
+        ),
+        (
+            SymbolRules(
+                "ETHTRY",
+                tick_size=D("1"),
+                min_notional_try=D("10"),
+                price_scale=2,
+                quantity_scale=8,
+                out_of_range="quantity_scale",
+            ),
+            "quantity_scale out of range",
+        ),
+        (
+            SymbolRules("ETHTRY", tick_size=D("0"), min_notional_try=D("10"), price_scale=2, quantity_scale=8),
+            "tick_size 0",
+        ),
         # found by the fuzzer: a tick of -1e20 is unusable, and no DECIMAL(38, 18) could hold it
-        (SymbolRules("ETHTRY", tick_size=D("-1e20"), min_notional_try=D("10"), price_scale=2, quantity_scale=8), "tick_size out of range"),
-        (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("-1e20"), price_scale=2, quantity_scale=8),
-         "min_notional_try out of range"),
-        (SymbolRules("ETHTRY", tick_size=D("1"), lot_size=D("0"), min_notional_try=D("10"), price_scale=2, quantity_scale=8), "lot_size 0"),
-        (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("-5"), price_scale=2, quantity_scale=8), "min_notional -5"),
-        (SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("10"), price_scale=2, quantity_scale=8, status="HALTED"), "status HALTED"),
+        (
+            SymbolRules("ETHTRY", tick_size=D("-1e20"), min_notional_try=D("10"), price_scale=2, quantity_scale=8),
+            "tick_size out of range",
+        ),
+        (
+            SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("-1e20"), price_scale=2, quantity_scale=8),
+            "min_notional_try out of range",
+        ),
+        (
+            SymbolRules(
+                "ETHTRY", tick_size=D("1"), lot_size=D("0"), min_notional_try=D("10"), price_scale=2, quantity_scale=8
+            ),
+            "lot_size 0",
+        ),
+        (
+            SymbolRules("ETHTRY", tick_size=D("1"), min_notional_try=D("-5"), price_scale=2, quantity_scale=8),
+            "min_notional -5",
+        ),
+        (
+            SymbolRules(
+                "ETHTRY", tick_size=D("1"), min_notional_try=D("10"), price_scale=2, quantity_scale=8, status="HALTED"
+            ),
+            "status HALTED",
+        ),
     ],
 )
 def test_unusable_rules_are_named_and_never_resolved_into_a_grid(rules: SymbolRules, problem: str) -> None:
@@ -127,13 +184,25 @@ def test_a_quantity_scale_of_60_excludes_the_symbol_at_the_snapshot() -> None:
 
 def test_the_plan_skips_a_buy_whose_estimated_quantity_the_book_cannot_store() -> None:
     # ~2,490,000 TRY over a mark of 1e-12 would be 2.49e18 units (> 1e18): skipped, the other symbol still bought.
-    policy = PolicyParams(try_cash_target=D("0"), try_cash_max=D("0"), max_position_notional_try=D("3000000"),
-                          notional_cap_try_per_cycle=D("5000000"), max_orders_per_cycle=5, min_order_notional_try=D("10"))
+    policy = PolicyParams(
+        try_cash_target=D("0"),
+        try_cash_max=D("0"),
+        max_position_notional_try=D("3000000"),
+        notional_cap_try_per_cycle=D("5000000"),
+        max_orders_per_cycle=5,
+        min_order_notional_try=D("10"),
+    )
 
     plan = build_plan(
-        cycle_ts=T, universe=("BTCTRY", "SHIBTRY"), cash_try=D("5000000"), holdings={},
-        marks={"BTCTRY": D("4000000"), "SHIBTRY": D("1E-12")}, untradable={}, policy=policy,
-        execution=ExecutionParams(), mode=Mode.NORMAL,
+        cycle_ts=T,
+        universe=("BTCTRY", "SHIBTRY"),
+        cash_try=D("5000000"),
+        holdings={},
+        marks={"BTCTRY": D("4000000"), "SHIBTRY": D("1E-12")},
+        untradable={},
+        policy=policy,
+        execution=ExecutionParams(),
+        mode=Mode.NORMAL,
     )
 
     by_symbol = {a.symbol: a for a in plan.actions}
@@ -149,17 +218,38 @@ def test_an_order_whose_quantity_has_more_digits_than_its_grid_holds_is_skipped_
 
     # 1,000,000 TRY at ~0.001 TRY is ~1e9 units on a grid of 1e-18: 27 digits, fits the
     # 28-digit context. 1e12 TRY of it would need 33 digits: skipped as out_of_range:qty.
-    policy = PolicyParams(try_cash_target=D("0"), try_cash_max=D("0"), max_position_notional_try=D("1E15"),
-                          notional_cap_try_per_cycle=D("1E15"), max_orders_per_cycle=5, min_order_notional_try=D("10"))
+    policy = PolicyParams(
+        try_cash_target=D("0"),
+        try_cash_max=D("0"),
+        max_position_notional_try=D("1E15"),
+        notional_cap_try_per_cycle=D("1E15"),
+        max_orders_per_cycle=5,
+        min_order_notional_try=D("10"),
+    )
     fine = EffectiveRules("FINETRY", RulesStatus.OK, D("1E-6"), D("1E-18"), D("10"))
     marks = {"FINETRY": D("0.001"), "BTCTRY": D("4000000")}
     rules = {"FINETRY": fine, "BTCTRY": EffectiveRules("BTCTRY", RulesStatus.OK, D("1"), D("1E-8"), D("10"))}
 
     def intents(cash: str) -> dict[str, object]:
-        plan = build_plan(cycle_ts=T, universe=("BTCTRY", "FINETRY"), cash_try=D(cash), holdings={}, marks=marks,
-                          untradable={}, policy=policy, execution=ExecutionParams(), mode=Mode.NORMAL)
-        made = build_intents(cycle_id="20260101T003000Z", plan=plan, rules=rules, holdings={},
-                             execution=ExecutionParams(), mode=Mode.NORMAL)
+        plan = build_plan(
+            cycle_ts=T,
+            universe=("BTCTRY", "FINETRY"),
+            cash_try=D(cash),
+            holdings={},
+            marks=marks,
+            untradable={},
+            policy=policy,
+            execution=ExecutionParams(),
+            mode=Mode.NORMAL,
+        )
+        made = build_intents(
+            cycle_id="20260101T003000Z",
+            plan=plan,
+            rules=rules,
+            holdings={},
+            execution=ExecutionParams(),
+            mode=Mode.NORMAL,
+        )
         return {i.symbol: i.skip_reason for i in made}
 
     assert intents("2000000") == {"BTCTRY": None, "FINETRY": None}

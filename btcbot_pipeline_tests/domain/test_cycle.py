@@ -96,9 +96,7 @@ def make_snapshot(i: int) -> MarketSnapshot:
                 volume=str(D(volume) * (1 + D((i * (k + 1)) % 5) / 10)),
                 closes=tuple(str(_mid(k, j, base, tick)) for j in range(max(0, i - 5), i + 1)),
                 data_ts=cycle_ts,
-                symbol_rules=rules(
-                    name, tick=tick, price_scale=price_scale, quantity_scale=quantity_scale
-                ),
+                symbol_rules=rules(name, tick=tick, price_scale=price_scale, quantity_scale=quantity_scale),
             )
         )
     return finalize_snapshot(snapshot(*symbols, cycle_ts=cycle_ts), max_data_age_s=60)
@@ -147,12 +145,8 @@ def test_scenario_trades_and_meets_bad_books_while_holding() -> None:
     ]  # fmt: skip
     # XRPTRY cannot be sold while its data is bad, and is valued at its last mark (cycle 4)
     exits = [next(a for a in r.plan.actions if a.symbol == "XRPTRY") for r in results[5:11]]
-    assert [a.skip_reason for a in exits] == ["not_tradable:crossed_book"] * 3 + [
-        "not_tradable:missing_book"
-    ] * 3
-    assert {r.state.marks["XRPTRY"] for r in results[4:11]} == {
-        snapshots[4].by_symbol()["XRPTRY"].mark
-    }
+    assert [a.skip_reason for a in exits] == ["not_tradable:crossed_book"] * 3 + ["not_tradable:missing_book"] * 3
+    assert {r.state.marks["XRPTRY"] for r in results[4:11]} == {snapshots[4].by_symbol()["XRPTRY"].mark}
 
 
 @pytest.mark.parametrize("i", range(N_CYCLES))
@@ -184,10 +178,7 @@ def test_mismatched_inputs_are_refused() -> None:
         run_cycles(snapshots[:3], selections[:2], LedgerState.opening(START), DEMO)
     with pytest.raises(
         ValueError,
-        match=re.escape(
-            "universe of 2026-01-01 00:35:00+00:00 paired with "
-            "snapshot of 2026-01-01 00:30:00+00:00"
-        ),
+        match=re.escape("universe of 2026-01-01 00:35:00+00:00 paired with snapshot of 2026-01-01 00:30:00+00:00"),
     ):
         run_cycles(snapshots[:1], selections[1:2], LedgerState.opening(START), DEMO)
 
@@ -203,9 +194,7 @@ def test_kill_switch_observes_only() -> None:
 
 
 def _without_rules(snap: MarketSnapshot, name: str) -> MarketSnapshot:
-    return replace(
-        snap, symbols=tuple(replace(s, rules=None) if s.symbol == name else s for s in snap.symbols)
-    )
+    return replace(snap, symbols=tuple(replace(s, rules=None) if s.symbol == name else s for s in snap.symbols))
 
 
 def _one_cycle(
@@ -221,9 +210,7 @@ def _one_cycle(
 
 def test_observe_only_cycle_policy_forces_observe_only() -> None:
     result, *_ = _one_cycle(InvalidMetadataPolicy.OBSERVE_ONLY_CYCLE)
-    assert result.mode == ModeDecision(
-        Mode.NORMAL, Mode.OBSERVE_ONLY, Mode.OBSERVE_ONLY, ("rules_unavailable:XRPTRY",)
-    )
+    assert result.mode == ModeDecision(Mode.NORMAL, Mode.OBSERVE_ONLY, Mode.OBSERVE_ONLY, ("rules_unavailable:XRPTRY",))
     assert (result.intents, result.fills) == ((), ())
     assert result.rules_stats["missing_symbols"] == ["XRPTRY"]
 
@@ -252,18 +239,14 @@ def test_reduce_risk_only_base_is_never_loosened_and_never_buys() -> None:
     )
     assert {r.mode.final for r in later} == {Mode.REDUCE_RISK_ONLY}
     assert {f.side.value for r in later for f in r.fills} == {"SELL"}
-    assert {a.skip_reason for r in later for a in r.plan.actions if a.side.value == "BUY"} <= {
-        "mode_reduce_risk_only"
-    }
+    assert {a.skip_reason for r in later for a in r.plan.actions if a.side.value == "BUY"} <= {"mode_reduce_risk_only"}
 
 
 def test_reduce_risk_only_with_kill_switch_is_observe_only() -> None:
     snapshots, selections = inputs()
     params = replace(DEMO, base_mode=Mode.REDUCE_RISK_ONLY, kill_switch=True)
     (result,) = run_cycles(snapshots[:1], selections[:1], LedgerState.opening(START), params)
-    assert result.mode == ModeDecision(
-        Mode.REDUCE_RISK_ONLY, Mode.OBSERVE_ONLY, Mode.OBSERVE_ONLY, ("kill_switch",)
-    )
+    assert result.mode == ModeDecision(Mode.REDUCE_RISK_ONLY, Mode.OBSERVE_ONLY, Mode.OBSERVE_ONLY, ("kill_switch",))
 
 
 @pytest.mark.parametrize("i", range(N_CYCLES))
@@ -297,9 +280,7 @@ def test_demo_traces_do_record_skips() -> None:
     reasons = {
         d["reason"]
         for i in range(N_CYCLES)
-        for d in json.loads(
-            trace_of(demo()[i], snapshots[i], selections[i], DEMO).order_decisions_json
-        )
+        for d in json.loads(trace_of(demo()[i], snapshots[i], selections[i], DEMO).order_decisions_json)
         if d["status"] == "SKIPPED"
     }
     assert {"not_tradable:crossed_book", "not_tradable:missing_book", "min_notional"} <= reasons
@@ -315,9 +296,7 @@ def test_kill_switch_trace() -> None:
         "final_mode": "OBSERVE_ONLY", "reasons": ["kill_switch"],
     }  # fmt: skip
     assert (trace.base_mode, trace.final_mode) == ("NORMAL", "OBSERVE_ONLY")
-    assert [
-        (d["symbol"], d["status"], d["reason"]) for d in json.loads(trace.order_decisions_json)
-    ] == [
+    assert [(d["symbol"], d["status"], d["reason"]) for d in json.loads(trace.order_decisions_json)] == [
         ("BTCTRY", "SKIPPED", "observe_only"),
         ("XRPTRY", "SKIPPED", "observe_only"),
         ("AVAXTRY", "SKIPPED", "observe_only"),
@@ -333,9 +312,7 @@ def test_skip_symbol_trace() -> None:
         ("XRPTRY", "SKIPPED", "rules_unavailable:missing"),
         ("AVAXTRY", "FILLED", "enter_universe"),
     ]
-    assert json.loads(trace.intents_summary_json)["skip_reasons"] == {
-        "rules_unavailable:missing": 1
-    }
+    assert json.loads(trace.intents_summary_json)["skip_reasons"] == {"rules_unavailable:missing": 1}
     assert json.loads(trace.rules_stats_json)["missing_symbols"] == ["XRPTRY"]
 
 
@@ -358,7 +335,10 @@ def test_degraded_market_snapshot_observes_only_with_its_reason() -> None:
 
     result = run_cycle(degraded, selections[4], run()[3].state, DEMO)
 
-    assert (result.mode.final, result.mode.reasons) == (Mode.OBSERVE_ONLY, ("market_data_degraded:exchange_unreachable",))
+    assert (result.mode.final, result.mode.reasons) == (
+        Mode.OBSERVE_ONLY,
+        ("market_data_degraded:exchange_unreachable",),
+    )
     assert (result.intents, result.fills) == ((), ())
 
 
@@ -369,9 +349,17 @@ def test_the_seed_fill_model_fills_like_the_seed_and_each_order_leaves_its_lifec
         assert result.fills == simulate_fills(result.intents, DEMO.execution, result.mode.final)[0]
         assert result.rules_stats == rules_stats(result.rules)
         for fill in result.fills:
-            mine = [(e.seq, e.event_type.value, e.status_after.value) for e in result.events if e.client_order_id == fill.client_order_id]
+            mine = [
+                (e.seq, e.event_type.value, e.status_after.value)
+                for e in result.events
+                if e.client_order_id == fill.client_order_id
+            ]
             assert mine == [(1, "SUBMITTED", "SUBMITTED"), (2, "ACKED", "ACKED"), (3, "FILLED", "FILLED")]
-        assert [e.event_id for e in result.events][:1] == [f"{result.fills[0].client_order_id}:0001:SUBMITTED"] if result.fills else True
+        assert (
+            [e.event_id for e in result.events][:1] == [f"{result.fills[0].client_order_id}:0001:SUBMITTED"]
+            if result.fills
+            else True
+        )
         assert result.state.oms.open_orders == ()
     assert sum(len(r.events) for r in demo()) == 3 * sum(len(r.fills) for r in demo()) > 0
 

@@ -16,7 +16,9 @@ from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
 
 PARAMS = CycleParams(
     universe=UniverseParams(size=1),
-    policy=PolicyParams(max_orders_per_cycle=5, notional_cap_try_per_cycle=D("10000"), try_cash_target=D("0"), try_cash_max=D("0")),
+    policy=PolicyParams(
+        max_orders_per_cycle=5, notional_cap_try_per_cycle=D("10000"), try_cash_target=D("0"), try_cash_max=D("0")
+    ),
     start_capital_try=D("1000"),
     kill_switch=False,
     risk=RiskLimits(max_drawdown_pct=D("1"), max_daily_loss_try=D("1E9")),
@@ -31,7 +33,9 @@ def _snap(k: int, bid: str, ask: str, low: str, high: str) -> MarketSnapshot:
 
 
 def _run(*snaps: MarketSnapshot, params: CycleParams = PARAMS) -> list:  # type: ignore[type-arg]
-    return run_cycles(list(snaps), [select_universe(s, params.universe) for s in snaps], LedgerState.opening(D("1000")), params)
+    return run_cycles(
+        list(snaps), [select_universe(s, params.universe) for s in snaps], LedgerState.opening(D("1000")), params
+    )
 
 
 def test_a_buy_rests_below_the_market_is_reserved_then_fills_when_the_price_comes_down() -> None:

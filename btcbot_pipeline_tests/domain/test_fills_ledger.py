@@ -61,9 +61,7 @@ def fill(
     cycle_id: str = "c1",
     execution: ExecutionParams = COSTS,
 ) -> SimulatedFill:
-    (only,), _ = simulate_fills(
-        (intent(side, qty, mark, symbol=symbol, cycle_id=cycle_id),), execution, Mode.NORMAL
-    )
+    (only,), _ = simulate_fills((intent(side, qty, mark, symbol=symbol, cycle_id=cycle_id),), execution, Mode.NORMAL)
     return only
 
 
@@ -79,9 +77,7 @@ def fill(
         (SELL, D("99.75"), D("199.5"), D("0.399"), D("0.5")),
     ],
 )
-def test_fill_price_fee_and_slippage(
-    side: Side, price: D, notional: D, fee: D, slippage: D
-) -> None:
+def test_fill_price_fee_and_slippage(side: Side, price: D, notional: D, fee: D, slippage: D) -> None:
     assert fill(side, "2", "100", cycle_id="20260101T003000Z") == SimulatedFill(
         fill_id=f"s7:20260101T003000Z:coid-AAATRY-{side.value}",
         cycle_id="20260101T003000Z",
@@ -103,15 +99,9 @@ def test_each_fill_leaves_submitted_then_filled_events() -> None:
     fills, events = simulate_fills(intents, COSTS, Mode.NORMAL)
     assert [f.fill_id for f in fills] == ["s7:c1:coid-AAATRY-SELL", "s7:c1:coid-BBBTRY-BUY"]
     assert events == (
-        OrderEvent(
-            "coid-AAATRY-SELL:SUBMITTED", "c1", CYCLE_TS, "coid-AAATRY-SELL", "SUBMITTED", "OPEN"
-        ),
-        OrderEvent(
-            "coid-AAATRY-SELL:FILLED", "c1", CYCLE_TS, "coid-AAATRY-SELL", "FILLED", "FILLED"
-        ),
-        OrderEvent(
-            "coid-BBBTRY-BUY:SUBMITTED", "c1", CYCLE_TS, "coid-BBBTRY-BUY", "SUBMITTED", "OPEN"
-        ),
+        OrderEvent("coid-AAATRY-SELL:SUBMITTED", "c1", CYCLE_TS, "coid-AAATRY-SELL", "SUBMITTED", "OPEN"),
+        OrderEvent("coid-AAATRY-SELL:FILLED", "c1", CYCLE_TS, "coid-AAATRY-SELL", "FILLED", "FILLED"),
+        OrderEvent("coid-BBBTRY-BUY:SUBMITTED", "c1", CYCLE_TS, "coid-BBBTRY-BUY", "SUBMITTED", "OPEN"),
         OrderEvent("coid-BBBTRY-BUY:FILLED", "c1", CYCLE_TS, "coid-BBBTRY-BUY", "FILLED", "FILLED"),
     )
 
@@ -170,9 +160,7 @@ def test_ledger_worked_example() -> None:
     # 1. BUY 10 @ mark 100: fill 100.25, notional 1002.5, fee 2.005, slippage 2.5
     #    cash 10000 - 1002.5 - 2.005 = 8995.495; cost basis 10 × 100 = 1000
     #    marked at 100: unrealized 0; net -2.005 - 2.5 = -4.505; drawdown 4.505 / 10000
-    state, m = state.apply_fills([fill(BUY, "10", "100")]).close_cycle(
-        "c1", ts[0], {"AAATRY": D("100")}
-    )
+    state, m = state.apply_fills([fill(BUY, "10", "100")]).close_cycle("c1", ts[0], {"AAATRY": D("100")})
     assert metrics_table(m) == {
         "realized": D("0"), "unrealized": D("0"), "gross": D("0"),
         "fees": D("2.005"), "slippage": D("2.5"),
@@ -187,9 +175,7 @@ def test_ledger_worked_example() -> None:
     #    cash 8995.495 - 1102.75 - 2.2055 = 7890.5395
     #    marked at 110: unrealized 2200 - 2100 = 100; fees 4.2105, slippage 5.25
     #    net 100 - 9.4605 = 90.5395 → new peak 10090.5395, max drawdown stays 0.0004505
-    state, m = state.apply_fills([fill(BUY, "10", "110")]).close_cycle(
-        "c2", ts[1], {"AAATRY": D("110")}
-    )
+    state, m = state.apply_fills([fill(BUY, "10", "110")]).close_cycle("c2", ts[1], {"AAATRY": D("110")})
     assert metrics_table(m) == {
         "realized": D("0"), "unrealized": D("100"), "gross": D("100"),
         "fees": D("4.2105"), "slippage": D("5.25"),
@@ -204,9 +190,7 @@ def test_ledger_worked_example() -> None:
     #    releases 2100 × 5 / 20 = 525 of cost; realized (pre-fee) 5 × 120 - 525 = 75
     #    holding 15 at cost 1575; cash 7890.5395 + 598.5 - 1.197 = 8487.8425
     #    marked at 120: unrealized 1800 - 1575 = 225; gross 300; fees 5.4075; slippage 6.75
-    state, m = state.apply_fills([fill(SELL, "5", "120")]).close_cycle(
-        "c3", ts[2], {"AAATRY": D("120")}
-    )
+    state, m = state.apply_fills([fill(SELL, "5", "120")]).close_cycle("c3", ts[2], {"AAATRY": D("120")})
     assert metrics_table(m) == {
         "realized": D("75"), "unrealized": D("225"), "gross": D("300"),
         "fees": D("5.4075"), "slippage": D("6.75"),
@@ -221,9 +205,7 @@ def test_ledger_worked_example() -> None:
     #    realized 75 + (15 × 90 - 1575) = 75 - 225 = -150; position closed, all cash
     #    cash 8487.8425 + 1346.625 - 2.69325 = 9831.77425; fees 8.10075; slippage 10.125
     #    drawdown (10287.8425 - 9831.77425) / 10287.8425 = 0.044330796277 (12 places)
-    state, m = state.apply_fills([fill(SELL, "15", "90")]).close_cycle(
-        "c4", ts[3], {"AAATRY": D("90")}
-    )
+    state, m = state.apply_fills([fill(SELL, "15", "90")]).close_cycle("c4", ts[3], {"AAATRY": D("90")})
     assert metrics_table(m) == {
         "realized": D("-150"), "unrealized": D("0"), "gross": D("-150"), "fees": D("8.10075"),
         "slippage": D("10.125"), "net": D("-168.22575"),
@@ -259,9 +241,7 @@ def test_holding_without_any_mark_is_an_integrity_error() -> None:
         cash_try=D("900"),
         holdings={"AAATRY": Holding(D("1"), D("100"))},
     )
-    with pytest.raises(
-        LedgerIntegrityError, match=re.escape("no mark price ever seen for held symbol AAATRY")
-    ):
+    with pytest.raises(LedgerIntegrityError, match=re.escape("no mark price ever seen for held symbol AAATRY")):
         state.close_cycle("c1", CYCLE_TS, {})
 
 
@@ -336,8 +316,14 @@ def test_identities_survive_many_partial_sells_at_awkward_prices() -> None:
     # several symbols of different price scales reproduce it.
     state = LedgerState.opening(D("10000"))
     symbols = {"ETHTRY": "22420.0311", "LTCTRY": "4264.5757", "ADATRY": "12.8553"}
-    state = state.apply_fills([fill(BUY, qty, mark, symbol=s) for s, (qty, mark) in
-                               zip(symbols, [("0.08671108", "22420.0311"), ("0.45586277", "4264.5757"), ("151.54664921", "12.8553")])])
+    state = state.apply_fills(
+        [
+            fill(BUY, qty, mark, symbol=s)
+            for s, (qty, mark) in zip(
+                symbols, [("0.08671108", "22420.0311"), ("0.45586277", "4264.5757"), ("151.54664921", "12.8553")]
+            )
+        ]
+    )
     for n in range(12):
         fills, marks = [], {}
         for k, (symbol, base) in enumerate(symbols.items()):
@@ -346,6 +332,8 @@ def test_identities_survive_many_partial_sells_at_awkward_prices() -> None:
             held = state.holdings[symbol].qty
             third = (held / 3).quantize(D("0.00000001"))
             fills.append(fill(SELL, str(third), str(mark), symbol=symbol, cycle_id=f"c{n}"))
-            fills.append(fill(BUY, str((third * D("0.9")).quantize(D("0.00000001"))), str(mark), symbol=symbol, cycle_id=f"c{n}"))
+            fills.append(
+                fill(BUY, str((third * D("0.9")).quantize(D("0.00000001"))), str(mark), symbol=symbol, cycle_id=f"c{n}")
+            )
         state, metrics = state.apply_fills(fills).close_cycle(f"c{n}", CYCLE_TS + timedelta(minutes=5 * n), marks)
         assert_identities(metrics, state)

@@ -63,9 +63,7 @@ def action(
         notional_try=D(notional),
         est_qty=D("0"),
         mark_price_try=None if mark is None else D(mark),
-        reason="rebalance_up"
-        if side is BUY
-        else ("exit_universe" if full_exit else "rebalance_down"),
+        reason="rebalance_up" if side is BUY else ("exit_universe" if full_exit else "rebalance_down"),
         status=status,
         full_exit=full_exit,
     )
@@ -201,9 +199,7 @@ WHOLE_LOTS = {"AAATRY": effective("AAATRY", tick="0.01", lot="1", quantity_scale
         ("passes_after", "130", ("BUY", D("59.97"), D("2"), D("119.94"), "PLANNED", None)),
     ],
 )
-def test_min_notional_is_checked_after_quantisation(
-    name: str, notional: str, expected: tuple[object, ...]
-) -> None:
+def test_min_notional_is_checked_after_quantisation(name: str, notional: str, expected: tuple[object, ...]) -> None:
     (intent,) = build(action(BUY, notional, "60", symbol="AAATRY"), rules_map=WHOLE_LOTS)
     assert summary(intent) == expected
 
@@ -261,9 +257,7 @@ def test_sell_never_exceeds_the_holding() -> None:
 
 def test_client_order_id_is_the_documented_hash() -> None:
     (intent,) = build(action(BUY, "1000"))
-    digest = hashlib.sha256(
-        b"20260101T003000Z|BTCTRY|BUY|1233940|0.00081041|rebalance_up"
-    ).hexdigest()[:12]
+    digest = hashlib.sha256(b"20260101T003000Z|BTCTRY|BUY|1233940|0.00081041|rebalance_up").hexdigest()[:12]
     assert intent.client_order_id == f"s7:20260101T003000Z:BTCTRY:BUY:{digest}"
     assert re.fullmatch(r"s7:20260101T003000Z:BTCTRY:BUY:[0-9a-f]{12}", intent.client_order_id)
 
@@ -310,9 +304,7 @@ def test_reduce_risk_only_drops_buys() -> None:
         holdings={"AAATRY": "50"},
         mode=Mode.REDUCE_RISK_ONLY,
     )
-    assert [(i.symbol, i.side.value, i.status.value) for i in intents] == [
-        ("AAATRY", "SELL", "PLANNED")
-    ]
+    assert [(i.symbol, i.side.value, i.status.value) for i in intents] == [("AAATRY", "SELL", "PLANNED")]
 
 
 # -- cash guard ------------------------------------------------------------------------

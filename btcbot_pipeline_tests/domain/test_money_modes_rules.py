@@ -82,9 +82,7 @@ def test_to_decimal_reads_exact_values(value: object, expected: D) -> None:
         ("scale_only", None, D("0.01"), D("0.01"), "0.01"),
     ],
 )
-def test_combined_step(
-    name: str, tick: D | None, scale_step: D | None, expected: D, text: str
-) -> None:
+def test_combined_step(name: str, tick: D | None, scale_step: D | None, expected: D, text: str) -> None:
     step = combined_step(tick, scale_step)
     assert step == expected
     assert str(step) == text
@@ -150,9 +148,7 @@ def test_combine_modes_without_override_keeps_base(base: Mode, final: Mode) -> N
     assert combine_modes(base) is final
 
 
-@pytest.mark.parametrize(
-    ("mode", "buy", "sell"), [(N, True, True), (R, False, True), (O, False, False)]
-)
+@pytest.mark.parametrize(("mode", "buy", "sell"), [(N, True, True), (R, False, True), (O, False, False)])
 def test_mode_permissions(mode: Mode, buy: bool, sell: bool) -> None:
     assert (mode.allows_buy, mode.allows_sell) == (buy, sell)
 
@@ -179,9 +175,7 @@ def test_btctry_rules_from_the_real_capture_are_ok() -> None:
 
 def test_usdttry_rules_from_the_real_capture_are_ok() -> None:
     # exchangeinfo USDTTRY: tickSize 0.001, denominatorScale 3, numeratorScale 2
-    published = rules(
-        "USDTTRY", tick="0.001", min_notional="99.91", price_scale=3, quantity_scale=2
-    )
+    published = rules("USDTTRY", tick="0.001", min_notional="99.91", price_scale=3, quantity_scale=2)
     resolved = resolve_rules("USDTTRY", published, STRICT)
     assert (resolved.status, resolved.price_step, resolved.quantity_step) == (
         RulesStatus.OK,
@@ -260,9 +254,7 @@ def test_invalid_rules_are_unusable(name: str, published: object, detail: str) -
 
 
 def test_status_is_read_case_insensitively() -> None:
-    assert (
-        resolve_rules("AAATRY", rules("AAATRY", status="trading"), STRICT).status is RulesStatus.OK
-    )
+    assert resolve_rules("AAATRY", rules("AAATRY", status="trading"), STRICT).status is RulesStatus.OK
 
 
 @pytest.mark.parametrize(
@@ -276,9 +268,7 @@ def test_status_is_read_case_insensitively() -> None:
         ),
     ],
 )
-def test_without_required_metadata_fallback_values_are_used(
-    name: str, published: object, detail: str
-) -> None:
+def test_without_required_metadata_fallback_values_are_used(name: str, published: object, detail: str) -> None:
     assert resolve_rules("AAATRY", published, LENIENT) == EffectiveRules(  # type: ignore[arg-type]
         symbol="AAATRY",
         status=RulesStatus.FALLBACK,

@@ -34,7 +34,9 @@ FEES = D("20")
 def test_a_buy_below_the_market_rests_and_fills_when_the_low_reaches_it() -> None:
     order_id = cid(1)
     placed = run(
-        OmsState(), 0, [intent(1, price="100", qty="0.5", mark="101")],
+        OmsState(),
+        0,
+        [intent(1, price="100", qty="0.5", mark="101")],
         bars=[bar("101", best_bid_try="100.9", best_ask_try="101.1", low_try="99", volume="100")],
         params=LIMIT,
     )  # the bar's low of 99 came before the order existed: no fill
@@ -42,20 +44,33 @@ def test_a_buy_below_the_market_rests_and_fills_when_the_low_reaches_it() -> Non
     assert (placed.fills, placed.state.open_orders[0].status) == ((), OrderStatus.ACKED)
     assert placed.state.reserved_cash_try(FEES) == D("50.1")  # 0.5 × 100 × 1.002
 
-    higher = run(placed.state, 1, bars=[bar("100.6", best_ask_try="100.7", low_try="100.3", volume="100")], params=LIMIT)
+    higher = run(
+        placed.state, 1, bars=[bar("100.6", best_ask_try="100.7", low_try="100.3", volume="100")], params=LIMIT
+    )
     assert (higher.events, higher.fills, higher.orders) == ((), (), placed.state.open_orders)
 
     lower = run(higher.state, 2, bars=[bar("100.2", best_ask_try="100.3", low_try="99.8", volume="100")], params=LIMIT)
     assert [e.event_id for e in lower.events] == lifecycle(order_id, 3, "FILLED")
     (fill,) = lower.fills
-    assert (fill.fill_id, fill.qty, fill.fill_price_try, fill.mark_price_try) == (f"s7:c2:{order_id}", D("0.5"), D("100"), D("100"))
+    assert (fill.fill_id, fill.qty, fill.fill_price_try, fill.mark_price_try) == (
+        f"s7:c2:{order_id}",
+        D("0.5"),
+        D("100"),
+        D("100"),
+    )
     assert (fill.notional_try, fill.fee_try, fill.slippage_try) == (D("50.0"), D("0.1000"), D("0"))
     assert lower.state == OmsState(open_orders=(), bucket=placed.state.bucket, keys={})
     assert lower.state.reserved_cash_try(FEES) == D("0")
 
 
 def test_a_sell_above_the_market_fills_when_the_high_reaches_it() -> None:
-    placed = run(OmsState(), 0, [intent(1, SELL, price="102", qty="2")], bars=[bar("101", best_bid_try="100.9", volume="40")], params=LIMIT)
+    placed = run(
+        OmsState(),
+        0,
+        [intent(1, SELL, price="102", qty="2")],
+        bars=[bar("101", best_bid_try="100.9", volume="40")],
+        params=LIMIT,
+    )
     assert placed.state.reserved_qty("AAATRY") == D("2")
     later = run(placed.state, 1, bars=[bar("101.5", best_bid_try="101.4", high_try="102.3", volume="40")], params=LIMIT)
     (fill,) = later.fills
@@ -87,8 +102,16 @@ def test_a_large_order_fills_over_three_cycles_within_the_volume_share() -> None
         result = run(state, k, [intent(1, qty="3.00")] if k == 0 else (), bars=[quote], params=LONG)
         (order,) = result.orders
         fill_qty = result.fills[0].qty if result.fills else None
-        got.append((volume, fill_qty, order.filled_qty, order.remaining_qty, order.status,
-                    result.state.reserved_cash_try(FEES)))
+        got.append(
+            (
+                volume,
+                fill_qty,
+                order.filled_qty,
+                order.remaining_qty,
+                order.status,
+                result.state.reserved_cash_try(FEES),
+            )
+        )
         event_ids += [e.event_id for e in result.events]
         # the ledger takes these fills and its identities hold at every cycle (close_cycle checks them)
         ledger, metrics = ledger.apply_fills(result.fills).close_cycle(f"c{k}", at(k), {"AAATRY": D("100.2")})
@@ -104,8 +127,12 @@ def test_a_large_order_fills_over_three_cycles_within_the_volume_share() -> None
 def test_a_marketable_order_takes_then_rests_at_its_limit() -> None:
     # c0: ask 99.5 ≤ 100 → takes 1.00 (10% of 10) at 99.5 × 1.0025 = 99.74875, mark 99.4;
     # c1, c2: the rest fills at the limit, 1.00 each
-    first = run(OmsState(), 0, [intent(1, qty="3.00")], bars=[bar("99.4", best_ask_try="99.5", volume="10")], params=LONG)
-    assert [(f.qty, f.fill_price_try, f.slippage_try) for f in first.fills] == [(D("1.00"), D("99.748750"), D("0.348750"))]
+    first = run(
+        OmsState(), 0, [intent(1, qty="3.00")], bars=[bar("99.4", best_ask_try="99.5", volume="10")], params=LONG
+    )
+    assert [(f.qty, f.fill_price_try, f.slippage_try) for f in first.fills] == [
+        (D("1.00"), D("99.748750"), D("0.348750"))
+    ]
     second = run(first.state, 1, bars=[bar("99.7", best_ask_try="99.8", volume="10")], params=LONG)
     third = run(second.state, 2, bars=[bar("99.7", best_ask_try="99.8", volume="10")], params=LONG)
     (order,) = third.orders
@@ -117,7 +144,9 @@ def test_a_marketable_order_takes_then_rests_at_its_limit() -> None:
 
 def test_orders_expire_after_their_time_to_live() -> None:
     # default TTL 900 s: c1 and c2 keep it, at c3 (00:45) it expires before the bar is looked at
-    placed = run(OmsState(), 0, [intent(1, qty="3.00")], bars=[bar("101", best_ask_try="101.1", volume="10")], params=LIMIT)
+    placed = run(
+        OmsState(), 0, [intent(1, qty="3.00")], bars=[bar("101", best_ask_try="101.1", volume="10")], params=LIMIT
+    )
     c1 = run(placed.state, 1, bars=[bar("100", best_ask_try="100.1", low_try="99", volume="10")], params=LIMIT)
     c2 = run(c1.state, 2, bars=[bar("101", best_ask_try="101.1", low_try="100.5", volume="10")], params=LIMIT)
     c3 = run(c2.state, 3, bars=[bar("99", best_ask_try="99.1", low_try="98", volume="10")], params=LIMIT)
@@ -136,13 +165,18 @@ def test_a_deferred_order_expires_too() -> None:
 
 def test_orders_the_plan_no_longer_wants_are_cancelled() -> None:
     buy, sell = intent(1, price="100", qty="1"), intent(2, SELL, price="300", qty="2", symbol="BBBTRY")
-    quotes = [bar("101", best_ask_try="101.1", volume="50"), bar("299", symbol="BBBTRY", best_bid_try="298.9", volume="50")]
+    quotes = [
+        bar("101", best_ask_try="101.1", volume="50"),
+        bar("299", symbol="BBBTRY", best_bid_try="298.9", volume="50"),
+    ]
     placed = run(OmsState(), 0, [buy, sell], bars=quotes, params=LIMIT)
     assert [o.status for o in placed.state.open_orders] == [OrderStatus.ACKED, OrderStatus.ACKED]
     dropped = run(placed.state, 1, bars=quotes, params=LIMIT, wanted=frozenset({("BBBTRY", SELL)}))
     assert rows(dropped) == [(cid(1), 3, "CANCELED", "CANCELED", "plan_dropped")]
     assert [o.client_order_id for o in dropped.state.open_orders] == [cid(2, SELL, "BBBTRY")]
-    assert dropped.state.keys == {f"submit:{cid(2, SELL, 'BBBTRY')}": placed.state.keys[f"submit:{cid(2, SELL, 'BBBTRY')}"]}
+    assert dropped.state.keys == {
+        f"submit:{cid(2, SELL, 'BBBTRY')}": placed.state.keys[f"submit:{cid(2, SELL, 'BBBTRY')}"]
+    }
     assert (dropped.state.reserved_cash_try(FEES), dropped.state.reserved_qty("BBBTRY")) == (D("0"), D("2"))
 
 
@@ -155,9 +189,13 @@ def test_a_throttled_order_the_plan_drops_is_cancelled_before_it_is_sent() -> No
 
 
 def test_replace_cancels_the_old_order_and_sends_the_new_one() -> None:
-    old = run(OmsState(), 0, [intent(1, price="100")], bars=[bar("101", best_ask_try="101.1", volume="50")], params=LIMIT)
+    old = run(
+        OmsState(), 0, [intent(1, price="100")], bars=[bar("101", best_ask_try="101.1", volume="50")], params=LIMIT
+    )
     new = intent(1, price="100.5", k=1)
-    replaced = run(old.state, 1, [new], bars=[bar("101", best_ask_try="101.1", volume="50")], params=LIMIT, cancel_ids={cid(1)})
+    replaced = run(
+        old.state, 1, [new], bars=[bar("101", best_ask_try="101.1", volume="50")], params=LIMIT, cancel_ids={cid(1)}
+    )
     assert rows(replaced) == [
         (cid(1), 3, "CANCELED", "CANCELED", "replaced"),
         (cid(1, k=1), 1, "SUBMITTED", "SUBMITTED", None),
@@ -177,7 +215,14 @@ def test_without_buys_new_and_deferred_buys_wait_but_resting_ones_still_fill() -
     quote = bar("101", best_ask_try="101.1", best_bid_try="100.9", volume="50")
     placed = run(OmsState(), 0, [intent(1), intent(2)], bars=[quote], params=tight)  # 1 rests, 2 throttled
     touched = bar("99.9", best_ask_try="100", best_bid_try="99.8", low_try="99.5", volume="50")
-    reduce = run(placed.state, 1, [intent(3, k=1), intent(4, SELL, price="99", k=1)], bars=[touched], params=tight, allow_buys=False)
+    reduce = run(
+        placed.state,
+        1,
+        [intent(3, k=1), intent(4, SELL, price="99", k=1)],
+        bars=[touched],
+        params=tight,
+        allow_buys=False,
+    )
     assert [k[0] for k in reduce.keys] == [f"submit:{cid(4, SELL, k=1)}"]  # the new BUY is not even keyed
     assert [(r[0], r[2]) for r in rows(reduce)] == [
         (cid(1), "FILLED"),  # the resting BUY was touched
@@ -189,18 +234,27 @@ def test_without_buys_new_and_deferred_buys_wait_but_resting_ones_still_fill() -
 
 
 def test_reserved_cash_and_quantity() -> None:
-    def open_order(n: int, side: Side, price: str, qty: str, filled: str = "0", symbol: str = "AAATRY",
-                   status: OrderStatus = OrderStatus.ACKED) -> SimOrder:
+    def open_order(
+        n: int,
+        side: Side,
+        price: str,
+        qty: str,
+        filled: str = "0",
+        symbol: str = "AAATRY",
+        status: OrderStatus = OrderStatus.ACKED,
+    ) -> SimOrder:
         return SimOrder(cid(n, side, symbol), symbol, side, D(price), D(qty), at(0), "c0", status, filled_qty=D(filled))
 
-    state = OmsState(open_orders=(
-        open_order(1, BUY, "100", "0.5"),
-        open_order(2, BUY, "50", "2", status=OrderStatus.PLANNED),  # deferred: reserves too
-        open_order(3, BUY, "10", "3", filled="1", status=OrderStatus.PARTIALLY_FILLED),
-        open_order(4, SELL, "120", "1.5"),
-        open_order(5, SELL, "130", "2", filled="0.5", status=OrderStatus.PARTIALLY_FILLED),
-        open_order(6, SELL, "7", "4", symbol="BBBTRY"),
-    ))
+    state = OmsState(
+        open_orders=(
+            open_order(1, BUY, "100", "0.5"),
+            open_order(2, BUY, "50", "2", status=OrderStatus.PLANNED),  # deferred: reserves too
+            open_order(3, BUY, "10", "3", filled="1", status=OrderStatus.PARTIALLY_FILLED),
+            open_order(4, SELL, "120", "1.5"),
+            open_order(5, SELL, "130", "2", filled="0.5", status=OrderStatus.PARTIALLY_FILLED),
+            open_order(6, SELL, "7", "4", symbol="BBBTRY"),
+        )
+    )
     # (0.5 × 100 + 2 × 50 + 2 × 10) × 1.002 = 170 × 1.002
     assert state.reserved_cash_try(FEES) == D("170.34")
     assert state.reserved_cash_try(D("0")) == D("170")
@@ -209,7 +263,9 @@ def test_reserved_cash_and_quantity() -> None:
 
 
 def test_a_partially_filled_order_cancelled_keeps_what_it_filled() -> None:
-    first = run(OmsState(), 0, [intent(1, qty="3.00")], bars=[bar("99.4", best_ask_try="99.5", volume="10")], params=LONG)
+    first = run(
+        OmsState(), 0, [intent(1, qty="3.00")], bars=[bar("99.4", best_ask_try="99.5", volume="10")], params=LONG
+    )
     cancelled = run(first.state, 1, params=LONG, wanted=frozenset())
     (order,) = cancelled.orders
     assert (order.status, order.filled_qty, order.remaining_qty) == (OrderStatus.CANCELED, D("1.00"), D("2.00"))

@@ -112,7 +112,9 @@ def test_advance_numbers_events_and_moves_status() -> None:
 
 
 def test_advance_of_a_non_status_event_keeps_the_status() -> None:
-    throttled, event = advance(order(S.PLANNED), OmsEventType.THROTTLED, cycle_id="c2", cycle_ts=T0, reason="rate_limited")
+    throttled, event = advance(
+        order(S.PLANNED), OmsEventType.THROTTLED, cycle_id="c2", cycle_ts=T0, reason="rate_limited"
+    )
     assert throttled == order(S.PLANNED, seq=1, reason="rate_limited")
     assert (event.event_id, event.status_after, event.reason) == (f"{CID}:0001:THROTTLED", S.PLANNED, "rate_limited")
 

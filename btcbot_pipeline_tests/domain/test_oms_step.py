@@ -165,7 +165,9 @@ def test_same_key_same_payload_is_ignored() -> None:
         (f"submit:{cid(1)}", h, "NEW"),
         (f"submit:{cid(1)}", h, "DUPLICATE_IGNORED"),
     )
-    assert rows(result)[3:] == [(cid(1), 4, "DUPLICATE_IGNORED", "FILLED", f"submit:{cid(1)} already sent with this payload")]
+    assert rows(result)[3:] == [
+        (cid(1), 4, "DUPLICATE_IGNORED", "FILLED", f"submit:{cid(1)} already sent with this payload")
+    ]
     assert [f.fill_id for f in result.fills] == [f"s7:c0:{cid(1)}"]  # one order, one fill
     assert len(result.orders) == 1
 
@@ -179,7 +181,13 @@ def test_same_key_other_payload_is_refused_and_the_holder_is_untouched() -> None
         (f"submit:{cid(1)}", h2, "IDEMPOTENCY_CONFLICT"),
         (f"submit:{cid(2)}", payload_hash(intent(2)), "NEW"),  # the next intent goes on
     )
-    assert (cid(1), 4, "IDEMPOTENCY_CONFLICT", "FILLED", f"submit:{cid(1)} holds payload {h1[:12]}, refused {h2[:12]}") in rows(result)
+    assert (
+        cid(1),
+        4,
+        "IDEMPOTENCY_CONFLICT",
+        "FILLED",
+        f"submit:{cid(1)} holds payload {h1[:12]}, refused {h2[:12]}",
+    ) in rows(result)
     assert [(o.client_order_id, o.price_try, o.status) for o in result.orders] == [
         (cid(1), D("100"), OrderStatus.FILLED),
         (cid(2), D("100"), OrderStatus.FILLED),
@@ -192,7 +200,9 @@ def test_a_key_of_an_open_order_is_kept_across_cycles() -> None:
     resting = intent(1)
     first = run(OmsState(), 0, [resting], bars=[bar("100.9", best_ask_try="101", volume="10")], params=limit)
     assert first.state.keys == {f"submit:{cid(1)}": payload_hash(resting)}
-    again = run(first.state, 1, [resting], bars=[bar("100.9", best_ask_try="101", low_try="100.5", volume="10")], params=limit)
+    again = run(
+        first.state, 1, [resting], bars=[bar("100.9", best_ask_try="101", low_try="100.5", volume="10")], params=limit
+    )
     assert again.keys == ((f"submit:{cid(1)}", payload_hash(resting), "DUPLICATE_IGNORED"),)
     assert rows(again) == [(cid(1), 3, "DUPLICATE_IGNORED", "ACKED", f"submit:{cid(1)} already sent with this payload")]
     assert again.state.keys == first.state.keys
@@ -231,7 +241,12 @@ def test_burst_plus_one_is_throttled_then_sent_next_cycle() -> None:
     second = run(first.state, 1, bars=[bar("101")])
     assert [e.event_id for e in second.events] == lifecycle(cid(11), 2, "SUBMITTED", "ACKED", "FILLED")
     (fill,) = second.fills
-    assert (fill.fill_id, fill.qty, fill.mark_price_try, fill.fill_price_try) == (f"s7:c1:{cid(11)}", D("1"), D("101"), D("101.2525"))
+    assert (fill.fill_id, fill.qty, fill.mark_price_try, fill.fill_price_try) == (
+        f"s7:c1:{cid(11)}",
+        D("1"),
+        D("101"),
+        D("101.2525"),
+    )
     assert second.state.bucket == TokenBucket(D("9"), at(1))
 
 
@@ -253,10 +268,14 @@ def test_throttled_order_waits_until_the_bucket_refills_in_cycle_time() -> None:
 def test_transient_failures_are_retried_with_backoff_then_given_up() -> None:
     always = OmsParams(transient_failure_rate=D("1"), retry_max_attempts=3, retry_base_delay_ms=500)
     first = run(OmsState(), 0, [intent(1)], params=always)
-    assert rows(first) == [(cid(1), 1, "RETRY_SCHEDULED", "PLANNED", "SERVICE_UNAVAILABLE on attempt 1, retry in 500 ms")]
+    assert rows(first) == [
+        (cid(1), 1, "RETRY_SCHEDULED", "PLANNED", "SERVICE_UNAVAILABLE on attempt 1, retry in 500 ms")
+    ]
     assert first.state.open_orders[0].next_attempt_ts == at(0) + timedelta(milliseconds=500)
     second = run(first.state, 1, params=always)
-    assert rows(second) == [(cid(1), 2, "RETRY_SCHEDULED", "PLANNED", "TOO_MANY_REQUESTS on attempt 2, retry in 1000 ms")]
+    assert rows(second) == [
+        (cid(1), 2, "RETRY_SCHEDULED", "PLANNED", "TOO_MANY_REQUESTS on attempt 2, retry in 1000 ms")
+    ]
     assert second.state.open_orders[0].next_attempt_ts == at(1) + timedelta(milliseconds=1000)
     third = run(second.state, 2, params=always)
     assert rows(third) == [
@@ -283,7 +302,9 @@ def test_a_transient_failure_then_success() -> None:
     # draws for cid 3: attempt 1 → 0.046 (< 0.1, fails), attempt 2 → 0.486 (goes through)
     flaky = OmsParams(transient_failure_rate=D("0.1"))
     first = run(OmsState(), 0, [intent(3)], params=flaky)
-    assert rows(first) == [(cid(3), 1, "RETRY_SCHEDULED", "PLANNED", "SERVICE_UNAVAILABLE on attempt 1, retry in 500 ms")]
+    assert rows(first) == [
+        (cid(3), 1, "RETRY_SCHEDULED", "PLANNED", "SERVICE_UNAVAILABLE on attempt 1, retry in 500 ms")
+    ]
     second = run(first.state, 1, bars=[bar("100")], params=flaky)
     assert [e.event_id for e in second.events] == lifecycle(cid(3), 2, "SUBMITTED", "ACKED", "FILLED")
     assert second.orders[0].attempts == 2
@@ -338,10 +359,7 @@ def _busy_day(intents_order: int) -> list[OmsStep]:
         ("100", "99.9", "100.1", "99", "101"),
     ]
     markets: Mapping[int, list[Bar]] = {
-        k: [
-            bar(m, symbol=s, best_bid_try=b, best_ask_try=a, low_try=lo, high_try=hi, volume="20")
-            for s in SYMBOLS[:2]
-        ]
+        k: [bar(m, symbol=s, best_bid_try=b, best_ask_try=a, low_try=lo, high_try=hi, volume="20") for s in SYMBOLS[:2]]
         for k, (m, b, a, lo, hi) in enumerate(quotes)
     }
     steps, state = [], OmsState()

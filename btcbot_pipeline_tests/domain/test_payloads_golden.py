@@ -40,15 +40,21 @@ from btcbot_pipeline_tests.domain.test_cycle import demo, inputs
 
 LIMIT_PARAMS = CycleParams(
     universe=UniverseParams(size=1),
-    policy=PolicyParams(max_orders_per_cycle=5, notional_cap_try_per_cycle=D("10000"), try_cash_target=D("0"), try_cash_max=D("0")),
+    policy=PolicyParams(
+        max_orders_per_cycle=5, notional_cap_try_per_cycle=D("10000"), try_cash_target=D("0"), try_cash_max=D("0")
+    ),
     start_capital_try=D("1000"),
     kill_switch=False,
     risk=RiskLimits(max_drawdown_pct=D("1"), max_daily_loss_try=D("1E9")),
     oms=OmsParams(fill_model="limit", volume_share=D("1"), reprice_bps=D("50")),
 )
 LIMIT_BARS = [  # bid, ask, bar low, bar high: a BUY rests, waits, fills, then the book holds
-    ("100", "101", "100", "101"), ("100", "101", "100.5", "101"), ("99", "100", "99", "100.5"),
-    ("102", "103", "101", "103"), ("104", "105", "103", "105"), ("104", "105", "104", "105"),
+    ("100", "101", "100", "101"),
+    ("100", "101", "100.5", "101"),
+    ("99", "100", "99", "100.5"),
+    ("102", "103", "101", "103"),
+    ("104", "105", "103", "105"),
+    ("104", "105", "104", "105"),
 ]
 RETRY_TS = datetime(2026, 1, 1, 3, 30, 0, 250_000, tzinfo=timezone(timedelta(hours=3)))  # 00:30:00.25 UTC
 
@@ -87,12 +93,22 @@ def _states() -> list[LedgerState]:
 
 EXPONENT_SYMBOL = replace(
     symbol(
-        "ETHTRY", bid="1E+2", ask="100.50", volume="0E-8", last="-0.0", high="123.4500", low=None,
-        change_pct="-1.25", closes=("99", "1E+2", "100.5"), staleness_s=3,
+        "ETHTRY",
+        bid="1E+2",
+        ask="100.50",
+        volume="0E-8",
+        last="-0.0",
+        high="123.4500",
+        low=None,
+        change_pct="-1.25",
+        closes=("99", "1E+2", "100.5"),
+        staleness_s=3,
         data_ts=datetime(2026, 1, 1, 3, 29, 57, tzinfo=timezone(timedelta(hours=3))),
         symbol_rules=rules("ETHTRY", tick="0.01", lot="1E-8", min_notional=None, quantity_scale=None),
     ),
-    bar_low=D("99"), bar_high=D("101"), bar_volume=D("12.5"),  # not in the payload
+    bar_low=D("99"),
+    bar_high=D("101"),
+    bar_volume=D("12.5"),  # not in the payload
 )
 PLAIN_SNAPSHOT = MarketSnapshot(
     cycle_ts=CYCLE_TS,
@@ -111,9 +127,20 @@ SELECTION = UniverseSelection(
     rejected=(("XRPTRY", "no_book"), ("SOLTRY", "stale")),
 )
 RETRYING_ORDER = SimOrder(
-    client_order_id="c-1", symbol="BTCTRY", side=Side.SELL, price_try=D("1.2E+6"), qty=D("0.00100"),
-    placed_ts=CYCLE_TS, placed_cycle_id="20260101T003000Z", status=OrderStatus.SUBMITTED, filled_qty=D("0E-8"),
-    attempts=2, next_attempt_ts=RETRY_TS, seq=3, intent_hash="abc", reason="rate_limited",
+    client_order_id="c-1",
+    symbol="BTCTRY",
+    side=Side.SELL,
+    price_try=D("1.2E+6"),
+    qty=D("0.00100"),
+    placed_ts=CYCLE_TS,
+    placed_cycle_id="20260101T003000Z",
+    status=OrderStatus.SUBMITTED,
+    filled_qty=D("0E-8"),
+    attempts=2,
+    next_attempt_ts=RETRY_TS,
+    seq=3,
+    intent_hash="abc",
+    reason="rate_limited",
 )
 OMS_STATE = OmsState(
     open_orders=(RETRYING_ORDER,),

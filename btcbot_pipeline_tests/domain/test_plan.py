@@ -59,9 +59,7 @@ def plan(
 
 
 def table(p: PortfolioPlan) -> list[tuple[str, str, D, str, str | None]]:
-    return [
-        (a.symbol, a.side.value, a.notional_try, a.status.value, a.skip_reason) for a in p.actions
-    ]
+    return [(a.symbol, a.side.value, a.notional_try, a.status.value, a.skip_reason) for a in p.actions]
 
 
 # One held symbol outside the universe (XXXTRY, 2 × 100 = 200) and one BUY candidate.
@@ -236,9 +234,7 @@ def test_largest_sell_takes_the_first_slot() -> None:
         ),
     ],
 )
-def test_turnover_cap(
-    name: str, cap: str, expected: list[object], sell_full_exit: bool, sell_qty: D
-) -> None:
+def test_turnover_cap(name: str, cap: str, expected: list[object], sell_full_exit: bool, sell_qty: D) -> None:
     p = plan(**EXIT_AND_ENTER, notional_cap_try_per_cycle=D(cap))  # type: ignore[arg-type]
     assert table(p) == expected
     assert (p.actions[0].full_exit, p.actions[0].est_qty) == (sell_full_exit, sell_qty)
@@ -276,7 +272,11 @@ def test_a_buy_below_min_notional_keeps_its_size() -> None:
     # a BUY of 4 TRY (0.04 at 100) < min 10
     p = plan(cash="104", holdings={"AAATRY": "8.95"})
     assert table(p) == [("AAATRY", "BUY", D("4"), S, "min_notional")]
-    assert (p.actions[0].desired_notional_try, p.actions[0].est_qty, p.actions[0].reason) == (D("4"), D("0.04"), "rebalance_up")
+    assert (p.actions[0].desired_notional_try, p.actions[0].est_qty, p.actions[0].reason) == (
+        D("4"),
+        D("0.04"),
+        "rebalance_up",
+    )
     assert p.planned == ()
 
 
@@ -350,8 +350,12 @@ def test_held_symbol_without_any_mark() -> None:
 def test_a_skipped_quantity_the_book_cannot_store_is_zero_its_notional_stays() -> None:
     # SHIBTRY wants 2,500,000 TRY at a mark of 1e-12: 2.5e18 units, beyond the book's 1e18
     p = plan(
-        universe=("BTCTRY", "SHIBTRY"), marks={"BTCTRY": "4000000", "SHIBTRY": "1E-12"}, cash="5000000",
-        try_cash_target=D("0"), try_cash_max=D("0"), max_position_notional_try=D("3000000"),
+        universe=("BTCTRY", "SHIBTRY"),
+        marks={"BTCTRY": "4000000", "SHIBTRY": "1E-12"},
+        cash="5000000",
+        try_cash_target=D("0"),
+        try_cash_max=D("0"),
+        max_position_notional_try=D("3000000"),
         notional_cap_try_per_cycle=D("5000000"),
     )
     shib = p.actions[1]

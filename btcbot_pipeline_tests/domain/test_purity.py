@@ -19,9 +19,7 @@ import btcbot_pipeline.domain as domain_package
 
 FORBIDDEN = ("dagster", "duckdb", "httpx", "great_expectations", "pandas")
 DOMAIN_DIR = Path(domain_package.__file__).parent
-DOMAIN_MODULES = sorted(
-    m.name for m in pkgutil.walk_packages([str(DOMAIN_DIR)], prefix="btcbot_pipeline.domain.")
-)
+DOMAIN_MODULES = sorted(m.name for m in pkgutil.walk_packages([str(DOMAIN_DIR)], prefix="btcbot_pipeline.domain."))
 EXPECTED_AT_LEAST = {
     "btcbot_pipeline.domain.cycle",
     "btcbot_pipeline.domain.exchange_rules",
@@ -106,9 +104,7 @@ def float_calls(tree: ast.AST) -> list[int]:
     return [
         node.lineno
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "float"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float"
     ]
 
 

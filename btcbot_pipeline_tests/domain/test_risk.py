@@ -21,7 +21,9 @@ T0 = datetime(2026, 1, 1, 22, 0, tzinfo=timezone.utc)
 LIMITS = RiskLimits(max_drawdown_pct=D("0.10"), max_daily_loss_try=D("300"), cooldown_s=900)  # 15 min = 3 cycles
 
 
-def drive(equities: list[str], state: RiskState | None = None, start: datetime = T0) -> list[tuple[str, tuple[str, ...]]]:
+def drive(
+    equities: list[str], state: RiskState | None = None, start: datetime = T0
+) -> list[tuple[str, tuple[str, ...]]]:
     """Mode decided after each cycle (5 min apart) for the given closing equities."""
     state = state or RiskState()
     out = []
@@ -85,7 +87,9 @@ def test_a_clear_drops_the_latches_and_accepts_the_loss_so_far() -> None:
     cleared = apply_clear(state, RiskClear("clr-1", "reviewed the losses"))
     assert cleared.mode is Mode.NORMAL and cleared.reasons == ("risk_cleared:clr-1:reviewed the losses",)
     # the next cycle measures from 8900: a further -100 trips nothing
-    nxt = decide_risk(cleared, cycle_ts=T0 + timedelta(minutes=15), equity_try=D("8800"), limits=LIMITS, cleared_by="clr-1")
+    nxt = decide_risk(
+        cleared, cycle_ts=T0 + timedelta(minutes=15), equity_try=D("8800"), limits=LIMITS, cleared_by="clr-1"
+    )
     assert (nxt.mode, nxt.reasons, nxt.cleared_by) == (Mode.NORMAL, (), "clr-1")
     assert nxt.daily_pnl_try == D("-100")
 

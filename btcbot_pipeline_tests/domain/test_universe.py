@@ -41,15 +41,11 @@ _RANGES = {
 }
 
 
-def scored(
-    name: str, *, volume: str | None, spread_bps: str, vol: str | None, **kw: object
-) -> SymbolSnapshot:
+def scored(name: str, *, volume: str | None, spread_bps: str, vol: str | None, **kw: object) -> SymbolSnapshot:
     """A symbol whose spread (bps) and fallback volatility are the given round numbers."""
     bid, ask = _BOOKS[spread_bps]
     high, low = _RANGES[vol] if vol is not None else (None, None)
-    return symbol(
-        name, bid=bid, ask=ask, volume=volume, last="100" if vol else None, high=high, low=low, **kw
-    )  # type: ignore[arg-type]
+    return symbol(name, bid=bid, ask=ask, volume=volume, last="100" if vol else None, high=high, low=low, **kw)  # type: ignore[arg-type]
 
 
 # AAATRY: most liquid, widest spread, most volatile.
@@ -104,9 +100,7 @@ def test_min_max_scores_of_three_symbols() -> None:
 
 
 def test_custom_weights_are_normalised() -> None:
-    assert ScoreWeights(D("2"), D("1"), D("1")).normalised() == ScoreWeights(
-        D("0.5"), D("0.25"), D("0.25")
-    )
+    assert ScoreWeights(D("2"), D("1"), D("1")).normalised() == ScoreWeights(D("0.5"), D("0.25"), D("0.25"))
 
 
 def test_custom_weights_2_1_1_rank_like_half_quarter_quarter() -> None:
@@ -115,9 +109,7 @@ def test_custom_weights_2_1_1_rank_like_half_quarter_quarter() -> None:
     #   BBB 0.125 + 0.25 + 0.15625     = 0.53125
     #   CCC 0     + 0.15 + 0.25        = 0.4
     raw = select_universe(THREE, UniverseParams(weights=ScoreWeights(D("2"), D("1"), D("1"))))
-    fractions = select_universe(
-        THREE, UniverseParams(weights=ScoreWeights(D("0.5"), D("0.25"), D("0.25")))
-    )
+    fractions = select_universe(THREE, UniverseParams(weights=ScoreWeights(D("0.5"), D("0.25"), D("0.25"))))
     assert [(r.symbol, r.total_score) for r in raw.ranked] == [
         ("BBBTRY", D("0.53125")),
         ("AAATRY", D("0.5")),
@@ -187,9 +179,7 @@ def test_missing_metric_scores_minus_one() -> None:
         ("nothing", {}, 20, None),
     ],
 )
-def test_volatility_fallback_chain(
-    name: str, kw: dict[str, object], lookback: int, expected: D | None
-) -> None:
+def test_volatility_fallback_chain(name: str, kw: dict[str, object], lookback: int, expected: D | None) -> None:
     assert volatility(symbol("AAATRY", **kw), lookback) == expected  # type: ignore[arg-type]
 
 
@@ -288,9 +278,7 @@ def test_untradable_symbol_is_rejected_with_its_skip_reason() -> None:
     crossed = symbol("ETHTRY", bid="101", ask="100")  # bid above ask
     no_book = symbol("XRPTRY", bid=None, ask=None)
     stale = symbol("AVAXTRY", staleness_s=61)  # older than 60 s
-    final = finalize_snapshot(
-        snapshot(symbol("BTCTRY"), crossed, no_book, stale), max_data_age_s=60
-    )
+    final = finalize_snapshot(snapshot(symbol("BTCTRY"), crossed, no_book, stale), max_data_age_s=60)
     selection = select_universe(final, UniverseParams())
     assert selection.selected == ("BTCTRY",)
     assert selection.rejected == (
@@ -352,7 +340,9 @@ def _range() -> list[MarketSnapshot]:
                     symbol("BBBTRY", bid="99.75", ask="100.25", volume="2000"),
                     tuple(D(str(c)) for c in _CLOSES[k : k + 4]),
                 ),
-                symbol("CCCTRY", volume="1000", closes=("100", "101", "100"), skip_reason="stale_data" if k == 2 else None),
+                symbol(
+                    "CCCTRY", volume="1000", closes=("100", "101", "100"), skip_reason="stale_data" if k == 2 else None
+                ),
                 # The same closes at two cycles in a row (a bar longer than the cycle).
                 _with_closes(symbol("DDDTRY", bid="99.70", ask="100.30", volume="3000"), _CLOSES[k // 2 : k // 2 + 4]),
                 # A zero close enters at cycle 1 and leaves at cycle 4: the range fallback in between.
@@ -380,6 +370,7 @@ def test_select_universes_volatility_of_reused_returns() -> None:
     assert ranked["AAATRY"].volatility == D("0.02006067457831084254542248015")
     assert ranked["BBBTRY"].volatility == ranked["AAATRY"].volatility  # computed afresh
     assert ranked["EEETRY"].volatility == D("0.2")  # a zero close: (110 - 90) / 100
+
 
 def test_select_universes_selections_and_rejections() -> None:
     selections = select_universes(_range(), _RANGE_PARAMS)

@@ -87,5 +87,9 @@ def test_a_partition_key_of_a_cycle_or_a_backtest_day() -> None:
 
 def test_the_formats() -> None:
     assert (utc.MINUTE, utc.SECOND, utc.MICRO, utc.DAY, utc.CYCLE_ID) == (
-        "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d", "%Y%m%dT%H%M%SZ",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%SZ",
+        "%Y-%m-%dT%H:%M:%S.%fZ",
+        "%Y-%m-%d",
+        "%Y%m%dT%H%M%SZ",
     )

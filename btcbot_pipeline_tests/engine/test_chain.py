@@ -69,7 +69,9 @@ def test_a_cycle_before_the_chain_is_refused_and_the_book_opens_once(cycle: Cycl
     assert cycle.run(first="2026-01-01T00:00", last="2026-01-01T00:05").success
     assert cycle.run("2026-01-01T00:10").success
 
-    assert cycle.rows("SELECT strftime(cycle_ts, '%H:%M') FROM ledger_metrics WHERE carried_from IS NULL") == [("00:00",)]
+    assert cycle.rows("SELECT strftime(cycle_ts, '%H:%M') FROM ledger_metrics WHERE carried_from IS NULL") == [
+        ("00:00",)
+    ]
     assert cycle.rows(CHAIN_SQL) == [("00:00", True, True), ("00:05", True, True), ("00:10", True, True)]
     # one opening: the BUYs of all cycles never spend more than the opening cash
     assert cycle.rows("SELECT min(cash_try) >= 0 FROM ledger_metrics") == [(True,)]
@@ -81,14 +83,19 @@ def test_a_run_refuses_to_carry_from_a_cycle_whose_state_was_changed_in_the_book
     assert cycle.run(first="2026-01-01T00:30", last="2026-01-01T00:35").success
     # 00:35 rewritten behind the chain's back (its closing state is no longer the one it recorded)
     with duckdb.connect(str(cycle.db)) as con:
-        con.execute("UPDATE ledger_metrics SET closing_digest = sha256('another state') WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'")
+        con.execute(
+            "UPDATE ledger_metrics SET closing_digest = sha256('another state') WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'"
+        )
 
     result = cycle.run("2026-01-01T00:40")
 
     assert not result.success
     text = failure_text(result)
     assert "BookCheckError: the book fails its check (2 findings): its rows are not what earlier runs committed" in text
-    assert "ERROR  2026-01-01T00:35  ledger_metrics.closing_digest  is not the digest of the state the cycle stores" in text
+    assert (
+        "ERROR  2026-01-01T00:35  ledger_metrics.closing_digest  is not the digest of the state the cycle stores"
+        in text
+    )
     assert cycle.rows("SELECT count(*) FROM ledger_metrics WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'") == [(0,)]
 
 

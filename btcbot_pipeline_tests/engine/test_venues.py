@@ -33,4 +33,6 @@ def test_the_engine_imports_no_adapter() -> None:
     imported = imported_modules(ENGINE)
     assert "btcbot_pipeline.domain.account" in imported  # the reader sees the engine's imports
     adapters = sorted(m for m in imported if m == ADAPTERS or m.startswith(f"{ADAPTERS}."))
-    assert adapters == [], f"{ENGINE} imports {adapters}: hand it what it needs (see OpeningBalances, Snapshots) instead"
+    assert adapters == [], (
+        f"{ENGINE} imports {adapters}: hand it what it needs (see OpeningBalances, Snapshots) instead"
+    )

@@ -42,7 +42,9 @@ def traded() -> tuple[dict[str, list[tuple[Any, ...]]], list[Any]]:
     from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
 
     snaps = [finalize_snapshot(snapshot(*(symbol(n) for n in NAMES), cycle_ts=CYCLE_TS), max_data_age_s=60)]
-    results = run_cycles(snaps, [select_universe(s, PARAMS.universe) for s in snaps], LedgerState.opening(D("10000")), PARAMS)
+    results = run_cycles(
+        snaps, [select_universe(s, PARAMS.universe) for s in snaps], LedgerState.opening(D("10000")), PARAMS
+    )
     return cycle_rows(results, None), results
 
 
@@ -59,7 +61,8 @@ def _both(ge: Any, suite: Q.Suite, recs: list[Q.Record]) -> tuple[Q.GateResult, 
 
 def test_every_kind_of_expectation_fails_alike_with_missing_values(ge: Any) -> None:
     suite = Q.Suite(
-        "parity", "market_snapshot",
+        "parity",
+        "market_snapshot",
         (
             Q.Expect("flag_ok", "flag", ("flag_ok",), observed=("note",)),
             Q.Expect("present", "not_null", ("present",)),
@@ -82,7 +85,12 @@ def test_every_kind_of_expectation_fails_alike_with_missing_values(ge: Any) -> N
 
     assert exact == here
     assert [(f.expectation, f.observed) for f in exact.failures] == [
-        ("flag_ok", 2), ("present", 1), ("status_known", 1), ("id_well_formed", 2), ("cid_unique", 2), ("pair_unique", 2),
+        ("flag_ok", 2),
+        ("present", 1),
+        ("status_known", 1),
+        ("id_well_formed", 2),
+        ("cid_unique", 2),
+        ("pair_unique", 2),
     ]
 
 
@@ -102,7 +110,9 @@ def test_random_defects_in_real_suites_fail_alike(ge: Any, traded: Any) -> None:
         bad = list(market)
         for _ in range(rng.randint(1, 3)):
             k = rng.randrange(len(bad))
-            column, value = rng.choice([("best_bid", D(0)), ("best_ask", D(-1)), ("symbol", bad[0][2]), ("cycle_id", None)])
+            column, value = rng.choice(
+                [("best_bid", D(0)), ("best_ask", D(-1)), ("symbol", bad[0][2]), ("cycle_id", None)]
+            )
             bad[k] = _set("market_snapshot", bad[k], **{column: value})
         suites = [(Q.MARKET_SUITE, Q.market_frame(bad, GP))]
         intents = list(rows["order_intents"])

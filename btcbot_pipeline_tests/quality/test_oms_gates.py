@@ -19,8 +19,26 @@ def _fill(side: str, price: str, mark: str = "100", cid: str = "c1") -> tuple:
 
 
 def _order(side: str, limit: str, cid: str = "c1") -> tuple:
-    return (TS, "C", cid, cid, "BTCTRY", side, "LIMIT", D(limit), D("1"), D("1"), "FILLED", "dry_run", D(limit), D("0.2"),
-            D("0"), "C", 1, None)
+    return (
+        TS,
+        "C",
+        cid,
+        cid,
+        "BTCTRY",
+        side,
+        "LIMIT",
+        D(limit),
+        D("1"),
+        D("1"),
+        "FILLED",
+        "dry_run",
+        D(limit),
+        D("0.2"),
+        D("0"),
+        "C",
+        1,
+        None,
+    )
 
 
 def _event(cid: str, seq: int, kind: str, after: str) -> tuple:
@@ -28,8 +46,18 @@ def _event(cid: str, seq: int, kind: str, after: str) -> tuple:
 
 
 def test_limit_model_fills_never_cross_their_limit() -> None:
-    fills = [_fill("BUY", "100"), _fill("BUY", "100.01", cid="c2"), _fill("SELL", "99.99", cid="c3"), _fill("SELL", "100", cid="c4")]
-    orders = [_order("BUY", "100"), _order("BUY", "100", "c2"), _order("SELL", "100", "c3"), _order("SELL", "100", "c4")]
+    fills = [
+        _fill("BUY", "100"),
+        _fill("BUY", "100.01", cid="c2"),
+        _fill("SELL", "99.99", cid="c3"),
+        _fill("SELL", "100", cid="c4"),
+    ]
+    orders = [
+        _order("BUY", "100"),
+        _order("BUY", "100", "c2"),
+        _order("SELL", "100", "c3"),
+        _order("SELL", "100", "c4"),
+    ]
 
     result = Q.evaluate_exact(Q.FILLS_SUITE, Q.fills_frame(fills, LIMIT, orders))
 
@@ -49,10 +77,15 @@ def test_the_seed_model_is_held_to_the_mark_and_slippage_not_to_the_limit() -> N
 
 def test_an_order_event_sequence_must_be_gapless_and_legal() -> None:
     events = [
-        _event("a", 1, "SUBMITTED", "SUBMITTED"), _event("a", 2, "ACKED", "ACKED"), _event("a", 3, "FILLED", "FILLED"),
-        _event("b", 1, "THROTTLED", "PLANNED"), _event("b", 2, "SUBMITTED", "SUBMITTED"),
-        _event("c", 1, "SUBMITTED", "SUBMITTED"), _event("c", 2, "FILLED", "FILLED"),  # never acknowledged
-        _event("d", 4, "PARTIALLY_FILLED", "PARTIALLY_FILLED"), _event("d", 6, "FILLED", "FILLED"),  # seq 5 missing
+        _event("a", 1, "SUBMITTED", "SUBMITTED"),
+        _event("a", 2, "ACKED", "ACKED"),
+        _event("a", 3, "FILLED", "FILLED"),
+        _event("b", 1, "THROTTLED", "PLANNED"),
+        _event("b", 2, "SUBMITTED", "SUBMITTED"),
+        _event("c", 1, "SUBMITTED", "SUBMITTED"),
+        _event("c", 2, "FILLED", "FILLED"),  # never acknowledged
+        _event("d", 4, "PARTIALLY_FILLED", "PARTIALLY_FILLED"),
+        _event("d", 6, "FILLED", "FILLED"),  # seq 5 missing
         _event("e", 7, "EXPIRED", "EXPIRED"),  # its earlier events lie before the chunk
     ]
 

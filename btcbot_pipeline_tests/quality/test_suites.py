@@ -105,7 +105,10 @@ def test_every_price_bad_fails_the_excluded_share(ge: Any) -> None:
     assert _failed(result) == ["excluded_share_ok"]
     assert result.failures[0].observed == 4
     assert result.failures[0].rows[0] == {
-        "cycle_ts": "2026-01-01T00:30:00Z", "symbol": "ADATRY", "excluded_share": "1", "skip_reason": "non_positive_price"
+        "cycle_ts": "2026-01-01T00:30:00Z",
+        "symbol": "ADATRY",
+        "excluded_share": "1",
+        "skip_reason": "non_positive_price",
     }
 
 
@@ -127,7 +130,10 @@ def test_the_excluded_share_bound(n_bad: int, passes: bool) -> None:
 
 
 def test_a_degraded_snapshot_excluding_everything_is_not_a_gate_failure() -> None:
-    snap = replace(snapshot(*(symbol(n, skip_reason="exchange_unreachable") for n in NAMES)), degraded_reason="exchange_unreachable")
+    snap = replace(
+        snapshot(*(symbol(n, skip_reason="exchange_unreachable") for n in NAMES)),
+        degraded_reason="exchange_unreachable",
+    )
     rows = market_rows([snap])
     assert Q.evaluate_exact(Q.MARKET_SUITE, Q.market_frame(rows["market_snapshot"], GP, rows["market_cycles"])).passed
 
@@ -162,7 +168,9 @@ def test_a_tradable_row_that_breaks_a_rule_fails_it(column: str, value: Any, exp
 
 
 def test_a_spread_beyond_the_sanity_bound_only_warns() -> None:
-    gp = replace(GP, cycle=replace(PARAMS, universe=replace(PARAMS.universe, max_spread_bps=D("50"))))  # 100/101 ≈ 99.5 bps
+    gp = replace(
+        GP, cycle=replace(PARAMS, universe=replace(PARAMS.universe, max_spread_bps=D("50")))
+    )  # 100/101 ≈ 99.5 bps
     rows = _good_market()["market_snapshot"]
 
     result = Q.evaluate_exact(Q.MARKET_SUITE, Q.market_frame(rows, gp))
@@ -174,7 +182,9 @@ def test_a_spread_beyond_the_sanity_bound_only_warns() -> None:
 
 
 def _universe_rows() -> list[tuple[Any, ...]]:
-    snap = finalize_snapshot(snapshot(*(symbol(n, volume=str(1000 * (i + 1))) for i, n in enumerate(NAMES))), max_data_age_s=60)
+    snap = finalize_snapshot(
+        snapshot(*(symbol(n, volume=str(1000 * (i + 1))) for i, n in enumerate(NAMES))), max_data_age_s=60
+    )
     return universe_rows([select_universe(snap, PARAMS.universe)])["universe"]
 
 
@@ -200,7 +210,9 @@ def test_universe_too_many_selected_and_out_of_order() -> None:
 @pytest.fixture(scope="module")
 def trading() -> tuple[dict[str, list[tuple[Any, ...]]], list[Any]]:
     snaps = [finalize_snapshot(snapshot(*(symbol(n) for n in NAMES), cycle_ts=CYCLE_TS), max_data_age_s=60)]
-    results = run_cycles(snaps, [select_universe(s, PARAMS.universe) for s in snaps], LedgerState.opening(D("10000")), PARAMS)
+    results = run_cycles(
+        snaps, [select_universe(s, PARAMS.universe) for s in snaps], LedgerState.opening(D("10000")), PARAMS
+    )
     rows = cycle_rows(results, None)
     assert any(r[11] == "PLANNED" for r in rows["order_intents"])  # guards the tests below against passing vacuously
     return rows, results
@@ -223,7 +235,12 @@ def test_an_intent_off_the_tick_grid_fails_naming_the_symbol(ge: Any, trading: A
     k = next(i for i, r in enumerate(intents) if r[11] == "PLANNED")
     intents[k] = _set("order_intents", intents[k], price_try=intents[k][7] + D("0.001"))  # tick 0.01
 
-    result = ge.validate(Q.INTENTS_SUITE, Q.intents_frame(intents, rows["portfolio_plan"], {(r.cycle_ts, e.symbol): e for r in results for e in r.rules}, GP))
+    result = ge.validate(
+        Q.INTENTS_SUITE,
+        Q.intents_frame(
+            intents, rows["portfolio_plan"], {(r.cycle_ts, e.symbol): e for r in results for e in r.rules}, GP
+        ),
+    )
 
     assert _failed(result) == ["price_on_tick_grid"]
     assert result.failures[0].rows[0]["symbol"] == intents[k][4]
@@ -235,22 +252,36 @@ def test_a_duplicate_or_malformed_client_order_id_fails(trading: Any) -> None:
     eff = {(r.cycle_ts, e.symbol): e for r in results for e in r.rules}
     intents = list(rows["order_intents"])
     dup = intents + [intents[0]]
-    assert "client_order_id_unique" in _failed(Q.evaluate_exact(Q.INTENTS_SUITE, Q.intents_frame(dup, rows["portfolio_plan"], eff, GP)))
+    assert "client_order_id_unique" in _failed(
+        Q.evaluate_exact(Q.INTENTS_SUITE, Q.intents_frame(dup, rows["portfolio_plan"], eff, GP))
+    )
     intents[0] = _set("order_intents", intents[0], client_order_id="oops")
-    assert _failed(Q.evaluate_exact(Q.INTENTS_SUITE, Q.intents_frame(intents, rows["portfolio_plan"], eff, GP))) == ["client_order_id_well_formed"]
+    assert _failed(Q.evaluate_exact(Q.INTENTS_SUITE, Q.intents_frame(intents, rows["portfolio_plan"], eff, GP))) == [
+        "client_order_id_well_formed"
+    ]
 
 
 def test_a_buy_under_observe_only_fails(trading: Any) -> None:
     rows, results = trading
     plans = [_set("portfolio_plan", rows["portfolio_plan"][0], final_mode="OBSERVE_ONLY")]
     eff = {(r.cycle_ts, e.symbol): e for r in results for e in r.rules}
-    assert "buy_allowed_by_mode" in _failed(Q.evaluate_exact(Q.INTENTS_SUITE, Q.intents_frame(rows["order_intents"], plans, eff, GP)))
-    assert "buy_allowed_by_mode" in _failed(Q.evaluate_exact(Q.PLAN_SUITE, Q.plan_frame(rows["plan_actions"], plans, GP)))
+    assert "buy_allowed_by_mode" in _failed(
+        Q.evaluate_exact(Q.INTENTS_SUITE, Q.intents_frame(rows["order_intents"], plans, eff, GP))
+    )
+    assert "buy_allowed_by_mode" in _failed(
+        Q.evaluate_exact(Q.PLAN_SUITE, Q.plan_frame(rows["plan_actions"], plans, GP))
+    )
 
 
 def test_a_broken_equity_identity_fails_the_ledger_gate(ge: Any, trading: Any) -> None:
     rows, _ = trading
-    ledger = [_set("ledger_metrics", rows["ledger_metrics"][0], equity_try=rows["ledger_metrics"][0][10] + D("0.000000000000000001"))]
+    ledger = [
+        _set(
+            "ledger_metrics",
+            rows["ledger_metrics"][0],
+            equity_try=rows["ledger_metrics"][0][10] + D("0.000000000000000001"),
+        )
+    ]
 
     result = ge.validate(Q.LEDGER_SUITE, Q.ledger_frame(ledger, rows["positions"], GP))
 
@@ -261,23 +292,36 @@ def test_a_broken_equity_identity_fails_the_ledger_gate(ge: Any, trading: Any) -
 def test_a_fill_beyond_slippage_or_a_negative_fee_fails(trading: Any) -> None:
     rows, _ = trading
     fill = rows["fills"][0]
-    bad = [_set("fills", fill, fee_try=D("-0.01")), _set("fills", fill, fill_id="other", fill_price_try=fill[7] * D("1.01"))]
-    assert _failed(Q.evaluate_exact(Q.FILLS_SUITE, Q.fills_frame(bad, GP))) == ["fee_non_negative", "price_within_slippage"]
+    bad = [
+        _set("fills", fill, fee_try=D("-0.01")),
+        _set("fills", fill, fill_id="other", fill_price_try=fill[7] * D("1.01")),
+    ]
+    assert _failed(Q.evaluate_exact(Q.FILLS_SUITE, Q.fills_frame(bad, GP))) == [
+        "fee_non_negative",
+        "price_within_slippage",
+    ]
 
 
 def test_gate_failure_rows_name_the_expectation_and_symbol() -> None:
     rows = _market(*(symbol(n, bid="0") for n in NAMES))
     recs = Q.market_frame(rows["market_snapshot"], GP, rows["market_cycles"])
     out = Q.gate_failure_rows(Q.evaluate_exact(Q.MARKET_SUITE, recs), recs, cycle_id_for)
-    assert [(r[1], r[2], r[3], r[4]) for r in out] == [("20260101T003000Z", "market_snapshot", "market_snapshot_gate", "excluded_share_ok")]
+    assert [(r[1], r[2], r[3], r[4]) for r in out] == [
+        ("20260101T003000Z", "market_snapshot", "market_snapshot_gate", "excluded_share_ok")
+    ]
     assert "symbol=ADATRY, excluded_share=1, skip_reason=non_positive_price" in out[0][5]
     # the chunk's count, then this cycle's (what a reader needs to say "4 of 4 symbols")
-    assert out[0][5].startswith("expect_column_values_to_be_in_set on excluded_share_ok: observed 4 (4 at this cycle); rows: ")
+    assert out[0][5].startswith(
+        "expect_column_values_to_be_in_set on excluded_share_ok: observed 4 (4 at this cycle); rows: "
+    )
 
 
 def _trace_row(base: str, final: str, decisions: list[dict[str, Any]]) -> tuple[Any, ...]:
     row = {c: None for c, _ in TABLES["cycle_trace"]} | {
-        "cycle_ts": CYCLE_TS, "cycle_id": cycle_id_for(CYCLE_TS), "base_mode": base, "final_mode": final,
+        "cycle_ts": CYCLE_TS,
+        "cycle_id": cycle_id_for(CYCLE_TS),
+        "base_mode": base,
+        "final_mode": final,
         "order_decisions_json": json.dumps(decisions),
     }
     return tuple(row.values())
@@ -320,8 +364,16 @@ def test_a_skipped_actions_notional_counts_towards_no_cap(trading: Any) -> None:
     policy = GP.cycle.policy
     huge = policy.notional_cap_try_per_cycle + policy.max_position_notional_try
     k = next(i for i, r in enumerate(rows["plan_actions"]) if r[10] == "PLANNED")
-    skipped = _set("plan_actions", rows["plan_actions"][k], side="BUY", status="SKIPPED", skip_reason="max_orders",
-                   desired_notional_try=huge, notional_try=huge, seq=99)
+    skipped = _set(
+        "plan_actions",
+        rows["plan_actions"][k],
+        side="BUY",
+        status="SKIPPED",
+        skip_reason="max_orders",
+        desired_notional_try=huge,
+        notional_try=huge,
+        seq=99,
+    )
 
     recs = Q.plan_frame([*rows["plan_actions"], skipped], rows["portfolio_plan"], GP)
 

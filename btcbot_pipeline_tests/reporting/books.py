@@ -70,7 +70,9 @@ def make_book(
 
 
 def _trace_tables(
-    snapshots: Sequence[MarketSnapshot], selections: Sequence[UniverseSelection], results: Sequence[CycleResult],
+    snapshots: Sequence[MarketSnapshot],
+    selections: Sequence[UniverseSelection],
+    results: Sequence[CycleResult],
     active_params: dict[str, Any],
 ) -> dict[str, list[Row]]:
     # The cycle_trace stage, fed from the domain objects in memory.
@@ -78,17 +80,43 @@ def _trace_tables(
     for snap, sel, res in zip(snapshots, selections, results):
         skipped = [{"symbol": s.symbol, "reason": s.skip_reason} for s in snap.symbols if s.skip_reason]
         trace = build_trace(
-            market={"candidates": len(snap.symbols), "skipped": skipped, "source": snap.source, "degraded_reason": snap.degraded_reason},
-            universe=universe_payload(sel), plan=plan_payload(res), intents=[intent_payload(i) for i in res.intents],
-            fills=[fill_payload(f) for f in res.fills], ledger=metrics_payload(res.metrics), active_params=active_params,
+            market={
+                "candidates": len(snap.symbols),
+                "skipped": skipped,
+                "source": snap.source,
+                "degraded_reason": snap.degraded_reason,
+            },
+            universe=universe_payload(sel),
+            plan=plan_payload(res),
+            intents=[intent_payload(i) for i in res.intents],
+            fills=[fill_payload(f) for f in res.fills],
+            ledger=metrics_payload(res.metrics),
+            active_params=active_params,
         )
         traces.append(trace)
         planned = sum(1 for i in res.intents if i.planned)
-        run_metrics.append((
-            res.cycle_ts, res.cycle_id, res.mode.final.value, len(snap.symbols), len(snap.symbols) - len(skipped),
-            len(sel.selected), planned, len(res.intents) - planned, len(res.fills), res.metrics.equity_try,
-            0, "test-run", 1.0, 1.0, 1.0, 1.0, 1.0, 1.0,  # data age, then how the run went (not fingerprinted)
-        ))
+        run_metrics.append(
+            (
+                res.cycle_ts,
+                res.cycle_id,
+                res.mode.final.value,
+                len(snap.symbols),
+                len(snap.symbols) - len(skipped),
+                len(sel.selected),
+                planned,
+                len(res.intents) - planned,
+                len(res.fills),
+                res.metrics.equity_try,
+                0,
+                "test-run",
+                1.0,
+                1.0,
+                1.0,
+                1.0,
+                1.0,
+                1.0,  # data age, then how the run went (not fingerprinted)
+            )
+        )
     return trace_rows(traces, run_metrics)
 
 
@@ -128,7 +156,10 @@ def tiny_book(path: Path) -> Path:
                 [_ts(minute), f"c{minute}", equity, net, realized, unrealized, fees, slippage],
             )
         for minute, mode in ((0, "NORMAL"), (5, "NORMAL"), (10, "REDUCE_RISK_ONLY"), (15, "NORMAL")):
-            con.execute("INSERT INTO cycle_trace (cycle_ts, cycle_id, final_mode) VALUES (?, ?, ?)", [_ts(minute), f"c{minute}", mode])
+            con.execute(
+                "INSERT INTO cycle_trace (cycle_ts, cycle_id, final_mode) VALUES (?, ?, ?)",
+                [_ts(minute), f"c{minute}", mode],
+            )
         for minute, fill_id, notional in ((5, "f1", "400"), (10, "f2", "250.5"), (15, "f3", "349.5")):
             con.execute(
                 "INSERT INTO fills (cycle_ts, fill_id, symbol, side, notional_try, fee_try) VALUES (?, ?, 'BTCTRY', 'BUY', ?, '12.5')",
@@ -136,8 +167,13 @@ def tiny_book(path: Path) -> Path:
             )
         # four orders (one row per cycle that touched each): three filled, one rested
         # half filled and expired
-        orders = ((5, "o1", "FILLED", "1"), (10, "o2", "FILLED", "1"), (15, "o3", "FILLED", "1"),
-                  (10, "o4", "PARTIALLY_FILLED", "0.5"), (15, "o4", "EXPIRED", "0.5"))
+        orders = (
+            (5, "o1", "FILLED", "1"),
+            (10, "o2", "FILLED", "1"),
+            (15, "o3", "FILLED", "1"),
+            (10, "o4", "PARTIALLY_FILLED", "0.5"),
+            (15, "o4", "EXPIRED", "0.5"),
+        )
         for minute, cid, status, filled in orders:
             con.execute(
                 "INSERT INTO orders (cycle_ts, client_order_id, status, qty, filled_qty) VALUES (?, ?, ?, 1, ?)",
@@ -145,9 +181,16 @@ def tiny_book(path: Path) -> Path:
             )
         intents = [("PLANNED", None)] * 4 + [("SKIPPED", "min_notional")] * 2 + [("SKIPPED", "insufficient_cash")]
         for status, reason in intents:
-            con.execute("INSERT INTO order_intents (cycle_ts, status, skip_reason) VALUES (?, ?, ?)", [_ts(5), status, reason])
+            con.execute(
+                "INSERT INTO order_intents (cycle_ts, status, skip_reason) VALUES (?, ?, ?)", [_ts(5), status, reason]
+            )
         for status, reason in (("SKIPPED", "observe_only"), ("SKIPPED", "observe_only"), ("PLANNED", None)):
-            con.execute("INSERT INTO plan_actions (cycle_ts, status, skip_reason) VALUES (?, ?, ?)", [_ts(10), status, reason])
+            con.execute(
+                "INSERT INTO plan_actions (cycle_ts, status, skip_reason) VALUES (?, ?, ?)", [_ts(10), status, reason]
+            )
         for check in ("check_a", "check_b"):
-            con.execute("INSERT INTO gate_failures (cycle_ts, cycle_id, asset, check_name) VALUES (?, 'c20', 'universe', ?)", [_ts(20), check])
+            con.execute(
+                "INSERT INTO gate_failures (cycle_ts, cycle_id, asset, check_name) VALUES (?, 'c20', 'universe', ?)",
+                [_ts(20), check],
+            )
     return path

@@ -47,8 +47,14 @@ def test_a_file_that_is_not_a_book_is_a_one_line_error(tmp_path: Path, capsys: p
 def test_a_book_locked_by_a_writer_is_a_one_line_error(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A second process holds the write lock, as a running backtest would.
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(tiny)!r}); print('locked', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(tiny)!r}); print('locked', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
@@ -57,8 +63,12 @@ def test_a_book_locked_by_a_writer_is_a_one_line_error(tiny: Path, capsys: pytes
             f"BookLockedError: book {tiny} is locked by process {holder.pid} (a running cycle or backtest?): "
             "read it when that writer has finished\n"
         )
-        for command in (["report", str(tiny)], ["fingerprint", str(tiny)], ["parity", str(tiny), str(tiny)],
-                        ["export", str(tiny), "--format", "csv", "--out", str(tiny.parent / "out")]):
+        for command in (
+            ["report", str(tiny)],
+            ["fingerprint", str(tiny)],
+            ["parity", str(tiny), str(tiny)],
+            ["export", str(tiny), "--format", "csv", "--out", str(tiny.parent / "out")],
+        ):
             assert main(command) == 2, command
             assert capsys.readouterr().err == line, command
     finally:

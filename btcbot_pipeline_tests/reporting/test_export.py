@@ -29,14 +29,21 @@ def test_csv_writes_money_as_full_decimal_text(tiny: Path, tmp_path: Path) -> No
     header = lines[0].split(",")
     last = dict(zip(header, lines[-1].split(",")))
     assert (last["cycle_ts"], last["equity_try"], last["fees_try"]) == (
-        "2026-01-01 00:15:00", "1050.000000000000000000", "12.500000000000000000"
+        "2026-01-01 00:15:00",
+        "1050.000000000000000000",
+        "12.500000000000000000",
     )
 
 
 def test_every_table_is_exported_including_book_info_and_gate_failures(tiny: Path, tmp_path: Path) -> None:
     exported = {e.table: e.rows for e in export_book(tiny, tmp_path / "out", "csv")}
 
-    assert (exported["book_info"], exported["gate_failures"], exported["fills"], exported["ledger_metrics"]) == (1, 2, 3, 4)
+    assert (exported["book_info"], exported["gate_failures"], exported["fills"], exported["ledger_metrics"]) == (
+        1,
+        2,
+        3,
+        4,
+    )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{t}.csv" for t in exported)
 
 
@@ -71,7 +78,9 @@ def test_an_out_that_is_a_file_or_holds_files_is_refused_unless_forced(tiny: Pat
     assert [e.rows for e in export_book(tiny, tmp_path / "out", "csv", force=True)] == [e.rows for e in first]
 
 
-def test_the_cli_refuses_an_existing_out_in_one_line_exit_2(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_refuses_an_existing_out_in_one_line_exit_2(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "file").write_text("x")
     assert main(["export", str(tiny), "--format", "csv", "--out", str(tmp_path / "file")]) == 2
     assert capsys.readouterr().err.splitlines() == [

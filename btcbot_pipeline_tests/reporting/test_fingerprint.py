@@ -44,7 +44,9 @@ def test_parity_of_equal_books_exits_0(backtest_dir: Path, capsys: pytest.Captur
     ]
 
 
-def test_parity_names_the_first_differing_cycle_table_and_column(backtest_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_parity_names_the_first_differing_cycle_table_and_column(
+    backtest_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # 40 instead of 25 bps of slippage: the first cycle already sizes its third intent smaller.
     assert main(["parity", "base", "slip40"]) == 1
     assert capsys.readouterr().out.splitlines()[:4] == [
@@ -89,7 +91,9 @@ def test_parity_over_a_window_without_cycles_exits_2(backtest_dir: Path, capsys:
     )
 
 
-def test_fingerprint_command_prints_digest_cycles_and_tables(backtest_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fingerprint_command_prints_digest_cycles_and_tables(
+    backtest_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     expected = fingerprint_book(backtest_dir / "base.duckdb", end=datetime(2026, 1, 1, 0, 10, tzinfo=timezone.utc))
 
     assert main(["fingerprint", "base", "--end", "2026-01-01T00:10"]) == 0
@@ -105,6 +109,7 @@ def test_fingerprint_command_prints_digest_cycles_and_tables(backtest_dir: Path,
 
 
 # --- canonical text -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "canonical"),
@@ -123,7 +128,9 @@ def test_canonical_decimal(text: str, canonical: str) -> None:
 
 
 def test_canonical_json_sorts_keys_and_normalises_numbers_not_strings() -> None:
-    assert canonical_json('{"b": 1.50, "a": ["1.50", {"d": 2, "c": null}]}') == '{"a":["1.50",{"c":null,"d":2}],"b":1.5}'
+    assert (
+        canonical_json('{"b": 1.50, "a": ["1.50", {"d": 2, "c": null}]}') == '{"a":["1.50",{"c":null,"d":2}],"b":1.5}'
+    )
     assert canonical_json("not json") == "not json"
 
 
@@ -177,7 +184,12 @@ def test_parity_names_a_differing_money_column_with_canonical_values(tmp_path: P
     first = compare_books(a, b).first
     assert first is not None
     assert (first.table, first.row, first.key, first.column, first.value_a, first.value_b) == (
-        "fills", 1, "symbol=BTCTRY, side=BUY, fill_id=f1", "fee_try", "1.5", "1.51"
+        "fills",
+        1,
+        "symbol=BTCTRY, side=BUY, fill_id=f1",
+        "fee_try",
+        "1.5",
+        "1.51",
     )
 
 
@@ -195,7 +207,9 @@ def test_parity_names_a_row_only_one_book_has(tmp_path: Path) -> None:
     a = _fills_book(tmp_path / "a.duckdb", fee="1.5", as_text=False)
     b = _fills_book(tmp_path / "b.duckdb", fee="1.5", as_text=False)
     with duckdb.connect(str(b)) as con:
-        con.execute("INSERT INTO fills (cycle_ts, cycle_id, fill_id, symbol, side) VALUES ('2026-01-01 00:05:00', 'c5', 'f2', 'BTCTRY', 'BUY')")
+        con.execute(
+            "INSERT INTO fills (cycle_ts, cycle_id, fill_id, symbol, side) VALUES ('2026-01-01 00:05:00', 'c5', 'f2', 'BTCTRY', 'BUY')"
+        )
 
     assert compare_books(a, b).text().splitlines()[:3] == [
         "parity FAILED: first difference at cycle 2026-01-01T00:05 UTC (20260101T000500Z)",

@@ -134,9 +134,19 @@ def test_report_compare_puts_two_books_side_by_side(
 def test_two_reports_get_a_difference_column_b_minus_a(tiny: Path) -> None:
     a = replace(_report(tiny), info={})
     b = replace(
-        a, label="wider", final_equity=Decimal("1012.345"), return_pct=Decimal("1.2345"), max_drawdown_pct=Decimal("12.5"),
-        net_pnl=Decimal("12.345"), fees=Decimal("20.004"), turnover=Decimal("1500.5"), turnover_multiple=Decimal("1.5005"),
-        intent_skips={"max_orders": 4, "min_notional": 1}, modes={"NORMAL": 2, "OBSERVE_ONLY": 2}, gate_failures=0, gated_cycles=0,
+        a,
+        label="wider",
+        final_equity=Decimal("1012.345"),
+        return_pct=Decimal("1.2345"),
+        max_drawdown_pct=Decimal("12.5"),
+        net_pnl=Decimal("12.345"),
+        fees=Decimal("20.004"),
+        turnover=Decimal("1500.5"),
+        turnover_multiple=Decimal("1.5005"),
+        intent_skips={"max_orders": 4, "min_notional": 1},
+        modes={"NORMAL": 2, "OBSERVE_ONLY": 2},
+        gate_failures=0,
+        gated_cycles=0,
     )
 
     # money: the exact difference rounded half-even to cents (1012.345 − 1050 = −37.655 → −37.66);

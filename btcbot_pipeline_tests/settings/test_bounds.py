@@ -12,11 +12,23 @@ from btcbot_pipeline.settings import SettingsError, load_settings
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("DRY_RUN_TRY_BALANCE", "1e25", "DRY_RUN_TRY_BALANCE: must be at most 1000000000000000 TRY (1e15, the bound the book "
-                                        "can store with room for gains, see domain/bounds.py) (was '1e25')"),
-        ("MAX_POSITION_NOTIONAL_TRY", "1000000000000000.01", "MAX_POSITION_NOTIONAL_TRY: must be at most 1000000000000000 TRY"),
-        ("STAGE7_RULES_FALLBACK_TICK_SIZE", "1e-30", "STAGE7_RULES_FALLBACK_TICK_SIZE: must be within [1e-18, 1e12] "
-                                                     "(a grid the book can store at 18 decimals) (was '1e-30')"),
+        (
+            "DRY_RUN_TRY_BALANCE",
+            "1e25",
+            "DRY_RUN_TRY_BALANCE: must be at most 1000000000000000 TRY (1e15, the bound the book "
+            "can store with room for gains, see domain/bounds.py) (was '1e25')",
+        ),
+        (
+            "MAX_POSITION_NOTIONAL_TRY",
+            "1000000000000000.01",
+            "MAX_POSITION_NOTIONAL_TRY: must be at most 1000000000000000 TRY",
+        ),
+        (
+            "STAGE7_RULES_FALLBACK_TICK_SIZE",
+            "1e-30",
+            "STAGE7_RULES_FALLBACK_TICK_SIZE: must be within [1e-18, 1e12] "
+            "(a grid the book can store at 18 decimals) (was '1e-30')",
+        ),
         ("STAGE7_RULES_FALLBACK_LOT_SIZE", "1e13", "STAGE7_RULES_FALLBACK_LOT_SIZE: must be within [1e-18, 1e12]"),
     ],
 )
@@ -31,11 +43,15 @@ def test_the_largest_storable_balance_is_accepted() -> None:
 
 @pytest.mark.parametrize("name", ["ETH:TRY", "ETH TRY", "ETH'TRY", "ÉTHTRY"])
 def test_whitelist_names_follow_the_one_pair_name_rule(name: str) -> None:
-    with pytest.raises(SettingsError, match=re.escape(f"STAGE7_UNIVERSE_WHITELIST: {name!r} is not a pair symbol such as BTCTRY")):
+    with pytest.raises(
+        SettingsError, match=re.escape(f"STAGE7_UNIVERSE_WHITELIST: {name!r} is not a pair symbol such as BTCTRY")
+    ):
         load_settings(None, STAGE7_UNIVERSE_WHITELIST=f"BTCTRY,{name}")
 
 
 def test_separators_in_whitelist_names_are_dropped() -> None:
     assert load_settings(None, STAGE7_UNIVERSE_WHITELIST="btc-try,ETH/TRY,xrp_try").stage7_universe_whitelist == (
-        "BTCTRY", "ETHTRY", "XRPTRY",
+        "BTCTRY",
+        "ETHTRY",
+        "XRPTRY",
     )

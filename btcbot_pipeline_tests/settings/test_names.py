@@ -15,13 +15,45 @@ from btcbot_pipeline.settings.names import (
 # README's variable list, the Stage 4 list, the operator quickstart, the inventory's risk
 # controls): each is one we read or one ORIGINAL_SETTINGS maps.
 SEED_NAMES = (
-    "BTCTURK_API_KEY", "BTCTURK_API_SECRET", "BTCTURK_BASE_URL", "KILL_SWITCH", "DRY_RUN", "LIVE_TRADING", "LIVE_TRADING_ACK",
-    "TARGET_TRY", "OFFSET_BPS", "TTL_SECONDS", "MIN_ORDER_NOTIONAL_TRY", "STATE_DB_PATH", "DRY_RUN_TRY_BALANCE",
-    "MAX_ORDERS_PER_CYCLE", "MAX_OPEN_ORDERS_PER_SYMBOL", "COOLDOWN_SECONDS", "NOTIONAL_CAP_TRY_PER_CYCLE", "MIN_PROFIT_BPS",
-    "MAX_POSITION_TRY_PER_SYMBOL", "ENABLE_AUTO_KILL_SWITCH", "LOG_LEVEL", "SYMBOLS", "UNIVERSE_SYMBOLS", "UNIVERSE_AUTO_CORRECT",
-    "TRY_CASH_TARGET", "TRY_CASH_MAX", "ALLOCATION_FEE_BUFFER_BPS", "MAX_OPEN_ORDERS", "MAX_POSITION_NOTIONAL_TRY",
-    "MAX_DAILY_LOSS_TRY", "MAX_DRAWDOWN_PCT", "FEE_BPS_MAKER", "FEE_BPS_TAKER", "SLIPPAGE_BPS_BUFFER", "RULES_CACHE_TTL_SEC",
-    "FILLS_POLL_LOOKBACK_MINUTES", "STAGE7_ENABLED", "STAGE7_MAX_DRAWDOWN_PCT", "STAGE7_MAX_DAILY_LOSS_TRY",
+    "BTCTURK_API_KEY",
+    "BTCTURK_API_SECRET",
+    "BTCTURK_BASE_URL",
+    "KILL_SWITCH",
+    "DRY_RUN",
+    "LIVE_TRADING",
+    "LIVE_TRADING_ACK",
+    "TARGET_TRY",
+    "OFFSET_BPS",
+    "TTL_SECONDS",
+    "MIN_ORDER_NOTIONAL_TRY",
+    "STATE_DB_PATH",
+    "DRY_RUN_TRY_BALANCE",
+    "MAX_ORDERS_PER_CYCLE",
+    "MAX_OPEN_ORDERS_PER_SYMBOL",
+    "COOLDOWN_SECONDS",
+    "NOTIONAL_CAP_TRY_PER_CYCLE",
+    "MIN_PROFIT_BPS",
+    "MAX_POSITION_TRY_PER_SYMBOL",
+    "ENABLE_AUTO_KILL_SWITCH",
+    "LOG_LEVEL",
+    "SYMBOLS",
+    "UNIVERSE_SYMBOLS",
+    "UNIVERSE_AUTO_CORRECT",
+    "TRY_CASH_TARGET",
+    "TRY_CASH_MAX",
+    "ALLOCATION_FEE_BUFFER_BPS",
+    "MAX_OPEN_ORDERS",
+    "MAX_POSITION_NOTIONAL_TRY",
+    "MAX_DAILY_LOSS_TRY",
+    "MAX_DRAWDOWN_PCT",
+    "FEE_BPS_MAKER",
+    "FEE_BPS_TAKER",
+    "SLIPPAGE_BPS_BUFFER",
+    "RULES_CACHE_TTL_SEC",
+    "FILLS_POLL_LOOKBACK_MINUTES",
+    "STAGE7_ENABLED",
+    "STAGE7_MAX_DRAWDOWN_PCT",
+    "STAGE7_MAX_DAILY_LOSS_TRY",
 )
 
 
@@ -34,15 +66,27 @@ def test_every_seed_setting_is_read_or_mapped() -> None:
 
 
 def test_original_names_in_the_environment_name_their_replacement() -> None:
-    environ = {"SYMBOLS": "BTCTRY", "LOG_LEVEL": "DEBUG", "MAX_OPEN_ORDERS": "3", "PATH": "/usr/bin", "HOME": "/root", "DRY_RUN": "true"}
+    environ = {
+        "SYMBOLS": "BTCTRY",
+        "LOG_LEVEL": "DEBUG",
+        "MAX_OPEN_ORDERS": "3",
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "DRY_RUN": "true",
+    }
 
     found = unknown_setting_names(environ, None)
 
     assert [(u.name, u.replacement, u.original) for u in found] == [
-        ("LOG_LEVEL", None, True), ("MAX_OPEN_ORDERS", "MAX_ORDERS_PER_CYCLE", True), ("SYMBOLS", "STAGE7_UNIVERSE_WHITELIST", True),
+        ("LOG_LEVEL", None, True),
+        ("MAX_OPEN_ORDERS", "MAX_ORDERS_PER_CYCLE", True),
+        ("SYMBOLS", "STAGE7_UNIVERSE_WHITELIST", True),
     ]
     assert found[2].message() == "SYMBOLS (environment) is the original system's setting, not read here"
-    assert found[2].fix() == "use STAGE7_UNIVERSE_WHITELIST instead: the universe whitelist, a JSON list or comma separated"
+    assert (
+        found[2].fix()
+        == "use STAGE7_UNIVERSE_WHITELIST instead: the universe whitelist, a JSON list or comma separated"
+    )
     assert found[0].message() == (
         "LOG_LEVEL (environment) is the original system's setting, not read here: not supported "
         "(logging is Dagster's: python_logs.python_log_level in dagster.yaml, or `dagster dev --log-level`)"
@@ -51,8 +95,16 @@ def test_original_names_in_the_environment_name_their_replacement() -> None:
 
 
 def test_other_programs_variables_are_not_flagged() -> None:
-    environ = {"PATH": "/bin", "HOME": "/root", "LANG": "C.UTF-8", "DAGSTER_HOME": "/x", "PYTHONPATH": ".", "MAX_JOBS": "4",
-               "STATE_DIRECTORY": "/var/lib/x", "CI": "true"}
+    environ = {
+        "PATH": "/bin",
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "DAGSTER_HOME": "/x",
+        "PYTHONPATH": ".",
+        "MAX_JOBS": "4",
+        "STATE_DIRECTORY": "/var/lib/x",
+        "CI": "true",
+    }
 
     assert unknown_setting_names(environ, None) == []
 
@@ -63,7 +115,10 @@ def test_our_prefixes_and_near_misses_in_the_environment_are_flagged() -> None:
     found = unknown_setting_names(environ, None)
 
     assert [(u.name, u.replacement) for u in found] == [
-        ("BTCTURK_KEY", "BTCTURK_API_KEY"), ("KILL_SWICH", "KILL_SWITCH"), ("REPLAY_DIR", None), ("STAGE7_UNIVERSE_SIZ", "STAGE7_UNIVERSE_SIZE"),
+        ("BTCTURK_KEY", "BTCTURK_API_KEY"),
+        ("KILL_SWICH", "KILL_SWITCH"),
+        ("REPLAY_DIR", None),
+        ("STAGE7_UNIVERSE_SIZ", "STAGE7_UNIVERSE_SIZE"),
     ]
     assert found[1].fix() == "did you mean KILL_SWITCH? (otherwise remove it)"
     assert found[0].message() == "BTCTURK_KEY (environment) is not a setting of this bot; it is ignored"
@@ -71,14 +126,22 @@ def test_our_prefixes_and_near_misses_in_the_environment_are_flagged() -> None:
 
 def test_every_unknown_name_of_the_env_file_but_dagsters_is_flagged_in_file_order(tmp_path: Path) -> None:
     env = tmp_path / ".env"
-    env.write_text("DRY_RUN=true\nFOO=1\nstage7_universe_sise=3\n# SYMBOLS=commented\nMAX_OPEN_ORDERS=2\nkill_switch=false\nDAGSTER_HOME=/x\n")
+    env.write_text(
+        "DRY_RUN=true\nFOO=1\nstage7_universe_sise=3\n# SYMBOLS=commented\nMAX_OPEN_ORDERS=2\nkill_switch=false\nDAGSTER_HOME=/x\n"
+    )
 
     found = unknown_setting_names({}, env)
 
     assert found == [
         UnknownSetting("FOO", str(env), None, "", original=False),
         UnknownSetting("stage7_universe_sise", str(env), "STAGE7_UNIVERSE_SIZE", "", original=False),
-        UnknownSetting("MAX_OPEN_ORDERS", str(env), "MAX_ORDERS_PER_CYCLE", "dry-run orders never rest, so the cap is per cycle", original=True),
+        UnknownSetting(
+            "MAX_OPEN_ORDERS",
+            str(env),
+            "MAX_ORDERS_PER_CYCLE",
+            "dry-run orders never rest, so the cap is per cycle",
+            original=True,
+        ),
     ]
 
 

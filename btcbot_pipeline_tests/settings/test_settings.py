@@ -186,9 +186,7 @@ GE = "Input should be greater than or equal to"
         ("BTCTURK_GRAPH_BASE_URL", "ftp://graph", "must be an http(s) URL such as https://api.btcturk.com"),
     ],
 )  # fmt: skip
-def test_bad_values_name_the_variable(
-    clean_env: pytest.MonkeyPatch, alias: str, value: str, problem: str
-) -> None:
+def test_bad_values_name_the_variable(clean_env: pytest.MonkeyPatch, alias: str, value: str, problem: str) -> None:
     clean_env.setenv(alias, value)
     with pytest.raises(SettingsError, match=re.escape(f"{alias}: {problem}")):
         load_settings(env_file=None)
@@ -208,9 +206,7 @@ def test_overrides_accept_field_and_env_names_and_win(clean_env: pytest.MonkeyPa
     assert load_settings(env_file=None, STAGE7_FEES_BPS="50").stage7_fees_bps == Decimal("50")
 
 
-def test_env_file_is_read_below_the_environment(
-    clean_env: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_env_file_is_read_below_the_environment(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env_file = tmp_path / "custom.env"
     env_file.write_text("STAGE7_SLIPPAGE_BPS=12.5\nSTAGE7_FEES_BPS=7\nUNRELATED=1\n")
     clean_env.setenv("STAGE7_FEES_BPS", "8")
@@ -264,9 +260,7 @@ def test_symbol_lists_refuse_garbage(raw: str, problem: str) -> None:
         ("{}", ScoreWeights()),
     ],
 )  # fmt: skip
-def test_score_weights_parse_exactly(
-    clean_env: pytest.MonkeyPatch, raw: str, expected: ScoreWeights
-) -> None:
+def test_score_weights_parse_exactly(clean_env: pytest.MonkeyPatch, raw: str, expected: ScoreWeights) -> None:
     clean_env.setenv("STAGE7_SCORE_WEIGHTS", raw)
     weights = load_settings(env_file=None).cycle_params().universe.weights
     assert weights == expected
@@ -339,9 +333,7 @@ def test_safe_summary_lists_every_setting_as_text() -> None:
     assert (summary["BTCTURK_API_KEY"], summary["DRY_RUN"]) == ("unset", "true")
     assert summary["STAGE7_RULES_FALLBACK_LOT_SIZE"] == "0.00000001"  # never "1E-8"
     assert summary["STAGE7_UNIVERSE_WHITELIST"] == "[]"
-    assert summary["STAGE7_SCORE_WEIGHTS"] == (
-        '{"liquidity": "0.50", "spread": "0.3", "volatility": "0.20"}'
-    )
+    assert summary["STAGE7_SCORE_WEIGHTS"] == ('{"liquidity": "0.50", "spread": "0.3", "volatility": "0.20"}')
 
 
 def test_blank_credentials_and_ack_mean_unset(clean_env: pytest.MonkeyPatch) -> None:
@@ -382,18 +374,24 @@ def test_env_example_score_weights_sample_is_valid() -> None:
 
 
 def test_partitions_end_must_follow_start() -> None:
-    with pytest.raises(SettingsError, match=re.escape(
-        "CYCLE_PARTITIONS_END: must be after CYCLE_PARTITIONS_START "
-        "(was CYCLE_PARTITIONS_END=2025-12-31T00:00, CYCLE_PARTITIONS_START=2026-01-01T00:00)"
-    )):
+    with pytest.raises(
+        SettingsError,
+        match=re.escape(
+            "CYCLE_PARTITIONS_END: must be after CYCLE_PARTITIONS_START "
+            "(was CYCLE_PARTITIONS_END=2025-12-31T00:00, CYCLE_PARTITIONS_START=2026-01-01T00:00)"
+        ),
+    ):
         load_settings(env_file=None, CYCLE_PARTITIONS_END="2025-12-31T00:00")
 
 
 def test_partition_times_are_read_as_times_not_text() -> None:
     settings = load_settings(env_file=None, CYCLE_PARTITIONS_START="2026-1-2T0:0", CYCLE_CRON="*/5 * * * MON-FRI")
     assert (settings.cycle_partitions_start, settings.cycle_cron) == ("2026-01-02T00:00", "*/5 * * * MON-FRI")
-    with pytest.raises(SettingsError, match=re.escape(
-        "CYCLE_PARTITIONS_END: must be after CYCLE_PARTITIONS_START "
-        "(was CYCLE_PARTITIONS_END=2026-01-01T12:00, CYCLE_PARTITIONS_START=2026-01-02T00:00)"
-    )):
+    with pytest.raises(
+        SettingsError,
+        match=re.escape(
+            "CYCLE_PARTITIONS_END: must be after CYCLE_PARTITIONS_START "
+            "(was CYCLE_PARTITIONS_END=2026-01-01T12:00, CYCLE_PARTITIONS_START=2026-01-02T00:00)"
+        ),
+    ):
         load_settings(env_file=None, CYCLE_PARTITIONS_START="2026-1-2T0:0", CYCLE_PARTITIONS_END="2026-01-01T12:00")

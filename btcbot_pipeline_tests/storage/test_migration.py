@@ -19,8 +19,11 @@ from btcbot_pipeline.testing.cycle_harness import DEMO, START, Cycle
 
 BOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "books"
 DROPPED_IN_4 = {
-    ("market_cycles", "payload"), ("portfolio_plan", "portfolio_plan_json"), ("order_intents", "intent_json"),
-    ("fills", "payload"), ("ledger_metrics", "metrics_json"),
+    ("market_cycles", "payload"),
+    ("portfolio_plan", "portfolio_plan_json"),
+    ("order_intents", "intent_json"),
+    ("fills", "payload"),
+    ("ledger_metrics", "metrics_json"),
 }
 
 
@@ -75,7 +78,9 @@ def test_a_migrated_dry_run_book_continues_its_chain(tmp_path: Path) -> None:
 
     assert cycle.run("2026-01-01T00:15").success
 
-    chain = cycle.rows("SELECT cycle_id, carried_from, opening_digest, closing_digest FROM ledger_metrics ORDER BY cycle_ts")
+    chain = cycle.rows(
+        "SELECT cycle_id, carried_from, opening_digest, closing_digest FROM ledger_metrics ORDER BY cycle_ts"
+    )
     assert [c[0] for c in chain] == ["20260101T000000Z", "20260101T000500Z", "20260101T001000Z", "20260101T001500Z"]
     assert chain[3][1] == chain[2][0] and chain[3][2] == chain[2][3]  # opened from the v3 cycle's closing state
     assert cycle.rows("SELECT schema_version FROM book_info") == [(4,)]

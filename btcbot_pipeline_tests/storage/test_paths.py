@@ -31,7 +31,9 @@ def test_each_kind_of_impossible_path_is_named_with_its_setting(tmp_path: Path) 
     assert not (tmp_path / "new").exists()  # the probe writes in the nearest existing folder, creates none
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through permission bits: an unwritable folder needs a non-root user")
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="root writes through permission bits: an unwritable folder needs a non-root user"
+)
 def test_an_unwritable_folder_is_named(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()

@@ -21,7 +21,11 @@ def clean_book(tmp_path_factory: pytest.TempPathFactory, replay_dir: Path) -> Pa
     from btcbot_pipeline.testing.cycle_harness import DEMO
 
     db = tmp_path_factory.mktemp("verify") / "book.duckdb"
-    assert Cycle(db=db, dataset=replay_dir, overrides=dict(DEMO)).run(first="2026-01-01T00:00", last="2026-01-01T01:55").success
+    assert (
+        Cycle(db=db, dataset=replay_dir, overrides=dict(DEMO))
+        .run(first="2026-01-01T00:00", last="2026-01-01T01:55")
+        .success
+    )
     return db
 
 
@@ -96,8 +100,10 @@ TAMPERS: dict[str, tuple[tuple[str, ...], list[str]]] = {
         ],
     ),
     "1,000 TRY added to the last cycle's cash and equity": (
-        ("UPDATE ledger_metrics SET cash_try = cash_try + 1000, equity_try = equity_try + 1000 "
-         "WHERE cycle_ts = TIMESTAMP '2026-01-01 01:55'",),
+        (
+            "UPDATE ledger_metrics SET cash_try = cash_try + 1000, equity_try = equity_try + 1000 "
+            "WHERE cycle_ts = TIMESTAMP '2026-01-01 01:55'",
+        ),
         [
             "ERROR  2026-01-01T01:55  ledger_metrics.*  rows differ from what the run committed (edited, added or deleted)",
             "ERROR  2026-01-01T01:55  ledger_metrics.cash_try  holds ",
@@ -127,8 +133,10 @@ def test_an_edit_is_found_by_verify_and_refused_by_the_next_run(book: Cycle, wha
 def test_an_old_row_edit_is_found_by_the_full_check_beyond_the_runs_last_cycles(book: Cycle) -> None:
     _edit(book, "UPDATE plan_actions SET reason = 'edited' WHERE cycle_ts = TIMESTAMP '2026-01-01 00:00'")
 
-    assert _lines(book) == (2, ["ERROR  2026-01-01T00:00  plan_actions.*  rows differ from what the run committed "
-                                "(edited, added or deleted)"])
+    assert _lines(book) == (
+        2,
+        ["ERROR  2026-01-01T00:00  plan_actions.*  rows differ from what the run committed (edited, added or deleted)"],
+    )
     # a run recomputes the rows of the last 12 cycles only (the book-wide checks are SQL sums)
     assert _lines(book, rows_last=12) == (0, [])
 
@@ -138,13 +146,18 @@ def test_a_recorded_gap_is_not_a_finding_an_unrecorded_one_is(book: Cycle) -> No
     assert _lines(book) == (0, [])
     _edit(book, "UPDATE ledger_metrics SET gap_cycles = 0 WHERE cycle_ts = TIMESTAMP '2026-01-01 02:15'")
     code, lines = _lines(book)
-    assert code == 2 and "ERROR  2026-01-01T02:15  ledger_metrics.gap_cycles  3 cycle times skipped since the cycle " \
-        "before, recorded 0" in lines, lines
+    assert (
+        code == 2
+        and "ERROR  2026-01-01T02:15  ledger_metrics.gap_cycles  3 cycle times skipped since the cycle "
+        "before, recorded 0"
+        in lines
+    ), lines
 
 
 def test_the_seal_head_in_book_info_follows_the_last_cycle(book: Cycle) -> None:
     statements: Callable[[str], tuple[str, ...]] = lambda ts: tuple(  # noqa: E731
-        f"DELETE FROM {t} WHERE cycle_ts = TIMESTAMP '{ts}'" for t in (*SEALED_TABLES, "cycle_seals"))
+        f"DELETE FROM {t} WHERE cycle_ts = TIMESTAMP '{ts}'" for t in (*SEALED_TABLES, "cycle_seals")
+    )
     _edit(book, *statements("2026-01-01 01:55"))  # the last cycle gone, seal and all
 
     code, lines = _lines(book)
@@ -155,7 +168,9 @@ def test_the_seal_head_in_book_info_follows_the_last_cycle(book: Cycle) -> None:
     ]
 
 
-def test_btcbot_verify_prints_one_line_per_finding_and_exits_0_or_2(book: Cycle, capsys: pytest.CaptureFixture[str]) -> None:
+def test_btcbot_verify_prints_one_line_per_finding_and_exits_0_or_2(
+    book: Cycle, capsys: pytest.CaptureFixture[str]
+) -> None:
     from btcbot_pipeline.cli import main
 
     assert main(["verify", str(book.db)]) == 0
@@ -166,6 +181,9 @@ def test_btcbot_verify_prints_one_line_per_finding_and_exits_0_or_2(book: Cycle,
 
     assert main(["verify", str(book.db)]) == 2
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "ERROR  2026-01-01T00:10  fills.*  rows differ from what the run committed (edited, added or deleted)"
+    assert (
+        lines[0]
+        == "ERROR  2026-01-01T00:10  fills.*  rows differ from what the run committed (edited, added or deleted)"
+    )
     assert lines[1].startswith("ERROR  2026-01-01T00:10  fills.fee_try  the cycle's fills add up to ")
     assert lines[-1] == f"verify {book.db}: 24 cycles, rows of 24 recomputed, 2 error(s), 0 warning(s) → FAIL"

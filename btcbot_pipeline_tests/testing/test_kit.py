@@ -57,7 +57,9 @@ def test_only_the_fake_btcturk_command_imports_the_kit() -> None:
 def test_the_kit_never_imports_the_tests() -> None:
     kit = {m: p for m, p in module_files().items() if _inside(m, KIT)}
     assert len(kit) >= 9
-    offenders = {m: sorted(n for n in imported_modules(p) if _inside(n, "btcbot_pipeline_tests")) for m, p in kit.items()}
+    offenders = {
+        m: sorted(n for n in imported_modules(p) if _inside(n, "btcbot_pipeline_tests")) for m, p in kit.items()
+    }
     assert {m: names for m, names in offenders.items() if names} == {}
 
 

@@ -35,8 +35,15 @@ NUX_TIMEOUT_S = 30.0  # the community dialog shown on a first visit, and its Ski
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
     # Any host but 127.0.0.1 (which Chromium never proxies) goes to a closed local port.
     "--proxy-server=http://127.0.0.1:9",
 ]
@@ -112,11 +119,20 @@ class UI:
 
     @contextmanager
     def page(
-        self, path: str, *, width: int = 1600, height: int = 1000, scale: int = 1, skip_nux: bool = True,
+        self,
+        path: str,
+        *,
+        width: int = 1600,
+        height: int = 1000,
+        scale: int = 1,
+        skip_nux: bool = True,
     ) -> Iterator[Page]:
         context = self.browser.new_context(
-            base_url=self.url, viewport={"width": width, "height": height}, device_scale_factor=scale,
-            timezone_id="UTC", locale="en-US",
+            base_url=self.url,
+            viewport={"width": width, "height": height},
+            device_scale_factor=scale,
+            timezone_id="UTC",
+            locale="en-US",
         )
         try:
             page = context.new_page()
@@ -125,7 +141,8 @@ class UI:
             # skips it first), Skip is clicked before the page's next action.
             if skip_nux:
                 page.add_locator_handler(
-                    page.get_by_text("Join the Dagster community"), lambda: page.get_by_role("button", name="Skip").click()
+                    page.get_by_text("Join the Dagster community"),
+                    lambda: page.get_by_role("button", name="Skip").click(),
                 )
             page.goto(path)
             try:
@@ -162,7 +179,10 @@ class UI:
         return path
 
     def poll_text(
-        self, page: Page, *wanted: str | re.Pattern[str], timeout_s: float = PAGE_TIMEOUT_S,
+        self,
+        page: Page,
+        *wanted: str | re.Pattern[str],
+        timeout_s: float = PAGE_TIMEOUT_S,
     ) -> tuple[list[str], str]:
         """What of ``wanted`` the page still does not show after at most ``timeout_s`` (none
         once it shows every fragment or matches every pattern), and its text then."""
@@ -229,7 +249,9 @@ def _toast(page: Page, pattern: str, what: str) -> re.Match[str]:
         if match:
             return match
         page.wait_for_timeout(250)
-    pytest.fail(f"{what}: no confirmation ({pattern!r}) within {LAUNCH_TIMEOUT_S:.0f} s; the page shows:\n{text[:4000]}")
+    pytest.fail(
+        f"{what}: no confirmation ({pattern!r}) within {LAUNCH_TIMEOUT_S:.0f} s; the page shows:\n{text[:4000]}"
+    )
 
 
 def launch_backfill(page: Page, dialog: Locator) -> str:
@@ -291,7 +313,9 @@ def charts(page: Page) -> dict[str, Chart]:
         for dataset in data["datasets"]:
             points = {}
             for point in dataset["data"]:
-                key = labels[point["x"]] if isinstance(point["x"], int) and point["x"] < len(labels) else str(point["x"])
+                key = (
+                    labels[point["x"]] if isinstance(point["x"], int) and point["x"] < len(labels) else str(point["x"])
+                )
                 y = point.get("y")
                 points[key] = None if y is None or y != y else float(y)  # NaN: no point
             out[dataset["label"]] = Chart(dataset["label"], points, canvas.evaluate(CHART_INK_JS))

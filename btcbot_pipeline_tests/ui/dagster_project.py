@@ -101,11 +101,15 @@ def server_env(home: Path, hash_seed: str | None = None) -> dict[str, str]:
 
 def _run(cmd: list[str], root: Path, home: Path) -> str:
     done = subprocess.run(cmd, cwd=root, env=server_env(home), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"{' '.join(cmd[:3])} … exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{' '.join(cmd[:3])} … exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    )
     return done.stdout
 
 
-def make_project(root: Path, *, minutes: int, backtests: Sequence[Backtest] = (), spoil: datetime | None = None) -> Project:
+def make_project(
+    root: Path, *, minutes: int, backtests: Sequence[Backtest] = (), spoil: datetime | None = None
+) -> Project:
     """A project folder: instance settings, a dataset of ``minutes`` one-minute rows from
     2026-01-01T00:00 (seed 42), ``.env``, workspace, and one spec per backtest.
 
@@ -119,8 +123,22 @@ def make_project(root: Path, *, minutes: int, backtests: Sequence[Backtest] = ()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     data = root / "data"
     dataset = data / "replay"
-    _run([tool("btcbot"), "replay-init", "--dataset", str(dataset), "--seed", "42", "--minutes", str(minutes),
-          "--start", "2026-01-01T00:00"], root, home)
+    _run(
+        [
+            tool("btcbot"),
+            "replay-init",
+            "--dataset",
+            str(dataset),
+            "--seed",
+            "42",
+            "--minutes",
+            str(minutes),
+            "--start",
+            "2026-01-01T00:00",
+        ],
+        root,
+        home,
+    )
     clean = data / "replay_backtests"
     shutil.copytree(dataset, clean)
     if spoil is not None:
@@ -130,17 +148,22 @@ def make_project(root: Path, *, minutes: int, backtests: Sequence[Backtest] = ()
     paths = {"STATE_DB_PATH": book, "REPLAY_DATASET_PATH": dataset, "BACKTEST_DIR": backtest_dir}
     # The demo profile of .env.example, with every path in the temp folder.
     lines = [
-        line for line in (REPO / ".env.example").read_text().splitlines()
-        if line.split("=", 1)[0].strip() not in paths
+        line for line in (REPO / ".env.example").read_text().splitlines() if line.split("=", 1)[0].strip() not in paths
     ]
     lines += [f"{key}={value}" for key, value in paths.items()]
     env_file = root / ".env"
     env_file.write_text("\n".join(lines) + "\n")
     workspace = root / "workspace.yaml"
-    workspace.write_text("load_from:\n" + "".join(
-        f"  - python_module:\n      module_name: {module}\n      working_directory: {root}\n      location_name: {name}\n"
-        for module, name in (("btcbot_pipeline.definitions", LOCATION), ("btcbot_pipeline.backtest_definitions", BACKTESTS))
-    ))
+    workspace.write_text(
+        "load_from:\n"
+        + "".join(
+            f"  - python_module:\n      module_name: {module}\n      working_directory: {root}\n      location_name: {name}\n"
+            for module, name in (
+                ("btcbot_pipeline.definitions", LOCATION),
+                ("btcbot_pipeline.backtest_definitions", BACKTESTS),
+            )
+        )
+    )
     for backtest in backtests:
         # What `btcbot backtest` writes before it runs, without running it: the UI runs it.
         script = (
@@ -150,8 +173,21 @@ def make_project(root: Path, *, minutes: int, backtests: Sequence[Backtest] = ()
             "spec = make_spec(name=name, dataset=dataset, start=datetime.fromisoformat(start), "
             "end=datetime.fromisoformat(end), env_file=env_file); print(save_spec(spec, folder))"
         )
-        _run([sys.executable, "-c", script, backtest.name, str(clean), backtest.start.isoformat(), backtest.end.isoformat(),
-              str(env_file), str(backtest_dir)], root, home)
+        _run(
+            [
+                sys.executable,
+                "-c",
+                script,
+                backtest.name,
+                str(clean),
+                backtest.start.isoformat(),
+                backtest.end.isoformat(),
+                str(env_file),
+                str(backtest_dir),
+            ],
+            root,
+            home,
+        )
     return Project(root=root, home=home, book=book, dataset=dataset, backtest_dir=backtest_dir, workspace=workspace)
 
 
@@ -226,7 +262,11 @@ class Server:
     def run_errors(self, run_id: str) -> str:
         """The ERROR-level messages of a run's event log (why it failed)."""
         events = self.graphql(_RUN_ERRORS, {"id": run_id})["logsForRun"].get("events", [])
-        lines = [(e.get("error") or {}).get("message") or e["message"] for e in events if e.get("level") in ("ERROR", "CRITICAL")]
+        lines = [
+            (e.get("error") or {}).get("message") or e["message"]
+            for e in events
+            if e.get("level") in ("ERROR", "CRITICAL")
+        ]
         return "\n".join(dict.fromkeys(line.strip() for line in lines)) or "(no error event)"
 
     def wait_run(self, run_id: str, timeout_s: float = RUN_TIMEOUT_S) -> str:
@@ -260,9 +300,13 @@ class Server:
                 return found
             time.sleep(1.0)
         runs = [(r["runId"], r["status"]) for r in self.backfill_runs(backfill_id)]
-        pytest.fail(f"backfill {backfill_id} still {found.get('status')} after {timeout_s:.0f} s; runs {runs}\n{self.tail()}")
+        pytest.fail(
+            f"backfill {backfill_id} still {found.get('status')} after {timeout_s:.0f} s; runs {runs}\n{self.tail()}"
+        )
 
-    def wait_covering_run(self, backfill_id: str, first: str, last: str, timeout_s: float = BACKFILL_TIMEOUT_S) -> dict[str, Any]:
+    def wait_covering_run(
+        self, backfill_id: str, first: str, last: str, timeout_s: float = BACKFILL_TIMEOUT_S
+    ) -> dict[str, Any]:
         """A successful run of the backfill over its whole range ``first``…``last`` as soon
         as it ends (the daemon marks the backfill done one tick later), else the backfill's
         state once the daemon is done with it."""
@@ -270,15 +314,22 @@ class Server:
         while time.monotonic() < deadline:
             for run in self.backfill_runs(backfill_id):
                 tags = {t["key"]: t["value"] for t in run["tags"]}
-                whole = (tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")) == (first, last)
+                whole = (
+                    tags.get("dagster/asset_partition_range_start"),
+                    tags.get("dagster/asset_partition_range_end"),
+                ) == (first, last)
                 if whole and run["status"] == "SUCCESS":
                     return run
             if self.backfill(backfill_id)["status"] not in ACTIVE_BACKFILL:
                 pytest.fail(f"no successful run over {first}…{last}:\n{self.explain_backfill(backfill_id)}")
             time.sleep(1.0)
-        pytest.fail(f"no successful run over {first}…{last} after {timeout_s:.0f} s:\n{self.explain_backfill(backfill_id)}\n{self.tail()}")
+        pytest.fail(
+            f"no successful run over {first}…{last} after {timeout_s:.0f} s:\n{self.explain_backfill(backfill_id)}\n{self.tail()}"
+        )
 
-    def wait_backfill_runs(self, backfill_id: str, count: int, timeout_s: float = BACKFILL_TIMEOUT_S) -> list[dict[str, Any]]:
+    def wait_backfill_runs(
+        self, backfill_id: str, count: int, timeout_s: float = BACKFILL_TIMEOUT_S
+    ) -> list[dict[str, Any]]:
         """The backfill's runs once ``count`` of them have ended (or the daemon is done with it)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -288,7 +339,9 @@ class Server:
             if self.backfill(backfill_id)["status"] not in ACTIVE_BACKFILL:
                 return self.backfill_runs(backfill_id)
             time.sleep(1.0)
-        pytest.fail(f"{count} runs not ended after {timeout_s:.0f} s:\n{self.explain_backfill(backfill_id)}\n{self.tail()}")
+        pytest.fail(
+            f"{count} runs not ended after {timeout_s:.0f} s:\n{self.explain_backfill(backfill_id)}\n{self.tail()}"
+        )
 
     def explain_backfill(self, backfill_id: str) -> str:
         """A backfill's status, error and each run's status and errors, for a failure message."""
@@ -322,12 +375,16 @@ def _wait_for_locations(server: Server, names: Sequence[str]) -> None:
             pytest.fail(f"dagster dev exited with {server.proc.returncode} before serving\n{server.tail()}")
         try:
             if httpx.get(f"{server.url}/server_info", timeout=5).status_code == 200:
-                entries = {e["name"]: e for e in server.graphql(_LOCATIONS)["workspaceOrError"].get("locationEntries", [])}
+                entries = {
+                    e["name"]: e for e in server.graphql(_LOCATIONS)["workspaceOrError"].get("locationEntries", [])
+                }
                 state = f"code locations: {entries}"
                 if all(entries.get(name, {}).get("loadStatus") == "LOADED" for name in names):
                     for name in names:
                         loaded = entries[name]["locationOrLoadError"]
-                        assert loaded["__typename"] == "RepositoryLocation", f"code location {name} failed to load: {loaded}"
+                        assert loaded["__typename"] == "RepositoryLocation", (
+                            f"code location {name} failed to load: {loaded}"
+                        )
                     return
         except httpx.HTTPError as exc:
             state = f"{type(exc).__name__}: {exc}"
@@ -342,7 +399,10 @@ def dagster_dev(project: Project, hash_seed: str = HASH_SEED) -> Iterator[Server
     with open(project.log, "wb") as log:
         proc = subprocess.Popen(
             [tool("dagster"), "dev", "-w", str(project.workspace), "-h", "127.0.0.1", "-p", str(port)],
-            cwd=project.root, env=server_env(project.home, hash_seed), stdout=log, stderr=subprocess.STDOUT,
+            cwd=project.root,
+            env=server_env(project.home, hash_seed),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     server = Server(url=f"http://127.0.0.1:{port}", proc=proc, log=project.log)

@@ -81,7 +81,15 @@ from btcbot_pipeline_tests.ui.dagster_project import (
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-ASSETS = ("market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace")
+ASSETS = (
+    "market_snapshot",
+    "universe",
+    "portfolio_plan",
+    "order_intents",
+    "simulated_fills",
+    "ledger_snapshot",
+    "cycle_trace",
+)
 FIVE = timedelta(minutes=5)
 # The last hours of the demo day: Dagster's plots by partition draw the newest 120 keys of
 # the group (14:00 … 23:55 here), so a window there is what the plot shows.
@@ -140,7 +148,9 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def project(browser_path: str, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(tmp_path_factory.mktemp("ui") / "project", minutes=2 * 1440, backtests=[BACKTEST], spoil=_ts(SPOILED))
+    return make_project(
+        tmp_path_factory.mktemp("ui") / "project", minutes=2 * 1440, backtests=[BACKTEST], spoil=_ts(SPOILED)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +217,9 @@ def _run_header(run_id: str, status: str) -> re.Pattern[str]:
 # --- the healthy cycle group's pages (before anything fails) ----------------------------
 
 
-def test_the_cycle_pages_show_the_backfilled_cycles_and_their_checks(project: Project, cycle_run: dict[str, Any], ui: UI) -> None:
+def test_the_cycle_pages_show_the_backfilled_cycles_and_their_checks(
+    project: Project, cycle_run: dict[str, Any], ui: UI
+) -> None:
     run_id = cycle_run["runId"]
     equity = _equities(project.book)[_ts(LAST)]
     shown = format(equity.quantize(Decimal("0.01")), "f")
@@ -215,15 +227,21 @@ def test_the_cycle_pages_show_the_backfilled_cycles_and_their_checks(project: Pr
     # The lineage: seven assets, each node with all its checks passed. A window wide enough
     # for the nodes' details; twice the pixels so the screenshot reads well (the README's image).
     with ui.page(f"/locations/{LOCATION}/asset-groups/cycle", width=2000, height=800, scale=2) as page:
-        nodes = (rf"(?<!\w){n} Latest event [^/]*? Asset checks {len(CHECKS[n])} / {len(CHECKS[n])} Passed" for n in ASSETS)
+        nodes = (
+            rf"(?<!\w){n} Latest event [^/]*? Asset checks {len(CHECKS[n])} / {len(CHECKS[n])} Passed" for n in ASSETS
+        )
         ui.wait_text(page, *map(re.compile, nodes))
         ui.shot(page, "lineage.png")
 
     # The ledger's page: the range's last partition, with the book's equity.
     with ui.page("/assets/ledger_snapshot") as page:
         overview = ui.wait_text(
-            page, "equity_try_exact", "gap_cycles",
-            re.compile(rf"Latest materialization [^/]*? {LAST} Latest check results {len(CHECKS['ledger_snapshot'])}\b"),
+            page,
+            "equity_try_exact",
+            "gap_cycles",
+            re.compile(
+                rf"Latest materialization [^/]*? {LAST} Latest check results {len(CHECKS['ledger_snapshot'])}\b"
+            ),
         )
         ui.shot(page, "ledger_snapshot.png")
     assert Decimal(value_after(overview, "equity_try_exact")) == equity
@@ -234,7 +252,8 @@ def test_the_cycle_pages_show_the_backfilled_cycles_and_their_checks(project: Pr
     # the same run, so which one Dagster shows as the latest is not defined).
     with ui.page("/assets/ledger_snapshot?view=checks") as page:
         ui.wait_text(
-            page, *(f"{name} Succeeded" for name in CHECKS["ledger_snapshot"]),
+            page,
+            *(f"{name} Succeeded" for name in CHECKS["ledger_snapshot"]),
             re.compile(rf"Evaluation result Passed .*?Partition ({'|'.join(RANGE)})\b"),
         )
         ui.shot(page, "ledger_snapshot_checks.png")
@@ -256,15 +275,19 @@ def test_the_cycle_pages_show_the_backfilled_cycles_and_their_checks(project: Pr
                 assert text.count(passed) == text.count(f"Check {name} ") == len(RANGE), (name, text[:3000])
     with ui.page(f"/runs/{run_id}?logs=equity") as page:
         ui.wait_text(
-            page, _run_header(run_id, "Success"),
+            page,
+            _run_header(run_id, "Success"),
             *(re.compile(rf"cycle {key}: mode NORMAL, .*? equity [0-9.]+ TRY") for key in RANGE),
             re.compile(rf"cycle {LAST}: mode NORMAL, .*? equity {re.escape(shown)} TRY"),
         )
         ui.shot(page, "run_log.png")
 
     expected = {
-        "lineage.png": (4000, 1600), "ledger_snapshot.png": (1600, 1000), "ledger_snapshot_checks.png": (1600, 1000),
-        "run_checks.png": (1600, 2000), "run_log.png": (1600, 1000),
+        "lineage.png": (4000, 1600),
+        "ledger_snapshot.png": (1600, 1000),
+        "ledger_snapshot_checks.png": (1600, 1000),
+        "run_checks.png": (1600, 2000),
+        "run_log.png": (1600, 1000),
     }
     for name, size in expected.items():
         path = ui.shots / name
@@ -290,7 +313,9 @@ def gate_run(ui: UI, cycle_run: dict[str, Any], backtest_run: dict[str, Any]) ->
         return launch_run(page, dialog)
 
 
-def test_a_failed_gate_shows_on_its_check_page_in_trading_terms(server: Server, project: Project, gate_run: str, ui: UI) -> None:
+def test_a_failed_gate_shows_on_its_check_page_in_trading_terms(
+    server: Server, project: Project, gate_run: str, ui: UI
+) -> None:
     status = server.wait_run(gate_run)
     errors = server.run_errors(gate_run)
     assert status == "FAILURE", f"run {gate_run} of {SPOILED} ended {status}: {errors}"
@@ -349,7 +374,7 @@ def _plots(ui: UI, asset_path: str, shot: str) -> tuple[str, dict[str, Any]]:
 def _assert_points(found: dict[str, Any], text: str, expected: dict[str, Decimal]) -> None:
     assert "equity_try" in found, (
         f"the Plots view draws no equity_try chart after {PLOTS_TIMEOUT_S:.0f} s (charts: {sorted(found)}); "
-        f"it says: {text[text.find('Metadata'):][:400]}"
+        f"it says: {text[text.find('Metadata') :][:400]}"
     )
     chart = found["equity_try"]
     drawn = {key: y for key, y in chart.points.items() if y is not None}
@@ -387,23 +412,35 @@ def _one_successful_run(server: Server, backfill: dict[str, Any], first: str, la
     (run,) = runs
     tags = {t["key"]: t["value"] for t in run["tags"]}
     assert run["status"] == "SUCCESS", why
-    assert (tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")) == (first, last), tags
+    assert (tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")) == (
+        first,
+        last,
+    ), tags
     return run
 
 
-def test_a_range_of_12_cycles_from_the_dialog_is_one_successful_run(server: Server, project: Project, backfills: Backfills, ui: UI) -> None:
-    assert server.process_env("dagster_webserver").get("PYTHONHASHSEED") == HASH_SEED  # 0 by default: a seed that refused it before
+def test_a_range_of_12_cycles_from_the_dialog_is_one_successful_run(
+    server: Server, project: Project, backfills: Backfills, ui: UI
+) -> None:
+    assert (
+        server.process_env("dagster_webserver").get("PYTHONHASHSEED") == HASH_SEED
+    )  # 0 by default: a seed that refused it before
     backfill = server.wait_backfill(backfills.cycle)
     assert sorted(backfill["partitionNames"]) == RANGE
     run = _one_successful_run(server, backfill, RANGE[0], LAST)
     assert sorted(_equities(project.book)) == [_ts(k) for k in RANGE]  # 12 ledger rows, nothing else
     with ui.page(f"/runs/b/{backfill['id']}?tab=runs") as page:  # the backfill's page: one run, succeeded
-        ui.wait_text(page, "Partition selection 12 partitions Status Succeeded", re.compile(rf"{run['runId'][:8]} .*? Success"))
+        ui.wait_text(
+            page, "Partition selection 12 partitions Status Succeeded", re.compile(rf"{run['runId'][:8]} .*? Success")
+        )
         ui.shot(page, "backfill_cycle.png")
 
 
 def test_a_backtest_group_backfill_of_all_its_days_is_one_successful_run(
-    server: Server, project: Project, backfills: Backfills, ui: UI,
+    server: Server,
+    project: Project,
+    backfills: Backfills,
+    ui: UI,
 ) -> None:
     backfill = server.wait_backfill(backfills.backtest)
     assert sorted(backfill["partitionNames"]) == DAYS
@@ -412,7 +449,11 @@ def test_a_backtest_group_backfill_of_all_its_days_is_one_successful_run(
     expected = [BACKTEST.start + i * FIVE for i in range(int((BACKTEST.end - BACKTEST.start) / FIVE))]
     assert cycles == expected, f"{len(cycles)} cycles from {cycles[:1]} to {cycles[-1:]}, expected {len(expected)}"
     with ui.page(f"/runs/b/{backfill['id']}?tab=runs") as page:
-        ui.wait_text(page, f"Partition selection {' '.join(DAYS)} Status Succeeded", re.compile(rf"{run['runId'][:8]} .*? Success"))
+        ui.wait_text(
+            page,
+            f"Partition selection {' '.join(DAYS)} Status Succeeded",
+            re.compile(rf"{run['runId'][:8]} .*? Success"),
+        )
         ui.shot(page, "backfill_backtest.png")
 
 
@@ -420,7 +461,10 @@ def test_a_backtest_group_backfill_of_all_its_days_is_one_successful_run(
 
 
 def test_separate_windows_are_refused_by_their_runs_saying_what_to_select(
-    server: Server, project: Project, separate: str, ui: UI,
+    server: Server,
+    project: Project,
+    separate: str,
+    ui: UI,
 ) -> None:
     runs = server.wait_backfill_runs(separate, count=2)
     why = server.explain_backfill(separate)

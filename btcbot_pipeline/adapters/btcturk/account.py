@@ -61,9 +61,13 @@ def opening_for_settings(settings: BotSettings, snapshot: MarketSnapshot) -> Ope
         snapshot=snapshot,
         api_key=settings.btcturk_api_key,
         api_secret=settings.btcturk_api_secret,
-        config=ClientConfig(base_url=settings.btcturk_base_url, graph_base_url=settings.btcturk_graph_base_url,
-                            timeout_s=settings.btcturk_timeout_sec, call_deadline_s=settings.btcturk_call_deadline_sec,
-                            max_body_bytes=settings.btcturk_max_body_bytes),
+        config=ClientConfig(
+            base_url=settings.btcturk_base_url,
+            graph_base_url=settings.btcturk_graph_base_url,
+            timeout_s=settings.btcturk_timeout_sec,
+            call_deadline_s=settings.btcturk_call_deadline_sec,
+            max_body_bytes=settings.btcturk_max_body_bytes,
+        ),
         start_capital_try=settings.dry_run_try_balance,
         quote_ccy=settings.stage7_universe_quote_ccy,
     )

@@ -61,8 +61,14 @@ class CaptureManifest:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "source": self.source, "symbols": self.symbols, "started_at": self.started_at, "ended_at": self.ended_at,
-            "polls": self.polls, "failures": self.failures, "rows": self.rows, "sha256": self.sha256,
+            "source": self.source,
+            "symbols": self.symbols,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "polls": self.polls,
+            "failures": self.failures,
+            "rows": self.rows,
+            "sha256": self.sha256,
         }
 
 
@@ -108,8 +114,12 @@ def capture_replay_dataset(
             failures["klines"] = failures.get("klines", 0) + 1
             bars = []
         candles[sym] = [
-            [utc.millis_text(datetime.fromtimestamp(b.time + BAR_S, tz=timezone.utc)), *(format(x, "f") for x in (b.open, b.high, b.low, b.close, b.volume))]
-            for b in bars if b.time + BAR_S <= end_s
+            [
+                utc.millis_text(datetime.fromtimestamp(b.time + BAR_S, tz=timezone.utc)),
+                *(format(x, "f") for x in (b.open, b.high, b.low, b.close, b.volume)),
+            ]
+            for b in bars
+            if b.time + BAR_S <= end_s
         ]
     files: dict[str, bytes] = {}
     for sym in wanted:
@@ -118,7 +128,9 @@ def capture_replay_dataset(
         files[f"orderbook/{sym}.csv"] = _csv(["ts", "best_bid", "best_ask"], books[sym])
         files[f"candles/{sym}.csv"] = _csv(["ts", "open", "high", "low", "close", "volume"], candles[sym])
         if tickers[sym]:
-            files[f"ticker/{sym}.csv"] = _csv(["ts", "last", "high", "low", "volume", "open", "daily_change_pct"], tickers[sym])
+            files[f"ticker/{sym}.csv"] = _csv(
+                ["ts", "last", "high", "low", "volume", "open", "daily_change_pct"], tickers[sym]
+            )
     if not files:
         raise CaptureError(f"no symbol has both order book rows and candles ({_failure_text(failures)})")
     try:
@@ -132,7 +144,11 @@ def capture_replay_dataset(
         path.write_bytes(content)
     manifest = CaptureManifest(
         source={"kind": "btcturk", "base_url": client.base_urls[0], "graph_base_url": client.base_urls[1]},
-        symbols=wanted, started_at=utc.millis_text(started), ended_at=utc.millis_text(ended), polls=polls, failures=failures,
+        symbols=wanted,
+        started_at=utc.millis_text(started),
+        ended_at=utc.millis_text(ended),
+        polls=polls,
+        failures=failures,
         rows={rel: content.count(b"\n") - 1 for rel, content in sorted(files.items()) if rel.endswith(".csv")},
         sha256={rel: hashlib.sha256(content).hexdigest() for rel, content in sorted(files.items())},
     )
@@ -140,8 +156,13 @@ def capture_replay_dataset(
     return manifest
 
 
-def _poll(client: BtcturkPublicClient, wanted: list[str], books: dict[str, list[list[str]]],
-          tickers: dict[str, list[list[str]]], failures: dict[str, int]) -> None:
+def _poll(
+    client: BtcturkPublicClient,
+    wanted: list[str],
+    books: dict[str, list[list[str]]],
+    tickers: dict[str, list[list[str]]],
+    failures: dict[str, int],
+) -> None:
     try:
         rows = {t.symbol: t for t in client.tickers()}
     except BtcturkError:
@@ -149,8 +170,21 @@ def _poll(client: BtcturkPublicClient, wanted: list[str], books: dict[str, list[
         rows = {}
     for sym in wanted:
         t = rows.get(sym)
-        if t is not None and t.timestamp is not None and t.last is not None and t.high is not None and t.low is not None and t.volume is not None:
-            row = [utc.millis_text(ms_to_datetime(t.timestamp)), *(format(x, "f") if x is not None else "" for x in (t.last, t.high, t.low, t.volume, t.open, t.dailypercent))]
+        if (
+            t is not None
+            and t.timestamp is not None
+            and t.last is not None
+            and t.high is not None
+            and t.low is not None
+            and t.volume is not None
+        ):
+            row = [
+                utc.millis_text(ms_to_datetime(t.timestamp)),
+                *(
+                    format(x, "f") if x is not None else ""
+                    for x in (t.last, t.high, t.low, t.volume, t.open, t.dailypercent)
+                ),
+            ]
             if not tickers[sym] or tickers[sym][-1][0] < row[0]:
                 tickers[sym].append(row)
         try:

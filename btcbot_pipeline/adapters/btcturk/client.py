@@ -136,8 +136,12 @@ class _Http:
             host: CircuitBreaker(failure_threshold=config.breaker_failures, reset_after_s=config.breaker_reset_s)
             for host in ("rest", "graph")
         }
-        self.client = httpx.Client(timeout=httpx.Timeout(config.timeout_s), transport=transport, headers={"Accept": "application/json"},
-                                   verify=shared_tls())
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(config.timeout_s),
+            transport=transport,
+            headers={"Accept": "application/json"},
+            verify=shared_tls(),
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -166,7 +170,9 @@ class _Http:
         # so no further attempt starts after one.
         for attempt in range(1, attempts + 1):
             if not breaker.allow():
-                raise CircuitOpenError(f"circuit open for {host} API after repeated failures; not calling {method} {path}")
+                raise CircuitOpenError(
+                    f"circuit open for {host} API after repeated failures; not calling {method} {path}"
+                )
             self._check_budget(method, path)
             self.limiter.acquire(endpoint_key(method, path))
             if host == "graph":
@@ -175,7 +181,9 @@ class _Http:
                 result = self._once(method, url, params, json_body, credentials, envelope)
             except BtcturkError as exc:
                 # A business reject or auth problem says nothing about the exchange's health.
-                if isinstance(exc, ServerError | TransportError | MalformedResponseError | RateLimitError | ResponseTooLargeError):
+                if isinstance(
+                    exc, ServerError | TransportError | MalformedResponseError | RateLimitError | ResponseTooLargeError
+                ):
                     breaker.record_failure()
                 if attempt >= attempts or not should_retry(exc):
                     raise
@@ -191,7 +199,9 @@ class _Http:
 
     def _check_budget(self, method: str, path: str) -> None:
         if self.budget is not None and self.monotonic() >= self.budget[1]:
-            raise DeadlineExceededError(f"cycle deadline of {self.budget[0]:g} s spent; not calling {method} {path}", budget=True)
+            raise DeadlineExceededError(
+                f"cycle deadline of {self.budget[0]:g} s spent; not calling {method} {path}", budget=True
+            )
 
     def _limits(self) -> tuple[ReadLimits, bool]:
         """This call's limits, and whether its deadline is the budget's time left."""
@@ -204,11 +214,14 @@ class _Http:
         headers = credentials.headers(self.clock_ms()) if credentials is not None else None
         limits, by_budget = self._limits()
         try:
-            response = read_bounded(self.client, method, url, limits, clock=self.monotonic,
-                                    params=params, json=json_body, headers=headers)
+            response = read_bounded(
+                self.client, method, url, limits, clock=self.monotonic, params=params, json=json_body, headers=headers
+            )
         except DeadlineExceeded as exc:
             if by_budget and self.budget is not None:
-                raise DeadlineExceededError(f"cycle deadline of {self.budget[0]:g} s exceeded for url '{_clean(url)}'", budget=True) from None
+                raise DeadlineExceededError(
+                    f"cycle deadline of {self.budget[0]:g} s exceeded for url '{_clean(url)}'", budget=True
+                ) from None
             raise DeadlineExceededError(f"{exc} for url '{_clean(url)}'") from None
         except BodyTooLarge as exc:
             raise ResponseTooLargeError(f"{exc} for url '{_clean(url)}'") from None
@@ -283,8 +296,14 @@ def _client_error(status, reason, url, code, name, response) -> ClientError:  # 
 class BtcturkPublicClient:
     """Public market data. ``close()`` (or ``with``) releases the connection pool."""
 
-    def __init__(self, config: ClientConfig | None = None, *, transport: httpx.BaseTransport | None = None,
-                 limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._http = _Http(config or ClientConfig(), transport=transport, limiter=limiter, sleep=sleep)
 
     def __enter__(self):  # type: ignore[no-untyped-def]
@@ -366,14 +385,19 @@ class BtcturkPublicClient:
     def klines(self, symbol: str, *, resolution_min: int, start_s: int, end_s: int) -> list[s.Candle]:
         """Intraday candles (``t`` = bar open, seconds) from graph-api ``/v1/klines/history``."""
         body = self._http.request(
-            "GET", "/v1/klines/history", host="graph", envelope=False,
+            "GET",
+            "/v1/klines/history",
+            host="graph",
+            envelope=False,
             params={"symbol": symbol, "resolution": resolution_min, "from": start_s, "to": end_s},
         )
         return s.parse(s.KlineHistory, body, what="klines").candles()
 
     def ohlcs(self, pair: str, *, start_s: int, end_s: int) -> list[s.Ohlc]:
         """Daily bars from graph-api ``/v1/ohlcs`` (a bare array, no envelope)."""
-        body = self._http.request("GET", "/v1/ohlcs", host="graph", envelope=False, params={"pair": pair, "from": start_s, "to": end_s})
+        body = self._http.request(
+            "GET", "/v1/ohlcs", host="graph", envelope=False, params={"pair": pair, "from": start_s, "to": end_s}
+        )
         if not isinstance(body, list):
             raise MalformedResponseError("ohlcs: body is not a list")
         return s.parse(s.Ohlc, body, what="ohlcs")
@@ -412,7 +436,9 @@ class BtcturkReadClient(BtcturkPublicClient):
         data = self._private("/api/v1/openOrders", {"pairSymbol": pair_symbol} if pair_symbol else None)
         return s.parse(s.OpenOrders, data or {}, what="openOrders")
 
-    def all_orders(self, pair_symbol: str, *, start_ms: int | None = None, end_ms: int | None = None, limit: int = 100) -> list[s.Order]:
+    def all_orders(
+        self, pair_symbol: str, *, start_ms: int | None = None, end_ms: int | None = None, limit: int = 100
+    ) -> list[s.Order]:
         params: dict[str, Any] = {"pairSymbol": pair_symbol, "limit": limit}
         if start_ms is not None:
             params["startTime"] = start_ms
@@ -420,7 +446,9 @@ class BtcturkReadClient(BtcturkPublicClient):
             params["endTime"] = end_ms
         return s.parse(s.Order, self._private("/api/v1/allOrders", params) or [], what="allOrders")
 
-    def user_trades(self, *, pair_symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None) -> list[s.UserTrade]:
+    def user_trades(
+        self, *, pair_symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None
+    ) -> list[s.UserTrade]:
         params: list[tuple[str, Any]] = [("type", "buy"), ("type", "sell")]
         if pair_symbol:
             params.append(("pairSymbol", pair_symbol))
@@ -449,8 +477,16 @@ class LiveArming:
     ack: str | None
 
     def check(self) -> None:
-        closed = [name for name, bad in (("DRY_RUN", self.dry_run), ("KILL_SWITCH", self.kill_switch),
-                                         ("LIVE_TRADING", not self.live_trading), ("LIVE_TRADING_ACK", self.ack != LIVE_ACK)) if bad]
+        closed = [
+            name
+            for name, bad in (
+                ("DRY_RUN", self.dry_run),
+                ("KILL_SWITCH", self.kill_switch),
+                ("LIVE_TRADING", not self.live_trading),
+                ("LIVE_TRADING_ACK", self.ack != LIVE_ACK),
+            )
+            if bad
+        ]
         if closed:
             raise LiveArmingError(f"live trading is not armed: {', '.join(closed)} gate(s) closed")
 
@@ -458,24 +494,41 @@ class LiveArming:
 class BtcturkTradingClient(BtcturkReadClient):
     """Submit and cancel. Never built by the pipeline; each write is sent exactly once."""
 
-    def __init__(self, credentials: Credentials, arming: LiveArming, config: ClientConfig | None = None, **kw: Any) -> None:
+    def __init__(
+        self, credentials: Credentials, arming: LiveArming, config: ClientConfig | None = None, **kw: Any
+    ) -> None:
         arming.check()
         super().__init__(credentials, config, **kw)
 
-    def submit_limit_order(self, *, pair_symbol: str, side: str, quantity: Decimal, price: Decimal, client_order_id: str) -> s.SubmittedOrder:
+    def submit_limit_order(
+        self, *, pair_symbol: str, side: str, quantity: Decimal, price: Decimal, client_order_id: str
+    ) -> s.SubmittedOrder:
         body = {
-            "quantity": format(quantity, "f"), "price": format(price, "f"), "orderMethod": "limit",
-            "orderType": side.lower(), "pairSymbol": pair_symbol, "newOrderClientId": client_order_id,
+            "quantity": format(quantity, "f"),
+            "price": format(price, "f"),
+            "orderMethod": "limit",
+            "orderType": side.lower(),
+            "pairSymbol": pair_symbol,
+            "newOrderClientId": client_order_id,
         }
         data = self._http.request("POST", "/api/v1/order", json_body=body, credentials=self._credentials, retry=False)
         return s.parse(s.SubmittedOrder, data, what="submit")
 
     def cancel_order(self, order_id: int) -> None:
         """``DELETE /api/v1/order?id=…`` (asynchronous on the exchange since 2024-04-01)."""
-        self._http.request("DELETE", "/api/v1/order", params={"id": order_id}, credentials=self._credentials, retry=False)
+        self._http.request(
+            "DELETE", "/api/v1/order", params={"id": order_id}, credentials=self._credentials, retry=False
+        )
 
 
 __all__ = [
-    "ApiError", "BtcturkPublicClient", "BtcturkReadClient", "BtcturkTradingClient", "ClientConfig", "DeadlineExceededError",
-    "LiveArming", "LiveArmingError", "ResponseTooLargeError",
+    "ApiError",
+    "BtcturkPublicClient",
+    "BtcturkReadClient",
+    "BtcturkTradingClient",
+    "ClientConfig",
+    "DeadlineExceededError",
+    "LiveArming",
+    "LiveArmingError",
+    "ResponseTooLargeError",
 ]

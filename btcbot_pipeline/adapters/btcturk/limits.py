@@ -50,7 +50,9 @@ def endpoint_key(method: str, path: str) -> str:
 class RateLimiter:
     """Per-endpoint sliding windows; ``margin`` < 1 keeps us below the published limit."""
 
-    limits: dict[str, tuple[int, float]] = field(default_factory=lambda: {k.lower(): v for k, v in DOCUMENTED_LIMITS.items()})
+    limits: dict[str, tuple[int, float]] = field(
+        default_factory=lambda: {k.lower(): v for k, v in DOCUMENTED_LIMITS.items()}
+    )
     margin: float = 0.9
     clock: Clock = time.monotonic
     sleep: Sleep = time.sleep
@@ -88,7 +90,9 @@ class RateLimiter:
 class CircuitBreaker:
     """closed → (``failure_threshold`` consecutive failures) → open → (after ``reset_after_s``) half-open."""
 
-    def __init__(self, *, failure_threshold: int = 5, reset_after_s: float = 30.0, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, *, failure_threshold: int = 5, reset_after_s: float = 30.0, clock: Clock = time.monotonic
+    ) -> None:
         self.failure_threshold = failure_threshold
         self.reset_after_s = reset_after_s
         self.clock = clock

@@ -118,17 +118,30 @@ class LiveMarketSource:
             tickers = {t.symbol: t for t in self.client.tickers()}
         except BtcturkError:
             # Explicit candidates keep their rows, so the trace says why each was not traded.
-            lost = tuple(SymbolSnapshot(symbol=sym, rules=(self._rules or {}).get(sym), skip_reason=UNREACHABLE) for sym in sorted(set(self.symbols)))
-            return MarketSnapshot(cycle_ts=cycle_ts, symbols=lost, source=SOURCE, degraded_reason=UNREACHABLE, fetched_at=fetched_at)
+            lost = tuple(
+                SymbolSnapshot(symbol=sym, rules=(self._rules or {}).get(sym), skip_reason=UNREACHABLE)
+                for sym in sorted(set(self.symbols))
+            )
+            return MarketSnapshot(
+                cycle_ts=cycle_ts, symbols=lost, source=SOURCE, degraded_reason=UNREACHABLE, fetched_at=fetched_at
+            )
         candidates = self._candidates(tickers)
-        symbols = tuple(self._symbol(sym, tickers.get(sym), rules.get(sym), cycle_ts, vol_lookback + 1) for sym in candidates)
+        symbols = tuple(
+            self._symbol(sym, tickers.get(sym), rules.get(sym), cycle_ts, vol_lookback + 1) for sym in candidates
+        )
         degraded = None
         if symbols and all((s.skip_reason or "").startswith("exchange_error:") for s in symbols):
             degraded = UNREACHABLE
         newest = max((t.timestamp for t in tickers.values() if _valid_ms(t.timestamp)), default=None)
-        if degraded is None and newest is not None and ms_to_datetime(newest) > cycle_ts + timedelta(seconds=self.horizon_s):
+        if (
+            degraded is None
+            and newest is not None
+            and ms_to_datetime(newest) > cycle_ts + timedelta(seconds=self.horizon_s)
+        ):
             degraded = AFTER_CYCLE
-        return MarketSnapshot(cycle_ts=cycle_ts, symbols=symbols, source=SOURCE, degraded_reason=degraded, fetched_at=fetched_at)
+        return MarketSnapshot(
+            cycle_ts=cycle_ts, symbols=symbols, source=SOURCE, degraded_reason=degraded, fetched_at=fetched_at
+        )
 
     def _exchange_rules(self) -> dict[str, SymbolRules]:
         if self._rules is None:
@@ -145,17 +158,26 @@ class LiveMarketSource:
         quoted.sort(key=lambda t: (-(_quote_volume(t) or Decimal(0)), t.symbol))
         return sorted(t.symbol for t in quoted[: self.max_symbols])
 
-    def _symbol(self, symbol: str, ticker: Ticker | None, rules: SymbolRules | None, cycle_ts: datetime, n_closes: int) -> SymbolSnapshot:
+    def _symbol(
+        self, symbol: str, ticker: Ticker | None, rules: SymbolRules | None, cycle_ts: datetime, n_closes: int
+    ) -> SymbolSnapshot:
         if not is_pair_name(symbol):
             return SymbolSnapshot(symbol=symbol, skip_reason=f"invalid_data:{INVALID_SYMBOL_NAME}")
         if ticker is None:
             return SymbolSnapshot(symbol=symbol, rules=rules, skip_reason="symbol_not_listed")
-        field = _first_out_of_range((("last", ticker.last), ("high", ticker.high), ("low", ticker.low), ("volume", ticker.volume)))
+        field = _first_out_of_range(
+            (("last", ticker.last), ("high", ticker.high), ("low", ticker.low), ("volume", ticker.volume))
+        )
         if field is not None:
             return SymbolSnapshot(symbol=symbol, skip_reason=out_of_range_reason(field))
         fields: dict[str, object] = {
-            "symbol": symbol, "rules": rules, "last": ticker.last, "high_24h": ticker.high, "low_24h": ticker.low,
-            "quote_volume_try": _quote_volume(ticker), "daily_change_pct": ticker.dailypercent,
+            "symbol": symbol,
+            "rules": rules,
+            "last": ticker.last,
+            "high_24h": ticker.high,
+            "low_24h": ticker.low,
+            "quote_volume_try": _quote_volume(ticker),
+            "daily_change_pct": ticker.dailypercent,
         }
         try:
             book = self.client.order_book(symbol, limit=self.book_limit)
@@ -187,7 +209,9 @@ class LiveMarketSource:
             fields["bar_low"], fields["bar_high"] = min(c.low for c in bar), max(c.high for c in bar)
             fields["bar_volume"] = sum((c.volume for c in bar), Decimal(0))
         if candles and book.timestamp is not None:
-            data_ts = min(ms_to_datetime(book.timestamp), datetime.fromtimestamp(candles[-1].time + BAR_S, tz=timezone.utc))
+            data_ts = min(
+                ms_to_datetime(book.timestamp), datetime.fromtimestamp(candles[-1].time + BAR_S, tz=timezone.utc)
+            )
             fields["data_ts"] = data_ts
             fields["staleness_s"] = max(0, int((cycle_ts - data_ts).total_seconds()))
         # Derived values (volume × last, the daily change) must fit the book too.
@@ -200,12 +224,18 @@ class LiveMarketSource:
         start = end - (3 * n + 10) * BAR_S
         if self.bar_s is not None:
             start = min(start, end - self.bar_s - BAR_S)
-        return [c for c in self.client.klines(symbol, resolution_min=1, start_s=start, end_s=end) if c.time + BAR_S <= end]
+        return [
+            c for c in self.client.klines(symbol, resolution_min=1, start_s=start, end_s=end) if c.time + BAR_S <= end
+        ]
 
 
 def _exchange_error(endpoint: str, exc: BtcturkError) -> str:
     """``exchange_error:<endpoint>``, or ``exchange_error:deadline`` when the cycle's time ran out."""
-    return "exchange_error:deadline" if isinstance(exc, DeadlineExceededError) and exc.budget else f"exchange_error:{endpoint}"
+    return (
+        "exchange_error:deadline"
+        if isinstance(exc, DeadlineExceededError) and exc.budget
+        else f"exchange_error:{endpoint}"
+    )
 
 
 def _quote_volume(ticker: Ticker) -> Decimal | None:
@@ -244,19 +274,34 @@ class LiveSourceConfig(Protocol):
 
 def client_config(cfg: LiveSourceConfig) -> ClientConfig:
     return ClientConfig(
-        base_url=cfg.btcturk_base_url, graph_base_url=cfg.btcturk_graph_base_url, timeout_s=cfg.btcturk_timeout_s,
+        base_url=cfg.btcturk_base_url,
+        graph_base_url=cfg.btcturk_graph_base_url,
+        timeout_s=cfg.btcturk_timeout_s,
         retry=RetryPolicy(max_attempts=cfg.btcturk_retry_attempts, base_delay_s=cfg.btcturk_retry_base_delay_s),
-        call_deadline_s=cfg.btcturk_call_deadline_s, max_body_bytes=cfg.btcturk_max_body_bytes,
+        call_deadline_s=cfg.btcturk_call_deadline_s,
+        max_body_bytes=cfg.btcturk_max_body_bytes,
     )
 
 
 def live_snapshots(
-    cfg: LiveSourceConfig, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int, bar_seconds: int | None = None
+    cfg: LiveSourceConfig,
+    cycle_times: list[datetime],
+    *,
+    vol_lookback: int,
+    max_data_age_s: int,
+    bar_seconds: int | None = None,
 ) -> list[MarketSnapshot]:
     """One finalized live snapshot per cycle time (the resource's ``btcturk`` source)."""
     with BtcturkPublicClient(client_config(cfg)) as client:
         source = LiveMarketSource(
-            client, symbols=tuple(cfg.symbols), quote_ccy=cfg.quote_ccy, max_symbols=cfg.btcturk_max_symbols, bar_s=bar_seconds,
+            client,
+            symbols=tuple(cfg.symbols),
+            quote_ccy=cfg.quote_ccy,
+            max_symbols=cfg.btcturk_max_symbols,
+            bar_s=bar_seconds,
             cycle_deadline_s=cfg.btcturk_cycle_deadline_s,
         )
-        return [finalize_snapshot(source.snapshot(ts, vol_lookback=vol_lookback), max_data_age_s=max_data_age_s) for ts in cycle_times]
+        return [
+            finalize_snapshot(source.snapshot(ts, vol_lookback=vol_lookback), max_data_age_s=max_data_age_s)
+            for ts in cycle_times
+        ]

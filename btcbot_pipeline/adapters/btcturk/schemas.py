@@ -183,7 +183,9 @@ class KlineHistory(_Row):
             values = (self.t[i], self.o[i], self.h[i], self.l[i], self.c[i], self.v[i])
             if any(x is None for x in values):
                 continue
-            out.append(Candle(time=self.t[i], open=self.o[i], high=self.h[i], low=self.l[i], close=self.c[i], volume=self.v[i]))
+            out.append(
+                Candle(time=self.t[i], open=self.o[i], high=self.h[i], low=self.l[i], close=self.c[i], volume=self.v[i])
+            )
         return sorted(out, key=lambda c: c.time)
 
 

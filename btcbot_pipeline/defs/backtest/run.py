@@ -75,7 +75,9 @@ def run(spec: BacktestSpec, backtest_dir: str | Path, *, instance: dg.DagsterIns
     assets, resources = build_backtest(spec, backtest_dir)
     graph = backtest_graph(spec, backtest_dir)
     keys = graph.partitions_def.get_partition_keys()
-    job = dg.define_asset_job(f"{graph.group}_job", selection=dg.AssetSelection.groups(graph.group), executor_def=dg.in_process_executor)
+    job = dg.define_asset_job(
+        f"{graph.group}_job", selection=dg.AssetSelection.groups(graph.group), executor_def=dg.in_process_executor
+    )
     defs = dg.Definitions(assets=assets, resources=resources, jobs=[job])
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -84,9 +86,19 @@ def run(spec: BacktestSpec, backtest_dir: str | Path, *, instance: dg.DagsterIns
         raise_on_error=False,
         # Dagster's own event lines stay in the instance; the terminal shows our progress.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1], TAG: spec.name},
+        tags={
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1],
+            TAG: spec.name,
+        },
     )
-    return BacktestRun(spec, book_path(backtest_dir, spec.name), result.success, result.run_id, None if result.success else _failure(result))
+    return BacktestRun(
+        spec,
+        book_path(backtest_dir, spec.name),
+        result.success,
+        result.run_id,
+        None if result.success else _failure(result),
+    )
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:

@@ -26,11 +26,23 @@ from btcbot_pipeline.storage.identity import params_hash
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 # Never taken into a spec: where files live is the spec's own business, and secrets never
 # belong in a file that describes an experiment.
-_NOT_RECORDED = {"STATE_DB_PATH", "REPLAY_DATASET_PATH", "BACKTEST_DIR", "BTCTURK_API_KEY", "BTCTURK_API_SECRET", "ALERT_WEBHOOK_URL"}
+_NOT_RECORDED = {
+    "STATE_DB_PATH",
+    "REPLAY_DATASET_PATH",
+    "BACKTEST_DIR",
+    "BTCTURK_API_KEY",
+    "BTCTURK_API_SECRET",
+    "ALERT_WEBHOOK_URL",
+}
 # A backtest replays files and simulates fills: these gates are fixed whatever .env says
 # (a dry-run profile with KILL_SWITCH=true would otherwise trade nothing). --set wins.
-BACKTEST_GATES = {"STAGE7_ENABLED": "true", "DRY_RUN": "true", "LIVE_TRADING": "false", "KILL_SWITCH": "false",
-                  "MARKET_DATA_SOURCE": "replay"}
+BACKTEST_GATES = {
+    "STAGE7_ENABLED": "true",
+    "DRY_RUN": "true",
+    "LIVE_TRADING": "false",
+    "KILL_SWITCH": "false",
+    "MARKET_DATA_SOURCE": "replay",
+}
 PARTITIONS = {"day": ("0 0 * * *", timedelta(days=1)), "week": ("0 0 * * 1", timedelta(days=7))}
 
 
@@ -52,7 +64,9 @@ class BacktestSpec(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         if not NAME.fullmatch(value):
-            raise ValueError(f"backtest name {value!r}: letters, digits and _ only, starting with a letter (≤ 63 chars)")
+            raise ValueError(
+                f"backtest name {value!r}: letters, digits and _ only, starting with a letter (≤ 63 chars)"
+            )
         return value
 
     @field_validator("start", "end")
@@ -63,8 +77,12 @@ class BacktestSpec(BaseModel):
     def cfg(self, backtest_dir: str | Path) -> BotSettings:
         """The backtest's settings: the recorded ones (``.env`` is not read; every recorded
         value wins over the environment)."""
-        return load_settings(None, **self.settings, REPLAY_DATASET_PATH=self.dataset,
-                             STATE_DB_PATH=str(book_path(backtest_dir, self.name)))
+        return load_settings(
+            None,
+            **self.settings,
+            REPLAY_DATASET_PATH=self.dataset,
+            STATE_DB_PATH=str(book_path(backtest_dir, self.name)),
+        )
 
     def partition_bounds(self) -> tuple[datetime, datetime]:
         """Partition-aligned bounds covering ``[start, end)``: UTC midnights (Mondays for weeks)."""
@@ -150,7 +168,9 @@ def make_spec(
     overrides = {**BACKTEST_GATES, **(params or {}), **(sets or {})}
     for key in overrides:
         if key.upper() in _NOT_RECORDED:
-            raise SpecError(f"{key} cannot be set for a backtest: the dataset is --dataset and the book BACKTEST_DIR/<name>.duckdb")
+            raise SpecError(
+                f"{key} cannot be set for a backtest: the dataset is --dataset and the book BACKTEST_DIR/<name>.duckdb"
+            )
     cfg = load_settings(env_file, **overrides)
     # Every setting, not only those off their defaults: a re-run (from the UI, where
     # Dagster loads .env into the environment) must not pick up anything new.
@@ -161,7 +181,9 @@ def make_spec(
             value = getattr(cfg, field)
             recorded[alias] = None if value is None else _text(value)
     try:
-        spec = BacktestSpec(name=name, dataset=str(dataset), start=start, end=end, partition=partition, settings=recorded)
+        spec = BacktestSpec(
+            name=name, dataset=str(dataset), start=start, end=end, partition=partition, settings=recorded
+        )
     except ValueError as exc:
         raise SpecError(str(exc).splitlines()[-1] if "name" not in str(exc) else _first_error(exc)) from None
     # The recorded text must give back exactly these parameters.

@@ -23,7 +23,17 @@ from btcbot_pipeline.alerting import RunFailure, on_run_failure
 from btcbot_pipeline.defs.backtest.spec import book_path
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 
-STAGES = frozenset({"market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace"})
+STAGES = frozenset(
+    {
+        "market_snapshot",
+        "universe",
+        "portfolio_plan",
+        "order_intents",
+        "simulated_fills",
+        "ledger_snapshot",
+        "cycle_trace",
+    }
+)
 
 
 def run_asset_keys(instance: dg.DagsterInstance, run: dg.DagsterRun) -> frozenset[dg.AssetKey]:
@@ -31,7 +41,9 @@ def run_asset_keys(instance: dg.DagsterInstance, run: dg.DagsterRun) -> frozense
     asset, e.g. ``dg.materialize``) the keys of its planned materializations."""
     if run.asset_selection:
         return frozenset(run.asset_selection)
-    records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED).records
+    records = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    ).records
     return frozenset(r.event_log_entry.dagster_event.asset_key for r in records if r.event_log_entry.dagster_event)
 
 

@@ -80,7 +80,15 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 # read timing out): three more attempts after 10 s, 20 s, 40 s. Deterministic refusals
 # raise dg.Failure(allow_retries=False) and are never retried.
 CYCLE_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
-STAGES = ("market_snapshot", "universe", "portfolio_plan", "order_intents", "simulated_fills", "ledger_snapshot", "cycle_trace")
+STAGES = (
+    "market_snapshot",
+    "universe",
+    "portfolio_plan",
+    "order_intents",
+    "simulated_fills",
+    "ledger_snapshot",
+    "cycle_trace",
+)
 
 _DESCRIPTIONS = {
     "market_snapshot": "Every candidate symbol at each cycle time: top of book, 24 h ticker, recent closes, exchange "
@@ -141,7 +149,9 @@ class CycleGraph:
         return {"btcbot/graph": self.kind, **({"btcbot/backtest": self.name} if self.name else {})}
 
     def description(self, stage: str) -> str:
-        where = f"Backtest {self.name}, one partition per UTC day or week of cycles: " if self.kind == "backtest" else ""
+        where = (
+            f"Backtest {self.name}, one partition per UTC day or week of cycles: " if self.kind == "backtest" else ""
+        )
         return where + _DESCRIPTIONS[stage]
 
     def report_while_gated(self, book: Book, group: tuple[Partition, ...]) -> dict[str, Any] | None:
@@ -170,14 +180,20 @@ class CycleGraph:
             if self.cycle_cron is None:
                 times: tuple[datetime, ...] = (tw.start,)
             else:
-                lo, hi = (tw.start, tw.end) if self.span is None else (max(tw.start, self.span[0]), min(tw.end, self.span[1]))
+                lo, hi = (
+                    (tw.start, tw.end)
+                    if self.span is None
+                    else (max(tw.start, self.span[0]), min(tw.end, self.span[1]))
+                )
                 times = tuple(cycle_ticks(self.cycle_cron, lo, hi))
             out.append(Partition(key, Window(tw.start, tw.end), times))
         return out
 
 
-STAGE7_DISABLED = ("STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled. "
-                   "Set STAGE7_ENABLED=true (with DRY_RUN=true), e.g. `cp .env.example .env`.")
+STAGE7_DISABLED = (
+    "STAGE7_ENABLED is false: the Stage 7 dry-run cycle is disabled. "
+    "Set STAGE7_ENABLED=true (with DRY_RUN=true), e.g. `cp .env.example .env`."
+)
 
 
 def _enabled(settings: SettingsResource, context: dg.AssetExecutionContext) -> BotSettings:
@@ -210,8 +226,14 @@ def build_cycle_assets(
     deps = {stage: [g.key(before)] for before, stage in zip(STAGES, STAGES[1:])} | {STAGES[0]: []}
     specs = [
         dg.AssetSpec(
-            g.key(stage), deps=deps[stage], group_name=g.group, kinds={"duckdb"}, description=g.description(stage),
-            skippable=True, owners=OWNERS, tags={**g.tags, "btcbot/stage": stage},
+            g.key(stage),
+            deps=deps[stage],
+            group_name=g.group,
+            kinds={"duckdb"},
+            description=g.description(stage),
+            skippable=True,
+            owners=OWNERS,
+            tags={**g.tags, "btcbot/stage": stage},
         )
         for stage in STAGES
     ]
@@ -243,22 +265,38 @@ def build_cycle_assets(
             raise dg.Failure(description=split, allow_retries=False)
         parts = g.partitions(context.partition_keys)
         identity = run_identity(
-            cfg, kind=g.kind, name=g.name or book.name(), source=market.source, dataset=market.location(), window=g.span,
+            cfg,
+            kind=g.kind,
+            name=g.name or book.name(),
+            source=market.source,
+            dataset=market.location(),
+            window=g.span,
         )
         # per cycle with excluded symbols, what the snapshot stage excluded and why (to
         # name every reason in a market gate failure; cleared after each chunk)
         tally: dict[datetime, Tally] = {}
         checks = ChunkChecks(
             g.key,
-            Limits(cfg.stage7_max_excluded_share, cfg.stage7_max_spread_bps, cfg.stage7_max_data_age_sec, cfg.stage7_universe_size),
+            Limits(
+                cfg.stage7_max_excluded_share,
+                cfg.stage7_max_spread_bps,
+                cfg.stage7_max_data_age_sec,
+                cfg.stage7_universe_size,
+            ),
             market=lambda ts: tally.get(utc(ts)),
         )
 
         def snapshots(times: list[datetime]) -> list[Any]:
             bars = {} if bar_seconds is None else {"bar_seconds": bar_seconds}
-            snaps = market.snapshots(times, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec, **bars)
+            snaps = market.snapshots(
+                times, vol_lookback=cfg.stage7_vol_lookback, max_data_age_s=cfg.stage7_max_data_age_sec, **bars
+            )
             for snap in snaps:
-                excluded = [s.skip_reason for s in snap.symbols if s.skip_reason and not s.skip_reason.startswith("rules_unavailable:")]
+                excluded = [
+                    s.skip_reason
+                    for s in snap.symbols
+                    if s.skip_reason and not s.skip_reason.startswith("rules_unavailable:")
+                ]
                 if excluded:
                     tally[utc(snap.cycle_ts)] = (len(snap.symbols), Counter(excluded))
             return snaps
@@ -266,15 +304,25 @@ def build_cycle_assets(
         total = sum(len(p.times) for p in parts)
         cycles = 0
         # The limit fill model meets resting orders with the trades since the previous cycle.
-        bar_seconds = cycle_step_seconds(cfg.cycle_cron, parts[0].window.start) if cfg.stage7_fill_model == "limit" else None
+        bar_seconds = (
+            cycle_step_seconds(cfg.cycle_cron, parts[0].window.start) if cfg.stage7_fill_model == "limit" else None
+        )
         try:
             with gates_for(total, cfg.gate_validator) as gates, book.open() as b:
                 for outcome in run_window(
-                    b, parts, cfg=cfg, identity=identity, snapshots=snapshots, opening_balances=market.opening_balances(cfg),
-                    gates=gates, summarize=_figures,
-                    progress=lambda line: _say(context, line), while_gated=g.report_while_gated,
+                    b,
+                    parts,
+                    cfg=cfg,
+                    identity=identity,
+                    snapshots=snapshots,
+                    opening_balances=market.opening_balances(cfg),
+                    gates=gates,
+                    summarize=_figures,
+                    progress=lambda line: _say(context, line),
+                    while_gated=g.report_while_gated,
                     missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
-                    rebuild=g.rebuild_command, run_id=context.run_id,
+                    rebuild=g.rebuild_command,
+                    run_id=context.run_id,
                 ):
                     if isinstance(outcome, GateStopped):
                         # only this chunk's partitions: later ones never ran (Dagster shows them not executed)
@@ -288,8 +336,11 @@ def build_cycle_assets(
                             allow_retries=False,  # the same rows fail the same gate again
                         )
                     cycles += outcome.cycles
-                    _say(context, f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles committed to the book, "
-                                  f"equity {metadata.money(outcome.partitions[-1].equity_try)} TRY")
+                    _say(
+                        context,
+                        f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles committed to the book, "
+                        f"equity {metadata.money(outcome.partitions[-1].equity_try)} TRY",
+                    )
                     last = g.last_key
                     for p in outcome.partitions:
                         if p.summary is None:
@@ -297,7 +348,9 @@ def build_cycle_assets(
                         if outcome.extra and p.partition.key == last:
                             p.summary.figures["cycle_trace"].update(outcome.extra)
                         for stage in STAGES:
-                            yield dg.AssetMaterialization(asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary.figures[stage])
+                            yield dg.AssetMaterialization(
+                                asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary.figures[stage]
+                            )
                         context.log.info(p.summary.line)
                     yield from checks.evaluations([p.partition for p in outcome.partitions], outcome.gates)
                     tally.clear()
@@ -310,7 +363,9 @@ def build_cycle_assets(
             # Dagster answers an interrupt (SIGTERM, SIGINT) with a retry when the op has a retry
             # policy (CYCLE_RETRY): the cycle would run again 10 s later and post its alerts
             # again. End the run instead: the chunk under way was rolled back, the book closed.
-            raise dg.Failure(description=f"run interrupted ({type(exc).__name__}); not retried", allow_retries=False) from exc
+            raise dg.Failure(
+                description=f"run interrupted ({type(exc).__name__}); not retried", allow_retries=False
+            ) from exc
         yield from check_outputs(context.assets_def)
 
     return [cycle]
@@ -371,7 +426,10 @@ class Summary:
 def _figures(partition: Partition, out: PartitionOutputs) -> Summary:
     """Each asset's metadata for one partition, from that partition's own cycles."""
     figures = metadata.partition_figures(
-        snapshots=out.snapshots, selections=out.selections, results=out.results, traces=out.traces,
+        snapshots=out.snapshots,
+        selections=out.selections,
+        results=out.results,
+        traces=out.traces,
         carried_from=out.carried_from,
     )
     if out.opening:  # the partition that opened the book says from what

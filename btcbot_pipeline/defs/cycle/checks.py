@@ -51,7 +51,9 @@ from btcbot_pipeline.settings import BotSettings
 Tally = tuple[int, Mapping[str, int]]  # a cycle's candidate count and excluded symbols by reason
 
 
-def check_spec(suite: Suite, asset: dg.AssetKey, partitions_def: dg.PartitionsDefinition | None = None) -> dg.AssetCheckSpec:
+def check_spec(
+    suite: Suite, asset: dg.AssetKey, partitions_def: dg.PartitionsDefinition | None = None
+) -> dg.AssetCheckSpec:
     """The suite as a blocking check of ``asset``, per partition of ``partitions_def``.
 
     Dagster 1.13's ``AssetCheckSpec`` takes no owners or tags: they are in its metadata."""
@@ -92,7 +94,9 @@ class Limits:
 
 def limits_for(cfg: BotSettings) -> Limits:
     """The limits ``cfg`` sets the gates."""
-    return Limits(cfg.stage7_max_excluded_share, cfg.stage7_max_spread_bps, cfg.stage7_max_data_age_sec, cfg.stage7_universe_size)
+    return Limits(
+        cfg.stage7_max_excluded_share, cfg.stage7_max_spread_bps, cfg.stage7_max_data_age_sec, cfg.stage7_universe_size
+    )
 
 
 @dataclass
@@ -111,7 +115,9 @@ class ChunkChecks:
     # says what of the run is in the book.
     committed: list[tuple[str, int]] = field(default_factory=list, init=False, repr=False)
 
-    def evaluations(self, partitions: Sequence[Partition], gates: Sequence[GateResult], stopped: GateStopped | None = None) -> Iterator[dg.AssetCheckEvaluation]:
+    def evaluations(
+        self, partitions: Sequence[Partition], gates: Sequence[GateResult], stopped: GateStopped | None = None
+    ) -> Iterator[dg.AssetCheckEvaluation]:
         """One evaluation per suite that ran and per partition of the chunk (``stopped``:
         the gate stop that rolled the chunk back; without it the chunk is committed)."""
         parts = [p for p in partitions if p.times]
@@ -168,10 +174,17 @@ class ChunkChecks:
             f"before it ({span}, {cycles} cycle{'s' if cycles != 1 else ''})"
         )
 
-    def _attribute(self, f: Failure, result: GateResult, parts: list[Partition], starts: list[datetime],
-                   stopped: GateStopped | None) -> Iterator[tuple[str, list[dict[str, Any]], int | None]]:
+    def _attribute(
+        self,
+        f: Failure,
+        result: GateResult,
+        parts: list[Partition],
+        starts: list[datetime],
+        stopped: GateStopped | None,
+    ) -> Iterator[tuple[str, list[dict[str, Any]], int | None]]:
         """The partitions ``f`` failed in, with its listed rows there and how many rows
         failed there (``None``: not known, the rows were cut off)."""
+
         def where(ts: datetime) -> int:
             return max(0, min(len(parts) - 1, bisect.bisect_right(starts, ts) - 1))
 
@@ -204,8 +217,15 @@ class ChunkChecks:
                 count = None
             yield parts[i].key, rows, count
 
-    def _evaluation(self, suite: Suite, result: GateResult, p: Partition, failed: list[tuple[Failure, list[dict[str, Any]], int | None]],
-                    chunk: str, stopped: GateStopped | None) -> dg.AssetCheckEvaluation:
+    def _evaluation(
+        self,
+        suite: Suite,
+        result: GateResult,
+        p: Partition,
+        failed: list[tuple[Failure, list[dict[str, Any]], int | None]],
+        chunk: str,
+        stopped: GateStopped | None,
+    ) -> dg.AssetCheckEvaluation:
         written = stopped is None
         n = len(p.times)
         meta: dict[str, Any] = {
@@ -219,14 +239,24 @@ class ChunkChecks:
             # its rows passed, but the chunk was rolled back: nothing of it is in the book,
             # so the check must not read green; WARN, the failing gate is the ERROR
             return dg.AssetCheckEvaluation(
-                asset_key=self.key(suite.asset), check_name=suite.name, passed=False, partition=p.key, blocking=True,
-                severity=dg.AssetCheckSeverity.WARN, metadata=meta,
+                asset_key=self.key(suite.asset),
+                check_name=suite.name,
+                passed=False,
+                partition=p.key,
+                blocking=True,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata=meta,
                 description=f"{suite.name} not written: {_stop_reason(stopped)}; its own expectations passed over {cycles}",
             )
         if not failed:
             return dg.AssetCheckEvaluation(
-                asset_key=self.key(suite.asset), check_name=suite.name, passed=True, partition=p.key, blocking=True,
-                severity=_severity(suite_severity(suite)), description=f"{suite.name}: every expectation passed over {cycles}",
+                asset_key=self.key(suite.asset),
+                check_name=suite.name,
+                passed=True,
+                partition=p.key,
+                blocking=True,
+                severity=_severity(suite_severity(suite)),
+                description=f"{suite.name}: every expectation passed over {cycles}",
                 metadata=meta,
             )
         severity = ERROR if any(f.severity == ERROR for f, _, _ in failed) else WARN
@@ -234,23 +264,33 @@ class ChunkChecks:
         if stopped is not None and severity == WARN:
             texts.append(f"not written: {_stop_reason(stopped)}")
         meta |= {
-            "failing_cycles": dg.MetadataValue.json(sorted({_text(r.get("cycle_ts")) for _, rows, _ in failed for r in rows if r.get("cycle_ts")})),
-            "failed_expectations": dg.MetadataValue.json([
-                {
-                    "expectation": f.expectation,
-                    "expectation_type": f.ge_type,
-                    "column": f.column,
-                    "severity": f.severity,
-                    "offending_rows_partition": count,
-                    "observed_chunk": str(f.observed),
-                    "offending_rows": list(rows),  # exact values, at most the first five of the chunk
-                }
-                for f, rows, count in failed
-            ]),
+            "failing_cycles": dg.MetadataValue.json(
+                sorted({_text(r.get("cycle_ts")) for _, rows, _ in failed for r in rows if r.get("cycle_ts")})
+            ),
+            "failed_expectations": dg.MetadataValue.json(
+                [
+                    {
+                        "expectation": f.expectation,
+                        "expectation_type": f.ge_type,
+                        "column": f.column,
+                        "severity": f.severity,
+                        "offending_rows_partition": count,
+                        "observed_chunk": str(f.observed),
+                        "offending_rows": list(rows),  # exact values, at most the first five of the chunk
+                    }
+                    for f, rows, count in failed
+                ]
+            ),
         }
         return dg.AssetCheckEvaluation(
-            asset_key=self.key(suite.asset), check_name=suite.name, passed=False, partition=p.key, blocking=True,
-            severity=_severity(severity), description=f"{suite.name} failed ({severity}): " + "; ".join(texts)[:1800], metadata=meta,
+            asset_key=self.key(suite.asset),
+            check_name=suite.name,
+            passed=False,
+            partition=p.key,
+            blocking=True,
+            severity=_severity(severity),
+            description=f"{suite.name} failed ({severity}): " + "; ".join(texts)[:1800],
+            metadata=meta,
         )
 
     # --- the failure, in trading terms --------------------------------------------------
@@ -261,8 +301,10 @@ class ChunkChecks:
             return self._excluded(rows, count, multi)
         if f.expectation == "no_missing_cycles" and rows:
             r = rows[0]
-            return (f"the ledger carried over {_text(r.get('gap_cycles'))} missing cycle(s) from cycle "
-                    f"{_text(r.get('carried_from'))}" + (f" (at {_hhmm(r.get('cycle_ts'))})" if multi else ""))
+            return (
+                f"the ledger carried over {_text(r.get('gap_cycles'))} missing cycle(s) from cycle "
+                f"{_text(r.get('carried_from'))}" + (f" (at {_hhmm(r.get('cycle_ts'))})" if multi else "")
+            )
         what = _PHRASES.get(f.expectation, f"rows failing {f.expectation}")
         # a limit not known here is named by its setting alone
         what = re.sub(r" \(None(?: \w+)?\)", "", what.format(limits=self.limits))
@@ -296,7 +338,11 @@ class ChunkChecks:
         shown = ", ".join(f"{reason} ×{c}" for reason, c in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
         if unlisted > 0:
             shown += f" (+{unlisted} not listed)"
-        head = f"{k} of {total} symbols ({_pct(share)} %)" if k is not None and total is not None else f"{_pct(share)} % of symbols"
+        head = (
+            f"{k} of {total} symbols ({_pct(share)} %)"
+            if k is not None and total is not None
+            else f"{_pct(share)} % of symbols"
+        )
         return f"{head} excluded{at}, {limit}: {shown}{more_cycles}"
 
 
@@ -381,6 +427,7 @@ _PHRASES = {
 
 # --- figures shown rounded --------------------------------------------------------------
 
+
 def _decimal(value: Any) -> Decimal | None:
     if isinstance(value, Decimal):
         return value
@@ -395,7 +442,9 @@ def _decimal(value: Any) -> Decimal | None:
 def _pct(share: Decimal) -> str:
     """A share as a percentage, whole when it is whole, else one decimal."""
     value = share * 100
-    return format(value.quantize(Decimal(1) if value == value.to_integral_value() or abs(value) >= 10 else Decimal("0.1")), "f")
+    return format(
+        value.quantize(Decimal(1) if value == value.to_integral_value() or abs(value) >= 10 else Decimal("0.1")), "f"
+    )
 
 
 def _round(column: str, value: Any) -> str:

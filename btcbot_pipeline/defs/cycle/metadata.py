@@ -64,7 +64,15 @@ def market(snapshots: Sequence[MarketSnapshot]) -> dict[str, Any]:
         "last_cycle": _table(
             ["symbol", "bid", "ask", "spread bps", "24h volume TRY", "closes", "skip"],
             [
-                (s.symbol, s.best_bid, s.best_ask, _fmt(s.spread_bps), _fmt(s.quote_volume_try, Decimal(1)), len(s.closes), s.skip_reason or "")
+                (
+                    s.symbol,
+                    s.best_bid,
+                    s.best_ask,
+                    _fmt(s.spread_bps),
+                    _fmt(s.quote_volume_try, Decimal(1)),
+                    len(s.closes),
+                    s.skip_reason or "",
+                )
                 for s in last.symbols
             ],
         ),
@@ -81,8 +89,15 @@ def universe(selections: Sequence[UniverseSelection]) -> dict[str, Any]:
         "ranking": _table(
             ["rank", "symbol", "total", "liquidity", "spread", "volatility", "selected"],
             [
-                (n, r.symbol, _fmt(r.total_score, Decimal("0.0001")), _fmt(r.liquidity_score, Decimal("0.0001")),
-                 _fmt(r.spread_score, Decimal("0.0001")), _fmt(r.volatility_score, Decimal("0.0001")), r.symbol in last.selected)
+                (
+                    n,
+                    r.symbol,
+                    _fmt(r.total_score, Decimal("0.0001")),
+                    _fmt(r.liquidity_score, Decimal("0.0001")),
+                    _fmt(r.spread_score, Decimal("0.0001")),
+                    _fmt(r.volatility_score, Decimal("0.0001")),
+                    r.symbol in last.selected,
+                )
                 for n, r in enumerate(last.ranked, start=1)
             ],
         ),
@@ -97,12 +112,23 @@ def plan(results: Sequence[CycleResult]) -> dict[str, Any]:
         "final_mode_last_cycle": last.mode.final.value,
         "mode_reasons": dg.MetadataValue.json(list(last.mode.reasons)),
         "actions_planned": sum(1 for a in actions if a.skip_reason is None),
-        "actions_skipped": dg.MetadataValue.json(dict(sorted(Counter(a.skip_reason for a in actions if a.skip_reason).items()))),
+        "actions_skipped": dg.MetadataValue.json(
+            dict(sorted(Counter(a.skip_reason for a in actions if a.skip_reason).items()))
+        ),
         "last_cycle": _table(
             ["side", "symbol", "desired TRY", "granted TRY", "reason", "status"],
             # a skipped action keeps the notional it wanted, but nothing of it was granted
-            [(a.side.value, a.symbol, _fmt(a.desired_notional_try), _fmt(a.notional_try if a.skip_reason is None else Decimal(0)),
-              a.reason, a.skip_reason or a.status.value) for a in last.plan.actions],
+            [
+                (
+                    a.side.value,
+                    a.symbol,
+                    _fmt(a.desired_notional_try),
+                    _fmt(a.notional_try if a.skip_reason is None else Decimal(0)),
+                    a.reason,
+                    a.skip_reason or a.status.value,
+                )
+                for a in last.plan.actions
+            ],
         ),
     }
 
@@ -113,11 +139,23 @@ def intents(results: Sequence[CycleResult]) -> dict[str, Any]:
     return {
         **_window(results),
         "planned": sum(1 for i in items if i.planned),
-        "skipped_by_reason": dg.MetadataValue.json(dict(sorted(Counter(i.skip_reason for i in items if i.skip_reason).items()))),
+        "skipped_by_reason": dg.MetadataValue.json(
+            dict(sorted(Counter(i.skip_reason for i in items if i.skip_reason).items()))
+        ),
         "rules_stats_last_cycle": dg.MetadataValue.json(last.rules_stats),
         "last_cycle": _table(
             ["client_order_id", "side", "price", "qty", "notional", "status"],
-            [(i.client_order_id, i.side.value, i.price_try, i.qty, _fmt(i.notional_try), i.skip_reason or i.status.value) for i in last.intents],
+            [
+                (
+                    i.client_order_id,
+                    i.side.value,
+                    i.price_try,
+                    i.qty,
+                    _fmt(i.notional_try),
+                    i.skip_reason or i.status.value,
+                )
+                for i in last.intents
+            ],
         ),
     }
 
@@ -132,8 +170,18 @@ def fills(results: Sequence[CycleResult]) -> dict[str, Any]:
         "slippage_try_partition": _plot(sum((f.slippage_try for f in items), Decimal(0))),
         "last_cycle": _table(
             ["symbol", "side", "qty", "fill price", "notional TRY", "fee TRY", "fill_id"],
-            [(f.symbol, f.side.value, f.qty, _fmt(f.fill_price_try), _fmt(f.notional_try), _fmt(f.fee_try), f.fill_id)
-             for f in results[-1].fills],
+            [
+                (
+                    f.symbol,
+                    f.side.value,
+                    f.qty,
+                    _fmt(f.fill_price_try),
+                    _fmt(f.notional_try),
+                    _fmt(f.fee_try),
+                    f.fill_id,
+                )
+                for f in results[-1].fills
+            ],
         ),
     }
 
@@ -170,24 +218,33 @@ def ledger(results: Sequence[CycleResult], carried_from: str | None) -> dict[str
         "max_drawdown_exact": format(m.max_drawdown, "f"),
         "positions": _table(
             ["symbol", "qty", "avg cost", "mark", "value TRY"],
-            [(s, h.qty, _fmt(h.avg_cost_try), _fmt(state.marks[s]), _fmt(h.qty * state.marks[s])) for s, h in state.holdings.items()],
+            [
+                (s, h.qty, _fmt(h.avg_cost_try), _fmt(state.marks[s]), _fmt(h.qty * state.marks[s]))
+                for s, h in state.holdings.items()
+            ],
         ),
     }
 
 
-_DECISIONS = dg.TableSchema(columns=[
-    dg.TableColumn("stage", "string", description="plan (a portfolio action) or intent (an order intent)"),
-    dg.TableColumn("symbol", "string"),
-    dg.TableColumn("side", "string"),
-    dg.TableColumn("notional_try", "float", description="TRY, rounded to 2 places (exact in the book's cycle_trace)"),
-    dg.TableColumn("status", "string", description="PLANNED / SKIPPED / FILLED / NOT_SIMULATED"),
-    dg.TableColumn("reason", "string"),
-])
-_SKIPPED = dg.TableSchema(columns=[
-    dg.TableColumn("stage", "string", description="market (not tradable) or universe (not selected)"),
-    dg.TableColumn("symbol", "string"),
-    dg.TableColumn("reason", "string"),
-])
+_DECISIONS = dg.TableSchema(
+    columns=[
+        dg.TableColumn("stage", "string", description="plan (a portfolio action) or intent (an order intent)"),
+        dg.TableColumn("symbol", "string"),
+        dg.TableColumn("side", "string"),
+        dg.TableColumn(
+            "notional_try", "float", description="TRY, rounded to 2 places (exact in the book's cycle_trace)"
+        ),
+        dg.TableColumn("status", "string", description="PLANNED / SKIPPED / FILLED / NOT_SIMULATED"),
+        dg.TableColumn("reason", "string"),
+    ]
+)
+_SKIPPED = dg.TableSchema(
+    columns=[
+        dg.TableColumn("stage", "string", description="market (not tradable) or universe (not selected)"),
+        dg.TableColumn("symbol", "string"),
+        dg.TableColumn("reason", "string"),
+    ]
+)
 
 
 def _float2(text: Any) -> float | None:
@@ -218,10 +275,16 @@ def trace(
         "last_cycle_id": last.cycle_id,
         "decisions_last_cycle": dg.MetadataValue.table(
             [
-                dg.TableRecord({
-                    "stage": d["stage"], "symbol": d["symbol"], "side": d["side"], "notional_try": _float2(d.get("notional_try")),
-                    "status": d["status"], "reason": d["reason"] or "",
-                })
+                dg.TableRecord(
+                    {
+                        "stage": d["stage"],
+                        "symbol": d["symbol"],
+                        "side": d["side"],
+                        "notional_try": _float2(d.get("notional_try")),
+                        "status": d["status"],
+                        "reason": d["reason"] or "",
+                    }
+                )
                 for d in decisions
             ],
             schema=_DECISIONS,
@@ -230,7 +293,8 @@ def trace(
         + (f" (override {res.mode.override.value})" if res.mode.override is not None else ""),
         "mode_reasons_last_cycle": dg.MetadataValue.json(list(res.mode.reasons)),
         "skipped_symbols_last_cycle": dg.MetadataValue.table(
-            [dg.TableRecord({"stage": stage, "symbol": sym, "reason": reason}) for stage, sym, reason in skipped], schema=_SKIPPED
+            [dg.TableRecord({"stage": stage, "symbol": sym, "reason": reason}) for stage, sym, reason in skipped],
+            schema=_SKIPPED,
         ),
         "intents_planned_partition": sum(1 for r in results for i in r.intents if i.planned),
         "intents_skipped_partition": sum(1 for r in results for i in r.intents if not i.planned),
@@ -250,8 +314,12 @@ def trace(
     return out
 
 
-def summary_line(partition: str, results: Sequence[CycleResult], selections: Sequence[UniverseSelection],
-                 snapshots: Sequence[MarketSnapshot]) -> str:
+def summary_line(
+    partition: str,
+    results: Sequence[CycleResult],
+    selections: Sequence[UniverseSelection],
+    snapshots: Sequence[MarketSnapshot],
+) -> str:
     """One log line for a partition: its cycle (dry run), or its cycles' totals (a backtest
     day), with the mode, universe, intents, fills, fees and equity after the last cycle."""
     last = results[-1]
@@ -261,14 +329,20 @@ def summary_line(partition: str, results: Sequence[CycleResult], selections: Seq
     fees = sum((f.fee_try for r in results for f in r.fills), Decimal(0))
     m = last.metrics
     if len(results) == 1:
-        mode = last.mode.final.value if last.mode.base is last.mode.final else f"{last.mode.base.value} → {last.mode.final.value}"
+        mode = (
+            last.mode.final.value
+            if last.mode.base is last.mode.final
+            else f"{last.mode.base.value} → {last.mode.final.value}"
+        )
         if last.mode.reasons:
             mode += f" ({', '.join(last.mode.reasons)})"
         head = f"cycle {partition}: mode {mode}, universe {len(selections[-1].selected)} of {len(snapshots[-1].symbols)} symbols"
         scope = ""
     else:
         modes = Counter(r.mode.final.value for r in results)
-        head = f"partition {partition} ({len(results)} cycles): modes " + ", ".join(f"{k} ×{v}" for k, v in sorted(modes.items()))
+        head = f"partition {partition} ({len(results)} cycles): modes " + ", ".join(
+            f"{k} ×{v}" for k, v in sorted(modes.items())
+        )
         head += f", universe {len(selections[-1].selected)} of {len(snapshots[-1].symbols)} symbols at the last cycle"
         scope = " this partition"
     return (

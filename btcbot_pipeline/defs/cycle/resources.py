@@ -97,7 +97,9 @@ class ReplayMarketData(MarketDataResource):
     ) -> list[MarketSnapshot]:
         try:
             dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
-            return dataset.snapshots(cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds)
+            return dataset.snapshots(
+                cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds
+            )
         except ReplayDatasetError as exc:  # the same dataset fails the same way: never retried
             raise dg.Failure(description=f"replay dataset unusable: {exc}", allow_retries=False) from None
 
@@ -133,7 +135,9 @@ class BtcturkMarketData(MarketDataResource):
     ) -> list[MarketSnapshot]:
         from btcbot_pipeline.adapters.btcturk.market import live_snapshots
 
-        return live_snapshots(self, cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds)
+        return live_snapshots(
+            self, cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds
+        )
 
     def opening_balances(self, settings: BotSettings) -> OpeningBalances:
         from btcbot_pipeline.adapters.btcturk.account import AccountOpening

@@ -89,9 +89,13 @@ def build_catchup_sensor(
             return dg.SkipReason(f"every closed cycle up to {last} has a run already")
         batch = keys[:bound]
         if len(keys) > bound:
-            context.log.info(f"bound reached: {bound} of {len(keys)} missing cycles requested, the rest on the next ticks")
+            context.log.info(
+                f"bound reached: {bound} of {len(keys)} missing cycles requested, the rest on the next ticks"
+            )
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run_key(k), partition_key=k, tags={"btcbot/mode": "dry_run"}) for k in batch],
+            run_requests=[
+                dg.RunRequest(run_key=run_key(k), partition_key=k, tags={"btcbot/mode": "dry_run"}) for k in batch
+            ],
             cursor=batch[-1],
         )
 
@@ -142,7 +146,9 @@ def build_cycle_schedule(
             return dg.SkipReason(f"no cycle closed by {utc.minute_text(tick)}")
         end = partitions_def.end
         if end is not None and partitions_def.time_window_for_partition_key(key).end < tick:
-            return dg.SkipReason(f"past CYCLE_PARTITIONS_END ({utc.minute_text(end)}): no cycle closed at {utc.minute_text(tick)}")
+            return dg.SkipReason(
+                f"past CYCLE_PARTITIONS_END ({utc.minute_text(end)}): no cycle closed at {utc.minute_text(tick)}"
+            )
         if not _not_run_yet(context.instance, [key]):
             return dg.SkipReason(f"cycle {key} has a run already (the catch-up sensor's)")
         return dg.RunRequest(run_key=run_key(key), partition_key=key, tags={"btcbot/mode": "dry_run"})

@@ -153,9 +153,7 @@ def transition(order: SimOrder, to: OrderStatus) -> SimOrder:
         IllegalTransition: if ``LEGAL[order.status]`` does not contain ``to``.
     """
     if to not in LEGAL[order.status]:
-        raise IllegalTransition(
-            f"illegal order transition {order.status.value} → {to.value} ({order.client_order_id})"
-        )
+        raise IllegalTransition(f"illegal order transition {order.status.value} → {to.value} ({order.client_order_id})")
     return replace(order, status=to)
 
 

@@ -118,9 +118,7 @@ class OmsState:
     def reserved_qty(self, symbol: str) -> Decimal:
         """Quantity of ``symbol`` the open SELLs may still sell."""
         with localcontext(MONEY_CONTEXT):
-            return sum(
-                (o.remaining_qty for o in self.open_orders if o.side is Side.SELL and o.symbol == symbol), ZERO
-            )
+            return sum((o.remaining_qty for o in self.open_orders if o.side is Side.SELL and o.symbol == symbol), ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,4 +326,3 @@ class _Run:
 
 def _key(client_order_id: str) -> str:
     return f"submit:{client_order_id}"
-

@@ -19,13 +19,17 @@ from btcbot_pipeline.settings import load_settings
 from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk
 from btcbot_pipeline.testing.fake_btcturk_setup import CYCLE, fast_config
 
-LIVE = MarketSnapshot(CYCLE, (SymbolSnapshot("BTCTRY", best_bid=Decimal("100"), best_ask=Decimal("102")),), source="btcturk")
+LIVE = MarketSnapshot(
+    CYCLE, (SymbolSnapshot("BTCTRY", best_bid=Decimal("100"), best_ask=Decimal("102")),), source="btcturk"
+)
 
 
 def test_opening_from_balances_worked_example() -> None:
     # TRY 500 cash; 2 BTC at mark (100 + 102) / 2 = 101 → cost 202; XRP has no mark → left out
-    opening = opening_from_balances({"TRY": Decimal("500"), "BTC": Decimal("2"), "XRP": Decimal("10"), "ETH": Decimal("0")},
-                                    {"BTCTRY": Decimal("101")})
+    opening = opening_from_balances(
+        {"TRY": Decimal("500"), "BTC": Decimal("2"), "XRP": Decimal("10"), "ETH": Decimal("0")},
+        {"BTCTRY": Decimal("101")},
+    )
     assert opening.state.cash_try == Decimal("500")
     assert dict(opening.state.holdings) == {"BTCTRY": Holding(qty=Decimal("2"), cost_try=Decimal("202"))}
     assert opening.state.start_capital_try == Decimal("702") == opening.state.peak_equity_try
@@ -33,23 +37,45 @@ def test_opening_from_balances_worked_example() -> None:
 
 
 def test_without_credentials_dry_run_balance_and_missing_private_data() -> None:
-    opening = opening_for_book(snapshot=LIVE, api_key=None, api_secret=None, config=fast_config("http://127.0.0.1:9"),
-                               start_capital_try=Decimal("10000"))
-    assert (opening.source, opening.reason, opening.state.cash_try) == ("dry_run_try_balance", "missing_private_data", Decimal("10000"))
-    assert opening_metadata(opening) == {"opening_source": "dry_run_try_balance", "opening_capital_try": "10000",
-                                         "opening_reason": "missing_private_data"}
+    opening = opening_for_book(
+        snapshot=LIVE,
+        api_key=None,
+        api_secret=None,
+        config=fast_config("http://127.0.0.1:9"),
+        start_capital_try=Decimal("10000"),
+    )
+    assert (opening.source, opening.reason, opening.state.cash_try) == (
+        "dry_run_try_balance",
+        "missing_private_data",
+        Decimal("10000"),
+    )
+    assert opening_metadata(opening) == {
+        "opening_source": "dry_run_try_balance",
+        "opening_capital_try": "10000",
+        "opening_reason": "missing_private_data",
+    }
 
 
 def test_replay_source_never_reads_the_account() -> None:
     replay = MarketSnapshot(CYCLE, source="replay")
-    opening = opening_for_book(snapshot=replay, api_key=SecretStr("k"), api_secret=SecretStr("s"), config=fast_config("http://127.0.0.1:9"),
-                               start_capital_try=Decimal("1000"))
+    opening = opening_for_book(
+        snapshot=replay,
+        api_key=SecretStr("k"),
+        api_secret=SecretStr("s"),
+        config=fast_config("http://127.0.0.1:9"),
+        start_capital_try=Decimal("1000"),
+    )
     assert (opening.source, opening.reason) == ("dry_run_try_balance", None)
 
 
 def test_with_credentials_balances_from_the_fake_exchange(fake_btcturk: FakeBtcturk) -> None:
-    opening = opening_for_book(snapshot=LIVE, api_key=SecretStr(FAKE_API_KEY), api_secret=SecretStr(FAKE_API_SECRET),
-                               config=fast_config(fake_btcturk.url), start_capital_try=Decimal("10000"))
+    opening = opening_for_book(
+        snapshot=LIVE,
+        api_key=SecretStr(FAKE_API_KEY),
+        api_secret=SecretStr(FAKE_API_SECRET),
+        config=fast_config(fake_btcturk.url),
+        start_capital_try=Decimal("10000"),
+    )
     # recorded balances: TRY 103158.9412490031968651, BTC 29.6027353 at mark 101
     assert opening.source == "exchange_balances"
     assert opening.state.cash_try == Decimal("103158.9412490031968651")
@@ -59,8 +85,13 @@ def test_with_credentials_balances_from_the_fake_exchange(fake_btcturk: FakeBtct
 
 
 def test_rejected_credentials_fall_back_with_the_reason(fake_btcturk: FakeBtcturk) -> None:
-    opening = opening_for_book(snapshot=LIVE, api_key=SecretStr(FAKE_API_KEY), api_secret=SecretStr("d3Jvbmc="),
-                               config=fast_config(fake_btcturk.url), start_capital_try=Decimal("10000"))
+    opening = opening_for_book(
+        snapshot=LIVE,
+        api_key=SecretStr(FAKE_API_KEY),
+        api_secret=SecretStr("d3Jvbmc="),
+        config=fast_config(fake_btcturk.url),
+        start_capital_try=Decimal("10000"),
+    )
     assert (opening.source, opening.reason) == ("dry_run_try_balance", "private_data_unavailable:AuthError")
 
 

@@ -57,8 +57,15 @@ def fake() -> FakeBtcturk:
 def capture(fake: FakeBtcturk, dataset: Path, minutes: float = 10) -> object:
     stepper = SteppingMarket(fake)
     with BtcturkPublicClient(fast_config(fake.url)) as client:
-        return capture_replay_dataset(client, dataset, ["btc_try", "ETHTRY"], minutes=minutes, poll_interval_s=60,
-                                      clock=stepper.clock, sleep=stepper.sleep)
+        return capture_replay_dataset(
+            client,
+            dataset,
+            ["btc_try", "ETHTRY"],
+            minutes=minutes,
+            poll_interval_s=60,
+            clock=stepper.clock,
+            sleep=stepper.sleep,
+        )
 
 
 def test_capture_writes_a_valid_dataset_with_manifest(fake: FakeBtcturk, tmp_path: Path) -> None:
@@ -72,19 +79,35 @@ def test_capture_writes_a_valid_dataset_with_manifest(fake: FakeBtcturk, tmp_pat
     assert saved["source"] == {"kind": "btcturk", "base_url": fake.url, "graph_base_url": fake.url}
     assert (saved["started_at"], saved["ended_at"]) == ("2026-01-01T00:59:30.000Z", "2026-01-01T01:08:30.000Z")
     # 10 polls → 10 book rows; candles: the 40 real bars of the fake that closed by the end
-    assert saved["rows"] == {"candles/BTCTRY.csv": 38, "candles/ETHTRY.csv": 38, "orderbook/BTCTRY.csv": 10,
-                             "orderbook/ETHTRY.csv": 10, "ticker/BTCTRY.csv": 10, "ticker/ETHTRY.csv": 10}
+    assert saved["rows"] == {
+        "candles/BTCTRY.csv": 38,
+        "candles/ETHTRY.csv": 38,
+        "orderbook/BTCTRY.csv": 10,
+        "orderbook/ETHTRY.csv": 10,
+        "ticker/BTCTRY.csv": 10,
+        "ticker/ETHTRY.csv": 10,
+    }
     for rel, digest in saved["sha256"].items():
         assert hashlib.sha256((dataset / rel).read_bytes()).hexdigest() == digest
     assert manifest.failures == {}
-    assert (dataset / "orderbook/BTCTRY.csv").read_text().splitlines()[:2] == ["ts,best_bid,best_ask", "2026-01-01T00:59:30.000Z,3842920,3844700"]
+    assert (dataset / "orderbook/BTCTRY.csv").read_text().splitlines()[:2] == [
+        "ts,best_bid,best_ask",
+        "2026-01-01T00:59:30.000Z,3842920,3844700",
+    ]
 
 
 def test_candles_are_the_exchange_ohlc_not_made_up(fake: FakeBtcturk, tmp_path: Path) -> None:
     capture(fake, tmp_path / "d")
     t, o, h, low, c, v = fake.market.symbols["BTCTRY"].candles[0]
     first = (tmp_path / "d/candles/BTCTRY.csv").read_text().splitlines()[1].split(",")
-    assert first == [datetime.fromtimestamp(t + 60, tz=CYCLE.tzinfo).strftime("%Y-%m-%dT%H:%M:%S.000Z"), str(o), str(h), str(low), str(c), str(v)]
+    assert first == [
+        datetime.fromtimestamp(t + 60, tz=CYCLE.tzinfo).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        str(o),
+        str(h),
+        str(low),
+        str(c),
+        str(v),
+    ]
     assert first[1] != first[4]  # open ≠ close: real bars, not last-price stand-ins
 
 
@@ -98,7 +121,9 @@ def test_captured_dataset_replays_over_a_range(fake: FakeBtcturk, tmp_path: Path
     assert result.success, failure_text(result)
     assert cycle.rows("SELECT count(*) FROM cycle_trace") == [(2,)]
     assert cycle.rows("SELECT count(*) FROM market_snapshot WHERE tradable") == [(4,)]
-    assert ReplayDataset.load(dataset).snapshot_at(CYCLE + timedelta(minutes=5)).by_symbol()["BTCTRY"].best_bid == Decimal("3842925")
+    assert ReplayDataset.load(dataset).snapshot_at(CYCLE + timedelta(minutes=5)).by_symbol()[
+        "BTCTRY"
+    ].best_bid == Decimal("3842925")
 
 
 def test_capture_failure_is_recorded_and_skipped(fake: FakeBtcturk, tmp_path: Path) -> None:
@@ -114,12 +139,27 @@ def test_capture_with_the_exchange_down_says_so(fake: FakeBtcturk, tmp_path: Pat
         capture(fake, tmp_path / "d", minutes=1)
 
 
-def test_cli_capture_then_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_capture_then_validate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeBtcturk(FakeMarket.demo()) as server:
         monkeypatch.setenv("BTCTURK_BASE_URL", server.url)
         monkeypatch.setenv("BTCTURK_GRAPH_BASE_URL", server.url)
-        code = main(["replay-capture", "--dataset", str(tmp_path / "d"), "--symbols", "BTCTRY,USDTTRY", "--minutes", "0",
-                     "--history-minutes", "30", "--env-file", str(tmp_path / "none.env")])
+        code = main(
+            [
+                "replay-capture",
+                "--dataset",
+                str(tmp_path / "d"),
+                "--symbols",
+                "BTCTRY,USDTTRY",
+                "--minutes",
+                "0",
+                "--history-minutes",
+                "30",
+                "--env-file",
+                str(tmp_path / "none.env"),
+            ]
+        )
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.splitlines()[0].startswith(f"captured BTCTRY, USDTTRY from {server.url} (")
@@ -127,18 +167,39 @@ def test_cli_capture_then_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert main(["replay-validate", "--dataset", str(tmp_path / "d")]) == 0
 
 
-def test_cli_capture_unreachable_is_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_capture_unreachable_is_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeBtcturk(FakeMarket.demo()) as server:
         server.inject("*", "down", times=-1)
         monkeypatch.setenv("BTCTURK_BASE_URL", server.url)
         monkeypatch.setenv("BTCTURK_GRAPH_BASE_URL", server.url)
-        monkeypatch.setattr("btcbot_pipeline.adapters.btcturk.client.RetryPolicy", lambda: RetryPolicy(base_delay_s=0.001, seed=1))
-        code = main(["replay-capture", "--dataset", str(tmp_path / "d"), "--symbols", "BTCTRY", "--minutes", "0", "--env-file", str(tmp_path / "none.env")])
+        monkeypatch.setattr(
+            "btcbot_pipeline.adapters.btcturk.client.RetryPolicy", lambda: RetryPolicy(base_delay_s=0.001, seed=1)
+        )
+        code = main(
+            [
+                "replay-capture",
+                "--dataset",
+                str(tmp_path / "d"),
+                "--symbols",
+                "BTCTRY",
+                "--minutes",
+                "0",
+                "--env-file",
+                str(tmp_path / "none.env"),
+            ]
+        )
     assert code == 2
-    assert capsys.readouterr().err == "CaptureError: no order book could be captured for BTCTRY (orderbook: 1 failed, ticker: 1 failed)\n"
+    assert (
+        capsys.readouterr().err
+        == "CaptureError: no order book could be captured for BTCTRY (orderbook: 1 failed, ticker: 1 failed)\n"
+    )
 
 
 def test_cli_fake_btcturk_serves_until_its_time_is_up(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fake-btcturk", "--port", "0", "--seconds", "0.05"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith("fake BTCTurk on http://127.0.0.1:") and first.endswith("(live-stamped demo market); Ctrl-C stops it")
+    assert first.startswith("fake BTCTurk on http://127.0.0.1:") and first.endswith(
+        "(live-stamped demo market); Ctrl-C stops it"
+    )

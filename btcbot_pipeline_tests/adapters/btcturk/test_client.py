@@ -32,7 +32,12 @@ from btcbot_pipeline.adapters.btcturk.signing import Credentials, CredentialsErr
 KEY, SECRET = "demo-key", "c3VwZXItc2VjcmV0LWJ5dGVz"  # b"super-secret-bytes"
 CREDS = Credentials(SecretStr(KEY), SecretStr(SECRET))
 ARMED = LiveArming(dry_run=False, kill_switch=False, live_trading=True, ack="I_UNDERSTAND")
-OK_BOOK = {"success": True, "message": None, "code": 0, "data": {"timestamp": 1, "bids": [["10", "1"]], "asks": [["11", "1"]]}}
+OK_BOOK = {
+    "success": True,
+    "message": None,
+    "code": 0,
+    "data": {"timestamp": 1, "bids": [["10", "1"]], "asks": [["11", "1"]]},
+}
 
 
 class Script:
@@ -54,13 +59,20 @@ class Script:
 
 
 def client(script: Script, cls=BtcturkPublicClient, *args, attempts: int = 4, breaker: int = 50):  # type: ignore[no-untyped-def]
-    config = ClientConfig(base_url="https://api.test", graph_base_url="https://graph.test",
-                          retry=RetryPolicy(max_attempts=attempts, base_delay_s=0.5, seed=3), breaker_failures=breaker)
+    config = ClientConfig(
+        base_url="https://api.test",
+        graph_base_url="https://graph.test",
+        retry=RetryPolicy(max_attempts=attempts, base_delay_s=0.5, seed=3),
+        breaker_failures=breaker,
+    )
     return cls(*args, config, transport=httpx.MockTransport(script), sleep=script.sleeps.append)
 
 
 def test_signature_matches_documented_test_vector() -> None:
-    assert signature("demo-key", "c3VwZXItc2VjcmV0LWJ5dGVz", "1700000000123") == "n3vM0/3V67fMgjxxsjekOrLRULK/nctpnHuw3WsgssE="
+    assert (
+        signature("demo-key", "c3VwZXItc2VjcmV0LWJ5dGVz", "1700000000123")
+        == "n3vM0/3V67fMgjxxsjekOrLRULK/nctpnHuw3WsgssE="
+    )
 
 
 def test_signature_refuses_non_base64_secret_without_showing_it() -> None:
@@ -75,7 +87,11 @@ def test_private_read_sends_the_three_headers_signed_with_the_stamp() -> None:
     c._http.local_ms = lambda: 1700000000123
     assert c.balances() == []
     headers = script.requests[0].headers
-    assert (headers["X-PCK"], headers["X-Stamp"], headers["X-Signature"]) == (KEY, "1700000000123", "n3vM0/3V67fMgjxxsjekOrLRULK/nctpnHuw3WsgssE=")
+    assert (headers["X-PCK"], headers["X-Stamp"], headers["X-Signature"]) == (
+        KEY,
+        "1700000000123",
+        "n3vM0/3V67fMgjxxsjekOrLRULK/nctpnHuw3WsgssE=",
+    )
     assert str(script.requests[0].url) == "https://api.test/api/v1/users/balances"
 
 
@@ -89,7 +105,9 @@ def test_public_call_sends_no_credentials() -> None:
 def test_klines_go_to_the_graph_host_without_envelope() -> None:
     script = Script((200, {"s": "ok", "t": [60], "o": [1], "h": [2], "l": [0.5], "c": [1.5], "v": [3]}, {}))
     (bar,) = client(script).klines("BTCTRY", resolution_min=1, start_s=0, end_s=120)
-    assert str(script.requests[0].url) == "https://graph.test/v1/klines/history?symbol=BTCTRY&resolution=1&from=0&to=120"
+    assert (
+        str(script.requests[0].url) == "https://graph.test/v1/klines/history?symbol=BTCTRY&resolution=1&from=0&to=120"
+    )
     assert (bar.time, bar.close, bar.low) == (60, Decimal("1.5"), Decimal("0.5"))
 
 
@@ -114,14 +132,22 @@ def test_429_waits_retry_after_then_succeeds() -> None:
 
 
 def test_x_retry_after_is_read_too() -> None:
-    script = Script((429, {"success": False, "message": "Too many requests", "code": 429}, {"X-Retry-After": "3"}), (200, OK_BOOK, {}))
+    script = Script(
+        (429, {"success": False, "message": "Too many requests", "code": 429}, {"X-Retry-After": "3"}),
+        (200, OK_BOOK, {}),
+    )
     client(script).order_book("BTCTRY")
     assert script.sleeps == [3.0]
 
 
 def test_retries_are_bounded() -> None:
     script = Script((503, {"success": False, "message": "SERVICE_UNAVAILABLE", "code": 503}, {}))
-    with pytest.raises(ServerError, match=re.escape("Server error '503 Service Unavailable' for url 'https://api.test/api/v2/orderbook?pairSymbol=BTCTRY&limit=25' (SERVICE_UNAVAILABLE)")):
+    with pytest.raises(
+        ServerError,
+        match=re.escape(
+            "Server error '503 Service Unavailable' for url 'https://api.test/api/v2/orderbook?pairSymbol=BTCTRY&limit=25' (SERVICE_UNAVAILABLE)"
+        ),
+    ):
         client(script, attempts=3).order_book("BTCTRY")
     assert len(script.requests) == 3
 
@@ -158,11 +184,18 @@ def test_circuit_breaker_opens_after_consecutive_failures() -> None:
 
 
 def test_business_error_matched_by_message_name_not_code() -> None:
-    body = {"httpStatusCode": 400, "data": None, "success": False, "message": "FAILED_ORDER_WITH_OPEN_ORDERS", "code": 1123}
+    body = {
+        "httpStatusCode": 400,
+        "data": None,
+        "success": False,
+        "message": "FAILED_ORDER_WITH_OPEN_ORDERS",
+        "code": 1123,
+    }
     script = Script((400, body, {}))
     with pytest.raises(OrderRejectedError) as info:
         client(script, BtcturkTradingClient, CREDS, ARMED).submit_limit_order(
-            pair_symbol="BTCTRY", side="buy", quantity=Decimal("0.001"), price=Decimal("20000"), client_order_id="c1")
+            pair_symbol="BTCTRY", side="buy", quantity=Decimal("0.001"), price=Decimal("20000"), client_order_id="c1"
+        )
     assert info.value.name == "FAILED_ORDER_WITH_OPEN_ORDERS"
 
 
@@ -170,7 +203,9 @@ def test_private_write_is_never_retried() -> None:
     script = Script((503, b"", {}), (200, {"success": True, "message": "OK", "code": 0, "data": {"id": 1}}, {}))
     c = client(script, BtcturkTradingClient, CREDS, ARMED)
     with pytest.raises(ServerError):
-        c.submit_limit_order(pair_symbol="BTCTRY", side="buy", quantity=Decimal("0.001"), price=Decimal("20000"), client_order_id="c1")
+        c.submit_limit_order(
+            pair_symbol="BTCTRY", side="buy", quantity=Decimal("0.001"), price=Decimal("20000"), client_order_id="c1"
+        )
     script2 = Script(httpx.ReadTimeout("slow"))
     with pytest.raises(TransportError):
         client(script2, BtcturkTradingClient, CREDS, ARMED).cancel_order(42)
@@ -178,20 +213,35 @@ def test_private_write_is_never_retried() -> None:
 
 
 def test_submit_body_and_cancel_by_query_id() -> None:
-    script = Script((200, {"success": True, "message": "OK", "code": 0, "data": {"id": 21770789256, "type": "Buy"}}, {}),
-                    (200, {"success": True, "message": "SUCCESS", "code": 0}, {}))
+    script = Script(
+        (200, {"success": True, "message": "OK", "code": 0, "data": {"id": 21770789256, "type": "Buy"}}, {}),
+        (200, {"success": True, "message": "SUCCESS", "code": 0}, {}),
+    )
     c = client(script, BtcturkTradingClient, CREDS, ARMED)
-    order = c.submit_limit_order(pair_symbol="BTCTRY", side="BUY", quantity=Decimal("0.00100"), price=Decimal("20000.0"), client_order_id="c1")
+    order = c.submit_limit_order(
+        pair_symbol="BTCTRY", side="BUY", quantity=Decimal("0.00100"), price=Decimal("20000.0"), client_order_id="c1"
+    )
     c.cancel_order(21770789256)
-    assert json.loads(script.requests[0].content) == {"quantity": "0.00100", "price": "20000.0", "orderMethod": "limit",
-                                                      "orderType": "buy", "pairSymbol": "BTCTRY", "newOrderClientId": "c1"}
+    assert json.loads(script.requests[0].content) == {
+        "quantity": "0.00100",
+        "price": "20000.0",
+        "orderMethod": "limit",
+        "orderType": "buy",
+        "pairSymbol": "BTCTRY",
+        "newOrderClientId": "c1",
+    }
     assert order.id == 21770789256
     assert (script.requests[1].method, str(script.requests[1].url), script.requests[1].content) == (
-        "DELETE", "https://api.test/api/v1/order?id=21770789256", b"")
+        "DELETE",
+        "https://api.test/api/v1/order?id=21770789256",
+        b"",
+    )
 
 
 def test_trading_client_refuses_without_every_gate() -> None:
-    with pytest.raises(LiveArmingError, match=re.escape("live trading is not armed: DRY_RUN, LIVE_TRADING_ACK gate(s) closed")):
+    with pytest.raises(
+        LiveArmingError, match=re.escape("live trading is not armed: DRY_RUN, LIVE_TRADING_ACK gate(s) closed")
+    ):
         BtcturkTradingClient(CREDS, LiveArming(dry_run=True, kill_switch=False, live_trading=True, ack=None))
 
 
@@ -202,7 +252,12 @@ def test_read_client_has_no_write_methods() -> None:
 
 def test_auth_failure_401_with_success_true_body() -> None:
     script = Script((401, {"success": True, "message": "Unauthorized - Invalid Request", "code": 1037}, {}))
-    with pytest.raises(AuthError, match=re.escape("Auth error '401 Unauthorized' for url 'https://api.test/api/v1/users/balances' (Unauthorized - Invalid Request)")):
+    with pytest.raises(
+        AuthError,
+        match=re.escape(
+            "Auth error '401 Unauthorized' for url 'https://api.test/api/v1/users/balances' (Unauthorized - Invalid Request)"
+        ),
+    ):
         client(script, BtcturkReadClient, CREDS).balances()
     assert len(script.requests) == 1
 
@@ -232,17 +287,28 @@ def test_cancel_with_an_empty_200_body_is_success() -> None:
 
 def test_invalid_nonce_syncs_clock_once_and_retries() -> None:
     nonce = (401, {"success": True, "message": "Unauthorized - Invalid Nonce", "code": 1037}, {})
-    script = Script(nonce, (200, {"serverTime": 1700000005000, "serverTime2": "2023-11-14T22:13:25+00:00"}, {}),
-                    (200, {"success": True, "message": None, "code": 0, "data": []}, {}))
+    script = Script(
+        nonce,
+        (200, {"serverTime": 1700000005000, "serverTime2": "2023-11-14T22:13:25+00:00"}, {}),
+        (200, {"success": True, "message": None, "code": 0, "data": []}, {}),
+    )
     c = client(script, BtcturkReadClient, CREDS)
     c._http.local_ms = lambda: 1700000000000
     assert c.balances() == []
-    assert [r.url.path for r in script.requests] == ["/api/v1/users/balances", "/api/v2/server/time", "/api/v1/users/balances"]
+    assert [r.url.path for r in script.requests] == [
+        "/api/v1/users/balances",
+        "/api/v2/server/time",
+        "/api/v1/users/balances",
+    ]
     assert script.requests[2].headers["X-Stamp"] == "1700000005000"
 
 
 def test_one_unreadable_ticker_row_does_not_hide_the_others() -> None:
-    rows = [{"pair": "BTCTRY", "last": 10, "timestamp": 1}, {"pairNormalized": "NO_PAIR"}, {"pair": "ETHTRY", "last": "x"}]
+    rows = [
+        {"pair": "BTCTRY", "last": 10, "timestamp": 1},
+        {"pairNormalized": "NO_PAIR"},
+        {"pair": "ETHTRY", "last": "x"},
+    ]
     script = Script((200, {"success": True, "message": None, "code": 0, "data": rows}, {}))
     assert [t.symbol for t in client(script).tickers()] == ["BTCTRY"]
 

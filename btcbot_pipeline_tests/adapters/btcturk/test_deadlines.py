@@ -37,7 +37,11 @@ BOOK = "/api/v2/orderbook"
 
 
 def config(url: str, *, attempts: int = 2, call_deadline_s: float = 0.3, max_body_bytes: int = MiB) -> ClientConfig:
-    return replace(fast_config(url, attempts=attempts, timeout_s=5.0), call_deadline_s=call_deadline_s, max_body_bytes=max_body_bytes)
+    return replace(
+        fast_config(url, attempts=attempts, timeout_s=5.0),
+        call_deadline_s=call_deadline_s,
+        max_body_bytes=max_body_bytes,
+    )
 
 
 def raised(call: object) -> tuple[BaseException, float]:
@@ -47,7 +51,9 @@ def raised(call: object) -> tuple[BaseException, float]:
     return info.value, time.monotonic() - start
 
 
-def test_a_dripping_book_is_cut_at_each_calls_deadline_and_retried_like_a_timeout(fake_cycle_market: FakeBtcturk) -> None:
+def test_a_dripping_book_is_cut_at_each_calls_deadline_and_retried_like_a_timeout(
+    fake_cycle_market: FakeBtcturk,
+) -> None:
     fake_cycle_market.inject(BOOK, "drip", times=-1, delay_s=0.05)
 
     with BtcturkPublicClient(config(fake_cycle_market.url)) as client:
@@ -83,15 +89,20 @@ def test_a_huge_declared_length_is_refused_on_the_header() -> None:
     finally:
         server.close()
 
-    assert str(error) == (f"response larger than 1048576 bytes (Content-Length 1000000000000) for url "
-                          f"'{server.url}/api/v2/server/exchangeinfo'")
+    assert str(error) == (
+        f"response larger than 1048576 bytes (Content-Length 1000000000000) for url "
+        f"'{server.url}/api/v2/server/exchangeinfo'"
+    )
     assert took < SLACK_S and len(server.requests) == 1
 
 
 def test_a_spent_time_budget_cuts_the_call_under_way_and_sends_nothing_after(fake_cycle_market: FakeBtcturk) -> None:
     fake_cycle_market.inject(BOOK, "drip", times=-1, delay_s=0.05)
 
-    with BtcturkPublicClient(config(fake_cycle_market.url, attempts=4, call_deadline_s=5.0)) as client, client.time_budget(0.3):
+    with (
+        BtcturkPublicClient(config(fake_cycle_market.url, attempts=4, call_deadline_s=5.0)) as client,
+        client.time_budget(0.3),
+    ):
         first, took = raised(lambda: client.order_book("BTCTRY"))
         second, _ = raised(lambda: client.order_book("ETHTRY"))
 
@@ -104,7 +115,11 @@ def test_a_spent_time_budget_cuts_the_call_under_way_and_sends_nothing_after(fak
 
 
 def mocked(handler: object, sleeps: list[float], *, attempts: int = 4) -> BtcturkPublicClient:
-    cfg = ClientConfig(base_url="https://api.test", graph_base_url="https://graph.test", retry=RetryPolicy(max_attempts=attempts, seed=3))
+    cfg = ClientConfig(
+        base_url="https://api.test",
+        graph_base_url="https://graph.test",
+        retry=RetryPolicy(max_attempts=attempts, seed=3),
+    )
     return BtcturkPublicClient(cfg, transport=httpx.MockTransport(handler), sleep=sleeps.append)  # type: ignore[arg-type]
 
 
@@ -114,7 +129,9 @@ def test_no_retry_waits_past_the_time_budget() -> None:
 
     def too_many(request: httpx.Request) -> httpx.Response:
         calls.append(request)
-        return httpx.Response(429, json={"success": False, "message": "TOO_MANY_REQUESTS", "code": 429}, headers={"Retry-After": "7"})
+        return httpx.Response(
+            429, json={"success": False, "message": "TOO_MANY_REQUESTS", "code": 429}, headers={"Retry-After": "7"}
+        )
 
     with mocked(too_many, sleeps) as client, client.time_budget(5.0), pytest.raises(RateLimitError):
         client.tickers()
@@ -136,8 +153,11 @@ class Interrupts:
         return httpx.Response(503, json={"success": False, "message": "SERVICE_UNAVAILABLE", "code": 503})
 
 
-@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), dg.DagsterExecutionInterruptedError(), SystemExit(143)],
-                         ids=["KeyboardInterrupt", "DagsterExecutionInterruptedError", "SystemExit"])
+@pytest.mark.parametrize(
+    "interrupt",
+    [KeyboardInterrupt(), dg.DagsterExecutionInterruptedError(), SystemExit(143)],
+    ids=["KeyboardInterrupt", "DagsterExecutionInterruptedError", "SystemExit"],
+)
 def test_an_interrupt_during_a_read_leaves_the_retry_loop_at_once(interrupt: BaseException) -> None:
     transport, sleeps = Interrupts(interrupt), []
 
@@ -169,12 +189,23 @@ def test_an_interrupt_during_the_backoff_wait_starts_no_second_request() -> None
 def three_pairs(fake_cycle_market: FakeBtcturk) -> Iterator[FakeBtcturk]:
     """The cycle market plus XRPTRY: three pairs read in order BTCTRY, ETHTRY, XRPTRY."""
     stamp = int(CYCLE.timestamp() * 1000) - 30_000
-    fake_cycle_market.market.set_symbol("XRPTRY", ts_ms=stamp, bid=Decimal("999"), ask=Decimal("1001"), last=Decimal("1000"),
-                                        high=Decimal("1100"), low=Decimal("900"), volume=Decimal("5000"), candles=candles_for(1000, CYCLE))
+    fake_cycle_market.market.set_symbol(
+        "XRPTRY",
+        ts_ms=stamp,
+        bid=Decimal("999"),
+        ask=Decimal("1001"),
+        last=Decimal("1000"),
+        high=Decimal("1100"),
+        low=Decimal("900"),
+        volume=Decimal("5000"),
+        candles=candles_for(1000, CYCLE),
+    )
     yield fake_cycle_market
 
 
-def live(fake: FakeBtcturk, *, call_deadline_s: float, cycle_deadline_s: float) -> tuple[dict[str, str | None], str | None, float]:
+def live(
+    fake: FakeBtcturk, *, call_deadline_s: float, cycle_deadline_s: float
+) -> tuple[dict[str, str | None], str | None, float]:
     with BtcturkPublicClient(config(fake.url, attempts=1, call_deadline_s=call_deadline_s)) as client:
         source = LiveMarketSource(client, symbols=("BTCTRY", "ETHTRY", "XRPTRY"), cycle_deadline_s=cycle_deadline_s)
         start = time.monotonic()
@@ -189,7 +220,11 @@ def test_a_spent_cycle_deadline_skips_the_pairs_not_yet_read(three_pairs: FakeBt
     reasons, degraded, took = live(three_pairs, call_deadline_s=5.0, cycle_deadline_s=0.5)
 
     # BTCTRY's book drips until the cycle's 0.5 s are spent; the others are never asked for
-    assert reasons == {"BTCTRY": "exchange_error:deadline", "ETHTRY": "exchange_error:deadline", "XRPTRY": "exchange_error:deadline"}
+    assert reasons == {
+        "BTCTRY": "exchange_error:deadline",
+        "ETHTRY": "exchange_error:deadline",
+        "XRPTRY": "exchange_error:deadline",
+    }
     assert degraded == "exchange_unreachable"
     assert three_pairs.count(BOOK) == 1
     assert 0.5 <= took < 0.5 + SLACK_S
@@ -206,7 +241,10 @@ def test_one_call_past_its_own_deadline_costs_its_pair_only(three_pairs: FakeBtc
 
 
 def test_the_fakes_control_endpoint_injects_drip_and_oversize(fake_cycle_market: FakeBtcturk) -> None:
-    for spec in ({"path": BOOK, "kind": "drip", "delay_s": 0.002}, {"path": "/api/v2/ticker", "kind": "oversize", "size_bytes": 200_000}):
+    for spec in (
+        {"path": BOOK, "kind": "drip", "delay_s": 0.002},
+        {"path": "/api/v2/ticker", "kind": "oversize", "size_bytes": 200_000},
+    ):
         assert httpx.post(fake_cycle_market.url + "/_fake/faults", content=json.dumps(spec)).status_code == 200
 
     dripped = httpx.get(fake_cycle_market.url + BOOK, params={"pairSymbol": "BTCTRY"})

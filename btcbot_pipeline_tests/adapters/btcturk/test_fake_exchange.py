@@ -53,18 +53,29 @@ def test_fake_enforces_quota_with_the_documented_429_body(fake_btcturk: FakeBtct
     response = httpx.get(url)
     body = response.json()
     assert response.status_code == 429 and 1 <= int(response.headers["Retry-After"]) <= 60
-    assert (body["message"], body["success"], body["code"], body["limit"], body["policy"]) == ("TOO_MANY_REQUESTS", False, 429, "2", "ip")
+    assert (body["message"], body["success"], body["code"], body["limit"], body["policy"]) == (
+        "TOO_MANY_REQUESTS",
+        False,
+        429,
+        "2",
+        "ip",
+    )
 
 
 def test_client_gives_up_on_a_persistent_429_with_rate_limit_error(fake_btcturk: FakeBtcturk) -> None:
     fake_btcturk.inject("/api/v2/ticker", "429", times=-1, retry_after=55)
-    with BtcturkPublicClient(fast_config(fake_btcturk.url, attempts=2)) as client, pytest.raises(RateLimitError) as info:
+    with (
+        BtcturkPublicClient(fast_config(fake_btcturk.url, attempts=2)) as client,
+        pytest.raises(RateLimitError) as info,
+    ):
         client.tickers()
     assert info.value.retry_after == 55.0
 
 
 def test_control_endpoint_queues_a_fault(fake_btcturk: FakeBtcturk) -> None:
-    response = httpx.post(fake_btcturk.url + "/_fake/faults", content=json.dumps({"path": "/api/v2/ticker", "kind": "503"}))
+    response = httpx.post(
+        fake_btcturk.url + "/_fake/faults", content=json.dumps({"path": "/api/v2/ticker", "kind": "503"})
+    )
     assert response.status_code == 200
     assert httpx.get(fake_btcturk.url + "/api/v2/ticker").status_code == 503
     assert httpx.get(fake_btcturk.url + "/api/v2/ticker").status_code == 200
@@ -92,25 +103,48 @@ CLEAN = (None, {"BTCTRY": None, "ETHTRY": None})
 
 FAULT_TABLE = [
     # (name, path, kind, times, expected outcome)
-    ("429_retry_after", "/api/v2/ticker", "429", 1, CLEAN),                 # retried after Retry-After
-    ("500", "/api/v2/orderbook", "500", 1, CLEAN),                           # retried
-    ("503_stale_book", "/api/v2/orderbook", "503", 2, CLEAN),                # retried twice
-    ("timeout", "/v1/klines/history", "timeout", 1, CLEAN),                  # read timeout, retried
-    ("malformed_json", "/api/v2/ticker", "malformed", 1, CLEAN),             # retried
-    ("exchangeinfo_500", "/api/v2/server/exchangeinfo", "500", 1, CLEAN),    # retried
+    ("429_retry_after", "/api/v2/ticker", "429", 1, CLEAN),  # retried after Retry-After
+    ("500", "/api/v2/orderbook", "500", 1, CLEAN),  # retried
+    ("503_stale_book", "/api/v2/orderbook", "503", 2, CLEAN),  # retried twice
+    ("timeout", "/v1/klines/history", "timeout", 1, CLEAN),  # read timeout, retried
+    ("malformed_json", "/api/v2/ticker", "malformed", 1, CLEAN),  # retried
+    ("exchangeinfo_500", "/api/v2/server/exchangeinfo", "500", 1, CLEAN),  # retried
     ("empty_book", "/api/v2/orderbook", "empty_book", 1, (None, {"BTCTRY": "missing_book", "ETHTRY": None})),
     ("crossed_book", "/api/v2/orderbook", "crossed_book", 1, (None, {"BTCTRY": "crossed_book", "ETHTRY": None})),
-    ("book_503_persistent", "/api/v2/orderbook", "503", -1,
-     ("exchange_unreachable", {"BTCTRY": "exchange_error:orderbook", "ETHTRY": "exchange_error:orderbook"})),
-    ("klines_500_persistent", "/v1/klines/history", "500", -1,
-     ("exchange_unreachable", {"BTCTRY": "exchange_error:klines", "ETHTRY": "exchange_error:klines"})),
-    ("ticker_429_persistent", "/api/v2/ticker", "429", -1,
-     ("exchange_unreachable", {"BTCTRY": "exchange_unreachable", "ETHTRY": "exchange_unreachable"})),
-    ("exchange_down", "*", "down", -1, ("exchange_unreachable", {"BTCTRY": "exchange_unreachable", "ETHTRY": "exchange_unreachable"})),
+    (
+        "book_503_persistent",
+        "/api/v2/orderbook",
+        "503",
+        -1,
+        ("exchange_unreachable", {"BTCTRY": "exchange_error:orderbook", "ETHTRY": "exchange_error:orderbook"}),
+    ),
+    (
+        "klines_500_persistent",
+        "/v1/klines/history",
+        "500",
+        -1,
+        ("exchange_unreachable", {"BTCTRY": "exchange_error:klines", "ETHTRY": "exchange_error:klines"}),
+    ),
+    (
+        "ticker_429_persistent",
+        "/api/v2/ticker",
+        "429",
+        -1,
+        ("exchange_unreachable", {"BTCTRY": "exchange_unreachable", "ETHTRY": "exchange_unreachable"}),
+    ),
+    (
+        "exchange_down",
+        "*",
+        "down",
+        -1,
+        ("exchange_unreachable", {"BTCTRY": "exchange_unreachable", "ETHTRY": "exchange_unreachable"}),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("path", "kind", "times", "expected"), [row[1:] for row in FAULT_TABLE], ids=[row[0] for row in FAULT_TABLE])
+@pytest.mark.parametrize(
+    ("path", "kind", "times", "expected"), [row[1:] for row in FAULT_TABLE], ids=[row[0] for row in FAULT_TABLE]
+)
 def test_fault_table(fake_cycle_market: FakeBtcturk, path: str, kind: str, times: int, expected: object) -> None:
     fake_cycle_market.inject(path, kind, times=times, retry_after=1, delay_s=0.5)
     snap = snapshot(fake_cycle_market, timeout_s=0.2)
@@ -135,7 +169,12 @@ def test_live_snapshot_numbers_and_provenance(fake_cycle_market: FakeBtcturk) ->
     snap = snapshot(fake_cycle_market)
     btc = snap.by_symbol()["BTCTRY"]
     # book stamped CYCLE - 30 s; last candle closes at CYCLE → data_ts is the older, the book
-    assert (btc.best_bid, btc.best_ask, btc.last, btc.daily_change_pct) == (Decimal("3842920"), Decimal("3844700"), Decimal("3844648"), Decimal("2.24"))
+    assert (btc.best_bid, btc.best_ask, btc.last, btc.daily_change_pct) == (
+        Decimal("3842920"),
+        Decimal("3844700"),
+        Decimal("3844648"),
+        Decimal("2.24"),
+    )
     assert btc.quote_volume_try == Decimal("25.3073659") * Decimal("3844648")
     assert btc.staleness_s == 30 and len(btc.closes) == 21
     assert btc.rules is not None and btc.rules.tick_size == Decimal("10")
@@ -155,7 +194,10 @@ def test_no_secret_in_any_log_record_at_debug(fake_btcturk: FakeBtcturk, caplog:
 
     caplog.set_level(logging.DEBUG)
     wrong = Credentials(SecretStr("fake-key"), SecretStr("d3Jvbmc="))
-    with BtcturkReadClient(FAKE_CREDENTIALS, fast_config(fake_btcturk.url)) as good, BtcturkReadClient(wrong, fast_config(fake_btcturk.url)) as bad:
+    with (
+        BtcturkReadClient(FAKE_CREDENTIALS, fast_config(fake_btcturk.url)) as good,
+        BtcturkReadClient(wrong, fast_config(fake_btcturk.url)) as bad,
+    ):
         good.balances()
         with pytest.raises(AuthError):
             bad.balances()
@@ -185,6 +227,8 @@ def test_the_live_source_gives_each_pair_the_bar_since_the_previous_cycle(fake_c
     for snap, plain in zip(with_bars.symbols, without.symbols):
         last5 = candles_for(PAIRS[snap.symbol][8], CYCLE)[-5:]  # (t, open, high, low, close, volume)
         assert (snap.bar_low, snap.bar_high, snap.bar_volume) == (
-            min(c[3] for c in last5), max(c[2] for c in last5), sum((c[5] for c in last5), Decimal(0))
+            min(c[3] for c in last5),
+            max(c[2] for c in last5),
+            sum((c[5] for c in last5), Decimal(0)),
         )
         assert snap.closes == plain.closes and (plain.bar_low, plain.bar_high, plain.bar_volume) == (None, None, None)

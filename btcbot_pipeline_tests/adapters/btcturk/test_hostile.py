@@ -26,36 +26,78 @@ GOOD = ("BTCTRY", "ETHTRY", "XRPTRY")
 class Exchange:
     """The four public reads the live source makes, with per-pair overrides."""
 
-    def __init__(self, pairs: tuple[str, ...], *, ticker: dict[str, dict[str, Any]] | None = None,
-                 book: dict[str, tuple[str, str]] | None = None, closes: dict[str, str] | None = None,
-                 rules: dict[str, dict[str, Any]] | None = None) -> None:
-        self.pairs, self.ticker, self.book, self.closes, self.rules = pairs, ticker or {}, book or {}, closes or {}, rules or {}
+    def __init__(
+        self,
+        pairs: tuple[str, ...],
+        *,
+        ticker: dict[str, dict[str, Any]] | None = None,
+        book: dict[str, tuple[str, str]] | None = None,
+        closes: dict[str, str] | None = None,
+        rules: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.pairs, self.ticker, self.book, self.closes, self.rules = (
+            pairs,
+            ticker or {},
+            book or {},
+            closes or {},
+            rules or {},
+        )
         self.books_asked: list[str] = []
 
     def exchange_info(self) -> Any:
         symbols = []
         for i, pair in enumerate(self.pairs):
-            entry = exchangeinfo_symbol(i, pair, pair[:-3], "TRY", quantity_scale=8, price_scale=2, max_price="10000000",
-                                        tick_size="1", min_notional="10")
+            entry = exchangeinfo_symbol(
+                i,
+                pair,
+                pair[:-3],
+                "TRY",
+                quantity_scale=8,
+                price_scale=2,
+                max_price="10000000",
+                tick_size="1",
+                min_notional="10",
+            )
             entry.update(self.rules.get(pair, {}))
             symbols.append(entry)
         return s.decode_json(s.encode_json(exchangeinfo_document(symbols, ["TRY"], END_S * 1000)["data"]))
 
     def tickers(self) -> list[s.Ticker]:
-        rows = [{"pair": p, "timestamp": END_S * 1000, "last": "100", "high": "110", "low": "90", "volume": "1000",
-                 "dailyPercent": "1.5", "denominatorSymbol": "TRY", **self.ticker.get(p, {})} for p in self.pairs]
+        rows = [
+            {
+                "pair": p,
+                "timestamp": END_S * 1000,
+                "last": "100",
+                "high": "110",
+                "low": "90",
+                "volume": "1000",
+                "dailyPercent": "1.5",
+                "denominatorSymbol": "TRY",
+                **self.ticker.get(p, {}),
+            }
+            for p in self.pairs
+        ]
         return s.parse(s.Ticker, rows, what="ticker")
 
     def order_book(self, pair: str, *, limit: int = 25) -> s.OrderBook:
         self.books_asked.append(pair)
         bid, ask = self.book.get(pair, ("99.5", "100.5"))
-        return s.parse(s.OrderBook, {"timestamp": END_S * 1000, "bids": [[bid, "1"]], "asks": [[ask, "1"]]}, what="orderbook")
+        return s.parse(
+            s.OrderBook, {"timestamp": END_S * 1000, "bids": [[bid, "1"]], "asks": [[ask, "1"]]}, what="orderbook"
+        )
 
     def klines(self, pair: str, *, resolution_min: int, start_s: int, end_s: int) -> list[s.Candle]:
         close = self.closes.get(pair, "100")
         times = [end_s - 60 * k for k in range(5, 0, -1)]
-        body = {"s": "ok", "t": times, "o": ["100"] * 5, "h": ["110"] * 5, "l": ["90"] * 5, "c": ["100"] * 4 + [close],
-                "v": ["1"] * 5}
+        body = {
+            "s": "ok",
+            "t": times,
+            "o": ["100"] * 5,
+            "h": ["110"] * 5,
+            "l": ["90"] * 5,
+            "c": ["100"] * 4 + [close],
+            "v": ["1"] * 5,
+        }
         return s.parse(s.KlineHistory, body, what="klines").candles()
 
 
@@ -76,17 +118,35 @@ def test_the_good_pairs_alone_are_all_tradable() -> None:
         (Exchange((*GOOD, "SHIBTRY"), ticker={"SHIBTRY": {"last": "1E+25"}}), "invalid_data:out_of_range:last"),
         (Exchange((*GOOD, "SHIBTRY"), ticker={"SHIBTRY": {"volume": "1E+40"}}), "invalid_data:out_of_range:volume"),
         # in range each, but volume × last = 1e20 TRY a day is not a quote volume the book can store
-        (Exchange((*GOOD, "SHIBTRY"), ticker={"SHIBTRY": {"volume": "1E+18", "last": "100"}}),
-         "invalid_data:out_of_range:quote_volume_try"),
+        (
+            Exchange((*GOOD, "SHIBTRY"), ticker={"SHIBTRY": {"volume": "1E+18", "last": "100"}}),
+            "invalid_data:out_of_range:quote_volume_try",
+        ),
         (Exchange((*GOOD, "SHIBTRY"), closes={"SHIBTRY": "1E+30"}), "invalid_data:out_of_range:close"),
         (Exchange((*GOOD, "SHIBTRY"), book={"SHIBTRY": ("1E-25", "2E-25")}), "invalid_data:out_of_range:best_bid"),
         (Exchange((*GOOD, "SHIBTRY"), book={"SHIBTRY": ("1E-30", "4563")}), "invalid_data:out_of_range:best_bid"),
         (Exchange((*GOOD, "SHIBTRY"), book={"SHIBTRY": ("0.001", "4563")}), "implausible_spread"),
-        (Exchange((*GOOD, "SHIBTRY"), ticker={"SHIBTRY": {"dailyPercent": "-250"}}), "invalid_data:out_of_range:daily_change_pct"),
-        (Exchange((*GOOD, "SHIBTRY"), rules={"SHIBTRY": {"numeratorScale": 60}}), "invalid_data:out_of_range:quantity_scale"),
+        (
+            Exchange((*GOOD, "SHIBTRY"), ticker={"SHIBTRY": {"dailyPercent": "-250"}}),
+            "invalid_data:out_of_range:daily_change_pct",
+        ),
+        (
+            Exchange((*GOOD, "SHIBTRY"), rules={"SHIBTRY": {"numeratorScale": 60}}),
+            "invalid_data:out_of_range:quantity_scale",
+        ),
     ],
-    ids=["bid_1e25", "last_1e25", "volume_1e40", "quote_volume_1e20", "close_1e30", "book_1e-25", "bid_1e-30",
-         "spread", "change", "numerator_scale_60"],
+    ids=[
+        "bid_1e25",
+        "last_1e25",
+        "volume_1e40",
+        "quote_volume_1e20",
+        "close_1e30",
+        "book_1e-25",
+        "bid_1e-30",
+        "spread",
+        "change",
+        "numerator_scale_60",
+    ],
 )
 def test_a_hostile_number_excludes_only_its_pair(exchange: Exchange, reason: str) -> None:
     assert reasons(exchange) == {**dict.fromkeys(GOOD), "SHIBTRY": reason}
@@ -115,4 +175,10 @@ def test_hostile_json_is_a_malformed_response_never_a_crash(body: bytes, message
 def test_a_hostile_error_code_is_not_read_as_an_int() -> None:
     from btcbot_pipeline.adapters.btcturk.client import _small_code
 
-    assert [_small_code(c) for c in (1101, Decimal("1E+999999999"), "9" * 40, "1101", True)] == [True, False, False, True, False]
+    assert [_small_code(c) for c in (1101, Decimal("1E+999999999"), "9" * 40, "1101", True)] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+    ]

@@ -22,16 +22,30 @@ def load(name: str) -> object:
 def test_every_fixture_has_a_parser_test() -> None:
     # A new capture dropped into fixtures/ must get a test below.
     assert sorted(p.name for p in FIXTURES.glob("*.json")) == [
-        "private_account_balance.json", "private_all_orders.json", "private_open_orders.json",
-        "private_submit_order.json", "private_user_trades.json", "public_exchange_info.json",
-        "public_ohlc.json", "public_order_book.json", "public_ticker.json", "public_trades.json",
+        "private_account_balance.json",
+        "private_all_orders.json",
+        "private_open_orders.json",
+        "private_submit_order.json",
+        "private_user_trades.json",
+        "public_exchange_info.json",
+        "public_ohlc.json",
+        "public_order_book.json",
+        "public_ticker.json",
+        "public_trades.json",
     ]
 
 
 def test_exchange_info_capture_gives_rules_from_price_filter_and_scales() -> None:
     rules = parse_exchange_info(load("public_exchange_info.json"))
-    assert rules["BTCTRY"] == SymbolRules("BTCTRY", tick_size=Decimal("10"), lot_size=None, min_notional_try=Decimal("99.91"),
-                                          price_scale=2, quantity_scale=8, status="TRADING")
+    assert rules["BTCTRY"] == SymbolRules(
+        "BTCTRY",
+        tick_size=Decimal("10"),
+        lot_size=None,
+        min_notional_try=Decimal("99.91"),
+        price_scale=2,
+        quantity_scale=8,
+        status="TRADING",
+    )
     assert rules["XTZBTC"].tick_size == Decimal("0.000001")
     assert list(rules) == ["BTCTRY", "USDTTRY", "XTZBTC"]
 
@@ -39,7 +53,12 @@ def test_exchange_info_capture_gives_rules_from_price_filter_and_scales() -> Non
 def test_ticker_capture_numbers_are_exact_decimals() -> None:
     t = s.parse(s.Ticker, load("public_ticker.json"), what="ticker")
     assert (t.symbol, t.timestamp, t.last, t.volume, t.dailypercent) == (
-        "BTCUSDT", 1643883402008, Decimal("36474"), Decimal("75.36297763"), Decimal("-5.26"))
+        "BTCUSDT",
+        1643883402008,
+        Decimal("36474"),
+        Decimal("75.36297763"),
+        Decimal("-5.26"),
+    )
     assert t.denominatorsymbol == "USDT"
 
 
@@ -53,24 +72,38 @@ def test_order_book_capture_with_float_timestamp() -> None:
 def test_trades_capture_keeps_tid_as_text() -> None:
     trades = s.parse(s.Trade, load("public_trades.json"), what="trades")
     assert [(t.tid, t.price, t.side) for t in trades] == [
-        ("101963779399182809", Decimal("36334"), "sell"), ("101963779399182808", Decimal("36317"), "sell")]
+        ("101963779399182809", Decimal("36334"), "sell"),
+        ("101963779399182808", Decimal("36317"), "sell"),
+    ]
 
 
 def test_ohlc_doc_sample() -> None:
     (bar,) = s.parse(s.Ohlc, [load("public_ohlc.json")], what="ohlcs")
-    assert (bar.pair, bar.time, bar.close, bar.volume) == ("BTCUSDT", 1639526400, Decimal("48820.0"), Decimal("199.490950394233"))
+    assert (bar.pair, bar.time, bar.close, bar.volume) == (
+        "BTCUSDT",
+        1639526400,
+        Decimal("48820.0"),
+        Decimal("199.490950394233"),
+    )
 
 
 def test_balances_sample() -> None:
     rows = s.parse(s.Balance, load("private_account_balance.json"), what="balances")
     assert [(b.asset, b.balance, b.free) for b in rows] == [
         ("TRY", Decimal("103158.9412490031968651"), Decimal("102135.3712490135968651")),
-        ("BTC", Decimal("29.6027353000000000"), Decimal("29.6017353000000000"))]
+        ("BTC", Decimal("29.6027353000000000"), Decimal("29.6017353000000000")),
+    ]
 
 
 def test_all_orders_sample_enums_lowercased() -> None:
     (order,) = s.parse(s.Order, load("private_all_orders.json"), what="allOrders")
-    assert (order.id, order.type, order.method, order.status, order.pairsymbol) == (9932534, "buy", "limit", "untouched", "BTCTRY")
+    assert (order.id, order.type, order.method, order.status, order.pairsymbol) == (
+        9932534,
+        "buy",
+        "limit",
+        "untouched",
+        "BTCTRY",
+    )
 
 
 def test_open_orders_sample() -> None:
@@ -87,11 +120,18 @@ def test_submit_sample() -> None:
 
 def test_user_trades_sample() -> None:
     (fill,) = s.parse(s.UserTrade, load("private_user_trades.json"), what="user trades")
-    assert (fill.id, fill.orderid, fill.amount, fill.fee) == (552887776, 5111697972, Decimal("146.6727"), Decimal("-0.73095036"))
+    assert (fill.id, fill.orderid, fill.amount, fill.fee) == (
+        552887776,
+        5111697972,
+        Decimal("146.6727"),
+        Decimal("-0.73095036"),
+    )
 
 
 def test_64_bit_id_never_goes_through_float() -> None:
-    payload = s.decode_json(b'[{"id": 1181163798924649598, "orderId": 10938696222, "amount": "-0.3384", "preciseAmount": -0.3384081100000000}]')
+    payload = s.decode_json(
+        b'[{"id": 1181163798924649598, "orderId": 10938696222, "amount": "-0.3384", "preciseAmount": -0.3384081100000000}]'
+    )
     (fill,) = s.parse(s.UserTrade, payload, what="user trades")
     assert fill.id == 1181163798924649598
 
@@ -102,10 +142,24 @@ def test_keys_are_case_insensitive_old_doc_spelling() -> None:
 
 
 def test_klines_truncates_to_shortest_array() -> None:
-    k = s.parse(s.KlineHistory, s.decode_json(b'{"s":"ok","t":[1661990400,1661990460],"o":[368388.0,368467.0],'
-                                              b'"h":[368388.0,369090.0],"l":[368388.0],"c":[368388.0,369090.0],"v":[0.00035208,0.2972395]}'), what="k")
-    assert k.candles() == [s.Candle(time=1661990400, open=Decimal("368388.0"), high=Decimal("368388.0"), low=Decimal("368388.0"),
-                                    close=Decimal("368388.0"), volume=Decimal("0.00035208"))]
+    k = s.parse(
+        s.KlineHistory,
+        s.decode_json(
+            b'{"s":"ok","t":[1661990400,1661990460],"o":[368388.0,368467.0],'
+            b'"h":[368388.0,369090.0],"l":[368388.0],"c":[368388.0,369090.0],"v":[0.00035208,0.2972395]}'
+        ),
+        what="k",
+    )
+    assert k.candles() == [
+        s.Candle(
+            time=1661990400,
+            open=Decimal("368388.0"),
+            high=Decimal("368388.0"),
+            low=Decimal("368388.0"),
+            close=Decimal("368388.0"),
+            volume=Decimal("0.00035208"),
+        )
+    ]
 
 
 def test_klines_no_data_is_empty() -> None:
