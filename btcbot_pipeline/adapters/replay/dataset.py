@@ -27,7 +27,6 @@ from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from itertools import accumulate, repeat
@@ -334,7 +333,8 @@ class _SymbolSeries:
         self.t_ts = tuple(ticker.ts)
         self.t_last, self.t_high, self.t_low, self.t_volume = (cols[name] for name in ("last", "high", "low", "volume"))
         # Optional columns; a blank cell (None) is derived per read, as it was per row.
-        self.t_quote, self.t_direct, self.t_open = (cols.get(name) for name in ("quote_volume", "daily_change_pct", "open"))
+        optional = ("quote_volume", "daily_change_pct", "open")
+        self.t_quote, self.t_direct, self.t_open = (cols.get(name) for name in optional)
 
     def _ticker_row(self, it: int) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None]:
         """last, high, low, quote volume and change % of ticker row ``it`` (a missing quote
@@ -371,7 +371,8 @@ class _SymbolSeries:
         return self.sweep([now_us], n_closes, max_data_age_s, {}, bar_us)[0]
 
     def sweep(
-        self, stamps: list[int], n_closes: int, max_data_age_s: int, moments: dict[int, datetime], bar_us: int | None = None
+        self, stamps: list[int], n_closes: int, max_data_age_s: int, moments: dict[int, datetime],
+        bar_us: int | None = None,
     ) -> list[SymbolSnapshot]:
         """The snapshot at every epoch-µs stamp of ``stamps`` (ascending), from the last
         book row, candle and ticker row at or before it. Each row pointer only moves
@@ -395,6 +396,8 @@ class _SymbolSeries:
         closes_ic = book_ib = ticker_it = -2
         book: tuple[Decimal | None, Decimal | None] = (None, None)
         row: tuple[Decimal | None, ...] = ()
+        bar: tuple[Decimal | None, ...] = (None, None, None)
+        bar_first = 0
         for now_us in stamps:
             ib = bisect_right(b_ts, now_us, ib + 1) - 1
             ic = bisect_right(c_ts, now_us, ic + 1) - 1
@@ -425,9 +428,14 @@ class _SymbolSeries:
                     change = _percent_change(c_open.value(lo), closes[-1])  # type: ignore[arg-type]
             elif ic >= 0:
                 last, high, low, quote_volume, change = self._window(lo, ic, closes[-1])
+            if bar_us is not None:
+                # The candles in (now - bar, now]: the trades a resting order could have met
+                # since the previous cycle (no candle: no bar). Bars are not bounded below.
+                bar_first = bisect_right(c_ts, now_us - bar_us, bar_first)
+                bar = self._bar(bar_first, ic + 1)
             reason = assess_fields(data_ts, staleness, bid, ask, max_data_age_s=max_data_age_s)
             snapshot = SymbolSnapshot(
-                symbol, data_ts, staleness, bid, ask, last, high, low, quote_volume, change, closes, rules, reason
+                symbol, data_ts, staleness, bid, ask, last, high, low, quote_volume, change, closes, rules, reason, *bar
             )
             # Every row was bounded when read; what is derived from them (a day's quote
             # volume, a change from a tiny open) is checked here, per cycle.
@@ -436,24 +444,19 @@ class _SymbolSeries:
             ):
                 snapshot = bound_snapshot(snapshot)
             out.append(snapshot)
-        if bar_us is not None and self.reason is None:
-            out = self._with_bars(stamps, out, bar_us)
         return out
 
-    def _with_bars(self, stamps: list[int], snaps: list[SymbolSnapshot], bar_us: int) -> list[SymbolSnapshot]:
-        """Each snapshot with the bar of the candles in ``(stamp - bar_us, stamp]``: the
-        trades a resting order could have met since the previous cycle (no candle: no bar)."""
-        c_ts, highs, lows, volumes = self.c_ts, self.c_high, self.c_low, self.c_volume
-        out = []
-        for now_us, snap in zip(stamps, snaps):
-            first, last = bisect_right(c_ts, now_us - bar_us), bisect_right(c_ts, now_us)
-            if first < last:
-                snap = replace(
-                    snap, bar_low=min(lows[first:last]), bar_high=max(highs[first:last]),  # type: ignore[type-var]
-                    bar_volume=sum(volumes[first:last], ZERO) if last - first > 1 else volumes.value(first),  # type: ignore[arg-type]
-                )
-            out.append(snap)
-        return out
+    def _bar(self, first: int, end: int) -> tuple[Decimal | None, ...]:
+        """Low, high and base volume of the candles ``first .. end - 1`` (``None`` without one)."""
+        if end - first == 1:  # the usual case: one candle a cycle
+            return self.c_low.value(first), self.c_high.value(first), self.c_volume.value(first)
+        if first >= end:
+            return None, None, None
+        return (
+            min(self.c_low[first:end]),  # type: ignore[type-var]
+            max(self.c_high[first:end]),  # type: ignore[type-var]
+            sum(self.c_volume[first:end], ZERO),  # type: ignore[arg-type]
+        )
 
     def _window(self, lo: int, ic: int, close: Decimal) -> tuple[Decimal | None, ...]:
         """last, high, low, quote volume, change % of the candles ``lo .. ic`` (those in
