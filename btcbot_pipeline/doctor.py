@@ -112,7 +112,8 @@ def _settings_checks(env_file: str | None, overrides: dict[str, str]) -> tuple[l
                 "settings",
                 "risk_budget",
                 WARN,
-                f"STAGE7_MAX_DAILY_LOSS_TRY={cfg.stage7_max_daily_loss_try} >= DRY_RUN_TRY_BALANCE={cfg.dry_run_try_balance}: "
+                f"STAGE7_MAX_DAILY_LOSS_TRY={cfg.stage7_max_daily_loss_try} >= "
+                f"DRY_RUN_TRY_BALANCE={cfg.dry_run_try_balance}: "
                 "the daily loss limit can never trip",
                 "set STAGE7_MAX_DAILY_LOSS_TRY below the capital",
             )
@@ -468,7 +469,8 @@ def universe_checks(
             fix = (
                 f"set STAGE7_UNIVERSE_WHITELIST={','.join(dict.fromkeys(proposed))}"
                 if proposed
-                else f"set STAGE7_UNIVERSE_WHITELIST to pairs {source} lists (e.g. {_listing([s for s in known if in_quote(s)], 5)}) "
+                else f"set STAGE7_UNIVERSE_WHITELIST to pairs {source} lists "
+                f"(e.g. {_listing([s for s in known if in_quote(s)], 5)}) "
                 f"or leave it empty for every {quote} pair"
             )
             checks.append(

@@ -455,7 +455,8 @@ def refuse_inside_chain(book: Book, partitions: Sequence[Partition], rebuild: Re
         else "run every partition from there through the last one in one run"
     )
     raise ChainError(
-        f"the book holds {n} later cycle{'s' if n != 1 else ''} ({utc.minute_text(first)} … {utc.minute_text(last)} UTC) "
+        f"the book holds {n} later cycle{'s' if n != 1 else ''} ({utc.minute_text(first)} … {utc.minute_text(last)} "
+        "UTC) "
         f"carried on from the state {window} would replace: running it alone would break the book's chain. "
         f"Nothing was written. To rebuild from {first_key} through the book's last cycle, in one run: {how}"
     )
@@ -536,7 +537,8 @@ def _run(
                 if progress is not None:
                     progress(
                         f"{batch[-1].key}: {computed}/{total} cycles computed "
-                        f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity {last.metrics.equity_try:.2f} TRY"
+                        f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity "
+                        f"{last.metrics.equity_try:.2f} TRY"
                     )
             # The chain is checked over the book itself (the window's cycles as written, the
             # cycle before it and the one after it, whoever wrote them).

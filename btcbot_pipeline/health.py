@@ -153,7 +153,8 @@ def _fix(exc: Exception, down_fix: str, other: str) -> str:
         return down_fix
     if isinstance(exc, ResponseTooLargeError):
         return (
-            "the exchange sent a body over BTCTURK_MAX_BODY_BYTES: check that BTCTURK_BASE_URL and BTCTURK_GRAPH_BASE_URL "
+            "the exchange sent a body over BTCTURK_MAX_BODY_BYTES: check that BTCTURK_BASE_URL and "
+            "BTCTURK_GRAPH_BASE_URL "
             "point at the BTCTurk APIs (raise the cap only if their replies really grew)"
         )
     return other
@@ -172,7 +173,8 @@ def probe_symbol(
     whitelist: tuple[str, ...], blacklist: tuple[str, ...], by_volume: tuple[str, ...]
 ) -> tuple[str | None, bool]:
     """The pair to probe and whether it comes from the whitelist: the first whitelisted pair
-    the exchange lists (``by_volume``: its pairs in the quote currency), else the largest such pair that is not blacklisted."""
+    the exchange lists (``by_volume``: its pairs in the quote currency), else the largest such
+    pair that is not blacklisted."""
     listed = set(by_volume)
     for symbol in whitelist:
         if symbol in listed and symbol not in blacklist:
@@ -252,7 +254,8 @@ def probe_exchange(
                         WARN,
                         timer.ms(),
                         "clock skew: " + detail,
-                        "sync this machine's clock (NTP: timedatectl set-ntp true); data ages and signed calls (±5 s) depend on it",
+                        "sync this machine's clock (NTP: timedatectl set-ntp true); data ages and signed calls (±5 "
+                        "s) depend on it",
                         values,
                     )
                 )
@@ -339,7 +342,8 @@ def probe_exchange(
             "last": row.last,
             "age_s": age,
         }
-        detail = f"{len(tickers)} pairs ({len(by_volume)} in {quote}); {symbol} last {row.last}, {age if age is not None else '?'} s old"
+        shown_age = age if age is not None else "?"
+        detail = f"{len(tickers)} pairs ({len(by_volume)} in {quote}); {symbol} last {row.last}, {shown_age} s old"
         max_age = settings.stage7_max_data_age_sec
         if not whitelisted and settings.stage7_universe_whitelist:
             probes.append(
@@ -518,7 +522,8 @@ def probe_replay(settings: Any, dataset: str | None = None) -> tuple[Probe, ...]
                 FAIL,
                 timer.ms(),
                 f"{len(report.errors)} error(s) in {path}: {', '.join(codes)}",
-                f"run `btcbot replay-validate --dataset {path}` and repair the files it names (or `btcbot replay-init`)",
+                f"run `btcbot replay-validate --dataset {path}` and repair the files it names (or `btcbot "
+                "replay-init`)",
                 {"errors": len(report.errors), "codes": codes},
             ),
         )

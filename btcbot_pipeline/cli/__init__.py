@@ -6,8 +6,10 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``replay-validate``  check a dataset against the replay contract (exit 1 on errors)
 - ``summary``          print a materialized cycle's summary from the book
 - ``settings``         print the effective settings (secrets masked) or the refusal
-- ``doctor``           settings, source (dataset or exchange), universe, storage and rules checks without a cycle (exit 0/1/2)
-- ``health``           probe the configured market-data source, one line per probe (exit 0 healthy, 1 degraded, 2 unusable)
+- ``doctor``           settings, source (dataset or exchange), universe, storage and rules checks without a
+                       cycle (exit 0/1/2)
+- ``health``           probe the configured market-data source, one line per probe (exit 0 healthy, 1
+                       degraded, 2 unusable)
 - ``risk clear``       record an operator clear of the risk budget's tripped limits
 - ``alerts``           list the book's alerts, oldest first (``--since``, ``--json``)
 - ``replay-capture``   poll the live BTCTurk API into a replay dataset with a manifest

@@ -75,7 +75,8 @@ def _run_backtest(args: argparse.Namespace) -> int:
     with open_book(outcome.book) as con:  # the run drew the chart beside the book already
         report = build_report(con, label=spec.name)
     print(
-        f"done: {report.cycles} cycles in {seconds:.1f} s ({report.cycles / seconds:,.0f} cycles/s), Dagster run {outcome.run_id}"
+        f"done: {report.cycles} cycles in {seconds:.1f} s ({report.cycles / seconds:,.0f} cycles/s), Dagster run "
+        f"{outcome.run_id}"
     )
     print(format_text([report]))
     print(f"chart {outcome.book.with_suffix('.png')}")

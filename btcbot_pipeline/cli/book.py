@@ -89,7 +89,8 @@ def _risk_clear(args: argparse.Namespace) -> int:
     with con:
         Book(con).add_clear(clear_id, now, reason, operator)
     print(
-        f"recorded {clear_id} by {operator}: {reason!r}; the next materialized cycle drops the risk latches and records it"
+        f"recorded {clear_id} by {operator}: {reason!r}; the next materialized cycle drops the risk latches and "
+        "records it"
     )
     return 0
 

@@ -28,11 +28,13 @@ def _fake_btcturk(args: argparse.Namespace) -> int:
 
     fake = FakeBtcturk(FakeMarket() if args.recorded else FakeMarket.demo(), port=args.port).start()
     print(
-        f"fake BTCTurk on {fake.url} ({'recorded payloads' if args.recorded else 'live-stamped demo market'}); Ctrl-C stops it"
+        f"fake BTCTurk on {fake.url} ({'recorded payloads' if args.recorded else 'live-stamped demo market'}); "
+        "Ctrl-C stops it"
     )
     print(f"  BTCTURK_BASE_URL={fake.url} BTCTURK_GRAPH_BASE_URL={fake.url} MARKET_DATA_SOURCE=btcturk")
     print(
-        f"  private endpoints accept BTCTURK_API_KEY={FAKE_API_KEY} BTCTURK_API_SECRET={FAKE_API_SECRET} (fake credentials)"
+        f"  private endpoints accept BTCTURK_API_KEY={FAKE_API_KEY} BTCTURK_API_SECRET={FAKE_API_SECRET} (fake "
+        "credentials)"
     )
     print(
         f'  inject faults: curl -X POST {fake.url}/_fake/faults -d \'{{"path": "/api/v2/orderbook", "kind": "503"}}\'',
@@ -86,7 +88,8 @@ def add_fake_btcturk(sub: options.Subparsers) -> None:
 def add_doctor(sub: options.Subparsers) -> None:
     p = sub.add_parser(
         "doctor",
-        help="check settings, the market-data source, universe, storage and symbol rules without running a cycle (exit 0/1/2)",
+        help="check settings, the market-data source, universe, storage and symbol rules without running a cycle "
+        "(exit 0/1/2)",
     )
     options.dataset(
         p, "replay dataset (default REPLAY_DATASET_PATH; only with MARKET_DATA_SOURCE=replay)", required=False

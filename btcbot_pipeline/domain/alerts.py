@@ -250,7 +250,8 @@ def gate_failure_alert(stop: Sequence[CycleFacts]) -> Alert:
     if len(stop) > 1:
         n = len(stop) - 1
         more.append(
-            f"{n} more failing cycle{'s' if n != 1 else ''} of the chunk, the last at {utc.minute_text(stop[-1].cycle_ts)} UTC"
+            f"{n} more failing cycle{'s' if n != 1 else ''} of the chunk, the last at "
+            f"{utc.minute_text(stop[-1].cycle_ts)} UTC"
         )
     return _alert(
         Rule.GATE_FAILURE,

@@ -156,7 +156,8 @@ def table_view(
     stored = {
         r[0]
         for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_schema = 'main' AND table_name = ?",
+            "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_schema = 'main' "
+            "AND table_name = ?",
             [catalog, table],
         ).fetchall()
     }
@@ -168,7 +169,8 @@ def table_view(
     keys = [f'"{k}"' for k in TABLE_KEYS[table] if k in stored] + ["rowid"]
     values = ", ".join(f'{_value_sql(n, t, n in stored, raw_json)} AS "{n}"' for n, t in declared)
     sql = (
-        f"SELECT cycle_ts AS _cycle, row_number() OVER (PARTITION BY cycle_ts ORDER BY {', '.join(keys)}) AS _seq, {values} "
+        f"SELECT cycle_ts AS _cycle, row_number() OVER (PARTITION BY cycle_ts ORDER BY {', '.join(keys)}) AS _seq, "
+        f"{values} "
         f"FROM {catalog}.main.{table} WHERE {where}"
     )
     return TableView(table, True, names, sql, tuple(params))

@@ -71,7 +71,8 @@ def cycle_summary(book: Book, cycle_ts: datetime, settings: BotSettings | None =
         f"  ledger          equity {_money(ledger['equity_try'])} TRY = cash {_money(ledger['cash_try'])} + positions "
         f"{_money(ledger['positions_value_try'])}",
         f"                  net PnL {_money(ledger['net_pnl_try'])} (gross {_money(ledger['gross_pnl_try'])}, fees "
-        f"{_money(ledger['fees_try'])}, slippage {_money(ledger['slippage_try'])}), max drawdown {Decimal(ledger['max_drawdown']):.4%}",
+        f"{_money(ledger['fees_try'])}, slippage {_money(ledger['slippage_try'])}), max drawdown "
+        f"{Decimal(ledger['max_drawdown']):.4%}",
     ]
     if "opening" in ledger:
         opening = ledger["opening"]
@@ -105,7 +106,8 @@ def orders_text(book: Book, cycle_ts: datetime) -> str:
     parts = [f"{n} {status}" + (f" ({part} filled in part)" if part else "") for status, n, part in rows]
     lines = [f"  orders          {', '.join(parts)}"]
     ended = book.query(
-        "SELECT status, symbol, side, reason FROM orders WHERE cycle_ts = ? AND status IN ('CANCELED', 'REJECTED', 'EXPIRED')"
+        "SELECT status, symbol, side, reason FROM orders WHERE cycle_ts = ? AND status IN ('CANCELED', 'REJECTED', "
+        "'EXPIRED')"
         " ORDER BY status, symbol, side",
         [naive_utc(cycle_ts)],
     )

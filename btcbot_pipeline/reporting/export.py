@@ -55,7 +55,8 @@ def export_book(book: Path, out_dir: Path, file_format: str, *, force: bool = Fa
         tables = [
             r[0]
             for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE "
+                "TABLE' ORDER BY table_name"
             ).fetchall()
         ]
         for table in tables:

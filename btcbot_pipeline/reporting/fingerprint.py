@@ -106,7 +106,8 @@ def _cycles_sql(con: duckdb.DuckDBPyConnection, catalog: str, where: str, params
     present = [
         r[0]
         for r in con.execute(
-            "SELECT DISTINCT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main'",
+            "SELECT DISTINCT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = "
+            "'main'",
             [catalog],
         ).fetchall()
     ]
@@ -230,8 +231,10 @@ def _missing_cycle(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]
     sql_b, params_b = _cycles_sql(con, "b", where, params)
     found = con.execute(
         f"WITH ca AS ({sql_a}), cb AS ({sql_b}), "
-        "oa AS (SELECT cycle_ts FROM ca EXCEPT SELECT cycle_ts FROM cb), ob AS (SELECT cycle_ts FROM cb EXCEPT SELECT cycle_ts FROM ca) "
-        "SELECT (SELECT count(*) FROM oa), (SELECT min(cycle_ts) FROM oa), (SELECT count(*) FROM ob), (SELECT min(cycle_ts) FROM ob)",
+        "oa AS (SELECT cycle_ts FROM ca EXCEPT SELECT cycle_ts FROM cb), ob AS (SELECT cycle_ts FROM cb EXCEPT "
+        "SELECT cycle_ts FROM ca) "
+        "SELECT (SELECT count(*) FROM oa), (SELECT min(cycle_ts) FROM oa), (SELECT count(*) FROM ob), (SELECT "
+        "min(cycle_ts) FROM ob)",
         params_a + params_b,
     ).fetchone()
     assert found is not None
@@ -254,7 +257,8 @@ def _table_difference(
     pairs = ", ".join(f'a."{c}" AS "a.{c}", b."{c}" AS "b.{c}"' for c in columns)
     found = con.execute(
         f"WITH a AS ({view_a.sql}), b AS ({view_b.sql}), d AS ("
-        f"  SELECT coalesce(a._cycle, b._cycle) AS _cycle, coalesce(a._seq, b._seq) AS _seq, a._seq IS NOT NULL AS _in_a, "
+        "  SELECT coalesce(a._cycle, b._cycle) AS _cycle, coalesce(a._seq, b._seq) AS _seq, a._seq IS NOT NULL AS "
+        "_in_a, "
         f"  b._seq IS NOT NULL AS _in_b, {pairs} FROM a FULL OUTER JOIN b ON a._cycle = b._cycle AND a._seq = b._seq "
         f"  WHERE a._seq IS NULL OR b._seq IS NULL OR {differs}) "
         "SELECT count(*) OVER () AS _count, * FROM d ORDER BY _cycle, _seq LIMIT 1",
@@ -296,7 +300,8 @@ def _differs(column: str) -> str:
     a, b = f'a."{column}"', f'b."{column}"'
     if is_json(column):
         # Canonicalise only where the stored texts differ: equal books cost no JSON parsing.
-        return f"(CASE WHEN {a} IS NOT DISTINCT FROM {b} THEN FALSE ELSE canon_json({a}) IS DISTINCT FROM canon_json({b}) END)"
+        canonical = f"canon_json({a}) IS DISTINCT FROM canon_json({b})"
+        return f"(CASE WHEN {a} IS NOT DISTINCT FROM {b} THEN FALSE ELSE {canonical} END)"
     return f"{a} IS DISTINCT FROM {b}"
 
 

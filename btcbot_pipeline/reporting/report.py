@@ -204,7 +204,10 @@ def build_report(con: duckdb.DuckDBPyConnection, *, label: str | None = None) ->
 
 
 # Each order's row of its last cycle is its state now (the table has a row per cycle it was touched).
-_LAST_ORDERS = "SELECT client_order_id, arg_max(status, cycle_ts) AS status, arg_max(filled_qty, cycle_ts) AS filled_qty, arg_max(qty, cycle_ts) AS qty FROM orders GROUP BY client_order_id"
+_LAST_ORDERS = (
+    "SELECT client_order_id, arg_max(status, cycle_ts) AS status, arg_max(filled_qty, cycle_ts) AS filled_qty, "
+    "arg_max(qty, cycle_ts) AS qty FROM orders GROUP BY client_order_id"
+)
 _LAST_ORDER_STATES = f"SELECT status, count(*) FROM ({_LAST_ORDERS}) GROUP BY status ORDER BY status"
 _PART_FILLED = f"SELECT count(*) FROM ({_LAST_ORDERS}) WHERE filled_qty > 0 AND filled_qty < qty"
 

@@ -40,7 +40,8 @@ def book_path_problem(path: str | Path, setting: str = "STATE_DB_PATH", *, probe
         except OSError as exc:
             return f"{where} cannot be read: {exc.strerror or exc}"
         if head[_MAGIC_AT:] != _MAGIC:
-            return f"{where} is not a DuckDB database file ({p.stat().st_size} bytes): move it aside or point {setting} elsewhere"
+            size = p.stat().st_size
+            return f"{where} is not a DuckDB database file ({size} bytes): move it aside or point {setting} elsewhere"
         if not os.access(p, os.W_OK):
             return f"{where} is not writable"
     if not os.access(folder, os.W_OK | os.X_OK):

@@ -225,7 +225,8 @@ def _money(con: duckdb.DuckDBPyConnection, report: Report, since: datetime) -> N
 def _fills(con: duckdb.DuckDBPyConnection, report: Report) -> None:
     deltas = con.execute(
         "SELECT l.cycle_ts, l.fees_try - coalesce(lag(l.fees_try) OVER w, 0), "
-        "l.slippage_try - coalesce(lag(l.slippage_try) OVER w, 0), l.turnover_try - coalesce(lag(l.turnover_try) OVER w, 0), "
+        "l.slippage_try - coalesce(lag(l.slippage_try) OVER w, 0), l.turnover_try - coalesce(lag(l.turnover_try) "
+        "OVER w, 0), "
         "coalesce(f.fee, 0), coalesce(f.slip, 0), coalesce(f.notional, 0), coalesce(f.n, 0), m.n_fills "
         "FROM ledger_metrics l "
         "LEFT JOIN (SELECT cycle_ts, sum(fee_try) AS fee, sum(slippage_try) AS slip, sum(notional_try) AS notional, "

@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from btcbot_pipeline.adapters.btcturk.schemas import encode_json as dumps
@@ -513,50 +513,64 @@ class FakeBtcturk:
             if method == "GET" and path == "/api/v2/trades":
                 return self._ok(m.trades)
             if method == "GET" and path == "/v1/klines/history":
-                sym = (arg("symbol") or "").replace("_", "").upper()
-                start, end = int(arg("from") or 0), int(arg("to") or 0)
-                served = sym in m.symbols and sym not in dropped
-                source = (
-                    (m.live_candles(sym, start, min(end, int(self.now()) - 60)) if m.live else m.symbols[sym].candles)
-                    if served
-                    else []
-                )
-                bars = [b for b in source if start <= b[0] <= end]
-                if not bars:
-                    return 200, {}, dumps({"s": "no_data"})
-                cols = list(zip(*bars))
-                return (
-                    200,
-                    {},
-                    dumps(
-                        {
-                            "s": "ok",
-                            "t": list(cols[0]),
-                            "o": list(cols[1]),
-                            "h": list(cols[2]),
-                            "l": list(cols[3]),
-                            "c": list(cols[4]),
-                            "v": list(cols[5]),
-                        }
-                    ),
-                )
+                return self._klines(arg, dropped)
             if method == "GET" and path == "/v1/ohlcs":
                 return 200, {}, dumps(m.ohlc)
-            if method == "GET" and path == "/api/v1/users/balances":
-                return self._ok(m.balances)
-            if method == "GET" and path == "/api/v1/openorders":
-                return self._ok(m.open_orders)
-            if method == "GET" and path == "/api/v1/allorders":
-                return self._ok(m.all_orders)
-            if method == "GET" and path == "/api/v1/users/transactions/trade":
-                return self._ok(m.user_trades, "SUCCESS")
-            if method == "POST" and path == "/api/v1/order":
-                return self._ok(m.submit_response, "OK")
-            if method == "DELETE" and path == "/api/v1/order":
-                if not arg("id"):
-                    return 400, {}, dumps({"success": False, "message": "NO_ORDER_MATCHES_YOUR_REQUEST", "code": 400})
-                return 200, {}, dumps({"success": True, "message": "SUCCESS", "code": 0})
+            account = self._account(method, path, arg)
+            if account is not None:
+                return account
         raise _NotFound
+
+    def _klines(self, arg: Callable[[str], str | None], dropped: set[str]) -> tuple[int, dict[str, str], bytes]:
+        m = self.market
+        sym = (arg("symbol") or "").replace("_", "").upper()
+        start, end = int(arg("from") or 0), int(arg("to") or 0)
+        served = sym in m.symbols and sym not in dropped
+        source = (
+            (m.live_candles(sym, start, min(end, int(self.now()) - 60)) if m.live else m.symbols[sym].candles)
+            if served
+            else []
+        )
+        bars = [b for b in source if start <= b[0] <= end]
+        if not bars:
+            return 200, {}, dumps({"s": "no_data"})
+        cols = list(zip(*bars))
+        return (
+            200,
+            {},
+            dumps(
+                {
+                    "s": "ok",
+                    "t": list(cols[0]),
+                    "o": list(cols[1]),
+                    "h": list(cols[2]),
+                    "l": list(cols[3]),
+                    "c": list(cols[4]),
+                    "v": list(cols[5]),
+                }
+            ),
+        )
+
+    def _account(
+        self, method: str, path: str, arg: Callable[[str], str | None]
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """The private (signed) endpoints; ``None``: not one of them."""
+        m = self.market
+        if method == "GET" and path == "/api/v1/users/balances":
+            return self._ok(m.balances)
+        if method == "GET" and path == "/api/v1/openorders":
+            return self._ok(m.open_orders)
+        if method == "GET" and path == "/api/v1/allorders":
+            return self._ok(m.all_orders)
+        if method == "GET" and path == "/api/v1/users/transactions/trade":
+            return self._ok(m.user_trades, "SUCCESS")
+        if method == "POST" and path == "/api/v1/order":
+            return self._ok(m.submit_response, "OK")
+        if method == "DELETE" and path == "/api/v1/order":
+            if not arg("id"):
+                return 400, {}, dumps({"success": False, "message": "NO_ORDER_MATCHES_YOUR_REQUEST", "code": 400})
+            return 200, {}, dumps({"success": True, "message": "SUCCESS", "code": 0})
+        return None
 
     def _control(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         if method == "POST" and path == "/_fake/faults":

@@ -113,6 +113,25 @@ def _join(rows: list[list[str]]) -> str:
     return "".join(",".join(row) + "\n" for row in rows)
 
 
+def _mangle_rows(draw: st.DrawFn, rows: list[list[str]]) -> None:
+    """Drop, repeat, swap, widen or shorten rows, or insert junk ones, in place."""
+    ops = draw(st.lists(st.sampled_from(["drop", "dup", "swap", "junk", "wide", "short"]), min_size=1, max_size=4))
+    for op in ops:
+        i = draw(st.integers(0, len(rows) - 1)) if rows else 0
+        if op == "drop" and rows:
+            rows.pop(i)
+        elif op == "dup" and rows:
+            rows.insert(i, list(rows[i]))
+        elif op == "swap" and len(rows) > 1:
+            rows[i], rows[-1] = rows[-1], rows[i]
+        elif op == "junk":
+            rows.insert(i, draw(st.lists(_number_text(), min_size=0, max_size=8)))
+        elif op == "wide" and rows:
+            rows[i] = rows[i] + draw(st.lists(_number_text(), min_size=1, max_size=3))
+        elif op == "short" and rows and rows[i]:
+            rows[i] = rows[i][: draw(st.integers(0, len(rows[i]) - 1))]
+
+
 @st.composite
 def hostile_file(draw: st.DrawFn, kind: str) -> Any:
     """The content of one file of the hostile pair: text, bytes, ``None`` (absent) or ``"<folder>"``."""
@@ -132,21 +151,7 @@ def hostile_file(draw: st.DrawFn, kind: str) -> Any:
             col = draw(st.integers(0, len(rows[row]) - 1))
             rows[row][col] = draw(_number_text())
     elif mode == "rows":
-        ops = draw(st.lists(st.sampled_from(["drop", "dup", "swap", "junk", "wide", "short"]), min_size=1, max_size=4))
-        for op in ops:
-            i = draw(st.integers(0, len(rows) - 1)) if rows else 0
-            if op == "drop" and rows:
-                rows.pop(i)
-            elif op == "dup" and rows:
-                rows.insert(i, list(rows[i]))
-            elif op == "swap" and len(rows) > 1:
-                rows[i], rows[-1] = rows[-1], rows[i]
-            elif op == "junk":
-                rows.insert(i, draw(st.lists(_number_text(), min_size=0, max_size=8)))
-            elif op == "wide" and rows:
-                rows[i] = rows[i] + draw(st.lists(_number_text(), min_size=1, max_size=3))
-            elif op == "short" and rows and rows[i]:
-                rows[i] = rows[i][: draw(st.integers(0, len(rows[i]) - 1))]
+        _mangle_rows(draw, rows)
     header = HEADERS[kind]
     if draw(st.integers(0, 9)) == 0:
         header = draw(st.sampled_from(["", "ts", header.upper(), header + ",extra", header.replace("ts,", "ts,ts,")]))

@@ -1,4 +1,5 @@
-"""Builders for replay-dataset tests: CSV files written from literal text (used by ``btcbot_pipeline_tests/adapters/replay/``).
+"""Builders for replay-dataset tests (``btcbot_pipeline_tests/adapters/replay/``): CSV files
+written from literal text.
 
 A test writes its CSVs as literal text, so the rows under test are visible in the test:
 

@@ -95,10 +95,12 @@ _DESCRIPTIONS = {
     "rules; only data stamped at or before the cycle. A symbol with bad or stale data stays with its skip reason.",
     "universe": "Universe Selection v1: eligible TRY pairs scored on liquidity, spread and volatility; the top "
     "STAGE7_UNIVERSE_SIZE are the cycle's universe.",
-    "portfolio_plan": "Portfolio Policy v1: targets and SELL-first actions with skip reasons, under the cycle's risk mode.",
+    "portfolio_plan": "Portfolio Policy v1: targets and SELL-first actions with skip reasons, under the cycle's "
+    "risk mode.",
     "order_intents": "LIMIT intents on the exchange's tick and lot grids with deterministic client_order_id.",
     "simulated_fills": "Dry-run fills at mark ± slippage with fees, plus the simulated order trail.",
-    "ledger_snapshot": "The book after each cycle, carried from the previous cycle: cash, positions, PnL, fees, drawdown.",
+    "ledger_snapshot": "The book after each cycle, carried from the previous cycle: cash, positions, PnL, fees, "
+    "drawdown.",
     "cycle_trace": "The decision trace of each cycle (universe, mode, every decision with its reason, plan, intents, "
     "rules stats, parameters, ledger), written in the same transaction as the ledger.",
 }

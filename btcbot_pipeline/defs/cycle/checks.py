@@ -246,7 +246,8 @@ class ChunkChecks:
                 blocking=True,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata=meta,
-                description=f"{suite.name} not written: {_stop_reason(stopped)}; its own expectations passed over {cycles}",
+                description=f"{suite.name} not written: {_stop_reason(stopped)}; its own expectations passed over "
+                f"{cycles}",
             )
         if not failed:
             return dg.AssetCheckEvaluation(
@@ -355,7 +356,8 @@ def _stop_reason(stopped: GateStopped) -> str:
 # <column>: observed <chunk's count> (<n> at this cycle); rows: <name>=<value>, …; …"
 # (books written before the count at this cycle was added lack it).
 _DETAIL = re.compile(
-    r"(?P<ge>\S+) on (?P<column>.+?): observed (?P<observed>.*?)(?: \((?P<here>\d+) at this cycle\))?(?:; rows: (?P<rows>.*))?",
+    r"(?P<ge>\S+) on (?P<column>.+?): observed (?P<observed>.*?)(?: \((?P<here>\d+) at this cycle\))?(?:; rows: "
+    r"(?P<rows>.*))?",
     re.DOTALL,
 )
 

@@ -336,7 +336,8 @@ def summary_line(
         )
         if last.mode.reasons:
             mode += f" ({', '.join(last.mode.reasons)})"
-        head = f"cycle {partition}: mode {mode}, universe {len(selections[-1].selected)} of {len(snapshots[-1].symbols)} symbols"
+        chosen, listed = len(selections[-1].selected), len(snapshots[-1].symbols)
+        head = f"cycle {partition}: mode {mode}, universe {chosen} of {listed} symbols"
         scope = ""
     else:
         modes = Counter(r.mode.final.value for r in results)

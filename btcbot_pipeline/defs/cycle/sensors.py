@@ -130,7 +130,8 @@ def build_cycle_schedule(
         job=job,
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="The dry-run cycle that just closed, at each CYCLE_CRON tick (run key shared with the catch-up sensor).",
+        description="The dry-run cycle that just closed, at each CYCLE_CRON tick (run key shared with the catch-up "
+        "sensor).",
         tags={"btcbot/mode": "dry_run"},
         owners=OWNERS,
     )

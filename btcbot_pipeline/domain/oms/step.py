@@ -46,8 +46,9 @@ bucket still applies to it (a burst of 10 submissions per cycle by default).
 
 Only submissions take tokens; cancels, expiry and fills do not. Fills and events are in
 the order they happen: reconciled orders first, by ``client_order_id``, then new ones
-in the order of ``intents`` (the plan's: SELLs first). ``OmsStep.orders`` holds every order of ``state`` plus every intent
-that became an order, in their final status, by ``client_order_id``.
+in the order of ``intents`` (the plan's: SELLs first). ``OmsStep.orders`` holds every order
+of ``state`` plus every intent that became an order, in their final status, by
+``client_order_id``.
 
 Idempotency keys are kept in the state only while their order is open (bounded memory);
 the ``keys`` rows of each step are the permanent record. Client order ids carry their
