@@ -223,8 +223,8 @@ class Bench:
             bt.instance_mib.append(du(home) / 2**20)
         extra = f", instance {bt.instance_mib[-1]:.1f} MiB" if home is not None else ""
         print(
-            f"  {bt.label:<26} #{len(bt.runs)}: {proc.seconds:7.2f} s, {cycles} cycles, peak RSS {proc.rss_mib:5.0f} MiB, "
-            f"in-run {bt.in_run[-1]:.1f} s, equity {equity} TRY{extra}",
+            f"  {bt.label:<26} #{len(bt.runs)}: {proc.seconds:7.2f} s, {cycles} cycles, peak RSS {proc.rss_mib:5.0f} "
+            f"MiB, in-run {bt.in_run[-1]:.1f} s, equity {equity} TRY{extra}",
             flush=True,
         )
         if not self.args.keep:
@@ -415,8 +415,8 @@ def mode_scale(bench: Bench, rows: list[tuple[str, str]]) -> None:
             symbols=synth_symbols(pairs),
         )
         print(
-            f"synthetic dataset: {pairs} pairs × {long_days * 1440} one-minute rows in {time.perf_counter() - t0:.1f} s "
-            f"({du(dataset) / 2**20:.0f} MiB)",
+            f"synthetic dataset: {pairs} pairs × {long_days * 1440} one-minute rows in {time.perf_counter() - t0:.1f} "
+            f"s ({du(dataset) / 2**20:.0f} MiB)",
             flush=True,
         )
         configs[pairs] = (

@@ -252,7 +252,8 @@ def test_a_gate_stop_from_the_book_is_said_in_trading_terms_with_the_settings_li
     # 00:35 and 00:40 of one chunk failed the market gate (8 and 9 of 12 symbols excluded)
     for hhmm, n, share in (("00:35", 8, "0.6666666666666666666666666667"), ("00:40", 9, "0.75")):
         book.con.execute(
-            "INSERT INTO gate_failures VALUES (?, ?, 'market_snapshot', 'market_snapshot_gate', 'excluded_share_ok', ?)",
+            "INSERT INTO gate_failures VALUES (?, ?, 'market_snapshot', 'market_snapshot_gate', 'excluded_share_ok', "
+            "?)",
             [
                 at(hhmm).replace(tzinfo=None),
                 f"20260101T{hhmm[:2]}{hhmm[3:]}00Z",
@@ -288,7 +289,8 @@ def test_a_cycle_run_posts_its_new_alerts(cycle: Cycle, webhook: WebhookServer) 
     assert [(r.body["alert_id"], r.body["message"]) for r in webhook.received] == [
         (
             "daily_loss:20260101T004000Z",
-            "daily loss 101.00 TRY crossed the 100 TRY alert threshold at equity 9,899.00 TRY (loss since the start of the UTC day)",
+            "daily loss 101.00 TRY crossed the 100 TRY alert threshold at equity 9,899.00 TRY (loss since the start of "
+            "the UTC day)",
         ),
         (
             "drawdown_threshold:20260101T004000Z",

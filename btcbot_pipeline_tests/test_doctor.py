@@ -61,8 +61,8 @@ def test_a_good_setup_passes_with_exit_0(
         assert status(out, check) == "PASS", check
     assert "fix:" not in out
     assert (
-        "12 candidate(s): ADATRY, AVAXTRY, BTCTRY, DOGETRY, DOTTRY, ETHTRY, LINKTRY, LTCTRY, SOLTRY, TRXTRY, USDTTRY, XRPTRY "
-        "(every TRY pair of the dataset, no whitelist)"
+        "12 candidate(s): ADATRY, AVAXTRY, BTCTRY, DOGETRY, DOTTRY, ETHTRY, LINKTRY, LTCTRY, SOLTRY, TRXTRY, USDTTRY, "
+        "XRPTRY (every TRY pair of the dataset, no whitelist)"
     ) in out
     assert out.splitlines()[-1] == "doctor: 20 pass, 0 warn, 0 fail → PASS"
     assert not (tmp_path / "book.duckdb").exists()  # the doctor creates nothing
@@ -242,8 +242,8 @@ def test_live_source_unreachable_fails_with_a_fix_line(
     assert status(out, "exchange/server_time") == "FAIL"
     assert f"exchange unreachable: ConnectError for url '{url}/api/v2/server/time'" in out
     assert (
-        f"fix: check that BTCTURK_BASE_URL={url} is reachable from this machine (network, proxy, firewall), or set MARKET_DATA_SOURCE=replay"
-        in out
+        f"fix: check that BTCTURK_BASE_URL={url} is reachable from this machine (network, proxy, firewall), or set "
+        "MARKET_DATA_SOURCE=replay" in out
     )
     assert "dataset/replay-validate" not in out and "universe/" not in out
     assert out.splitlines()[-1] == "doctor: 5 pass, 0 warn, 1 fail, 1 skipped → FAIL"
@@ -305,8 +305,8 @@ def test_rejected_whitelist_entries_say_why() -> None:
             "universe",
             "candidates",
             WARN,
-            "1 candidate(s): BTCTRY (STAGE7_UNIVERSE_WHITELIST); rejected: ETHTRYY not listed by the dataset (did you mean ETHTRY?); "
-            "BTCUSDT not quoted in TRY; XRPTRY also in STAGE7_UNIVERSE_BLACKLIST",
+            "1 candidate(s): BTCTRY (STAGE7_UNIVERSE_WHITELIST); rejected: ETHTRYY not listed by the dataset (did you "
+            "mean ETHTRY?); BTCUSDT not quoted in TRY; XRPTRY also in STAGE7_UNIVERSE_BLACKLIST",
             "set STAGE7_UNIVERSE_WHITELIST=BTCTRY,ETHTRY",
         )
     ]
@@ -335,7 +335,8 @@ def test_no_whitelist_takes_the_quote_pairs_minus_the_blacklist_and_flags_a_blac
             "universe",
             "blacklist",
             WARN,
-            "STAGE7_UNIVERSE_BLACKLIST: XRPTRYY is not listed by the exchange (did you mean XRPTRY?): it excludes nothing",
+            "STAGE7_UNIVERSE_BLACKLIST: XRPTRYY is not listed by the exchange (did you mean XRPTRY?): it excludes "
+            "nothing",
             "set STAGE7_UNIVERSE_BLACKLIST=USDTTRY,XRPTRY",
         ),
     ]
@@ -353,6 +354,7 @@ def test_a_whitelist_without_any_close_symbol_fails_with_examples() -> None:
             "candidates",
             FAIL,
             "STAGE7_UNIVERSE_WHITELIST selects nothing: DOGEUSD not listed by the dataset",
-            "set STAGE7_UNIVERSE_WHITELIST to pairs the dataset lists (e.g. BTCTRY, ETHTRY, USDTTRY, XRPTRY) or leave it empty for every TRY pair",
+            "set STAGE7_UNIVERSE_WHITELIST to pairs the dataset lists (e.g. BTCTRY, ETHTRY, USDTTRY, XRPTRY) or leave "
+            "it empty for every TRY pair",
         )
     ]

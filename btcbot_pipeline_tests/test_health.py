@@ -86,7 +86,8 @@ def test_the_fake_exchange_is_healthy_exit_0(
         "balances": "SKIP",
     }
     assert "2 pairs, 2 trading in TRY" in out
-    # the probed pair is the largest TRY pair by quote volume: BTCTRY 25.31 × 3844648 ≈ 97.3 M > USDTTRY 1250000 × 41.515 ≈ 51.9 M
+    # the probed pair is the largest TRY pair by quote volume:
+    # BTCTRY 25.31 × 3844648 ≈ 97.3 M > USDTTRY 1250000 × 41.515 ≈ 51.9 M
     assert "BTCTRY bid 3842925 ask 3844704 (spread 4.63 bps), 0 s old" in out
     assert out.splitlines()[-1] == "health: healthy (exit 0)"
     assert demo.count("/api/v2/server/time") == 1 and demo.count("/api/v2/orderbook") == 1
@@ -212,8 +213,8 @@ def test_partitions_without_data_are_unusable_with_the_fix(
     assert statuses(out) == {"dataset": "PASS", "coverage": "FAIL"}
     assert "no cycle partition (2030-01-01T00:00 … open) has data" in out
     assert (
-        "fix: set CYCLE_PARTITIONS_START=2026-01-01T00:00 and CYCLE_PARTITIONS_END=2026-01-01T03:00 (the dataset's span)"
-        in out
+        "fix: set CYCLE_PARTITIONS_START=2026-01-01T00:00 and CYCLE_PARTITIONS_END=2026-01-01T03:00 (the dataset's "
+        "span)" in out
     )
 
 
@@ -267,8 +268,8 @@ def test_a_failing_ticker_is_unusable_and_ends_the_probes(
     assert code == 2
     assert statuses(out) == {"server_time": "PASS", "exchangeinfo": "PASS", "ticker": "FAIL"}
     assert (
-        f"ticker unusable: Server error '503 Service Unavailable' for url '{demo.url}/api/v2/ticker' (SERVICE_UNAVAILABLE)"
-        in out
+        f"ticker unusable: Server error '503 Service Unavailable' for url '{demo.url}/api/v2/ticker' "
+        "(SERVICE_UNAVAILABLE)" in out
     )
     assert "fix: a cycle without the ticker runs OBSERVE_ONLY; retry later" in out
     assert demo.count("/api/v2/ticker") == 2  # two attempts, then the probe reports

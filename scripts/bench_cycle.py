@@ -89,7 +89,8 @@ def report(label: str, cycles: int, seconds: float) -> None:
     off = GC_OFF.get(label)
     extra = "" if off is None else f"; gc off {cycles / off:>9,.0f} cycles/s"
     print(
-        f"{label:26} {cycles} cycles in {seconds:7.3f} s = {cycles / seconds:>9,.0f} cycles/s ({seconds / cycles * 1e3:.3f} ms/cycle{extra})"
+        f"{label:26} {cycles} cycles in {seconds:7.3f} s = {cycles / seconds:>9,.0f} cycles/s "
+        f"({seconds / cycles * 1e3:.3f} ms/cycle{extra})"
     )
 
 

@@ -185,14 +185,16 @@ def daemon(runs: int, validator: str) -> None:
         print(f"daemon: catch-up sensor, CYCLE_CRON=* * * * *, {runs} runs, validator {validator}")
         print(
             f"  tick → trace persisted (first run): {first[3] - first[0]:.2f} s "
-            f"(queue {first[1] - first[0]:.2f} s, worker start {first[2] - first[1]:.2f} s, cycle {first[3] - first[2]:.2f} s)"
+            f"(queue {first[1] - first[0]:.2f} s, worker start {first[2] - first[1]:.2f} s, "
+            f"cycle {first[3] - first[2]:.2f} s)"
         )
         print(
             f"  launched → ended per run: median {statistics.median(e - l for _, l, _, e in rows):.2f} s; "
             f"cycle (run start → end): median {statistics.median(durations):.2f} s, max {max(durations):.2f} s"
         )
         print(
-            f"  keeps up with a cycle a minute: {'yes' if statistics.median(e - l for _, l, _, e in rows) < 60 else 'NO'}"
+            "  keeps up with a cycle a minute: "
+            f"{'yes' if statistics.median(e - l for _, l, _, e in rows) < 60 else 'NO'}"
         )
 
 

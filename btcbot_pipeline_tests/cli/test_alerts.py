@@ -32,10 +32,12 @@ def db(tmp_path: Path) -> Path:
 
 
 LINES = [
-    "2026-01-01T00:35  WARN      daily_loss          daily loss 300.50 TRY crossed the 250 TRY alert threshold at equity "
-    "9,375.25 TRY (loss since the start of the UTC day)  [recorded]",
-    "2026-01-01T00:35  WARN      drawdown_threshold  drawdown 6.2 % crossed the 5 % alert threshold at equity 9,375.25 TRY  [recorded]",
-    "2026-01-01T00:40  WARN      mode_change         mode NORMAL → REDUCE_RISK_ONLY (tighter): no reason recorded  [recorded]",
+    "2026-01-01T00:35  WARN      daily_loss          daily loss 300.50 TRY crossed the 250 TRY alert threshold at "
+    "equity 9,375.25 TRY (loss since the start of the UTC day)  [recorded]",
+    "2026-01-01T00:35  WARN      drawdown_threshold  drawdown 6.2 % crossed the 5 % alert threshold at equity 9,375.25 "
+    "TRY  [recorded]",
+    "2026-01-01T00:40  WARN      mode_change         mode NORMAL → REDUCE_RISK_ONLY (tighter): no reason recorded  "
+    "[recorded]",
 ]
 
 
@@ -94,5 +96,6 @@ def test_alerts_of_a_locked_book_say_so_in_one_line(tmp_path: Path, capsys: pyte
         holder.wait()
     assert code == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"BookLockedError: book {db} is locked by process {holder.pid} (a running cycle or backtest?): read it when that writer has finished",
+        f"BookLockedError: book {db} is locked by process {holder.pid} (a running cycle or backtest?): read it when "
+        "that writer has finished",
     ]

@@ -78,7 +78,8 @@ def test_summary_lists_open_and_ended_orders_with_reasons(
     )
     assert "ACKED" in orders  # orders rest open (the limit model)
     expired = limit.rows(
-        "SELECT side, symbol FROM orders WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' AND status = 'EXPIRED' ORDER BY symbol, side"
+        "SELECT side, symbol FROM orders WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40' AND status = 'EXPIRED' ORDER BY "
+        "symbol, side"
     )
     assert expired, "orders placed at 00:30 expire at 00:40 (600 s) unless filled"
     assert [f"                    EXPIRED {side} {symbol}: ttl_expired" for side, symbol in expired] == [
@@ -151,7 +152,8 @@ def test_summary_and_risk_clear_of_a_locked_book_say_so_in_one_line(tmp_path, ca
     assert (
         err
         == [
-            f"BookLockedError: book {db} is locked by process {holder.pid} (a running cycle or backtest?): read it when that writer has finished",
+            f"BookLockedError: book {db} is locked by process {holder.pid} (a running cycle or backtest?): read it "
+            "when that writer has finished",
         ]
         * 2
     )

@@ -83,9 +83,9 @@ def test_a_failed_cycle_run_is_one_critical_alert_posted_once(tmp_path: Path, we
             alert_id,
             "CRITICAL",
             "delivered",
-            f"cycle 2026-01-01T00:45 UTC did not complete: run {run} of __ephemeral_asset_job__ failed: BookError: book "
-            "data/btcbot_book.duckdb is locked by process 4242. The book keeps its last committed cycle; the next run "
-            "carries on from there.",
+            f"cycle 2026-01-01T00:45 UTC did not complete: run {run} of __ephemeral_asset_job__ failed: BookError: "
+            "book data/btcbot_book.duckdb is locked by process 4242. The book keeps its last committed cycle; the next "
+            "run carries on from there.",
         )
     ]
 
@@ -115,7 +115,8 @@ def test_a_gate_stop_the_cycle_already_posted_is_not_posted_again(tmp_path: Path
 # As the gate records an over-excluded cycle (quality.rules.gate_failure_rows): exact values.
 EXCLUDED = (
     "expect_column_values_to_be_in_set on excluded_share_ok: observed {chunk} ({n} at this cycle); rows: "
-    "symbol=ADATRY, excluded_share={share}, skip_reason=stale_data; symbol=AVAXTRY, excluded_share={share}, skip_reason=stale_data"
+    "symbol=ADATRY, excluded_share={share}, skip_reason=stale_data; symbol=AVAXTRY, excluded_share={share}, "
+    "skip_reason=stale_data"
 )
 
 
@@ -140,8 +141,8 @@ def test_a_gate_stop_the_cycle_could_not_record_is_recorded_from_the_book(
             "gate_failure:20260101T004500Z",
             "ERROR",
             "delivered",
-            "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: "
-            "stale_data ×2 (+5 not listed); nothing of its chunk was written",
+            "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 "
+            "%: stale_data ×2 (+5 not listed); nothing of its chunk was written",
         )
     ]
 
@@ -153,7 +154,8 @@ def test_a_stop_of_several_cycles_is_one_alert_from_the_book(tmp_path: Path, web
         Book(con).ensure_schema()
         for hhmm, n in (("00:45", 7), ("00:50", 8), ("01:00", 9)):
             con.execute(
-                "INSERT INTO gate_failures VALUES (?, ?, 'market_snapshot', 'market_snapshot_gate', 'excluded_share_ok', ?)",
+                "INSERT INTO gate_failures VALUES (?, ?, 'market_snapshot', 'market_snapshot_gate', "
+                "'excluded_share_ok', ?)",
                 [
                     at(hhmm).replace(tzinfo=None),
                     f"20260101T{hhmm[:2]}{hhmm[3:]}00Z",

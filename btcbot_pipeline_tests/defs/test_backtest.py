@@ -151,7 +151,8 @@ def test_the_money_identities_hold_at_every_cycle_of_a_real_data_backtest(real_d
     checked = 0
     for metrics_json, state_json in rows(
         done.book,
-        "SELECT t.ledger_metrics_json, l.state_json FROM ledger_metrics l JOIN cycle_trace t USING (cycle_ts) ORDER BY cycle_ts",
+        "SELECT t.ledger_metrics_json, l.state_json FROM ledger_metrics l JOIN cycle_trace t USING (cycle_ts) ORDER BY "
+        "cycle_ts",
     ):
         m = {k: Decimal(v) for k, v in json.loads(metrics_json).items() if k.endswith("_try")}
         state = json.loads(state_json)

@@ -186,7 +186,8 @@ def test_odd_file_names_are_symbols_excluded_by_name_never_a_blocked_cycle(cycle
     ]
     assert result.success, failure_text(result)
     assert cycle.rows(
-        "SELECT symbol, skip_reason FROM market_snapshot WHERE symbol IN ('ETH:TRY', 'ÉTHTRY', 'ETH''TRY', 'BTCTRY') ORDER BY symbol"
+        "SELECT symbol, skip_reason FROM market_snapshot WHERE symbol IN ('ETH:TRY', 'ÉTHTRY', 'ETH''TRY', 'BTCTRY') "
+        "ORDER BY symbol"
     ) == [
         ("BTCTRY", None),
         ("ETH'TRY", "invalid_data:invalid_symbol_name"),

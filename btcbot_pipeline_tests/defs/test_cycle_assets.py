@@ -156,7 +156,8 @@ def test_run_metrics_say_which_run_wrote_the_cycle_how_long_each_stage_took_and_
 
     assert result.success, failure_text(result)
     rows = cycle.rows(
-        "SELECT run_id, data_age_s, market_ms, universe_ms, trading_ms, trace_ms, write_ms, gates_ms FROM run_metrics ORDER BY cycle_ts"
+        "SELECT run_id, data_age_s, market_ms, universe_ms, trading_ms, trace_ms, write_ms, gates_ms FROM run_metrics "
+        "ORDER BY cycle_ts"
     )
     assert [r[0] for r in rows] == [result.run_id, result.run_id]
     assert all(r[1] is not None and 0 <= r[1] <= 60 for r in rows)  # the demo's data is at most a minute old

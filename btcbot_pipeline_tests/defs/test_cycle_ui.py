@@ -133,8 +133,8 @@ def test_a_blocked_cycle_marks_only_its_partition_and_only_the_failing_suite() -
     # the chunk was the run's first: nothing of the run is in the book
     assert _checks(market=tally.get).stop_description(stopped).splitlines()[0] == (
         "gate market_snapshot_gate stopped cycle 20260101T003500Z (2026-01-01T00:35 UTC): excluded_share_ok: "
-        "7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7. Nothing of this run was written (the stopped chunk "
-        "2026-01-01T00:25…2026-01-01T00:35 was its first); not retried: the same rows fail the same gate."
+        "7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7. Nothing of this run was written (the stopped "
+        "chunk 2026-01-01T00:25…2026-01-01T00:35 was its first); not retried: the same rows fail the same gate."
     )
 
 
@@ -161,7 +161,8 @@ def test_without_the_snapshot_tally_the_text_says_which_rows_were_not_listed() -
     ]
 
     assert failed.description == (
-        "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×5 (+2 not listed)"
+        "market_snapshot_gate failed (ERROR): 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×5 (+2 not "
+        "listed)"
     )
 
 
@@ -318,7 +319,8 @@ def test_six_partitions_of_one_run_each_show_their_own_cycle(cycle: Cycle) -> No
     }
     meta = trace["2026-01-01T00:40"]
     (decisions_json, base, final) = cycle.rows(
-        "SELECT order_decisions_json, base_mode, final_mode FROM cycle_trace WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'"
+        "SELECT order_decisions_json, base_mode, final_mode FROM cycle_trace "
+        "WHERE cycle_ts = TIMESTAMP '2026-01-01 00:40'"
     )[0]
     table = meta["decisions_last_cycle"]
     assert [c.name for c in table.schema.columns] == ["stage", "symbol", "side", "notional_try", "status", "reason"]
@@ -408,8 +410,8 @@ def test_a_locked_book_is_retried_and_a_gate_failure_is_not(cycle: Cycle, monkey
     assert kinds == ["STEP_UP_FOR_RETRY", "STEP_RESTARTED", "STEP_FAILURE"]  # the lock retried once, the gate never
     assert len(opened) == 2
     assert (
-        "gate market_snapshot_gate stopped cycle 20260101T003500Z (2026-01-01T00:35 UTC): excluded_share_ok: 7 of 12 symbols "
-        "(58 %) excluded, limit 50 %: crossed_book ×7." in failure_text(result)
+        "gate market_snapshot_gate stopped cycle 20260101T003500Z (2026-01-01T00:35 UTC): excluded_share_ok: 7 of 12 "
+        "symbols (58 %) excluded, limit 50 %: crossed_book ×7." in failure_text(result)
     )
     evals = result.get_asset_check_evaluations()
     failed = [(e.check_name, e.partition, e.description) for e in evals if e.severity == dg.AssetCheckSeverity.ERROR]

@@ -35,8 +35,8 @@ def risky(risky_book: Path, tmp_path: Path, replay_dir: Path) -> Cycle:
 
 def test_a_drawdown_and_a_daily_loss_give_the_mode_sequence(risky: Cycle) -> None:
     rows = risky.rows(
-        "SELECT strftime(p.cycle_ts, '%H:%M'), p.base_mode, r.mode, r.reasons_json, strftime(r.cooldown_until, '%H:%M') "
-        "FROM portfolio_plan p JOIN risk_decisions r USING (cycle_ts) ORDER BY 1"
+        "SELECT strftime(p.cycle_ts, '%H:%M'), p.base_mode, r.mode, r.reasons_json, strftime(r.cooldown_until, "
+        "'%H:%M') FROM portfolio_plan p JOIN risk_decisions r USING (cycle_ts) ORDER BY 1"
     )
     assert [(t, base, nxt, json.loads(reasons), until) for t, base, nxt, reasons, until in rows] == [
         ("00:00", "NORMAL", "NORMAL", [], None),

@@ -79,7 +79,8 @@ def test_limit_orders_rest_fill_later_and_a_range_equals_its_partitions_one_by_o
     # every fill within its limit; no BUY above, no SELL below
     assert ranged.rows(
         "SELECT count(*) FROM fills f JOIN orders o USING (cycle_ts, client_order_id)"
-        " WHERE (f.side = 'BUY' AND f.fill_price_try > o.price_try) OR (f.side = 'SELL' AND f.fill_price_try < o.price_try)"
+        " WHERE (f.side = 'BUY' AND f.fill_price_try > o.price_try) OR (f.side = 'SELL' AND f.fill_price_try < "
+        "o.price_try)"
     ) == [(0,)]
 
 

@@ -108,10 +108,10 @@ def test_a_backfill_of_separate_windows_is_refused_saying_what_to_select() -> No
     )
     text = split_backfill(_context(job_backfill, {"dagster/backfill": "bf1"}), graph)  # type: ignore[arg-type]
     assert text == (
-        "this backfill selected 2 separate windows of partitions (2026-01-01T00:30, 2026-01-01T01:00…2026-01-01T01:05): "
-        "a book is one chain of cycles, so a backfill must be one window, run in one run. Nothing was written. Launch "
-        "one contiguous range instead (every partition from 2026-01-01T00:30 through 2026-01-01T01:05), or each "
-        "window on its own, oldest first."
+        "this backfill selected 2 separate windows of partitions (2026-01-01T00:30, "
+        "2026-01-01T01:00…2026-01-01T01:05): a book is one chain of cycles, so a backfill must be one window, run in "
+        "one run. Nothing was written. Launch one contiguous range instead (every partition from 2026-01-01T00:30 "
+        "through 2026-01-01T01:05), or each window on its own, oldest first."
     )
     one_window = SimpleNamespace(is_asset_backfill=False, partition_names=["2026-01-01T00:30", "2026-01-01T00:35"])
     assert split_backfill(_context(one_window, {"dagster/backfill": "bf1"}), graph) is None  # type: ignore[arg-type]

@@ -100,12 +100,14 @@ def test_daily_loss_alerts_once_per_utc_day() -> None:
         (
             "daily_loss:20260101T235500Z",
             Severity.WARN,
-            "daily loss 250.00 TRY crossed the 250 TRY alert threshold at equity 9,750.00 TRY (loss since the start of the UTC day)",
+            "daily loss 250.00 TRY crossed the 250 TRY alert threshold at equity 9,750.00 TRY (loss since the start of "
+            "the UTC day)",
         ),
         (
             "daily_loss:20260102T000000Z",
             Severity.WARN,
-            "daily loss 300.00 TRY crossed the 250 TRY alert threshold at equity 9,450.00 TRY (loss since the start of the UTC day)",
+            "daily loss 300.00 TRY crossed the 250 TRY alert threshold at equity 9,450.00 TRY (loss since the start of "
+            "the UTC day)",
         ),
     ]
     assert alerts[0].details == {"daily_pnl_try": "-250.004", "threshold_try": "250", "equity_try": "9749.996"}
@@ -132,7 +134,8 @@ def test_mode_change_tighter_is_warn_looser_is_info() -> None:
         (
             "mode_change:20260101T004000Z",
             Severity.INFO,
-            "mode REDUCE_RISK_ONLY → NORMAL (looser): daily loss limit cleared (its cooldown until 2026-01-01T00:45 UTC ended)",
+            "mode REDUCE_RISK_ONLY → NORMAL (looser): daily loss limit cleared (its cooldown until 2026-01-01T00:45 "
+            "UTC ended)",
         ),
     ]
     assert alerts[0].details == {
@@ -175,8 +178,8 @@ def test_a_looser_mode_names_what_cleared_and_what_still_holds() -> None:
         "mode OBSERVE_ONLY → REDUCE_RISK_ONLY (looser): drawdown limit cleared (no longer breached, its cooldown over) "
         "(still: daily loss limit cooling down until 2026-01-01T00:45 UTC)",
         "mode OBSERVE_ONLY → NORMAL (looser): market data usable again (was degraded: exchange_unreachable)",
-        "mode OBSERVE_ONLY → NORMAL (looser): operator risk clear rc-1a2b applied (loss accepted); drawdown limit lifted by "
-        "the clear; kill switch off",
+        "mode OBSERVE_ONLY → NORMAL (looser): operator risk clear rc-1a2b applied (loss accepted); drawdown limit "
+        "lifted by the clear; kill switch off",
     ]
 
 
@@ -201,8 +204,8 @@ def test_gate_failure_is_an_error_and_the_stopped_cycle_raises_nothing_else() ->
                 "market_snapshot_gate",
                 "market_snapshot",
                 "excluded_share_ok",
-                "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: symbol=ADATRY, "
-                "excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book",
+                "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: "
+                "symbol=ADATRY, excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book",
                 "excluded_share_ok: 7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×1 (+6 not listed)",
             ),
             GateFailure("market_snapshot_gate", "market_snapshot", "bid_le_ask", "symbol=ADATRY"),
@@ -234,8 +237,11 @@ def test_gate_failure_is_an_error_and_the_stopped_cycle_raises_nothing_else() ->
                         "check": "market_snapshot_gate",
                         "asset": "market_snapshot",
                         "expectation": "excluded_share_ok",
-                        "detail": "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); rows: symbol=ADATRY, "
-                        "excluded_share=0.5833333333333333333333333333, skip_reason=crossed_book",
+                        "detail": (
+                            "expect_column_values_to_be_in_set on excluded_share_ok: observed 7 (7 at this cycle); "
+                            "rows: symbol=ADATRY, excluded_share=0.5833333333333333333333333333, "
+                            "skip_reason=crossed_book"
+                        ),
                     },
                 ],
             },
@@ -254,8 +260,8 @@ def _excluded(hhmm: str, n: int) -> CycleFacts:
                 "market_snapshot_gate",
                 "market_snapshot",
                 "excluded_share_ok",
-                f"expect_column_values_to_be_in_set on excluded_share_ok: observed 88 ({n} at this cycle); rows: symbol=ADATRY, "
-                f"excluded_share={share}, skip_reason=stale_data",
+                f"expect_column_values_to_be_in_set on excluded_share_ok: observed 88 ({n} at this cycle); rows: "
+                f"symbol=ADATRY, excluded_share={share}, skip_reason=stale_data",
                 f"{n} of 12 symbols ({share * 100:.0f} %) excluded, limit 50 %: stale_data ×1 (+{n - 1} not listed)",
             ),
         ),
@@ -289,8 +295,8 @@ def test_one_gate_stop_is_one_alert_at_its_first_failing_cycle() -> None:
     )
     assert alert.message == (
         "gate market_snapshot_gate stopped the cycle: excluded_share_ok: 8 of 12 symbols (67 %) excluded, limit 50 %: "
-        "stale_data ×1 (+7 not listed) (+1 more failed expectation: prices_positive; +10 more failing cycles of the chunk, "
-        "the last at 2026-01-01T01:20 UTC); nothing of its chunk was written"
+        "stale_data ×1 (+7 not listed) (+1 more failed expectation: prices_positive; +10 more failing cycles of the "
+        "chunk, the last at 2026-01-01T01:20 UTC); nothing of its chunk was written"
     )
     assert alert.details["failing_cycles"] == [c.cycle_id for c in stop]
     assert len(alert.details["failures"]) == 12  # every failure, exact
@@ -388,6 +394,6 @@ def test_run_failed_is_critical_and_names_the_cycle_and_run() -> None:
     assert (alert.alert_id, alert.severity, alert.message) == (
         "run_failed:20260101T004500Z:01234567",
         Severity.CRITICAL,
-        "cycle 2026-01-01T00:45 UTC did not complete: run 01234567 of cycle_job failed: IOException: Could not set lock "
-        "on file. The book keeps its last committed cycle; the next run carries on from there.",
+        "cycle 2026-01-01T00:45 UTC did not complete: run 01234567 of cycle_job failed: IOException: Could not set "
+        "lock on file. The book keeps its last committed cycle; the next run carries on from there.",
     )

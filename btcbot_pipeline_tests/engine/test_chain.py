@@ -84,7 +84,8 @@ def test_a_run_refuses_to_carry_from_a_cycle_whose_state_was_changed_in_the_book
     # 00:35 rewritten behind the chain's back (its closing state is no longer the one it recorded)
     with duckdb.connect(str(cycle.db)) as con:
         con.execute(
-            "UPDATE ledger_metrics SET closing_digest = sha256('another state') WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'"
+            "UPDATE ledger_metrics SET closing_digest = sha256('another state') "
+            "WHERE cycle_ts = TIMESTAMP '2026-01-01 00:35'"
         )
 
     result = cycle.run("2026-01-01T00:40")

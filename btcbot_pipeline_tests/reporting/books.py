@@ -128,8 +128,8 @@ def _ts(minute: int) -> datetime:
 # does not (a schema without it), so the tests read the same columns either way.
 _BOOK_INFO = (
     "CREATE TABLE IF NOT EXISTS book_info (kind VARCHAR, name VARCHAR, source VARCHAR, dataset_path VARCHAR, "
-    "dataset_fingerprint VARCHAR, params_hash VARCHAR, params_json VARCHAR, code_version VARCHAR, created_at TIMESTAMP, "
-    "window_start TIMESTAMP, window_end TIMESTAMP)"
+    "dataset_fingerprint VARCHAR, params_hash VARCHAR, params_json VARCHAR, code_version VARCHAR, created_at "
+    "TIMESTAMP, window_start TIMESTAMP, window_end TIMESTAMP)"
 )
 
 
@@ -139,9 +139,9 @@ def tiny_book(path: Path) -> Path:
         Book(con).ensure_schema()
         con.execute(_BOOK_INFO)
         con.execute(
-            "INSERT INTO book_info (kind, name, source, dataset_path, dataset_fingerprint, params_hash, params_json, code_version, "
-            "created_at, window_start, window_end) VALUES ('backtest', 'tiny', 'replay', 'data/replay', 'abc123', 'p1', '{}', "
-            "'0.1.0+test', '2026-02-01 12:00:00', '2026-01-01 00:00:00', '2026-01-01 00:20:00')"
+            "INSERT INTO book_info (kind, name, source, dataset_path, dataset_fingerprint, params_hash, params_json, "
+            "code_version, created_at, window_start, window_end) VALUES ('backtest', 'tiny', 'replay', 'data/replay', "
+            "'abc123', 'p1', '{}', '0.1.0+test', '2026-02-01 12:00:00', '2026-01-01 00:00:00', '2026-01-01 00:20:00')"
         )
         ledger = [  # minute, equity, net, realized, unrealized, fees, slippage
             (0, "1000", "0", "0", "0", "0", "0"),
@@ -151,8 +151,8 @@ def tiny_book(path: Path) -> Path:
         ]
         for minute, equity, net, realized, unrealized, fees, slippage in ledger:
             con.execute(
-                "INSERT INTO ledger_metrics (cycle_ts, cycle_id, equity_try, start_capital_try, net_pnl_try, realized_pnl_try, "
-                "unrealized_pnl_try, fees_try, slippage_try) VALUES (?, ?, ?, 1000, ?, ?, ?, ?, ?)",
+                "INSERT INTO ledger_metrics (cycle_ts, cycle_id, equity_try, start_capital_try, net_pnl_try, "
+                "realized_pnl_try, unrealized_pnl_try, fees_try, slippage_try) VALUES (?, ?, ?, 1000, ?, ?, ?, ?, ?)",
                 [_ts(minute), f"c{minute}", equity, net, realized, unrealized, fees, slippage],
             )
         for minute, mode in ((0, "NORMAL"), (5, "NORMAL"), (10, "REDUCE_RISK_ONLY"), (15, "NORMAL")):
@@ -162,7 +162,8 @@ def tiny_book(path: Path) -> Path:
             )
         for minute, fill_id, notional in ((5, "f1", "400"), (10, "f2", "250.5"), (15, "f3", "349.5")):
             con.execute(
-                "INSERT INTO fills (cycle_ts, fill_id, symbol, side, notional_try, fee_try) VALUES (?, ?, 'BTCTRY', 'BUY', ?, '12.5')",
+                "INSERT INTO fills (cycle_ts, fill_id, symbol, side, notional_try, fee_try) VALUES (?, ?, 'BTCTRY', "
+                "'BUY', ?, '12.5')",
                 [_ts(minute), fill_id, notional],
             )
         # four orders (one row per cycle that touched each): three filled, one rested

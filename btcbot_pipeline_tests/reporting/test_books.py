@@ -39,7 +39,8 @@ def test_a_file_that_is_not_a_book_is_a_one_line_error(tmp_path: Path, capsys: p
 
     assert main(["fingerprint", str(tmp_path / "notes.duckdb")]) == 2
     assert capsys.readouterr().err == (
-        f'BookAccessError: cannot read book {tmp_path / "notes.duckdb"}: IO Error: The file "{tmp_path / "notes.duckdb"}" '
+        f"BookAccessError: cannot read book {tmp_path / 'notes.duckdb'}: IO Error: The file "
+        f'"{tmp_path / "notes.duckdb"}" '
         "exists, but it is not a valid DuckDB database file!\n"
     )
 

@@ -80,7 +80,8 @@ def test_parity_over_a_window_of_equal_cycles_exits_0(backtest_dir: Path, capsys
 def test_parity_with_a_missing_book_exits_2(backtest_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["parity", "base", "nope"]) == 2
     assert capsys.readouterr().err == (
-        f"BookNotFoundError: no book 'nope': neither the file nope nor the backtest {backtest_dir / 'nope.duckdb'} exists\n"
+        f"BookNotFoundError: no book 'nope': neither the file nope nor the backtest {backtest_dir / 'nope.duckdb'} "
+        "exists\n"
     )
 
 
@@ -146,8 +147,8 @@ def _fills_book(path: Path, *, fee: str, as_text: bool) -> Path:
         if as_text:  # every column but cycle_ts as text: another writer's idea of the table
             con.execute(
                 "CREATE TABLE fills (cycle_ts TIMESTAMP, cycle_id VARCHAR, fill_id VARCHAR, client_order_id VARCHAR, "
-                "symbol VARCHAR, side VARCHAR, qty VARCHAR, mark_price_try VARCHAR, fill_price_try VARCHAR, notional_try VARCHAR, "
-                "fee_try VARCHAR, slippage_try VARCHAR)"
+                "symbol VARCHAR, side VARCHAR, qty VARCHAR, mark_price_try VARCHAR, fill_price_try VARCHAR, "
+                "notional_try VARCHAR, fee_try VARCHAR, slippage_try VARCHAR)"
             )
         else:
             Book(con).ensure_schema()
@@ -208,7 +209,8 @@ def test_parity_names_a_row_only_one_book_has(tmp_path: Path) -> None:
     b = _fills_book(tmp_path / "b.duckdb", fee="1.5", as_text=False)
     with duckdb.connect(str(b)) as con:
         con.execute(
-            "INSERT INTO fills (cycle_ts, cycle_id, fill_id, symbol, side) VALUES ('2026-01-01 00:05:00', 'c5', 'f2', 'BTCTRY', 'BUY')"
+            "INSERT INTO fills (cycle_ts, cycle_id, fill_id, symbol, side) VALUES ('2026-01-01 00:05:00', 'c5', 'f2', "
+            "'BTCTRY', 'BUY')"
         )
 
     assert compare_books(a, b).text().splitlines()[:3] == [

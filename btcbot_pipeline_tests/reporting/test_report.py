@@ -152,36 +152,55 @@ def test_two_reports_get_a_difference_column_b_minus_a(tiny: Path) -> None:
     # money: the exact difference rounded half-even to cents (1012.345 − 1050 = −37.655 → −37.66);
     # percentages in points (1.2345 − 5 = −3.7655 → −3.77 pp); a line one book lacks is 0 there
     assert format_text([a, b]).splitlines() == [
-        "book                                  tiny                               wider                              wider − tiny",
+        "book                                  tiny                               wider                              "
+        "wider − tiny",
         "cycles                                4                                  4                                  0",
         "first cycle                           2026-01-01T00:00 UTC               2026-01-01T00:00 UTC",
         "last cycle                            2026-01-01T00:15 UTC               2026-01-01T00:15 UTC",
-        "start capital                         1000.00 TRY                        1000.00 TRY                        0.00 TRY",
-        "final equity                          1050.00 TRY                        1012.34 TRY                        -37.66 TRY",
-        "return                                5.00 %                             1.23 %                             -3.77 pp",
-        "max drawdown                          10.00 %                            12.50 %                            +2.50 pp",
-        "net PnL                               50.00 TRY                          12.34 TRY                          -37.66 TRY",
-        "realized PnL                          30.00 TRY                          30.00 TRY                          0.00 TRY",
-        "unrealized PnL                        40.00 TRY                          40.00 TRY                          0.00 TRY",
-        "fees                                  12.50 TRY                          20.00 TRY                          +7.50 TRY",
-        "slippage                              7.50 TRY                           7.50 TRY                           0.00 TRY",
-        "turnover                              1000.00 TRY (1.00× start capital)  1500.50 TRY (1.50× start capital)  +500.50 TRY (+0.50× start capital)",
+        "start capital                         1000.00 TRY                        1000.00 TRY                        "
+        "0.00 TRY",
+        "final equity                          1050.00 TRY                        1012.34 TRY                        "
+        "-37.66 TRY",
+        "return                                5.00 %                             1.23 %                             "
+        "-3.77 pp",
+        "max drawdown                          10.00 %                            12.50 %                            "
+        "+2.50 pp",
+        "net PnL                               50.00 TRY                          12.34 TRY                          "
+        "-37.66 TRY",
+        "realized PnL                          30.00 TRY                          30.00 TRY                          "
+        "0.00 TRY",
+        "unrealized PnL                        40.00 TRY                          40.00 TRY                          "
+        "0.00 TRY",
+        "fees                                  12.50 TRY                          20.00 TRY                          "
+        "+7.50 TRY",
+        "slippage                              7.50 TRY                           7.50 TRY                           "
+        "0.00 TRY",
+        "turnover                              1000.00 TRY (1.00× start capital)  1500.50 TRY (1.50× start capital)  "
+        "+500.50 TRY (+0.50× start capital)",
         "orders                                4                                  4                                  0",
         "  orders EXPIRED                      1                                  1                                  0",
         "  orders FILLED                       3                                  3                                  0",
         "  orders filled in part               1                                  1                                  0",
         "fills                                 3                                  3                                  0",
-        "intents skipped                       3                                  5                                  +2",
-        "  intents skipped: min_notional       2                                  1                                  -1",
-        "  intents skipped: insufficient_cash  1                                  -                                  -1",
+        "intents skipped                       3                                  5                                  "
+        "+2",
+        "  intents skipped: min_notional       2                                  1                                  "
+        "-1",
+        "  intents skipped: insufficient_cash  1                                  -                                  "
+        "-1",
         "plan actions skipped                  2                                  2                                  0",
         "  plan skipped: observe_only          2                                  2                                  0",
-        "mode NORMAL                           3 (75.00 %)                        2 (50.00 %)                        -1 (-25.00 pp)",
-        "mode REDUCE_RISK_ONLY                 1 (25.00 %)                        -                                  -1 (-25.00 pp)",
+        "mode NORMAL                           3 (75.00 %)                        2 (50.00 %)                        "
+        "-1 (-25.00 pp)",
+        "mode REDUCE_RISK_ONLY                 1 (25.00 %)                        -                                  "
+        "-1 (-25.00 pp)",
         "mode changes                          2                                  2                                  0",
-        "gate failures                         2 in 1 cycles                      0 in 0 cycles                      -2 in -1 cycles",
-        "  intents skipped: max_orders         -                                  4                                  +4",
-        "mode OBSERVE_ONLY                     -                                  2 (50.00 %)                        +2 (+50.00 pp)",
+        "gate failures                         2 in 1 cycles                      0 in 0 cycles                      "
+        "-2 in -1 cycles",
+        "  intents skipped: max_orders         -                                  4                                  "
+        "+4",
+        "mode OBSERVE_ONLY                     -                                  2 (50.00 %)                        "
+        "+2 (+50.00 pp)",
     ]
 
 

@@ -127,7 +127,8 @@ def test_our_prefixes_and_near_misses_in_the_environment_are_flagged() -> None:
 def test_every_unknown_name_of_the_env_file_but_dagsters_is_flagged_in_file_order(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text(
-        "DRY_RUN=true\nFOO=1\nstage7_universe_sise=3\n# SYMBOLS=commented\nMAX_OPEN_ORDERS=2\nkill_switch=false\nDAGSTER_HOME=/x\n"
+        "DRY_RUN=true\nFOO=1\nstage7_universe_sise=3\n# SYMBOLS=commented\n"
+        "MAX_OPEN_ORDERS=2\nkill_switch=false\nDAGSTER_HOME=/x\n"
     )
 
     found = unknown_setting_names({}, env)

@@ -85,7 +85,8 @@ def test_cycle_params_is_the_sections_params_together() -> None:
 
 def test_trading_section_builds_oms_rules_and_risk() -> None:
     settings = load_settings(
-        None, STAGE7_FILL_MODEL="limit", ORDER_TTL_SECONDS="60", STAGE7_RULES_INVALID_METADATA_POLICY="observe_only_cycle",
+        None, STAGE7_FILL_MODEL="limit", ORDER_TTL_SECONDS="60",
+        STAGE7_RULES_INVALID_METADATA_POLICY="observe_only_cycle",
         STAGE7_MAX_DRAWDOWN_PCT="0.1", STAGE7_MAX_DAILY_LOSS_TRY="75", STAGE7_RISK_COOLDOWN_SEC="30",
     )  # fmt: skip
 

@@ -73,7 +73,8 @@ TAMPERS: dict[str, tuple[tuple[str, ...], list[str]]] = {
     "a middle cycle's closing digest": (
         ("UPDATE ledger_metrics SET closing_digest = sha256('x') WHERE cycle_ts = TIMESTAMP '2026-01-01 00:30'",),
         [
-            "ERROR  2026-01-01T00:30  ledger_metrics.*  rows differ from what the run committed (edited, added or deleted)",
+            "ERROR  2026-01-01T00:30  ledger_metrics.*  rows differ from what the run committed (edited, added or "
+            "deleted)",
             "ERROR  2026-01-01T00:30  ledger_metrics.closing_digest  is not the digest of the state the cycle stores "
             "(state_json and its risk state)",
             "ERROR  2026-01-01T00:35  ledger_metrics.opening_digest  opened from ",
@@ -83,10 +84,12 @@ TAMPERS: dict[str, tuple[tuple[str, ...], list[str]]] = {
         tuple(f"DELETE FROM {t} WHERE cycle_ts = TIMESTAMP '2026-01-01 00:30'" for t in SEALED_TABLES),
         [
             "ERROR  2026-01-01T00:30  ledger_metrics.*  cycle 20260101T003000Z was sealed but its ledger row is gone",
-            "ERROR  2026-01-01T00:35  cycle_seals.book_digest  the rolling digest does not follow from the cycle before it",
-            "ERROR  2026-01-01T00:35  ledger_metrics.carried_from  carries from 20260101T003000Z, but the cycle before it "
-            "in the book is 20260101T002500Z",
-            "ERROR  2026-01-01T00:35  ledger_metrics.gap_cycles  1 cycle time skipped since the cycle before, recorded 0",
+            "ERROR  2026-01-01T00:35  cycle_seals.book_digest  the rolling digest does not follow from the cycle "
+            "before it",
+            "ERROR  2026-01-01T00:35  ledger_metrics.carried_from  carries from 20260101T003000Z, but the cycle before "
+            "it in the book is 20260101T002500Z",
+            "ERROR  2026-01-01T00:35  ledger_metrics.gap_cycles  1 cycle time skipped since the cycle before, recorded "
+            "0",
         ],
     ),
     "a middle cycle's fills": (
@@ -105,7 +108,8 @@ TAMPERS: dict[str, tuple[tuple[str, ...], list[str]]] = {
             "WHERE cycle_ts = TIMESTAMP '2026-01-01 01:55'",
         ),
         [
-            "ERROR  2026-01-01T01:55  ledger_metrics.*  rows differ from what the run committed (edited, added or deleted)",
+            "ERROR  2026-01-01T01:55  ledger_metrics.*  rows differ from what the run committed (edited, added or "
+            "deleted)",
             "ERROR  2026-01-01T01:55  ledger_metrics.cash_try  holds ",
             "ERROR  2026-01-01T01:55  ledger_metrics.equity_try  equity ≠ start capital + net PnL",
             "ERROR  2026-01-01T01:55  ledger_metrics.equity_try  holds ",

@@ -77,7 +77,8 @@ def test_every_kit_module_imports_without_pytest() -> None:
         "sys.modules['pytest'] = None\n"  # `import pytest` now raises ImportError
         f"for name in {kit!r}:\n"
         "    importlib.import_module(name)\n"
-        "print(sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in ('pytest', '_pytest', 'btcbot_pipeline_tests')))\n"
+        "print(sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in ('pytest', '_pytest', "
+        "'btcbot_pipeline_tests')))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

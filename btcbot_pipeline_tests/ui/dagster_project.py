@@ -157,7 +157,8 @@ def make_project(
     workspace.write_text(
         "load_from:\n"
         + "".join(
-            f"  - python_module:\n      module_name: {module}\n      working_directory: {root}\n      location_name: {name}\n"
+            f"  - python_module:\n      module_name: {module}\n"
+            f"      working_directory: {root}\n      location_name: {name}\n"
             for module, name in (
                 ("btcbot_pipeline.definitions", LOCATION),
                 ("btcbot_pipeline.backtest_definitions", BACKTESTS),
@@ -324,7 +325,8 @@ class Server:
                 pytest.fail(f"no successful run over {first}…{last}:\n{self.explain_backfill(backfill_id)}")
             time.sleep(1.0)
         pytest.fail(
-            f"no successful run over {first}…{last} after {timeout_s:.0f} s:\n{self.explain_backfill(backfill_id)}\n{self.tail()}"
+            f"no successful run over {first}…{last} after {timeout_s:.0f} s:\n"
+            f"{self.explain_backfill(backfill_id)}\n{self.tail()}"
         )
 
     def wait_backfill_runs(

@@ -470,8 +470,9 @@ def test_separate_windows_are_refused_by_their_runs_saying_what_to_select(
     why = server.explain_backfill(separate)
     assert len(runs) == 2 and all(run["status"] == "FAILURE" for run in runs), why
     refusal = (
-        "this backfill selected 2 separate windows of partitions (2026-01-01T03:00…2026-01-01T03:05, 2026-01-01T04:00): "
-        "a book is one chain of cycles, so a backfill must be one window, run in one run. Nothing was written."
+        "this backfill selected 2 separate windows of partitions (2026-01-01T03:00…2026-01-01T03:05, "
+        "2026-01-01T04:00): a book is one chain of cycles, so a backfill must be one window, run in one run. Nothing "
+        "was written."
     )
     assert all(refusal in server.run_errors(run["runId"]) for run in runs), why
     assert all(_count(project.book, "market_snapshot", key) == 0 for key in SEPARATE)

@@ -145,7 +145,8 @@ def test_retries_are_bounded() -> None:
     with pytest.raises(
         ServerError,
         match=re.escape(
-            "Server error '503 Service Unavailable' for url 'https://api.test/api/v2/orderbook?pairSymbol=BTCTRY&limit=25' (SERVICE_UNAVAILABLE)"
+            "Server error '503 Service Unavailable' for url "
+            "'https://api.test/api/v2/orderbook?pairSymbol=BTCTRY&limit=25' (SERVICE_UNAVAILABLE)"
         ),
     ):
         client(script, attempts=3).order_book("BTCTRY")
@@ -255,7 +256,8 @@ def test_auth_failure_401_with_success_true_body() -> None:
     with pytest.raises(
         AuthError,
         match=re.escape(
-            "Auth error '401 Unauthorized' for url 'https://api.test/api/v1/users/balances' (Unauthorized - Invalid Request)"
+            "Auth error '401 Unauthorized' for url 'https://api.test/api/v1/users/balances' (Unauthorized - Invalid "
+            "Request)"
         ),
     ):
         client(script, BtcturkReadClient, CREDS).balances()

@@ -130,7 +130,8 @@ def test_user_trades_sample() -> None:
 
 def test_64_bit_id_never_goes_through_float() -> None:
     payload = s.decode_json(
-        b'[{"id": 1181163798924649598, "orderId": 10938696222, "amount": "-0.3384", "preciseAmount": -0.3384081100000000}]'
+        b'[{"id": 1181163798924649598, "orderId": 10938696222, "amount": "-0.3384", "preciseAmount": '
+        b"-0.3384081100000000}]"
     )
     (fill,) = s.parse(s.UserTrade, payload, what="user trades")
     assert fill.id == 1181163798924649598
