@@ -336,10 +336,15 @@ class _SymbolSeries:
         optional = ("quote_volume", "daily_change_pct", "open")
         self.t_quote, self.t_direct, self.t_open = (cols.get(name) for name in optional)
 
-    def _ticker_row(self, it: int) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None]:
+    def _ticker_row(self, it: int, ic: int, close: Decimal | None) -> tuple[Decimal | None, ...]:
         """last, high, low, quote volume and change % of ticker row ``it`` (a missing quote
-        volume is volume × last; a missing change is from the row's open, else ``None``)."""
-        last = self.t_last.value(it)
+        volume is volume × last; a missing change is from the row's open, else ``None``).
+        A last written as candle ``ic``'s close is that ``close`` object, not a copy: the
+        cycle rows a chunk holds until its gates pass keep one object for both."""
+        if ic >= 0 and self.t_last.text(it) == self.c_close.text(ic):
+            last = close
+        else:
+            last = self.t_last.value(it)
         quote = None if self.t_quote is None else self.t_quote.value(it)
         if quote is None:
             quote = MONEY_CONTEXT.multiply(self.t_volume.value(it), last)  # type: ignore[arg-type]
@@ -421,7 +426,7 @@ class _SymbolSeries:
                 it = bisect_right(t_ts, now_us, it + 1) - 1
             if it >= 0:
                 if it != ticker_it:
-                    row, ticker_it = self._ticker_row(it), it
+                    row, ticker_it = self._ticker_row(it, ic, closes[-1] if closes else None), it
                 last, high, low, quote_volume, change = row
                 if change is None and ic >= 0 and lo <= ic:
                     # The ticker file has no open/change column: the candles' (now - 24h, now].
