@@ -1,35 +1,15 @@
 """Alerts: the rules of :mod:`btcbot_pipeline.domain.alerts` over the book, recorded in its
 ``alerts`` table and posted once to ``ALERT_WEBHOOK_URL``.
 
-**When.** The cycle step calls :func:`after_chunk` after each committed chunk and after a
-gate stopped one (:mod:`btcbot_pipeline.defs.cycle.assets`); the run-failure sensor calls
-:func:`on_run_failure` for a cycle run that failed
-(:mod:`btcbot_pipeline.defs.cycle.alert_sensors`). Neither ever fails the cycle: a
-problem with alerts is logged as a warning.
-
-**What is recorded.** The rules read the window's cycles and the cycle just before it from
-the book (ledger, risk decision, trace modes, market cycle, skipped symbols, gate
-failures). Every alert is one ``alerts`` row keyed by its deterministic id
-(``<rule>:<cycle id>``). Re-running a window re-decides its alerts: in one transaction the
-window's alerts that were never delivered are replaced by the new ones, delivered ones
-stay (what a receiver was told is history), and an id already in the book is never added
-twice. So a re-run never duplicates an alert nor posts one again.
-
-**What is logged.** Each new alert is one line of the run's log (severity, cycle time,
-rule, message: :func:`log_line`), then one line of how the POSTs went, if any.
-
-**Delivery.** ``status``: ``pending`` (to post), ``delivered``, ``failed`` (``last_error``
-says why; posted again at the next cycle) or ``recorded`` (never posted: a backtest book,
-or no ``ALERT_WEBHOOK_URL`` when it was raised). After recording, every ``pending`` and
-``failed`` alert of the book is POSTed once, oldest first (:func:`deliver_pending`);
-while the webhook is unreachable the rest wait for the next cycle, so a dead webhook
-costs a cycle at most ``ALERT_WEBHOOK_ATTEMPTS`` × ``ALERT_WEBHOOK_DEADLINE_SEC`` (plus the backoff).
-The body (:func:`webhook_body`)::
-
-    {"alert_id": "drawdown_threshold:20260101T004000Z", "severity": "WARN",
-     "rule": "drawdown_threshold", "cycle_id": "20260101T004000Z",
-     "cycle_ts": "2026-01-01T00:40:00Z", "message": "drawdown 7.3 % crossed ...",
-     "details": {...}, "book": "btcbot_book", "source": "btcbot_pipeline"}
+The cycle step calls :func:`after_chunk` after each committed or gate-stopped chunk: it
+reads the window's facts from the book (:func:`read_facts`), records one ``alerts`` row per
+deterministic id (a re-run replaces the window's undelivered alerts, keeps delivered ones,
+never adds an id twice), logs one line per new alert (:func:`log_line`), then POSTs every
+``pending`` / ``failed`` alert once, oldest first (:func:`deliver_pending`, body
+:func:`webhook_body`). The run-failure sensor calls :func:`on_run_failure` for a failed
+cycle run. Backtest books, or no webhook, only record (``status=recorded``). Neither entry
+ever fails the cycle: an alerting problem is logged as a warning. Statuses, the body and
+delivery limits: ``docs/risk-and-alerts.md``.
 """
 
 from __future__ import annotations

@@ -1,30 +1,13 @@
 """``btcbot doctor``: is this machine ready to run cycles? (runs no cycle).
 
-Checks, each PASS / WARN / FAIL (or SKIP) with a one-line fix for anything not passing:
-
-- **settings**: the environment loads (the gate combinations of ``settings/safety.py``), Stage 7
-  is enabled, the kill switch, the gate and risk thresholds are usable; every unknown or
-  unsupported setting name (``.env`` and our names in the environment, see
-  ``settings/names.py``) is a WARN naming the replacement when there is one;
-- the source of ``MARKET_DATA_SOURCE``, and only that one:
-
-  - ``replay`` → **dataset**: ``replay-validate`` of the dataset, then the
-    ``market_snapshot`` gate suite (the very suite the asset check runs, through GE) over
-    snapshots of the dataset at a few cycle times (first, middle and last full five-minute
-    cycle of its span);
-  - ``btcturk`` → **exchange**: the probes of ``btcbot health`` (server time and clock
-    skew, exchangeinfo, ticker, order book, candles, balances with credentials); the
-    replay dataset is not used, so it is not checked;
-
-- **universe**: the effective candidates (whitelist, blacklist, quote currency against
-  the symbols the source knows), rejected symbols with why, "did you mean BTCTRY?" for
-  typos; a whitelist that selects nothing is a FAIL;
-- **storage**: the DuckDB book can be opened read-write (not locked by another writer;
-  DuckDB's lock message names the holder), ``DAGSTER_HOME`` exists with ``dagster.yaml``;
-- **rules**: each candidate's exchange rules ``ok / fallback / missing / invalid`` as the
-  intents stage resolves them.
-
-Exit code: 0 all PASS, 1 some WARN, 2 any FAIL.
+:func:`run_doctor` returns :class:`Check` rows, each PASS / WARN / FAIL (or SKIP) with a
+one-line fix for anything not passing, over: settings (they load; unknown or unsupported
+setting names), the market-data source of ``MARKET_DATA_SOURCE`` only (the replay dataset
+and its ``market_snapshot`` gate suite, or the ``btcbot health`` exchange probes), the
+effective universe, storage (the book opens read-write and passes its check,
+``DAGSTER_HOME``) and each candidate's exchange rules. :func:`format_checks` prints them;
+:func:`exit_code` is 0 all PASS, 1 some WARN, 2 any FAIL. What each check covers:
+``docs/operations.md``.
 """
 
 from __future__ import annotations

@@ -1,27 +1,15 @@
 """The cycle engine: a window of cycles through all seven stages, in process, into one book.
 
-Both graphs (the dry-run graph, one partition per cycle, and a backtest graph, one
-partition per day of cycles) call :func:`run_window` from their one asset step. It:
-
-1. claims the book for this run's kind (:class:`~btcbot_pipeline.storage.book.BookIdentity`):
-   a book never carries state from a run of another kind or source;
-2. carries the ledger, the risk state and pending operator clears from the last cycle
-   before the window;
-3. runs the window in **chunks** of whole partitions (at most ``GATE_CHUNK_CYCLES``),
-   each inside one open transaction of the book, computed in **batches** of about four
-   days (:data:`BATCH_CYCLES`): snapshots → universe → plan → intents → fills → ledger →
-   trace, every stage handed to the next in memory (never read back from the book); a
-   batch's rows are written (uncommitted) and only its narrow gate frames are kept, so
-   Python holds one batch at a time;
-4. validates the chunk with each gate suite **once** (Great Expectations over all the
-   chunk's rows, not per cycle), then commits the chunk, or rolls it back when an ERROR
-   expectation failed, and reports it (:class:`ChunkDone`) so the caller can publish
-   per-partition figures and progress as it goes.
-
-A failing ERROR expectation stops the window at its chunk: earlier chunks stay committed
-(their cycles passed), the failing chunk's window is emptied and its ``gate_failures``
-rows recorded (:class:`GateStopped`). The next run carries from the last committed cycle;
-a process killed mid-chunk leaves the book at the last commit.
+Both graphs call :func:`run_window` from their one asset step. It claims the book for the
+run's kind (a book never carries state from another kind or source), carries the ledger,
+risk state and operator clears from the last cycle before the window, then runs the
+window in chunks of whole partitions (:data:`CHUNK_CYCLES`), each in one transaction of
+the book and computed in batches (:data:`BATCH_CYCLES`), every stage handed to the next in
+memory. Each gate suite validates a chunk once before it commits; a failed ERROR
+expectation rolls the chunk back and stops the window (:class:`GateStopped`), earlier
+chunks staying committed. It refuses, writing nothing, a window inside the book's chain
+(:class:`ChainError`) or a book that fails its check (:class:`BookCheckError`). Progress
+is reported per chunk (:class:`ChunkDone`). More: ``docs/backtests.md``, ``docs/cycle.md``.
 """
 
 from __future__ import annotations

@@ -1,39 +1,15 @@
 """Alert rules over a window of committed cycles (pure: plain values in, alerts out).
 
-The cycle step hands :func:`evaluate` the facts of each cycle of a committed (or
-gate-stopped) window plus those of the cycle just before it, and gets the alerts these
-cycles raise. Each rule fires at the cycle where its condition **starts**, not at every
-cycle it lasts, so a drawdown above the threshold for a day is one alert, not 288:
-
-================== ======== ==============================================================
-rule               severity fires at the cycle where
-================== ======== ==============================================================
-drawdown_threshold WARN     the drawdown from the risk budget's peak reaches ``drawdown_pct``
-                            (it was below it at the previous cycle; re-armed once it falls
-                            back below)
-daily_loss         WARN     the loss since the start of the UTC day reaches ``daily_loss_try``
-                            (below it at the previous cycle of the same UTC day)
-mode_change        INFO /   the final mode differs from the previous cycle's: WARN when it
-                   WARN     tightens (NORMAL → REDUCE_RISK_ONLY → OBSERVE_ONLY), saying why;
-                            INFO when it loosens, saying what cleared (a risk limit whose
-                            cooldown ended, an operator's risk clear, data usable again)
-data_degraded      ERROR    the market-data source is degraded (e.g. ``exchange_unreachable``)
-                            and was not, or not for that reason, at the previous cycle
-stale_data         WARN     a symbol is skipped for stale data (``stale_data``) or an exchange
-                            read error (``exchange_error:*``) that was not at the previous cycle
-                            (not while the whole source is degraded: ``data_degraded`` says so)
-cycles_missed      WARN     the ledger carried across cycle times that never ran (``gap_cycles``)
-gate_failure       ERROR    a gate stopped a chunk (nothing of it was written): one alert at
-                            its first failing cycle, however many cycles and expectations
-                            failed (``details`` list them all)
-run_failed         CRITICAL a cycle run failed outside the gates (crash, book locked, bad
-                            settings): :func:`run_failed_alert`, raised by the run-failure sensor
-================== ======== ==============================================================
-
-An alert's id is ``<rule>:<cycle id>`` (``run_failed:<cycle id>:<run>`` for a failed run),
-so evaluating a window again gives the same ids: the book keeps one row per id and the
-webhook sees each id once. Messages speak in trading terms with figures rounded (drawdown
-to 0.1 %, TRY to 2 places); ``details`` keep the exact values as text.
+:func:`evaluate` takes the :class:`CycleFacts` of a committed (or gate-stopped) window
+plus those of the cycle just before it and returns the :class:`Alert` s these cycles
+raise, per :class:`Rule` (``drawdown_threshold``, ``daily_loss``, ``mode_change``,
+``data_degraded``, ``stale_data``, ``cycles_missed``, ``gate_failure``);
+:func:`run_failed_alert` builds the ``run_failed`` alert of a failed run. Guarantees: a
+rule fires at the cycle where its condition starts, not at every cycle it lasts; an
+alert's id is ``<rule>:<cycle id>`` (``run_failed:<cycle id>:<run>``), so evaluating a
+window again gives the same ids; messages round figures, ``details`` keep exact values as
+text. No I/O: recording and posting are :mod:`btcbot_pipeline.alerting`'s. The rules in
+full: ``docs/risk-and-alerts.md``.
 """
 
 from __future__ import annotations

@@ -1,45 +1,15 @@
 """The range every number must lie in when it enters a cycle, in one place.
 
-The book stores money, prices and quantities as ``DECIMAL(38, 18)``: at most 20 digits
-before the point (``|x| < 1e20``) and 18 after it (smaller values round to zero). A value
-that does not fit would stop the whole cycle at the write, naming no symbol; a value that
-fits only just would overflow in what the cycle derives from it (a quantity is notional ÷
-price, a change is a ratio of prices). So every source checks its numbers against these
-bounds where they enter (the replay reader, the live BTCTurk source, the exchangeinfo
-parser, the settings) and a symbol with a value outside them is excluded for that cycle
-with the skip reason ``invalid_data:out_of_range:<field>``: one hostile number never costs
-the other symbols their cycle.
-
-==========================  ==========================  ===============================
-what                        bound                       why
-==========================  ==========================  ===============================
-price (TRY per unit):       ``[1e-12, 1e12]``           BTCTRY is ~4e6; SHIBTRY ~1e-3;
-bid, ask, last, high, low,                              6 significant digits left at 18
-open, close                                             decimals
-base volume (units)         ``[0, 1e18]``               summed over a day in 60 digits
-quote volume (TRY)          ``[0, 1e18]``               stored, below 1e20
-daily change (%)            ``[-100, 1e9]``             a price cannot fall below zero
-tick size, lot size         ``[1e-18, 1e12]`` (or       a grid finer than the book's 18
-                            ``[-1e12, 0]``: unusable)   decimals would store as zero
-price / quantity scale      ``[0, 18]``                 decimals the book keeps
-min notional (TRY)          ``[-1e15, 1e15]``           a money amount
-money setting (TRY)         ``≤ 1e15``                  capital, caps, targets: leaves
-                                                        five digits of headroom for gains
-order / position quantity   ``≤ 1e18``                  checked on the estimate (plan)
-                                                        and the order (intents)
-volatility (universe)       ``≤ 1e6``                   ``universe.MAX_VOLATILITY``
-==========================  ==========================  ===============================
-
-The ask may be at most :data:`MAX_ASK_OVER_BID` times the bid: beyond that the book's mid
-is no price anyone trades at (a bid of 1e-30 under an ask of 4563 would put the mark at
-half the ask), so the symbol is excluded as ``implausible_spread``.
-
-Zero and negative rule values (tick 0, lot 0, a negative minimum notional) are not range
-errors: they are unusable rules, refused by :mod:`~btcbot_pipeline.domain.exchange_rules`.
-
-Contract: numbers only, no domain types and no domain imports. Checking a whole symbol
-against these bounds (:func:`~btcbot_pipeline.domain.market.bound_snapshot`) lives with the
-snapshot types in :mod:`~btcbot_pipeline.domain.market`.
+Offers the bounds (:data:`PRICE`, :data:`BASE_VOLUME`, :data:`QUOTE_VOLUME`,
+:data:`CHANGE_PCT`, :data:`STEP`, :data:`MAX_SCALE`, :data:`MAX_MONEY_TRY`,
+:data:`MAX_QUANTITY`, :data:`MAX_ASK_OVER_BID`, :data:`FIELD_BOUNDS`), the range tests
+and the skip reason ``invalid_data:out_of_range:<field>`` (:func:`out_of_range_reason`).
+Every bound keeps values and what is derived from them inside the book's
+``DECIMAL(38, 18)``. Every source (replay reader, live BTCTurk source, exchangeinfo
+parser, settings) checks its numbers here where they enter, and a value out of range
+excludes only its symbol for that cycle. Unusable rule values (tick 0, lot 0) are not
+range errors (:mod:`~btcbot_pipeline.domain.exchange_rules`). Numbers only: no domain
+types, no domain imports. The bounds and why: ``docs/data.md``.
 """
 
 from __future__ import annotations

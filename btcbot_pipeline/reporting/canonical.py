@@ -1,31 +1,13 @@
 """Canonical text of a book's outputs: what the fingerprint hashes and parity compares.
 
-Two books are "the same" when these rules give the same text:
-
-- **Tables**: :data:`OUTPUT_TABLES` (the cycle's decisions and their results, upstream
-  first). A table a book lacks counts as empty. ``book_info`` is never part of it: its
-  ``created_at`` is the wall clock.
-- **Columns**: those :data:`~btcbot_pipeline.storage.book.TABLES` declares, in that order,
-  but for :data:`~btcbot_pipeline.storage.book.RUN_ONLY_COLUMNS` (a run's id and wall-clock
-  durations); a declared column a book lacks reads as NULL, columns it adds are ignored.
-- **Rows**: ordered by ``cycle_ts``, then the table's key (:data:`TABLE_KEYS`), then
-  insertion order (only reached when keys tie).
-- **Values** (NULL stays NULL, which is not ``""``):
-
-  - money (declared ``DECIMAL(38, 18)``), stored as DECIMAL or as text: fixed-point text
-    without trailing fractional zeros, trailing point, leading zeros or minus on zero, so
-    ``1.500000000000000000`` and ``'1.5'`` are both ``1.5`` and ``-0.000`` is ``0``;
-  - ``TIMESTAMP``: ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (naive UTC); ``BOOLEAN``:
-    ``true``/``false``; integers: decimal text;
-  - JSON columns (``*_json``, ``payload``): re-serialised with sorted keys and no
-    whitespace, non-ASCII kept; JSON *numbers* are normalised like money, JSON *strings*
-    are kept as written (``"1.50"`` stays ``"1.50"``: the payloads write Decimals as
-    strings on purpose). Text that is not JSON is compared as it is;
-  - other text as it is.
-
-Money is normalised in SQL (:data:`DECIMAL_MACRO`) and JSON by a Python function that
-DuckDB calls (:func:`prepare`), so fingerprint and parity stay single SQL statements per
-table over books of thousands of cycles.
+Offers :data:`OUTPUT_TABLES` and :data:`TABLE_KEYS` (which tables; rows ordered by
+``cycle_ts``, then key, then insertion), :func:`table_view` (the canonical SQL of one
+table over a book), :func:`canonical_decimal` / :func:`canonical_json`, and
+:func:`prepare` (readies a DuckDB connection: :data:`DECIMAL_MACRO` and the JSON
+function). Guarantees: the text does not depend on how money is stored (DECIMAL or text,
+trailing zeros), on JSON key order or whitespace, nor on run-only columns
+(:data:`~btcbot_pipeline.storage.book.RUN_ONLY_COLUMNS`); ``book_info`` is never part of
+it; each table stays one SQL statement. The rules in full: ``docs/backtests.md``.
 """
 
 from __future__ import annotations

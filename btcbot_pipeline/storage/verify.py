@@ -1,26 +1,15 @@
 """Verify a whole book: ``btcbot verify``, doctor, and the check a run makes before it
 carries on from a book.
 
-Each finding names the cycle, the table and the column:
-
-- **seal**: every cycle's rows recomputed from what is stored (typed columns included)
-  against the digests the run sealed them with (:mod:`.seal`); the rolling book digest
-  recomputed link by link; ``book_info``'s head equal to the last seal;
-- **chain**: each cycle carried from the cycle just before it (``carried_from``), opened
-  from its closing digest (``opening_digest``), and its own ``closing_digest`` is the
-  digest of the state it stores (``state_json`` + the risk decision's ``state_json``);
-  only the first cycle opens the book;
-- **money**: gross = realized + unrealized, net = gross − fees − slippage, equity = start
-  + net = cash + positions value, positions value = Σ the cycle's positions; each typed
-  column equal to the exact value in its trace (``cycle_trace.ledger_metrics_json``);
-- **fills**: a cycle's fills add up to its ledger's fee, slippage and turnover increments,
-  their count is the cycle's ``run_metrics.n_fills``, each belongs to a recorded order;
-- **gaps**: cycle times skipped between two cycles are recorded in ``gap_cycles``.
-
-The money, chain, fills and seal-link checks are SQL aggregates over the whole book
-(milliseconds for thousands of cycles); recomputing the rows and the closing digests
-reads every row, so a run and doctor do it for the last ``rows_last`` cycles only, and
-``btcbot verify`` for all.
+:func:`verify_book` returns a :class:`Report` of :class:`Finding` s, each naming the
+cycle, the table and the column, over five checks: **seal** (stored rows against their
+seals, the rolling book digest, ``book_info``'s head), **chain** (``carried_from``,
+``opening_digest``, ``closing_digest``), **money** (the ledger identities and typed
+columns against the trace), **fills** (against the ledger's increments and
+``run_metrics``) and **gaps** (skipped cycle times recorded in ``gap_cycles``). It only
+reads. Identities and links are SQL aggregates over the whole book; the checks that read
+every row cover only the last ``rows_last`` cycles (all when ``None``). What each check
+finds: ``docs/cycle.md``.
 """
 
 from __future__ import annotations

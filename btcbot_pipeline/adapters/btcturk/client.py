@@ -1,34 +1,15 @@
 """Sync httpx clients of the BTCTurk REST and graph APIs.
 
-Three classes, so that what the pipeline can do is decided by the type it holds:
-
-- :class:`BtcturkPublicClient`: public market data (exchangeinfo, ticker, orderbook, trades,
-  graph ``klines/history`` and ``ohlcs``). Needs no credentials.
-- :class:`BtcturkReadClient`: the public calls plus *private reads* (balances, open/all
-  orders, user trades). This is the richest type the pipeline ever builds.
-- :class:`BtcturkTradingClient`: submit and cancel. Built only with an explicit
-  :class:`LiveArming` that checks the settings' live gates; no pipeline module constructs
-  it (a test enforces this), and its writes are never retried automatically.
-
-Every request goes through one path: rate limiter → circuit breaker → httpx, read within a
-deadline and a body cap (:func:`~btcbot_pipeline.adapters.bounded.read_bounded`) → envelope →
-error by ``message`` name. Reads retry on timeouts (a call past its deadline is one),
-5xx/503, 429 (waiting ``Retry-After``) and malformed bodies, but not on a body over the cap
-(the next identical call would send it again); the ``transport`` is injectable
-(``httpx.MockTransport`` in unit tests).
-
-Two errors of the bounded read, besides those of :mod:`.errors`::
-
-    TransportError
-    └── DeadlineExceededError   the call's deadline, or the caller's time budget, ran out   retryable
-    BtcturkError
-    └── ResponseTooLargeError   the body is over ``max_body_bytes``                        not retried
-
-A caller that must finish by a time (the live source, per cycle) wraps its calls in
-:meth:`BtcturkPublicClient.time_budget`: each call's deadline is cut to the time left, no
-retry waits past it, and a call once it is spent raises :class:`DeadlineExceededError`
-(``budget=True``) without sending anything. Interrupts (``KeyboardInterrupt``, Dagster's
-``DagsterExecutionInterruptedError``) are ``BaseException``: never caught, never retried.
+Three types, so that what the pipeline can do is decided by the type it holds:
+:class:`BtcturkPublicClient` (public market data, no credentials), :class:`BtcturkReadClient`
+(plus private reads; the richest type the pipeline ever builds) and
+:class:`BtcturkTradingClient` (submit and cancel; built only with an explicit
+:class:`LiveArming`, never by a pipeline module, its writes never retried). Every request
+goes rate limiter → circuit breaker → httpx within a deadline and a body cap → envelope →
+error by ``message`` name (:mod:`.errors`, plus :class:`DeadlineExceededError`, retryable,
+and :class:`ResponseTooLargeError`, not retried). Reads retry on timeouts, 5xx, 429 and
+malformed bodies; :meth:`BtcturkPublicClient.time_budget` bounds a caller's calls by one
+deadline. ``BaseException`` interrupts are never caught. More: ``docs/data.md``.
 """
 
 from __future__ import annotations

@@ -1,34 +1,14 @@
 """Live market snapshots from the BTCTurk public API → :class:`MarketSnapshot`.
 
-Per cycle: exchangeinfo (rules, reused from ``adapters.replay.exchangeinfo``) and the ticker
-of every pair in one call each, then per candidate the order book and the 1-minute candles
-of graph-api ``klines/history`` that closed at or before the cycle time. The numbers mean
-exactly what the replay reader makes of a dataset holding the same rows (``capture`` writes
-that dataset), so a cycle decides the same from either source:
-
-==================  ==================================================================
-best_bid/best_ask   order book, first level
-last/high/low       ticker ``last``/``high``/``low``
-quote_volume_try    ticker ``volume × last`` (the ticker has no quote volume)
-daily_change_pct    ticker ``dailyPercent``
-closes              klines ``c`` of bars with ``t + 60 <= cycle_ts``
-data_ts             older of the book's ``timestamp`` and the newest close used
-==================  ==================================================================
-
-Every number is checked where it enters against :mod:`~btcbot_pipeline.domain.bounds`: a
-pair with a value out of range is skipped as ``invalid_data:out_of_range:<field>`` (the value
-dropped), a pair whose name is not a pair name (``ETH:TRY``) as
-``invalid_data:invalid_symbol_name`` without asking the exchange for its book.
-
-Failures never raise: the exchange unreachable (after retries, or the breaker open) gives a
-snapshot with ``degraded_reason="exchange_unreachable"``; a failing book or candles call for
-one pair marks that pair ``exchange_error:<endpoint>``; exchange data stamped long after the
-cycle (a live source asked to backfill) gives ``degraded_reason="live_data_after_cycle"``.
-
-Each snapshot's reads share one deadline (``cycle_deadline_s``, ``BTCTURK_CYCLE_DEADLINE_SEC``)
-on top of each call's own (``BTCTURK_CALL_DEADLINE_SEC``): a call it cuts short, and every
-pair not yet read once it is spent, is skipped as ``exchange_error:deadline`` without
-asking the exchange, so a slow exchange costs a cycle that long and no longer.
+:class:`LiveMarketSource` (and :func:`live_snapshots`) reads, per cycle, exchangeinfo and
+the ticker once, then each candidate's order book and the 1-minute candles closed at or
+before the cycle time; its numbers mean exactly what the replay reader makes of the same
+rows, so a cycle decides the same from either source. Every number is checked against
+:mod:`~btcbot_pipeline.domain.bounds` where it enters (out of range: that pair skipped as
+``invalid_data:out_of_range:<field>``). Failures never raise: an unreachable exchange
+gives ``degraded_reason="exchange_unreachable"``, a failing call for one pair
+``exchange_error:<endpoint>``, and all reads share one deadline per cycle
+(``exchange_error:deadline`` past it). Field mapping and deadlines: ``docs/data.md``.
 """
 
 from __future__ import annotations

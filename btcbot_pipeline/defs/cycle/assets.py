@@ -1,36 +1,15 @@
 """The seven cycle assets, built by one factory for both graphs.
 
-``market_snapshot → universe → portfolio_plan → order_intents → simulated_fills →
-ledger_snapshot → cycle_trace`` are the seven asset keys of ONE step (a ``multi_asset``):
-the plan of cycle *t* needs the ledger of cycle *t − 1*, and handing every stage's values
-to the next in memory (instead of writing them and reading them back) is both the fast
-path and what makes a cycle atomic: all of a chunk's tables are written in one
-transaction (:mod:`btcbot_pipeline.engine`). Each key still has its own table, lineage,
-blocking gate and metadata.
-
-The same factory builds
-
-- the **dry-run graph** (group ``cycle``): one partition per cycle (``CYCLE_CRON``), the
-  book at ``STATE_DB_PATH``;
-- one **backtest graph** per backtest spec (group ``backtest_<name>``, keys prefixed
-  ``backtest/<name>/``): one partition per UTC day (or week) holding that day's cycles
-  at the ``CYCLE_CRON`` step, the book at ``BACKTEST_DIR/<name>.duckdb``.
-
-Every asset is range-aware (``partition_keys``, never ``partition_key``) and single-run:
-a range of partitions is one run replaying its cycles in order. The outputs are
-``skippable`` so each partition gets its **own** materialization with its own figures
-(``AssetMaterialization(partition=...)``), not the window's last, its own check results
-(one per gate suite and partition, :mod:`.checks`) and one log line (``context.log``)
-summarising it: for the dry-run graph that is one line per cycle; for a backtest day
-partition one line per partition with the day's totals (a line per cycle would cost a
-stored Dagster event each, thousands per backtest).
-
-Retries: the step has a :data:`CYCLE_RETRY` policy (exponential backoff) for transient
-failures, e.g. the book locked by another process past the DuckDB resource's own retries,
-or an exchange read timing out. What a retry cannot fix fails at once
-(``dg.Failure(allow_retries=False)``): a gate failure, a refusal by the book (another
-kind of run, the book's chain of cycles), a ledger integrity error, bad settings, an
-unusable dataset.
+:func:`build_cycle_assets` turns a :class:`CycleGraph` into one ``multi_asset`` step whose
+seven keys ``market_snapshot → universe → portfolio_plan → order_intents →
+simulated_fills → ledger_snapshot → cycle_trace`` are computed together by
+:func:`btcbot_pipeline.engine.run_window` (stages handed on in memory; a chunk's tables
+written in one transaction). The same factory builds the dry-run graph (group ``cycle``,
+one partition per cycle) and one backtest graph per spec (group ``backtest_<name>``, one
+partition per UTC day or week). Every asset is range-aware (``partition_keys``) and
+single-run; each partition gets its own materialization, check results (:mod:`.checks`)
+and log line. Transient failures are retried (:data:`CYCLE_RETRY`); what a retry cannot
+fix raises ``dg.Failure(allow_retries=False)``. More: ``docs/cycle.md``.
 """
 
 # No `from __future__ import annotations`: Dagster reads the parameter annotations at runtime.

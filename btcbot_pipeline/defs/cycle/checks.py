@@ -1,32 +1,13 @@
 """The gates of the cycle assets as blocking asset checks, recorded per partition.
 
-The engine validates each chunk's rows **before writing them** (one Great Expectations
-validation per suite per chunk, :mod:`btcbot_pipeline.quality`). The step turns each
-chunk's results into **one check evaluation per suite and partition** of the chunk
-(Dagster 1.13: ``AssetCheckSpec(partitions_def=...)`` and
-``AssetCheckEvaluation(partition=...)``), so the UI shows each cycle's own verdict:
-
-- a partition passes a suite when none of the suite's offending rows lies in its cycles;
-  its severity is the suite's (ERROR when the suite has an ERROR expectation), so a
-  passing ERROR gate reads ERROR;
-- a partition fails when an offending row lies in one of its cycles; severity ERROR when
-  an ERROR expectation failed there (the chunk is rolled back, nothing of it is written,
-  the run stops without retrying), else WARN (the cycle goes on);
-- in a chunk a gate rolled back, no partition is green: a suite that passed there is
-  marked not passed, severity WARN, "not written: this chunk was rolled back because
-  <gate> failed at cycle <id>" (its rows passed, but none of them is in the book);
-- only the suites that ran are marked: a suite not validated for a chunk, and every
-  suite of the partitions after a chunk that stopped the run, get no evaluation (Dagster
-  resolves a check planned in a failed run as "execution failed"), never a failure;
-- the description says what went wrong in trading terms with rounded figures, e.g.
-  ``7 of 12 symbols (58 %) excluded, limit 50 %: crossed_book ×7``; the exact values
-  and up to five offending rows stay in the metadata (``failed_expectations``).
-
-A failing chunk's offending rows are known by cycle only for its first five rows of
-each expectation (:class:`~btcbot_pipeline.quality.rules.Failure`), except for ERROR
-failures, whose every failing cycle the engine lists (``GateStopped.failure_rows``).
-When a WARN failure's rows are cut off, the chunk's other partitions cannot be cleared:
-they are marked failed too, saying the rows were not all listed.
+:func:`check_spec` declares one blocking, partitioned ``AssetCheckSpec`` per gate suite
+(:mod:`btcbot_pipeline.quality`); :class:`ChunkChecks` turns the engine's results for a
+chunk (validated once per suite before it is written) into one ``AssetCheckEvaluation``
+per suite and partition, so each cycle shows its own verdict. A partition fails a suite
+only where an offending row lies in its cycles; in a rolled-back chunk no partition is
+green; a suite that did not run gets no evaluation, never a failure. Descriptions speak
+in trading terms with rounded figures (:func:`gate_failure_text`); exact values and up to
+five offending rows stay in the metadata. The full rules: ``docs/gates.md``.
 """
 
 # No `from __future__ import annotations`: Dagster reads annotations at runtime elsewhere in this package.

@@ -1,45 +1,12 @@
 """The simulated exchange behind the OMS: bars, fill models, the token bucket, seeded draws.
 
-Fill models (``OmsParams.fill_model``), for an order that reached the book:
-
-``seed``
-    The seeds' Stage 7 simulator, kept so old results can be reproduced: the whole
-    remaining quantity fills at once at ``mark × (1 + slippage)`` (BUY) or
-    ``mark × (1 − slippage)`` (SELL), whatever the limit and the volume. In the cycle it
-    is submitted the mark is the intent's own (exactly ``domain.fills``); later it is the
-    bar's mark.
-
-``limit``
-    The limit price and the book are respected. Prices are the bar's ``best_bid_try`` /
-    ``best_ask_try`` (the mark when the snapshot has none).
-
-    - *Placement cycle* (the order was acknowledged in this step): the bar lies before
-      the order existed, so only the book counts. A BUY is marketable when
-      ``ask ≤ limit`` and pays ``min(limit, ask × (1 + slippage))``; a SELL when
-      ``bid ≥ limit`` and gets ``max(limit, bid × (1 − slippage))``. Otherwise it rests.
-      The fill's mark is the bar's mark.
-    - *Later cycles* (resting): the bar ``(previous cycle, this cycle]`` happened while the
-      order was on the book. A BUY is touched when the bar's ``low ≤ limit`` or the
-      cycle's ``ask ≤ limit``; a SELL when ``high ≥ limit`` or ``bid ≥ limit``. A touched
-      order fills at its limit when the market traded there, so the limit is also the
-      fill's mark: a maker fill has ``slippage_try = 0``.
-    - Quantity: at most ``volume_share × bar volume`` per cycle, floored to the decimals of
-      the order's quantity (its lot grid), and never more than what remains. A bar
-      without volume (``None`` or 0) fills nothing; a cap that floors to 0 fills nothing.
-
-``slippage_try`` is what the fill cost against its mark, signed as the ledger needs it
-(cost basis at the mark, slippage a separate cost line, so ``equity = start + net`` holds):
-``(fill price − mark) × qty`` for a BUY, ``(mark − fill price) × qty`` for a SELL. It is
-never negative in the seed model (where it equals ``domain.fills``' ``|price − mark| ×
-qty``); a taker fill capped at a limit on the far side of the mark gives a negative one.
-
-In both models ``fee_try = fill price × qty × fees_bps / 10_000`` and an order without a
-bar this cycle stays as it is (the seed model's placement cycle excepted, which needs only
-the intent's mark).
-
-Draws (rejects, transient failures, their reason labels) are the first 64 bits of
-``sha256("{seed}|{client_order_id}|{attempt}|{purpose}")`` read as a fraction in
-``[0, 1)``; a draw below the rate triggers. The same inputs always give the same draw.
+Offers :class:`Bar`, :class:`TokenBucket`, :func:`match` (the fill of one order against
+a bar under ``OmsParams.fill_model``: ``seed`` reproduces the seed system, ``limit``
+respects the limit, the book and ``volume_share`` of the bar's volume) and :func:`draw`
+(a deterministic fraction in ``[0, 1)`` from sha256 of seed, order id, attempt and
+purpose). All money is Decimal; ``slippage_try`` is signed so the ledger's
+``equity = start + net`` holds; ``fee_try = fill price × qty × fees_bps / 10_000``. Pure:
+no I/O, no clock, no randomness but :func:`draw`. The exact rules: ``docs/oms.md``.
 """
 
 from __future__ import annotations

@@ -1,63 +1,13 @@
 """The simulated OMS (seed Stage 7 ``oms_service``): one pure step per cycle.
 
-:func:`step` takes the open orders carried from the previous cycle and this cycle's
-PLANNED intents, and returns the new state with this cycle's fills, events, touched orders
-and idempotency rows. Everything it decides depends only on its arguments: times are the
-cycle's, random draws are seeded hashes (:mod:`~btcbot_pipeline.domain.oms.exchange`).
-
-**1. Reconcile** each open order of ``state``, by ``client_order_id``, the first rule that
-applies:
-
-- ``cycle_ts − placed_ts ≥ order_ttl_s`` → ``EXPIRED`` (``ttl_expired``);
-- its id is in ``cancel_ids`` → ``CANCELED`` (``replaced``: the plan sends a new order);
-- ``(symbol, side)`` is not in ``wanted`` → ``CANCELED`` (``plan_dropped``);
-- a deferred order (``PLANNED``) whose ``next_attempt_ts`` is unset (throttled) or
-  ``≤ cycle_ts`` (retry due) is submitted again as in 2 (no new idempotency check: the
-  key is its own); a deferred BUY waits while ``allow_buys`` is false;
-- otherwise it may fill against this cycle's bar (resting rules of the fill model); an
-  order whose symbol has no bar stays open unchanged.
-
-**2. Submit** each PLANNED intent (BUYs only when ``allow_buys``), in the given order:
-
-- idempotency key ``submit:{client_order_id}``, payload hash = sha256 of
-  ``symbol|side|price|qty`` (canonical decimals). A key already held by an order of this
-  step or of ``state`` with the same hash → ``DUPLICATE_IGNORED`` on that order's events,
-  nothing new; with another hash → ``IDEMPOTENCY_CONFLICT`` on that order's events and the
-  new payload is refused (never becomes an order: its id is taken, and the order holding
-  it is not rejected for it). A key in ``state.keys`` whose order is no longer known only
-  records its row (``DUPLICATE_IGNORED`` / ``IDEMPOTENCY_CONFLICT``), with no event;
-- a price or quantity that is missing or ≤ 0 → ``REJECTED`` (``invalid_price_or_qty``);
-- each submission attempt takes a token from the bucket; none left → ``THROTTLED``, the
-  order stays ``PLANNED`` (open, sent again next cycle);
-- transient failure (draw < ``transient_failure_rate``) on attempt *n* →
-  ``RETRY_SCHEDULED`` with ``next_attempt_ts = cycle_ts + retry_base_delay_ms × 2^(n−1)``
-  ms (the first later cycle at or after it retries); on attempt ``retry_max_attempts`` →
-  ``RETRY_GIVEUP`` then ``REJECTED`` (``retry_budget_exhausted``);
-- exchange reject (draw < ``reject_rate``) → ``SUBMITTED`` then ``REJECTED`` with a
-  BTCTurk-like reason;
-- otherwise ``SUBMITTED``, ``ACKED``, then a fill attempt (placement rules of the fill
-  model).
-
-A fill moves the order to ``FILLED`` when nothing remains, else ``PARTIALLY_FILLED``; an
-order fills at most once per cycle, with fill id ``s7:{cycle_id}:{client_order_id}`` (the
-ids of ``domain.fills``). With the default parameters the ``seed`` model gives exactly
-the fills of :func:`~btcbot_pipeline.domain.fills.fill_intents`, in the same order; the
-bucket still applies to it (a burst of 10 submissions per cycle by default).
-
-Only submissions take tokens; cancels, expiry and fills do not. Fills and events are in
-the order they happen: reconciled orders first, by ``client_order_id``, then new ones
-in the order of ``intents`` (the plan's: SELLs first). ``OmsStep.orders`` holds every order
-of ``state`` plus every intent that became an order, in their final status, by
-``client_order_id``.
-
-Idempotency keys are kept in the state only while their order is open (bounded memory);
-the ``keys`` rows of each step are the permanent record. Client order ids carry their
-cycle id, so a key comes back only as a repeated intent within one step or as the intent
-of an order still open; a rerun of a cycle starts again from the previous cycle's state,
-so its keys are ``NEW`` again, exactly as the first time.
-
-Prices, volume caps and the sign of ``slippage_try`` (what the ledger's identities need)
-are the fill models' (:mod:`~btcbot_pipeline.domain.oms.exchange`).
+:func:`step` takes the open orders carried from the previous cycle (:class:`OmsState`) and
+this cycle's PLANNED intents and returns an :class:`OmsStep`: the new state, this cycle's
+fills, events, touched orders and idempotency rows. It first reconciles open orders
+(expire, cancel, retry, fill), then submits the intents in the plan's order (idempotency,
+token bucket, seeded failures and rejects, fill). The result depends only on its
+arguments: times are the cycle's, draws are seeded hashes; no I/O, no clock. Prices,
+volume caps and the sign of ``slippage_try`` are the fill models'
+(:mod:`~btcbot_pipeline.domain.oms.exchange`). The exact rules: ``docs/oms.md``.
 """
 
 from __future__ import annotations
