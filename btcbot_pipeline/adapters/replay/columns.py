@@ -105,4 +105,3 @@ def _same(a: Decimal | None, b: Decimal | None) -> bool:
     if a is None or b is None:
         return a is b
     return a.as_tuple() == b.as_tuple()
-

@@ -61,8 +61,6 @@ class TimestampParseError(ValueError):
     """A ``ts`` cell is neither ISO-8601 nor 10/13-digit epoch seconds/milliseconds."""
 
 
-
-
 def parse_timestamp_us(text: str) -> int:
     """Read one ``ts`` cell as integer microseconds since the Unix epoch (UTC).
 
@@ -80,15 +78,11 @@ def parse_timestamp_us(text: str) -> int:
             return int(token) * 1_000_000
         if len(token) == 13:
             return int(token) * 1_000
-        raise TimestampParseError(
-            f"epoch timestamps must have 10 (seconds) or 13 (milliseconds) digits, was {token!r}"
-        )
+        raise TimestampParseError(f"epoch timestamps must have 10 (seconds) or 13 (milliseconds) digits, was {token!r}")
     try:
         parsed = datetime.fromisoformat(token)
     except ValueError:
-        raise TimestampParseError(
-            f"ts must be ISO-8601 or epoch seconds/milliseconds, was {token!r}"
-        ) from None
+        raise TimestampParseError(f"ts must be ISO-8601 or epoch seconds/milliseconds, was {token!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return (parsed - _EPOCH) // _ONE_US
@@ -216,9 +210,7 @@ class _IssueSink:
         self._counts[code] = count
         if count <= MAX_ISSUES_PER_CODE:
             self._series.issues.append(
-                ValidationIssue(
-                    code, self._series.path, detail, severity, line, self._series.symbol, field
-                )
+                ValidationIssue(code, self._series.path, detail, severity, line, self._series.symbol, field)
             )
 
     def close(self) -> None:
@@ -285,7 +277,11 @@ def read_series_file(
         sink.close()
         return series
     if size > MAX_FILE_BYTES:
-        sink.add("file_too_large", f"{size} bytes, more than the {MAX_FILE_BYTES} bytes read at most; split the file", line=None)
+        sink.add(
+            "file_too_large",
+            f"{size} bytes, more than the {MAX_FILE_BYTES} bytes read at most; split the file",
+            line=None,
+        )
         sink.close()
         return series
     try:
@@ -310,8 +306,10 @@ def read_series_file(
             return series
     header = [column[0].as_py() for column in table.columns] if table is not None else None  # type: ignore[union-attr]
     columns = _read_header(header, schema, sink)
-    if table is not None and columns is not None and not (
-        not series.issues and _read_columns(table, data, columns, schema, series, cache)
+    if (
+        table is not None
+        and columns is not None
+        and not (not series.issues and _read_columns(table, data, columns, schema, series, cache))
     ):
         _read_rows(table, data, columns, schema, series, sink, cache)
     sink.close()
@@ -325,6 +323,8 @@ _TEXT_COLUMNS = 64
 # mimalloc kept ~30 MB of freed pages for the rest of the process (replay-validate peaked at
 # 212 MB with it, 182 MB without; 188 MB with the former hand-written reader).
 _POOL = pa.system_memory_pool()
+
+
 @dataclass(slots=True)
 class _CsvTable:
     """A CSV file as pyarrow splits it: ``columns`` of cell text (row 0 is the header) and the
@@ -352,7 +352,8 @@ class _CsvTable:
                 parse_options=pcsv.ParseOptions(invalid_row_handler=set_aside, ignore_empty_lines=False),
                 convert_options=pcsv.ConvertOptions(
                     column_types={f"f{i}": pa.string() for i in range(width)},
-                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
                 ),
                 memory_pool=_POOL,
             )
@@ -377,14 +378,13 @@ def _drop_unterminated_line(data: bytes, sink: _IssueSink) -> bytes:
         sink.add(
             "truncated_last_row",
             f"the last line {shown!r} has no line end: it may be cut mid-number and is not used",
-            line=line, severity=WARNING,
+            line=line,
+            severity=WARNING,
         )
     return kept
 
 
-def _read_header(
-    header: list[str] | None, schema: CsvSchema, sink: _IssueSink
-) -> dict[str, int] | None:
+def _read_header(header: list[str] | None, schema: CsvSchema, sink: _IssueSink) -> dict[str, int] | None:
     """Column name → cell index, or ``None`` (with an issue) when rows cannot be read."""
     if header is None or not any(cell.strip() for cell in header):
         sink.add("missing_header", f"no header row, expected {','.join(schema.required)}", line=1)
@@ -410,8 +410,7 @@ def _read_header(
     if missing:
         sink.add(
             "invalid_schema",
-            f"missing required columns {missing}; header was {names}, "
-            f"required {list(schema.required)}",
+            f"missing required columns {missing}; header was {names}, required {list(schema.required)}",
             line=1,
         )
         return None
@@ -425,7 +424,11 @@ def _read_header(
 
 
 def _read_columns(
-    table: _CsvTable, data: bytes, columns: dict[str, int], schema: CsvSchema, series: SeriesFile,
+    table: _CsvTable,
+    data: bytes,
+    columns: dict[str, int],
+    schema: CsvSchema,
+    series: SeriesFile,
     cache: dict[str, int],
 ) -> bool:
     """Take a whole file a column at a time, or return False untouched.
@@ -511,8 +514,49 @@ def _columns_in_range(values: dict[str, list[Decimal | None]], schema: CsvSchema
         return not any(map(gt, bids, asks))
     if schema.kind == "candles":
         low, high, open_, close = values["low"], values["high"], values["open"], values["close"]
-        return not (any(map(gt, low, open_)) or any(map(gt, open_, high)) or any(map(gt, low, close)) or any(map(gt, close, high)))
+        return not (
+            any(map(gt, low, open_))
+            or any(map(gt, open_, high))
+            or any(map(gt, low, close))
+            or any(map(gt, close, high))
+        )
     return True
+
+
+def _stamp(raw_ts: str, cache: dict[str, int], sink: _IssueSink, line: int) -> int | None:
+    """The row's time in epoch microseconds (each distinct text parsed once), or ``None``
+    with ``invalid_timestamp`` recorded."""
+    stamp = cache.get(raw_ts)
+    if stamp is None:
+        try:
+            stamp = parse_timestamp_us(raw_ts)
+        except TimestampParseError as exc:
+            sink.add("invalid_timestamp", str(exc), line=line)
+            return None
+        cache[raw_ts] = stamp
+    return stamp
+
+
+def _set_aside_row(
+    text: str, fields: int, width: int, header_width: int, sink: _IssueSink, line: int
+) -> list[str] | None:
+    """A row pyarrow set aside for its width: its cells when it is short of unused columns
+    only, else ``None`` with the issue recorded (too few fields, more than the header, an
+    unclosed quote)."""
+    if fields < width:
+        sink.add("invalid_row", f"expected at least {width} fields, was {fields}", line=line)
+        return None
+    if fields > header_width:
+        sink.add(
+            "extra_fields",
+            f"{fields} fields where the header has {header_width}; a decimal comma (1,5)? write numbers with a point",
+            line=line,
+        )
+        return None
+    row = _split_row(text)
+    if row is None:
+        sink.add("invalid_row", f"a quote opened in this row is never closed ({fields} fields)", line=line)
+    return row
 
 
 def _read_rows(
@@ -539,20 +583,8 @@ def _read_rows(
             if not text.strip():
                 continue  # a line of blanks
             rows_seen += 1
-            if fields < width:
-                sink.add("invalid_row", f"expected at least {width} fields, was {fields}", line=line)
-                continue
-            if fields > header_width:
-                sink.add(
-                    "extra_fields",
-                    f"{fields} fields where the header has {header_width}; a decimal comma (1,5)? "
-                    "write numbers with a point",
-                    line=line,
-                )
-                continue
-            row = _split_row(text)  # short of unused columns only: its cells are read
+            row = _set_aside_row(text, fields, width, header_width, sink, line)
             if row is None:
-                sink.add("invalid_row", f"a quote opened in this row is never closed ({fields} fields)", line=line)
                 continue
         elif not any(row):
             if blank is None:
@@ -561,14 +593,9 @@ def _read_rows(
                 continue  # a blank line, e.g. a trailing newline
         rows_seen += 1
         raw_ts = row[ts_index]
-        stamp = cache.get(raw_ts)
+        stamp = _stamp(raw_ts, cache, sink, line)
         if stamp is None:
-            try:
-                stamp = parse_timestamp_us(raw_ts)
-            except TimestampParseError as exc:
-                sink.add("invalid_timestamp", str(exc), line=line)
-                continue
-            cache[raw_ts] = stamp
+            continue
         parsed = _parse_numbers(row, required, optional, sink, line)
         if parsed is None or not _values_in_range(parsed, schema, sink, line):
             continue
@@ -687,8 +714,7 @@ def _explain_number(row: list[str], required: list[tuple[str, int]], optional: l
             continue  # a blank optional cell is allowed
         if "_" in text or not text.isascii():
             shown = text if len(text) <= 40 else text[:37] + "..."
-            return (f"{name} is not a plain decimal number (digits, one point, an optional exponent), "
-                    f"was {shown!r}")
+            return f"{name} is not a plain decimal number (digits, one point, an optional exponent), was {shown!r}"
         try:
             to_decimal(text, field=name)
         except MoneyParseError as exc:
@@ -696,9 +722,7 @@ def _explain_number(row: list[str], required: list[tuple[str, int]], optional: l
     return "a cell is not a finite decimal number"
 
 
-def _values_in_range(
-    parsed: dict[str, Decimal | None], schema: CsvSchema, sink: _IssueSink, line: int
-) -> bool:
+def _values_in_range(parsed: dict[str, Decimal | None], schema: CsvSchema, sink: _IssueSink, line: int) -> bool:
     for name in schema.prices:
         value = parsed.get(name)
         if value is not None and value <= _ZERO:
@@ -724,7 +748,8 @@ def _values_in_range(
                 "implausible_spread",
                 f"best_ask {ask} is more than {MAX_ASK_OVER_BID} × best_bid {bid}: the mid is no price; "
                 "the cycle excludes the symbol while this row is its book",
-                line=line, severity=WARNING,
+                line=line,
+                severity=WARNING,
             )
     elif schema.kind == "candles":
         low, high = parsed["low"], parsed["high"]

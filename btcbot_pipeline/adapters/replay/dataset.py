@@ -99,9 +99,7 @@ class ReplayDataset:
         self._root = scan.root
         self._symbols = scan.symbols
         self._rules = scan.rules
-        self._issues = tuple(
-            i for i in scan.issues if i.severity == ERROR
-        )
+        self._issues = tuple(i for i in scan.issues if i.severity == ERROR)
         self._series = tuple(
             _SymbolSeries(
                 symbol,
@@ -198,7 +196,11 @@ class ReplayDataset:
         return MarketSnapshot(cycle_ts=cycle_ts, symbols=snapshots, source="replay")
 
     def snapshots(
-        self, cycle_times: Sequence[datetime], *, vol_lookback: int = 20, max_data_age_s: int = 60,
+        self,
+        cycle_times: Sequence[datetime],
+        *,
+        vol_lookback: int = 20,
+        max_data_age_s: int = 60,
         bar_seconds: int | None = None,
     ) -> list[MarketSnapshot]:
         """Finalized snapshots for many cycle times at once, in the order given.
@@ -376,7 +378,11 @@ class _SymbolSeries:
         return self.sweep([now_us], n_closes, max_data_age_s, {}, bar_us)[0]
 
     def sweep(
-        self, stamps: list[int], n_closes: int, max_data_age_s: int, moments: dict[int, datetime],
+        self,
+        stamps: list[int],
+        n_closes: int,
+        max_data_age_s: int,
+        moments: dict[int, datetime],
         bar_us: int | None = None,
     ) -> list[SymbolSnapshot]:
         """The snapshot at every epoch-µs stamp of ``stamps`` (ascending), from the last

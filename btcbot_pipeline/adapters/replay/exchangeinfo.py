@@ -117,16 +117,12 @@ def _symbol_entries(payload: object) -> list[object]:
     if isinstance(payload, list):
         return payload
     if not isinstance(payload, dict):
-        raise ExchangeInfoError(
-            f"exchangeinfo must be a JSON object, was {type(payload).__name__}"
-        )
+        raise ExchangeInfoError(f"exchangeinfo must be a JSON object, was {type(payload).__name__}")
     fields = _lower_keys(payload)
     if "symbols" in fields:
         symbols = fields["symbols"]
         if not isinstance(symbols, list):
-            raise ExchangeInfoError(
-                f"exchangeinfo 'symbols' must be a list, was {type(symbols).__name__}"
-            )
+            raise ExchangeInfoError(f"exchangeinfo 'symbols' must be a list, was {type(symbols).__name__}")
         return symbols
     if "data" in fields:
         if fields.get("success") is False:
@@ -137,9 +133,7 @@ def _symbol_entries(payload: object) -> list[object]:
         data = fields["data"]
         if isinstance(data, dict | list):
             return _symbol_entries(data)
-        raise ExchangeInfoError(
-            f"exchangeinfo envelope 'data' must be an object, was {type(data).__name__}"
-        )
+        raise ExchangeInfoError(f"exchangeinfo envelope 'data' must be an object, was {type(data).__name__}")
     raise ExchangeInfoError(
         "not an exchangeinfo payload: expected a 'symbols' list or an envelope with 'data'; "
         f"keys were {sorted(str(k) for k in payload)}"
@@ -241,8 +235,16 @@ def _status(fields: dict[str, object]) -> str:
 
 
 def exchangeinfo_symbol(
-    index: int, name: str, base: str, quote: str, *, quantity_scale: int, price_scale: int, max_price: str,
-    tick_size: str, min_notional: str,
+    index: int,
+    name: str,
+    base: str,
+    quote: str,
+    *,
+    quantity_scale: int,
+    price_scale: int,
+    max_price: str,
+    tick_size: str,
+    min_notional: str,
 ) -> dict[str, Any]:
     """One TRADING pair of an exchangeinfo response, in BTCTurk's real shape (as the
     synthetic and imported datasets write it)."""

@@ -159,9 +159,7 @@ def import_freqtrade_ohlcv(
     target = _currency(quote)
     rate_value = _positive("rate", rate)
     if len(rate_value.normalize(EXACT).as_tuple().digits) > MAX_RATE_DIGITS:
-        raise ReplayImportError(
-            f"rate must have at most {MAX_RATE_DIGITS} significant digits, was {rate!r}"
-        )
+        raise ReplayImportError(f"rate must have at most {MAX_RATE_DIGITS} significant digits, was {rate!r}")
     min_value = _positive("min_notional", min_notional)
     folder = Path(ohlcv_dir)
     chosen, frame = select_sources(find_sources(folder), folder, pairs, timeframe)
@@ -179,9 +177,7 @@ def import_freqtrade_ohlcv(
         source_sha[source.path.name] = hashlib.sha256(content).hexdigest()
         bars = read_source(source, content)
         if not bars:
-            raise ReplayImportError(
-                f"{source.path} has no usable row ({_skipped_text(bars.skipped)})"
-            )
+            raise ReplayImportError(f"{source.path} has no usable row ({_skipped_text(bars.skipped)})")
         pair, files = _convert(source, symbols[source.pair], bars, frame_us, rate_value, min_value)
         imported.append(pair)
         outputs.update(files)
@@ -267,17 +263,11 @@ def _convert(
     tickers = ["ts,last,high,low,volume,quote_volume"]
     day = trailing_day(stamps, high, low, close, bars.volume)
     for i, stamp in enumerate(ts):
-        candles.append(
-            f"{stamp},{text(open_[i])},{high_text[i]},{low_text[i]},{close_text[i]},"
-            f"{volume_text[i]}"
-        )
+        candles.append(f"{stamp},{text(open_[i])},{high_text[i]},{low_text[i]},{close_text[i]},{volume_text[i]}")
         bid, ask = top_of_book(low[i], high[i], close[i], rules.tick_size)
         books.append(f"{stamp},{text(bid)},{text(ask)}")
         _, day_high, day_low, day_volume, day_quote = day[i]
-        tickers.append(
-            f"{stamp},{close_text[i]},{text(day_high)},{text(day_low)},{text(day_volume)},"
-            f"{text(day_quote)}"
-        )
+        tickers.append(f"{stamp},{close_text[i]},{text(day_high)},{text(day_low)},{text(day_volume)},{text(day_quote)}")
     span = (bars.open_us[-1] - bars.open_us[0]) // frame_us + 1
     pair = ImportedPair(
         pair=source.pair,

@@ -47,8 +47,7 @@ RULES_TEXT = {
     "orderbook": f"half-spread {SPREAD_SHARE_OF_RANGE / 2} x (high - low) around the close, "
     "bid rounded down and ask up to the tick, clipped inside [low, high]; a bar too narrow "
     "for that gets the one-tick book at the close (bid = close rounded down)",
-    "ticker": "bars stamped in (ts - 24h, ts]: last close, max high, min low, sum volume, "
-    "sum close x volume",
+    "ticker": "bars stamped in (ts - 24h, ts]: last close, max high, min low, sum volume, sum close x volume",
     "tick_size": f"largest power of ten <= 1e-{PRICE_DIGITS} x the pair's lowest low",
     "quantity_scale": f"fewest decimals (0-{MAX_QUANTITY_SCALE}) whose step at the pair's "
     f"highest high is worth <= {QUANTITY_STEP_SHARE} x min_notional",
@@ -118,9 +117,7 @@ def choose_rules(lowest: Decimal, highest: Decimal, min_notional: Decimal) -> Pa
     )
 
 
-def top_of_book(
-    low: Decimal, high: Decimal, close: Decimal, tick: Decimal
-) -> tuple[Decimal, Decimal]:
+def top_of_book(low: Decimal, high: Decimal, close: Decimal, tick: Decimal) -> tuple[Decimal, Decimal]:
     """Best bid and ask on the tick grid for one bar; always ``0 < bid < ask``.
 
     Rule:
@@ -202,15 +199,19 @@ def trailing_day(
     return out
 
 
-def exchange_info_json(
-    pairs: list[tuple[str, str, PairRules]], quote: str, server_ms: int
-) -> bytes:
+def exchange_info_json(pairs: list[tuple[str, str, PairRules]], quote: str, server_ms: int) -> bytes:
     """BTCTurk's ``/api/v2/server/exchangeinfo`` response, envelope included, for
     ``(symbol, base, rules)`` triples sorted by symbol; every pair ``TRADING``."""
     symbols = [
         exchangeinfo_symbol(
-            index, name, base, quote, quantity_scale=rules.quantity_scale, price_scale=rules.price_scale,
-            max_price=decimal_text(rules.max_price), tick_size=decimal_text(rules.tick_size),
+            index,
+            name,
+            base,
+            quote,
+            quantity_scale=rules.quantity_scale,
+            price_scale=rules.price_scale,
+            max_price=decimal_text(rules.max_price),
+            tick_size=decimal_text(rules.tick_size),
             min_notional=decimal_text(rules.min_notional),
         )
         for index, (name, base, rules) in enumerate(pairs, start=1)

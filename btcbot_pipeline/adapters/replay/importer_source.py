@@ -108,9 +108,7 @@ def parse_timeframe(text: str) -> int:
     if match is None or int(match.group(1)) == 0:
         raise ReplayImportError(f"timeframe must look like 1m, 5m, 1h or 1d, was {text!r}")
     if match.group(2) == "M":
-        raise ReplayImportError(
-            f"timeframe {text!r} is a month, which has no fixed length; import 1d or 1w bars"
-        )
+        raise ReplayImportError(f"timeframe {text!r} is a month, which has no fixed length; import 1d or 1w bars")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
@@ -164,15 +162,13 @@ def select_sources(
     """
     if not sources:
         raise ReplayImportError(
-            f"no Freqtrade OHLCV files (<BASE>_<QUOTE>-<timeframe>.feather, .json or .csv) "
-            f"in {folder}"
+            f"no Freqtrade OHLCV files (<BASE>_<QUOTE>-<timeframe>.feather, .json or .csv) in {folder}"
         )
     found = sorted({s.timeframe for s in sources})
     if timeframe is None:
         if len(found) > 1:
             raise ReplayImportError(
-                f"{folder} holds several timeframes ({', '.join(found)}); choose one with "
-                "--timeframe"
+                f"{folder} holds several timeframes ({', '.join(found)}); choose one with --timeframe"
             )
         frame = found[0]
     else:
@@ -185,21 +181,17 @@ def select_sources(
         other = by_pair.setdefault(source.pair, source)
         if other is not source:
             raise ReplayImportError(
-                f"{folder} holds {other.path.name} and {source.path.name} for {source.pair} "
-                f"{frame}; keep one of them"
+                f"{folder} holds {other.path.name} and {source.path.name} for {source.pair} {frame}; keep one of them"
             )
     if not by_pair:
-        raise ReplayImportError(
-            f"no {frame} files in {folder}; timeframes found: {', '.join(found)}"
-        )
+        raise ReplayImportError(f"no {frame} files in {folder}; timeframes found: {', '.join(found)}")
     wanted = sorted(by_pair) if pairs is None else sorted({"/".join(parse_pair(p)) for p in pairs})
     if not wanted:
         raise ReplayImportError("pairs must name at least one pair like ETH/BTC, was none")
     missing = [p for p in wanted if p not in by_pair]
     if missing:
         raise ReplayImportError(
-            f"no {frame} file for {', '.join(missing)} in {folder}; pairs found: "
-            f"{', '.join(sorted(by_pair))}"
+            f"no {frame} file for {', '.join(missing)} in {folder}; pairs found: {', '.join(sorted(by_pair))}"
         )
     quotes = sorted({by_pair[p].quote for p in wanted})
     if len(quotes) > 1:
@@ -264,8 +256,7 @@ def _json_rows(content: bytes) -> list[_RawRow]:
     payload = json.loads(content.decode("utf-8-sig"), parse_float=Decimal)
     if not isinstance(payload, list):
         raise ReplayImportError(
-            "expected a JSON list of [ts_ms, open, high, low, close, volume] rows, "
-            f"was {type(payload).__name__}"
+            f"expected a JSON list of [ts_ms, open, high, low, close, volume] rows, was {type(payload).__name__}"
         )
     rows: list[_RawRow] = []
     for item in payload:
@@ -283,9 +274,7 @@ def _csv_rows(content: bytes) -> list[_RawRow]:
     header = [cell.strip().lower() for cell in next(reader, [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        raise ReplayImportError(
-            f"missing columns {missing}; header was {header}, expected {','.join(COLUMNS)}"
-        )
+        raise ReplayImportError(f"missing columns {missing}; header was {header}, expected {','.join(COLUMNS)}")
     index = [header.index(c) for c in COLUMNS]
     rows: list[_RawRow] = []
     for row in reader:

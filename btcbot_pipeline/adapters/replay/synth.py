@@ -84,12 +84,8 @@ class PairSpec:
         return max(0, -int(self.tick.as_tuple().exponent))  # type: ignore[arg-type]
 
 
-def _pair(
-    symbol: str, price: str, tick: str, qty: int, vol: str, spread: str, value: str
-) -> PairSpec:
-    return PairSpec(
-        symbol, Decimal(price), Decimal(tick), qty, Decimal(vol), Decimal(spread), Decimal(value)
-    )
+def _pair(symbol: str, price: str, tick: str, qty: int, vol: str, spread: str, value: str) -> PairSpec:
+    return PairSpec(symbol, Decimal(price), Decimal(tick), qty, Decimal(vol), Decimal(spread), Decimal(value))
 
 
 # Early-2026 TRY levels (USDTTRY ≈ 42); liquidity ranks roughly as on BTCTurk.
@@ -189,9 +185,7 @@ def _split(symbol: str) -> tuple[str, str]:
     for quote in _QUOTES:
         if symbol.endswith(quote) and len(symbol) > len(quote):
             return symbol[: -len(quote)], quote
-    raise ValueError(
-        f"cannot tell the quote currency of {symbol!r}; use a TRY, USDT, BTC or ETH pair"
-    )
+    raise ValueError(f"cannot tell the quote currency of {symbol!r}; use a TRY, USDT, BTC or ETH pair")
 
 
 def _specs(symbols: Sequence[str] | None) -> list[PairSpec]:
@@ -208,18 +202,14 @@ def _specs(symbols: Sequence[str] | None) -> list[PairSpec]:
     return specs
 
 
-def _refuse_foreign_files(
-    root: Path, specs: list[PairSpec], kinds: list[str], with_info: bool
-) -> None:
+def _refuse_foreign_files(root: Path, specs: list[PairSpec], kinds: list[str], with_info: bool) -> None:
     ours = {f"{s.symbol}.csv" for s in specs}
     foreign = []
     for kind in SCHEMAS:
         folder = root / kind
         if folder.is_dir():
             foreign += [
-                f"{kind}/{f.name}"
-                for f in sorted(folder.glob("*.csv"))
-                if kind not in kinds or f.name not in ours
+                f"{kind}/{f.name}" for f in sorted(folder.glob("*.csv")) if kind not in kinds or f.name not in ours
             ]
     if not with_info and (root / "exchangeinfo.json").exists():
         foreign.append("exchangeinfo.json")
@@ -317,8 +307,14 @@ def _generate(spec: PairSpec, stamps: list[str], rng: random.Random) -> dict[str
 def _exchange_info(specs: list[PairSpec], start: datetime) -> str:
     symbols = [
         exchangeinfo_symbol(
-            index, spec.symbol, spec.base, spec.quote, quantity_scale=spec.quantity_scale,
-            price_scale=spec.price_decimals, max_price="10000000", tick_size=str(spec.tick),
+            index,
+            spec.symbol,
+            spec.base,
+            spec.quote,
+            quantity_scale=spec.quantity_scale,
+            price_scale=spec.price_decimals,
+            max_price="10000000",
+            tick_size=str(spec.tick),
             min_notional=MIN_EXCHANGE_VALUE,
         )
         for index, spec in enumerate(specs, start=1)
@@ -337,15 +333,10 @@ def _schema() -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
-def _readme(
-    seed: int, start: datetime, minutes: int, specs: list[PairSpec], ticker: bool, info: bool
-) -> str:
+def _readme(seed: int, start: datetime, minutes: int, specs: list[PairSpec], ticker: bool, info: bool) -> str:
     skipped = " (not written here)"
     ticker_note, info_note = ("" if ticker else skipped), ("" if info else skipped)
-    pairs = "\n".join(
-        f"| {s.symbol} | {s.price} | {s.tick} | {s.quantity_scale} | {s.spread_bps} |"
-        for s in specs
-    )
+    pairs = "\n".join(f"| {s.symbol} | {s.price} | {s.tick} | {s.quantity_scale} | {s.spread_bps} |" for s in specs)
     return f"""# Replay dataset (synthetic)
 
 Written by `btcbot_pipeline.adapters.replay.synth.init_replay_dataset` with seed {seed},

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from btcbot_pipeline.adapters.replay.csvio import (
     ERROR,
@@ -94,7 +95,10 @@ ISSUE_CODES: dict[str, tuple[str, str]] = {
     "hidden_file_ignored": (WARNING, "a hidden file (.name.csv) is not read as a symbol"),
     "truncated_last_row": (WARNING, "the last line has no line end (cut mid-number?): not used"),
     "implausible_spread": (WARNING, "best_ask above 2 × best_bid: the cycle excludes the symbol while it lasts"),
-    "invalid_symbol_rules": (WARNING, "the symbol's rules are unusable (tick 0, lot 0, min notional <= 0, status, out of range)"),
+    "invalid_symbol_rules": (
+        WARNING,
+        "the symbol's rules are unusable (tick 0, lot 0, min notional <= 0, status, out of range)",
+    ),
     "ticker_not_a_folder": (WARNING, "ticker is a file: no ticker data is read"),
 }
 
@@ -134,9 +138,7 @@ class ValidationReport:
 
     def format_text(self) -> str:
         """One line per issue (``ERROR <code> <path[:line]>: <detail>``), then a summary."""
-        lines = [
-            f"{i.severity.upper()} {i.code} {i.location}: {i.detail}" for i in self.issues
-        ]
+        lines = [f"{i.severity.upper()} {i.code} {i.location}: {i.detail}" for i in self.issues]
         verdict = "OK" if self.ok else "FAILED"
         lines.append(
             f"{verdict} {self.path}: {len(self.symbols)} symbols, "
@@ -156,9 +158,7 @@ def validate_replay_dataset(path: str | os.PathLike[str]) -> ValidationReport:
         kind: {symbol: len(series.ts) for symbol, series in by_symbol.items()}
         for kind, by_symbol in (scan.files or {}).items()
     }
-    return ValidationReport(
-        path=os.fspath(path), issues=scan.issues, symbols=scan.symbols, row_counts=counts
-    )
+    return ValidationReport(path=os.fspath(path), issues=scan.issues, symbols=scan.symbols, row_counts=counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +183,57 @@ class DatasetScan:
 
     def symbol_error(self, symbol: str) -> ValidationIssue | None:
         """The first error recorded against ``symbol``."""
-        return next(
-            (i for i in self.issues if i.symbol == symbol and i.severity == ERROR), None
+        return next((i for i in self.issues if i.symbol == symbol and i.severity == ERROR), None)
+
+
+def _folder_issues(root: Path) -> list[ValidationIssue]:
+    """The required folders that are missing, or files where a folder belongs."""
+    issues: list[ValidationIssue] = []
+    for folder in REQUIRED_FOLDERS:
+        if (root / folder).is_file():
+            issues.append(
+                ValidationIssue(
+                    "not_a_folder",
+                    folder,
+                    f"{folder} is a file; the replay layout needs a folder {folder}/ of <SYMBOL>.csv",
+                )
+            )
+        elif not (root / folder).is_dir():
+            issues.append(
+                ValidationIssue(
+                    f"missing_{folder}_folder",
+                    folder,
+                    f"required folder {folder}/ is missing in {root}{_case_hint(root, folder)}",
+                )
+            )
+    return issues
+
+
+def _missing_files(symbol: str, found: dict[str, dict[str, Any]], tickers: dict[str, Any]) -> list[ValidationIssue]:
+    """A symbol's candles or orderbook file that is missing (an error), or its ticker file
+    when the dataset has tickers for others (a warning)."""
+    issues: list[ValidationIssue] = []
+    for kind in ("candles", "orderbook"):
+        if symbol not in found[kind]:
+            issues.append(
+                ValidationIssue(
+                    f"missing_{kind}_file",
+                    f"{kind}/{symbol}.csv",
+                    f"{symbol} has no {kind} file; the symbol cannot be replayed",
+                    symbol=symbol,
+                )
+            )
+    if tickers and symbol not in tickers:
+        issues.append(
+            ValidationIssue(
+                "missing_ticker_file",
+                f"ticker/{symbol}.csv",
+                f"{symbol} has no ticker file; 24h stats are derived from its candles",
+                WARNING,
+                symbol=symbol,
+            )
         )
+    return issues
 
 
 def scan_dataset(path: str | os.PathLike[str], *, reuse_last: bool = False) -> DatasetScan:
@@ -205,27 +253,25 @@ def scan_dataset(path: str | os.PathLike[str], *, reuse_last: bool = False) -> D
         return DatasetScan(root=root, issues=tuple(issues), fatal=issue)
 
     if not root.exists():
-        return fatal("dataset_missing", ".", f"dataset folder does not exist: {root}; "
-                     "write one with `btcbot replay-init --dataset <path>`")
+        return fatal(
+            "dataset_missing",
+            ".",
+            f"dataset folder does not exist: {root}; write one with `btcbot replay-init --dataset <path>`",
+        )
     if not root.is_dir():
         return fatal("dataset_not_directory", ".", f"dataset path is not a folder: {root}")
-    for folder in REQUIRED_FOLDERS:
-        if (root / folder).is_file():
-            issues.append(ValidationIssue(
-                "not_a_folder", folder, f"{folder} is a file; the replay layout needs a folder {folder}/ of <SYMBOL>.csv",
-            ))
-        elif not (root / folder).is_dir():
-            issues.append(ValidationIssue(
-                f"missing_{folder}_folder", folder,
-                f"required folder {folder}/ is missing in {root}{_case_hint(root, folder)}",
-            ))
+    issues.extend(_folder_issues(root))
     if issues:
         return DatasetScan(root=root, issues=tuple(issues), fatal=issues[0])
     if (root / "ticker").exists() and not (root / "ticker").is_dir():
-        issues.append(ValidationIssue(
-            "ticker_not_a_folder", "ticker", "ticker is a file, not a folder of <SYMBOL>.csv: no ticker data is read",
-            WARNING,
-        ))
+        issues.append(
+            ValidationIssue(
+                "ticker_not_a_folder",
+                "ticker",
+                "ticker is a file, not a folder of <SYMBOL>.csv: no ticker data is read",
+                WARNING,
+            )
+        )
 
     found = {kind: _csv_files(root / kind, kind, issues) for kind in SCHEMAS}
     candles, books, tickers = found["candles"], found["orderbook"], found["ticker"]
@@ -237,30 +283,22 @@ def scan_dataset(path: str | os.PathLike[str], *, reuse_last: bool = False) -> D
 
     symbols = tuple(sorted(set(candles) | set(books)))
     for symbol in sorted(set(tickers) - set(symbols)):
-        issues.append(ValidationIssue(
-            "orphan_ticker_file", f"ticker/{tickers[symbol].name}",
-            f"no candles or orderbook file for {symbol}; the ticker file is ignored",
-            WARNING, symbol=symbol,
-        ))
+        issues.append(
+            ValidationIssue(
+                "orphan_ticker_file",
+                f"ticker/{tickers[symbol].name}",
+                f"no candles or orderbook file for {symbol}; the ticker file is ignored",
+                WARNING,
+                symbol=symbol,
+            )
+        )
 
     cache: dict[str, int] = {}
     parsed: dict[str, dict[str, SeriesFile]] = {kind: {} for kind in SCHEMAS}
     earlier: dict[_FileKey, tuple[tuple[int, int, int], SeriesFile]] = _last_read if reuse_last else {}
     kept: dict[_FileKey, tuple[tuple[int, int, int], SeriesFile]] = {}
     for symbol in symbols:
-        for kind in ("candles", "orderbook"):
-            if symbol not in found[kind]:
-                issues.append(ValidationIssue(
-                    f"missing_{kind}_file", f"{kind}/{symbol}.csv",
-                    f"{symbol} has no {kind} file; the symbol cannot be replayed",
-                    symbol=symbol,
-                ))
-        if tickers and symbol not in tickers:
-            issues.append(ValidationIssue(
-                "missing_ticker_file", f"ticker/{symbol}.csv",
-                f"{symbol} has no ticker file; 24h stats are derived from its candles",
-                WARNING, symbol=symbol,
-            ))
+        issues.extend(_missing_files(symbol, found, tickers))
         for kind in SCHEMAS:
             file = found[kind].get(symbol)
             if file is None:
@@ -273,9 +311,7 @@ def scan_dataset(path: str | os.PathLike[str], *, reuse_last: bool = False) -> D
     if not any(s.ts for s in parsed["orderbook"].values()):
         return fatal("no_orderbook_rows", "orderbook", "no orderbook file has a readable row")
     rules = _read_rules(root, symbols, issues)
-    return DatasetScan(
-        root=root, issues=tuple(issues), fatal=None, symbols=symbols, files=parsed, rules=rules
-    )
+    return DatasetScan(root=root, issues=tuple(issues), fatal=None, symbols=symbols, files=parsed, rules=rules)
 
 
 # The files read by the last scan in this process, by (absolute path, folder, symbol), with the
@@ -310,9 +346,7 @@ def _read_once(
     if identity is not None and seen is not None and seen[0] == identity:
         kept[key] = seen
         return seen[1]
-    series = read_series_file(
-        file, SCHEMAS[kind], display_path=f"{kind}/{file.name}", symbol=symbol, ts_cache=ts_cache
-    )
+    series = read_series_file(file, SCHEMAS[kind], display_path=f"{kind}/{file.name}", symbol=symbol, ts_cache=ts_cache)
     if identity is not None:
         kept[key] = (identity, series)
     return series
@@ -346,41 +380,53 @@ def _csv_files(folder: Path, kind: str, issues: list[ValidationIssue]) -> dict[s
             continue
         if not file.is_file():
             if not file.name.startswith("."):
-                issues.append(ValidationIssue(
-                    "not_a_file", f"{kind}/{file.name}", f"{file.name} is a folder, not a CSV file: not read",
-                    symbol=canonical_symbol(file.stem) if is_pair_name(canonical_symbol(file.stem)) else None,
-                ))
+                issues.append(
+                    ValidationIssue(
+                        "not_a_file",
+                        f"{kind}/{file.name}",
+                        f"{file.name} is a folder, not a CSV file: not read",
+                        symbol=canonical_symbol(file.stem) if is_pair_name(canonical_symbol(file.stem)) else None,
+                    )
+                )
             continue
         if file.name.startswith("."):  # editor and OS droppings (.~lock.ETHTRY.csv, .csv)
-            issues.append(ValidationIssue(
-                "hidden_file_ignored", f"{kind}/{file.name}", f"{file.name} is hidden: not read as a symbol",
-                severity=WARNING,
-            ))
+            issues.append(
+                ValidationIssue(
+                    "hidden_file_ignored",
+                    f"{kind}/{file.name}",
+                    f"{file.name} is hidden: not read as a symbol",
+                    severity=WARNING,
+                )
+            )
             continue
         symbol = canonical_symbol(file.stem)
         if not is_pair_name(symbol):
             # Kept as a symbol that is never traded (invalid_data:invalid_symbol_name): one odd
             # file name must not reach an order id and stop the cycle at the intents gate.
-            issues.append(ValidationIssue(
-                "invalid_symbol_name", f"{kind}/{file.name}",
-                f"{file.stem!r} is not a pair name of ASCII letters and digits such as BTCTRY (separators _ - / "
-                "are dropped); rename the file",
-                symbol=symbol,
-            ))
+            issues.append(
+                ValidationIssue(
+                    "invalid_symbol_name",
+                    f"{kind}/{file.name}",
+                    f"{file.stem!r} is not a pair name of ASCII letters and digits such as BTCTRY (separators _ - / "
+                    "are dropped); rename the file",
+                    symbol=symbol,
+                )
+            )
         if symbol in files:
-            issues.append(ValidationIssue(
-                "duplicate_symbol_file", f"{kind}/{file.name}",
-                f"{file.name} and {files[symbol].name} both hold {symbol}; keep one",
-                symbol=symbol,
-            ))
+            issues.append(
+                ValidationIssue(
+                    "duplicate_symbol_file",
+                    f"{kind}/{file.name}",
+                    f"{file.name} and {files[symbol].name} both hold {symbol}; keep one",
+                    symbol=symbol,
+                )
+            )
             continue
         files[symbol] = file
     return files
 
 
-def _read_rules(
-    root: Path, symbols: tuple[str, ...], issues: list[ValidationIssue]
-) -> dict[str, SymbolRules]:
+def _read_rules(root: Path, symbols: tuple[str, ...], issues: list[ValidationIssue]) -> dict[str, SymbolRules]:
     file = root / EXCHANGE_INFO_FILE
     if not file.exists():
         return {}
@@ -392,30 +438,43 @@ def _read_rules(
     for symbol in symbols:
         rule = rules.get(symbol)
         if rule is None:
-            issues.append(ValidationIssue(
-                "missing_symbol_rules", EXCHANGE_INFO_FILE,
-                f"{symbol} is not listed; its snapshots carry no exchange rules",
-                WARNING, symbol=symbol,
-            ))
+            issues.append(
+                ValidationIssue(
+                    "missing_symbol_rules",
+                    EXCHANGE_INFO_FILE,
+                    f"{symbol} is not listed; its snapshots carry no exchange rules",
+                    WARNING,
+                    symbol=symbol,
+                )
+            )
             continue
         problem = rules_problem(rule)
         unreadable = [
-            name for name in ("tick_size", "min_notional_try", "price_scale", "quantity_scale")
+            name
+            for name in ("tick_size", "min_notional_try", "price_scale", "quantity_scale")
             if getattr(rule, name) is None
         ]
         if problem is not None and (rule.out_of_range is not None or not unreadable):
             # Warned as doctor warns: the cycle excludes the symbol (rules_unavailable:invalid,
             # or invalid_data:out_of_range:<field> for a value the book cannot store).
-            issues.append(ValidationIssue(
-                "invalid_symbol_rules", EXCHANGE_INFO_FILE,
-                f"{symbol}: unusable rules ({problem}); the symbol is not traded",
-                WARNING, symbol=symbol,
-            ))
+            issues.append(
+                ValidationIssue(
+                    "invalid_symbol_rules",
+                    EXCHANGE_INFO_FILE,
+                    f"{symbol}: unusable rules ({problem}); the symbol is not traded",
+                    WARNING,
+                    symbol=symbol,
+                )
+            )
             continue
         if unreadable:
-            issues.append(ValidationIssue(
-                "incomplete_symbol_rules", EXCHANGE_INFO_FILE,
-                f"{symbol}: no readable {', '.join(unreadable)}",
-                WARNING, symbol=symbol,
-            ))
+            issues.append(
+                ValidationIssue(
+                    "incomplete_symbol_rules",
+                    EXCHANGE_INFO_FILE,
+                    f"{symbol}: no readable {', '.join(unreadable)}",
+                    WARNING,
+                    symbol=symbol,
+                )
+            )
     return rules

@@ -24,11 +24,16 @@ def test_each_symbol_gets_the_bar_of_its_candles_since_the_previous_cycle(replay
     single = dataset.snapshot_at(T, vol_lookback=20, bar_seconds=300)
 
     for snap, base in zip(with_bars.symbols, plain.symbols):
-        rows = [r for r in _candles(replay_dir, snap.symbol)
-                if T - timedelta(minutes=5) < datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) <= T]
+        rows = [
+            r
+            for r in _candles(replay_dir, snap.symbol)
+            if T - timedelta(minutes=5) < datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) <= T
+        ]
         assert len(rows) == 5  # one-minute candles: 00:26 … 00:30
         assert (snap.bar_low, snap.bar_high, snap.bar_volume) == (
-            min(Decimal(r["low"]) for r in rows), max(Decimal(r["high"]) for r in rows), sum((Decimal(r["volume"]) for r in rows), Decimal(0))
+            min(Decimal(r["low"]) for r in rows),
+            max(Decimal(r["high"]) for r in rows),
+            sum((Decimal(r["volume"]) for r in rows), Decimal(0)),
         )
         assert (base.bar_low, base.bar_high, base.bar_volume) == (None, None, None)  # only when asked
     assert [(s.bar_low, s.bar_high, s.bar_volume) for s in single.symbols] == [

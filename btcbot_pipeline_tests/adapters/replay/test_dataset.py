@@ -68,16 +68,20 @@ def test_ambiguous_or_malformed_timestamps_are_refused(token: str) -> None:
 def test_no_look_ahead_a_row_one_second_later_is_invisible(tmp_path: Path) -> None:
     root = write_dataset(
         tmp_path,
-        candles={"BTCTRY": f"""\
+        candles={
+            "BTCTRY": f"""\
             {CANDLES_HEADER}
             2026-01-01T00:00:00Z,100,101,99,100,1
             2026-01-01T00:00:01Z,100,201,99,200,1
-            """},
-        orderbook={"BTCTRY": f"""\
+            """
+        },
+        orderbook={
+            "BTCTRY": f"""\
             {BOOK_HEADER}
             2026-01-01T00:00:00Z,99,101
             2026-01-01T00:00:01Z,199,201
-            """},
+            """
+        },
     )
     dataset = ReplayDataset.load(root)
 
@@ -86,9 +90,12 @@ def test_no_look_ahead_a_row_one_second_later_is_invisible(tmp_path: Path) -> No
     before = dataset.snapshot_at(T0 - timedelta(microseconds=1)).by_symbol()["BTCTRY"]
 
     assert (now.best_bid, now.best_ask, now.closes, now.high_24h) == (
-        Decimal("99"), Decimal("101"), (Decimal("100"),), Decimal("101"))
-    assert (later.best_bid, later.closes[-1], later.high_24h) == (
-        Decimal("199"), Decimal("200"), Decimal("201"))
+        Decimal("99"),
+        Decimal("101"),
+        (Decimal("100"),),
+        Decimal("101"),
+    )
+    assert (later.best_bid, later.closes[-1], later.high_24h) == (Decimal("199"), Decimal("200"), Decimal("201"))
     assert before.data_ts is None
     assert before.skip_reason == "no_data"
 
@@ -119,13 +126,15 @@ def test_closes_are_the_last_lookback_plus_one_oldest_first(tmp_path: Path) -> N
 def test_24h_stats_from_candles_without_ticker_folder(tmp_path: Path) -> None:
     root = write_dataset(
         tmp_path,
-        candles={"BTCTRY": f"""\
+        candles={
+            "BTCTRY": f"""\
             {CANDLES_HEADER}
             2026-01-01T00:00:00Z,50,500,1,60,7
             2026-01-01T06:00:00Z,100,120,95,110,2
             2026-01-01T12:00:00Z,110,130,105,120,3
             2026-01-02T00:00:00Z,120,125,90,121,0.5
-            """},
+            """
+        },
         orderbook={"BTCTRY": f"{BOOK_HEADER}\n2026-01-02T00:00:00Z,120,122\n"},
     )
     dataset = ReplayDataset.load(root)
@@ -146,12 +155,14 @@ def test_24h_window_ends_at_the_cycle_not_at_the_last_bar(tmp_path: Path) -> Non
     # they are within 24 h of that last bar.
     root = write_dataset(
         tmp_path,
-        candles={"BTCTRY": f"""\
+        candles={
+            "BTCTRY": f"""\
             {CANDLES_HEADER}
             2026-01-01T06:00:00Z,100,300,95,110,2
             2026-01-01T12:00:00Z,110,130,5,120,3
             2026-01-02T00:00:00Z,120,125,118,121,1
-            """},
+            """
+        },
         orderbook={"BTCTRY": f"{BOOK_HEADER}\n2026-01-02T00:00:00Z,120,122\n"},
     )
     dataset = ReplayDataset.load(root)
@@ -193,9 +204,7 @@ def test_ticker_quote_volume_or_volume_times_last(tmp_path: Path) -> None:
 
 
 def test_ticker_without_quote_volume_column(tmp_path: Path) -> None:
-    root = good_dataset(
-        tmp_path, ticker={"BTCTRY": "ts,last,high,low,volume,open\n1767225600,105,110,90,2,84\n"}
-    )
+    root = good_dataset(tmp_path, ticker={"BTCTRY": "ts,last,high,low,volume,open\n1767225600,105,110,90,2,84\n"})
 
     snap = ReplayDataset.load(root).snapshot_at(T0).by_symbol()["BTCTRY"]
 

@@ -99,21 +99,39 @@ BOOK = "ts,best_bid,best_ask"
 # Lines as csv.reader numbered them: pyarrow numbers records, and sets aside the rows of another
 # width; the reader counts physical lines itself (blank lines, line ends inside quoted cells).
 LINE_CASES = [
-    ("quoted_line_end", f'{BOOK}\n1767225600,"1\n2",3\n1767225660,1,2,9\n1767225720,x,2\n',
-     [("invalid_number", 3), ("extra_fields", 4), ("invalid_number", 5)], 0),
-    ("blank_lines", f"{BOOK}\r\n\r\n1767225600,1,2\r\n   \r\n,,\r\n1767225660,1,2,9\r\n1767225720,x,2\r\n",
-     [("invalid_timestamp", 5), ("extra_fields", 6), ("invalid_number", 7)], 1),
-    ("set_aside_then_bad", f"{BOOK}\n1767225600,1\n1767225660,1,2,3\n1767225720,0,2\n",
-     [("invalid_row", 2), ("extra_fields", 3), ("non_positive_price", 4)], 0),
+    (
+        "quoted_line_end",
+        f'{BOOK}\n1767225600,"1\n2",3\n1767225660,1,2,9\n1767225720,x,2\n',
+        [("invalid_number", 3), ("extra_fields", 4), ("invalid_number", 5)],
+        0,
+    ),
+    (
+        "blank_lines",
+        f"{BOOK}\r\n\r\n1767225600,1,2\r\n   \r\n,,\r\n1767225660,1,2,9\r\n1767225720,x,2\r\n",
+        [("invalid_timestamp", 5), ("extra_fields", 6), ("invalid_number", 7)],
+        1,
+    ),
+    (
+        "set_aside_then_bad",
+        f"{BOOK}\n1767225600,1\n1767225660,1,2,3\n1767225720,0,2\n",
+        [("invalid_row", 2), ("extra_fields", 3), ("non_positive_price", 4)],
+        0,
+    ),
     # Short of an unused column only: the row is read (pyarrow set it aside, its cells are split again).
-    ("short_but_enough", f"{BOOK},note\n1767225600,1,2\n1767225660,1,2,x\n1767225600,1,2,y\n",
-     [("non_monotonic_timestamp", 4)], 2),
+    (
+        "short_but_enough",
+        f"{BOOK},note\n1767225600,1,2\n1767225660,1,2,x\n1767225600,1,2,y\n",
+        [("non_monotonic_timestamp", 4)],
+        2,
+    ),
     ("lone_cr_blank", f"{BOOK}\r1767225600,1,2\r\r1767225660,abc,2\r", [("invalid_number", 4)], 1),
 ]
 
 
 @pytest.mark.parametrize(("name", "text", "issues", "rows"), LINE_CASES, ids=[c[0] for c in LINE_CASES])
-def test_issue_lines_are_file_lines(tmp_path: Path, name: str, text: str, issues: list[tuple[str, int]], rows: int) -> None:
+def test_issue_lines_are_file_lines(
+    tmp_path: Path, name: str, text: str, issues: list[tuple[str, int]], rows: int
+) -> None:
     path = tmp_path / f"{name}.csv"
     path.write_bytes(text.encode("utf-8"))
 

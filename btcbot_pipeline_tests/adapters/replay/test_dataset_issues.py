@@ -48,9 +48,7 @@ def test_missing_dataset_raises_dataset_missing(tmp_path: Path) -> None:
     ],
     ids=["no_candles", "no_orderbook", "neither", "empty_folders"],
 )
-def test_whole_dataset_problems_raise(
-    tmp_path: Path, folders: tuple[str, ...], code: str, where: str
-) -> None:
+def test_whole_dataset_problems_raise(tmp_path: Path, folders: tuple[str, ...], code: str, where: str) -> None:
     root = write_dataset(tmp_path / "ds", folders=folders)
 
     with pytest.raises(ReplayDatasetError) as caught:
@@ -69,9 +67,7 @@ def test_no_candle_files_at_all_raises(tmp_path: Path) -> None:
 
 
 def test_no_readable_orderbook_row_raises(tmp_path: Path) -> None:
-    root = write_dataset(
-        tmp_path, candles={"BTCTRY": GOOD_CANDLES}, orderbook={"BTCTRY": f"{BOOK_HEADER}\n"}
-    )
+    root = write_dataset(tmp_path, candles={"BTCTRY": GOOD_CANDLES}, orderbook={"BTCTRY": f"{BOOK_HEADER}\n"})
 
     with pytest.raises(ReplayDatasetError) as caught:
         ReplayDataset.load(root)
@@ -118,7 +114,11 @@ def test_non_monotonic_file_skips_only_that_symbol(tmp_path: Path) -> None:
     }
     (issue,) = dataset.issues
     assert (issue.code, issue.symbol, issue.path, issue.line) == (
-        "non_monotonic_timestamp", "ETHTRY", "candles/ETHTRY.csv", 4)
+        "non_monotonic_timestamp",
+        "ETHTRY",
+        "candles/ETHTRY.csv",
+        4,
+    )
 
 
 @pytest.mark.parametrize(
@@ -134,9 +134,7 @@ def test_non_monotonic_file_skips_only_that_symbol(tmp_path: Path) -> None:
     ],
     ids=["number", "timestamp", "schema", "empty", "crossed", "zero_bid", "ticker_volume"],
 )
-def test_bad_rows_skip_the_symbol_with_the_first_error_code(
-    tmp_path: Path, kind: str, text: str, code: str
-) -> None:
+def test_bad_rows_skip_the_symbol_with_the_first_error_code(tmp_path: Path, kind: str, text: str, code: str) -> None:
     root = good_dataset(tmp_path, "BTCTRY", "ETHTRY", **{kind: {"ETHTRY": text}})
 
     dataset = ReplayDataset.load(root)
@@ -168,9 +166,7 @@ def test_a_broken_exchangeinfo_is_an_issue_not_a_failure(tmp_path: Path) -> None
     dataset = ReplayDataset.load(root)
 
     assert dataset.rules == {}
-    assert [(i.code, i.symbol, i.path) for i in dataset.issues] == [
-        ("invalid_exchangeinfo", None, "exchangeinfo.json")
-    ]
+    assert [(i.code, i.symbol, i.path) for i in dataset.issues] == [("invalid_exchangeinfo", None, "exchangeinfo.json")]
     assert _skip_reasons(dataset) == {"BTCTRY": None}
 
 
@@ -184,9 +180,7 @@ def test_rules_of_symbols_without_csvs_are_kept(tmp_path: Path) -> None:
 
 
 def test_symbol_names_are_canonicalised_from_file_stems(tmp_path: Path) -> None:
-    root = write_dataset(
-        tmp_path, candles={"btc_try": GOOD_CANDLES}, orderbook={"BTCTRY": GOOD_BOOK}
-    )
+    root = write_dataset(tmp_path, candles={"btc_try": GOOD_CANDLES}, orderbook={"BTCTRY": GOOD_BOOK})
 
     dataset = ReplayDataset.load(root)
 

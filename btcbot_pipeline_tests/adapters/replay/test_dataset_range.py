@@ -114,7 +114,18 @@ EXPECTED = [
     (5, "BTCTRY", None, 70, "101", "110", "90", "513", "1", ("105", "101")),  # in the bar gap
     # A day later the 00:00-00:03 bars left the window: 00:04 and next day's 00:02 remain.
     (6, "BTCTRY", None, 60, "108", "109", "102", "323", "4.854368932038834951456310680", ("103", "107", "108")),
-    (6, "ADATRY", "stale_data", 86_520, "10.2", "10.6", "10.1", "510.0", "-2.857142857142857142857142857", ("10.5", "10.2")),
+    (
+        6,
+        "ADATRY",
+        "stale_data",
+        86_520,
+        "10.2",
+        "10.6",
+        "10.1",
+        "510.0",
+        "-2.857142857142857142857142857",
+        ("10.5", "10.2"),
+    ),
     # Two days later no bar is in the window: last close kept, no high/low/change, volume 0.
     (7, "BTCTRY", "stale_data", 89_880, "108", None, None, "0", None, ("103", "107", "108")),
 ]

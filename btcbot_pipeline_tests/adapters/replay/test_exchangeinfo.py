@@ -39,13 +39,9 @@ def test_real_capture_btctry_usdttry_xtzbtc() -> None:
         quantity_scale=8,
         status="TRADING",
     )
-    assert rules["USDTTRY"] == SymbolRules(
-        "USDTTRY", Decimal("0.001"), None, Decimal("99.91"), 3, 2, "TRADING"
-    )
+    assert rules["USDTTRY"] == SymbolRules("USDTTRY", Decimal("0.001"), None, Decimal("99.91"), 3, 2, "TRADING")
     # A BTC-quoted pair keeps its own quote minimum; the caller decides it is not TRY.
-    assert rules["XTZBTC"] == SymbolRules(
-        "XTZBTC", Decimal("0.000001"), None, Decimal("0.000291"), 7, 4, "TRADING"
-    )
+    assert rules["XTZBTC"] == SymbolRules("XTZBTC", Decimal("0.000001"), None, Decimal("0.000291"), 7, 4, "TRADING")
     assert str(rules["BTCTRY"].tick_size) == "10"  # exact text, not 1E+1 or 10.0
 
 
@@ -79,9 +75,10 @@ def test_keys_are_matched_case_insensitively() -> None:
 
 def test_old_fixture_fallbacks_for_name_and_min_notional() -> None:
     # name missing → nameNormalized without "_"; then pairSymbol, then symbol.
-    by_normalized = {"nameNormalized": "ADA_TRY", "filters": [{"filterType": "PRICE_FILTER",
-                                                               "tickSize": "0.001",
-                                                               "minTotalAmount": "10"}]}
+    by_normalized = {
+        "nameNormalized": "ADA_TRY",
+        "filters": [{"filterType": "PRICE_FILTER", "tickSize": "0.001", "minTotalAmount": "10"}],
+    }
     by_pair_symbol = {"pairSymbol": "XRPTRY", "tickSize": "0.0001", "minNotional": "20"}
     by_symbol = {"symbol": "DOGE_TRY", "minQuoteAmount": "30"}
 
@@ -160,8 +157,10 @@ def test_load_names_the_file_for_broken_json(tmp_path: Path) -> None:
 def test_load_reads_numbers_as_exact_decimals(tmp_path: Path) -> None:
     # A JSON number 0.1 must stay 0.1, not 0.1000000000000000055511151231257827.
     path = tmp_path / "exchangeinfo.json"
-    path.write_text('{"symbols": [{"name": "TRXTRY", "tickSize": 0.1, "minExchangeValue": 99.91,'
-                    ' "numeratorScale": 1, "denominatorScale": 1}]}')
+    path.write_text(
+        '{"symbols": [{"name": "TRXTRY", "tickSize": 0.1, "minExchangeValue": 99.91,'
+        ' "numeratorScale": 1, "denominatorScale": 1}]}'
+    )
 
     rules = load_exchange_info(path)["TRXTRY"]
 

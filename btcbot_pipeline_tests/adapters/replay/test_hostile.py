@@ -97,7 +97,9 @@ def test_a_derived_daily_change_out_of_bounds_excludes_the_symbol_at_the_cycle(d
 
     eth = snapshot.by_symbol()["ETHTRY"]
     assert (eth.skip_reason, eth.daily_change_pct, eth.best_bid is not None) == (
-        "invalid_data:out_of_range:daily_change_pct", None, True,
+        "invalid_data:out_of_range:daily_change_pct",
+        None,
+        True,
     )
     assert all(s.skip_reason is None for s in snapshot.symbols if s.symbol != "ETHTRY")
 
@@ -199,7 +201,8 @@ def test_a_symbol_file_that_is_a_folder_is_an_error_of_that_symbol(data: Path) -
     report = validate_replay_dataset(data)
 
     assert [(i.code, i.path, i.symbol) for i in report.errors] == [
-        ("not_a_file", "candles/ETHTRY.csv", "ETHTRY"), ("missing_candles_file", "candles/ETHTRY.csv", "ETHTRY"),
+        ("not_a_file", "candles/ETHTRY.csv", "ETHTRY"),
+        ("missing_candles_file", "candles/ETHTRY.csv", "ETHTRY"),
     ]
     only_eth_excluded(data, "invalid_data:not_a_file")
 
@@ -243,8 +246,16 @@ def _edit_rules(data: Path, symbol: str, **changes: object) -> None:
         ({"numeratorScale": 60}, "quantity_scale out of range", "invalid_data:out_of_range:quantity_scale"),
         ({"tickSize": "1e30"}, "tick_size out of range", "invalid_data:out_of_range:tick_size"),
         ({"tickSize": "0"}, "tick_size 0", "rules_unavailable:invalid"),
-        ({"filters": [{"filterType": "PRICE_FILTER", "tickSize": "1", "minExchangeValue": "10"},
-                      {"filterType": "LOT_SIZE", "stepSize": "0"}]}, "lot_size 0", "rules_unavailable:invalid"),
+        (
+            {
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "tickSize": "1", "minExchangeValue": "10"},
+                    {"filterType": "LOT_SIZE", "stepSize": "0"},
+                ]
+            },
+            "lot_size 0",
+            "rules_unavailable:invalid",
+        ),
         ({"minExchangeValue": "-5"}, "min_notional -5", "rules_unavailable:invalid"),
         ({"status": "HALTED"}, "status HALTED", "rules_unavailable:invalid"),
     ],
@@ -269,6 +280,16 @@ def test_unusable_exchange_rules_are_warned_by_validate_and_exclude_only_that_sy
 
 
 def test_every_code_the_reader_can_emit_is_documented() -> None:
-    for code in ("out_of_range", "extra_fields", "truncated_last_row", "implausible_spread", "not_a_file", "not_a_folder",
-                 "ticker_not_a_folder", "file_too_large", "invalid_symbol_rules", "invalid_number"):
+    for code in (
+        "out_of_range",
+        "extra_fields",
+        "truncated_last_row",
+        "implausible_spread",
+        "not_a_file",
+        "not_a_folder",
+        "ticker_not_a_folder",
+        "file_too_large",
+        "invalid_symbol_rules",
+        "invalid_number",
+    ):
         assert code in ISSUE_CODES

@@ -36,9 +36,7 @@ from btcbot_pipeline.domain.exchange_rules import resolve_rules
 from btcbot_pipeline.domain.params import RulesParams
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "binance-5m-2018"
-ALL_PAIRS = (
-    "ADA/BTC, DASH/BTC, ETC/BTC, ETH/BTC, LTC/BTC, NXT/BTC, TRX/BTC, XLM/BTC, XMR/BTC, ZEC/BTC"
-)
+ALL_PAIRS = "ADA/BTC, DASH/BTC, ETC/BTC, ETH/BTC, LTC/BTC, NXT/BTC, TRX/BTC, XLM/BTC, XMR/BTC, ZEC/BTC"
 HOUR_US = 3_600_000_000
 
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared Binance sample data missing")
@@ -48,9 +46,7 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared Binance sample
 def three(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # ETH: no gaps, literal rows; ADA: 5 real gaps; DASH: flat bars (high == low).
     out = tmp_path_factory.mktemp("import") / "three"
-    import_freqtrade_ohlcv(
-        DATA, out, quote="TRY", rate="100000", pairs=["ETH/BTC", "ADA_BTC", "dash/btc"]
-    )
+    import_freqtrade_ohlcv(DATA, out, quote="TRY", rate="100000", pairs=["ETH/BTC", "ADA_BTC", "dash/btc"])
     return out
 
 
@@ -64,20 +60,14 @@ def _lines(path: Path) -> list[str]:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # --- real feather data -------------------------------------------------------------------------
 
 
 def test_symbols_are_base_plus_target_quote(three: Path) -> None:
-    files = {
-        k: sorted(p.name for p in (three / k).iterdir()) for k in ("candles", "orderbook", "ticker")
-    }
+    files = {k: sorted(p.name for p in (three / k).iterdir()) for k in ("candles", "orderbook", "ticker")}
 
     assert files == {
         "candles": ["ADATRY.csv", "DASHTRY.csv", "ETHTRY.csv"],
@@ -119,9 +109,7 @@ def test_candle_ts_is_bar_open_plus_timeframe(three: Path) -> None:
 
 def test_a_real_gap_stays_a_gap(three: Path) -> None:
     # ADA/BTC has no bar opening at 2018-01-15 10:10, so nothing is stamped 10:15.
-    source = (
-        feather.read_table(DATA / "ADA_BTC-5m.feather").column("date").cast(pa.int64()).to_pylist()
-    )
+    source = feather.read_table(DATA / "ADA_BTC-5m.feather").column("date").cast(pa.int64()).to_pylist()
     opens = {
         datetime.fromtimestamp(ns // 10**9, UTC).strftime("%H:%M")
         for ns in source
@@ -129,14 +117,8 @@ def test_a_real_gap_stays_a_gap(three: Path) -> None:
     }
     assert sorted(opens) == ["10:00", "10:05", "10:15", "10:20", "10:25"]  # 10:00 .. 10:25 UTC
 
-    stamps = {
-        k: [r["ts"] for r in _rows(three / k / "ADATRY.csv")]
-        for k in ("candles", "orderbook", "ticker")
-    }
-    window = {
-        k: [t for t in v if "2018-01-15T10:05:00Z" <= t <= "2018-01-15T10:25:00Z"]
-        for k, v in stamps.items()
-    }
+    stamps = {k: [r["ts"] for r in _rows(three / k / "ADATRY.csv")] for k in ("candles", "orderbook", "ticker")}
+    window = {k: [t for t in v if "2018-01-15T10:05:00Z" <= t <= "2018-01-15T10:25:00Z"] for k, v in stamps.items()}
 
     around_gap = [
         "2018-01-15T10:05:00Z",
@@ -150,9 +132,7 @@ def test_a_real_gap_stays_a_gap(three: Path) -> None:
 def test_replay_inside_the_gap_sees_stale_data_not_invented_prices(three: Path) -> None:
     dataset = ReplayDataset.load(three)
 
-    ada = dataset.snapshot_at(
-        datetime(2018, 1, 15, 10, 17, tzinfo=UTC), vol_lookback=5, max_data_age_s=300
-    )
+    ada = dataset.snapshot_at(datetime(2018, 1, 15, 10, 17, tzinfo=UTC), vol_lookback=5, max_data_age_s=300)
     ada = next(s for s in ada.symbols if s.symbol == "ADATRY")
 
     # The newest row is still the 10:10 bar: 7 minutes old.
@@ -209,9 +189,7 @@ def test_book_and_ticker_rows_of_the_first_bars(three: Path) -> None:
     assert "2018-01-14T10:35:00Z,7558.93,7558.94" in _lines(three / "orderbook" / "DASHTRY.csv")
     # 24 h stats of the first two bars: volume 1820.54447418 + 2527.92100293,
     # quote volume 9947.66 × 1820.54447418 + 9969 × 2527.92100293.
-    assert (
-        tickers[2] == "2018-01-10T05:05:00Z,9969,9972.38,9828.605,4348.46547711,43311001.9222305888"
-    )
+    assert tickers[2] == "2018-01-10T05:05:00Z,9969,9972.38,9828.605,4348.46547711,43311001.9222305888"
 
 
 def test_imported_dataset_passes_the_validator_without_issues(three: Path) -> None:
@@ -226,9 +204,7 @@ def test_mid_run_snapshot_is_tradable_with_usable_rules(three: Path) -> None:
     snapshot = ReplayDataset.load(three).snapshot_at(
         datetime(2018, 1, 20, 12, 0, tzinfo=UTC), vol_lookback=20, max_data_age_s=300
     )
-    effective = {
-        s.symbol: resolve_rules(s.symbol, s.rules, RulesParams()) for s in snapshot.symbols
-    }
+    effective = {s.symbol: resolve_rules(s.symbol, s.rules, RulesParams()) for s in snapshot.symbols}
 
     assert [(s.symbol, s.skip_reason, len(s.closes)) for s in snapshot.symbols] == [
         ("ADATRY", None, 21), ("DASHTRY", None, 21), ("ETHTRY", None, 21),
@@ -239,10 +215,7 @@ def test_mid_run_snapshot_is_tradable_with_usable_rules(three: Path) -> None:
         Decimal("8967.74"),
         Decimal("8964.888"),
     )
-    assert {
-        k: (e.status.value, e.price_step, e.quantity_step, e.min_notional_try)
-        for k, e in effective.items()
-    } == {
+    assert {k: (e.status.value, e.price_step, e.quantity_step, e.min_notional_try) for k, e in effective.items()} == {
         "ADATRY": ("ok", Decimal("0.00001"), Decimal("0.001"), Decimal("10")),
         "DASHTRY": ("ok", Decimal("0.01"), Decimal("0.000001"), Decimal("10")),
         "ETHTRY": ("ok", Decimal("0.01"), Decimal("1E-7"), Decimal("10")),
@@ -271,9 +244,7 @@ def test_exchangeinfo_has_btcturks_shape(three: Path) -> None:
 
 def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
     for name in ("a", "b"):
-        import_freqtrade_ohlcv(
-            DATA, tmp_path / name, quote="TRY", rate="100000", pairs=["XMR/BTC", "ZEC/BTC"]
-        )
+        import_freqtrade_ohlcv(DATA, tmp_path / name, quote="TRY", rate="100000", pairs=["XMR/BTC", "ZEC/BTC"])
 
     first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
 
@@ -309,20 +280,12 @@ def test_all_ten_pairs_import_validate_and_trade(tmp_path: Path) -> None:
         # half 0.5 around 110: the ask 110.5 is clipped to the high
         pytest.param("100", "110", "110", "0.01", "109.5", "110", id="ask_clipped_at_high"),
         # half 0.0102: 100.0898 rounds down, 100.1102 rounds up
-        pytest.param(
-            "100.003", "100.207", "100.1", "0.01", "100.08", "100.12", id="rounded_outward"
-        ),
+        pytest.param("100.003", "100.207", "100.1", "0.01", "100.08", "100.12", id="rounded_outward"),
         # high == low: no two grid prices in the bar, one-tick book at the close
-        pytest.param(
-            "7558.93", "7558.93", "7558.93", "0.01", "7558.93", "7558.94", id="flat_on_grid"
-        ),
-        pytest.param(
-            "7419.999", "7419.999", "7419.999", "0.01", "7419.99", "7420.00", id="flat_off_grid"
-        ),
+        pytest.param("7558.93", "7558.93", "7558.93", "0.01", "7558.93", "7558.94", id="flat_on_grid"),
+        pytest.param("7419.999", "7419.999", "7419.999", "0.01", "7419.99", "7420.00", id="flat_off_grid"),
         # 50.001 .. 50.009 holds no grid price: clipping would cross, so the one-tick book
-        pytest.param(
-            "50.001", "50.009", "50.005", "0.01", "50.00", "50.01", id="range_below_a_tick"
-        ),
+        pytest.param("50.001", "50.009", "50.005", "0.01", "50.00", "50.01", id="range_below_a_tick"),
     ],
 )
 def test_top_of_book(low: str, high: str, close: str, tick: str, bid: str, ask: str) -> None:
@@ -343,9 +306,7 @@ def test_top_of_book(low: str, high: str, close: str, tick: str, bid: str, ask: 
         pytest.param("3000000", "15000000", "100", "10", 8, "100000000", id="btc_like_capped"),
     ],
 )
-def test_choose_rules(
-    lowest: str, highest: str, min_notional: str, tick: str, scale: int, max_price: str
-) -> None:
+def test_choose_rules(lowest: str, highest: str, min_notional: str, tick: str, scale: int, max_price: str) -> None:
     rules = choose_rules(Decimal(lowest), Decimal(highest), Decimal(min_notional))
 
     assert (rules.tick_size, rules.quantity_scale, rules.max_price) == (
@@ -374,9 +335,7 @@ def test_trailing_day_drops_bars_older_than_24h_and_skips_gaps() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("1m", 60), ("5m", 300), ("1h", 3600), ("1d", 86_400), ("1w", 604_800)]
-)
+@pytest.mark.parametrize(("text", "seconds"), [("1m", 60), ("5m", 300), ("1h", 3600), ("1d", 86_400), ("1w", 604_800)])
 def test_parse_timeframe(text: str, seconds: int) -> None:
     assert parse_timeframe(text) == seconds
 
@@ -457,10 +416,7 @@ def test_folder_without_candle_files(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("x", encoding="utf-8")
     (tmp_path / "BTC_USDT-1h-futures.feather").write_bytes(b"")  # futures: not a spot file
 
-    with _raises(
-        "no Freqtrade OHLCV files (<BASE>_<QUOTE>-<timeframe>.feather, .json or .csv) "
-        f"in {tmp_path}"
-    ):
+    with _raises(f"no Freqtrade OHLCV files (<BASE>_<QUOTE>-<timeframe>.feather, .json or .csv) in {tmp_path}"):
         import_freqtrade_ohlcv(tmp_path, tmp_path / "out", quote="TRY", rate="1")
 
 
@@ -477,9 +433,7 @@ def test_bad_pair_name(samples: Path, tmp_path: Path) -> None:
 
 def test_pair_without_a_file(tmp_path: Path) -> None:
     with _raises(f"no 5m file for XRP/BTC in {DATA}; pairs found: {ALL_PAIRS}"):
-        import_freqtrade_ohlcv(
-            DATA, tmp_path / "out", quote="TRY", rate="1", pairs=["ETH/BTC", "XRP/BTC"]
-        )
+        import_freqtrade_ohlcv(DATA, tmp_path / "out", quote="TRY", rate="1", pairs=["ETH/BTC", "XRP/BTC"])
 
 
 def test_several_timeframes_need_a_choice(samples: Path, tmp_path: Path) -> None:
@@ -487,12 +441,7 @@ def test_several_timeframes_need_a_choice(samples: Path, tmp_path: Path) -> None
 
     with _raises(f"{samples} holds several timeframes (1h, 5m); choose one with --timeframe"):
         import_freqtrade_ohlcv(samples, tmp_path / "out", quote="TRY", rate="35")
-    assert (
-        import_freqtrade_ohlcv(
-            samples, tmp_path / "out", quote="TRY", rate="35", timeframe="5m"
-        ).timeframe
-        == "5m"
-    )
+    assert import_freqtrade_ohlcv(samples, tmp_path / "out", quote="TRY", rate="35", timeframe="5m").timeframe == "5m"
 
 
 def test_pairs_of_two_quotes_cannot_share_one_rate(samples: Path, tmp_path: Path) -> None:
@@ -526,9 +475,7 @@ def test_json_that_is_not_a_list_of_rows(samples: Path, tmp_path: Path) -> None:
 
 
 def test_csv_without_volume(samples: Path, tmp_path: Path) -> None:
-    (samples / "ETH_USDT-1h.csv").write_text(
-        "date,open,high,low,close\n2024-01-01,1,1,1,1\n", encoding="utf-8"
-    )
+    (samples / "ETH_USDT-1h.csv").write_text("date,open,high,low,close\n2024-01-01,1,1,1,1\n", encoding="utf-8")
 
     with _raises(
         f"cannot read {samples / 'ETH_USDT-1h.csv'}: missing columns ['volume']; header was "
@@ -541,20 +488,14 @@ def test_corrupt_feather_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "ETH_BTC-5m.feather").write_bytes(b"not arrow at all")
 
     # The rest of the message is pyarrow's own wording, which changes between versions.
-    with pytest.raises(
-        ReplayImportError, match="^" + re.escape(f"cannot read {tmp_path / 'ETH_BTC-5m.feather'}: ")
-    ):
+    with pytest.raises(ReplayImportError, match="^" + re.escape(f"cannot read {tmp_path / 'ETH_BTC-5m.feather'}: ")):
         import_freqtrade_ohlcv(tmp_path, tmp_path / "out", quote="TRY", rate="1")
 
 
 def test_file_without_a_usable_row(samples: Path, tmp_path: Path) -> None:
-    (samples / "XRP_USDT-1h.json").write_text(
-        "[[1704067200000, 0.6, 0.61, -1, 0.605, 2000]]", encoding="utf-8"
-    )
+    (samples / "XRP_USDT-1h.json").write_text("[[1704067200000, 0.6, 0.61, -1, 0.605, 2000]]", encoding="utf-8")
 
-    with _raises(
-        f"{samples / 'XRP_USDT-1h.json'} has no usable row (skipped 1 non_positive_price)"
-    ):
+    with _raises(f"{samples / 'XRP_USDT-1h.json'} has no usable row (skipped 1 non_positive_price)"):
         import_freqtrade_ohlcv(samples, tmp_path / "out", quote="TRY", rate="35")
 
 
@@ -601,8 +542,7 @@ def test_cli_imports_and_prints_one_line_per_symbol(
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
         f"imported 1h bars of ETHTRY (source prices × 35 TRY) from {samples} to {out}",
-        "  ETHTRY     3 rows 2024-01-01T01:00:00Z … 2024-01-01T07:00:00Z, "
-        "4 missing bars, 3 bad rows skipped, tick 0.1",
+        "  ETHTRY     3 rows 2024-01-01T01:00:00Z … 2024-01-01T07:00:00Z, 4 missing bars, 3 bad rows skipped, tick 0.1",
     ]
 
 
@@ -624,7 +564,4 @@ def test_cli_error_exits_2_with_type_and_message(
     )
 
     assert code == 2
-    assert (
-        capsys.readouterr().err
-        == "ReplayImportError: rate must be a positive decimal number, was '0'\n"
-    )
+    assert capsys.readouterr().err == "ReplayImportError: rate must be a positive decimal number, was '0'\n"

@@ -42,7 +42,10 @@ def test_a_csv_cell_is_read_exactly_as_written(tmp_path: Path) -> None:
     snap = ReplayDataset.load(root).snapshot_at(utc("2026-01-01T00:00:00Z")).symbols[0]
 
     assert (repr(snap.best_bid), repr(snap.best_ask), repr(snap.last), repr(snap.high_24h)) == (
-        "Decimal('104.10')", "Decimal('106')", "Decimal('105.000')", "Decimal('110.00')"
+        "Decimal('104.10')",
+        "Decimal('106')",
+        "Decimal('105.000')",
+        "Decimal('110.00')",
     )
     assert repr(snap.closes) == "(Decimal('105.000'),)"
 

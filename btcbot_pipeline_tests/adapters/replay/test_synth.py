@@ -61,9 +61,7 @@ def test_default_dataset_is_deterministic_to_the_byte(default_dataset: Path, tmp
 def test_a_pair_does_not_depend_on_the_other_pairs_asked_for(default_dataset: Path, tmp_path: Path) -> None:
     init_replay_dataset(tmp_path / "one", symbols=["ethtry"], minutes=1440)
 
-    assert (tmp_path / "one/candles/ETHTRY.csv").read_bytes() == (
-        default_dataset / "candles/ETHTRY.csv"
-    ).read_bytes()
+    assert (tmp_path / "one/candles/ETHTRY.csv").read_bytes() == (default_dataset / "candles/ETHTRY.csv").read_bytes()
 
 
 def test_default_dataset_validates_clean(default_dataset: Path) -> None:

@@ -30,20 +30,33 @@ SYMBOL_CASES = [
     ("no_candles", {"candles": {}}, "missing_candles_file", "candles/ETHTRY.csv", None, "error"),
     ("empty_file", {"candles": {"ETHTRY": ""}}, "missing_header", "candles/ETHTRY.csv", 1, "error"),
     ("data_first", {"candles": {"ETHTRY": ROW}}, "missing_header", "candles/ETHTRY.csv", 1, "error"),
-    ("repeated_col", {"orderbook": {"ETHTRY": "ts,best_bid,best_bid\n"}}, "invalid_header", "orderbook/ETHTRY.csv", 1, "error"),
-    ("missing_col", {"orderbook": {"ETHTRY": "ts,bid,best_ask\n1767225600,1,2\n"}}, "invalid_schema", "orderbook/ETHTRY.csv", 1, "error"),
+    ("repeated_col", {"orderbook": {"ETHTRY": "ts,best_bid,best_bid\n"}},
+     "invalid_header", "orderbook/ETHTRY.csv", 1, "error"),
+    ("missing_col", {"orderbook": {"ETHTRY": "ts,bid,best_ask\n1767225600,1,2\n"}},
+     "invalid_schema", "orderbook/ETHTRY.csv", 1, "error"),
     ("no_rows", {"candles": {"ETHTRY": C}}, "insufficient_rows", "candles/ETHTRY.csv", None, "error"),
-    ("short_row", {"candles": {"ETHTRY": C + ROW + "2026-01-01T00:01:00Z,1,2\n"}}, "invalid_row", "candles/ETHTRY.csv", 3, "error"),
-    ("bad_ts", {"candles": {"ETHTRY": C + ROW + "2026-13-01T00:00:00Z,1,1,1,1,1\n"}}, "invalid_timestamp", "candles/ETHTRY.csv", 3, "error"),
-    ("ts_backwards", {"orderbook": {"ETHTRY": B + "1767225660,1,2\n1767225600,1,2\n"}}, "non_monotonic_timestamp", "orderbook/ETHTRY.csv", 3, "error"),
-    ("ts_repeated", {"orderbook": {"ETHTRY": B + "1767225600,1,2\n1767225600000,1,2\n"}}, "duplicate_timestamp", "orderbook/ETHTRY.csv", 3, "warning"),
-    ("bad_number", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,100,110,90,1e,2\n"}}, "invalid_number", "candles/ETHTRY.csv", 2, "error"),
-    ("nan", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,100,110,90,NaN,2\n"}}, "invalid_number", "candles/ETHTRY.csv", 2, "error"),
-    ("zero_price", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,0,110,90,105,2\n"}}, "non_positive_price", "candles/ETHTRY.csv", 2, "error"),
-    ("neg_volume", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,100,110,90,105,-2\n"}}, "negative_volume", "candles/ETHTRY.csv", 2, "error"),
-    ("crossed", {"orderbook": {"ETHTRY": B + "2026-01-01T00:00:00Z,102,101\n"}}, "crossed_book", "orderbook/ETHTRY.csv", 2, "error"),
-    ("ohlc", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,100,104,90,105,2\n"}}, "inconsistent_candle", "candles/ETHTRY.csv", 2, "warning"),
-    ("dup_symbol", {"candles": {"ETHTRY": GOOD_CANDLES, "ETH_TRY": GOOD_CANDLES}}, "duplicate_symbol_file", "candles/ETH_TRY.csv", None, "error"),
+    ("short_row", {"candles": {"ETHTRY": C + ROW + "2026-01-01T00:01:00Z,1,2\n"}},
+     "invalid_row", "candles/ETHTRY.csv", 3, "error"),
+    ("bad_ts", {"candles": {"ETHTRY": C + ROW + "2026-13-01T00:00:00Z,1,1,1,1,1\n"}},
+     "invalid_timestamp", "candles/ETHTRY.csv", 3, "error"),
+    ("ts_backwards", {"orderbook": {"ETHTRY": B + "1767225660,1,2\n1767225600,1,2\n"}},
+     "non_monotonic_timestamp", "orderbook/ETHTRY.csv", 3, "error"),
+    ("ts_repeated", {"orderbook": {"ETHTRY": B + "1767225600,1,2\n1767225600000,1,2\n"}},
+     "duplicate_timestamp", "orderbook/ETHTRY.csv", 3, "warning"),
+    ("bad_number", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,100,110,90,1e,2\n"}},
+     "invalid_number", "candles/ETHTRY.csv", 2, "error"),
+    ("nan", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,100,110,90,NaN,2\n"}},
+     "invalid_number", "candles/ETHTRY.csv", 2, "error"),
+    ("zero_price", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,0,110,90,105,2\n"}},
+     "non_positive_price", "candles/ETHTRY.csv", 2, "error"),
+    ("neg_volume", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,100,110,90,105,-2\n"}},
+     "negative_volume", "candles/ETHTRY.csv", 2, "error"),
+    ("crossed", {"orderbook": {"ETHTRY": B + "2026-01-01T00:00:00Z,102,101\n"}},
+     "crossed_book", "orderbook/ETHTRY.csv", 2, "error"),
+    ("ohlc", {"candles": {"ETHTRY": C + "2026-01-01T00:00:00Z,100,104,90,105,2\n"}},
+     "inconsistent_candle", "candles/ETHTRY.csv", 2, "warning"),
+    ("dup_symbol", {"candles": {"ETHTRY": GOOD_CANDLES, "ETH_TRY": GOOD_CANDLES}},
+     "duplicate_symbol_file", "candles/ETH_TRY.csv", None, "error"),
     ("ticker_cols", {"ticker": {"ETHTRY": "ts,last\n"}}, "invalid_schema", "ticker/ETHTRY.csv", 1, "error"),
 ]  # fmt: skip
 
@@ -62,8 +75,13 @@ def _build(root: Path, files: dict[str, dict[str, str]]) -> Path:
     ids=[case[0] for case in SYMBOL_CASES],
 )
 def test_symbol_level_issue(
-    tmp_path: Path, request: pytest.FixtureRequest, files: dict, code: str, path: str,
-    line: int | None, severity: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    files: dict,
+    code: str,
+    path: str,
+    line: int | None,
+    severity: str,
 ) -> None:
     root = _build(tmp_path / request.node.callspec.id, files)
 
@@ -151,9 +169,7 @@ def test_many_bad_rows_are_summarised(tmp_path: Path) -> None:
     rows = "".join(f"2026-01-01T00:{m:02d}:00Z,1,1,1,x,1\n" for m in range(MAX_ISSUES_PER_CODE + 3))
     report = validate_replay_dataset(good_dataset(tmp_path, candles={"BTCTRY": C + rows}))
 
-    assert [i.code for i in report.issues] == ["invalid_number"] * MAX_ISSUES_PER_CODE + [
-        "issues_truncated"
-    ]
+    assert [i.code for i in report.issues] == ["invalid_number"] * MAX_ISSUES_PER_CODE + ["issues_truncated"]
     assert report.issues[-1].detail == "3 more invalid_number issues not listed"
     assert [i.line for i in report.issues[:2]] == [2, 3]
 
@@ -168,8 +184,12 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_format_text_lines_and_summary(tmp_path: Path) -> None:
-    root = good_dataset(tmp_path, "BTCTRY", "ETHTRY", orderbook={
-        "ETHTRY": B + "2026-01-01T00:00:00Z,102,101\n2026-01-01T00:00:00Z,101,102\n"})
+    root = good_dataset(
+        tmp_path,
+        "BTCTRY",
+        "ETHTRY",
+        orderbook={"ETHTRY": B + "2026-01-01T00:00:00Z,102,101\n2026-01-01T00:00:00Z,101,102\n"},
+    )
 
     text = validate_replay_dataset(root).format_text()
 
