@@ -1,0 +1,47 @@
+"""Rows go into the book by column name, whatever order the book's table keeps its columns in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal as D
+
+import duckdb
+import pyarrow as pa
+
+from btcbot_pipeline.storage.book import COLUMN_NAMES, Book
+
+TS = datetime(2026, 1, 1, 0, 5, tzinfo=timezone.utc)
+POSITION = {
+    "cycle_ts": [TS], "cycle_id": ["20260101T000500Z"], "symbol": ["BTCTRY"], "qty": [D("0.5")],
+    "cost_try": [D("1000.123456789012345678901")], "avg_cost_try": [D("2000")], "mark_price_try": [D("2100")],
+    "market_value_try": [D("1050")], "unrealized_pnl_try": [D("49.876543210987654321099")],
+}  # fmt: skip
+EXPECTED = [(
+    datetime(2026, 1, 1, 0, 5), "20260101T000500Z", "BTCTRY", D("0.5"), D("1000.123456789012345679"), D("2000"),
+    D("2100"), D("1050"), D("49.876543210987654321"),
+)]  # fmt: skip
+
+
+def test_rows_keep_their_columns_in_a_book_of_this_schema_and_hold_no_arrow_memory_after() -> None:
+    con = duckdb.connect()
+    book = Book(con)
+    book.ensure_schema()
+    book.begin()
+    before = pa.total_allocated_bytes()
+    book.insert_rows({"positions": POSITION})
+
+    assert pa.total_allocated_bytes() == before  # the open transaction holds its own copy only
+    book.commit()
+    names = ", ".join(COLUMN_NAMES["positions"])
+    assert con.execute(f"SELECT {names} FROM positions").fetchall() == EXPECTED
+
+
+def test_a_table_with_its_columns_in_another_order_gets_them_by_name() -> None:
+    con = duckdb.connect()
+    columns = list(COLUMN_NAMES["positions"].items())[::-1]
+    con.execute(f"CREATE TABLE positions ({', '.join(f'{n} {t}' for n, t in columns)})")
+
+    Book(con).insert_rows({"positions": POSITION})
+
+    names = ", ".join(COLUMN_NAMES["positions"])
+    assert con.execute(f"SELECT {names} FROM positions").fetchall() == EXPECTED
