@@ -31,7 +31,7 @@ from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
 from btcbot_pipeline.domain.oms import LEGAL, OrderStatus
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
 from btcbot_pipeline.domain.vocabulary import Mode
-from btcbot_pipeline.storage.book import TABLES
+from btcbot_pipeline.storage.schema import TABLES
 
 ERROR, WARN = "ERROR", "WARN"
 Record = dict[str, Any]

@@ -6,7 +6,7 @@ table over a book), :func:`canonical_decimal` / :func:`canonical_json`, and
 :func:`prepare` (readies a DuckDB connection: :data:`DECIMAL_MACRO` and the JSON
 function). Guarantees: the text does not depend on how money is stored (DECIMAL or text,
 trailing zeros), on JSON key order or whitespace, nor on run-only columns
-(:data:`~btcbot_pipeline.storage.book.RUN_ONLY_COLUMNS`); ``book_info`` is never part of
+(:data:`~btcbot_pipeline.storage.schema.RUN_ONLY_COLUMNS`); ``book_info`` is never part of
 it; each table stays one SQL statement. The rules in full: ``docs/backtests.md``.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from btcbot_pipeline.storage.book import MONEY, RUN_ONLY_COLUMNS, TABLES
+from btcbot_pipeline.storage.schema import MONEY, RUN_ONLY_COLUMNS, TABLES
 
 # Upstream first: when several tables differ at the same cycle, parity names the earliest stage.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {

@@ -1,4 +1,4 @@
-"""Domain results → the book's rows, as columns by name (:data:`book.TABLES` names each
+"""Domain results → the book's rows, as columns by name (:data:`schema.TABLES` names each
 table's columns and types); the book inserts them and the gates read them as they are."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from btcbot_pipeline.domain.payloads import (
 from btcbot_pipeline.domain.plan import ActionStatus
 from btcbot_pipeline.domain.trace import CycleTrace
 from btcbot_pipeline.domain.universe import UniverseSelection
-from btcbot_pipeline.storage.book import COLUMN_NAMES
+from btcbot_pipeline.storage.schema import COLUMN_NAMES
 
 Row = tuple[Any, ...]
 _RULES = attrgetter("rules")

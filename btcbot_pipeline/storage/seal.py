@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from btcbot_pipeline.storage.book import RUN_ONLY_COLUMNS, TABLES, naive_utc
+from btcbot_pipeline.storage.schema import RUN_ONLY_COLUMNS, TABLES, naive_utc
 
 # Tables a committed cycle writes. gate_failures are a stopped cycle's, not a committed one's.
 SEALED_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t != "gate_failures")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from btcbot_pipeline.storage.book import RUN_ONLY_COLUMNS
+from btcbot_pipeline.storage.schema import RUN_ONLY_COLUMNS
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TABLES = (

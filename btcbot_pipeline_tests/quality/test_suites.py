@@ -18,7 +18,7 @@ from btcbot_pipeline.domain.params import CycleParams, PolicyParams, UniversePar
 from btcbot_pipeline.domain.universe import select_universe
 from btcbot_pipeline.quality import rules as Q
 from btcbot_pipeline.storage import rows as R
-from btcbot_pipeline.storage.book import TABLES
+from btcbot_pipeline.storage.schema import TABLES
 from btcbot_pipeline.testing.builders import CYCLE_TS, snapshot, symbol
 
 PARAMS = CycleParams(
