@@ -304,7 +304,7 @@ def compute(
     # Cycle times skipped between the carried ledger and this batch (a missed run, a gap in
     # the partitions): recorded as gap_cycles on the first cycle; its gate warns.
     gap = missed(carry.carried_ts, snapshots[0].cycle_ts) if missed is not None and carry.carried_ts is not None else 0
-    rows.update(cycle_rows(results, carry.carried_from, opening or None, payloads, gap, carry.digest))
+    rows.update(cycle_rows(results, carry.carried_from, gap, carry.digest))
     traces, run_metrics = _traces(snapshots, selections, results, payloads, opening, carry.carried_from, active_params)
     n = len(results)
     per_cycle = (

@@ -136,9 +136,8 @@ class Frame:
         tuples in schema order, or records (dicts)."""
         if isinstance(rows, Frame):
             return rows
-        if isinstance(rows, dict):
-            cols = {name: list(values) for name, values in rows.items()}
-            return cls(cols, len(next(iter(cols.values()))) if cols else 0)
+        if isinstance(rows, dict):  # the rows' own lists: a frame adds columns, never changes these
+            return cls(dict(rows), len(next(iter(rows.values()))) if rows else 0)
         rows = list(rows)
         if rows and isinstance(rows[0], dict):
             names = list(dict.fromkeys(k for r in rows for k in r))
@@ -200,11 +199,6 @@ class Frame:
         return out
 
 
-def records(table: str, rows: Any) -> list[Record]:
-    """Rows of ``table`` (columns or tuples in schema order) as dicts."""
-    return Frame.of(table, rows).records()
-
-
 def _pos(v: Decimal | None) -> bool:
     return v is not None and v > ZERO
 
@@ -223,9 +217,13 @@ def market_frame(rows: Any, gp: GateParams, cycles: Any = ()) -> Frame:
     p = gp.cycle
     degraded = {ts for ts, why in zip(c.col("cycle_ts"), c.col("degraded_reason")) if why}
     seen = set(f.col("cycle_ts"))
-    for ts, cid in zip(c.col("cycle_ts"), c.col("cycle_id")):
-        if ts not in seen and ts not in degraded:
-            f.add_row({"cycle_ts": ts, "cycle_id": cid, "tradable": False, "skip_reason": "no_candidates"})
+    empty = [
+        (ts, cid) for ts, cid in zip(c.col("cycle_ts"), c.col("cycle_id")) if ts not in seen and ts not in degraded
+    ]
+    if empty:  # placeholder rows go into copies of the columns, never into the rows to store
+        f = Frame({name: list(values) for name, values in f.columns.items()}, f.n)
+    for ts, cid in empty:
+        f.add_row({"cycle_ts": ts, "cycle_id": cid, "tradable": False, "skip_reason": "no_candidates"})
     tradable, skip = f.col("tradable"), f.col("skip_reason")
     share, share_ok = [ZERO] * f.n, [True] * f.n
     for ts, idx in f.groups().items():

@@ -198,26 +198,37 @@ class CyclePayloads:
         )
 
 
+def _attrs(items: Sequence[Any], *names: str) -> dict[str, list[Any]]:
+    """Columns read straight off ``items``, one attribute each, by the column's name."""
+    return {name: list(map(attrgetter(name), items)) for name in names}
+
+
+def _per_item(table: str, pairs: Sequence[tuple[Any, ...]], **values: list[Any] | Any) -> Columns:
+    """``table``'s rows, one per ``(result, item, ...)`` pair: the cycle's keys from the
+    result, the other columns by name."""
+    return columns(
+        table,
+        len(pairs),
+        cycle_ts=[p[0].cycle_ts for p in pairs],
+        cycle_id=[p[0].cycle_id for p in pairs],
+        **values,
+    )
+
+
 def cycle_rows(
     results: Sequence[CycleResult],
     carried_from: str | None,
-    opening: dict[str, str] | None = None,
-    payloads: Sequence[CyclePayloads] | None = None,
     gap_cycles: int = 0,
     opening_digest: str | None = None,
 ) -> dict[str, Columns]:
     """Columns of the four stateful stages for every cycle of a window.
 
-    ``opening`` (where a new book's opening balance came from, and why not from the
-    exchange) is recorded in the first cycle's trace (its ledger metrics).
-    ``payloads``: unused here since the book's rows hold typed columns only (kept for
-    callers that made them for the trace).
     ``gap_cycles``: cycle times skipped between the carried ledger and the first result
     (recorded on the first cycle; the results themselves are consecutive).
     ``opening_digest``: :func:`chain_digest` of the state the first result started from
     (``None`` when the book opens with it); each later result opens from the one before.
+    Where a new book's opening balance came from is the trace's to record.
     """
-    del opening, payloads  # the trace records them
     n = len(results)
     ts = [r.cycle_ts for r in results]
     cid = [r.cycle_id for r in results]
@@ -231,160 +242,108 @@ def cycle_rows(
         cycle_id=cid,
         base_mode=[r.mode.base.value for r in results],
         final_mode=[r.mode.final.value for r in results],
-        cash_try=[p.cash_try for p in plans],
-        equity_try=[p.equity_try for p in plans],
-        cash_target_try=[p.cash_target_try for p in plans],
-        investable_try=[p.investable_try for p in plans],
+        **_attrs(plans, "cash_try", "equity_try", "cash_target_try", "investable_try"),
         n_actions=[len(p.actions) for p in plans],
         n_planned=n_planned,
         n_skipped=[len(p.actions) - k for p, k in zip(plans, n_planned)],
     )
     acts = [(r, seq, a) for r in results for seq, a in enumerate(r.plan.actions)]
-    out["plan_actions"] = columns(
+    actions = [a for *_, a in acts]
+    out["plan_actions"] = _per_item(
         "plan_actions",
-        len(acts),
-        cycle_ts=[r.cycle_ts for r, _, _ in acts],
-        cycle_id=[r.cycle_id for r, _, _ in acts],
+        acts,
         seq=[seq for _, seq, _ in acts],
-        symbol=[a.symbol for *_, a in acts],
-        side=[a.side.value for *_, a in acts],
-        desired_notional_try=[a.desired_notional_try for *_, a in acts],
-        notional_try=[a.notional_try for *_, a in acts],
-        est_qty=[a.est_qty for *_, a in acts],
-        mark_price_try=[a.mark_price_try for *_, a in acts],
-        reason=[a.reason for *_, a in acts],
-        status=[a.status.value for *_, a in acts],
-        skip_reason=[a.skip_reason for *_, a in acts],
+        side=[a.side.value for a in actions],
+        status=[a.status.value for a in actions],
+        **_attrs(actions, "symbol", "desired_notional_try", "notional_try", "est_qty", "mark_price_try", "reason"),
+        **_attrs(actions, "skip_reason"),
     )
     ints = [(r, i) for r in results for i in r.intents]
-    out["order_intents"] = columns(
+    intents = [i for _, i in ints]
+    out["order_intents"] = _per_item(
         "order_intents",
-        len(ints),
-        cycle_ts=[r.cycle_ts for r, _ in ints],
-        cycle_id=[r.cycle_id for r, _ in ints],
-        client_order_id=[i.client_order_id for _, i in ints],
+        ints,
         ts=[r.cycle_ts for r, _ in ints],
-        symbol=[i.symbol for _, i in ints],
-        side=[i.side.value for _, i in ints],
-        order_type=[i.order_type for _, i in ints],
-        price_try=[i.price_try for _, i in ints],
-        qty=[i.qty for _, i in ints],
-        notional_try=[i.notional_try for _, i in ints],
-        mark_price_try=[i.mark_price_try for _, i in ints],
-        status=[i.status.value for _, i in ints],
-        reason=[i.reason for _, i in ints],
-        skip_reason=[i.skip_reason for _, i in ints],
-        rules_status=[i.rules_status for _, i in ints],
+        side=[i.side.value for i in intents],
+        status=[i.status.value for i in intents],
+        **_attrs(intents, "client_order_id", "symbol", "order_type", "price_try", "qty", "notional_try"),
+        **_attrs(intents, "mark_price_try", "reason", "skip_reason", "rules_status"),
     )
-    orders = [(r, o) for r in results for o in r.orders]
-    out["orders"] = columns(
+    placed = [(r, o) for r in results for o in r.orders]
+    orders = [o for _, o in placed]
+    out["orders"] = _per_item(
         "orders",
-        len(orders),
-        cycle_ts=[r.cycle_ts for r, _ in orders],
-        cycle_id=[r.cycle_id for r, _ in orders],
-        order_id=[o.client_order_id for _, o in orders],
-        client_order_id=[o.client_order_id for _, o in orders],
-        symbol=[o.symbol for _, o in orders],
-        side=[o.side.value for _, o in orders],
+        placed,
+        order_id=[o.client_order_id for o in orders],
+        side=[o.side.value for o in orders],
+        status=[o.status.value for o in orders],
         order_type="LIMIT",
-        price_try=[o.price_try for _, o in orders],
-        qty=[o.qty for _, o in orders],
-        filled_qty=[o.filled_qty for _, o in orders],
-        status=[o.status.value for _, o in orders],
         mode="dry_run",
-        avg_fill_price_try=[o.avg_fill_price_try for _, o in orders],
-        fees_try=[o.fees_try for _, o in orders],
-        slippage_try=[o.slippage_try for _, o in orders],
-        placed_cycle_id=[o.placed_cycle_id for _, o in orders],
-        attempts=[o.attempts for _, o in orders],
-        reason=[o.reason for _, o in orders],
+        **_attrs(orders, "client_order_id", "symbol", "price_try", "qty", "filled_qty", "avg_fill_price_try"),
+        **_attrs(orders, "fees_try", "slippage_try", "placed_cycle_id", "attempts", "reason"),
     )
-    events = [(r, e) for r in results for e in r.events]
-    out["order_events"] = columns(
+    happened = [(r, e) for r in results for e in r.events]
+    events = [e for _, e in happened]
+    out["order_events"] = _per_item(
         "order_events",
-        len(events),
-        cycle_ts=[r.cycle_ts for r, _ in events],
-        cycle_id=[r.cycle_id for r, _ in events],
-        event_id=[e.event_id for _, e in events],
-        client_order_id=[e.client_order_id for _, e in events],
-        event_type=[e.event_type for _, e in events],
-        status_after=[e.status_after for _, e in events],
-        seq=[e.seq for _, e in events],
-        reason=[e.reason for _, e in events],
+        happened,
+        **_attrs(events, "event_id", "client_order_id", "event_type", "status_after", "seq", "reason"),
     )
-    keys = [(r, k) for r in results if r.oms is not None for k in r.oms.keys]
-    out["idempotency_keys"] = columns(
+    keys = [(r, *k) for r in results if r.oms is not None for k in r.oms.keys]
+    out["idempotency_keys"] = _per_item(
         "idempotency_keys",
-        len(keys),
-        cycle_ts=[r.cycle_ts for r, _ in keys],
-        cycle_id=[r.cycle_id for r, _ in keys],
-        key=[k[0] for _, k in keys],
-        payload_hash=[k[1] for _, k in keys],
-        outcome=[k[2] for _, k in keys],
+        keys,
+        key=[k[1] for k in keys],
+        payload_hash=[k[2] for k in keys],
+        outcome=[k[3] for k in keys],
     )
-    fills = [(r, f) for r in results for f in r.fills]
-    out["fills"] = columns(
+    filled = [(r, f) for r in results for f in r.fills]
+    fills = [f for _, f in filled]
+    out["fills"] = _per_item(
         "fills",
-        len(fills),
-        cycle_ts=[r.cycle_ts for r, _ in fills],
-        cycle_id=[r.cycle_id for r, _ in fills],
-        fill_id=[f.fill_id for _, f in fills],
-        client_order_id=[f.client_order_id for _, f in fills],
-        symbol=[f.symbol for _, f in fills],
-        side=[f.side.value for _, f in fills],
-        qty=[f.qty for _, f in fills],
-        mark_price_try=[f.mark_price_try for _, f in fills],
-        fill_price_try=[f.fill_price_try for _, f in fills],
-        notional_try=[f.notional_try for _, f in fills],
-        fee_try=[f.fee_try for _, f in fills],
-        slippage_try=[f.slippage_try for _, f in fills],
+        filled,
+        side=[f.side.value for f in fills],
+        **_attrs(fills, "fill_id", "client_order_id", "symbol", "qty", "mark_price_try", "fill_price_try"),
+        **_attrs(fills, "notional_try", "fee_try", "slippage_try"),
     )
     state_json = [dumps(ledger_state_payload(r.state)) for r in results]
     risk_json = [None if r.risk is None else dumps(risk_state_payload(r.risk.state)) for r in results]
     closing = [chain_digest(s, k) for s, k in zip(state_json, risk_json)]
-    metrics = [r.metrics for r in results]
     out["ledger_metrics"] = columns(
         "ledger_metrics",
         n,
         cycle_ts=ts,
         cycle_id=cid,
         ts=ts,
-        **{c: [getattr(m, c) for m in metrics] for c in LEDGER_MONEY},
+        **_attrs([r.metrics for r in results], *LEDGER_MONEY),
         carried_from=[carried_from, *cid][:n],
         gap_cycles=[gap_cycles, *[0] * n][:n],
         opening_digest=[opening_digest, *closing][:n],
         closing_digest=closing,
         state_json=state_json,
     )
-    risky = [(r, k) for r, k in zip(results, risk_json) if r.risk is not None]
-    out["risk_decisions"] = columns(
+    risky = [(r, r.risk, k) for r, k in zip(results, risk_json) if r.risk is not None]
+    decisions = [d for _, d, _ in risky]
+    out["risk_decisions"] = _per_item(
         "risk_decisions",
-        len(risky),
-        cycle_ts=[r.cycle_ts for r, _ in risky],
-        cycle_id=[r.cycle_id for r, _ in risky],
-        mode=[r.risk.mode.value for r, _ in risky],
-        reasons_json=[dumps(list(r.risk.reasons)) for r, _ in risky],
-        cooldown_until=[r.risk.cooldown_until for r, _ in risky],
-        inputs_hash=[r.risk.inputs_hash for r, _ in risky],
-        cleared_by=[r.risk.cleared_by for r, _ in risky],
-        drawdown=[r.risk.drawdown.quantize(DRAWDOWN_STEP) for r, _ in risky],
-        daily_pnl_try=[r.risk.daily_pnl_try for r, _ in risky],
-        state_json=[k for _, k in risky],
+        risky,
+        mode=[d.mode.value for d in decisions],
+        reasons_json=[dumps(list(d.reasons)) for d in decisions],
+        drawdown=[d.drawdown.quantize(DRAWDOWN_STEP) for d in decisions],
+        state_json=[k for *_, k in risky],
+        **_attrs(decisions, "cooldown_until", "inputs_hash", "cleared_by", "daily_pnl_try"),
     )
     held = [(r, symbol, h, r.state.marks[symbol]) for r in results for symbol, h in r.state.holdings.items()]
+    holdings = [h for _, _, h, _ in held]
     values = [h.qty * mark for _, _, h, mark in held]
-    out["positions"] = columns(
+    out["positions"] = _per_item(
         "positions",
-        len(held),
-        cycle_ts=[r.cycle_ts for r, *_ in held],
-        cycle_id=[r.cycle_id for r, *_ in held],
+        held,
         symbol=[s for _, s, _, _ in held],
-        qty=[h.qty for _, _, h, _ in held],
-        cost_try=[h.cost_try for _, _, h, _ in held],
-        avg_cost_try=[h.avg_cost_try for _, _, h, _ in held],
         mark_price_try=[m for *_, m in held],
         market_value_try=values,
-        unrealized_pnl_try=[v - h.cost_try for v, (_, _, h, _) in zip(values, held)],
+        unrealized_pnl_try=[v - h.cost_try for v, h in zip(values, holdings)],
+        **_attrs(holdings, "qty", "cost_try", "avg_cost_try"),
     )
     return out
 
