@@ -29,6 +29,7 @@ from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
 from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot
+from btcbot_pipeline.domain.oms.venue import SIMULATED, Venue
 from btcbot_pipeline.domain.payloads import (
     dumps,
     ledger_state_from_payload,
@@ -277,12 +278,13 @@ def compute(
     run: RunTimes | None = None,
     *,
     opening_balances: OpeningBalances,
+    venue: Venue = SIMULATED,
 ) -> CycleOutputs:
     """All stages of consecutive cycles from ``carry``: pure computation, nothing written.
 
     ``run``: the run's id and the snapshots' time, for ``run_metrics`` (each stage's time is
     shared evenly by the batch's cycles); ``opening_balances``: what a new book (no ``carry``)
-    opens with, the venue's account or ``DRY_RUN_TRY_BALANCE``."""
+    opens with, the venue's account or ``DRY_RUN_TRY_BALANCE``; ``venue``: where the orders go."""
     run = run or RunTimes()
     clock = time.perf_counter()
     params = cfg.cycle_params()
@@ -295,7 +297,7 @@ def compute(
         opened = opening_balances(snapshots[0])
         state, opening = opened.state, opening_metadata(opened)
     try:
-        results = run_cycles(snapshots, selections, state, params, risk=carry.risk, clear=carry.clear)
+        results = run_cycles(snapshots, selections, state, params, risk=carry.risk, clear=carry.clear, venue=venue)
     except LedgerIntegrityError as exc:
         raise EngineError(f"ledger integrity error: {exc}") from None
     trading_s, clock = time.perf_counter() - clock, time.perf_counter()
@@ -391,6 +393,7 @@ def run_window(
     missed: Callable[[datetime, datetime], int] | None = None,
     rebuild: Rebuild | None = None,
     run_id: str = "",
+    venue: Venue = SIMULATED,
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
@@ -420,6 +423,7 @@ def run_window(
             while_gated,
             missed,
             run_id,
+            venue,
         )
 
 
@@ -479,6 +483,7 @@ def _run(
     while_gated: WhileGated | None,
     missed: Callable[[datetime, datetime], int] | None,
     run_id: str,
+    venue: Venue,
 ) -> Iterator[ChunkDone | GateStopped]:
     active = cfg.cycle_params().as_dict()
     gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
@@ -508,6 +513,7 @@ def _run(
                     missed,
                     RunTimes(run_id, time.perf_counter() - clock),
                     opening_balances=opening_balances,
+                    venue=venue,
                 )
                 for suite, recs in window_frames(out.rows, out.results, gp):
                     frames[suite.name].append(gates.frame(suite, recs))

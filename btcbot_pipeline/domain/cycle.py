@@ -2,7 +2,8 @@
 
 :func:`run_cycle` takes the cycle's market snapshot, its universe and the ledger carried
 from the previous cycle and runs, in order: risk-mode decision → portfolio plan → order
-intents → simulated fills → ledger. :func:`run_cycles` folds it over consecutive cycles,
+intents → execution (the cycle's venue: the simulation unless told otherwise) → ledger.
+:func:`run_cycles` folds it over consecutive cycles,
 each starting from the ledger the previous one left, which is how a range of partitions
 is replayed in one Dagster run and how a backtest runs. The fold also carries the risk
 budget (:mod:`~btcbot_pipeline.domain.risk`): each cycle's base mode is the decision the
@@ -24,7 +25,8 @@ from btcbot_pipeline.domain.intents import OrderIntent, build_intents
 from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, mid_of
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
-from btcbot_pipeline.domain.oms import Bar, OmsEvent, OmsStep, OrderStatus, SimOrder, step
+from btcbot_pipeline.domain.oms import Bar, OmsEvent, OmsStep, OrderStatus, SimOrder
+from btcbot_pipeline.domain.oms.venue import SIMULATED, ExecutionRequest, Venue
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
 from btcbot_pipeline.domain.plan import PortfolioPlan, build_plan
 from btcbot_pipeline.domain.risk import (
@@ -119,14 +121,15 @@ def run_cycle(
     params: CycleParams,
     risk: RiskState | None = None,
     clear: RiskClear | None = None,
+    venue: Venue = SIMULATED,
 ) -> CycleResult:
-    """Stages 3–6 of one cycle (plan → intents → fills → ledger), its mode decision and
-    the risk budget's decision for the next cycle.
+    """Stages 3–6 of one cycle (plan → intents → execution on ``venue`` → ledger), its
+    mode decision and the risk budget's decision for the next cycle.
 
     ``risk`` is the risk state the previous cycle left (``None``: a fresh budget);
     ``clear`` an operator clear applied before this cycle's mode is decided.
     """
-    return _Fold(params).cycle(snapshot, selection, state, risk, clear)
+    return _Fold(params, venue).cycle(snapshot, selection, state, risk, clear)
 
 
 def run_cycles(
@@ -136,12 +139,13 @@ def run_cycles(
     params: CycleParams,
     risk: RiskState | None = None,
     clear: RiskClear | None = None,
+    venue: Venue = SIMULATED,
 ) -> list[CycleResult]:
     """Fold :func:`run_cycle` over consecutive cycles (``snapshots`` in time order),
     carrying the ledger and the risk state; ``clear`` applies at the first cycle."""
     if len(snapshots) != len(selections):
         raise ValueError(f"{len(snapshots)} snapshots but {len(selections)} universe selections")
-    fold = _Fold(params)
+    fold = _Fold(params, venue)
     results: list[CycleResult] = []
     for snapshot, selection in zip(snapshots, selections):
         if selection.cycle_ts != snapshot.cycle_ts:
@@ -158,10 +162,11 @@ class _Fold:
     decisions and rules tuples shared between cycles rather than rebuilt (they are
     immutable, and fewer objects kept means less garbage-collector work)."""
 
-    __slots__ = ("params", "_modes", "_rules", "_limits_text")
+    __slots__ = ("params", "venue", "_modes", "_rules", "_limits_text")
 
-    def __init__(self, params: CycleParams) -> None:
+    def __init__(self, params: CycleParams, venue: Venue = SIMULATED) -> None:
         self.params = params
+        self.venue = venue
         self._limits_text = limits_text(params.risk)
         self._modes: dict[tuple[Mode, Mode | None, Mode, tuple[str, ...]], ModeDecision] = {}
         self._rules: dict[tuple[int, ...], tuple[EffectiveRules, ...]] = {}
@@ -233,7 +238,7 @@ class _Fold:
         oms = state.oms
         plan_cash, plan_holdings, sellable = state.cash_try, holdings, holdings
         replaced: frozenset[str] = frozenset()
-        if oms.open_orders:
+        if oms.open_orders and not params.kill_switch:  # the kill switch replaces nothing
             # An open order whose limit the market has left behind is replaced: cancelled,
             # and its remaining quantity planned again at this cycle's prices (new id).
             replaced = _stale(oms.open_orders, marks_now, params.execution.order_offset_bps, params.oms.reprice_bps)
@@ -260,17 +265,21 @@ class _Fold:
                 execution=params.execution,
                 mode=mode.final,
             )
-        simulated = step(
+        simulated = self.venue.execute(
             oms,
-            cycle_id=cycle_id,
-            cycle_ts=cycle_ts,
-            intents=intents,
-            bars=bars,
-            # only open orders are measured against what the plan still wants
-            wanted=_wanted(plan, holdings, valuation, mode.final) if oms.open_orders else frozenset(),
-            params=params.oms,
-            allow_buys=mode.final.allows_buy,
-            cancel_ids=replaced,
+            ExecutionRequest(
+                cycle_id=cycle_id,
+                cycle_ts=cycle_ts,
+                intents=intents,
+                bars=bars,
+                # only open orders are measured against what the plan still wants
+                wanted=_wanted(plan, holdings, valuation, mode.final) if oms.open_orders else frozenset(),
+                params=params.oms,
+                allow_buys=mode.final.allows_buy,
+                cancel_ids=replaced,
+                # KILL_SWITCH (the seeds' semantics): nothing placed, nothing cancelled
+                frozen=params.kill_switch,
+            ),
         )
         fills = simulated.fills
         after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now, simulated.state)

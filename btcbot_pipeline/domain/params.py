@@ -12,7 +12,7 @@ can import it without a circle.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from enum import StrEnum
 
@@ -21,6 +21,9 @@ from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.domain.vocabulary import Mode
 
 FILL_MODELS = ("seed", "limit")  # see btcbot_pipeline.domain.oms.exchange
+# A parameter added after books were recorded: the trace's ``active_params`` lists it only
+# while it is set, so the books of runs that never set it stay byte-identical.
+WHEN_SET = {"recorded": "when_set"}
 
 
 class InvalidMetadataPolicy(StrEnum):
@@ -101,6 +104,11 @@ class OmsParams:
     reprice_bps: Decimal | None = None
     slippage_bps: Decimal = Decimal("25")  # STAGE7_SLIPPAGE_BPS
     fees_bps: Decimal = Decimal("20")  # STAGE7_FEES_BPS
+    # MAX_OPEN_ORDERS / MAX_OPEN_ORDERS_PER_SYMBOL: orders open at once (resting on the
+    # exchange or waiting to be sent), all symbols / one symbol; None: no cap. Recorded in
+    # the trace's parameters only when set (see CycleParams.as_dict).
+    max_open_orders: int | None = field(default=None, metadata=WHEN_SET)
+    max_open_orders_per_symbol: int | None = field(default=None, metadata=WHEN_SET)
 
     def __post_init__(self) -> None:
         checks = (
@@ -115,6 +123,12 @@ class OmsParams:
             ("order_ttl_s", self.order_ttl_s >= 0, "at least 0"),
             ("slippage_bps", ZERO <= self.slippage_bps < Decimal(10_000), "in [0, 10000)"),
             ("fees_bps", ZERO <= self.fees_bps < Decimal(10_000), "in [0, 10000)"),
+            ("max_open_orders", self.max_open_orders is None or self.max_open_orders >= 0, "at least 0"),
+            (
+                "max_open_orders_per_symbol",
+                self.max_open_orders_per_symbol is None or self.max_open_orders_per_symbol >= 0,
+                "at least 0",
+            ),
         )
         for name, ok, rule in checks:
             if not ok:
@@ -132,13 +146,24 @@ class CycleParams:
     oms: OmsParams = field(default_factory=OmsParams)  # the simulated OMS (STAGE7_FILL_MODEL, ...)
     start_capital_try: Decimal = Decimal("1000")  # DRY_RUN_TRY_BALANCE
     max_data_age_s: int = 60  # STAGE7_MAX_DATA_AGE_SEC
-    kill_switch: bool = True  # KILL_SWITCH: plan and record, simulate nothing
+    kill_switch: bool = True  # KILL_SWITCH: plan, record and account; place and cancel nothing
     base_mode: Mode = Mode.NORMAL
     risk: RiskLimits = field(default_factory=RiskLimits)  # STAGE7_MAX_DRAWDOWN_PCT, ...
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready view (Decimals as strings) for the trace's ``active_params``."""
-        return _jsonable(asdict(self))  # type: ignore[return-value]
+        return _jsonable(_recorded(self))  # type: ignore[return-value]
+
+
+def _recorded(value: object) -> object:
+    """``asdict`` without the :data:`WHEN_SET` fields that are unset (``None``)."""
+    if not is_dataclass(value) or isinstance(value, type):
+        return value
+    return {
+        f.name: _recorded(getattr(value, f.name))
+        for f in fields(value)
+        if not (f.metadata.get("recorded") == "when_set" and getattr(value, f.name) is None)
+    }
 
 
 def _jsonable(value: object) -> object:

@@ -16,6 +16,7 @@ from btcbot_pipeline.settings.alerts import AlertSection
 from btcbot_pipeline.settings.data import DataSection
 from btcbot_pipeline.settings.exchange import ExchangeSection
 from btcbot_pipeline.settings.fields import summary_text
+from btcbot_pipeline.settings.live import LiveSection
 from btcbot_pipeline.settings.safety import SafetySection
 from btcbot_pipeline.settings.schedule import ScheduleSection
 from btcbot_pipeline.settings.trading import TradingSection
@@ -23,8 +24,10 @@ from btcbot_pipeline.settings.universe import UniverseSection
 
 
 # pydantic collects fields from the last base first, so the sections are listed backwards:
-# the fields (and safe_summary) run DRY_RUN … CATCHUP_MAX_RUNS_PER_TICK as they always did.
+# the fields (and safe_summary) run DRY_RUN … CATCHUP_MAX_RUNS_PER_TICK as they always did,
+# then the live section's.
 class BotSettings(
+    LiveSection,
     ScheduleSection,
     DataSection,
     AlertSection,

@@ -22,6 +22,7 @@ from typing import Mapping
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor, canonical
+from btcbot_pipeline.domain.oms.caps import cap_refusal
 from btcbot_pipeline.domain.oms.exchange import (
     REJECT_REASONS,
     TRANSIENT_ERRORS,
@@ -99,12 +100,19 @@ def step(
     params: OmsParams,
     allow_buys: bool = True,
     cancel_ids: Collection[str] = (),
+    frozen: bool = False,
 ) -> OmsStep:
-    """One cycle of the OMS (see the module docstring)."""
+    """One cycle of the OMS (see the module docstring). ``frozen`` (the kill switch):
+    resting orders may fill, nothing is sent, cancelled or expired."""
     run = _Run(state, cycle_id=cycle_id, cycle_ts=cycle_ts, bars=bars, params=params, allow_buys=allow_buys)
     wanted_set, cancel_set = frozenset(wanted), frozenset(cancel_ids)
     for order in sorted(state.open_orders, key=lambda o: o.client_order_id):
-        run.reconcile(order, wanted_set, cancel_set)
+        if not frozen:
+            run.reconcile(order, wanted_set, cancel_set)
+        elif order.status is not OrderStatus.PLANNED:  # resting on the exchange: the market may still fill it
+            run.fill_resting(order)
+    if frozen:
+        return run.result()
     todo = [i for i in intents if i.status is IntentStatus.PLANNED and (allow_buys or i.side is not Side.BUY)]
     for intent in todo:  # in the plan's order: SELLs first, so their proceeds come before the BUYs
         run.submit_intent(intent)
@@ -162,6 +170,9 @@ class _Run:
         else:
             self._fill(order, placing=False, mark_hint=None)
 
+    def fill_resting(self, order: SimOrder) -> None:
+        self._fill(order, placing=False, mark_hint=None)
+
     # -- 2. submit ---------------------------------------------------------------------
 
     def submit_intent(self, intent: OrderIntent) -> None:
@@ -177,8 +188,10 @@ class _Run:
             elif holder is not None:
                 self._record(holder, E.IDEMPOTENCY_CONFLICT, f"{key} holds payload {held[:12]}, refused {digest[:12]}")
             return
-        self.keys[key] = digest
-        self.key_rows.append((key, digest, NEW))
+        refusal = cap_refusal(self.orders.values(), intent.symbol, self.params)
+        if refusal is None:
+            self.keys[key] = digest
+            self.key_rows.append((key, digest, NEW))
         order = SimOrder(
             client_order_id=cid,
             symbol=intent.symbol,
@@ -191,6 +204,9 @@ class _Run:
             intent_hash=digest,
         )
         self.orders[cid] = order
+        if refusal is not None:  # a cap on resting orders: never sent, its key never taken
+            self._record(order, E.REJECTED, refusal)
+            return
         if order.price_try <= ZERO or order.qty <= ZERO:
             self._record(order, E.REJECTED, "invalid_price_or_qty")
             return
