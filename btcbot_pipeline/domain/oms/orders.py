@@ -79,6 +79,12 @@ class OmsEventType(StrEnum):
     RETRY_GIVEUP = "RETRY_GIVEUP"
     DUPLICATE_IGNORED = "DUPLICATE_IGNORED"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    # A live action the gates refused at the moment of acting (reason ``blocked:KILL_SWITCH``,
+    # ``blocked:DRY_RUN`` or ``blocked:LIVE_NOT_ARMED``, the seeds' block reasons).
+    BLOCKED = "BLOCKED"
+    # What reconciling with the exchange found (reasons: ``external``, ``no_client_id``,
+    # ``exchange_id:<id>``, ``adopted:<id>``, ``fee_not_try:<asset>:<amount>``).
+    AUDIT = "AUDIT"
 
 
 class IllegalTransition(ValueError):
