@@ -105,24 +105,39 @@ def test_the_bound_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [r.partition_key for r in _tick("2026-01-01T00:10", _at(2, 0, 1)).run_requests] == _keys(15, 25)
 
 
-@pytest.mark.parametrize(
-    ("env", "reason"),
-    [
-        ({"KILL_SWITCH": "true"}, "KILL_SWITCH is on: no cycle requested (set KILL_SWITCH=false to resume)"),
-        ({"STAGE7_ENABLED": "false"}, "STAGE7_ENABLED is false: the dry-run cycle is disabled, no cycle requested"),
-    ],
-)
 def test_the_sensor_and_the_schedule_say_why_they_skip(
-    env: dict[str, str], reason: str, monkeypatch: pytest.MonkeyPatch, persistent: dg.DagsterInstance
+    monkeypatch: pytest.MonkeyPatch, persistent: dg.DagsterInstance
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STAGE7_ENABLED", "false")
+    reason = "STAGE7_ENABLED is false: the dry-run cycle is disabled, no cycle requested"
 
     sensed = _tick(None, _at(1, 0, 1))
     scheduled = _schedule(_at(0, 10), persistent)
 
     assert isinstance(sensed, dg.SkipReason) and sensed.skip_message == reason
     assert scheduled.skip_message == reason and not scheduled.run_requests
+
+
+def test_refused_settings_pause_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATCHUP_MAX_RUNS_PER_TICK", "zero")
+
+    sensed = _tick(None, _at(1, 0, 1))
+
+    assert isinstance(sensed, dg.SkipReason)
+    assert sensed.skip_message.startswith("settings refused, no cycle requested: ")
+
+
+def test_the_kill_switch_does_not_skip_cycles(monkeypatch: pytest.MonkeyPatch, persistent: dg.DagsterInstance) -> None:
+    # the kill switch freezes execution inside the cycle; the cycle still runs and is recorded
+    monkeypatch.setenv("KILL_SWITCH", "true")
+
+    sensed = _tick("2026-01-01T00:50", _at(1, 0, 1))
+    scheduled = _schedule(_at(3, 10), persistent)
+
+    assert [r.partition_key for r in sensed.run_requests] == ["2026-01-01T00:55"]
+    assert [(r.partition_key, r.run_key) for r in scheduled.run_requests] == [
+        ("2026-01-01T03:05", "cycle-2026-01-01T03:05")
+    ]
 
 
 def test_the_sensor_skips_when_nothing_new_closed() -> None:

@@ -5,7 +5,10 @@ Both name a cycle's run ``cycle-<partition key>`` (:func:`run_key`) and tag it
 leaves out a cycle that already has a dry-run run (:func:`_not_run_yet`): a cycle both
 request runs once. Both read
 the settings at each tick and skip, saying why, when ``STAGE7_ENABLED`` is false or the
-kill switch is on. Neither ever asks for a cycle past ``CYCLE_PARTITIONS_END``: the
+settings are refused. The kill switch does not pause them: with ``KILL_SWITCH=true`` the
+cycles still run and record plan, trace and accounting, and the cycle itself places and
+cancels nothing (resting orders stay), so no cycle is left to run after the fact when it is
+switched off. Neither ever asks for a cycle past ``CYCLE_PARTITIONS_END``: the
 partitions stop there.
 
 The schedule runs the cycle that just closed at each cron tick; if the daemon was down,
@@ -36,14 +39,13 @@ def run_key(partition_key: str) -> str:
 
 
 def _paused(settings: BotSettings | None, error: str | None) -> str | None:
-    """Why no cycle should be requested now, or ``None``."""
+    """Why no cycle should be requested now, or ``None``. The kill switch is not a reason: it
+    freezes execution inside the cycle, and the cycle still records what it saw."""
     if error is not None:
         return f"settings refused, no cycle requested: {error}"
     assert settings is not None
     if not settings.stage7_enabled:
         return "STAGE7_ENABLED is false: the dry-run cycle is disabled, no cycle requested"
-    if settings.kill_switch:
-        return "KILL_SWITCH is on: no cycle requested (set KILL_SWITCH=false to resume)"
     return None
 
 
