@@ -7,10 +7,14 @@ envelope, and documented 429 bodies with ``Retry-After`` when a per-endpoint quo
 Both hosts are served from one port: point ``BTCTURK_BASE_URL`` and
 ``BTCTURK_GRAPH_BASE_URL`` at the same ``http://127.0.0.1:N``.
 
-The market it serves is a :class:`FakeMarket`: by default the recorded payloads in
-``payloads/`` (real 2022 captures), and tests set their own numbers with
-:meth:`FakeMarket.set_symbol`. Faults are queued per path with :meth:`FakeBtcturk.inject`
-or ``POST /_fake/faults`` ``{"path": "/api/v2/orderbook", "kind": "503", "times": 1}``:
+The market it serves is a :class:`FakeMarket` (:mod:`.fake_market`): by default the recorded
+payloads in ``payloads/`` (real 2022 captures), and tests set their own numbers with
+:meth:`FakeMarket.set_symbol`. In trading mode (``FakeMarket.trading()``, ``FakeMarket.demo()``)
+the private endpoints are an account's orders, fills and balances (:mod:`.fake_orders`, wire
+format :mod:`.fake_private`), and ``POST /_fake/market`` ``{"symbol", "bid", "ask", "size"}``
+moves a pair's top of book (:meth:`FakeMarket.move`: resting orders fill). Faults are queued
+per path with :meth:`FakeBtcturk.inject` or ``POST /_fake/faults``
+``{"path": "/api/v2/orderbook", "kind": "503", "times": 1}``:
 
 ==================  ========================================================================
 ``429``             429 + ``Retry-After`` + the documented ``TOO_MANY_REQUESTS`` body
@@ -24,7 +28,13 @@ or ``POST /_fake/faults`` ``{"path": "/api/v2/orderbook", "kind": "503", "times"
 ``drip``            the normal response, its body sent one byte every ``delay_s`` seconds (1 s)
 ``oversize``        200 with a body of ``size_bytes`` (100 MiB by default), chunked, no
                     ``Content-Length``: generated as it is sent, never held whole
+``accept_drop``     the request is served (a submit or cancel takes effect), then the
+                    connection is closed without a response
+``accept_500``      the request is served (takes effect), then a 500 error envelope is returned
 ==================  ========================================================================
+
+A ``429`` (or any fault answered before routing) on ``POST /api/v1/order`` never reaches the
+engine: nothing is accepted.
 """
 
 from __future__ import annotations
@@ -36,15 +46,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from btcbot_pipeline.adapters.btcturk.schemas import encode_json as dumps
 from btcbot_pipeline.adapters.btcturk.signing import signature
 from btcbot_pipeline.domain import utc
+from btcbot_pipeline.testing import fake_private
+from btcbot_pipeline.testing.fake_market import FakeMarket, SymbolState, load_payload
 
 FAKE_API_KEY = "fake-key"
 FAKE_API_SECRET = "ZmFrZS1zZWNyZXQtYnl0ZXM="  # base64 of b"fake-secret-bytes"
@@ -60,170 +71,11 @@ FAULT_KINDS = (
     "down",
     "drip",
     "oversize",
+    "accept_drop",
+    "accept_500",
 )
 OVERSIZE_BYTES = 100 * 1024 * 1024
 _CHUNK = 64 * 1024
-
-
-def load_payload(name: str) -> Any:
-    """One recorded payload from the test kit's ``payloads/`` folder, numbers as Decimal."""
-    text = resources.files("btcbot_pipeline.testing").joinpath("payloads", name).read_text(encoding="utf-8")
-    return json.loads(text, parse_float=Decimal)
-
-
-@dataclass
-class SymbolState:
-    """One pair: its ticker row, order book and 1-minute candles ``(t_open_s, o, h, l, c, v)``."""
-
-    ticker: dict[str, Any]
-    book: dict[str, Any]
-    candles: list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]] = field(default_factory=list)
-
-
-class FakeMarket:
-    """What the fake exchange knows; thread-safe enough for a test server (one lock)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.exchange_info: dict[str, Any] = load_payload("public_exchange_info.json")
-        self.symbols: dict[str, SymbolState] = {}
-        self.trades: list[dict[str, Any]] = load_payload("public_trades.json")
-        self.ohlc: list[dict[str, Any]] = [load_payload("public_ohlc.json")]
-        self.balances: list[dict[str, Any]] = load_payload("private_account_balance.json")
-        self.open_orders: dict[str, Any] = load_payload("private_open_orders.json")
-        self.all_orders: list[dict[str, Any]] = load_payload("private_all_orders.json")
-        self.user_trades: list[dict[str, Any]] = load_payload("private_user_trades.json")
-        self.submit_response: dict[str, Any] = load_payload("private_submit_order.json")
-        ticker = load_payload("public_ticker.json")
-        self.symbols[ticker["pair"]] = SymbolState(ticker=ticker, book=load_payload("public_order_book.json"))
-        # Live mode (demos): ticker and book stamped "now", 1-minute candles made up around
-        # the last price for any requested range, so a live-source cycle has fresh data.
-        self.live = False
-
-    @classmethod
-    def demo(cls) -> FakeMarket:
-        """A live-stamped market of BTCTRY (the recorded ticker row) and USDTTRY."""
-        market = cls()
-        market.live = True
-        market.set_symbol(
-            "BTCTRY",
-            ts_ms=0,
-            bid=Decimal("3842925"),
-            ask=Decimal("3844704"),
-            last=Decimal("3844648"),
-            high=Decimal("3844648"),
-            low=Decimal("3715392"),
-            volume=Decimal("25.3073659"),
-            daily_percent=Decimal("2.24"),
-            tick_size="10",
-            denominator_scale=2,
-        )
-        market.set_symbol(
-            "USDTTRY",
-            ts_ms=0,
-            bid=Decimal("41.512"),
-            ask=Decimal("41.518"),
-            last=Decimal("41.515"),
-            high=Decimal("41.7"),
-            low=Decimal("41.3"),
-            volume=Decimal("1250000"),
-            daily_percent=Decimal("0.12"),
-            tick_size="0.001",
-            numerator_scale=2,
-            denominator_scale=3,
-        )
-        market.only(["BTCTRY", "USDTTRY"])
-        return market
-
-    def live_candles(
-        self, symbol: str, start: int, end: int
-    ) -> list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]]:
-        last = self.symbols[symbol].ticker["last"]
-        step = last / 2000
-        bars = []
-        for t in range((start // 60 + 1) * 60, end + 1, 60):
-            close = last + step * ((t // 60) % 21 - 10)
-            bars.append((t, close - step, close + step, close - 2 * step, close, Decimal("0.5")))
-        return bars
-
-    def set_symbol(
-        self,
-        symbol: str,
-        *,
-        ts_ms: int,
-        bid: Decimal,
-        ask: Decimal,
-        last: Decimal,
-        high: Decimal,
-        low: Decimal,
-        volume: Decimal,
-        daily_percent: Decimal | None = None,
-        book_ts_ms: int | None = None,
-        candles: list[tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]] | None = None,
-        tick_size: str = "0.01",
-        numerator_scale: int = 8,
-        denominator_scale: int = 2,
-    ) -> None:
-        """Serve ``symbol`` with these numbers (and list it in exchangeinfo if it is not)."""
-        numerator, denominator = symbol[:-3], symbol[-3:]
-        row = {
-            "pair": symbol,
-            "pairNormalized": f"{numerator}_{denominator}",
-            "timestamp": ts_ms,
-            "last": last,
-            "high": high,
-            "low": low,
-            "bid": bid,
-            "ask": ask,
-            "open": last,
-            "volume": volume,
-            "average": last,
-            "daily": Decimal(0),
-            "dailyPercent": daily_percent if daily_percent is not None else Decimal(0),
-            "denominatorSymbol": denominator,
-            "numeratorSymbol": numerator,
-            "order": 1000,
-        }
-        book = {
-            "timestamp": Decimal(book_ts_ms if book_ts_ms is not None else ts_ms),
-            "bids": [[str(bid), "1.5"]],
-            "asks": [[str(ask), "2.5"]],
-        }
-        with self.lock:
-            self.symbols[symbol] = SymbolState(ticker=row, book=book, candles=list(candles or []))
-            names = {entry["name"] for entry in self.exchange_info["symbols"]}
-            if symbol not in names:
-                self.exchange_info["symbols"].append(
-                    {
-                        "id": 1000 + len(names),
-                        "name": symbol,
-                        "nameNormalized": f"{numerator}_{denominator}",
-                        "status": "TRADING",
-                        "numerator": numerator,
-                        "denominator": denominator,
-                        "numeratorScale": numerator_scale,
-                        "denominatorScale": denominator_scale,
-                        "hasFraction": True,
-                        "filters": [
-                            {
-                                "filterType": "PRICE_FILTER",
-                                "minPrice": "0.0000000000001",
-                                "maxPrice": "10000000",
-                                "tickSize": tick_size,
-                                "minExchangeValue": "99.91",
-                                "minAmount": None,
-                                "maxAmount": None,
-                            }
-                        ],
-                        "orderMethods": ["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"],
-                    }
-                )
-
-    def only(self, symbols: list[str]) -> None:
-        """Drop every served pair not in ``symbols`` (from the ticker and exchangeinfo)."""
-        with self.lock:
-            self.symbols = {k: v for k, v in self.symbols.items() if k in symbols}
-            self.exchange_info["symbols"] = [e for e in self.exchange_info["symbols"] if e["name"] in symbols]
 
 
 @dataclass
@@ -304,6 +156,7 @@ class FakeBtcturk:
         clock_offset_ms: int = 0,
     ) -> None:
         self.market = market or FakeMarket()
+        self.market.server_clock = lambda: int(self.now() * 1000)
         # The exchange's clock minus this machine's (a skewed exchange, for `btcbot health`):
         # applied to server/time, live data stamps and the X-Stamp check alike.
         self.clock_offset_ms = clock_offset_ms
@@ -406,18 +259,7 @@ class FakeBtcturk:
             elif fault.kind == "429":
                 return self._too_many(fault.retry_after, 120)
             elif fault.kind in ("500", "503"):
-                status = int(fault.kind)
-                return (
-                    status,
-                    {},
-                    dumps(
-                        {
-                            "success": False,
-                            "message": "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
-                            "code": status,
-                        }
-                    ),
-                )
+                return self._server_error(int(fault.kind))
             elif fault.kind == "malformed":
                 return 200, {}, b'{"success":true,"message":null,"code":0,"data":{"timestamp":16438'
             elif fault.kind == "oversize":
@@ -434,11 +276,27 @@ class FakeBtcturk:
             status, extra, payload = self._route(method, path, query, body, fault)
         except _NotFound:
             return 404, {}, dumps({"success": False, "message": "NOT_FOUND", "code": 404})
-        if fault is not None and fault.kind == "drip":
+        return self._served(fault, (status, extra, payload))
+
+    def _served(
+        self, fault: Fault | None, reply: tuple[int, dict[str, str], bytes]
+    ) -> tuple[int, dict[str, str], bytes] | Streamed | None:
+        """A served request's reply, as a fault that acts after serving changes it."""
+        kind = fault.kind if fault is not None else None
+        if kind == "accept_drop":
+            return None  # served, then the connection closes: the client never hears the outcome
+        if kind == "accept_500":
+            return self._server_error(500)
+        if fault is not None and kind == "drip":
+            status, payload = reply[0], reply[2]
             return Streamed(
                 status, (payload[i : i + 1] for i in range(len(payload))), len(payload), pause_s=fault.delay_s
             )
-        return status, extra, payload
+        return reply
+
+    def _server_error(self, status: int) -> tuple[int, dict[str, str], bytes]:
+        name = "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE"
+        return status, {}, dumps({"success": False, "message": name, "code": status})
 
     def _too_many(self, wait: int, limit: int, period: str = "1m") -> tuple[int, dict[str, str], bytes]:
         body = {
@@ -516,7 +374,7 @@ class FakeBtcturk:
                 return self._klines(arg, dropped)
             if method == "GET" and path == "/v1/ohlcs":
                 return 200, {}, dumps(m.ohlc)
-            account = self._account(method, path, arg)
+            account = self._account(method, path, arg, query, body)
             if account is not None:
                 return account
         raise _NotFound
@@ -552,10 +410,12 @@ class FakeBtcturk:
         )
 
     def _account(
-        self, method: str, path: str, arg: Callable[[str], str | None]
+        self, method: str, path: str, arg: Callable[[str], str | None], query: dict[str, list[str]], body: bytes
     ) -> tuple[int, dict[str, str], bytes] | None:
         """The private (signed) endpoints; ``None``: not one of them."""
         m = self.market
+        if m.orders is not None:
+            return fake_private.serve(m.orders, method, path, query, body)
         if method == "GET" and path == "/api/v1/users/balances":
             return self._ok(m.balances)
         if method == "GET" and path == "/api/v1/openorders":
@@ -588,14 +448,45 @@ class FakeBtcturk:
             except (KeyError, ValueError) as exc:
                 return 400, {}, dumps({"success": False, "message": f"bad fault: {exc}", "code": 400})
             return 200, {}, dumps({"success": True, "message": "OK", "code": 0})
+        if method == "POST" and path == "/_fake/market":
+            return self._move(body)
         if method == "DELETE" and path == "/_fake/faults":
             self.clear_faults()
             return 200, {}, dumps({"success": True, "message": "OK", "code": 0})
         return 404, {}, dumps({"success": False, "message": "NOT_FOUND", "code": 404})
 
+    def _move(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """``POST /_fake/market`` ``{"symbol", "bid", "ask", "size"}``: :meth:`FakeMarket.move`."""
+        try:
+            spec = json.loads(body or b"{}")
+            fills = self.market.move(
+                str(spec["symbol"]).replace("_", "").upper(),
+                bid=Decimal(str(spec["bid"])),
+                ask=Decimal(str(spec["ask"])),
+                size=Decimal(str(spec.get("size", "1"))),
+            )
+        except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+            return 400, {}, dumps({"success": False, "message": f"bad move: {exc!r}", "code": 400})
+        return 200, {}, dumps({"success": True, "message": "OK", "code": 0, "data": {"fills": len(fills)}})
+
 
 class _NotFound(Exception):
     pass
+
+
+__all__ = [
+    "FAKE_API_KEY",
+    "FAKE_API_SECRET",
+    "FAULT_KINDS",
+    "FakeBtcturk",
+    "FakeLimits",
+    "FakeMarket",
+    "Fault",
+    "Streamed",
+    "SymbolState",
+    "load_payload",
+    "oversize",
+]
 
 
 def _handler(fake: FakeBtcturk) -> type[BaseHTTPRequestHandler]:
