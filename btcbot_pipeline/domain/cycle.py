@@ -279,6 +279,7 @@ class _Fold:
                 cancel_ids=replaced,
                 # KILL_SWITCH (the seeds' semantics): nothing placed, nothing cancelled
                 frozen=params.kill_switch,
+                holdings=holdings,
             ),
         )
         fills = simulated.fills

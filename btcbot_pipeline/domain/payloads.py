@@ -109,6 +109,9 @@ SHAPES: Mapping[type, Shape] = {
     UniverseSelection: Shape(records={"rejected": ("symbol", "reason")}),
     LedgerState: Shape(omit_while_default=frozenset({"oms"})),  # absent while the OMS has never run
     RiskState: Shape(iso_times=frozenset({"latches"})),  # as the risk state has always been stored
+    # the live venue's fields: absent from simulated books, so those stay byte-identical
+    SimOrder: Shape(omit_while_default=frozenset({"exchange_order_id", "origin"})),
+    OmsState: Shape(omit_while_default=frozenset({"cursors", "recent_fill_ids"})),
 }
 _PLAIN: Shape = Shape()
 

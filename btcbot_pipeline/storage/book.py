@@ -512,7 +512,7 @@ class Book:
 
 
 def _book_setting(identity: BookIdentity) -> str:
-    return "STATE_DB_PATH" if identity.kind == "dry_run" else "the backtest's --name"
+    return {"dry_run": "STATE_DB_PATH", "live": "LIVE_STATE_DB_PATH"}.get(identity.kind, "the backtest's --name")
 
 
 def _fix(identity: BookIdentity) -> str:
@@ -521,6 +521,8 @@ def _fix(identity: BookIdentity) -> str:
             f"run this backtest under another --name, or pass --replace to start '{identity.name}' over "
             "(its book is deleted first)"
         )
+    if identity.kind == "live":
+        return "point LIVE_STATE_DB_PATH at the live book (never the dry-run book or a backtest's), or move this one away"
     return (
         "point STATE_DB_PATH at a new file for this kind of run (e.g. data/btcbot_book_"
         f"{identity.source}.duckdb), or move the old book away"

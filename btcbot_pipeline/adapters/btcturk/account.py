@@ -55,19 +55,24 @@ def opening_for_book(
     return opening_from_balances(balances, snapshot.marks(), quote_ccy=quote_ccy)
 
 
+def client_config(settings: BotSettings) -> ClientConfig:
+    """The client's URLs, timeout, deadline and body cap from ``settings``."""
+    return ClientConfig(
+        base_url=settings.btcturk_base_url,
+        graph_base_url=settings.btcturk_graph_base_url,
+        timeout_s=settings.btcturk_timeout_sec,
+        call_deadline_s=settings.btcturk_call_deadline_sec,
+        max_body_bytes=settings.btcturk_max_body_bytes,
+    )
+
+
 def opening_for_settings(settings: BotSettings, snapshot: MarketSnapshot) -> Opening:
     """:func:`opening_for_book` with credentials, URLs and capital from ``settings``."""
     return opening_for_book(
         snapshot=snapshot,
         api_key=settings.btcturk_api_key,
         api_secret=settings.btcturk_api_secret,
-        config=ClientConfig(
-            base_url=settings.btcturk_base_url,
-            graph_base_url=settings.btcturk_graph_base_url,
-            timeout_s=settings.btcturk_timeout_sec,
-            call_deadline_s=settings.btcturk_call_deadline_sec,
-            max_body_bytes=settings.btcturk_max_body_bytes,
-        ),
+        config=client_config(settings),
         start_capital_try=settings.dry_run_try_balance,
         quote_ccy=settings.stage7_universe_quote_ccy,
     )

@@ -457,8 +457,9 @@ class LiveArming:
     live_trading: bool
     ack: str | None
 
-    def check(self) -> None:
-        closed = [
+    def closed(self) -> list[str]:
+        """The gates that are closed, by variable name (empty: armed)."""
+        return [
             name
             for name, bad in (
                 ("DRY_RUN", self.dry_run),
@@ -468,6 +469,21 @@ class LiveArming:
             )
             if bad
         ]
+
+    def block_reasons(self) -> tuple[str, ...]:
+        """The seeds' block reasons for a live action now: ``KILL_SWITCH``, ``DRY_RUN``,
+        ``LIVE_NOT_ARMED`` (LIVE_TRADING or its acknowledgement missing); empty: allowed."""
+        reasons = []
+        if self.kill_switch:
+            reasons.append("KILL_SWITCH")
+        if self.dry_run:
+            reasons.append("DRY_RUN")
+        if not self.live_trading or self.ack != LIVE_ACK:
+            reasons.append("LIVE_NOT_ARMED")
+        return tuple(reasons)
+
+    def check(self) -> None:
+        closed = self.closed()
         if closed:
             raise LiveArmingError(f"live trading is not armed: {', '.join(closed)} gate(s) closed")
 

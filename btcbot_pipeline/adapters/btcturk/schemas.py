@@ -258,6 +258,10 @@ class UserTrade(_Row):
     numeratorsymbol: str | None = None
     denominatorsymbol: str | None = None
     ordertype: Enum = None
+    orderclientid: str | None = None
+    # Not in BTCTurk's documentation: the asset a fee was charged in, when it is not the
+    # pair's denominator (the fake exchange sends it to test a non-TRY fee).
+    feesymbol: str | None = None
 
 
 def parse(model: type[BaseModel], payload: object, *, what: str) -> Any:

@@ -17,6 +17,7 @@ fix raises ``dg.Failure(allow_retries=False)``. More: ``docs/cycle.md``.
 import logging
 import os
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -37,6 +38,7 @@ from btcbot_pipeline.defs.cycle.checks import (
 from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.defs.cycle.partitions import cycle_step_seconds, cycle_ticks, ui_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
+from btcbot_pipeline.domain.oms.venue import SIMULATED
 from btcbot_pipeline.engine import (
     PROGRESS_LOGGER,
     EngineError,
@@ -104,6 +106,8 @@ class CycleGraph:
     cycle_cron: str | None = None
     span: tuple[datetime, datetime] | None = None
     resources: tuple[str, str, str] = ("settings", "market_data", "book")
+    # The venue resource's key (the live graph's BTCTurk venue); None: the simulation.
+    venue: str | None = None
     # Extra metadata for the graph's LAST partition's cycle_trace, from the open book once
     # the chunk holding it is committed (a backtest's report and chart).
     final_report: Callable[[Book], dict[str, Any]] | None = None
@@ -122,7 +126,10 @@ class CycleGraph:
     @property
     def module(self) -> str:
         """The code location's module (``dagster … -m``) that holds this graph."""
-        return "btcbot_pipeline.backtest_definitions" if self.kind == "backtest" else "btcbot_pipeline.definitions"
+        return {
+            "backtest": "btcbot_pipeline.backtest_definitions",
+            "live": "btcbot_pipeline.live_definitions",
+        }.get(self.kind, "btcbot_pipeline.definitions")
 
     @property
     def tags(self) -> dict[str, str]:
@@ -177,11 +184,16 @@ STAGE7_DISABLED = (
 )
 
 
-def _enabled(settings: SettingsResource, context: dg.AssetExecutionContext) -> BotSettings:
+def _enabled(settings: SettingsResource, context: dg.AssetExecutionContext, kind: str = "dry_run") -> BotSettings:
     try:
         cfg = settings.get()
     except SettingsError as exc:
         raise dg.Failure(description=f"invalid settings:\n{exc}", allow_retries=False) from None
+    if kind == "live":
+        # The live cycle (the seeds' Stage 4) is not the Stage 7 dry-run: its own checks
+        # are preflight's. Its orders rest on the exchange, so the book follows the limit
+        # model's rules (sells do not fund buys in their cycle; fills within the limit).
+        return cfg.model_copy(update={"stage7_fill_model": "limit"})
     if not cfg.stage7_enabled:
         raise dg.Failure(description=STAGE7_DISABLED, allow_retries=False)
     # A misspelt name (DRY_RUNN) is read by nobody: say so in the run's log, not only in doctor.
@@ -228,7 +240,7 @@ def build_cycle_assets(
         backfill_policy=SINGLE_RUN,
         can_subset=False,
         check_specs=[check_spec(suite, g.key(suite.asset), g.partitions_def) for suite in SUITES.values()],
-        required_resource_keys={settings_key, market_key, book_key},
+        required_resource_keys={settings_key, market_key, book_key, *([g.venue] if g.venue else [])},
         retry_policy=g.retry_policy,
         op_tags=g.tags,
         description="Every stage of the partitions' cycles in one step, in cycle order, gated and written per chunk "
@@ -239,7 +251,9 @@ def build_cycle_assets(
         settings: SettingsResource = getattr(context.resources, settings_key)
         market: MarketDataResource = getattr(context.resources, market_key)
         book: BookResource = getattr(context.resources, book_key)
-        cfg = _enabled(settings, context)
+        if g.kind == "live":  # the arm state: the first lines of every live run
+            _arm_state(settings, context)
+        cfg = _enabled(settings, context, g.kind)
         split = split_backfill(context, g)
         if split:
             _say(context, split, error=True)
@@ -289,7 +303,8 @@ def build_cycle_assets(
             cycle_step_seconds(cfg.cycle_cron, parts[0].window.start) if cfg.stage7_fill_model == "limit" else None
         )
         try:
-            with gates_for(total, cfg.gate_validator) as gates, book.open() as b:
+            venue = getattr(context.resources, g.venue).open(cfg, context.log) if g.venue else nullcontext(SIMULATED)
+            with venue as v, gates_for(total, cfg.gate_validator) as gates, book.open() as b:
                 for outcome in run_window(
                     b,
                     parts,
@@ -304,6 +319,7 @@ def build_cycle_assets(
                     missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
                     rebuild=g.rebuild_command,
                     run_id=context.run_id,
+                    venue=v,
                 ):
                     if isinstance(outcome, GateStopped):
                         # only this chunk's partitions: later ones never ran (Dagster shows them not executed)
@@ -350,6 +366,17 @@ def build_cycle_assets(
         yield from check_outputs(context.assets_def)
 
     return [cycle]
+
+
+def _arm_state(settings: SettingsResource, context: dg.AssetExecutionContext) -> None:
+    from btcbot_pipeline.preflight import arm_state_lines
+
+    try:
+        lines = arm_state_lines(settings.get())
+    except SettingsError as exc:
+        lines = [f"arm state unknown: settings refused ({str(exc).splitlines()[0]})"]
+    for line in lines:
+        _say(context, line)
 
 
 def backfill_windows(partitions_def: dg.PartitionsDefinition, keys: list[str]) -> list[dg.PartitionKeyRange]:

@@ -120,6 +120,11 @@ class SimOrder:
     seq: int = 0
     intent_hash: str = ""
     reason: str | None = None
+    # Live orders only (absent from a simulated order's payload): the exchange's order id,
+    # and who placed it: ``bot``, or ``external`` for an order found on the account that
+    # this bot did not place (never cancelled by it; its fills are the account's all the same).
+    exchange_order_id: int | None = None
+    origin: str = "bot"
 
     @property
     def remaining_qty(self) -> Decimal:

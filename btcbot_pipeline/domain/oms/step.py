@@ -53,6 +53,11 @@ class OmsState:
     open_orders: tuple[SimOrder, ...] = ()
     bucket: TokenBucket | None = None
     keys: Mapping[str, str] = field(default_factory=dict)  # idempotency key → payload hash (open orders)
+    # Live venue only (absent from a simulated state's payload): per symbol, the exchange
+    # time (Unix ms) of the newest user trade read, and the ids of the fills recorded within
+    # FILLS_POLL_LOOKBACK_MINUTES before it (a trade read again is not recorded twice).
+    cursors: Mapping[str, int] = field(default_factory=dict)
+    recent_fill_ids: tuple[str, ...] = ()
 
     def reserved_cash_try(self, fees_bps: Decimal) -> Decimal:
         """Cash the open BUYs may still spend: Σ remaining qty × limit × (1 + fee rate).

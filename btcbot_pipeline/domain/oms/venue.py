@@ -19,8 +19,9 @@ and may still fill, and the cycle's plan, trace and accounting are recorded.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from btcbot_pipeline.domain.intents import OrderIntent
@@ -44,6 +45,7 @@ class ExecutionRequest:
     allow_buys: bool = True
     cancel_ids: Collection[str] = ()
     frozen: bool = False  # the kill switch: nothing placed, nothing cancelled
+    holdings: Mapping[str, Decimal] = field(default_factory=dict)  # the book's quantities (a live position cap)
 
 
 class Venue(Protocol):

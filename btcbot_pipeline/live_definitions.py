@@ -1,0 +1,90 @@
+"""The ``Definitions`` of the live code location (``btcbot_live`` in ``workspace.yaml``):
+the same seven cycle assets (group ``live``, keys ``live/<stage>``) on the BTCTurk venue,
+into the live book (``LIVE_STATE_DB_PATH``, a book of kind ``live``), the job
+``live_cycle_job`` and its schedule, **stopped** until an operator starts it.
+
+A location of its own, so that nothing in the dry-run location can build a trading
+client, and ``dagster asset materialize -m btcbot_pipeline.definitions --select '*'`` never
+reaches the exchange. Every live run starts with the arm state (one line per gate) and
+preflight's checks (``btcbot preflight --profile live``); a failed check ends it before
+anything is read or sent. The gates are read again at every submit and cancel. From a
+shell, once preflight passes::
+
+    dagster asset materialize -m btcbot_pipeline.live_definitions --select 'group:live' --partition <cycle key>
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from btcbot_pipeline.definitions import load_once
+from btcbot_pipeline.defs.cycle.assets import CycleGraph, build_cycle_assets
+from btcbot_pipeline.defs.cycle.owners import OWNERS
+from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
+from btcbot_pipeline.defs.cycle.resources import BookResource, BtcturkMarketData, SettingsResource
+from btcbot_pipeline.defs.live.resources import LiveVenueResource
+from btcbot_pipeline.settings import BotSettings
+
+LIVE_GROUP = "live"
+LIVE_TAGS = {"btcbot/mode": "live"}
+
+
+def live_graph(settings: BotSettings) -> CycleGraph:
+    calendar = cycle_partitions(settings.cycle_cron, settings.cycle_partitions_start, settings.cycle_partitions_end)
+    return CycleGraph(
+        calendar,
+        kind="live",
+        key_prefix=("live",),
+        group=LIVE_GROUP,
+        resources=("settings", "live_market_data", "live_book"),
+        venue="live_venue",
+    )
+
+
+def build_live_definitions(
+    settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None
+) -> dg.Definitions:
+    graph = live_graph(settings)
+    job = dg.define_asset_job(
+        "live_cycle_job",
+        selection=dg.AssetSelection.groups(LIVE_GROUP),
+        executor_def=dg.in_process_executor,
+        description="One LIVE cycle on BTCTurk: the same seven stages, orders submitted and cancelled on the exchange "
+        "when all four gates are armed at the moment of each action, into the live book. Preflight first.",
+        tags=LIVE_TAGS,
+        owners=OWNERS,
+        partitions_def=graph.partitions_def,
+    )
+    schedule = dg.build_schedule_from_partitioned_job(
+        job,
+        name="live_cycle_schedule",
+        default_status=dg.DefaultScheduleStatus.STOPPED,  # live trading is switched on by a person
+        tags=LIVE_TAGS,
+    )
+    return dg.Definitions(
+        assets=build_cycle_assets(graph.calendar, graph),
+        jobs=[job],
+        schedules=[schedule],
+        resources={
+            "settings": SettingsResource(env_file=env_file, overrides=overrides or {}),
+            "live_market_data": BtcturkMarketData(
+                btcturk_base_url=settings.btcturk_base_url,
+                btcturk_graph_base_url=settings.btcturk_graph_base_url,
+                btcturk_timeout_s=settings.btcturk_timeout_sec,
+                btcturk_max_symbols=settings.btcturk_max_symbols,
+                btcturk_call_deadline_s=settings.btcturk_call_deadline_sec,
+                btcturk_cycle_deadline_s=settings.btcturk_cycle_deadline_sec,
+                btcturk_max_body_bytes=settings.btcturk_max_body_bytes,
+                symbols=list(settings.stage7_universe_whitelist),
+                quote_ccy=settings.stage7_universe_quote_ccy,
+            ),
+            "live_book": BookResource(database=settings.live_state_db_path, setting="LIVE_STATE_DB_PATH"),
+            "live_venue": LiveVenueResource(env_file=env_file, overrides=overrides or {}),
+        },
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return load_once("live", build_live_definitions)
