@@ -8,6 +8,12 @@ effective universe, storage (the book opens read-write and passes its check,
 ``DAGSTER_HOME``) and each candidate's exchange rules. :func:`format_checks` prints them;
 :func:`exit_code` is 0 all PASS, 1 some WARN, 2 any FAIL. What each check covers:
 ``docs/operations.md``.
+
+Live orders are possible only through the separate live job with all four gates armed, so
+a live profile (``DRY_RUN=false``, ``LIVE_TRADING=true``) gets a row saying whether it is
+armed (a WARN with ``KILL_SWITCH=false``) and a WARN naming the caps it lacks
+(``MAX_OPEN_ORDERS``, ``MAX_OPEN_ORDERS_PER_SYMBOL``, ``LIVE_CANARY_NOTIONAL_TRY``).
+``btcbot preflight --profile live`` is the full check before a live run.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ def _settings_checks(env_file: str | None, overrides: dict[str, str]) -> tuple[l
             )
         ], None
     checks = [Check("settings", "load", PASS, "settings load; gate combinations coherent")]
+    live = _live_profile(cfg)
     if not cfg.stage7_enabled:
         checks.append(
             Check(
@@ -64,19 +71,23 @@ def _settings_checks(env_file: str | None, overrides: dict[str, str]) -> tuple[l
                 "stage7_enabled",
                 FAIL,
                 "STAGE7_ENABLED=false: every cycle refuses to run",
-                "set STAGE7_ENABLED=true with DRY_RUN=true (e.g. cp .env.example .env)",
+                "set STAGE7_ENABLED=true" + ("" if live else " with DRY_RUN=true (e.g. cp .env.example .env)"),
             )
         )
     else:
-        checks.append(Check("settings", "stage7_enabled", PASS, "STAGE7_ENABLED=true, DRY_RUN=true"))
+        mode = "DRY_RUN=false, LIVE_TRADING=true (the live profile)" if live else "DRY_RUN=true"
+        checks.append(Check("settings", "stage7_enabled", PASS, f"STAGE7_ENABLED=true, {mode}"))
+    if live:
+        checks += _live_checks(cfg)
     if cfg.kill_switch:
         checks.append(
             Check(
                 "settings",
                 "kill_switch",
                 WARN,
-                "KILL_SWITCH=true: cycles plan and record but simulate nothing",
-                "set KILL_SWITCH=false to simulate fills",
+                "KILL_SWITCH=true: cycles run and record plan, trace and accounting; no order is placed or "
+                "cancelled; resting orders stay",
+                "set KILL_SWITCH=false to let cycles place and cancel orders",
             )
         )
     if cfg.stage7_max_excluded_share >= 1:
@@ -112,6 +123,56 @@ def _settings_checks(env_file: str | None, overrides: dict[str, str]) -> tuple[l
             )
         )
     return checks, cfg
+
+
+def _live_profile(cfg: object) -> bool:
+    """``DRY_RUN=false`` with ``LIVE_TRADING=true`` (settings that load then also have the
+    acknowledgement and the credentials): the live job may run. Live orders are possible only
+    through it, and only with ``KILL_SWITCH=false`` as well."""
+    return not cfg.dry_run and cfg.live_trading  # type: ignore[attr-defined]
+
+
+# The live settings a live profile should set, and what each bounds.
+LIVE_CAPS = (
+    ("MAX_OPEN_ORDERS", "max_open_orders", "the orders resting at once"),
+    ("MAX_OPEN_ORDERS_PER_SYMBOL", "max_open_orders_per_symbol", "the orders resting per symbol"),
+    ("LIVE_CANARY_NOTIONAL_TRY", "live_canary_notional_try", "the TRY notional one live cycle submits"),
+)
+
+
+def _live_checks(cfg: object) -> list[Check]:
+    """The arm state (a WARN when real orders are possible, the kill switch off) and the caps
+    a live run needs."""
+    if cfg.kill_switch:  # type: ignore[attr-defined]
+        armed = Check(
+            "settings",
+            "live_armed",
+            PASS,
+            "live profile with KILL_SWITCH=true: live cycles run and record but place and cancel no order",
+        )
+    else:
+        armed = Check(
+            "settings",
+            "live_armed",
+            WARN,
+            "live trading is armed (DRY_RUN=false, KILL_SWITCH=false, LIVE_TRADING=true, "
+            "LIVE_TRADING_ACK=I_UNDERSTAND): the live job may place and cancel real orders",
+            "run `btcbot preflight --profile live` before starting the live job; KILL_SWITCH=true freezes it",
+        )
+    missing = [(name, what) for name, field, what in LIVE_CAPS if getattr(cfg, field) is None]
+    if missing:
+        caps = Check(
+            "settings",
+            "live_caps",
+            WARN,
+            "live profile without " + ", ".join(f"{name} (bounds {what})" for name, what in missing),
+            f"set {', '.join(name for name, _ in missing)} to small values before a live run",
+        )
+    else:
+        caps = Check(
+            "settings", "live_caps", PASS, ", ".join(f"{name}={getattr(cfg, field)}" for name, field, _ in LIVE_CAPS)
+        )
+    return [armed, caps]
 
 
 def _cycle_times(start: datetime, end: datetime) -> list[datetime]:

@@ -80,6 +80,11 @@ def test_warnings_only_exit_1(
 
     assert code == 1
     assert status(out, "settings/kill_switch") == "WARN" and status(out, "storage/dagster_home") == "WARN"
+    assert (
+        "KILL_SWITCH=true: cycles run and record plan, trace and accounting; no order is placed or cancelled; "
+        "resting orders stay"
+    ) in out
+    assert "fix: set KILL_SWITCH=false to let cycles place and cancel orders" in out
     assert status(out, "settings/risk_budget") == "WARN"  # 10000 >= the 10000 capital: can never trip
     assert "fix: export DAGSTER_HOME=$PWD/dagster_home" in out
 
@@ -265,7 +270,8 @@ def test_a_whitelist_that_selects_nothing_fails(capsys: pytest.CaptureFixture[st
 def test_unknown_and_unsupported_settings_are_warned(
     capsys: pytest.CaptureFixture[str], env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("TTL_SECONDS", "600")
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")  # read now (issue 17): not flagged
     with FakeBtcturk(FakeMarket.demo()) as fake:
         live(env, fake.url, "SYMBOLS=BTCTRY,ETHTRY", "STAGE7_UNIVERSE_SIZ=3")
         code, out = live_doctor(capsys, env, tmp_path / "book.duckdb")
@@ -275,13 +281,17 @@ def test_unknown_and_unsupported_settings_are_warned(
     assert [line.split()[0] for line in out.splitlines() if line.startswith("settings/unknown:")] == [
         "settings/unknown:SYMBOLS",
         "settings/unknown:STAGE7_UNIVERSE_SIZ",
-        "settings/unknown:LOG_LEVEL",
+        "settings/unknown:TTL_SECONDS",
     ]
     assert f"SYMBOLS ({env}) is the original system's setting, not read here" in out
     assert "fix: use STAGE7_UNIVERSE_WHITELIST instead: the universe whitelist, a JSON list or comma separated" in out
     assert f"STAGE7_UNIVERSE_SIZ ({env}) is not a setting of this bot; it is ignored" in out
     assert "fix: did you mean STAGE7_UNIVERSE_SIZE? (otherwise remove it)" in out
-    assert "LOG_LEVEL (environment) is the original system's setting, not read here: not supported" in out
+    assert "TTL_SECONDS (environment) is the original system's setting, not read here" in out
+    assert (
+        "fix: use ORDER_TTL_SECONDS instead: open orders expire after it; the limit fill model and live orders rest "
+        "across cycles"
+    ) in out
 
 
 # --- the universe screen on literal tables -----------------------------------------------

@@ -25,25 +25,23 @@ from pathlib import Path
 from btcbot_pipeline.settings.bot import BotSettings
 
 # Original name → (our replacement or None, why / what to do). Names the original shares
-# with us (DRY_RUN, TRY_CASH_TARGET, STAGE7_*, ...) are read as they are and are not here.
+# with us (DRY_RUN, TRY_CASH_TARGET, STAGE7_*, MAX_OPEN_ORDERS, LOG_LEVEL, ...) are read as
+# they are and are not here: a name listed here is never one BotSettings reads.
 ORIGINAL_SETTINGS: dict[str, tuple[str | None, str]] = {
     "SYMBOLS": ("STAGE7_UNIVERSE_WHITELIST", "the universe whitelist, a JSON list or comma separated"),
     "UNIVERSE_SYMBOLS": ("STAGE7_UNIVERSE_WHITELIST", "the universe whitelist, a JSON list or comma separated"),
     "UNIVERSE_AUTO_CORRECT": (None, "symbols are never auto-corrected; btcbot doctor suggests the fix for a typo"),
-    "LOG_LEVEL": (
-        None,
-        "logging is Dagster's: python_logs.python_log_level in dagster.yaml, or `dagster dev --log-level`",
+    "TTL_SECONDS": (
+        "ORDER_TTL_SECONDS",
+        "open orders expire after it; the limit fill model and live orders rest across cycles",
     ),
-    "TTL_SECONDS": (None, "dry-run orders never rest: each intent is filled or skipped within its cycle"),
-    "MAX_OPEN_ORDERS": ("MAX_ORDERS_PER_CYCLE", "dry-run orders never rest, so the cap is per cycle"),
-    "MAX_OPEN_ORDERS_PER_SYMBOL": (None, "a cycle plans at most one action per symbol"),
     "TARGET_TRY": (
         None,
         "Stage 3 order sizing; Portfolio Policy v1 sizes with MAX_POSITION_NOTIONAL_TRY and TRY_CASH_TARGET",
     ),
     "OFFSET_BPS": ("STAGE7_ORDER_OFFSET_BPS", "the limit price offset from the mark"),
     "COOLDOWN_SECONDS": (None, "no per-symbol order cooldown; the risk budget's cooldown is STAGE7_RISK_COOLDOWN_SEC"),
-    "MIN_PROFIT_BPS": (None, "Stage 4 profit threshold; the dry-run policy has none"),
+    "MIN_PROFIT_BPS": (None, "Stage 4 profit threshold; Portfolio Policy v1 has none"),
     "MAX_POSITION_TRY_PER_SYMBOL": ("MAX_POSITION_NOTIONAL_TRY", "the largest target notional per symbol"),
     "ENABLE_AUTO_KILL_SWITCH": (
         None,
@@ -51,15 +49,14 @@ ORIGINAL_SETTINGS: dict[str, tuple[str | None, str]] = {
     ),
     "MAX_DAILY_LOSS_TRY": ("STAGE7_MAX_DAILY_LOSS_TRY", "the risk budget's daily loss limit"),
     "MAX_DRAWDOWN_PCT": ("STAGE7_MAX_DRAWDOWN_PCT", "the risk budget's drawdown limit, a fraction"),
-    "FEE_BPS_MAKER": ("STAGE7_FEES_BPS", "one simulated fee rate for every fill"),
-    "FEE_BPS_TAKER": ("STAGE7_FEES_BPS", "one simulated fee rate for every fill"),
+    "FEE_BPS_MAKER": ("STAGE7_FEES_BPS", "one fee rate for every simulated fill (live fills carry the exchange's fee)"),
+    "FEE_BPS_TAKER": ("STAGE7_FEES_BPS", "one fee rate for every simulated fill (live fills carry the exchange's fee)"),
     "SLIPPAGE_BPS_BUFFER": ("STAGE7_SLIPPAGE_BPS", "the simulated slippage of fills"),
     "ALLOCATION_FEE_BUFFER_BPS": (
         None,
         "the intents gate checks that cash after the BUYs' exact simulated cost stays >= TRY_CASH_TARGET",
     ),
     "RULES_CACHE_TTL_SEC": (None, "exchange rules are read once per run"),
-    "FILLS_POLL_LOOKBACK_MINUTES": (None, "fills are simulated; no exchange fills are polled"),
 }
 
 # Process-environment names starting with these are taken to be meant for this bot.
@@ -68,7 +65,7 @@ OUR_PREFIXES = (
     "BTCTURK_",
     "DRY_RUN",
     "KILL_SWITCH",
-    "LIVE_TRADING",
+    "LIVE_",
     "TRY_CASH_",
     "CYCLE_",
     "REPLAY_",

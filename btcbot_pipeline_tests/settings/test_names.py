@@ -68,8 +68,8 @@ def test_every_seed_setting_is_read_or_mapped() -> None:
 def test_original_names_in_the_environment_name_their_replacement() -> None:
     environ = {
         "SYMBOLS": "BTCTRY",
-        "LOG_LEVEL": "DEBUG",
-        "MAX_OPEN_ORDERS": "3",
+        "COOLDOWN_SECONDS": "30",
+        "TTL_SECONDS": "600",
         "PATH": "/usr/bin",
         "HOME": "/root",
         "DRY_RUN": "true",
@@ -78,20 +78,46 @@ def test_original_names_in_the_environment_name_their_replacement() -> None:
     found = unknown_setting_names(environ, None)
 
     assert [(u.name, u.replacement, u.original) for u in found] == [
-        ("LOG_LEVEL", None, True),
-        ("MAX_OPEN_ORDERS", "MAX_ORDERS_PER_CYCLE", True),
+        ("COOLDOWN_SECONDS", None, True),
         ("SYMBOLS", "STAGE7_UNIVERSE_WHITELIST", True),
+        ("TTL_SECONDS", "ORDER_TTL_SECONDS", True),
     ]
-    assert found[2].message() == "SYMBOLS (environment) is the original system's setting, not read here"
+    assert found[1].message() == "SYMBOLS (environment) is the original system's setting, not read here"
     assert (
-        found[2].fix()
+        found[1].fix()
         == "use STAGE7_UNIVERSE_WHITELIST instead: the universe whitelist, a JSON list or comma separated"
     )
     assert found[0].message() == (
-        "LOG_LEVEL (environment) is the original system's setting, not read here: not supported "
-        "(logging is Dagster's: python_logs.python_log_level in dagster.yaml, or `dagster dev --log-level`)"
+        "COOLDOWN_SECONDS (environment) is the original system's setting, not read here: not supported "
+        "(no per-symbol order cooldown; the risk budget's cooldown is STAGE7_RISK_COOLDOWN_SEC)"
     )
-    assert found[0].fix() == "remove LOG_LEVEL"
+    assert found[0].fix() == "remove COOLDOWN_SECONDS"
+    assert found[2].fix() == (
+        "use ORDER_TTL_SECONDS instead: open orders expire after it; the limit fill model and live orders rest "
+        "across cycles"
+    )
+
+
+def test_the_live_settings_are_read_not_flagged() -> None:
+    # issue 17: the caps, the fills lookback and the log level are settings now
+    environ = {
+        "MAX_OPEN_ORDERS": "3",
+        "MAX_OPEN_ORDERS_PER_SYMBOL": "1",
+        "FILLS_POLL_LOOKBACK_MINUTES": "60",
+        "LOG_LEVEL": "DEBUG",
+        "LIVE_CANARY_NOTIONAL_TRY": "500",
+        "LIVE_STATE_DB_PATH": "data/live.duckdb",
+    }
+
+    assert unknown_setting_names(environ, None) == []
+    assert set(environ) <= known_setting_names()
+    assert not set(environ) & set(ORIGINAL_SETTINGS)
+
+
+def test_a_live_name_with_a_typo_is_flagged() -> None:
+    found = unknown_setting_names({"LIVE_STATE_DB": "x"}, None)
+
+    assert [(u.name, u.replacement) for u in found] == [("LIVE_STATE_DB", "LIVE_STATE_DB_PATH")]
 
 
 def test_other_programs_variables_are_not_flagged() -> None:
@@ -128,7 +154,7 @@ def test_every_unknown_name_of_the_env_file_but_dagsters_is_flagged_in_file_orde
     env = tmp_path / ".env"
     env.write_text(
         "DRY_RUN=true\nFOO=1\nstage7_universe_sise=3\n# SYMBOLS=commented\n"
-        "MAX_OPEN_ORDERS=2\nkill_switch=false\nDAGSTER_HOME=/x\n"
+        "TTL_SECONDS=600\nMAX_OPEN_ORDERS=2\nkill_switch=false\nDAGSTER_HOME=/x\n"
     )
 
     found = unknown_setting_names({}, env)
@@ -137,10 +163,10 @@ def test_every_unknown_name_of_the_env_file_but_dagsters_is_flagged_in_file_orde
         UnknownSetting("FOO", str(env), None, "", original=False),
         UnknownSetting("stage7_universe_sise", str(env), "STAGE7_UNIVERSE_SIZE", "", original=False),
         UnknownSetting(
-            "MAX_OPEN_ORDERS",
+            "TTL_SECONDS",
             str(env),
-            "MAX_ORDERS_PER_CYCLE",
-            "dry-run orders never rest, so the cap is per cycle",
+            "ORDER_TTL_SECONDS",
+            "open orders expire after it; the limit fill model and live orders rest across cycles",
             original=True,
         ),
     ]
