@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,14 +106,21 @@ def test_unreachable_exchange_runs_the_cycle_observe_only(
     assert live.rows("SELECT count(*) FROM order_intents") == [(0,)]
 
 
+# The only modules that may name the write-capable client: the client itself, the live venue
+# (which is handed a factory), the live location's venue resource, and the test kit.
+TRADING_MODULES = {"adapters/btcturk/client.py", "adapters/btcturk/venue.py", "defs/live/resources.py"}
+
+
 def test_pipeline_modules_never_build_a_trading_client() -> None:
-    # Structural guard: only the adapter's client module may name the write-capable type.
+    # Structural guard: outside the live location, nothing names the write-capable type.
     root = Path(__file__).resolve().parents[2] / "btcbot_pipeline"
     uses = re.compile(r"BtcturkTradingClient\s*\(|import[^\n]*BtcturkTradingClient|LiveArming\s*\(")
     offenders = [
-        str(p.relative_to(root))
+        rel
         for p in root.rglob("*.py")
-        if uses.search(p.read_text(encoding="utf-8")) and p.relative_to(root).as_posix() != "adapters/btcturk/client.py"
+        if uses.search(p.read_text(encoding="utf-8"))
+        and (rel := p.relative_to(root).as_posix()) not in TRADING_MODULES
+        and not rel.startswith("testing/")
     ]
     assert offenders == []
     # and the resource's live source is handed a public client only
@@ -257,3 +266,17 @@ def test_a_live_cycle_refuses_a_book_of_replay_cycles(
         "at a new file for this kind of run (e.g. data/btcbot_book_btcturk.duckdb), or move the old book away"
     ) in failure_text(result)
     assert replay.rows("SELECT count(*), max(carried_from) FROM ledger_metrics") == [(1, None)]
+
+
+def test_the_dry_run_location_never_imports_the_live_venue() -> None:
+    # In a fresh interpreter: the dry-run and backtest locations, built, load no live module.
+    code = (
+        "import sys\n"
+        "import btcbot_pipeline.definitions as d, btcbot_pipeline.backtest_definitions\n"
+        "from btcbot_pipeline.settings import load_settings\n"
+        "d.build_definitions(load_settings(None, STAGE7_ENABLED='true'))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('btcbot_pipeline.adapters.btcturk.venue',"
+        " 'btcbot_pipeline.defs.live', 'btcbot_pipeline.live_definitions'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

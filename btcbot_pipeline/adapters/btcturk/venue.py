@@ -119,6 +119,9 @@ class _LiveRun:
         self.venue, self.request, self.state = venue, request, state
         self.cycle_id, self.cycle_ts = request.cycle_id, request.cycle_ts
         self.orders: dict[str, SimOrder] = {o.client_order_id: o for o in state.open_orders}
+        # What the plan knew of: orders found on the exchange this cycle (adopted, external)
+        # are not measured against a plan that did not see them.
+        self.known = frozenset(self.orders)
         self.keys: dict[str, str] = dict(state.keys)
         self.events: list[OmsEvent] = []
         self.fills: list[SimulatedFill] = []
@@ -220,6 +223,8 @@ class _LiveRun:
         for cid in sorted(self.orders):
             order = self.orders[cid]
             if order.origin != "bot" or order.status not in (OrderStatus.ACKED, OrderStatus.PARTIALLY_FILLED):
+                continue
+            if cid not in self.known:
                 continue
             if self.cycle_ts - order.placed_ts >= timedelta(seconds=req.params.order_ttl_s):
                 self._cancel(order, E.EXPIRED, "ttl_expired")
