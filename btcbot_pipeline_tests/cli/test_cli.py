@@ -115,7 +115,7 @@ def test_settings_refusal_is_printed_without_traceback(
 
     assert main(["settings", "--env-file", str(env)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("SettingsError: STAGE7_ENABLED: Stage 7 is dry-run only")
+    assert err.startswith("SettingsError: STAGE7_ENABLED: the Stage 7 cycle runs dry (DRY_RUN=true) or live")
     assert "Traceback" not in err
 
 

@@ -110,7 +110,10 @@ def test_env_names_have_no_prefix_and_match_field_names() -> None:
     assert all(alias == name.upper() for name, alias in zip(BotSettings.model_fields, ALIASES))
 
 
-S7 = "STAGE7_ENABLED: Stage 7 is dry-run only, STAGE7_ENABLED=true requires DRY_RUN=true and "
+S7 = (
+    "STAGE7_ENABLED: the Stage 7 cycle runs dry (DRY_RUN=true) or live (LIVE_TRADING=true), "
+    "STAGE7_ENABLED=true with DRY_RUN=false requires LIVE_TRADING=true "
+)
 ACK = "LIVE_TRADING_ACK: LIVE_TRADING=true requires LIVE_TRADING_ACK=I_UNDERSTAND"
 
 
@@ -118,15 +121,11 @@ ACK = "LIVE_TRADING_ACK: LIVE_TRADING=true requires LIVE_TRADING_ACK=I_UNDERSTAN
     ("overrides", "line"),
     [
         ({"STAGE7_ENABLED": True, "DRY_RUN": False},
-         S7 + "LIVE_TRADING=false (was DRY_RUN=false, LIVE_TRADING=false)"),
-        ({**ARMED, "STAGE7_ENABLED": True},
-         S7 + "LIVE_TRADING=false (was DRY_RUN=false, LIVE_TRADING=true)"),
+         S7 + "(was DRY_RUN=false, LIVE_TRADING=false)"),
         ({**ARMED, "DRY_RUN": True},
          "LIVE_TRADING: LIVE_TRADING=true cannot be combined with DRY_RUN=true (was DRY_RUN=true)"),
         ({**ARMED, "LIVE_TRADING_ACK": "yes"}, ACK + " (was 'yes')"),
         ({**ARMED, "LIVE_TRADING_ACK": None}, ACK + " (was unset)"),
-        ({**ARMED, "KILL_SWITCH": True},
-         "KILL_SWITCH: LIVE_TRADING=true requires KILL_SWITCH=false (was KILL_SWITCH=true)"),
         ({**ARMED, "BTCTURK_API_SECRET": ""},
          "BTCTURK_API_KEY, BTCTURK_API_SECRET: LIVE_TRADING=true requires both credentials "
          "(was BTCTURK_API_KEY=set, BTCTURK_API_SECRET=unset)"),
@@ -148,15 +147,42 @@ def test_all_broken_gates_are_reported_together() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(env_file=None, LIVE_TRADING=True)
     assert [line.split(":")[0] for line in caught.value.problems] == [
-        "LIVE_TRADING", "LIVE_TRADING_ACK", "KILL_SWITCH", "BTCTURK_API_KEY, BTCTURK_API_SECRET"
+        "LIVE_TRADING", "LIVE_TRADING_ACK", "BTCTURK_API_KEY, BTCTURK_API_SECRET"
     ]  # fmt: skip
 
 
-def test_armed_configuration_loads_but_never_places_orders() -> None:
-    settings = load_settings(env_file=None, **ARMED)
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {**ARMED, "KILL_SWITCH": True},  # the pilot's safe state: armed except the kill switch
+        {**ARMED, "STAGE7_ENABLED": True},  # the live job runs the Stage 7 cycle
+        {**ARMED, "STAGE7_ENABLED": True, "KILL_SWITCH": True},
+    ],
+)
+def test_the_live_profile_loads_with_the_kill_switch_and_stage7(overrides: dict[str, object]) -> None:
+    settings = load_settings(env_file=None, **overrides)
     assert settings.live_trading and not settings.dry_run
-    assert settings.live_orders_possible() is False
+    assert settings.kill_switch is overrides["KILL_SWITCH"]
+
+
+def test_live_orders_are_possible_only_with_every_gate_open_and_credentials() -> None:
+    assert load_settings(env_file=None, **ARMED).live_orders_possible() is True
+    assert load_settings(env_file=None, **{**ARMED, "KILL_SWITCH": True}).live_orders_possible() is False
     assert load_settings(env_file=None).live_orders_possible() is False
+    assert load_settings(env_file=None, DRY_RUN=False, KILL_SWITCH=False).live_orders_possible() is False
+    armed = load_settings(env_file=None, **ARMED)
+    assert armed.gate_states() == (
+        ("DRY_RUN", "false", True),
+        ("KILL_SWITCH", "false", True),
+        ("LIVE_TRADING", "true", True),
+        ("LIVE_TRADING_ACK", "I_UNDERSTAND", True),
+    )
+    assert load_settings(env_file=None).gate_states() == (
+        ("DRY_RUN", "true", False),
+        ("KILL_SWITCH", "true", False),
+        ("LIVE_TRADING", "false", False),
+        ("LIVE_TRADING_ACK", "unset", False),
+    )
 
 
 GE = "Input should be greater than or equal to"
