@@ -8,6 +8,8 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``settings``         print the effective settings (secrets masked) or the refusal
 - ``doctor``           settings, source (dataset or exchange), universe, storage and rules checks without a
                        cycle (exit 0/1/2)
+- ``preflight``        may the live job start: the arm state, then gates, credentials, clock, universe rules,
+                       caps and the live book (exit 0/1/2)
 - ``health``           probe the configured market-data source, one line per probe (exit 0 healthy, 1
                        degraded, 2 unusable)
 - ``risk clear``       record an operator clear of the risk budget's tripped limits
@@ -35,8 +37,9 @@ import os
 import sys
 from typing import NoReturn, Sequence
 
-from btcbot_pipeline.cli import backtest, book, ops, replay
+from btcbot_pipeline.cli import backtest, book, ops, preflight, replay
 from btcbot_pipeline.errors import BtcbotError
+from btcbot_pipeline.logs import configure_cli_logging
 
 # in the order `btcbot --help` lists them
 COMMANDS = (
@@ -50,6 +53,7 @@ COMMANDS = (
     ops.add_fake_btcturk,
     ops.add_doctor,
     ops.add_health,
+    preflight.add_preflight,
     book.add_risk,
     book.add_report,
     book.add_fingerprint,
@@ -99,6 +103,7 @@ def run() -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_cli_logging(getattr(args, "env_file", ".env"))  # LOG_LEVEL; refused settings give INFO
     try:
         return args.func(args)
     except BtcbotError as exc:  # ours (a setting, a dataset, a book, the exchange...): one line, exit 2
