@@ -157,7 +157,14 @@ class _LiveRun:
     def _opened(self, order: SimOrder, reason: str) -> SimOrder:
         """An order found on the exchange: PLANNED → SUBMITTED → ACKED, the first saying why."""
         order = self.record(order, E.SUBMITTED, reason)
+        self._count_if_this_cycles(order)
         return self.record(order, E.ACKED)
+
+    def _count_if_this_cycles(self, order: SimOrder) -> None:
+        """An order of this cycle found already sent (a rerun) counts against the canary cap."""
+        if order.client_order_id.startswith(f"{OUR_PREFIX}{self.cycle_id}:"):
+            with localcontext(MONEY_CONTEXT):
+                self.submitted_notional += order.price_try * order.qty
 
     # -- 1. reconcile ----------------------------------------------------------------
 
@@ -372,9 +379,8 @@ class _LiveRun:
                 self._retry_or_give_up(order, f"outcome_unknown:{type(exc).__name__}")
             return
         order = self.record(replace(order, exchange_order_id=sent.id), E.SUBMITTED)
+        self._count_if_this_cycles(order)
         self.record(order, E.ACKED)
-        with localcontext(MONEY_CONTEXT):
-            self.submitted_notional += order.price_try * order.qty
 
     def _retry_or_give_up(self, order: SimOrder, why: str) -> None:
         params = self.request.params
@@ -401,8 +407,7 @@ class _LiveRun:
         return self._find_in_day(order)
 
     def _adopt(self, order: SimOrder, row: s.Order) -> None:
-        order = self.record(replace(order, exchange_order_id=row.id), E.SUBMITTED, f"adopted:{row.id}")
-        order = self.record(order, E.ACKED)
+        order = self._opened(replace(order, exchange_order_id=row.id), f"adopted:{row.id}")
         if (row.status or "") == "canceled":
             self.record(order, E.CANCELED, "canceled_on_exchange")
 

@@ -5,7 +5,9 @@ the arm state (one line per gate) before anything else; a failed check ends the 
 any order is read or sent. The venue it yields reads with a :class:`BtcturkReadClient`
 and builds a :class:`BtcturkTradingClient` only for one write, from the gates as
 :meth:`gates` reads them at that moment (the settings read again: a kill switch flipped in
-the ``.env`` file or the overrides between two actions blocks the second).
+the ``.env`` file between two actions blocks the second). With ``KILL_SWITCH=true`` the
+run starts (preflight's only failure then is the kill switch): the cycle is recorded and
+nothing is placed or cancelled.
 """
 
 from __future__ import annotations
@@ -43,12 +45,12 @@ class LiveVenueResource(dg.ConfigurableResource):
         from btcbot_pipeline.adapters.btcturk.client import BtcturkReadClient, BtcturkTradingClient
         from btcbot_pipeline.adapters.btcturk.signing import Credentials
         from btcbot_pipeline.adapters.btcturk.venue import BtcturkVenue, LiveLimits
-        from btcbot_pipeline.preflight import preflight
+        from btcbot_pipeline.preflight import KILL_SWITCH_CHECK, preflight
 
         report = preflight(cfg, profile="live", env_file=self.env_file)
-        for line in report.lines:
-            (log.info if line.startswith(("OK", "WARN")) else log.error)(line)
-        if not report.ok:
+        for line in [*report.lines, report.verdict()]:
+            (log.error if line.startswith("FAIL") and report.failed != [KILL_SWITCH_CHECK] else log.info)(line)
+        if not report.startable:  # the kill switch alone lets the cycle run: it records and sends nothing
             raise dg.Failure(
                 description="live preflight failed, nothing was read or sent:\n"
                 + "\n".join(line for line in report.lines if line.startswith("FAIL")),
