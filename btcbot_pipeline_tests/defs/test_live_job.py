@@ -123,6 +123,11 @@ def test_two_live_cycles_submit_fill_and_account_with_the_simulations_identities
     cash = rows(book, "SELECT cash_try FROM ledger_metrics ORDER BY cycle_ts")[-1][0]
     spent = sum((D(str(q)) * D(str(p)) + D(str(fee)) for _, _, _, q, p, fee in fills), D(0))
     assert D(str(cash)) == D("10000") - spent == engine.balances["TRY"]
+    (ledger,) = [
+        m for m in second.get_asset_materialization_events() if m.asset_key.to_user_string() == "live/ledger_snapshot"
+    ]
+    meta = {k: v.value for k, v in ledger.materialization.metadata.items()}
+    assert (meta["realized_today_try"], meta["realized_day_start_baseline_try"]) == ("0", "0")
 
 
 def test_a_rerun_of_the_same_cycle_never_submits_twice(fake: FakeBtcturk, tmp_path: Path) -> None:

@@ -38,9 +38,11 @@ from btcbot_pipeline.defs.cycle.checks import (
 from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.defs.cycle.partitions import cycle_step_seconds, cycle_ticks, ui_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
+from btcbot_pipeline.defs.live.metadata import realized_today
 from btcbot_pipeline.domain.oms.venue import SIMULATED
 from btcbot_pipeline.engine import (
     PROGRESS_LOGGER,
+    ChunkDone,
     EngineError,
     GateStopped,
     Partition,
@@ -338,17 +340,7 @@ def build_cycle_assets(
                         f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles committed to the book, "
                         f"equity {metadata.money(outcome.partitions[-1].equity_try)} TRY",
                     )
-                    last = g.last_key
-                    for p in outcome.partitions:
-                        if p.summary is None:
-                            continue
-                        if outcome.extra and p.partition.key == last:
-                            p.summary.figures["cycle_trace"].update(outcome.extra)
-                        for stage in STAGES:
-                            yield dg.AssetMaterialization(
-                                asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary.figures[stage]
-                            )
-                        context.log.info(p.summary.line)
+                    yield from _materializations(g, outcome, b, context)
                     yield from checks.evaluations([p.partition for p in outcome.partitions], outcome.gates)
                     tally.clear()
                     alerting.after_chunk(b, outcome, cfg, identity, context.log)  # raised, recorded, posted
@@ -366,6 +358,24 @@ def build_cycle_assets(
         yield from check_outputs(context.assets_def)
 
     return [cycle]
+
+
+def _materializations(
+    g: CycleGraph, outcome: ChunkDone, book: Book, context: dg.AssetExecutionContext
+) -> Iterator[dg.AssetMaterialization]:
+    """Each committed partition's seven materializations (and its log line)."""
+    for p in outcome.partitions:
+        if p.summary is None:
+            continue
+        if outcome.extra and p.partition.key == g.last_key:
+            p.summary.figures["cycle_trace"].update(outcome.extra)
+        if g.kind == "live":  # this UTC day's realized PnL, from its day-start baseline
+            p.summary.figures["ledger_snapshot"].update(realized_today(book, p.partition.times[-1]))
+        for stage in STAGES:
+            yield dg.AssetMaterialization(
+                asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary.figures[stage]
+            )
+        context.log.info(p.summary.line)
 
 
 def _arm_state(settings: SettingsResource, context: dg.AssetExecutionContext) -> None:
