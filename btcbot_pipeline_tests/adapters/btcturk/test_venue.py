@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from btcbot_pipeline.adapters.btcturk.client import LiveArming
+from btcbot_pipeline.adapters.btcturk.errors import ServerError
 from btcbot_pipeline.adapters.btcturk.venue import LiveLimits
 from btcbot_pipeline.domain.oms import OmsState, OrderStatus
 from btcbot_pipeline.domain.params import OmsParams
@@ -271,3 +272,17 @@ def test_the_armed_gates_are_read_at_each_action(fake: FakeBtcturk) -> None:
     with live_venue(fake, gates) as venue:
         execute(venue, OmsState(), [BUY, intent(Side.BUY, "0.001", "3700000")])
     assert gates.reads == 2
+
+
+def test_no_secret_in_any_log_line_or_error_at_debug_level(fake: FakeBtcturk, caplog: pytest.LogCaptureFixture) -> None:
+    from btcbot_pipeline.testing.fake_btcturk import FAKE_API_SECRET
+
+    caplog.set_level("DEBUG")
+    fake.inject("/api/v1/order", "accept_500")
+    with live_venue(fake) as venue:
+        first = execute(venue, OmsState(), [BUY])
+        fake.inject("/api/v1/openorders", "503")
+        with pytest.raises(ServerError) as failed:  # no reconcile, no trading: the cycle fails (and is retried)
+            execute(venue, first.state, [], ts=later(5))
+    text = caplog.text + repr(first) + repr(venue.reader) + str(failed.value)
+    assert FAKE_API_SECRET not in text and "ZmFrZS1zZWNyZXQ" not in text
