@@ -27,10 +27,10 @@ import httpx
 
 from btcbot_pipeline.adapters.webhook import Delivery, WebhookPoster
 from btcbot_pipeline.domain import utc
+from btcbot_pipeline.domain.alert_facts import EmptyUniverse, OrderEventFact, is_watched_event
 from btcbot_pipeline.domain.alerts import (
     CYCLE_RULES,
     Alert,
-    AlertThresholds,
     CycleFacts,
     GateFailure,
     Severity,
@@ -117,7 +117,7 @@ def raise_alerts(
     then, for a dry-run book with a webhook, post every undelivered alert once."""
     previous, cycles = read_facts(book, window)
     cycles = explained(cycles, cfg)
-    alerts = evaluate(cycles, AlertThresholds(cfg.alert_drawdown_pct, cfg.alert_daily_loss_try), previous)
+    alerts = evaluate(cycles, cfg.alert_thresholds(), previous)
     status = PENDING if kind != "backtest" and cfg.alert_webhook_url is not None else RECORDED
     added = book.record_alerts(
         [alert_row(a, status) for a in alerts], window=window, rules=[str(r) for r in CYCLE_RULES]
@@ -264,6 +264,8 @@ def read_facts(book: Book, window: Window) -> tuple[CycleFacts | None, list[Cycl
         if is_data_fault(reason):
             faults.setdefault(ts, {})[symbol] = reason
     gates = _gate_failures(book, start, end)
+    events = _order_events(book, lo, end)
+    empty = _empty_universes(book, lo, end)
     facts = {
         ts: CycleFacts(
             cycle_ts=_utc(ts),
@@ -279,6 +281,8 @@ def read_facts(book: Book, window: Window) -> tuple[CycleFacts | None, list[Cycl
             degraded_reason=degraded,
             n_symbols=n_symbols,
             data_faults=faults.get(ts, {}),
+            empty_universe=empty.get(ts),
+            order_events=tuple(events.get(ts, ())),
         )
         for ts, cid, equity, gap, carried, drawdown, daily, mode, mode_json, source, degraded, n_symbols in rows
     }
@@ -303,6 +307,49 @@ def _gate_failures(book: Book, start: datetime, end: datetime) -> dict[tuple[dat
     ):
         gates.setdefault((ts, cid), []).append(GateFailure(check, asset, expectation, detail or ""))
     return gates
+
+
+def _order_events(book: Book, start: datetime, end: datetime) -> dict[datetime, list[OrderEventFact]]:
+    """The ``order_events`` of cycles in ``[start, end)`` (naive UTC) the execution rules
+    read (:func:`~btcbot_pipeline.domain.alert_facts.is_watched_event`), by cycle, in book
+    order. The SQL keeps the candidates; the domain's predicate decides."""
+    out: dict[datetime, list[OrderEventFact]] = {}
+    if not book.has_table("order_events"):
+        return out
+    for ts, event_type, reason, cid in book.query(
+        "SELECT cycle_ts, event_type, reason, client_order_id FROM order_events"
+        " WHERE cycle_ts >= ? AND cycle_ts < ?"
+        " AND event_type IN ('REJECTED', 'THROTTLED', 'RETRY_GIVEUP', 'CANCELED', 'AUDIT')"
+        " AND (event_type <> 'CANCELED' OR reason = 'unknown_closed')"
+        " ORDER BY cycle_ts, client_order_id, seq",
+        [start, end],
+    ):
+        if is_watched_event(event_type, reason):
+            out.setdefault(ts, []).append(OrderEventFact(event_type, reason or "", cid or ""))
+    return out
+
+
+def _empty_universes(book: Book, start: datetime, end: datetime) -> dict[datetime, EmptyUniverse]:
+    """Cycles in ``[start, end)`` (naive UTC) whose universe selected nothing while their
+    trace's active parameters name a whitelist: that whitelist and every candidate's reject
+    reason."""
+    if not (book.has_table("universe_selection") and book.has_table("cycle_trace")):
+        return {}
+    rows = book.query(
+        "SELECT s.cycle_ts, json_extract_string(t.active_params_json, '$.universe.whitelist') AS whitelist,"
+        " list(u.symbol ORDER BY u.symbol) FILTER (WHERE u.symbol IS NOT NULL),"
+        " list(u.reject_reason ORDER BY u.symbol) FILTER (WHERE u.symbol IS NOT NULL)"
+        " FROM universe_selection s JOIN cycle_trace t ON t.cycle_ts = s.cycle_ts"
+        " LEFT JOIN universe u ON u.cycle_ts = s.cycle_ts"
+        " WHERE s.cycle_ts >= ? AND s.cycle_ts < ? AND json_array_length(s.selected_universe_json) = 0"
+        " AND coalesce(json_array_length(t.active_params_json, '$.universe.whitelist'), 0) > 0"
+        " GROUP BY s.cycle_ts, whitelist ORDER BY s.cycle_ts",
+        [start, end],
+    )
+    return {
+        ts: EmptyUniverse(tuple(json.loads(whitelist)), dict(zip(symbols or (), reasons or ())))
+        for ts, whitelist, symbols, reasons in rows
+    }
 
 
 def _with_gates(facts: CycleFacts, failures: list[GateFailure]) -> CycleFacts:
@@ -440,7 +487,7 @@ def _gate_alerts(book: Book, failure: RunFailure, cfg: BotSettings) -> list[Aler
         stop = [
             CycleFacts(_utc(ts), cid, gate_failures=tuple(failures)) for (ts, cid), failures in sorted(gates.items())
         ]
-        out += evaluate(explained(stop, cfg), AlertThresholds(cfg.alert_drawdown_pct, cfg.alert_daily_loss_try))
+        out += evaluate(explained(stop, cfg), cfg.alert_thresholds())
     return out
 
 

@@ -2,51 +2,65 @@
 
 :func:`evaluate` takes the :class:`CycleFacts` of a committed (or gate-stopped) window
 plus those of the cycle just before it and returns the :class:`Alert` s these cycles
-raise, per :class:`Rule` (``drawdown_threshold``, ``daily_loss``, ``mode_change``,
-``data_degraded``, ``stale_data``, ``cycles_missed``, ``gate_failure``);
-:func:`run_failed_alert` builds the ``run_failed`` alert of a failed run. Guarantees: a
-rule fires at the cycle where its condition starts, not at every cycle it lasts; an
-alert's id is ``<rule>:<cycle id>`` (``run_failed:<cycle id>:<run>``), so evaluating a
-window again gives the same ids; messages round figures, ``details`` keep exact values as
-text. No I/O: recording and posting are :mod:`btcbot_pipeline.alerting`'s. The rules in
-full: ``docs/risk-and-alerts.md``.
+raise, per :class:`Rule`: the state rules (``drawdown_threshold``, ``daily_loss``,
+``mode_change``, ``data_degraded``, ``stale_data``, ``empty_universe``, ``cycles_missed``,
+``gate_failure``) and the execution rules read from the cycle's order events
+(``reject_spike``, ``throttled``, ``retries_exhausted``, ``reconcile_anomaly``,
+``fee_not_try``); :func:`run_failed_alert` builds the ``run_failed`` alert of a failed
+run. Guarantees: a state rule fires at the cycle where its condition starts, not at every
+cycle it lasts; an execution rule fires once for each cycle whose events it counts (one
+alert per rule and cycle, however many events); an alert's id is ``<rule>:<cycle id>``
+(``run_failed:<cycle id>:<run>``), so evaluating a window again gives the same ids;
+messages round figures, ``details`` keep exact values as text. No I/O: recording and
+posting are :mod:`btcbot_pipeline.alerting`'s. The rules in full:
+``docs/risk-and-alerts.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import difflib
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from btcbot_pipeline.domain import utc
-from btcbot_pipeline.domain.vocabulary import Mode
+from btcbot_pipeline.domain.alert_execution import EXECUTION_RULES
+from btcbot_pipeline.domain.alert_facts import (
+    EXCHANGE_ERROR_PREFIX,
+    STALE_REASON,
+    Alert,
+    AlertThresholds,
+    CycleFacts,
+    GateFailure,
+    Rule,
+    Severity,
+    is_data_fault,
+    shown,
+)
+from btcbot_pipeline.domain.alert_facts import NAMES_SHOWN as _NAMES_SHOWN
+from btcbot_pipeline.domain.alert_facts import cycle_alert as _alert
+from btcbot_pipeline.domain.vocabulary import Mode, canonical_symbol
 
-STALE_REASON = "stale_data"
-EXCHANGE_ERROR_PREFIX = "exchange_error"
-# Symbols named in a message before "and N more" (details list them all).
-_NAMES_SHOWN = 8
+# The vocabulary is alert_facts'; what callers have always imported from here stays importable.
+__all__ = [
+    "CYCLE_RULES",
+    "EXCHANGE_ERROR_PREFIX",
+    "STALE_REASON",
+    "Alert",
+    "AlertThresholds",
+    "CycleFacts",
+    "GateFailure",
+    "Rule",
+    "Severity",
+    "evaluate",
+    "gate_failure_alert",
+    "is_data_fault",
+    "run_failed_alert",
+]
+
 _DETAIL_CHARS = 300
-
-
-class Severity(StrEnum):
-    INFO = "INFO"
-    WARN = "WARN"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
-
-
-class Rule(StrEnum):
-    DRAWDOWN = "drawdown_threshold"
-    DAILY_LOSS = "daily_loss"
-    MODE_CHANGE = "mode_change"
-    DATA_DEGRADED = "data_degraded"
-    STALE_DATA = "stale_data"
-    CYCLES_MISSED = "cycles_missed"
-    GATE_FAILURE = "gate_failure"
-    RUN_FAILED = "run_failed"
-
+# difflib ratio above which a candidate is offered for a whitelist name matching none (as doctor's).
+_SUGGEST_CUTOFF = 0.6
 
 # The rules :func:`evaluate` decides from a window's cycles (a re-run of the window
 # re-decides them); ``run_failed`` is the sensor's.
@@ -54,80 +68,17 @@ CYCLE_RULES: tuple[Rule, ...] = (
     Rule.GATE_FAILURE,
     Rule.DATA_DEGRADED,
     Rule.STALE_DATA,
+    Rule.EMPTY_UNIVERSE,
     Rule.CYCLES_MISSED,
     Rule.MODE_CHANGE,
     Rule.DAILY_LOSS,
     Rule.DRAWDOWN,
+    Rule.REJECT_SPIKE,
+    Rule.THROTTLED,
+    Rule.RETRIES_EXHAUSTED,
+    Rule.RECONCILE_ANOMALY,
+    Rule.FEE_NOT_TRY,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AlertThresholds:
-    """``drawdown_pct``: a fraction (0.05 = 5 %, ``ALERT_DRAWDOWN_PCT``); ``daily_loss_try``:
-    TRY lost since the start of the UTC day (``ALERT_DAILY_LOSS_TRY``). Both > 0."""
-
-    drawdown_pct: Decimal
-    daily_loss_try: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class GateFailure:
-    """One ``gate_failures`` row: the gate (check), its asset, the failed expectation, the
-    detail (exact values, as the gate recorded it) and ``text``: the same failure in
-    trading terms with figures rounded (empty: the message shows ``detail``)."""
-
-    check: str
-    asset: str
-    expectation: str
-    detail: str
-    text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class CycleFacts:
-    """What the rules read of one cycle (``None``: the book holds no such row, e.g. a
-    cycle a gate stopped has only its ``gate_failures``).
-
-    ``drawdown``: from the risk budget's peak, a fraction; ``daily_pnl_try``: equity minus
-    the equity the UTC day started from; ``data_faults``: symbol → skip reason of the
-    symbols skipped for stale or unreadable exchange data.
-    """
-
-    cycle_ts: datetime
-    cycle_id: str
-    equity_try: Decimal | None = None
-    drawdown: Decimal | None = None
-    daily_pnl_try: Decimal | None = None
-    final_mode: str | None = None
-    mode_reasons: tuple[str, ...] = ()
-    gap_cycles: int = 0
-    carried_from: str | None = None
-    source: str | None = None
-    degraded_reason: str | None = None
-    n_symbols: int | None = None
-    data_faults: Mapping[str, str] = field(default_factory=dict)
-    gate_failures: tuple[GateFailure, ...] = ()
-
-    @property
-    def ran(self) -> bool:
-        """The cycle's ledger is in the book (it was not stopped by a gate)."""
-        return self.equity_try is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    alert_id: str
-    rule: Rule
-    severity: Severity
-    cycle_ts: datetime | None
-    cycle_id: str | None
-    message: str
-    details: Mapping[str, Any]
-
-
-def is_data_fault(skip_reason: str | None) -> bool:
-    """A skip reason the ``stale_data`` rule reports: stale rows or an exchange read error."""
-    return skip_reason is not None and (skip_reason == STALE_REASON or skip_reason.startswith(EXCHANGE_ERROR_PREFIX))
 
 
 def evaluate(
@@ -149,7 +100,7 @@ def evaluate(
             alerts.append(gate_failure_alert(stops[cycle.cycle_id]))
         if not cycle.ran:
             continue  # stopped by a gate: nothing else of it is in the book
-        for rule in (_data_degraded, _stale_data, _cycles_missed, _mode_change, _daily_loss, _drawdown):
+        for rule in _RULES:
             alert = rule(cycle, last, thresholds)
             if alert is not None:
                 alerts.append(alert)
@@ -180,10 +131,6 @@ def run_failed_alert(
 
 
 # --- the rules ------------------------------------------------------------------------
-
-
-def _alert(rule: Rule, severity: Severity, cycle: CycleFacts, message: str, details: Mapping[str, Any]) -> Alert:
-    return Alert(f"{rule}:{cycle.cycle_id}", rule, severity, cycle.cycle_ts, cycle.cycle_id, message, details)
 
 
 def _stops(cycles: Sequence[CycleFacts]) -> list[list[CycleFacts]]:
@@ -392,7 +339,7 @@ def _reason_text(reason: str) -> str:
     if reason.startswith("market_data_degraded:"):
         return f"market data degraded ({reason.split(':', 1)[1]})"
     if reason == "kill_switch":
-        return "kill switch on"
+        return "kill switch on (orders frozen: none placed or cancelled, resting ones stay)"
     if reason.startswith("rules_unavailable:"):
         return f"exchange rules unusable for {reason.split(':', 1)[1]}"
     return reason
@@ -412,7 +359,7 @@ def _ended_text(reason: str, *, by_clear: bool) -> str:
     if reason.startswith("market_data_degraded:"):
         return f"market data usable again (was degraded: {reason.split(':', 1)[1]})"
     if reason == "kill_switch":
-        return "kill switch off"
+        return "kill switch off (orders are placed and cancelled again)"
     if reason.startswith("rules_unavailable:"):
         return f"exchange rules usable again for {reason.split(':', 1)[1]}"
     return f"{reason} no longer applies"
@@ -466,6 +413,59 @@ def _drawdown(cycle: CycleFacts, last: CycleFacts | None, t: AlertThresholds) ->
         },
     )
 
+
+def _empty_universe(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds) -> Alert | None:
+    empty = cycle.empty_universe
+    if empty is None or not empty.whitelist or cycle.degraded_reason is not None:
+        return None  # a degraded source empties the universe too: data_degraded says so
+    if last is not None and last.empty_universe is not None and last.empty_universe.whitelist == empty.whitelist:
+        return None  # the same whitelist selected nothing at the previous cycle: said then
+    known = sorted(empty.candidates)
+    unmatched: dict[str, str | None] = {}
+    rejected: dict[str, str] = {}
+    for name in empty.whitelist:
+        symbol = canonical_symbol(name)
+        if symbol in empty.candidates:
+            rejected[symbol] = empty.candidates[symbol] or "not ranked in"
+        else:
+            close = difflib.get_close_matches(symbol, known, n=1, cutoff=_SUGGEST_CUTOFF)
+            unmatched[symbol] = close[0] if close else None
+    parts = []
+    if unmatched:
+        named = [s + (f" (did you mean {hint}?)" if hint else "") for s, hint in unmatched.items()]
+        parts.append(f"{shown(named)} matched no candidate")
+    if rejected:
+        parts.append(shown([f"{s} rejected ({r})" for s, r in rejected.items()]))
+    n = len(empty.candidates)
+    return _alert(
+        Rule.EMPTY_UNIVERSE,
+        Severity.ERROR,
+        cycle,
+        f"the universe selected nothing with STAGE7_UNIVERSE_WHITELIST={','.join(empty.whitelist)}: "
+        f"{'; '.join(parts)} ({n} candidate{'s' if n != 1 else ''} this cycle); the plan buys nothing and exits "
+        "every holding (a symbol outside the universe targets zero) while it stays empty; btcbot doctor checks the "
+        "whitelist",
+        {
+            "whitelist": list(empty.whitelist),
+            "unmatched": list(unmatched),
+            "suggestions": {s: hint for s, hint in unmatched.items() if hint},
+            "rejected": rejected,
+            "n_candidates": n,
+        },
+    )
+
+
+# In the order their alerts are listed for one cycle (gate_failure, the sensor's run_failed aside).
+_RULES = (
+    _data_degraded,
+    _stale_data,
+    _empty_universe,
+    _cycles_missed,
+    _mode_change,
+    _daily_loss,
+    _drawdown,
+    *EXECUTION_RULES,
+)
 
 # --- formatting ---------------------------------------------------------------------------
 

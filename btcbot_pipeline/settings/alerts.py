@@ -1,4 +1,8 @@
-"""Alerts (``btcbot_pipeline.alerting``): the webhook and the loss thresholds, ``ALERT_*``.
+"""Alerts (``btcbot_pipeline.alerting``): the webhook and the thresholds, ``ALERT_*``.
+
+Thresholds and their defaults: ``ALERT_DRAWDOWN_PCT`` 0.05 (a fraction of the peak),
+``ALERT_DAILY_LOSS_TRY`` 250 (TRY since the start of the UTC day), ``ALERT_REJECT_SPIKE``
+3 (exchange rejects in one cycle). The other rules need no threshold.
 
 :meth:`AlertSection.alert_thresholds` builds the domain's
 :class:`~btcbot_pipeline.domain.alerts.AlertThresholds`. The webhook URL is a secret: a
@@ -19,7 +23,8 @@ SECRET_NAMES = frozenset({"ALERT_WEBHOOK_URL"})
 
 
 class AlertSection(BaseModel):
-    """Where alerts are posted, how each POST is bounded, and when a loss is an alert."""
+    """Where alerts are posted, how each POST is bounded, and when a loss or a run of
+    rejects is an alert."""
 
     # Unset: alerts are only recorded.
     alert_webhook_url: SecretStr | None = Field(default=None, alias="ALERT_WEBHOOK_URL")
@@ -30,6 +35,9 @@ class AlertSection(BaseModel):
     alert_daily_loss_try: Decimal = Field(
         default=Decimal("250"), gt=0, le=Decimal("1e15"), alias="ALERT_DAILY_LOSS_TRY"
     )
+    # Orders the exchange rejects in one cycle (not the bot's own refusals: caps, closed
+    # gates) that raise a reject_spike alert.
+    alert_reject_spike: int = Field(default=3, ge=1, le=10_000, alias="ALERT_REJECT_SPIKE")
     alert_webhook_timeout_sec: float = Field(default=3.0, gt=0, le=60, alias="ALERT_WEBHOOK_TIMEOUT_SEC")
     # One POST ends at this deadline (connect to the response's last byte), whatever the
     # receiver's pace; its response is read up to this size (a receiver answers "ok").
@@ -61,5 +69,5 @@ class AlertSection(BaseModel):
         return SecretStr(value.get_secret_value().strip())
 
     def alert_thresholds(self) -> AlertThresholds:
-        """The drawdown and daily loss at which the alert rules fire."""
-        return AlertThresholds(self.alert_drawdown_pct, self.alert_daily_loss_try)
+        """The drawdown, daily loss and exchange rejects per cycle at which the alert rules fire."""
+        return AlertThresholds(self.alert_drawdown_pct, self.alert_daily_loss_try, self.alert_reject_spike)

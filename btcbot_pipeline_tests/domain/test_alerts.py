@@ -179,7 +179,7 @@ def test_a_looser_mode_names_what_cleared_and_what_still_holds() -> None:
         "(still: daily loss limit cooling down until 2026-01-01T00:45 UTC)",
         "mode OBSERVE_ONLY → NORMAL (looser): market data usable again (was degraded: exchange_unreachable)",
         "mode OBSERVE_ONLY → NORMAL (looser): operator risk clear rc-1a2b applied (loss accepted); drawdown limit "
-        "lifted by the clear; kill switch off",
+        "lifted by the clear; kill switch off (orders are placed and cancelled again)",
     ]
 
 
