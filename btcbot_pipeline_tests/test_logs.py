@@ -63,13 +63,14 @@ def test_records_reach_stderr_when_nothing_else_prints(
 
     configure_logging("WARNING")
     configure_logging("DEBUG")  # again: no second handler
-    logging.getLogger("btcbot.progress").debug("cycle %s planned", "2026-01-01T00:05")
+    # (not btcbot.progress: `btcbot backtest` gives it a stdout handler of its own, earlier in a session)
+    logging.getLogger("btcbot.live").debug("cycle %s planned", "2026-01-01T00:05")
     logging.getLogger("btcbot").info("armed: no")
 
     assert len(ours()) == 1
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" ", 2)[2] for line in lines] == [
-        "DEBUG btcbot.progress: cycle 2026-01-01T00:05 planned",
+        "DEBUG btcbot.live: cycle 2026-01-01T00:05 planned",
         "INFO btcbot: armed: no",
     ]
 
@@ -78,20 +79,18 @@ def test_a_level_above_filters_records(monkeypatch: pytest.MonkeyPatch, capsys: 
     monkeypatch.setattr(logging.root, "handlers", [])
 
     configure_logging("ERROR")
-    logging.getLogger("btcbot.progress").warning("not shown")
-    logging.getLogger("btcbot.progress").error("shown")
+    logging.getLogger("btcbot.live").warning("not shown")
+    logging.getLogger("btcbot.live").error("shown")
 
-    assert [line.split(" ", 2)[2] for line in capsys.readouterr().err.splitlines()] == ["ERROR btcbot.progress: shown"]
+    assert [line.split(" ", 2)[2] for line in capsys.readouterr().err.splitlines()] == ["ERROR btcbot.live: shown"]
 
 
 def test_no_handler_of_ours_when_the_host_handles_records(caplog: pytest.LogCaptureFixture) -> None:
     configure_logging("DEBUG")
-    logging.getLogger("btcbot.progress").debug("to the host")
+    logging.getLogger("btcbot.live").debug("to the host")
 
     assert ours() == []  # pytest's handlers are on the root logger
-    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
-        ("btcbot.progress", "DEBUG", "to the host")
-    ]
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [("btcbot.live", "DEBUG", "to the host")]
 
 
 def test_settings_log_level_reads_the_env_file_and_the_environment(
