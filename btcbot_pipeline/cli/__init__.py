@@ -10,6 +10,7 @@ Commands call the same functions the assets call and hold no logic of their own:
                        cycle (exit 0/1/2)
 - ``preflight``        may the live job start: the arm state, then gates, credentials, clock, universe rules,
                        caps and the live book (exit 0/1/2)
+- ``live-cycle``       one LIVE cycle now through the live job (preflight first), then its summary
 - ``health``           probe the configured market-data source, one line per probe (exit 0 healthy, 1
                        degraded, 2 unusable)
 - ``risk clear``       record an operator clear of the risk budget's tripped limits
@@ -23,7 +24,8 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``parity``           compare two books' outputs: exit 0 equal, 1 with the first difference, 2 error
 - ``export``           every table of a book as CSV or Parquet files, money exact
 
-One module per topic (:mod:`.replay`, :mod:`.book`, :mod:`.backtest`, :mod:`.ops`), each
+One module per topic (:mod:`.replay`, :mod:`.book`, :mod:`.backtest`, :mod:`.ops`, :mod:`.preflight`,
+:mod:`.live`), each
 adding its commands' parsers; the options they share are declared once, in :mod:`.options`.
 Errors of our own (:class:`~btcbot_pipeline.errors.BtcbotError`) print as ``ErrorType: message``
 with exit code 2, never a traceback.
@@ -37,7 +39,7 @@ import os
 import sys
 from typing import NoReturn, Sequence
 
-from btcbot_pipeline.cli import backtest, book, ops, preflight, replay
+from btcbot_pipeline.cli import backtest, book, live, ops, preflight, replay
 from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.logs import configure_cli_logging
 
@@ -54,6 +56,7 @@ COMMANDS = (
     ops.add_doctor,
     ops.add_health,
     preflight.add_preflight,
+    live.add_live_cycle,
     book.add_risk,
     book.add_report,
     book.add_fingerprint,

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,10 +15,9 @@ import pytest
 from btcbot_pipeline.cli import main
 from btcbot_pipeline.settings.names import known_setting_names, looks_like_ours
 from btcbot_pipeline.testing.env_isolation import clear_bot_environment
-from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk, FakeMarket
+from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk
+from btcbot_pipeline_tests.cli.pilot import pilot_env
 
-PILOT = Path(__file__).resolve().parents[2] / ".env.pilot.example"
-PILOT_PAIRS = ("ETHTRY", "XRPTRY", "AVAXTRY")  # beside the demo's BTCTRY and USDTTRY
 SAFE_STATE = (
     "the pilot's safe state: live cycles run and record, nothing is placed or cancelled; "
     "set KILL_SWITCH=false for a controlled canary run"
@@ -31,44 +28,6 @@ SAFE_STATE = (
 def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     clear_bot_environment(monkeypatch)
     monkeypatch.chdir(tmp_path)  # the pilot's data/ paths land here
-
-
-@pytest.fixture
-def exchange() -> Iterator[FakeBtcturk]:
-    """The demo market with the pilot's five pairs listed (numbers made up, rules as BTCTurk's)."""
-    market = FakeMarket.demo()
-    for symbol in PILOT_PAIRS:
-        market.set_symbol(
-            symbol,
-            ts_ms=0,
-            bid=Decimal("100"),
-            ask=Decimal("101"),
-            last=Decimal("100.5"),
-            high=Decimal("102"),
-            low=Decimal("99"),
-            volume=Decimal("50000"),
-        )
-    with FakeBtcturk(market) as fake:
-        yield fake
-
-
-def pilot_env(tmp_path: Path, fake: FakeBtcturk, **changes: str) -> Path:
-    """``.env.pilot.example`` as an operator fills it in, pointed at the fake exchange."""
-    values = {
-        "BTCTURK_API_KEY": FAKE_API_KEY,
-        "BTCTURK_API_SECRET": FAKE_API_SECRET,
-        "BTCTURK_BASE_URL": fake.url,
-        "BTCTURK_GRAPH_BASE_URL": fake.url,
-        **changes,
-    }
-    lines = []
-    for line in PILOT.read_text(encoding="utf-8").splitlines():
-        key = line.split("=", 1)[0]
-        lines.append(f"{key}={values.pop(key)}" if "=" in line and key in values else line)
-    lines += [f"{key}={value}" for key, value in values.items()]
-    env = tmp_path / ".env.live"
-    env.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return env
 
 
 def preflight(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], str]:

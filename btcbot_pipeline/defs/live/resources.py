@@ -12,12 +12,14 @@ nothing is placed or cancelled.
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 import dagster as dg
 from pydantic import PrivateAttr
 
+from btcbot_pipeline.engine import PROGRESS_LOGGER
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 
 
@@ -48,8 +50,11 @@ class LiveVenueResource(dg.ConfigurableResource):
         from btcbot_pipeline.preflight import KILL_SWITCH_CHECK, preflight
 
         report = preflight(cfg, profile="live", env_file=self.env_file)
+        progress = logging.getLogger(PROGRESS_LOGGER)  # the terminal of `btcbot live-cycle`
         for line in [*report.lines, report.verdict()]:
-            (log.error if line.startswith("FAIL") and report.failed != [KILL_SWITCH_CHECK] else log.info)(line)
+            error = line.startswith("FAIL") and report.failed != [KILL_SWITCH_CHECK]
+            (log.error if error else log.info)(line)
+            (progress.error if error else progress.info)(line)
         if not report.startable:  # the kill switch alone lets the cycle run: it records and sends nothing
             raise dg.Failure(
                 description="live preflight failed, nothing was read or sent:\n"
