@@ -330,8 +330,8 @@ def _stale(
         offset, band = bps_factor(offset_bps), bps_factor(reprice_bps)
         for o in orders:
             mark = marks.get(o.symbol)
-            if mark is None or o.status not in (OrderStatus.ACKED, OrderStatus.PARTIALLY_FILLED):
-                continue
+            if mark is None or o.status not in (OrderStatus.ACKED, OrderStatus.PARTIALLY_FILLED) or o.origin != "bot":
+                continue  # (an external order on a live account is never the bot's to replace)
             if o.side is Side.BUY:  # the market went up, away from the BUY
                 now = mark * (ONE - offset)
                 behind = now - o.price_try
