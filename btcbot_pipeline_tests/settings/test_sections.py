@@ -16,6 +16,7 @@ from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.settings.alerts import AlertSection
 from btcbot_pipeline.settings.data import DataSection
+from btcbot_pipeline.settings.live import LiveSection
 from btcbot_pipeline.settings.exchange import ExchangeSection
 from btcbot_pipeline.settings.safety import SafetySection
 from btcbot_pipeline.settings.schedule import ScheduleSection
@@ -26,9 +27,10 @@ from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 # In the order their variables appear in BotSettings (and in `btcbot config`).
 SECTIONS = (
     SafetySection, ExchangeSection, UniverseSection, TradingSection, AlertSection, DataSection, ScheduleSection,
+    LiveSection,
 )  # fmt: skip
 SETTINGS_DIR = Path(__file__).resolve().parents[2] / "btcbot_pipeline" / "settings"
-SECTION_MODULES = ("safety", "exchange", "universe", "trading", "alerts", "data", "schedule")
+SECTION_MODULES = ("safety", "exchange", "universe", "trading", "alerts", "data", "schedule", "live")
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +54,7 @@ def test_first_and_last_variable_of_each_section() -> None:
         ("ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_ATTEMPTS"),
         ("STATE_DB_PATH", "GATE_VALIDATOR"),
         ("CYCLE_CRON", "CATCHUP_MAX_RUNS_PER_TICK"),
+        ("MAX_OPEN_ORDERS", "LOG_LEVEL"),
     ]
 
 
