@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from btcbot_pipeline.defs.live.metadata import realized_today
+from btcbot_pipeline.defs.cycle.metadata import realized_today
 from btcbot_pipeline.storage.book import Book
 
 

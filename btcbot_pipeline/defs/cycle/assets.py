@@ -38,7 +38,6 @@ from btcbot_pipeline.defs.cycle.checks import (
 from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.defs.cycle.partitions import cycle_step_seconds, cycle_ticks, ui_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, MarketDataResource, SettingsResource
-from btcbot_pipeline.defs.live.metadata import realized_today
 from btcbot_pipeline.domain.oms.venue import SIMULATED
 from btcbot_pipeline.engine import (
     PROGRESS_LOGGER,
@@ -370,7 +369,7 @@ def _materializations(
         if outcome.extra and p.partition.key == g.last_key:
             p.summary.figures["cycle_trace"].update(outcome.extra)
         if g.kind == "live":  # this UTC day's realized PnL, from its day-start baseline
-            p.summary.figures["ledger_snapshot"].update(realized_today(book, p.partition.times[-1]))
+            p.summary.figures["ledger_snapshot"].update(metadata.realized_today(book, p.partition.times[-1]))
         for stage in STAGES:
             yield dg.AssetMaterialization(
                 asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary.figures[stage]
