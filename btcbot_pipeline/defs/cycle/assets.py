@@ -48,6 +48,7 @@ from btcbot_pipeline.engine import (
     PartitionOutputs,
     run_window,
 )
+from btcbot_pipeline.logs import ROOT_LOGGER
 from btcbot_pipeline.quality.rules import SUITES
 from btcbot_pipeline.quality.worker import gates_for
 from btcbot_pipeline.settings import BotSettings, SettingsError
@@ -190,6 +191,8 @@ def _enabled(settings: SettingsResource, context: dg.AssetExecutionContext, kind
         cfg = settings.get()
     except SettingsError as exc:
         raise dg.Failure(description=f"invalid settings:\n{exc}", allow_retries=False) from None
+    # LOG_LEVEL: the level of this bot's loggers in the run (Dagster's own log is dagster.yaml's)
+    logging.getLogger(ROOT_LOGGER).setLevel(cfg.log_level)
     if kind == "live":
         # The live cycle (the seeds' Stage 4) is not the Stage 7 dry-run: its own checks
         # are preflight's. Its orders rest on the exchange, so the book follows the limit
