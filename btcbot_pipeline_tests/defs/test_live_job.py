@@ -63,9 +63,9 @@ def user_logs(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -
     return [e.user_message for e in instance.all_logs(result.run_id) if not e.is_dagster_event]
 
 
-def rows(book: Path, sql: str) -> list[tuple[Any, ...]]:
+def rows(book: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(book), read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, params or []).fetchall()
 
 
 @pytest.fixture
@@ -150,6 +150,20 @@ def test_with_the_kill_switch_on_the_live_cycle_records_and_sends_nothing(fake: 
     assert fake.market.orders.submissions == []
     assert rows(book, "SELECT final_mode FROM cycle_trace") == [("OBSERVE_ONLY",)]
     assert rows(book, "SELECT count(*) FROM ledger_metrics") == [(1,)]
+
+
+def test_a_resting_order_survives_the_kill_switch(fake: FakeBtcturk, tmp_path: Path) -> None:
+    book = tmp_path / "live.duckdb"
+    assert run_live(armed(fake.url, book), KEY).success
+    engine = fake.market.orders
+    resting = sorted(o.id for o in engine.open_orders())
+    assert resting
+    move_to_next_cycle(fake, D("1.05"))  # the market leaves the BUYs behind: normally replaced
+    killed = run_live(armed(fake.url, book, KILL_SWITCH="true"), KEY2)
+    assert killed.success, failure_text(killed)
+    assert sorted(o.id for o in engine.open_orders()) == resting and len(engine.submissions) == len(resting)
+    assert rows(book, "SELECT count(*) FROM order_events WHERE cycle_ts = ?", [NEXT.replace(tzinfo=None)]) == [(0,)]
+    assert rows(book, "SELECT final_mode FROM cycle_trace ORDER BY cycle_ts") == [("NORMAL",), ("OBSERVE_ONLY",)]
 
 
 def test_the_live_run_refuses_to_start_when_preflight_fails_and_logs_the_arm_state_first(
