@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from btcbot_pipeline.definitions import load_once
+from btcbot_pipeline.definitions import load_once, market_data
 from btcbot_pipeline.defs.cycle.assets import CycleGraph, build_cycle_assets
 from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
-from btcbot_pipeline.defs.cycle.resources import BookResource, BtcturkMarketData, SettingsResource
+from btcbot_pipeline.defs.cycle.resources import BookResource, SettingsResource
 from btcbot_pipeline.defs.live.resources import LiveVenueResource
 from btcbot_pipeline.settings import BotSettings
 
@@ -67,17 +67,8 @@ def build_live_definitions(
         schedules=[schedule],
         resources={
             "settings": SettingsResource(env_file=env_file, overrides=overrides or {}),
-            "live_market_data": BtcturkMarketData(
-                btcturk_base_url=settings.btcturk_base_url,
-                btcturk_graph_base_url=settings.btcturk_graph_base_url,
-                btcturk_timeout_s=settings.btcturk_timeout_sec,
-                btcturk_max_symbols=settings.btcturk_max_symbols,
-                btcturk_call_deadline_s=settings.btcturk_call_deadline_sec,
-                btcturk_cycle_deadline_s=settings.btcturk_cycle_deadline_sec,
-                btcturk_max_body_bytes=settings.btcturk_max_body_bytes,
-                symbols=list(settings.stage7_universe_whitelist),
-                quote_ccy=settings.stage7_universe_quote_ccy,
-            ),
+            # always the exchange's live data, whatever MARKET_DATA_SOURCE says
+            "live_market_data": market_data(settings.model_copy(update={"market_data_source": "btcturk"})),
             "live_book": BookResource(database=settings.live_state_db_path, setting="LIVE_STATE_DB_PATH"),
             "live_venue": LiveVenueResource(env_file=env_file, overrides=overrides or {}),
         },

@@ -522,7 +522,7 @@ def _fix(identity: BookIdentity) -> str:
             "(its book is deleted first)"
         )
     if identity.kind == "live":
-        return "point LIVE_STATE_DB_PATH at the live book (never the dry-run book or a backtest's), or move this one away"
+        return "point LIVE_STATE_DB_PATH at the live book (never the dry-run or a backtest book), or move this one away"
     return (
         "point STATE_DB_PATH at a new file for this kind of run (e.g. data/btcbot_book_"
         f"{identity.source}.duckdb), or move the old book away"

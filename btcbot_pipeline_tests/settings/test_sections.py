@@ -16,8 +16,8 @@ from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.settings.alerts import AlertSection
 from btcbot_pipeline.settings.data import DataSection
-from btcbot_pipeline.settings.live import LiveSection
 from btcbot_pipeline.settings.exchange import ExchangeSection
+from btcbot_pipeline.settings.live import LiveSection
 from btcbot_pipeline.settings.safety import SafetySection
 from btcbot_pipeline.settings.schedule import ScheduleSection
 from btcbot_pipeline.settings.trading import TradingSection

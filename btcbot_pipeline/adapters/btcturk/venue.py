@@ -56,6 +56,7 @@ from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 from btcbot_pipeline.domain.oms import OmsEvent, OmsEventType, OmsState, OmsStep, OrderStatus, SimOrder, payload_hash
 from btcbot_pipeline.domain.oms.caps import cap_refusal
 from btcbot_pipeline.domain.oms.orders import advance
+from btcbot_pipeline.domain.oms.step import order_of
 from btcbot_pipeline.domain.oms.venue import ExecutionRequest
 from btcbot_pipeline.domain.vocabulary import Side
 
@@ -286,17 +287,7 @@ class _LiveRun:
             if holder is not None:
                 self.record(holder, E.DUPLICATE_IGNORED, f"{key} already known")
             return
-        order = SimOrder(
-            client_order_id=cid,
-            symbol=intent.symbol,
-            side=intent.side,
-            price_try=intent.price_try if intent.price_try is not None else ZERO,
-            qty=intent.qty if intent.qty is not None else ZERO,
-            placed_ts=self.cycle_ts,
-            placed_cycle_id=self.cycle_id,
-            status=OrderStatus.PLANNED,
-            intent_hash=digest,
-        )
+        order = order_of(intent, self.cycle_id, self.cycle_ts, digest)
         self.orders[cid] = order
         refusal = self._refusal(order)
         if refusal is not None:

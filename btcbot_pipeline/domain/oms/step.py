@@ -94,6 +94,22 @@ def payload_hash(intent: OrderIntent) -> str:
     return hashlib.sha256(f"{intent.symbol}|{intent.side.value}|{price}|{qty}".encode()).hexdigest()
 
 
+def order_of(intent: OrderIntent, cycle_id: str, cycle_ts: datetime, digest: str) -> SimOrder:
+    """The PLANNED order an intent becomes in ``cycle_id`` (a missing price or quantity as 0:
+    refused before it is sent)."""
+    return SimOrder(
+        client_order_id=intent.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        price_try=intent.price_try if intent.price_try is not None else ZERO,
+        qty=intent.qty if intent.qty is not None else ZERO,
+        placed_ts=cycle_ts,
+        placed_cycle_id=cycle_id,
+        status=OrderStatus.PLANNED,
+        intent_hash=digest,
+    )
+
+
 def step(
     state: OmsState,
     *,
@@ -197,17 +213,7 @@ class _Run:
         if refusal is None:
             self.keys[key] = digest
             self.key_rows.append((key, digest, NEW))
-        order = SimOrder(
-            client_order_id=cid,
-            symbol=intent.symbol,
-            side=intent.side,
-            price_try=intent.price_try if intent.price_try is not None else ZERO,
-            qty=intent.qty if intent.qty is not None else ZERO,
-            placed_ts=self.cycle_ts,
-            placed_cycle_id=self.cycle_id,
-            status=OrderStatus.PLANNED,
-            intent_hash=digest,
-        )
+        order = order_of(intent, self.cycle_id, self.cycle_ts, digest)
         self.orders[cid] = order
         if refusal is not None:  # a cap on resting orders: never sent, its key never taken
             self._record(order, E.REJECTED, refusal)
