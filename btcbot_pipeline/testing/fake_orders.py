@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, ContextManager, Iterable, Literal, Protocol
 
+from btcbot_pipeline.errors import BtcbotError
+
 FIRST_ORDER_ID = 21_770_000_001
 FIRST_TRADE_ID = 1_181_163_798_924_650_001
 ZERO, ONE = Decimal(0), Decimal(1)
@@ -50,7 +52,7 @@ ERROR_CODES = {
 FeeIn = Literal["quote", "base"]
 
 
-class OrderRejected(Exception):
+class OrderRejected(BtcbotError):
     """A business reject: ``name`` is the envelope's ``message``, ``code`` its ``code``."""
 
     def __init__(self, name: str) -> None:
