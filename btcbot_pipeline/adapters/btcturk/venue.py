@@ -109,6 +109,15 @@ def _day_start_ms(ts: datetime) -> int:
     return ms(ts) // _DAY_MS * _DAY_MS
 
 
+def _same(order: SimOrder, row: s.Order) -> bool:
+    """Whether the exchange's ``row`` is ``order``: the bot's order by its client order id
+    (an exchange id alone never matches another client id); an external order, or a row
+    without a client id, by the exchange id."""
+    if row.orderclientid and order.origin == "bot":
+        return row.orderclientid == order.client_order_id
+    return order.exchange_order_id is not None and row.id == order.exchange_order_id
+
+
 def _side(order: s.Order) -> Side:
     return Side.SELL if (order.type or "") == "sell" else Side.BUY
 
@@ -174,12 +183,13 @@ class _LiveRun:
         rows = sorted([*book.bids, *book.asks], key=lambda r: r.id or 0)
         self.exchange_open = {r.id: r for r in rows if r.id is not None}
         by_cid = {r.orderclientid: r for r in rows if r.orderclientid}
-        by_id = {o.exchange_order_id: o for o in self.orders.values() if o.exchange_order_id is not None}
         for cid in sorted(self.orders):
             order = self.orders[cid]
             if order.status is OrderStatus.PLANNED:
                 continue  # waiting to be sent: the submit step looks it up first
-            row = by_cid.get(cid) or (self.exchange_open.get(order.exchange_order_id or -1))
+            row = by_cid.get(cid) or self.exchange_open.get(order.exchange_order_id or -1)
+            if row is not None and not _same(order, row):
+                row = None
             if row is not None:
                 if order.exchange_order_id is None:
                     self.record(replace(order, exchange_order_id=row.id), E.AUDIT, f"exchange_id:{row.id}")
@@ -187,7 +197,7 @@ class _LiveRun:
             self._gone(order)
         for row in rows:
             cid = row.orderclientid or ""
-            if cid in self.orders or row.id in by_id:
+            if cid in self.orders or any(_same(o, row) for o in self.orders.values()):
                 continue
             if cid.startswith(OUR_PREFIX):  # ours, its record lost (a crash after the submit)
                 self._opened(self._new_order(cid, row, "bot"), f"adopted:{row.id}")
@@ -218,9 +228,7 @@ class _LiveRun:
 
     def _find_in_day(self, order: SimOrder) -> s.Order | None:
         for row in self._day(order.symbol):
-            if row.orderclientid == order.client_order_id or (
-                order.exchange_order_id is not None and row.id == order.exchange_order_id
-            ):
+            if _same(order, row):
                 return row
         return None
 

@@ -3,6 +3,7 @@ each action, the kill switch, caps, and what a live cycle records."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -286,3 +287,17 @@ def test_no_secret_in_any_log_line_or_error_at_debug_level(fake: FakeBtcturk, ca
             execute(venue, first.state, [], ts=later(5))
     text = caplog.text + repr(first) + repr(venue.reader) + str(failed.value)
     assert FAKE_API_SECRET not in text and "ZmFrZS1zZWNyZXQ" not in text
+
+
+def test_an_exchange_id_alone_never_matches_an_order_of_another_client_id(fake: FakeBtcturk) -> None:
+    # (an exchange that reuses ids, as a restarted fake does): the book's order is gone
+    engine = fake.market.orders
+    with live_venue(fake) as venue:
+        placed = execute(venue, OmsState(), [BUY])
+        engine.forget(FIRST_ORDER_ID)
+        other = engine.place_external("BTCTRY", "buy", D("0.001"), D("3600000"), client_id="web-9")
+        (mine,) = placed.state.open_orders
+        state = replace(placed.state, open_orders=(replace(mine, exchange_order_id=other.id),))
+        step = execute(venue, state, [], ts=later(5))
+    assert events(step)[0] == (BUY.client_order_id, "CANCELED", "unknown_closed")
+    assert (f"ext:{other.id}", "SUBMITTED", "external") in events(step)
