@@ -301,3 +301,13 @@ def test_an_exchange_id_alone_never_matches_an_order_of_another_client_id(fake: 
         step = execute(venue, state, [], ts=later(5))
     assert events(step)[0] == (BUY.client_order_id, "CANCELED", "unknown_closed")
     assert (f"ext:{other.id}", "SUBMITTED", "external") in events(step)
+
+
+def test_an_open_order_without_its_exchange_id_is_enriched(fake: FakeBtcturk) -> None:
+    with live_venue(fake) as venue:
+        placed = execute(venue, OmsState(), [BUY])
+        (mine,) = placed.state.open_orders
+        state = replace(placed.state, open_orders=(replace(mine, exchange_order_id=None),))
+        step = execute(venue, state, [], ts=later(5))
+    assert events(step) == [(BUY.client_order_id, "AUDIT", f"exchange_id:{FIRST_ORDER_ID}")]
+    assert [o.exchange_order_id for o in step.state.open_orders] == [FIRST_ORDER_ID]
