@@ -22,7 +22,8 @@ from btcbot_pipeline.domain.vocabulary import Mode
 
 FILL_MODELS = ("seed", "limit")  # see btcbot_pipeline.domain.oms.exchange
 # A parameter added after books were recorded: the trace's ``active_params`` lists it only
-# while it is set, so the books of runs that never set it stay byte-identical.
+# while it differs from its default (None: unset), so the books of runs that never set it
+# stay byte-identical.
 WHEN_SET = {"recorded": "when_set"}
 
 
@@ -66,6 +67,9 @@ class PolicyParams:
     notional_cap_try_per_cycle: Decimal = Decimal("1000")  # NOTIONAL_CAP_TRY_PER_CYCLE
     max_orders_per_cycle: int = 2  # MAX_ORDERS_PER_CYCLE
     min_order_notional_try: Decimal = Decimal("10")  # MIN_ORDER_NOTIONAL_TRY
+    # STAGE7_REBALANCE_BAND_BPS: a position whose weight is within this many bps of its
+    # target weight is left alone (0: the seeds' behaviour, every drift is traded).
+    rebalance_band_bps: Decimal = field(default=Decimal("0"), metadata=WHEN_SET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +160,13 @@ class CycleParams:
 
 
 def _recorded(value: object) -> object:
-    """``asdict`` without the :data:`WHEN_SET` fields that are unset (``None``)."""
+    """``asdict`` without the :data:`WHEN_SET` fields still at their default."""
     if not is_dataclass(value) or isinstance(value, type):
         return value
     return {
         f.name: _recorded(getattr(value, f.name))
         for f in fields(value)
-        if not (f.metadata.get("recorded") == "when_set" and getattr(value, f.name) is None)
+        if not (f.metadata.get("recorded") == "when_set" and getattr(value, f.name) == f.default)
     }
 
 

@@ -47,6 +47,8 @@ class TradingSection(BaseModel):
     notional_cap_try_per_cycle: Decimal = Field(default=Decimal("1000"), ge=0, alias="NOTIONAL_CAP_TRY_PER_CYCLE")
     max_orders_per_cycle: int = Field(default=2, ge=0, alias="MAX_ORDERS_PER_CYCLE")
     min_order_notional_try: Decimal = Field(default=Decimal("10"), gt=0, alias="MIN_ORDER_NOTIONAL_TRY")
+    # A position within this many bps of its target weight is left alone (0: trade every drift).
+    stage7_rebalance_band_bps: Decimal = Field(default=Decimal("0"), ge=0, lt=10000, alias="STAGE7_REBALANCE_BAND_BPS")
 
     # --- execution / simulation (seed Stage 7 PR-1, PR-4) ------------------------------
     # Below 10000 bps: an offset, slippage or fee of 100 % would make prices zero or negative.
@@ -203,6 +205,7 @@ class TradingSection(BaseModel):
             notional_cap_try_per_cycle=self.notional_cap_try_per_cycle,
             max_orders_per_cycle=self.max_orders_per_cycle,
             min_order_notional_try=self.min_order_notional_try,
+            rebalance_band_bps=self.stage7_rebalance_band_bps,
         )
 
     def rules_params(self) -> RulesParams:

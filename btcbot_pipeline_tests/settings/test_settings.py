@@ -97,6 +97,7 @@ SEED_DEFAULTS: dict[str, object] = {
     "ALERT_WEBHOOK_TIMEOUT_SEC": 3.0, "ALERT_WEBHOOK_ATTEMPTS": 2,
     "ALERT_WEBHOOK_DEADLINE_SEC": 10.0, "ALERT_WEBHOOK_MAX_BODY_BYTES": 65_536,  # issue 15
     "ALERT_REJECT_SPIKE": 3,
+    "STAGE7_REBALANCE_BAND_BPS": Decimal("0"),  # issue 18
     # the seeds' Stage 4 (issue 17): no cap until set; the live job refuses to start without them
     "MAX_OPEN_ORDERS": None, "MAX_OPEN_ORDERS_PER_SYMBOL": None, "LIVE_CANARY_NOTIONAL_TRY": None,
     "FILLS_POLL_LOOKBACK_MINUTES": 60, "LIVE_STATE_DB_PATH": "data/btcbot_live.duckdb", "LOG_LEVEL": "INFO",
