@@ -21,6 +21,18 @@ target notionals and the actions that move the book towards them:
    worst-case offset, slippage and fee), and last ``out_of_range:est_qty``: a quantity
    (estimated, or held after a BUY) above :data:`~btcbot_pipeline.domain.bounds.MAX_QUANTITY`
    that the book could not store (a notional over a mark of 1e-12).
+5. The rebalance band (``STAGE7_REBALANCE_BAND_BPS``, ``b``): a held universe symbol whose
+   weight is within ``b`` bps of its target weight, ``|value - target| / equity ≤ b / 10_000``
+   (weights as in the allocations: notional over equity; the edge counts as inside), gets
+   no trade: its action is SKIPPED ``within_band``, before every other gate (the policy
+   does not want the trade, whatever the mode). Outside the band it trades all the way
+   back to the target, not to the band's edge (as LEAN's minimum-order-margin threshold
+   and the usual threshold rebalancers do): a position left at the edge would cross it
+   again at the next small move, so the band would trade as often as no band, only in
+   smaller orders that pay the same minimums and fees; back at the target, the next trade
+   waits for a drift of a whole band. Entering and leaving the universe are not drift and
+   always trade (a dust position outside the universe never lingers). ``b = 0`` is the
+   seeds' plan exactly: every drift is traded.
 """
 
 from __future__ import annotations
@@ -103,9 +115,12 @@ def _drafts(
     target: Decimal,
     weight_in: Decimal,
     weight_out: Decimal,
+    band_try: Decimal,
 ) -> tuple[list[Allocation], list[_Draft], list[_Draft]]:
     """Each symbol's allocation (the universe's in rank order, then the other holdings by
-    name) and the SELL and BUY drafts that would move it to its goal."""
+    name) and the SELL and BUY drafts that would move it to its goal. A rebalance of a held
+    universe symbol whose value is within ``band_try`` of its goal (``ZERO``: no band) is
+    drafted already skipped ``within_band``."""
     allocations: list[Allocation] = []
     sells: list[_Draft] = []
     buys: list[_Draft] = []
@@ -119,16 +134,19 @@ def _drafts(
         allocations.append(Allocation(symbol, weight, goal, current))
         if mark is None:
             if qty > ZERO:
-                sells.append((symbol, _SELL, ZERO, None, "exit_universe", False))
+                sells.append((symbol, _SELL, ZERO, None, "exit_universe", False, None))
             continue
         delta = goal - current
+        # drift of a held position that stays in the universe (entries and exits always trade)
+        in_band = _IN_BAND if band_try > ZERO and qty > ZERO and goal > ZERO and abs(delta) <= band_try else None
         if delta < ZERO:
             full_exit = goal == ZERO
             reason = "exit_universe" if full_exit else "rebalance_down"
-            sells.append((symbol, _SELL, (-delta).quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, full_exit))
+            desired = (-delta).quantize(_CENT, rounding=ROUND_FLOOR)
+            sells.append((symbol, _SELL, desired, mark, reason, full_exit, in_band))
         elif delta > ZERO:
             reason = "enter_universe" if qty == ZERO else "rebalance_up"
-            buys.append((symbol, _BUY, delta.quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, False))
+            buys.append((symbol, _BUY, delta.quantize(_CENT, rounding=ROUND_FLOOR), mark, reason, False, in_band))
     return allocations, sells, buys
 
 
@@ -195,7 +213,8 @@ def build_plan(
     weight_in = (target / equity).quantize(_WEIGHT_GRID) if equity > ZERO else ZERO
     weight_out = (ZERO / equity).quantize(_WEIGHT_GRID) if equity > ZERO else ZERO
 
-    allocations, sells, buys = _drafts(universe, held, marks, target, weight_in, weight_out)
+    band_try = equity * bps_factor(policy.rebalance_band_bps) if equity > ZERO else ZERO
+    allocations, sells, buys = _drafts(universe, held, marks, target, weight_in, weight_out, band_try)
     sells.sort(key=_sell_order)
 
     # Worst case per TRY of planned notional: a BUY limit sits `offset` below the mark, so
@@ -210,8 +229,8 @@ def build_plan(
     max_orders = policy.max_orders_per_cycle
     orders = 0
     actions: list[PlanAction] = []
-    for symbol, side, desired, mark, reason, draft_exit in sells + buys:
-        skip = _gate(mode, side, untradable.get(symbol), mark, desired, minimum, orders >= max_orders)
+    for symbol, side, desired, mark, reason, draft_exit, preset in sells + buys:
+        skip = preset or _gate(mode, side, untradable.get(symbol), mark, desired, minimum, orders >= max_orders)
         notional = desired
         if skip is None:
             notional = min(notional, remaining_cap)
@@ -280,9 +299,11 @@ def _wanted_qty(desired: Decimal, mark: Decimal | None, exit_qty: Decimal | None
     return qty if qty <= MAX_QUANTITY else ZERO
 
 
-# A desired trade before allocation: symbol, side, desired notional, mark, reason, full exit.
-# A plain tuple: each becomes exactly one PlanAction once allocation has decided.
-_Draft = tuple[str, Side, Decimal, Decimal | None, str, bool]
+# A desired trade before allocation: symbol, side, desired notional, mark, reason, full exit,
+# and a skip decided before allocation (``within_band``) or None. A plain tuple: each
+# becomes exactly one PlanAction once allocation has decided.
+_Draft = tuple[str, Side, Decimal, Decimal | None, str, bool, str | None]
+_IN_BAND = "within_band"
 
 
 def _sell_order(draft: _Draft) -> tuple[Decimal, str]:
