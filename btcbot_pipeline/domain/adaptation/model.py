@@ -48,11 +48,11 @@ class ParamBound:
             raise ValueError(f"a bound needs low <= high, max_step > 0 and quantum > 0, was {self!r}")
 
     def clamp(self, current: Decimal, proposed: Decimal) -> Decimal:
-        """``proposed`` rounded to the quantum (half even), clipped to ``[low, high]``,
+        """``proposed`` rounded to a multiple of the quantum (half even), clipped to ``[low, high]``,
         then to ``current ± max_step``. So a value configured outside the bounds moves
         into them one step per change, never in a jump."""
         with localcontext(MONEY_CONTEXT):
-            value = proposed.quantize(self.quantum, rounding=ROUND_HALF_EVEN)
+            value = (proposed / self.quantum).to_integral_value(rounding=ROUND_HALF_EVEN) * self.quantum
             value = min(max(value, self.low), self.high)
             return min(max(value, current - self.max_step), current + self.max_step)
 
