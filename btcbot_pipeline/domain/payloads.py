@@ -40,7 +40,7 @@ from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolRules, SymbolSnapshot
 from btcbot_pipeline.domain.oms import OmsState, SimOrder
 from btcbot_pipeline.domain.plan import PortfolioPlan
-from btcbot_pipeline.domain.risk import RiskState
+from btcbot_pipeline.domain.risk import RISK_STATE_WHEN_SET, RiskState
 from btcbot_pipeline.domain.universe import UniverseSelection
 
 T = TypeVar("T")
@@ -108,7 +108,8 @@ SHAPES: Mapping[type, Shape] = {
     PortfolioPlan: Shape(omit=frozenset({"mode"})),  # the plan payload carries the whole ModeDecision
     UniverseSelection: Shape(records={"rejected": ("symbol", "reason")}),
     LedgerState: Shape(omit_while_default=frozenset({"oms"})),  # absent while the OMS has never run
-    RiskState: Shape(iso_times=frozenset({"latches"})),  # as the risk state has always been stored
+    # as the risk state has always been stored; the later inputs' state only while in use
+    RiskState: Shape(iso_times=frozenset({"latches"}), omit_while_default=RISK_STATE_WHEN_SET),
     # the live venue's fields: absent from simulated books, so those stay byte-identical
     SimOrder: Shape(omit_while_default=frozenset({"exchange_order_id", "origin"})),
     OmsState: Shape(omit_while_default=frozenset({"cursors", "recent_fill_ids"})),
