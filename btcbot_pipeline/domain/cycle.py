@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Collection, Iterable, Mapping, Sequence
 
-from btcbot_pipeline.domain import utc
+from btcbot_pipeline.domain import amend, utc
 from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent, build_intents
@@ -237,24 +237,37 @@ class _Fold:
         # as done for the plan: their cash and quantity are reserved, so it never orders twice.
         oms = state.oms
         plan_cash, plan_holdings, sellable = state.cash_try, holdings, holdings
-        replaced: frozenset[str] = frozenset()
+        replaced = released = frozenset[str]()
+
+        def plan_from(cash: Decimal, planned: Mapping[str, Decimal]) -> PortfolioPlan:
+            return build_plan(
+                cycle_ts=cycle_ts,
+                universe=selection.selected,
+                marks=valuation,
+                cash_try=cash,
+                holdings=planned,
+                untradable=untradable,
+                policy=params.policy,
+                execution=params.execution,
+                mode=mode.final,
+                sells_fund_buys=params.oms.fill_model == "seed",
+            )
+
         if oms.open_orders and not params.kill_switch:  # the kill switch replaces nothing
             # An open order whose limit the market has left behind is replaced: cancelled,
             # and its remaining quantity planned again at this cycle's prices (new id).
             replaced = _stale(oms.open_orders, marks_now, params.execution.order_offset_bps, params.oms.reprice_bps)
             plan_cash, plan_holdings, sellable = _after_open_orders(state, params.execution.fees_bps, replaced)
-        plan = build_plan(
-            cycle_ts=cycle_ts,
-            universe=selection.selected,
-            marks=valuation,
-            cash_try=plan_cash,
-            holdings=plan_holdings,
-            untradable=untradable,
-            policy=params.policy,
-            execution=params.execution,
-            mode=mode.final,
-            sells_fund_buys=params.oms.fill_model == "seed",
-        )
+        plan = plan_from(plan_cash, plan_holdings)
+        if oms.open_orders and not params.kill_switch:
+            # A resting order the plan wants smaller is amended, not answered with an
+            # opposite order: planned again without it, then cancelled (domain/amend.py).
+            released = amend.released(oms.open_orders, plan, replaced)
+            if released:
+                plan_cash, plan_holdings, sellable = _after_open_orders(
+                    state, params.execution.fees_bps, replaced | released
+                )
+                plan = plan_from(plan_cash, plan_holdings)
         intents: tuple[OrderIntent, ...] = ()
         if mode.final is not Mode.OBSERVE_ONLY:  # no intents then, nor their rules lookup
             intents = build_intents(
@@ -276,12 +289,14 @@ class _Fold:
                 wanted=_wanted(plan, holdings, valuation, mode.final) if oms.open_orders else frozenset(),
                 params=params.oms,
                 allow_buys=mode.final.allows_buy,
-                cancel_ids=replaced,
+                cancel_ids=replaced | released,
                 # KILL_SWITCH (the seeds' semantics): nothing placed, nothing cancelled
                 frozen=params.kill_switch,
                 holdings=holdings,
             ),
         )
+        if released:  # the venue cancels them as replaced; say why
+            simulated = amend.relabel(simulated, amend.cancel_reasons(oms.open_orders, released, intents))
         fills = simulated.fills
         after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now, simulated.state)
         decision = decide_with_text(
