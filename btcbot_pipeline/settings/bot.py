@@ -12,11 +12,13 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from btcbot_pipeline.domain.params import CycleParams
+from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.settings.alerts import AlertSection
 from btcbot_pipeline.settings.data import DataSection
 from btcbot_pipeline.settings.exchange import ExchangeSection
 from btcbot_pipeline.settings.fields import summary_text
 from btcbot_pipeline.settings.live import LiveSection
+from btcbot_pipeline.settings.risk import RiskSection
 from btcbot_pipeline.settings.safety import SafetySection
 from btcbot_pipeline.settings.schedule import ScheduleSection
 from btcbot_pipeline.settings.trading import TradingSection
@@ -24,13 +26,15 @@ from btcbot_pipeline.settings.universe import UniverseSection
 
 
 # pydantic collects fields from the last base first, so the sections are listed backwards:
-# the fields (and safe_summary) run DRY_RUN … CATCHUP_MAX_RUNS_PER_TICK as they always did,
-# then the live section's.
+# the fields (and safe_summary) run DRY_RUN … CATCHUP_MAX_RUNS_PER_TICK as they always did
+# (the risk section's after the trading section's, whose risk budget it extends), then the
+# live section's.
 class BotSettings(
     LiveSection,
     ScheduleSection,
     DataSection,
     AlertSection,
+    RiskSection,
     TradingSection,
     UniverseSection,
     ExchangeSection,
@@ -91,6 +95,11 @@ class BotSettings(
         ]
 
     # --- public API ---------------------------------------------------------------------
+
+    def risk_limits(self) -> RiskLimits:
+        """The risk budget: the trading section's drawdown, daily loss and cooldown, with the
+        risk section's later limits, their modes and the Stage 3/4 knobs."""
+        return self.risk_limits_from(TradingSection.risk_limits(self))
 
     def cycle_params(self) -> CycleParams:
         """The domain's parameters for one cycle, built from these settings.

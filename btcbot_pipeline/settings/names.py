@@ -40,13 +40,7 @@ ORIGINAL_SETTINGS: dict[str, tuple[str | None, str]] = {
         "Stage 3 order sizing; Portfolio Policy v1 sizes with MAX_POSITION_NOTIONAL_TRY and TRY_CASH_TARGET",
     ),
     "OFFSET_BPS": ("STAGE7_ORDER_OFFSET_BPS", "the limit price offset from the mark"),
-    "COOLDOWN_SECONDS": (None, "no per-symbol order cooldown; the risk budget's cooldown is STAGE7_RISK_COOLDOWN_SEC"),
-    "MIN_PROFIT_BPS": (None, "Stage 4 profit threshold; Portfolio Policy v1 has none"),
     "MAX_POSITION_TRY_PER_SYMBOL": ("MAX_POSITION_NOTIONAL_TRY", "the largest target notional per symbol"),
-    "ENABLE_AUTO_KILL_SWITCH": (
-        None,
-        "the risk budget makes cycles OBSERVE_ONLY instead: STAGE7_MAX_DRAWDOWN_PCT, STAGE7_MAX_DAILY_LOSS_TRY",
-    ),
     "MAX_DAILY_LOSS_TRY": ("STAGE7_MAX_DAILY_LOSS_TRY", "the risk budget's daily loss limit"),
     "MAX_DRAWDOWN_PCT": ("STAGE7_MAX_DRAWDOWN_PCT", "the risk budget's drawdown limit, a fraction"),
     "FEE_BPS_MAKER": ("STAGE7_FEES_BPS", "one fee rate for every simulated fill (live fills carry the exchange's fee)"),

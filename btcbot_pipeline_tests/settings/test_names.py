@@ -68,7 +68,7 @@ def test_every_seed_setting_is_read_or_mapped() -> None:
 def test_original_names_in_the_environment_name_their_replacement() -> None:
     environ = {
         "SYMBOLS": "BTCTRY",
-        "COOLDOWN_SECONDS": "30",
+        "RULES_CACHE_TTL_SEC": "30",
         "TTL_SECONDS": "600",
         "PATH": "/usr/bin",
         "HOME": "/root",
@@ -78,7 +78,7 @@ def test_original_names_in_the_environment_name_their_replacement() -> None:
     found = unknown_setting_names(environ, None)
 
     assert [(u.name, u.replacement, u.original) for u in found] == [
-        ("COOLDOWN_SECONDS", None, True),
+        ("RULES_CACHE_TTL_SEC", None, True),
         ("SYMBOLS", "STAGE7_UNIVERSE_WHITELIST", True),
         ("TTL_SECONDS", "ORDER_TTL_SECONDS", True),
     ]
@@ -88,10 +88,10 @@ def test_original_names_in_the_environment_name_their_replacement() -> None:
         == "use STAGE7_UNIVERSE_WHITELIST instead: the universe whitelist, a JSON list or comma separated"
     )
     assert found[0].message() == (
-        "COOLDOWN_SECONDS (environment) is the original system's setting, not read here: not supported "
-        "(no per-symbol order cooldown; the risk budget's cooldown is STAGE7_RISK_COOLDOWN_SEC)"
+        "RULES_CACHE_TTL_SEC (environment) is the original system's setting, not read here: not supported "
+        "(exchange rules are read once per run)"
     )
-    assert found[0].fix() == "remove COOLDOWN_SECONDS"
+    assert found[0].fix() == "remove RULES_CACHE_TTL_SEC"
     assert found[2].fix() == (
         "use ORDER_TTL_SECONDS instead: open orders expire after it; the limit fill model and live orders rest "
         "across cycles"
@@ -108,6 +108,15 @@ def test_the_live_settings_are_read_not_flagged() -> None:
         "LIVE_CANARY_NOTIONAL_TRY": "500",
         "LIVE_STATE_DB_PATH": "data/live.duckdb",
     }
+
+    assert unknown_setting_names(environ, None) == []
+    assert set(environ) <= known_setting_names()
+    assert not set(environ) & set(ORIGINAL_SETTINGS)
+
+
+def test_the_stage3_and_stage4_knobs_are_read_not_flagged() -> None:
+    # issue 18: the original's order cooldown, profit threshold and auto kill switch are settings now
+    environ = {"COOLDOWN_SECONDS": "60", "MIN_PROFIT_BPS": "30", "ENABLE_AUTO_KILL_SWITCH": "true"}
 
     assert unknown_setting_names(environ, None) == []
     assert set(environ) <= known_setting_names()

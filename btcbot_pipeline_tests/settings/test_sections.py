@@ -13,11 +13,13 @@ from btcbot_pipeline.adapters.btcturk.client import ClientConfig
 from btcbot_pipeline.domain.alerts import AlertThresholds
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy, OmsParams
 from btcbot_pipeline.domain.risk import RiskLimits
+from btcbot_pipeline.domain.vocabulary import Mode
 from btcbot_pipeline.settings import BotSettings, load_settings
 from btcbot_pipeline.settings.alerts import AlertSection
 from btcbot_pipeline.settings.data import DataSection
 from btcbot_pipeline.settings.exchange import ExchangeSection
 from btcbot_pipeline.settings.live import LiveSection
+from btcbot_pipeline.settings.risk import RiskSection
 from btcbot_pipeline.settings.safety import SafetySection
 from btcbot_pipeline.settings.schedule import ScheduleSection
 from btcbot_pipeline.settings.trading import TradingSection
@@ -26,11 +28,11 @@ from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 
 # In the order their variables appear in BotSettings (and in `btcbot config`).
 SECTIONS = (
-    SafetySection, ExchangeSection, UniverseSection, TradingSection, AlertSection, DataSection, ScheduleSection,
-    LiveSection,
+    SafetySection, ExchangeSection, UniverseSection, TradingSection, RiskSection, AlertSection, DataSection,
+    ScheduleSection, LiveSection,
 )  # fmt: skip
 SETTINGS_DIR = Path(__file__).resolve().parents[2] / "btcbot_pipeline" / "settings"
-SECTION_MODULES = ("safety", "exchange", "universe", "trading", "alerts", "data", "schedule", "live")
+SECTION_MODULES = ("safety", "exchange", "universe", "trading", "risk", "alerts", "data", "schedule", "live")
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +53,7 @@ def test_first_and_last_variable_of_each_section() -> None:
         ("BTCTURK_API_KEY", "BTCTURK_MAX_SYMBOLS"),
         ("STAGE7_UNIVERSE_SIZE", "STAGE7_SCORE_WEIGHTS"),
         ("TRY_CASH_TARGET", "DRY_RUN_TRY_BALANCE"),
+        ("STAGE7_DRAWDOWN_MODE", "ENABLE_AUTO_KILL_SWITCH"),
         ("ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_ATTEMPTS"),
         ("STATE_DB_PATH", "GATE_VALIDATOR"),
         ("CYCLE_CRON", "CATCHUP_MAX_RUNS_PER_TICK"),
@@ -100,6 +103,27 @@ def test_trading_section_builds_oms_rules_and_risk() -> None:
     assert settings.risk_limits() == RiskLimits(
         max_drawdown_pct=Decimal("0.1"), max_daily_loss_try=Decimal("75"), cooldown_s=30
     )
+
+
+def test_risk_section_extends_the_trading_sections_risk_budget() -> None:
+    settings = load_settings(
+        None, STAGE7_MAX_DRAWDOWN_PCT="0.1", STAGE7_DRAWDOWN_MODE="reduce_risk_only",
+        STAGE7_MAX_STALE_SHARE="0.4", STAGE7_STALE_SHARE_MODE="OBSERVE_ONLY",
+        STAGE7_MAX_FEE_BURN_BPS="25", STAGE7_FEE_BURN_WINDOW_CYCLES="12",
+        STAGE7_MAX_EQUITY_VOL_BPS="80", STAGE7_EQUITY_VOL_WINDOW_CYCLES="24", STAGE7_EQUITY_VOL_MODE=" observe_only ",
+        STAGE7_MAX_LOSING_CYCLES="6", COOLDOWN_SECONDS="60", MIN_PROFIT_BPS="30", ENABLE_AUTO_KILL_SWITCH="true",
+    )  # fmt: skip
+
+    assert settings.risk_limits() == RiskLimits(
+        max_drawdown_pct=Decimal("0.1"), drawdown_mode=Mode.REDUCE_RISK_ONLY,
+        max_stale_share=Decimal("0.4"), stale_share_mode=Mode.OBSERVE_ONLY,
+        max_fee_burn_bps=Decimal("25"), fee_burn_window=12,
+        max_equity_vol_bps=Decimal("80"), equity_vol_window=24, equity_vol_mode=Mode.OBSERVE_ONLY,
+        max_losing_cycles=6, order_cooldown_s=60, min_profit_bps=Decimal("30"), auto_kill_switch=True,
+    )  # fmt: skip
+    assert settings.cycle_params().risk == settings.risk_limits()
+    # unset, the risk section changes nothing: the trading section's limits as they were
+    assert load_settings(None).risk_limits() == RiskLimits()
 
 
 def test_exchange_section_builds_the_client_config() -> None:

@@ -98,6 +98,16 @@ SEED_DEFAULTS: dict[str, object] = {
     "ALERT_WEBHOOK_DEADLINE_SEC": 10.0, "ALERT_WEBHOOK_MAX_BODY_BYTES": 65_536,  # issue 15
     "ALERT_REJECT_SPIKE": 3,
     "STAGE7_REBALANCE_BAND_BPS": Decimal("0"),  # issue 18
+    # issue 18: the risk section, every limit off and the drawdown's mode as before; the
+    # original's Stage 3/4 knobs off (its defaults were COOLDOWN_SECONDS=60, MIN_PROFIT_BPS=30,
+    # ENABLE_AUTO_KILL_SWITCH=true, the last one read by no code)
+    "STAGE7_DRAWDOWN_MODE": "OBSERVE_ONLY",
+    "STAGE7_MAX_STALE_SHARE": None, "STAGE7_STALE_SHARE_MODE": "REDUCE_RISK_ONLY",
+    "STAGE7_MAX_FEE_BURN_BPS": None, "STAGE7_FEE_BURN_WINDOW_CYCLES": 288, "STAGE7_FEE_BURN_MODE": "REDUCE_RISK_ONLY",
+    "STAGE7_MAX_EQUITY_VOL_BPS": None, "STAGE7_EQUITY_VOL_WINDOW_CYCLES": 48,
+    "STAGE7_EQUITY_VOL_MODE": "REDUCE_RISK_ONLY",
+    "STAGE7_MAX_LOSING_CYCLES": None, "STAGE7_LOSING_CYCLES_MODE": "REDUCE_RISK_ONLY",
+    "COOLDOWN_SECONDS": 0, "MIN_PROFIT_BPS": None, "ENABLE_AUTO_KILL_SWITCH": False,
     # the seeds' Stage 4 (issue 17): no cap until set; the live job refuses to start without them
     "MAX_OPEN_ORDERS": None, "MAX_OPEN_ORDERS_PER_SYMBOL": None, "LIVE_CANARY_NOTIONAL_TRY": None,
     "FILLS_POLL_LOOKBACK_MINUTES": 60, "LIVE_STATE_DB_PATH": "data/btcbot_live.duckdb", "LOG_LEVEL": "INFO",
@@ -219,6 +229,20 @@ GE = "Input should be greater than or equal to"
         ("CYCLE_CRON", "0 0 * FOO *", "month field 'FOO': 'FOO' is not a number"),
         ("BTCTURK_BASE_URL", "not a url", "must be an http(s) URL such as https://api.btcturk.com (was 'not a url')"),
         ("BTCTURK_GRAPH_BASE_URL", "ftp://graph", "must be an http(s) URL such as https://api.btcturk.com"),
+        # issue 18: the risk section
+        ("STAGE7_DRAWDOWN_MODE", "NORMAL", "Input should be 'REDUCE_RISK_ONLY' or 'OBSERVE_ONLY' (was 'NORMAL')"),
+        ("STAGE7_FEE_BURN_MODE", "halt", "Input should be 'REDUCE_RISK_ONLY' or 'OBSERVE_ONLY' (was 'HALT')"),
+        ("STAGE7_MAX_STALE_SHARE", "0", "Input should be greater than 0 (was '0')"),
+        ("STAGE7_MAX_STALE_SHARE", "1.5", "Input should be less than or equal to 1 (was '1.5')"),
+        ("STAGE7_MAX_FEE_BURN_BPS", "0", "Input should be greater than 0 (was '0')"),
+        ("STAGE7_FEE_BURN_WINDOW_CYCLES", "0", f"{GE} 1 (was '0')"),
+        ("STAGE7_MAX_EQUITY_VOL_BPS", "-3", "Input should be greater than 0 (was '-3')"),
+        ("STAGE7_EQUITY_VOL_WINDOW_CYCLES", "1", f"{GE} 2 (was '1')"),
+        ("STAGE7_MAX_LOSING_CYCLES", "0", f"{GE} 1 (was '0')"),
+        ("COOLDOWN_SECONDS", "-1", f"{GE} 0 (was '-1')"),
+        ("MIN_PROFIT_BPS", "-5", f"{GE} 0 (was '-5')"),
+        ("MIN_PROFIT_BPS", "10000", "Input should be less than 10000 (was '10000')"),
+        ("ENABLE_AUTO_KILL_SWITCH", "sometimes", "Input should be a valid boolean"),
     ],
 )  # fmt: skip
 def test_bad_values_name_the_variable(clean_env: pytest.MonkeyPatch, alias: str, value: str, problem: str) -> None:
