@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import Collection, Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, NamedTuple, Sequence
 
 from btcbot_pipeline.domain import amend, utc
 from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules, rules_stats
@@ -236,45 +236,44 @@ class _Fold:
         # Open orders (the limit model's resting orders, throttled or retried ones) count
         # as done for the plan: their cash and quantity are reserved, so it never orders twice.
         oms = state.oms
-        plan_cash, plan_holdings, sellable = state.cash_try, holdings, holdings
+        book = _OpenBook(state.cash_try, holdings, holdings, ZERO)
         replaced = released = frozenset[str]()
 
-        def plan_from(cash: Decimal, planned: Mapping[str, Decimal]) -> PortfolioPlan:
+        def plan_from(book: _OpenBook) -> PortfolioPlan:
             return build_plan(
                 cycle_ts=cycle_ts,
                 universe=selection.selected,
                 marks=valuation,
-                cash_try=cash,
-                holdings=planned,
+                cash_try=book.cash,
+                holdings=book.planned,
                 untradable=untradable,
                 policy=params.policy,
                 execution=params.execution,
                 mode=mode.final,
                 sells_fund_buys=params.oms.fill_model == "seed",
+                proceeds_due_try=book.proceeds_due,
             )
 
         if oms.open_orders and not params.kill_switch:  # the kill switch replaces nothing
             # An open order whose limit the market has left behind is replaced: cancelled,
             # and its remaining quantity planned again at this cycle's prices (new id).
             replaced = _stale(oms.open_orders, marks_now, params.execution.order_offset_bps, params.oms.reprice_bps)
-            plan_cash, plan_holdings, sellable = _after_open_orders(state, params.execution.fees_bps, replaced)
-        plan = plan_from(plan_cash, plan_holdings)
+            book = _after_open_orders(state, params.execution.fees_bps, replaced)
+        plan = plan_from(book)
         if oms.open_orders and not params.kill_switch:
             # A resting order the plan wants smaller is amended, not answered with an
             # opposite order: planned again without it, then cancelled (domain/amend.py).
             released = amend.released(oms.open_orders, plan, replaced)
             if released:
-                plan_cash, plan_holdings, sellable = _after_open_orders(
-                    state, params.execution.fees_bps, replaced | released
-                )
-                plan = plan_from(plan_cash, plan_holdings)
+                book = _after_open_orders(state, params.execution.fees_bps, replaced | released)
+                plan = plan_from(book)
         intents: tuple[OrderIntent, ...] = ()
         if mode.final is not Mode.OBSERVE_ONLY:  # no intents then, nor their rules lookup
             intents = build_intents(
                 cycle_id=cycle_id,
                 plan=plan,
                 rules={r.symbol: r for r in resolved},
-                holdings=sellable,
+                holdings=book.sellable,
                 execution=params.execution,
                 mode=mode.final,
             )
@@ -358,26 +357,39 @@ def _stale(
     return frozenset(out)
 
 
-def _after_open_orders(
-    state: LedgerState, fees_bps: Decimal, replaced: Collection[str] = ()
-) -> tuple[Decimal, dict[str, Decimal], dict[str, Decimal]]:
+class _OpenBook(NamedTuple):
+    """What the plan works from while orders are open (:func:`_after_open_orders`)."""
+
+    cash: Decimal  # the cash less what the open BUYs may still spend
+    planned: dict[str, Decimal]  # holdings as if the open orders had filled
+    sellable: dict[str, Decimal]  # what the intents may still sell
+    proceeds_due: Decimal  # what the open SELLs bring when they fill
+
+
+def _after_open_orders(state: LedgerState, fees_bps: Decimal, replaced: Collection[str] = ()) -> _OpenBook:
     """What the plan works from while orders are open: cash less what the open BUYs may
     still spend; holdings as if the open orders had filled (BUYs added, SELLs taken off);
-    and what the intents may still sell (holdings less the open SELLs). Orders being
-    replaced this cycle do not count: the plan orders their remainder again."""
+    what the intents may still sell (holdings less the open SELLs); and what the open SELLs
+    bring when they fill at their limits, Σ remaining × limit × (1 - fee rate): still the
+    book's equity, so its targets do not shrink while a SELL rests, but not cash a BUY may
+    spend yet. Orders being replaced this cycle do not count: the plan orders their
+    remainder again."""
     oms = state.oms
+    fee = bps_factor(fees_bps)
     with localcontext(MONEY_CONTEXT):
         kept = tuple(o for o in oms.open_orders if o.client_order_id not in replaced)
         cash = state.cash_try - replace(oms, open_orders=kept).reserved_cash_try(fees_bps)
         planned = state.quantities()
         sellable = dict(planned)
+        due = ZERO
         for o in kept:
             if o.side is Side.BUY:
                 planned[o.symbol] = planned.get(o.symbol, ZERO) + o.remaining_qty
             else:
                 planned[o.symbol] = planned.get(o.symbol, ZERO) - o.remaining_qty
                 sellable[o.symbol] = sellable.get(o.symbol, ZERO) - o.remaining_qty
-    return cash, planned, sellable
+                due += o.remaining_qty * o.price_try * (ONE - fee)
+    return _OpenBook(cash, planned, sellable, due)
 
 
 def _wanted(

@@ -3,7 +3,8 @@
 From the selected universe, mark prices and the carried book, :func:`build_plan` decides
 target notionals and the actions that move the book towards them:
 
-1. ``equity = cash + Σ qty × mark``; the cash target is ``min(TRY_CASH_TARGET,
+1. ``equity = cash + Σ qty × mark`` (+ the proceeds due from resting SELLs, whose
+   quantity the caller took off the holdings); the cash target is ``min(TRY_CASH_TARGET,
    TRY_CASH_MAX, equity)`` and ``investable = equity - cash target``.
 2. Equal weights over the universe: each symbol targets ``investable / N``, clipped to
    ``MAX_POSITION_NOTIONAL_TRY``; what the clip leaves over stays in cash (implicit cash
@@ -188,6 +189,7 @@ def build_plan(
     execution: ExecutionParams,
     mode: Mode,
     sells_fund_buys: bool = True,
+    proceeds_due_try: Decimal = ZERO,
 ) -> PortfolioPlan:
     """Build the cycle's plan (see the module docstring for the rules).
 
@@ -201,10 +203,13 @@ def build_plan(
         sells_fund_buys: this cycle's SELLs pay for its BUYs (they fill at once: the seed
             fill model). ``False`` under the limit model, where a SELL may rest for cycles:
             BUYs are paid from the cash the book has, never from proceeds yet to come.
+        proceeds_due_try: what SELLs resting on the exchange bring when they fill (their
+            quantity is already off ``holdings``): counted in equity, so in the targets,
+            never in the cash BUYs may spend.
     """
     held = {s: q for s, q in holdings.items() if q > ZERO}
     missing_marks = sorted([s for s in held if s not in marks])
-    equity = cash_try + sum([q * marks[s] for s, q in held.items() if s in marks], ZERO)
+    equity = cash_try + proceeds_due_try + sum([q * marks[s] for s, q in held.items() if s in marks], ZERO)
     cash_target = max(ZERO, min(policy.try_cash_target, policy.try_cash_max, equity))
     investable = max(ZERO, equity - cash_target)
     per_symbol = _floor_cent(investable / len(universe)) if universe else ZERO

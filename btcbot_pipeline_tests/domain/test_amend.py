@@ -83,7 +83,7 @@ def test_the_problem_a_plan_counting_the_resting_buy_answers_with_a_sell_that_ha
     # What the fold did before the amend: plan from the book with the BUY counted as done
     (placed,) = run(PLACED)
     state = placed.state
-    cash, planned, sellable = _after_open_orders(state, PARAMS.execution.fees_bps)
+    cash, planned, sellable, _ = _after_open_orders(state, PARAMS.execution.fees_bps)
     snap, selection = HALVED
     marks = {"BTCTRY": D("100.5"), "ETHTRY": D("50.5")}
     plan = build_plan(
@@ -177,3 +177,63 @@ def test_the_kill_switch_amends_nothing() -> None:
     halved = run_cycle(*HALVED, placed.state, replace(PARAMS, kill_switch=True))
     assert {a.skip_reason for a in halved.plan.actions} == {"observe_only"}
     assert halved.events == () and [o.client_order_id for o in halved.state.oms.open_orders] == [OLD_BUY]
+
+
+# A resting SELL: cycle 1 fills the BUY (9.90562392 BTCTRY held, 3.09 cash), cycle 2 adds
+# ETHTRY and XRPTRY, so BTCTRY's target falls to a third and a SELL of 662.65 TRY rests at 100.56.
+FILLED = cycle(1, ("BTCTRY",), btc(low="100.44"), eth(), xrp())
+THIRDS = cycle(2, ("BTCTRY", "ETHTRY", "XRPTRY"), btc(), eth(), xrp())
+OLD_SELL = f"s7:{C2}:BTCTRY:SELL:a7719d34b818"
+C3 = "20260101T004500Z"
+
+
+def quiet(universe: tuple[str, ...]) -> tuple[MarketSnapshot, UniverseSelection]:
+    return cycle(3, universe, btc(low="100.5", high="100.5"), eth(), xrp())  # BTCTRY's bar stays below 100.56
+
+
+def test_a_resting_sell_the_plan_wants_smaller_is_amended() -> None:
+    *_, thirds, halves = run(PLACED, FILLED, THIRDS, quiet(("BTCTRY", "ETHTRY")))
+    assert orders(thirds) == [(OLD_SELL, "SELL", D("6.58959824"), D("100.56"), "ACKED", None)]
+    # Counting the SELL the plan wants to buy BTCTRY back (skipped for cash, which an amend
+    # does not need); without it: equity 3.09 + 9.90562392 × 100.5 = 998.60, half is 499.30,
+    # so 995.51 - 499.30 = 496.21 TRY are sold: 4.93446698 at 100.56
+    new = f"s7:{C3}:BTCTRY:SELL:e3b232d34c78"
+    assert events(halves) == [
+        (f"{OLD_SELL}:0003:CANCELED", "amended"),
+        (f"{new}:0001:SUBMITTED", None),
+        (f"{new}:0002:ACKED", None),
+    ]
+    assert orders(halves) == [
+        (OLD_SELL, "SELL", D("6.58959824"), D("100.56"), "CANCELED", "amended"),
+        (new, "SELL", D("4.93446698"), D("100.56"), "ACKED", None),
+    ]
+    assert [(a.symbol, a.side.value, a.notional_try, a.status.value, a.skip_reason) for a in halves.plan.actions] == [
+        ("BTCTRY", "SELL", D("496.21"), "PLANNED", None),
+        ("ETHTRY", "BUY", D("499.30"), "SKIPPED", "insufficient_cash"),  # the SELL's proceeds have not come in
+    ]
+
+
+def test_a_resting_sell_the_plan_wants_gone_is_dropped() -> None:
+    *_, whole = run(PLACED, FILLED, THIRDS, quiet(("BTCTRY",)))
+    assert events(whole) == [(f"{OLD_SELL}:0003:CANCELED", "plan_dropped")]
+    # the whole book is BTCTRY's target again: 3.08 short of it, below the minimum
+    assert [(a.symbol, a.side.value, a.notional_try, a.skip_reason) for a in whole.plan.actions] == [
+        ("BTCTRY", "BUY", D("3.08"), "min_notional"),
+    ]
+    assert whole.state.oms.open_orders == ()
+
+
+def test_a_resting_sell_still_counts_in_the_equity_the_plan_targets() -> None:
+    # The same universe again: the SELL is what the plan wants. Its proceeds at the limit, net of
+    # the fee, stay in equity (6.58959824 × 100.56 × 0.998 = 661.32); without them the plan saw
+    # 336.35 TRY of equity and sold a further 221 TRY of BTCTRY.
+    *_, again = run(PLACED, FILLED, THIRDS, quiet(("BTCTRY", "ETHTRY", "XRPTRY")))
+    due = D("6.58959824") * D("100.56") * D("0.998")
+    held = (D("9.90562392") - D("6.58959824")) * D("100.5")
+    assert again.plan.equity_try == D("3.0892917421504") + held + due
+    assert [(a.symbol, a.side.value, a.notional_try, a.skip_reason) for a in again.plan.actions] == [
+        ("BTCTRY", "SELL", D("0.71"), "min_notional"),  # 333.26 held beside the SELL, target 332.55
+        ("ETHTRY", "BUY", D("332.55"), "insufficient_cash"),
+        ("XRPTRY", "BUY", D("332.55"), "insufficient_cash"),
+    ]
+    assert again.events == () and [o.client_order_id for o in again.state.oms.open_orders] == [OLD_SELL]
