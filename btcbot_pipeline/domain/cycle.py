@@ -9,6 +9,11 @@ is replayed in one Dagster run and how a backtest runs. The fold also carries th
 budget (:mod:`~btcbot_pipeline.domain.risk`): each cycle's base mode is the decision the
 previous cycle took from its closing equity, and an operator clear applies at the first
 cycle of the fold.
+
+Orders open from earlier cycles (the limit model's resting ones) count as done for the
+plan (:func:`_after_open_orders`); one the market has left behind is replaced
+(:func:`_stale`), one the plan wants smaller is amended (:mod:`~btcbot_pipeline.domain.amend`:
+the plan is built again without it), one it no longer wants is dropped (:func:`_wanted`).
 """
 
 from __future__ import annotations
