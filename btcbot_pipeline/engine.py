@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.account import OpeningBalances, opening_metadata
+from btcbot_pipeline.domain.adaptation import AdaptationState
+from btcbot_pipeline.domain.adaptation.fold import AdaptedCycle, run_adaptive
 from btcbot_pipeline.domain.cycle import CycleResult, cycle_id_for, run_cycles
 from btcbot_pipeline.domain.exchange_rules import exclude_unusable_rules
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError, LedgerState
@@ -32,11 +34,13 @@ from btcbot_pipeline.domain.market import MarketSnapshot
 from btcbot_pipeline.domain.oms.venue import SIMULATED, Venue
 from btcbot_pipeline.domain.payloads import (
     dumps,
+    from_payload,
     ledger_state_from_payload,
     ledger_state_payload,
     order_payload,
     risk_state_from_payload,
     risk_state_payload,
+    to_payload,
     universe_payload,
 )
 from btcbot_pipeline.domain.risk import RiskClear, RiskState
@@ -60,6 +64,7 @@ from btcbot_pipeline.storage.rows import (
     Columns,
     CyclePayloads,
     Row,
+    adaptation_rows,
     chain_digest,
     cycle_rows,
     from_rows,
@@ -143,6 +148,7 @@ class CycleOutputs:
     carried_from: str | None
     opening: dict[str, str] | None
     gap_cycles: int = 0  # cycle times skipped before the first cycle (see compute)
+    adapted: list[AdaptedCycle] | None = None  # per cycle, when parameters adapt
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +230,8 @@ class Carry:
     carried_ts: datetime | None  # the carried ledger's cycle time
     risk: RiskState | None
     clear: RiskClear | None = None
+    # the parameter adaptation's state the carried cycle left (None: not adapting then)
+    adaptation: AdaptationState | None = None
 
     @property
     def carried_from(self) -> str | None:
@@ -261,11 +269,13 @@ def carry_in(book: Book, window: Window) -> Carry:
     operator clears no decision outside it applied yet (a re-run of the window applies them again)."""
     last = book.last_ledger_state(window.start)
     pending = book.pending_clears(window)
+    adapted = book.query("SELECT state_json FROM params_active WHERE cycle_ts = ?", [last[0]]) if last else []
     return Carry(
         state=ledger_state_from_payload(json.loads(last[1])) if last else None,
         carried_ts=last[0] if last else None,
         risk=risk_state_from_payload(json.loads(last[2])) if last and last[2] is not None else None,
         clear=RiskClear(",".join(c for c, _ in pending), "; ".join(r for _, r in pending)) if pending else None,
+        adaptation=from_payload(AdaptationState, json.loads(adapted[0][0])) if adapted else None,
     )
 
 
@@ -288,16 +298,23 @@ def compute(
     run = run or RunTimes()
     clock = time.perf_counter()
     params = cfg.cycle_params()
+    adaptation = cfg.adaptation_params()
     snapshots = [exclude_unusable_rules(s, params.rules) for s in snapshots]
-    selections = select_universes(snapshots, params.universe)
+    selections = [] if adaptation.enabled else select_universes(snapshots, params.universe)
     universe_s, clock = time.perf_counter() - clock, time.perf_counter()
     opening = None
     state = carry.state
     if state is None:  # a new book opens from the exchange's balances or DRY_RUN_TRY_BALANCE
         opened = opening_balances(snapshots[0])
         state, opening = opened.state, opening_metadata(opened)
+    adapted: list[AdaptedCycle] | None = None
     try:
-        results = run_cycles(snapshots, selections, state, params, risk=carry.risk, clear=carry.clear, venue=venue)
+        if adaptation.enabled:  # each cycle with the parameters in force (its universe too)
+            selections, results, adapted = run_adaptive(
+                snapshots, state, params, adaptation, carry.adaptation, risk=carry.risk, clear=carry.clear, venue=venue
+            )
+        else:
+            results = run_cycles(snapshots, selections, state, params, risk=carry.risk, clear=carry.clear, venue=venue)
     except LedgerIntegrityError as exc:
         raise EngineError(f"ledger integrity error: {exc}") from None
     trading_s, clock = time.perf_counter() - clock, time.perf_counter()
@@ -307,7 +324,10 @@ def compute(
     # the partitions): recorded as gap_cycles on the first cycle; its gate warns.
     gap = missed(carry.carried_ts, snapshots[0].cycle_ts) if missed is not None and carry.carried_ts is not None else 0
     rows.update(cycle_rows(results, carry.carried_from, gap, carry.digest))
-    traces, run_metrics = _traces(snapshots, selections, results, payloads, opening, carry.carried_from, active_params)
+    per_cycle_params = _adapted_params(adapted) if adapted is not None else None
+    traces, run_metrics = _traces(
+        snapshots, selections, results, payloads, opening, carry.carried_from, active_params, per_cycle_params
+    )
     n = len(results)
     per_cycle = (
         run.run_id,
@@ -315,7 +335,9 @@ def compute(
     )
     run_metrics = [(*row, *per_cycle, None, None) for row in run_metrics]
     rows.update(trace_rows(traces, from_rows("run_metrics", run_metrics)))
-    return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening, gap)
+    if adapted is not None:
+        rows.update(adaptation_rows(results, adapted, first=carry.adaptation is None))
+    return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening, gap, adapted)
 
 
 def _traces(
@@ -326,12 +348,14 @@ def _traces(
     opening: dict[str, str] | None,
     carried_from: str | None,
     active_params: dict[str, Any],
+    per_cycle_params: list[dict[str, Any]] | None = None,
 ) -> tuple[list[CycleTrace], list[Row]]:
-    """Each cycle's trace from its stages' payloads, handed over in memory."""
+    """Each cycle's trace from its stages' payloads, handed over in memory (``per_cycle_params``:
+    when parameters adapt, each cycle's own, with its version and change)."""
     traces: list[CycleTrace] = []
     run_metrics: list[Row] = []
     first = carried_from is None
-    for snap, sel, res, pay in zip(snapshots, selections, results, payloads):
+    for k, (snap, sel, res, pay) in enumerate(zip(snapshots, selections, results, payloads)):
         skipped = [{"symbol": s.symbol, "reason": s.skip_reason} for s in snap.symbols if s.skip_reason]
         ledger = dict(pay.metrics)
         if first and opening:
@@ -350,7 +374,7 @@ def _traces(
             intents=pay.intents,
             fills=fills,
             ledger=ledger,
-            active_params=active_params,
+            active_params=active_params if per_cycle_params is None else per_cycle_params[k],
             orders=[order_payload(o) for o in res.orders],
         )
         traces.append(trace)
@@ -371,6 +395,19 @@ def _traces(
             )
         )
     return traces, run_metrics
+
+
+def _adapted_params(adapted: Sequence[AdaptedCycle]) -> list[dict[str, Any]]:
+    """Each cycle's ``active_params``: the values in force, the version and the change it decided."""
+    by_version: dict[int, dict[str, Any]] = {}
+    out = []
+    for a in adapted:
+        base = by_version.get(a.version)
+        if base is None:
+            base = by_version[a.version] = a.params.as_dict()
+        change = None if a.change is None else to_payload(a.change)
+        out.append({**base, "adaptation": {"active_param_version": a.version, "param_change": change}})
+    return out
 
 
 def batches(partitions: Sequence[Partition], limit: int = BATCH_CYCLES) -> list[tuple[Partition, ...]]:
@@ -526,7 +563,12 @@ def _run(
                 )
                 done += _summaries(batch, out, summarize)
                 last = out.results[-1]
-                next_carry = Carry(last.state, last.cycle_ts, last.risk.state if last.risk is not None else None)
+                next_carry = Carry(
+                    last.state,
+                    last.cycle_ts,
+                    last.risk.state if last.risk is not None else None,
+                    adaptation=out.adapted[-1].state if out.adapted else None,
+                )
                 computed += len(times)
                 if progress is not None:
                     progress(

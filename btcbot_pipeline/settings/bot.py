@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from btcbot_pipeline.domain.params import CycleParams
 from btcbot_pipeline.domain.risk import RiskLimits
+from btcbot_pipeline.settings.adaptation import AdaptationSection
 from btcbot_pipeline.settings.alerts import AlertSection
 from btcbot_pipeline.settings.data import DataSection
 from btcbot_pipeline.settings.exchange import ExchangeSection
@@ -30,6 +31,7 @@ from btcbot_pipeline.settings.universe import UniverseSection
 # (the risk section's after the trading section's, whose risk budget it extends), then the
 # live section's.
 class BotSettings(
+    AdaptationSection,
     LiveSection,
     ScheduleSection,
     DataSection,

@@ -25,6 +25,7 @@ from btcbot_pipeline.domain import utc
 from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.storage import seal
 from btcbot_pipeline.storage.schema import (
+    ADAPTATION_TABLES,
     AUX_TABLES,
     COLUMN_NAMES,
     MIGRATIONS,
@@ -284,9 +285,8 @@ class Book:
         """Delete the window's rows of every stage table and its recorded gate failures
         (inside the caller's transaction: they come back on a rollback)."""
         start, end = naive_utc(window.start), naive_utc(window.end)
-        for _, tables in STAGE_TABLES:
-            for table in tables:
-                self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
+        for table in (*(t for _, tables in STAGE_TABLES for t in tables), *ADAPTATION_TABLES):
+            self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
         self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
 
     def insert_rows(self, rows_by_table: Mapping[str, Any]) -> dict[str, int]:

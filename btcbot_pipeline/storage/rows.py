@@ -20,6 +20,7 @@ from btcbot_pipeline.domain.payloads import (
     parse_ts,
     plan_payload,
     risk_state_payload,
+    to_payload,
 )
 from btcbot_pipeline.domain.plan import ActionStatus
 from btcbot_pipeline.domain.trace import CycleTrace
@@ -393,3 +394,33 @@ TRACE_TEXT = (
     "ledger_metrics_json",
     "market_notes_json",
 )
+
+
+def adaptation_rows(results: Sequence[Any], adapted: Sequence[Any], *, first: bool) -> dict[str, Columns]:
+    """The adaptation's rows of consecutive cycles (``adapted``: their
+    :class:`~btcbot_pipeline.domain.adaptation.fold.AdaptedCycle`): the version each ran with
+    and the state carried on, each change decided, each checkpoint taken (``first``: the
+    adaptation starts here, so version 1, the configured values, is the first checkpoint)."""
+    from btcbot_pipeline.domain.adaptation import ChangeKind, values_text
+
+    active, changes, checkpoints = [], [], []
+    for res, a in zip(results, adapted):
+        ts = res.cycle_ts
+        active.append((ts, res.cycle_id, a.version, dumps(values_text(a.values)), dumps(to_payload(a.state))))
+        c = a.change
+        if c is not None:
+            changes.append(
+                (ts, res.cycle_id, c.change_id, c.kind.value, c.version_before, c.version_after,
+                 dumps(dict(c.before)), dumps(dict(c.after)), c.reason, dumps(dict(c.metrics)), c.inputs_hash)
+            )  # fmt: skip
+            if c.kind is ChangeKind.CHECKPOINT:
+                checkpoints.append((ts, res.cycle_id, c.version_after, dumps(dict(c.after)), res.metrics.equity_try))
+    if first and adapted:
+        start = adapted[0]
+        equity = start.state.checkpoint.equity_try if start.state.checkpoint.version == 1 else None
+        checkpoints.insert(0, (results[0].cycle_ts, results[0].cycle_id, 1, dumps(values_text(start.values)), equity))
+    return {
+        "params_active": from_rows("params_active", active),
+        "param_changes": from_rows("param_changes", changes),
+        "params_checkpoints": from_rows("params_checkpoints", checkpoints),
+    }

@@ -245,6 +245,37 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("write_ms", "DOUBLE"),
         ("gates_ms", "DOUBLE"),
     ),
+    # Parameter adaptation (ADAPTATION_ENABLED; the seeds' params_active, param_changes,
+    # params_checkpoints): only books that adapt have rows. Outside STAGE_TABLES (their
+    # seals, gates and fingerprints are the stage tables'); the trace records the version
+    # and the change of every cycle, so the fingerprint covers them.
+    "params_active": (  # one row per cycle: the version it ran with, and the state carried on
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("active_version", "INTEGER"),
+        ("values_json", "VARCHAR"),
+        ("state_json", "VARCHAR"),
+    ),
+    "param_changes": (  # one row per change decided at the end of the cycle
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("change_id", "VARCHAR"),
+        ("kind", "VARCHAR"),
+        ("version_before", "INTEGER"),
+        ("version_after", "INTEGER"),
+        ("before_json", "VARCHAR"),
+        ("after_json", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("metrics_json", "VARCHAR"),
+        ("inputs_hash", "VARCHAR"),
+    ),
+    "params_checkpoints": (  # one row per checkpoint taken (version 1 is the configured values)
+        ("cycle_ts", "TIMESTAMP"),
+        ("cycle_id", "VARCHAR"),
+        ("version", "INTEGER"),
+        ("values_json", "VARCHAR"),
+        ("equity_try", MONEY),
+    ),
     # The risk budget's decision at the end of each cycle: ``mode`` is the next cycle's base mode.
     "risk_decisions": (
         ("cycle_ts", "TIMESTAMP"),
@@ -358,6 +389,10 @@ STAGE_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("cycle_trace", ("cycle_trace", "run_metrics")),
 )
+
+
+# The adaptation's tables: cleared with a window's rows, outside the stage tables.
+ADAPTATION_TABLES: tuple[str, ...] = ("params_active", "param_changes", "params_checkpoints")
 
 
 def naive_utc(ts: datetime) -> datetime:

@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from btcbot_pipeline.storage.schema import RUN_ONLY_COLUMNS, TABLES, naive_utc
+from btcbot_pipeline.storage.schema import ADAPTATION_TABLES, RUN_ONLY_COLUMNS, TABLES, naive_utc
 
 # Tables a committed cycle writes. gate_failures are a stopped cycle's, not a committed one's.
 SEALED_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t != "gate_failures")
@@ -103,7 +103,10 @@ def table_digests(
     hash the columns the book's tables have (a book not migrated yet), not this schema's."""
     where, params = _window(start, end)
     out: dict[datetime, dict[str, str]] = {}
+    present = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     for table in SEALED_TABLES:
+        if table not in present:  # a table added later (the adaptation's), in a book not opened since
+            continue
         text = _row_text(table, _stored_columns(con, table) if stored else None)
         rows = con.execute(
             f"SELECT cycle_ts, sha256(string_agg(h, chr(10) ORDER BY h)) FROM "
@@ -116,8 +119,10 @@ def table_digests(
 
 
 def rows_digest(tables: dict[str, str]) -> str:
-    """One cycle's digest over its tables' digests (a table without rows: ``-``)."""
-    text = "\n".join(f"{t}={tables.get(t, '-')}" for t in SEALED_TABLES)
+    """One cycle's digest over its tables' digests (a table without rows: ``-``; the
+    adaptation's tables only when they have rows, so a book that never adapted keeps the
+    seals it was written with)."""
+    text = "\n".join(f"{t}={tables.get(t, '-')}" for t in SEALED_TABLES if t in tables or t not in ADAPTATION_TABLES)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -15,6 +15,7 @@ from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy, Om
 from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.domain.vocabulary import Mode
 from btcbot_pipeline.settings import BotSettings, load_settings
+from btcbot_pipeline.settings.adaptation import AdaptationSection
 from btcbot_pipeline.settings.alerts import AlertSection
 from btcbot_pipeline.settings.data import DataSection
 from btcbot_pipeline.settings.exchange import ExchangeSection
@@ -29,10 +30,12 @@ from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 # In the order their variables appear in BotSettings (and in `btcbot config`).
 SECTIONS = (
     SafetySection, ExchangeSection, UniverseSection, TradingSection, RiskSection, AlertSection, DataSection,
-    ScheduleSection, LiveSection,
+    ScheduleSection, LiveSection, AdaptationSection,
 )  # fmt: skip
 SETTINGS_DIR = Path(__file__).resolve().parents[2] / "btcbot_pipeline" / "settings"
-SECTION_MODULES = ("safety", "exchange", "universe", "trading", "risk", "alerts", "data", "schedule", "live")
+SECTION_MODULES = (
+    "safety", "exchange", "universe", "trading", "risk", "alerts", "data", "schedule", "live", "adaptation",
+)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +61,7 @@ def test_first_and_last_variable_of_each_section() -> None:
         ("STATE_DB_PATH", "GATE_VALIDATOR"),
         ("CYCLE_CRON", "CATCHUP_MAX_RUNS_PER_TICK"),
         ("MAX_OPEN_ORDERS", "LOG_LEVEL"),
+        ("ADAPTATION_ENABLED", "ADAPTATION_GUARD_MAX_FEE_BURN_BPS"),
     ]
 
 

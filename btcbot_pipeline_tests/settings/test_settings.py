@@ -98,6 +98,9 @@ SEED_DEFAULTS: dict[str, object] = {
     "ALERT_WEBHOOK_DEADLINE_SEC": 10.0, "ALERT_WEBHOOK_MAX_BODY_BYTES": 65_536,  # issue 15
     "ALERT_REJECT_SPIKE": 3,
     "STAGE7_REBALANCE_BAND_BPS": Decimal("0"),  # issue 18
+    "ADAPTATION_ENABLED": False, "ADAPTATION_INTERVAL_CYCLES": 48, "ADAPTATION_LOOKBACK_CYCLES": 48,
+    "ADAPTATION_CHECKPOINT_AFTER_CYCLES": 48, "ADAPTATION_GUARD_MAX_DRAWDOWN_PCT": Decimal("0.05"),
+    "ADAPTATION_GUARD_MAX_FEE_BURN_BPS": Decimal("50"),
     # issue 18: the risk section, every limit off and the drawdown's mode as before; the
     # original's Stage 3/4 knobs off (its defaults were COOLDOWN_SECONDS=60, MIN_PROFIT_BPS=30,
     # ENABLE_AUTO_KILL_SWITCH=true, the last one read by no code)

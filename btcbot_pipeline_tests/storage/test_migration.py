@@ -39,7 +39,9 @@ def _columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
 
 
 def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in B.TABLES}
+    # (the adaptation's tables came later, additive: ensure_schema creates them empty)
+    present = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in B.TABLES if t in present}
 
 
 @pytest.mark.parametrize("name", ["v3_dry_run_seed42_0000-0010.duckdb.gz", "v3_backtest_real10_0500-0700.duckdb.gz"])
