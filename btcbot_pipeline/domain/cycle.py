@@ -27,6 +27,7 @@ from btcbot_pipeline.domain import amend, utc
 from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules, rules_stats
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent, build_intents
+from btcbot_pipeline.domain.knobs import apply_knobs
 from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, mid_of
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
@@ -42,6 +43,7 @@ from btcbot_pipeline.domain.risk import (
     decide_with_text,
     limits_text,
 )
+from btcbot_pipeline.domain.risk_inputs import risk_inputs
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
 from btcbot_pipeline.domain.vocabulary import Mode, Side, combine_modes
 
@@ -245,7 +247,7 @@ class _Fold:
         replaced = released = frozenset[str]()
 
         def plan_from(book: _OpenBook) -> PortfolioPlan:
-            return build_plan(
+            plan = build_plan(
                 cycle_ts=cycle_ts,
                 universe=selection.selected,
                 marks=valuation,
@@ -257,6 +259,10 @@ class _Fold:
                 mode=mode.final,
                 sells_fund_buys=params.oms.fill_model == "seed",
                 proceeds_due_try=book.proceeds_due,
+            )
+            # COOLDOWN_SECONDS, MIN_PROFIT_BPS (domain/knobs.py): the same plan while unset
+            return apply_knobs(
+                plan, params.risk, holdings=state.holdings, last_orders=risk.last_orders, execution=params.execution
             )
 
         if oms.open_orders and not params.kill_switch:  # the kill switch replaces nothing
@@ -311,6 +317,7 @@ class _Fold:
             self._limits_text,
             Mode.NORMAL,
             None if clear is None else clear.clear_id,
+            risk_inputs(snapshot, metrics, state, intents),  # fees, stale share, orders: the later limits' inputs
         )
         return CycleResult(
             cycle_id=cycle_id,
