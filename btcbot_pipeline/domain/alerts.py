@@ -296,7 +296,15 @@ def _mode_change(cycle: CycleFacts, last: CycleFacts | None, _: AlertThresholds)
 # "risk_cleared:<clear id>:<why>", and the cycle's own "market_data_degraded:<why>",
 # "kill_switch", "rules_unavailable:<symbols>".
 _RISK_PREFIX, _CLEARED_PREFIX = "risk:", "risk_cleared:"
-_LIMIT_WORDS = {"daily_loss_limit": "daily loss limit", "drawdown_limit": "drawdown limit"}
+_LIMIT_WORDS = {
+    "daily_loss_limit": "daily loss limit",
+    "drawdown_limit": "drawdown limit",
+    "stale_data_limit": "stale data limit",
+    "fee_burn_limit": "fee burn limit",
+    "equity_vol_limit": "equity volatility limit",
+    "losing_cycles_limit": "losing cycles limit",
+    "auto_kill_switch": "automatic kill switch",
+}
 
 
 def _cause(reason: str) -> str:
