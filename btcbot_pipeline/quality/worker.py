@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.util
+import os
 import sys
 import types
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -40,6 +41,23 @@ from btcbot_pipeline.quality.rules import (
 def _ready() -> bool:
     expectations._gx()  # import GE and build the context once, in the worker
     return True
+
+
+def _end_with_parent(parent: int) -> None:
+    """In the worker (its initializer): end it when the process that started it is gone.
+
+    A command killed outright (SIGKILL, the OOM killer) never closes its pool, and the
+    worker would wait on its call queue for ever: it holds the queue's writing end itself,
+    so it never reads an end of file. A daemon thread checks the parent once a second."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="btcbot-parent-watch", daemon=True).start()
 
 
 def _validate(suite_name: str, ge_frames: Sequence[Any]) -> GateResult:
@@ -215,7 +233,12 @@ class GateWorker:
         self._verdicts: list[Future[Any]] = []
         try:
             # spawn: a clean interpreter (no threads or locks inherited from Dagster's process)
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_end_with_parent,
+                initargs=(os.getpid(),),
+            )
             _stop_resource_tracker_at_exit()
             with _main_not_reimported():  # the process starts on this first submit
                 self._ready = self._pool.submit(_ready)  # the worker starts importing GE now

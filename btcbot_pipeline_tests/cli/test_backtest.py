@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -180,6 +181,20 @@ def test_params_files_and_the_recorded_settings(tmp_path: Path, replay_dir: Path
     assert str(refused.value) == f"--params {tmp_path}/bad.env:1: expected KEY=VALUE, got 'JUSTAWORD'"
 
 
+def _processes_in(folder: Path) -> list[int]:
+    """Live processes whose working directory is ``folder``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(os.readlink(proc / "cwd")) == folder:
+                status = (proc / "status").read_text()
+                if "\nState:\tZ" not in status:
+                    found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_a_backtest_killed_part_way_reruns_to_the_uninterrupted_fingerprint(real_dataset: Path, tmp_path: Path) -> None:
     window = ["--start", "2018-01-10T05:00", "--end", "2018-01-13T05:00"]
     chunked = {"GATE_CHUNK_CYCLES": "288"}  # each day commits on its own
@@ -211,6 +226,11 @@ def test_a_backtest_killed_part_way_reruns_to_the_uninterrupted_fingerprint(real
             break
     child.wait()
     assert child.returncode == -signal.SIGKILL
+    # its gate worker, orphaned, notices within a second or two and ends (never left behind)
+    deadline = time.monotonic() + 10
+    while _processes_in(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_in(tmp_path) == []
     with duckdb.connect(str(tmp_path / "bt" / "killed.duckdb"), read_only=True) as con:
         assert 0 < con.execute("SELECT count(*) FROM ledger_metrics").fetchone()[0] < 864
 
