@@ -1,10 +1,12 @@
 """The risk budget's later limits and the original's Stage 3/4 order knobs (issue 18).
 
 ``STAGE7_MAX_DRAWDOWN_PCT``, ``STAGE7_MAX_DAILY_LOSS_TRY`` and ``STAGE7_RISK_COOLDOWN_SEC``
-stay in the trading section; this one adds, each at a default that changes nothing:
+stay in the trading section; this one adds (every one but the drawdown mode at a default
+that changes nothing):
 
-- ``STAGE7_DRAWDOWN_MODE``: the mode a drawdown breach trips (``OBSERVE_ONLY``;
-  ``REDUCE_RISK_ONLY`` lets a losing book exit);
+- ``STAGE7_DRAWDOWN_MODE``: the mode a drawdown breach trips (``REDUCE_RISK_ONLY``, the
+  default: a losing book can still exit, as the original risk service let it;
+  ``OBSERVE_ONLY``: nothing is ordered, the behaviour before issue 18);
 - a limit per further input, unset (off) by default, each with the mode it trips
   (``REDUCE_RISK_ONLY`` by default): ``STAGE7_MAX_STALE_SHARE``, ``STAGE7_MAX_FEE_BURN_BPS``
   over ``STAGE7_FEE_BURN_WINDOW_CYCLES``, ``STAGE7_MAX_EQUITY_VOL_BPS`` over
@@ -44,7 +46,7 @@ _WINDOW = {"ge": 1, "le": 10_000}  # cycles (10 000 five-minute cycles: five wee
 class RiskSection(BaseModel):
     """The drawdown's mode, four more risk inputs with their modes, the Stage 3/4 knobs."""
 
-    stage7_drawdown_mode: RiskMode = Field(default="OBSERVE_ONLY", alias="STAGE7_DRAWDOWN_MODE")
+    stage7_drawdown_mode: RiskMode = Field(default="REDUCE_RISK_ONLY", alias="STAGE7_DRAWDOWN_MODE")
     # Share (0..1] of the cycle's candidate symbols excluded as stale that trips the limit.
     stage7_max_stale_share: Decimal | None = Field(default=None, gt=0, le=1, alias="STAGE7_MAX_STALE_SHARE")
     stage7_stale_share_mode: RiskMode = Field(default=_REDUCE, alias="STAGE7_STALE_SHARE_MODE")

@@ -14,7 +14,14 @@ from btcbot_pipeline.testing.cycle_harness import DEMO, Cycle, failure_text
 
 # Seed-7 demo book: equity 10000 → 9956.50 (00:00), 9926.71, 9899.24 (00:10: -100.76 today),
 # 9893.50 (00:15: drawdown 1.065 % from the 10000 peak), ...
-LIMITS = {"STAGE7_MAX_DAILY_LOSS_TRY": "100", "STAGE7_MAX_DRAWDOWN_PCT": "0.0105", "STAGE7_RISK_COOLDOWN_SEC": "600"}
+# (A drawdown trips OBSERVE_ONLY here, the option that freezes the book: the default,
+# REDUCE_RISK_ONLY, has its own fold tests in domain/test_cycle_risk_reduces.py.)
+LIMITS = {
+    "STAGE7_MAX_DAILY_LOSS_TRY": "100",
+    "STAGE7_MAX_DRAWDOWN_PCT": "0.0105",
+    "STAGE7_RISK_COOLDOWN_SEC": "600",
+    "STAGE7_DRAWDOWN_MODE": "OBSERVE_ONLY",
+}
 
 
 @pytest.fixture(scope="module")

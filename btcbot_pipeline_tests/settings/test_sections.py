@@ -105,8 +105,9 @@ def test_trading_section_builds_oms_rules_and_risk() -> None:
     assert (oms.fill_model, oms.order_ttl_s, oms.slippage_bps) == ("limit", 60, Decimal("25"))
     assert settings.rules_params().invalid_metadata_policy is InvalidMetadataPolicy.OBSERVE_ONLY_CYCLE
     assert settings.risk_limits() == RiskLimits(
-        max_drawdown_pct=Decimal("0.1"), max_daily_loss_try=Decimal("75"), cooldown_s=30
-    )
+        max_drawdown_pct=Decimal("0.1"), max_daily_loss_try=Decimal("75"), cooldown_s=30,
+        drawdown_mode=Mode.REDUCE_RISK_ONLY,  # STAGE7_DRAWDOWN_MODE's default
+    )  # fmt: skip
 
 
 def test_risk_section_extends_the_trading_sections_risk_budget() -> None:
@@ -126,8 +127,8 @@ def test_risk_section_extends_the_trading_sections_risk_budget() -> None:
         max_losing_cycles=6, order_cooldown_s=60, min_profit_bps=Decimal("30"), auto_kill_switch=True,
     )  # fmt: skip
     assert settings.cycle_params().risk == settings.risk_limits()
-    # unset, the risk section changes nothing: the trading section's limits as they were
-    assert load_settings(None).risk_limits() == RiskLimits()
+    # unset, the risk section changes nothing but the drawdown's mode (its default: exits only)
+    assert load_settings(None).risk_limits() == RiskLimits(drawdown_mode=Mode.REDUCE_RISK_ONLY)
 
 
 def test_exchange_section_builds_the_client_config() -> None:

@@ -104,7 +104,7 @@ SEED_DEFAULTS: dict[str, object] = {
     # issue 18: the risk section, every limit off and the drawdown's mode as before; the
     # original's Stage 3/4 knobs off (its defaults were COOLDOWN_SECONDS=60, MIN_PROFIT_BPS=30,
     # ENABLE_AUTO_KILL_SWITCH=true, the last one read by no code)
-    "STAGE7_DRAWDOWN_MODE": "OBSERVE_ONLY",
+    "STAGE7_DRAWDOWN_MODE": "REDUCE_RISK_ONLY",
     "STAGE7_MAX_STALE_SHARE": None, "STAGE7_STALE_SHARE_MODE": "REDUCE_RISK_ONLY",
     "STAGE7_MAX_FEE_BURN_BPS": None, "STAGE7_FEE_BURN_WINDOW_CYCLES": 288, "STAGE7_FEE_BURN_MODE": "REDUCE_RISK_ONLY",
     "STAGE7_MAX_EQUITY_VOL_BPS": None, "STAGE7_EQUITY_VOL_WINDOW_CYCLES": 48,
