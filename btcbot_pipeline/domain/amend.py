@@ -22,8 +22,7 @@ BUY still buys. A resting order the plan wants smaller is amended instead:
    with its own client order id, at this cycle's price); ``plan_dropped`` when they do not
    (the plan wants it gone entirely, or the smaller order is below a minimum).
 4. The venue cancels them as it cancels replaced orders (``CANCELED``, a legal move from
-   ``ACKED`` or ``PARTIALLY_FILLED``) and :func:`relabel` writes the reason the fold
-   decided on the ``CANCELED`` event and the order row (the venue names them ``replaced``).
+   ``ACKED`` or ``PARTIALLY_FILLED``), with these reasons (``ExecutionRequest.cancel_reasons``).
 
 Nothing happens under the kill switch (nothing is cancelled then), to orders waiting to
 be sent (``PLANNED``: throttled or retried; they are sent as planned), nor to external
@@ -33,17 +32,15 @@ order rests and nothing changes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Collection, Iterable, Sequence
 
 from btcbot_pipeline.domain.intents import OrderIntent
-from btcbot_pipeline.domain.oms import OmsEventType, OmsStep, OrderStatus, SimOrder
+from btcbot_pipeline.domain.oms import OrderStatus, SimOrder
 from btcbot_pipeline.domain.plan import ActionStatus, PortfolioPlan
 from btcbot_pipeline.domain.vocabulary import Side
 
 AMENDED = "amended"
 PLAN_DROPPED = "plan_dropped"
-_VENUE_REASON = "replaced"  # what a venue records for an id in ExecutionRequest.cancel_ids
 _RESTING = (OrderStatus.ACKED, OrderStatus.PARTIALLY_FILLED)
 _OPPOSITE = {Side.BUY: Side.SELL, Side.SELL: Side.BUY}
 
@@ -76,23 +73,3 @@ def cancel_reasons(
         for o in orders
         if o.client_order_id in released_ids
     }
-
-
-def relabel(result: OmsStep, reasons: Mapping[str, str]) -> OmsStep:
-    """``result`` with each released order's ``CANCELED`` event and order row carrying the
-    fold's reason instead of the venue's ``replaced``. Anything else the venue recorded for
-    it (expiry first, a cancel a live exchange refused) is left as it is."""
-    if not reasons:
-        return result
-
-    def ours(cid: str, event_type: OmsEventType | OrderStatus, reason: str | None) -> str | None:
-        return reasons.get(cid) if event_type.value == "CANCELED" and reason == _VENUE_REASON else None
-
-    events = tuple(
-        e if (r := ours(e.client_order_id, e.event_type, e.reason)) is None else replace(e, reason=r)
-        for e in result.events
-    )
-    orders = tuple(
-        o if (r := ours(o.client_order_id, o.status, o.reason)) is None else replace(o, reason=r) for o in result.orders
-    )
-    return replace(result, events=events, orders=orders)

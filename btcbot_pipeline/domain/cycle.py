@@ -300,13 +300,13 @@ class _Fold:
                 params=params.oms,
                 allow_buys=mode.final.allows_buy,
                 cancel_ids=replaced | released,
+                # the amend's reasons: amended (planned again smaller) or plan_dropped
+                cancel_reasons=amend.cancel_reasons(oms.open_orders, released, intents) if released else {},
                 # KILL_SWITCH (the seeds' semantics): nothing placed, nothing cancelled
                 frozen=params.kill_switch,
                 holdings=holdings,
             ),
         )
-        if released:  # the venue cancels them as replaced; say why
-            simulated = amend.relabel(simulated, amend.cancel_reasons(oms.open_orders, released, intents))
         fills = simulated.fills
         after, metrics = state.apply_fills(fills).close_cycle(cycle_id, cycle_ts, marks_now, simulated.state)
         decision = decide_with_text(

@@ -245,7 +245,7 @@ class _LiveRun:
             if self.cycle_ts - order.placed_ts >= timedelta(seconds=req.params.order_ttl_s):
                 self._cancel(order, E.EXPIRED, "ttl_expired")
             elif cid in cancel:
-                self._cancel(order, E.CANCELED, "replaced")
+                self._cancel(order, E.CANCELED, req.cancel_reasons.get(cid, "replaced"))
             elif (order.symbol, order.side) not in wanted:
                 self._cancel(order, E.CANCELED, "plan_dropped")
 

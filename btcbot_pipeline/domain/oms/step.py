@@ -122,10 +122,12 @@ def step(
     allow_buys: bool = True,
     cancel_ids: Collection[str] = (),
     frozen: bool = False,
+    cancel_reasons: Mapping[str, str] | None = None,
 ) -> OmsStep:
     """One cycle of the OMS (see the module docstring). ``frozen`` (the kill switch):
     resting orders may fill, nothing is sent, cancelled or expired."""
     run = _Run(state, cycle_id=cycle_id, cycle_ts=cycle_ts, bars=bars, params=params, allow_buys=allow_buys)
+    run.cancel_reasons = cancel_reasons or {}
     wanted_set, cancel_set = frozenset(wanted), frozenset(cancel_ids)
     for order in sorted(state.open_orders, key=lambda o: o.client_order_id):
         if not frozen:
@@ -155,6 +157,7 @@ class _Run:
     ) -> None:
         self.cycle_id, self.cycle_ts, self.bars, self.params = cycle_id, cycle_ts, bars, params
         self.allow_buys = allow_buys
+        self.cancel_reasons: Mapping[str, str] = {}
         self.bucket = state.bucket
         self.keys: dict[str, str] = dict(state.keys)
         self.orders: dict[str, SimOrder] = {}
@@ -181,7 +184,7 @@ class _Run:
         if self.cycle_ts - order.placed_ts >= timedelta(seconds=self.params.order_ttl_s):
             self._record(order, E.EXPIRED, "ttl_expired")
         elif order.client_order_id in cancel:
-            self._record(order, E.CANCELED, "replaced")
+            self._record(order, E.CANCELED, self.cancel_reasons.get(order.client_order_id, "replaced"))
         elif (order.symbol, order.side) not in wanted:
             self._record(order, E.CANCELED, "plan_dropped")
         elif order.status is OrderStatus.PLANNED:

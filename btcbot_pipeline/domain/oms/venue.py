@@ -44,6 +44,8 @@ class ExecutionRequest:
     params: OmsParams
     allow_buys: bool = True
     cancel_ids: Collection[str] = ()
+    # why each of ``cancel_ids`` is cancelled (default ``replaced``; the amend: ``amended``, ``plan_dropped``)
+    cancel_reasons: Mapping[str, str] = field(default_factory=dict)
     frozen: bool = False  # the kill switch: nothing placed, nothing cancelled
     holdings: Mapping[str, Decimal] = field(default_factory=dict)  # the book's quantities (a live position cap)
 
@@ -72,6 +74,7 @@ class SimulatedVenue:
             params=request.params,
             allow_buys=request.allow_buys,
             cancel_ids=request.cancel_ids,
+            cancel_reasons=request.cancel_reasons,
             frozen=request.frozen,
         )
 
