@@ -165,15 +165,7 @@ def deliver_pending(
     if not waiting:
         return ()
     out: list[tuple[str, Delivery]] = []
-    with WebhookPoster(
-        cfg.alert_webhook_url.get_secret_value(),
-        timeout_s=cfg.alert_webhook_timeout_sec,
-        attempts=cfg.alert_webhook_attempts,
-        transport=transport,
-        sleep=sleep,
-        deadline_s=cfg.alert_webhook_deadline_sec,
-        max_body_bytes=cfg.alert_webhook_max_body_bytes,
-    ) as poster:
+    with _poster(cfg, transport, sleep) as poster:
         for row in waiting:
             delivery = poster.post(webhook_body(row, book_name), idempotency_key=row["alert_id"])
             book.mark_alert(row["alert_id"], DELIVERED if delivery.ok else FAILED, delivery.attempts, delivery.error)
@@ -429,15 +421,7 @@ def on_run_failure(
                 alert_row(alert, status),
             )
         )
-        with WebhookPoster(
-            cfg.alert_webhook_url.get_secret_value(),
-            timeout_s=cfg.alert_webhook_timeout_sec,
-            attempts=cfg.alert_webhook_attempts,
-            transport=transport,
-            sleep=sleep,
-            deadline_s=cfg.alert_webhook_deadline_sec,
-            max_body_bytes=cfg.alert_webhook_max_body_bytes,
-        ) as poster:
+        with _poster(cfg, transport, sleep) as poster:
             delivery = poster.post(webhook_body(row, book_name), idempotency_key=alert.alert_id)
         return f"{alert.alert_id}: book {db} not writable, posted without recording: " + (
             "delivered" if delivery.ok else f"not delivered ({delivery.error})"
@@ -499,6 +483,21 @@ def _run_end(failure: RunFailure) -> datetime | None:
     if key is None or start is None:
         return None
     return naive_utc(start) + (timedelta(seconds=1) if "T" in key else timedelta(days=7))
+
+
+def _poster(cfg: BotSettings, transport: httpx.BaseTransport | None, sleep: Callable[[float], None]) -> WebhookPoster:
+    """The webhook poster of ``ALERT_WEBHOOK_URL`` with the settings' timeout, attempts,
+    deadline and body cap (the caller has checked the URL is set)."""
+    assert cfg.alert_webhook_url is not None
+    return WebhookPoster(
+        cfg.alert_webhook_url.get_secret_value(),
+        timeout_s=cfg.alert_webhook_timeout_sec,
+        attempts=cfg.alert_webhook_attempts,
+        transport=transport,
+        sleep=sleep,
+        deadline_s=cfg.alert_webhook_deadline_sec,
+        max_body_bytes=cfg.alert_webhook_max_body_bytes,
+    )
 
 
 def _connect(db: Path, wait_s: float, sleep: Callable[[float], None]) -> duckdb.DuckDBPyConnection | None:

@@ -36,12 +36,14 @@ from btcbot_pipeline.domain.oms.venue import SIMULATED, ExecutionRequest, Venue
 from btcbot_pipeline.domain.params import CycleParams, InvalidMetadataPolicy
 from btcbot_pipeline.domain.plan import PortfolioPlan, build_plan
 from btcbot_pipeline.domain.risk import (
+    NO_INPUTS,
     RiskClear,
     RiskDecision,
     RiskState,
     apply_clear,
     decide_with_text,
     limits_text,
+    uses_inputs,
 )
 from btcbot_pipeline.domain.risk_inputs import risk_inputs
 from btcbot_pipeline.domain.universe import UniverseSelection, select_universe
@@ -169,12 +171,14 @@ class _Fold:
     decisions and rules tuples shared between cycles rather than rebuilt (they are
     immutable, and fewer objects kept means less garbage-collector work)."""
 
-    __slots__ = ("params", "venue", "_modes", "_rules", "_limits_text")
+    __slots__ = ("params", "venue", "_modes", "_rules", "_limits_text", "_reads_inputs")
 
     def __init__(self, params: CycleParams, venue: Venue = SIMULATED) -> None:
         self.params = params
         self.venue = venue
         self._limits_text = limits_text(params.risk)
+        # the later limits' inputs are read only when one of them is set (a backtest's hot path)
+        self._reads_inputs = uses_inputs(params.risk)
         self._modes: dict[tuple[Mode, Mode | None, Mode, tuple[str, ...]], ModeDecision] = {}
         self._rules: dict[tuple[int, ...], tuple[EffectiveRules, ...]] = {}
 
@@ -317,7 +321,7 @@ class _Fold:
             self._limits_text,
             Mode.NORMAL,
             None if clear is None else clear.clear_id,
-            risk_inputs(snapshot, metrics, state, intents),  # fees, stale share, orders: the later limits' inputs
+            risk_inputs(snapshot, metrics, state, intents) if self._reads_inputs else NO_INPUTS,
         )
         return CycleResult(
             cycle_id=cycle_id,

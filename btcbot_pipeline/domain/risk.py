@@ -240,7 +240,7 @@ def limits_text(limits: RiskLimits) -> str:
     return "|".join(parts)
 
 
-def _uses_inputs(limits: RiskLimits) -> bool:
+def uses_inputs(limits: RiskLimits) -> bool:
     """Whether any limit or knob that reads :class:`RiskInputs` or keeps state is set."""
     return (
         limits.max_stale_share is not None
@@ -358,7 +358,7 @@ def decide_with_text(
         breached.append(DAILY_LOSS)
     if drawdown >= limits.max_drawdown_pct:
         breached.append(DRAWDOWN)
-    extras = _uses_inputs(limits)
+    extras = uses_inputs(limits)
     measures = _measure(state, cycle_ts, equity_try, limits, inputs) if extras else _Measures()
     breached.extend(measures.breached)
 

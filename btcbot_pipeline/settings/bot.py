@@ -7,11 +7,13 @@ that combine sections, :meth:`BotSettings.cycle_params` and :meth:`BotSettings.s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from btcbot_pipeline.domain.params import CycleParams
+from btcbot_pipeline.domain.params import CycleParams, OmsParams
 from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.settings.adaptation import AdaptationSection
 from btcbot_pipeline.settings.alerts import AlertSection
@@ -97,6 +99,15 @@ class BotSettings(
         ]
 
     # --- public API ---------------------------------------------------------------------
+
+    def oms_params(self) -> OmsParams:
+        """The OMS: the trading section's, with the live section's caps on open orders
+        (``MAX_OPEN_ORDERS``, ``MAX_OPEN_ORDERS_PER_SYMBOL``; they bound both venues)."""
+        return replace(
+            TradingSection.oms_params(self),
+            max_open_orders=self.max_open_orders,
+            max_open_orders_per_symbol=self.max_open_orders_per_symbol,
+        )
 
     def risk_limits(self) -> RiskLimits:
         """The risk budget: the trading section's drawdown, daily loss and cooldown, with the

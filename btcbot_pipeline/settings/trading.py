@@ -243,8 +243,6 @@ class TradingSection(BaseModel):
             reprice_bps=self.stage7_reprice_bps,
             slippage_bps=self.stage7_slippage_bps,
             fees_bps=self.stage7_fees_bps,
-            max_open_orders=getattr(self, "max_open_orders", None),  # the live section's (BotSettings)
-            max_open_orders_per_symbol=getattr(self, "max_open_orders_per_symbol", None),
         )
 
     def risk_limits(self) -> RiskLimits:

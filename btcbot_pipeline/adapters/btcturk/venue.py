@@ -56,7 +56,7 @@ from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 from btcbot_pipeline.domain.oms import OmsEvent, OmsEventType, OmsState, OmsStep, OrderStatus, SimOrder, payload_hash
 from btcbot_pipeline.domain.oms.caps import cap_refusal
 from btcbot_pipeline.domain.oms.orders import advance
-from btcbot_pipeline.domain.oms.step import order_of
+from btcbot_pipeline.domain.oms.step import order_of, step_result, submit_key
 from btcbot_pipeline.domain.oms.venue import ExecutionRequest
 from btcbot_pipeline.domain.vocabulary import Side
 
@@ -213,11 +213,8 @@ class _LiveRun:
         if row is None:
             self.record(order, E.CANCELED, "unknown_closed")
         elif status == "canceled":
-            self.pending_close(order, "canceled_on_exchange")
+            self.record(order, E.CANCELED, "canceled_on_exchange")
         # closed (filled): its trades close it in ingest_fills
-
-    def pending_close(self, order: SimOrder, reason: str) -> None:
-        self.record(order, E.CANCELED, reason)
 
     def _day(self, symbol: str) -> list[s.Order]:
         if symbol not in self.day_orders:
@@ -285,7 +282,7 @@ class _LiveRun:
 
     def _submit_intent(self, intent: OrderIntent) -> None:
         cid, digest = intent.client_order_id, payload_hash(intent)
-        key = f"submit:{cid}"
+        key = submit_key(cid)
         held = self.keys.get(key)
         if held is not None or cid in self.orders:
             holder = self.orders.get(cid)
@@ -418,23 +415,10 @@ class _LiveRun:
     # -- result ----------------------------------------------------------------------
 
     def result(self) -> OmsStep:
-        orders = tuple(sorted(self.orders.values(), key=lambda o: o.client_order_id))
-        still_open = tuple(o for o in orders if o.is_open)
-        open_keys = {f"submit:{o.client_order_id}" for o in still_open}
-        keys = {k: self.keys[k] for k in sorted(self.keys) if k in open_keys}
-        return OmsStep(
-            state=OmsState(
-                open_orders=still_open,
-                bucket=self.state.bucket,
-                keys=keys,
-                cursors=dict(sorted(self.cursors.items())),
-                recent_fill_ids=tuple(sorted(self.recent)),
-            ),
-            fills=tuple(self.fills),
-            events=tuple(self.events),
-            orders=orders,
-            keys=tuple(self.key_rows),
+        carried = replace(
+            self.state, cursors=dict(sorted(self.cursors.items())), recent_fill_ids=tuple(sorted(self.recent))
         )
+        return step_result(self.orders, self.keys, self.events, self.fills, self.key_rows, carried)
 
 
 __all__ = ["BtcturkVenue", "LiveLimits", "fill_id_of"]

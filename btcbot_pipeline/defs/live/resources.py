@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import dagster as dg
-from pydantic import PrivateAttr
 
 from btcbot_pipeline.engine import PROGRESS_LOGGER
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
@@ -28,13 +27,11 @@ class LiveVenueResource(dg.ConfigurableResource):
 
     env_file: str | None = ".env"
     overrides: dict[str, str] = {}
-    _gate_reads: int = PrivateAttr(default=0)
 
     def gates(self) -> Any:
         """The four gates as they are now (:class:`LiveArming`); refused settings arm nothing."""
         from btcbot_pipeline.adapters.btcturk.client import LiveArming
 
-        self._gate_reads += 1
         try:
             cfg = load_settings(self.env_file, **self.overrides)
         except SettingsError:

@@ -17,6 +17,8 @@ MAX_OPEN_ORDERS_PER_SYMBOL = "cap:MAX_OPEN_ORDERS_PER_SYMBOL"
 
 def cap_refusal(open_orders: Iterable[SimOrder], symbol: str, params: OmsParams) -> str | None:
     """Why one more order of ``symbol`` may not open beside ``open_orders``, or ``None``."""
+    if params.max_open_orders is None and params.max_open_orders_per_symbol is None:
+        return None  # no cap set (the default): nothing to count
     total = per_symbol = 0
     for order in open_orders:
         if order.is_open:

@@ -165,7 +165,7 @@ class _Run:
             if order.client_order_id in self.orders:
                 raise ValueError(f"OMS state holds open order {order.client_order_id} twice")
             self.orders[order.client_order_id] = order
-            self.keys.setdefault(_key(order.client_order_id), order.intent_hash)
+            self.keys.setdefault(submit_key(order.client_order_id), order.intent_hash)
         self.events: list[OmsEvent] = []
         self.fills: list[SimulatedFill] = []
         self.key_rows: list[tuple[str, str, str]] = []
@@ -201,7 +201,7 @@ class _Run:
 
     def submit_intent(self, intent: OrderIntent) -> None:
         cid, digest = intent.client_order_id, payload_hash(intent)
-        key = _key(cid)
+        key = submit_key(cid)
         held = self.keys.get(key)
         if held is not None:
             outcome = DUPLICATE if held == digest else CONFLICT
@@ -292,18 +292,33 @@ class _Run:
     # -- result ------------------------------------------------------------------------
 
     def result(self) -> OmsStep:
-        orders = tuple(sorted(self.orders.values(), key=lambda o: o.client_order_id))
-        still_open = tuple(o for o in orders if o.is_open)
-        open_keys = {_key(o.client_order_id) for o in still_open}
-        keys = {k: self.keys[k] for k in sorted(self.keys) if k in open_keys}
-        return OmsStep(
-            state=OmsState(open_orders=still_open, bucket=self.bucket, keys=keys),
-            fills=tuple(self.fills),
-            events=tuple(self.events),
-            orders=orders,
-            keys=tuple(self.key_rows),
-        )
+        return step_result(self.orders, self.keys, self.events, self.fills, self.key_rows, OmsState(bucket=self.bucket))
 
 
-def _key(client_order_id: str) -> str:
+def step_result(
+    orders: Mapping[str, SimOrder],
+    keys: Mapping[str, str],
+    events: Sequence[OmsEvent],
+    fills: Sequence[SimulatedFill],
+    key_rows: Sequence[tuple[str, str, str]],
+    carried: OmsState,
+) -> OmsStep:
+    """A venue's answer from its working memory: every touched order (by id), the open ones
+    carried on with the idempotency keys that are still theirs, and ``carried``'s other
+    fields (the token bucket, a live venue's cursors) as they are."""
+    touched = tuple(sorted(orders.values(), key=lambda o: o.client_order_id))
+    still_open = tuple(o for o in touched if o.is_open)
+    open_keys = {submit_key(o.client_order_id) for o in still_open}
+    kept = {k: keys[k] for k in sorted(keys) if k in open_keys}
+    return OmsStep(
+        state=replace(carried, open_orders=still_open, keys=kept),
+        fills=tuple(fills),
+        events=tuple(events),
+        orders=touched,
+        keys=tuple(key_rows),
+    )
+
+
+def submit_key(client_order_id: str) -> str:
+    """The idempotency key of an order's submission."""
     return f"submit:{client_order_id}"
