@@ -25,7 +25,7 @@ import dagster as dg
 
 from btcbot_pipeline.defs.cycle.alert_sensors import build_alert_sensor
 from btcbot_pipeline.defs.cycle.assets import STAGE7_DISABLED, build_cycle_assets
-from btcbot_pipeline.defs.cycle.jobs import cycle_job
+from btcbot_pipeline.defs.cycle.jobs import build_cycle_job
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import (
     BookResource,
@@ -55,6 +55,7 @@ def build_definitions(
     settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None
 ) -> dg.Definitions:
     partitions = cycle_partitions(settings.cycle_cron, settings.cycle_partitions_start, settings.cycle_partitions_end)
+    cycle_job = build_cycle_job(settings.state_db_path)  # its runs carry the book's tag
     return dg.Definitions(
         assets=build_cycle_assets(partitions),
         jobs=[cycle_job],

@@ -23,6 +23,7 @@ from btcbot_pipeline.defs.cycle.owners import OWNERS
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, SettingsResource
 from btcbot_pipeline.defs.live.resources import LiveVenueResource
+from btcbot_pipeline.defs.run_tags import book_tags
 from btcbot_pipeline.settings import BotSettings
 
 LIVE_GROUP = "live"
@@ -45,13 +46,16 @@ def build_live_definitions(
     settings: BotSettings, *, env_file: str | None = ".env", overrides: dict[str, str] | None = None
 ) -> dg.Definitions:
     graph = live_graph(settings)
+    # The live book in the job's tags (the CLI's launches take only those) and the schedule's
+    # requests: the instance's queue runs one run per book at a time.
+    tags = {**LIVE_TAGS, **book_tags(settings.live_state_db_path)}
     job = dg.define_asset_job(
         "live_cycle_job",
         selection=dg.AssetSelection.groups(LIVE_GROUP),
         executor_def=dg.in_process_executor,
         description="One LIVE cycle on BTCTurk: the same seven stages, orders submitted and cancelled on the exchange "
         "when all four gates are armed at the moment of each action, into the live book. Preflight first.",
-        tags=LIVE_TAGS,
+        tags=tags,
         owners=OWNERS,
         partitions_def=graph.partitions_def,
     )
@@ -59,7 +63,7 @@ def build_live_definitions(
         job,
         name="live_cycle_schedule",
         default_status=dg.DefaultScheduleStatus.STOPPED,  # live trading is switched on by a person
-        tags=LIVE_TAGS,
+        tags=tags,
     )
     return dg.Definitions(
         assets=build_cycle_assets(graph.calendar, graph),

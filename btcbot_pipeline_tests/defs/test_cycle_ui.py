@@ -257,8 +257,13 @@ def test_every_definition_has_a_description_owners_and_tags(tmp_path: Path, repl
     # (the run-failure alert sensor takes no owners in Dagster 1.13: tested in test_alert_sensors)
     automations = [*bot.schedules, *(s for s in bot.sensors if s.name != "cycle_failure_alert_sensor")]  # type: ignore[misc]
     assert [d.name for d in automations] == ["cycle_job_schedule", "cycle_catchup_sensor"]
-    for d in [*jobs, *automations]:
-        assert d.description and d.tags == {"btcbot/mode": "dry_run"} and d.owners == ["team:trading"], d.name
+    # the job's runs also name their book (one run per book in the instance's queue)
+    book = {"btcbot/book": str(Path(settings.state_db_path).resolve())}
+    for d, tags in [
+        (jobs[0], {"btcbot/mode": "dry_run", **book}),
+        *((a, {"btcbot/mode": "dry_run"}) for a in automations),
+    ]:
+        assert d.description and d.tags == tags and d.owners == ["team:trading"], d.name
     backtest_job = backtests.resolve_job_def("backtest_base_job")
     assert backtest_job.description and backtest_job.tags == {"btcbot/backtest": "base"}
 

@@ -1,7 +1,8 @@
 """Running the dry-run cycles on time: the schedule and the catch-up sensor.
 
 Both name a cycle's run ``cycle-<partition key>`` (:func:`run_key`) and tag it
-``btcbot/mode=dry_run``; Dagster scopes run keys to one schedule or sensor, so each also
+``btcbot/mode=dry_run`` and ``btcbot/book=<STATE_DB_PATH resolved>`` (the instance's queue
+runs one run per book at a time); Dagster scopes run keys to one schedule or sensor, so each also
 leaves out a cycle that already has a dry-run run (:func:`_not_run_yet`): a cycle both
 request runs once. Both read
 the settings at each tick and skip, saying why, when ``STAGE7_ENABLED`` is false or the
@@ -27,6 +28,7 @@ from datetime import datetime
 import dagster as dg
 
 from btcbot_pipeline.defs.cycle.owners import OWNERS
+from btcbot_pipeline.defs.run_tags import book_tags
 from btcbot_pipeline.domain import utc
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 
@@ -47,6 +49,12 @@ def _paused(settings: BotSettings | None, error: str | None) -> str | None:
     if not settings.stage7_enabled:
         return "STAGE7_ENABLED is false: the dry-run cycle is disabled, no cycle requested"
     return None
+
+
+def _run_tags(settings: BotSettings) -> dict[str, str]:
+    """A requested cycle's run tags: its mode and its book, from the settings read at this tick
+    (the same the definitions load: their job carries the same book)."""
+    return {"btcbot/mode": "dry_run", **book_tags(settings.state_db_path)}
 
 
 def _settings() -> tuple[BotSettings | None, str | None]:
@@ -74,7 +82,9 @@ def build_catchup_sensor(
         paused = _paused(settings, error)
         if paused:
             return dg.SkipReason(paused)
+        assert settings is not None  # _paused refuses the rest
         bound = settings.catchup_max_runs_per_tick if settings is not None else max_per_tick
+        tags = _run_tags(settings)
         last = partitions_def.get_last_partition_key()
         if last is None:
             return dg.SkipReason("no cycle has closed yet")
@@ -95,9 +105,7 @@ def build_catchup_sensor(
                 f"bound reached: {bound} of {len(keys)} missing cycles requested, the rest on the next ticks"
             )
         return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(run_key=run_key(k), partition_key=k, tags={"btcbot/mode": "dry_run"}) for k in batch
-            ],
+            run_requests=[dg.RunRequest(run_key=run_key(k), partition_key=k, tags=tags) for k in batch],
             cursor=batch[-1],
         )
 
@@ -154,6 +162,7 @@ def build_cycle_schedule(
             )
         if not _not_run_yet(context.instance, [key]):
             return dg.SkipReason(f"cycle {key} has a run already (the catch-up sensor's)")
-        return dg.RunRequest(run_key=run_key(key), partition_key=key, tags={"btcbot/mode": "dry_run"})
+        assert settings is not None  # _paused refuses the rest
+        return dg.RunRequest(run_key=run_key(key), partition_key=key, tags=_run_tags(settings))
 
     return cycle_job_schedule
