@@ -348,14 +348,17 @@ AUX_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("last_error", "VARCHAR"),
     ),
 }
-# Bumped when a table's columns change. A book of an older version is migrated when a run
+# Bumped when the tables or their columns change. A book of an older version is migrated when a run
 # opens it (:data:`MIGRATIONS`, one transaction); one of a newer version is refused.
 # 3: ledger_metrics records the chain (opening_digest, closing_digest); run_metrics how
 # the cycle ran; the simulated OMS's orders, order_events and idempotency_keys.
 # 4: typed columns only: the JSON copies of typed columns go (market_cycles.payload,
 # portfolio_plan.portfolio_plan_json, order_intents.intent_json, fills.payload,
 # ledger_metrics.metrics_json); the cycle's trace keeps the exact payloads.
-SCHEMA_VERSION = 4
+# 5: parameter adaptation's tables (params_active, param_changes, params_checkpoints).
+# Books written between their landing (472b469) and this bump say version 4 and already
+# have them; a version-4 book of the code before (20562d3) lacks them. Either migrates.
+SCHEMA_VERSION = 5
 # version → the statements that bring a book of that version to the next one
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: (
@@ -364,6 +367,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE order_intents DROP COLUMN intent_json",
         "ALTER TABLE fills DROP COLUMN payload",
         "ALTER TABLE ledger_metrics DROP COLUMN metrics_json",
+    ),
+    # written out, not derived from TABLES: a later version's columns are a later migration's
+    4: (
+        "CREATE TABLE IF NOT EXISTS params_active (cycle_ts TIMESTAMP, cycle_id VARCHAR, active_version INTEGER, "
+        "values_json VARCHAR, state_json VARCHAR)",
+        "CREATE TABLE IF NOT EXISTS param_changes (cycle_ts TIMESTAMP, cycle_id VARCHAR, change_id VARCHAR, "
+        "kind VARCHAR, version_before INTEGER, version_after INTEGER, before_json VARCHAR, after_json VARCHAR, "
+        "reason VARCHAR, metrics_json VARCHAR, inputs_hash VARCHAR)",
+        "CREATE TABLE IF NOT EXISTS params_checkpoints (cycle_ts TIMESTAMP, cycle_id VARCHAR, version INTEGER, "
+        "values_json VARCHAR, equity_try DECIMAL(38, 18))",
     ),
 }
 
