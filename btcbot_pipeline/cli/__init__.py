@@ -19,6 +19,7 @@ Commands call the same functions the assets call and hold no logic of their own:
 - ``replay-import``    turn Freqtrade OHLCV files (feather/json/csv) into a replay dataset
 - ``fake-btcturk``     serve a fake BTCTurk on 127.0.0.1 (demos; tests use the same server)
 - ``backtest``         a named backtest over a replay dataset as one Dagster run, then its report
+- ``sweep``            many parameter sets of a backtest as one Dagster job's queued runs, then a leaderboard
 - ``report``           a book's performance report and equity/drawdown chart (``--compare`` a second)
 - ``fingerprint``      sha256 of a book's canonical outputs, per table, over an optional window
 - ``parity``           compare two books' outputs: exit 0 equal, 1 with the first difference, 2 error
@@ -39,7 +40,7 @@ import os
 import sys
 from typing import NoReturn, Sequence
 
-from btcbot_pipeline.cli import backtest, book, live, ops, preflight, replay
+from btcbot_pipeline.cli import backtest, book, live, ops, preflight, replay, sweep
 from btcbot_pipeline.errors import BtcbotError
 from btcbot_pipeline.logs import configure_cli_logging
 
@@ -61,6 +62,7 @@ COMMANDS = (
     book.add_report,
     book.add_fingerprint,
     backtest.add_backtest,
+    sweep.add_sweep,
     book.add_parity,
     book.add_export,
     book.add_verify,

@@ -64,3 +64,17 @@ def max_skew_ms(p: argparse.ArgumentParser, passes: str) -> None:
         default=DEFAULT_MAX_SKEW_MS,
         help=f"largest exchange clock skew that {passes} (default {DEFAULT_MAX_SKEW_MS})",
     )
+
+
+def settings_overrides(p: argparse.ArgumentParser, what: str) -> None:
+    """``--set KEY=VALUE`` (repeatable) and ``--params FILE``: settings for ``what``."""
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=f"a setting for {what} (repeatable)")
+    p.add_argument("--params", metavar="FILE", help=f"settings for {what}: KEY=VALUE lines or a JSON object")
+
+
+def partition(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--partition", choices=("day", "week"), default="day", help="Dagster partition size (default day)")
+
+
+def workspace(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workspace", default="workspace.yaml", help="Dagster workspace with the btcbot_backtests location")

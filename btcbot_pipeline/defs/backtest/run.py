@@ -24,6 +24,7 @@ from btcbot_pipeline.defs.backtest.spec import (
     save_spec,
     spec_path,
 )
+from btcbot_pipeline.defs.run_tags import book_tags
 from btcbot_pipeline.engine import PROGRESS_LOGGER
 
 TAG = "btcbot/backtest"
@@ -90,6 +91,7 @@ def run(spec: BacktestSpec, backtest_dir: str | Path, *, instance: dg.DagsterIns
             "dagster/asset_partition_range_start": keys[0],
             "dagster/asset_partition_range_end": keys[-1],
             TAG: spec.name,
+            **book_tags(book_path(backtest_dir, spec.name)),
         },
     )
     return BacktestRun(

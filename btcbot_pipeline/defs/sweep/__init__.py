@@ -1,0 +1,1 @@
+"""Parameter sweeps: many backtest specs launched as one Dagster job's partitions, one leaderboard."""
