@@ -26,6 +26,7 @@ import duckdb
 from btcbot_pipeline.domain import utc
 from btcbot_pipeline.storage import seal
 from btcbot_pipeline.storage.rows import chain_digest
+from btcbot_pipeline.storage.schema import SCHEMA_VERSION
 
 ERROR, WARN = "ERROR", "WARN"
 # typed ledger columns whose exact values the trace's ledger_metrics_json carries too
@@ -309,7 +310,7 @@ def _seal(con: duckdb.DuckDBPyConnection, report: Report, ledger: list[tuple[Any
             )
         previous = stored
     _head(con, report, seals)
-    recomputed = seal.table_digests(con, since)
+    recomputed = seal.table_digests(con, since, stored=_not_migrated(con))
     for ts in sorted(t for t in cycles if t >= since and t in seals):
         report.rows_checked += 1
         stored_tables: dict[str, str] = json.loads(seals[ts][2])
@@ -317,6 +318,15 @@ def _seal(con: duckdb.DuckDBPyConnection, report: Report, ledger: list[tuple[Any
         for table in seal.SEALED_TABLES:
             if stored_tables.get(table) != now.get(table):
                 report.add(ERROR, ts, table, None, "rows differ from what the run committed (edited, added or deleted)")
+
+
+def _not_migrated(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the book is of an older schema version than this code's (verify only reads, so
+    it is not migrated): its seals hash the columns its tables had, and still have."""
+    if not _has(con, "book_info"):
+        return False
+    row = con.execute("SELECT schema_version FROM book_info LIMIT 1").fetchone()
+    return row is not None and row[0] is not None and row[0] < SCHEMA_VERSION
 
 
 def _head(con: duckdb.DuckDBPyConnection, report: Report, seals: dict[Any, tuple[Any, ...]]) -> None:

@@ -109,6 +109,31 @@ def test_a_book_of_an_older_version_is_migrated_in_place_keeping_every_row(tmp_p
     assert fingerprint_book(path).digest == fingerprint  # outputs unchanged
 
 
+@pytest.mark.parametrize("name", FIXTURES)
+def test_a_book_of_an_older_version_verifies_before_it_is_migrated(tmp_path: Path, name: str) -> None:
+    path = _unzip(name, tmp_path)
+    with duckdb.connect(str(path), read_only=True) as con:  # btcbot verify only reads: no migration
+        assert [f.line() for f in verify_book(con).findings] == []
+        assert con.execute("SELECT schema_version FROM book_info").fetchall() == [(_version(name),)]
+
+
+@pytest.mark.parametrize(
+    "edit, table",
+    [
+        ("UPDATE positions SET qty = qty + 1 WHERE cycle_ts = TIMESTAMP '2026-01-01 00:05'", "positions"),
+        # a column version 4 dropped: still sealed until the migration drops it
+        ("UPDATE market_cycles SET payload = '{}' WHERE cycle_ts = TIMESTAMP '2026-01-01 00:05'", "market_cycles"),
+    ],
+)
+def test_an_edit_of_a_book_not_migrated_yet_is_found(tmp_path: Path, edit: str, table: str) -> None:
+    path = _unzip("v3_dry_run_seed42_0000-0010.duckdb.gz", tmp_path)
+    with duckdb.connect(str(path)) as con:
+        con.execute(edit)
+        assert [f.line() for f in verify_book(con).findings] == [
+            f"ERROR  2026-01-01T00:05  {table}.*  rows differ from what the run committed (edited, added or deleted)"
+        ]
+
+
 @pytest.mark.parametrize("name", DRY_RUNS)
 def test_a_failed_migration_leaves_the_book_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
