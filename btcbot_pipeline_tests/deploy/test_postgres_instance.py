@@ -1,0 +1,178 @@
+"""The PostgreSQL instance runs one run per book at a time and different books side by side.
+
+On a local PostgreSQL server (``scripts/local-postgres.sh``), a project's instance is a copy
+of ``dagster_home/postgres/dagster.yaml`` with ``DAGSTER_MAX_CONCURRENT_RUNS=2`` and
+``dagster-daemon run`` dequeues. Submitted through the queue as a user would, with the CLI:
+one backtest run on each of two backtest books (``backtest_a_job``, ``backtest_b_job``,
+location ``btcbot_backtests``), then two dry-run cycles on the one dry-run book
+(``cycle_job``). Read back from the instance's run records:
+
+- every run names its book (``btcbot/book``) and succeeded;
+- the two cycles (one book) never ran at the same time, while runs of different books did;
+- never more than ``DAGSTER_MAX_CONCURRENT_RUNS`` runs were in progress at once;
+- the dry-run book verifies (``btcbot verify``), and so does each backtest's.
+
+Skipped, saying why, when no PostgreSQL server can start; failed instead under
+``BTCBOT_REQUIRE_POSTGRES=1`` (CI).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import datetime
+from itertools import combinations
+
+import dagster as dg
+import pytest
+
+from btcbot_pipeline.defs.run_tags import BOOK_TAG
+from btcbot_pipeline_tests.deploy.conftest import MAX_CONCURRENT_RUNS, PgProject, wait_runs
+from btcbot_pipeline_tests.ui.dagster_project import BACKTESTS, LOCATION, Backtest, tool
+
+# Read by the pg_project fixture: the dataset (6 hours of one-minute rows from 2026-01-01T00:00)
+# and the backtest specs written into the project (made, not run: the queue runs them).
+PG_DATASET_MINUTES = 180
+PG_BACKTESTS = [
+    Backtest("a", datetime(2026, 1, 1, 0, 0), datetime(2026, 1, 1, 2, 0)),
+    Backtest("b", datetime(2026, 1, 1, 0, 0), datetime(2026, 1, 1, 2, 0)),
+]
+BACKTEST_DAY = "2026-01-01"  # the backtests' one day partition
+CYCLES = ["2026-01-01T00:30", "2026-01-01T00:35"]  # two cycles of the dry-run book, in order
+RUNS_TIMEOUT_S = 150.0
+
+
+def _submit(pg: PgProject, location: str, job: str, partitions: str) -> subprocess.Popen[str]:
+    """``dagster job backfill`` of ``job``: one queued run per partition. The CLI starts a code
+    server for every location of its workspace (~5 s each here), so it is given a workspace
+    of the one location the job is in (same name as the daemon's, which launches the runs)."""
+    workspace = pg.root / f"workspace_{location}.yaml"
+    if not workspace.exists():
+        entries = pg.project.workspace.read_text().split("  - python_module:")
+        workspace.write_text(entries[0] + "".join(f"  - python_module:{e}" for e in entries[1:] if location in e))
+    return subprocess.Popen(
+        [
+            tool("dagster"),
+            "job",
+            "backfill",
+            "-w",
+            str(workspace),
+            "--location",
+            location,
+            "-j",
+            job,
+            "--partitions",
+            partitions,
+            "--noprompt",
+        ],
+        cwd=pg.root,
+        env=pg.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait(proc: subprocess.Popen[str]) -> None:
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, f"{' '.join(str(a) for a in proc.args[:8])} … exited {proc.returncode}:\n{out}\n{err}"
+
+
+def _span(record: dg.RunRecord) -> tuple[float, float]:
+    assert record.start_time is not None and record.end_time is not None, record.dagster_run.run_id
+    return record.start_time, record.end_time
+
+
+def _overlap(a: dg.RunRecord, b: dg.RunRecord) -> float:
+    (s1, e1), (s2, e2) = _span(a), _span(b)
+    return min(e1, e2) - max(s1, s2)
+
+
+def _in_progress(records: list[dg.RunRecord], at: float) -> int:
+    return sum(1 for s, e in map(_span, records) if s <= at < e)
+
+
+def _most_in_progress(records: list[dg.RunRecord]) -> int:
+    """The largest number of runs in progress at one moment (an end before a start on a tie)."""
+    events = sorted([(s, 1) for s, _ in map(_span, records)] + [(e, -1) for _, e in map(_span, records)])
+    now = most = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.fixture(scope="module")
+def queued_runs(pg_project: PgProject, pg_daemon: object, pg_instance: dg.DagsterInstance) -> list[dg.RunRecord]:
+    """The four runs, submitted through the queue and ended: the two cycles first, in one
+    backfill (created in order, dequeued in order: the second waits for the first's book
+    while a slot is free), then both backtests at once."""
+    started = time.monotonic()
+    _wait(_submit(pg_project, LOCATION, "cycle_job", ",".join(CYCLES)))
+    backtests = [_submit(pg_project, BACKTESTS, f"backtest_{b.name}_job", BACKTEST_DAY) for b in PG_BACKTESTS]
+    for proc in backtests:
+        _wait(proc)
+    submitted = time.monotonic() - started
+    records = wait_runs(pg_instance, dg.RunsFilter(), 4, RUNS_TIMEOUT_S, pg_project.daemon_log)
+    print(f"\nsubmitted in {submitted:.1f} s; all ended {time.monotonic() - started:.1f} s after the first submit")
+    return sorted(records, key=lambda r: _span(r)[0])
+
+
+def test_every_run_names_its_book_and_succeeds(queued_runs: list[dg.RunRecord], pg_project: PgProject) -> None:
+    books = {}
+    for record in queued_runs:
+        run = record.dagster_run
+        assert run.status == dg.DagsterRunStatus.SUCCESS, f"{run.job_name} {run.run_id}: {run.status}"
+        books.setdefault(run.job_name, []).append(run.tags.get(BOOK_TAG))
+    project = pg_project.project
+    assert books == {
+        "cycle_job": [str(project.book.resolve())] * 2,
+        "backtest_a_job": [str(project.backtest_book("a").resolve())],
+        "backtest_b_job": [str(project.backtest_book("b").resolve())],
+    }
+
+
+def test_one_book_runs_one_at_a_time_and_different_books_side_by_side(queued_runs: list[dg.RunRecord]) -> None:
+    cycles = [r for r in queued_runs if r.dagster_run.job_name == "cycle_job"]
+    assert [r.dagster_run.tags["dagster/partition"] for r in cycles] == CYCLES  # in order, one after the other
+    first_cycle, second_cycle = cycles
+    assert _overlap(first_cycle, second_cycle) <= 0, [_span(r) for r in cycles]
+    # ... and not for want of a slot: the second was queued while the first ran, and a slot was free then
+    assert second_cycle.create_timestamp.timestamp() < _span(first_cycle)[1]
+    others = [r for r in queued_runs if r is not first_cycle]
+    assert _in_progress(others, _span(first_cycle)[0]) < MAX_CONCURRENT_RUNS - 1, [_span(r) for r in queued_runs]
+    side_by_side = [
+        (a.dagster_run.job_name, b.dagster_run.job_name, round(_overlap(a, b), 1))
+        for a, b in combinations(queued_runs, 2)
+        if a.dagster_run.tags[BOOK_TAG] != b.dagster_run.tags[BOOK_TAG] and _overlap(a, b) > 0
+    ]
+    assert side_by_side, [(r.dagster_run.job_name, _span(r)) for r in queued_runs]
+    assert _most_in_progress(queued_runs) == MAX_CONCURRENT_RUNS
+    first = min(s for s, _ in map(_span, queued_runs))
+    last = max(e for _, e in map(_span, queued_runs))
+    one_by_one = sum(e - s for s, e in map(_span, queued_runs))
+    print(f"\n4 runs: {last - first:.1f} s from the first start to the last end; {one_by_one:.1f} s of runs end to end")
+    for r in queued_runs:
+        s, e = _span(r)
+        key = r.dagster_run.tags.get("dagster/partition")
+        print(f"  {r.dagster_run.job_name:16} {key:17} started +{s - first:5.1f} s, ran {e - s:5.1f} s")
+
+
+def test_the_books_verify(queued_runs: list[dg.RunRecord], pg_project: PgProject) -> None:
+    project = pg_project.project
+    for book in (project.book, project.backtest_book("a"), project.backtest_book("b")):
+        pg_project.run(tool("btcbot"), "verify", str(book))
+
+
+# --- a sweep through the same queue (to add once `btcbot sweep` is in) ------------------
+# The sweep's four members are backtests on four books: launched through this instance's
+# queue they run MAX_CONCURRENT_RUNS at a time. Add a module (or a fixture here) that:
+#   1. sets PG_BACKTESTS to nothing and writes the sweep with `btcbot sweep ...` into
+#      pg_project.project.backtest_dir, submitting its members through the queue
+#      (pg_project.run(tool("btcbot"), "sweep", ...) with pg_project.env: DAGSTER_HOME and
+#      the DAGSTER_PG_* of this instance), pg_daemon running;
+#   2. waits for the members with wait_runs(pg_instance, dg.RunsFilter(tags={...}), 4, ...);
+#   3. runs the same four members one by one (`btcbot backtest`, no daemon) into other books
+#      and compares each member's fingerprint with its sequential twin's;
+#   4. checks, as above, that members of different books overlapped and none exceeded
+#      MAX_CONCURRENT_RUNS.
