@@ -101,7 +101,14 @@ def _dataset_ok(args: argparse.Namespace) -> bool:
 
 
 def _launch_and_rank(args, instance, manifest, folder: Path, workspace: Path, env: dict[str, str]) -> int:  # noqa: ANN001
-    from btcbot_pipeline.defs.sweep.launch import ChildDaemon, daemon_alive, needs_daemon, submit_members, wait_members
+    from btcbot_pipeline.defs.sweep.launch import (
+        ChildDaemon,
+        daemon_alive,
+        location_workspace,
+        needs_daemon,
+        submit_members,
+        wait_members,
+    )
 
     members = [m.name for m in manifest.members]
     daemon: ChildDaemon | None = None
@@ -120,7 +127,8 @@ def _launch_and_rank(args, instance, manifest, folder: Path, workspace: Path, en
     t0 = time.perf_counter()
     try:
         ensure_daemon()
-        backfill = submit_members(members, workspace, env, cwd=workspace.parent)
+        submit = location_workspace(workspace, folder / "workspace.yaml")
+        backfill = submit_members(members, submit, env, cwd=workspace.parent)
         print(f"queued {len(members)} runs of sweep_job (backfill {backfill})", flush=True)
         runs = wait_members(
             instance,

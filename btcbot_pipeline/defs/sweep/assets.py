@@ -102,7 +102,7 @@ def run_member(folder: Path, member: str) -> dict[str, object]:
         dagster.Failure: the backtest stopped (its reason as the description).
     """
     from btcbot_pipeline.defs.backtest.run import run
-    from btcbot_pipeline.quality.worker import end_idle_workers
+    from btcbot_pipeline.quality.worker import end_idle_workers, prestart
     from btcbot_pipeline.reporting.leaderboard import member_row
 
     spec = load_member_spec(folder, member)
@@ -114,6 +114,7 @@ def run_member(folder: Path, member: str) -> dict[str, object]:
     book = Path(folder) / f"{member}.duckdb"
     for path in (book, Path(f"{book}.wal")):
         path.unlink(missing_ok=True)
+    prestart()  # as `btcbot backtest`: Great Expectations loads in its worker while the run sets up
     try:
         outcome = run(spec, folder, instance=dg.DagsterInstance.ephemeral())
     finally:

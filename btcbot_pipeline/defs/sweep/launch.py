@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from btcbot_pipeline.defs.sweep.assets import SWEEP_MEMBERS, SWEEP_TAG, SWEEPS
 from btcbot_pipeline.defs.sweep.manifest import SweepError
@@ -94,7 +95,7 @@ class ChildDaemon:
             log.close()
         return self.process.pid
 
-    def stop(self, grace_s: float = 5.0) -> None:
+    def stop(self, grace_s: float = 2.0) -> None:
         """SIGTERM to the group, SIGKILL after ``grace_s``: the daemon's own graceful stop
         takes ~13 s (it waits on its code servers), and by now every run it launched has
         ended, so nothing is lost by not waiting."""
@@ -145,6 +146,31 @@ def add_partitions(instance: dg.DagsterInstance, sweep: str, members: Sequence[s
         instance.delete_dynamic_partition(SWEEP_MEMBERS.name, key)  # type: ignore[arg-type]
     instance.add_dynamic_partitions(SWEEP_MEMBERS.name, list(members))  # type: ignore[arg-type]
     instance.add_dynamic_partitions(SWEEPS.name, [sweep])  # type: ignore[arg-type]
+
+
+def location_workspace(workspace: Path, out: Path, location: str = LOCATION) -> Path:
+    """A workspace file at ``out`` with only ``location`` of ``workspace`` (its working
+    directory made absolute): the backfill command then starts one code server, not one per
+    location. Runs name their location and code the same way, so the daemon, which loads the
+    whole workspace, launches them as it would runs submitted from it.
+
+    Raises:
+        SweepError: the workspace has no such location.
+    """
+    data = yaml.safe_load(workspace.read_text(encoding="utf-8")) or {}
+    kept = []
+    for entry in data.get("load_from") or []:
+        target = next(iter(entry.values()), None) if isinstance(entry, dict) and len(entry) == 1 else None
+        if isinstance(target, dict) and target.get("location_name") == location:
+            target = {
+                **target,
+                "working_directory": str((workspace.parent / target.get("working_directory", ".")).resolve()),
+            }
+            kept.append({next(iter(entry)): target})
+    if not kept:
+        raise SweepError(f"--workspace {workspace}: no code location named {location}")
+    out.write_text(yaml.safe_dump({"load_from": kept}, sort_keys=True), encoding="utf-8")
+    return out
 
 
 def submit_members(members: Sequence[str], workspace: Path, env: Mapping[str, str], cwd: Path) -> str:
