@@ -1,7 +1,7 @@
 """Fixtures for the deployment tests: a local PostgreSQL server, a project whose Dagster
 instance lives in it (``dagster_home/postgres/dagster.yaml``), and ``dagster-daemon`` on it.
 
-- ``postgres_server`` (session): :func:`btcbot_pipeline.testing.postgres.local_postgres`,
+- ``postgres_server`` (module): :func:`btcbot_pipeline.testing.postgres.local_postgres`,
   i.e. ``scripts/local-postgres.sh start``; skipped with its one-line reason when no server
   can start, **failed** instead when ``BTCBOT_REQUIRE_POSTGRES=1`` (CI sets it).
 - ``pg_project`` (module): a project made as the UI tests make theirs
@@ -9,9 +9,15 @@ instance lives in it (``dagster_home/postgres/dagster.yaml``), and ``dagster-dae
   with every path in the temp folder, workspace, backtest specs), its ``DAGSTER_HOME``
   holding a copy of the repository's Postgres ``dagster.yaml``, a database of its own on
   the server, and ``DAGSTER_MAX_CONCURRENT_RUNS=2``.
-- ``pg_daemon`` (module): ``dagster-daemon run -w workspace.yaml`` in its own session,
-  stopped with its group; then nothing started for the project (code servers, run workers)
-  may be left: leftovers are killed and the test fails.
+- ``pg_code_servers`` (module): a code server per location (``dagster api grpc``), and
+  ``workspace_grpc.yaml`` pointing at them, for the daemon and the CLI: a CLI given
+  ``workspace.yaml`` starts a code server of its own for every location, ~5-10 s each on this
+  2-core machine, for every ``dagster job backfill``. (Production runs its code servers
+  as services the same way.) They load the definitions once: specs written later (a sweep's)
+  need the servers restarted.
+- ``pg_daemon`` (module): ``dagster-daemon run -w workspace_grpc.yaml`` in its own session,
+  stopped with its group and the code servers'; then nothing started for the project (run
+  workers) may be left: leftovers are killed and the test fails.
 - ``pg_instance`` (module): the same instance in this process, to read run records.
 
 A test module that needs other backtests (a sweep's members) sets ``PG_BACKTESTS`` at its
@@ -24,6 +30,7 @@ import itertools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -36,17 +43,23 @@ import pytest
 
 from btcbot_pipeline.testing.postgres import PostgresUnavailable, create_database, local_postgres
 from btcbot_pipeline_tests.ui.dagster_project import (
+    BACKTESTS,
+    LOCATION,
     REPO,
     Backtest,
     Project,
+    free_port,
+    group_alive,
     log_tail,
     make_project,
     server_env,
-    stop_group,
     tool,
 )
 
 MAX_CONCURRENT_RUNS = 2
+LOCATIONS = (("btcbot_pipeline.definitions", LOCATION), ("btcbot_pipeline.backtest_definitions", BACKTESTS))
+SERVER_START_S = 120.0
+STOP_GRACE_S = 3.0
 DAEMON_STOP_S = 10.0
 _DATABASES = itertools.count(1)
 
@@ -67,6 +80,11 @@ class PgProject:
     def daemon_log(self) -> Path:
         return self.root / "dagster_daemon.log"
 
+    @property
+    def workspace(self) -> Path:
+        """The workspace of the running code servers (``pg_code_servers``)."""
+        return self.root / "workspace_grpc.yaml"
+
     def run(self, *cmd: str, timeout: float = 120) -> str:
         """A command in the project's folder; its stdout, or a failure with its output."""
         done = subprocess.run(
@@ -79,9 +97,10 @@ class PgProject:
         return done.stdout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def postgres_server() -> Iterator[dict[str, str]]:
-    """The ``DAGSTER_PG_*`` environment of a running local server (stopped at the session's end)."""
+    """The ``DAGSTER_PG_*`` environment of a running local server, stopped after the module
+    (~1.5 s to start: not kept up for the rest of a session)."""
     try:
         with local_postgres() as env:
             yield env
@@ -120,12 +139,57 @@ def pg_instance(pg_project: PgProject) -> Iterator[dg.DagsterInstance]:
 
 
 @pytest.fixture(scope="module")
-def pg_daemon(pg_project: PgProject) -> Iterator[subprocess.Popen[bytes]]:
-    """``dagster-daemon run`` on the project (its queue launches the runs), stopped on exit
-    with everything it started."""
+def pg_code_servers(pg_project: PgProject) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """One ``dagster api grpc`` per code location, serving when this returns; stopped on exit."""
+    servers: list[subprocess.Popen[bytes]] = []
+    entries = []
+    try:
+        for module, location in LOCATIONS:
+            port = free_port()
+            with open(pg_project.root / f"code_server_{location}.log", "wb") as log:
+                servers.append(
+                    subprocess.Popen(
+                        [tool("dagster"), "api", "grpc", "-m", module, "-h", "127.0.0.1", "-p", str(port)]
+                        + ["-d", str(pg_project.root), "--location-name", location],
+                        cwd=pg_project.root,
+                        env=pg_project.env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            entries.append(f"  - grpc_server: {{host: 127.0.0.1, port: {port}, location_name: {location}}}\n")
+        pg_project.workspace.write_text("load_from:\n" + "".join(entries))
+        for server, (_, location) in zip(servers, LOCATIONS):
+            _wait_serving(server, entries[servers.index(server)], pg_project.root / f"code_server_{location}.log")
+        yield servers
+    finally:
+        stop_groups(servers)
+
+
+def _wait_serving(server: subprocess.Popen[bytes], entry: str, log: Path) -> None:
+    """The server accepts connections (it binds its port once the definitions are loaded)."""
+    port = int(entry.split("port: ")[1].split(",")[0])
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"code server exited with {server.returncode}:\n{log_tail(log)}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"code server not serving on {port} after {SERVER_START_S:.0f} s:\n{log_tail(log)}")
+
+
+@pytest.fixture(scope="module")
+def pg_daemon(
+    pg_project: PgProject, pg_code_servers: list[subprocess.Popen[bytes]]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``dagster-daemon run`` on the project (its queue launches the runs), stopped on exit;
+    then nothing of the project may be left (the code servers stop after it)."""
     with open(pg_project.daemon_log, "wb") as log:
         proc = subprocess.Popen(
-            [tool("dagster-daemon"), "run", "-w", str(pg_project.project.workspace)],
+            [tool("dagster-daemon"), "run", "-w", str(pg_project.workspace)],
             cwd=pg_project.root,
             env=pg_project.env,
             stdout=log,
@@ -135,9 +199,29 @@ def pg_daemon(pg_project: PgProject) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield proc
     finally:
-        stop_group(proc)
+        stop_groups([proc, *pg_code_servers])
         left = _kill_leftovers(pg_project.project.home)
         assert not left, f"processes of the project outlived dagster-daemon (killed now): {left}"
+
+
+def stop_groups(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every process group at once, SIGKILL to those still alive after the grace."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and any(group_alive(p.pid) for p in procs):
+            time.sleep(0.1)
+        if not any(group_alive(p.pid) for p in procs):
+            break
+    for proc in procs:
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def project_processes(home: Path) -> list[tuple[int, str]]:

@@ -27,6 +27,8 @@ import dagster as dg
 import pytest
 
 from btcbot_pipeline.defs.run_tags import BOOK_TAG
+from btcbot_pipeline.reporting.books import open_book
+from btcbot_pipeline.storage.verify import verify_book
 from btcbot_pipeline_tests.deploy.conftest import MAX_CONCURRENT_RUNS, PgProject, wait_runs
 from btcbot_pipeline_tests.ui.dagster_project import BACKTESTS, LOCATION, Backtest, tool
 
@@ -43,28 +45,10 @@ RUNS_TIMEOUT_S = 150.0
 
 
 def _submit(pg: PgProject, location: str, job: str, partitions: str) -> subprocess.Popen[str]:
-    """``dagster job backfill`` of ``job``: one queued run per partition. The CLI starts a code
-    server for every location of its workspace (~5 s each here), so it is given a workspace
-    of the one location the job is in (same name as the daemon's, which launches the runs)."""
-    workspace = pg.root / f"workspace_{location}.yaml"
-    if not workspace.exists():
-        entries = pg.project.workspace.read_text().split("  - python_module:")
-        workspace.write_text(entries[0] + "".join(f"  - python_module:{e}" for e in entries[1:] if location in e))
+    """``dagster job backfill`` of ``job``: one queued run per partition."""
     return subprocess.Popen(
-        [
-            tool("dagster"),
-            "job",
-            "backfill",
-            "-w",
-            str(workspace),
-            "--location",
-            location,
-            "-j",
-            job,
-            "--partitions",
-            partitions,
-            "--noprompt",
-        ],
+        [tool("dagster"), "job", "backfill", "-w", str(pg.workspace), "--location", location, "-j", job]
+        + ["--partitions", partitions, "--noprompt"],
         cwd=pg.root,
         env=pg.env,
         stdout=subprocess.PIPE,
@@ -109,6 +93,7 @@ def queued_runs(pg_project: PgProject, pg_daemon: object, pg_instance: dg.Dagste
     while a slot is free), then both backtests at once."""
     started = time.monotonic()
     _wait(_submit(pg_project, LOCATION, "cycle_job", ",".join(CYCLES)))
+    print(f"\ncycles submitted in {time.monotonic() - started:.1f} s")
     backtests = [_submit(pg_project, BACKTESTS, f"backtest_{b.name}_job", BACKTEST_DAY) for b in PG_BACKTESTS]
     for proc in backtests:
         _wait(proc)
@@ -159,9 +144,13 @@ def test_one_book_runs_one_at_a_time_and_different_books_side_by_side(queued_run
 
 
 def test_the_books_verify(queued_runs: list[dg.RunRecord], pg_project: PgProject) -> None:
+    """What ``btcbot verify <book>`` checks, here: two cycles in the dry-run book, 24 (two
+    hours of five-minute cycles) in each backtest's."""
     project = pg_project.project
-    for book in (project.book, project.backtest_book("a"), project.backtest_book("b")):
-        pg_project.run(tool("btcbot"), "verify", str(book))
+    for book, cycles in ((project.book, 2), (project.backtest_book("a"), 24), (project.backtest_book("b"), 24)):
+        with open_book(book) as con:
+            report = verify_book(con)
+        assert (report.exit_code, report.cycles) == (0, cycles), [f.line() for f in report.findings]
 
 
 # --- a sweep through the same queue (to add once `btcbot sweep` is in) ------------------
