@@ -187,9 +187,12 @@ def render_scatter(rows: Sequence[LeaderboardRow], path: Path, *, title: str) ->
     xs = [float(r.max_drawdown_pct) for r in rows]
     ys = [float(r.return_pct) for r in rows]
     ax.scatter(xs, ys, s=30)
-    for row, x, y in zip(rows, xs, ys):
-        ax.annotate(row.member, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.axhline(0.0, color="grey", linewidth=0.8, linestyle="--")
+    # labels alternate above and below their point (neighbours in rank often sit close together)
+    for n, (row, x, y) in enumerate(zip(rows, xs, ys)):
+        ax.annotate(row.member, (x, y), textcoords="offset points", xytext=(4, 5 if n % 2 else -11), fontsize=8)
+    if ys and min(ys) <= 0.0 <= max(ys):  # break-even, when it is within the points' range
+        ax.axhline(0.0, color="grey", linewidth=0.8, linestyle="--")
+    ax.margins(0.12)
     ax.set_xlabel("max drawdown %")
     ax.set_ylabel("return %")
     ax.set_title(title)
