@@ -59,7 +59,7 @@ from btcbot_pipeline_tests.ui.dagster_project import (
 MAX_CONCURRENT_RUNS = 2
 LOCATIONS = (("btcbot_pipeline.definitions", LOCATION), ("btcbot_pipeline.backtest_definitions", BACKTESTS))
 SERVER_START_S = 120.0
-STOP_GRACE_S = 3.0
+STOP_GRACE_S = 1.5  # dagster-daemon and code servers stop on SIGTERM at once where it is not ignored
 DAEMON_STOP_S = 10.0
 _DATABASES = itertools.count(1)
 
