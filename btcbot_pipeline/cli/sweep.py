@@ -138,6 +138,14 @@ def _launch_and_rank(args, instance, manifest, folder: Path, workspace: Path, en
             progress=lambda line: print(line, flush=True),
             on_idle=ensure_daemon,
         )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: the sweep's runs that had not ended stay in the instance (queued ones wait for a daemon; "
+            f"the Runs page filters them by tag btcbot/sweep={manifest.name}, to cancel them)",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise
     finally:
         if daemon is not None:
             daemon.stop()
