@@ -25,7 +25,7 @@ from btcbot_pipeline.preflight import (
     run_preflight,
 )
 from btcbot_pipeline.settings import BotSettings, load_settings
-from btcbot_pipeline.storage.book import Book
+from btcbot_pipeline.storage.book import SCHEMA_VERSION, Book
 from btcbot_pipeline.storage.identity import run_identity
 from btcbot_pipeline.testing.env_isolation import clear_bot_environment
 from btcbot_pipeline.testing.fake_btcturk import FAKE_API_KEY, FAKE_API_SECRET, FakeBtcturk, FakeMarket
@@ -480,7 +480,8 @@ def test_a_live_book_passes_and_is_only_read(demo: FakeBtcturk, tmp_path: Path) 
 
     assert report.exit_code == 0, report.text()
     assert report.lines[-2:] == [
-        f"OK    book: LIVE_STATE_DB_PATH={book}: live book 'pilot' of source btcturk, schema version 4 (current)",
+        f"OK    book: LIVE_STATE_DB_PATH={book}: live book 'pilot' of source btcturk, "
+        f"schema version {SCHEMA_VERSION} (current)",
         "OK    book check: 0 cycles (rows of the last 0 recomputed) check out",
     ]
     assert hashlib.sha256(book.read_bytes()).hexdigest() == digest

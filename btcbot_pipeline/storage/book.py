@@ -98,6 +98,10 @@ class BookIdentity:
         )
 
 
+# Every table holding rows of a window's cycles: a window is replaced or emptied as a whole.
+WINDOW_TABLES: tuple[str, ...] = (*(t for _, tables in STAGE_TABLES for t in tables), *ADAPTATION_TABLES)
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """``[start, end)`` in UTC."""
@@ -285,9 +289,8 @@ class Book:
         """Delete the window's rows of every stage table and its recorded gate failures
         (inside the caller's transaction: they come back on a rollback)."""
         start, end = naive_utc(window.start), naive_utc(window.end)
-        for table in (*(t for _, tables in STAGE_TABLES for t in tables), *ADAPTATION_TABLES):
+        for table in (*WINDOW_TABLES, "gate_failures"):
             self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
-        self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
 
     def insert_rows(self, rows_by_table: Mapping[str, Any]) -> dict[str, int]:
         """Append rows (inside the caller's transaction): each table's columns by name as
@@ -352,10 +355,10 @@ class Book:
         start, end = naive_utc(window.start), naive_utc(window.end)
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for _, tables in STAGE_TABLES:
-                for table in tables:
-                    self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
-            self.con.execute("DELETE FROM gate_failures WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
+            # The adaptation's rows too: they were derived from the same cycles, and a re-run
+            # that stops at a gate must not leave an earlier run's versions behind to be sealed.
+            for table in (*WINDOW_TABLES, "gate_failures"):
+                self.con.execute(f"DELETE FROM {table} WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end])
             for row in rows:
                 self.con.execute("INSERT INTO gate_failures VALUES (?, ?, ?, ?, ?, ?)", [naive_utc(row[0]), *row[1:]])
             seal.seal_from(self.con, window.start)  # the emptied cycles' seals go too; the head follows

@@ -45,3 +45,25 @@ def test_a_table_with_its_columns_in_another_order_gets_them_by_name() -> None:
 
     names = ", ".join(COLUMN_NAMES["positions"])
     assert con.execute(f"SELECT {names} FROM positions").fetchall() == EXPECTED
+
+
+def test_a_gate_stop_empties_the_windows_adaptation_rows_with_its_stage_rows() -> None:
+    from btcbot_pipeline.storage.book import WINDOW_TABLES, Window
+
+    con = duckdb.connect()
+    book = Book(con)
+    book.ensure_schema()
+    book.begin()
+    book.insert_rows({"positions": POSITION})
+    con.execute(
+        "INSERT INTO params_active (cycle_ts, cycle_id, active_version, values_json, state_json) "
+        "VALUES (?, ?, 1, '{}', '{}')",
+        [datetime(2026, 1, 1, 0, 5), "20260101T000500Z"],
+    )
+    book.commit()
+
+    book.record_gate_failure(Window(TS, datetime(2026, 1, 1, 0, 10, tzinfo=timezone.utc)), [])
+
+    assert {"positions", "params_active", "param_changes", "params_checkpoints"} <= set(WINDOW_TABLES)
+    assert con.execute("SELECT count(*) FROM positions").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM params_active").fetchone() == (0,)
