@@ -162,10 +162,16 @@ def location_workspace(workspace: Path, out: Path, location: str = LOCATION) -> 
     for entry in data.get("load_from") or []:
         target = next(iter(entry.values()), None) if isinstance(entry, dict) and len(entry) == 1 else None
         if isinstance(target, dict) and target.get("location_name") == location:
+            if "grpc_server" in entry:  # a running code server: nothing to resolve
+                kept.append(entry)
+                continue
+            # paths in a workspace are relative to its file: the copy lives elsewhere
             target = {
                 **target,
                 "working_directory": str((workspace.parent / target.get("working_directory", ".")).resolve()),
             }
+            if "relative_path" in target:
+                target["relative_path"] = str((workspace.parent / target["relative_path"]).resolve())
             kept.append({next(iter(entry)): target})
     if not kept:
         raise SweepError(f"--workspace {workspace}: no code location named {location}")
