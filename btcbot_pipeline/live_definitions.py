@@ -24,6 +24,7 @@ from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, SettingsResource
 from btcbot_pipeline.defs.live.resources import LiveVenueResource
 from btcbot_pipeline.defs.run_tags import book_tags
+from btcbot_pipeline.domain import utc
 from btcbot_pipeline.settings import BotSettings
 
 LIVE_GROUP = "live"
@@ -59,12 +60,7 @@ def build_live_definitions(
         owners=OWNERS,
         partitions_def=graph.partitions_def,
     )
-    schedule = dg.build_schedule_from_partitioned_job(
-        job,
-        name="live_cycle_schedule",
-        default_status=dg.DefaultScheduleStatus.STOPPED,  # live trading is switched on by a person
-        tags=tags,
-    )
+    schedule = build_live_schedule(job, graph.calendar, settings.cycle_cron, tags)
     return dg.Definitions(
         assets=build_cycle_assets(graph.calendar, graph),
         jobs=[job],
@@ -83,3 +79,37 @@ def build_live_definitions(
 @dg.definitions
 def defs() -> dg.Definitions:
     return load_once("live", build_live_definitions)
+
+
+def build_live_schedule(
+    job: dg.UnresolvedAssetJobDefinition, calendar: dg.TimeWindowPartitionsDefinition, cron: str, tags: dict[str, str]
+) -> dg.ScheduleDefinition:
+    """At each ``CYCLE_CRON`` tick, the live cycle that just closed; stopped until a person
+    starts it. A schedule of our own on the cron rather than Dagster's
+    ``build_schedule_from_partitioned_job``, which refuses the static partitions the job has
+    once ``CYCLE_PARTITIONS_END`` is set (the demo profile): the whole location failed to load."""
+
+    @dg.schedule(
+        name="live_cycle_schedule",
+        cron_schedule=cron,
+        job=job,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,  # live trading is switched on by a person
+        description="The LIVE cycle that just closed, at each CYCLE_CRON tick. Stopped until an operator starts it.",
+        tags=tags,
+        owners=OWNERS,
+    )
+    def live_cycle_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        tick = context.scheduled_execution_time
+        with dg.partition_loading_context(effective_dt=tick):
+            key = calendar.get_last_partition_key()
+        if key is None:
+            return dg.SkipReason(f"no cycle closed by {utc.minute_text(tick)}")
+        end = calendar.end
+        if end is not None and calendar.time_window_for_partition_key(key).end < tick:
+            return dg.SkipReason(
+                f"past CYCLE_PARTITIONS_END ({utc.minute_text(end)}): no cycle closed at {utc.minute_text(tick)}"
+            )
+        return dg.RunRequest(run_key=f"live-{key}", partition_key=key, tags=tags)
+
+    return live_cycle_schedule

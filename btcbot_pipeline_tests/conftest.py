@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from btcbot_pipeline.adapters.btcturk.client import BtcturkPublicClient, BtcturkReadClient
@@ -69,3 +70,12 @@ def public_client(fake_btcturk: FakeBtcturk) -> Iterator[BtcturkPublicClient]:
 def read_client(fake_btcturk: FakeBtcturk) -> Iterator[BtcturkReadClient]:
     with BtcturkReadClient(FAKE_CREDENTIALS, fast_config(fake_btcturk.url)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def persistent() -> Iterator[dg.DagsterInstance]:
+    """A persistent instance (a schedule's test context needs one), alive for the whole
+    session: Dagster keeps a process-wide reference to it once used (its defs-state
+    storage, read by every later Definitions load: one disposed early breaks later tests)."""
+    with dg.instance_for_test() as instance:
+        yield instance

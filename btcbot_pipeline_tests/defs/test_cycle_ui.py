@@ -265,7 +265,10 @@ def test_every_definition_has_a_description_owners_and_tags(tmp_path: Path, repl
     ]:
         assert d.description and d.tags == tags and d.owners == ["team:trading"], d.name
     backtest_job = backtests.resolve_job_def("backtest_base_job")
-    assert backtest_job.description and backtest_job.tags == {"btcbot/backtest": "base"}
+    assert backtest_job.description and backtest_job.tags == {
+        "btcbot/backtest": "base",
+        "btcbot/book": str((tmp_path / "base.duckdb").resolve()),
+    }
 
 
 # --- end to end --------------------------------------------------------------------------

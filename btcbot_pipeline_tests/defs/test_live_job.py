@@ -53,9 +53,13 @@ def run_live(
     overrides: dict[str, str], key: str, instance: dg.DagsterInstance | None = None
 ) -> dg.ExecuteInProcessResult:
     defs = build_live_definitions(load_settings(None, **overrides), env_file=None, overrides=overrides)
-    return defs.get_job_def("live_cycle_job").execute_in_process(
-        partition_key=key, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False
-    )
+    job = defs.get_job_def("live_cycle_job")
+    if instance is not None:
+        return job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+    # disposed after the run: an ephemeral instance left to the garbage collector stays
+    # Dagster's current defs-state storage, and a later Definitions load then fails on it
+    with dg.DagsterInstance.ephemeral() as ephemeral:
+        return job.execute_in_process(partition_key=key, instance=ephemeral, raise_on_error=False)
 
 
 def user_logs(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> list[str]:

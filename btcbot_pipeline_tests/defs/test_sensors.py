@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 import pytest
@@ -15,14 +14,6 @@ from btcbot_pipeline.defs.cycle.sensors import build_catchup_sensor
 
 PARTITIONS = cycle_partitions("*/5 * * * *", "2026-01-01T00:00")
 SENSOR = build_catchup_sensor(cycle_job, PARTITIONS)
-
-
-@pytest.fixture(scope="session")
-def persistent() -> Iterator[dg.DagsterInstance]:
-    """A persistent instance (a schedule's test context needs one), alive for the whole
-    session: Dagster keeps a process-wide reference to it once used."""
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def _schedule(at: datetime, instance: dg.DagsterInstance) -> dg.ScheduleExecutionData:

@@ -39,36 +39,45 @@ def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_the_dry_run_job_schedule_and_sensor_name_the_dry_run_book(running: Path) -> None:
+def test_the_dry_run_job_schedule_and_sensor_name_the_dry_run_book(
+    running: Path, persistent: dg.DagsterInstance
+) -> None:
     defs = build_definitions(load_settings(None), env_file=None)
     book = str(running / "data" / "dry.duckdb")
     assert defs.resolve_job_def("cycle_job").tags == {"btcbot/mode": "dry_run", BOOK_TAG: book}
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            scheduled_execution_time=AT, repository_def=defs.get_repository_def(), instance=instance
-        )
+    # each schedule context closed after its tick: its evaluation opens an instance that
+    # Dagster makes current, and one left to the garbage collector breaks later loads
+    with dg.build_schedule_context(
+        scheduled_execution_time=AT, repository_def=defs.get_repository_def(), instance=persistent
+    ) as context:
         scheduled = defs.resolve_schedule_def("cycle_job_schedule").evaluate_tick(context).run_requests
-        with dg.partition_loading_context(effective_dt=AT):
-            sensed = defs.resolve_sensor_def("cycle_catchup_sensor")(
-                dg.build_sensor_context(instance=instance, cursor="2026-01-01T00:00")
-            ).run_requests
+    with dg.partition_loading_context(effective_dt=AT):
+        sensed = defs.resolve_sensor_def("cycle_catchup_sensor")(
+            dg.build_sensor_context(instance=persistent, cursor="2026-01-01T00:00")
+        ).run_requests
     expected = [("2026-01-01T00:05", {"btcbot/mode": "dry_run", BOOK_TAG: book})]
     assert [(r.partition_key, _ours(r.tags)) for r in scheduled] == expected
     assert [(r.partition_key, _ours(r.tags)) for r in sensed] == expected
 
 
-def test_the_live_job_and_schedule_name_the_live_book(running: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # (with CYCLE_PARTITIONS_END the live schedule cannot be built: its partitions are then
-    # static, and build_schedule_from_partitioned_job needs a cron)
-    monkeypatch.delenv("CYCLE_PARTITIONS_END")
+def test_the_live_job_and_schedule_name_the_live_book(running: Path, persistent: dg.DagsterInstance) -> None:
+    # with CYCLE_PARTITIONS_END set (the demo profile) the job's partitions are static: the
+    # location must still load, and its schedule still ask for the cycle that just closed
     defs = build_live_definitions(load_settings(None), env_file=None)
     book = str(running / "data" / "live.duckdb")
     assert defs.resolve_job_def("live_cycle_job").tags == {"btcbot/mode": "live", BOOK_TAG: book}
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            scheduled_execution_time=AT, repository_def=defs.get_repository_def(), instance=instance
-        )
+    with dg.build_schedule_context(
+        scheduled_execution_time=AT, repository_def=defs.get_repository_def(), instance=persistent
+    ) as context:
         requests = defs.resolve_schedule_def("live_cycle_schedule").evaluate_tick(context).run_requests
     assert [(r.partition_key, _ours(r.tags)) for r in requests] == [
         ("2026-01-01T00:05", {"btcbot/mode": "live", BOOK_TAG: book})
     ]
+    dg.Definitions.validate_loadable(defs)
+    with dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 1, 2, 0, 10, tzinfo=timezone.utc),
+        repository_def=defs.get_repository_def(),
+        instance=persistent,
+    ) as late:
+        skipped = defs.resolve_schedule_def("live_cycle_schedule").evaluate_tick(late)
+    assert skipped.skip_message == "past CYCLE_PARTITIONS_END (2026-01-02T00:00): no cycle closed at 2026-01-02T00:10"
