@@ -3,11 +3,11 @@
 backtest``, and one job per spec for the UI's Jobs page (tagged ``btcbot/book`` with the
 spec's book, :mod:`btcbot_pipeline.defs.run_tags`).
 
-Once ``BACKTEST_DIR/sweeps/`` holds a sweep (``btcbot sweep``), also the group ``sweeps``:
-one asset whose partitions are all sweeps' members, a leaderboard per sweep and
-``sweep_job`` (:mod:`btcbot_pipeline.defs.sweep.assets`). A sweep's members are never
-groups of their own: their specs live in ``BACKTEST_DIR/sweeps/<sweep>/``, which the
-per-spec groups (``BACKTEST_DIR/*.spec.json``) do not read.
+And the group ``sweeps`` (``btcbot sweep``): one asset whose partitions are all sweeps'
+members, a leaderboard per sweep and ``sweep_job`` (:mod:`btcbot_pipeline.defs.sweep.assets`).
+A sweep's members are never groups of their own: their specs live in
+``BACKTEST_DIR/sweeps/<sweep>/``, which the per-spec groups (``BACKTEST_DIR/*.spec.json``)
+do not read.
 
 A location of its own (see :mod:`btcbot_pipeline.definitions`): its groups are partitioned
 by each backtest's days, so they can never share a partitions definition with the bot's
@@ -54,10 +54,12 @@ def build_backtest_definitions(settings: BotSettings) -> dg.Definitions:
                 owners=OWNERS,
             )
         )
-    if manifest_files(settings.backtest_dir):
-        sweep_assets, sweep_jobs = build_sweep_definitions(settings.backtest_dir)
-        assets += sweep_assets
-        jobs += sweep_jobs
+    # Always there, sweeps or not: a sweep's members are dynamic partitions kept in the
+    # instance, so a long-running webserver, daemon or code server runs a new sweep without
+    # loading this location again.
+    sweep_assets, sweep_jobs = build_sweep_definitions(settings.backtest_dir)
+    assets += sweep_assets
+    jobs += sweep_jobs
     return dg.Definitions(assets=assets, jobs=jobs, resources=resources, executor=dg.in_process_executor)
 
 

@@ -133,11 +133,11 @@ def test_each_backtest_spec_is_its_own_asset_group(tmp_path: Path, replay_dir: P
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {"backtest_base", "backtest_wide"}
+    assert groups == {"backtest_base", "backtest_wide", "sweeps"}  # sweeps: always there, their members partitions
     ledger = graph.get(dg.AssetKey(["backtest", "base", "ledger_snapshot"]))
     assert ledger.partitions_def.get_partition_keys() == ["2026-01-01", "2026-01-02"]
     assert sorted(p.to_user_string() for p in ledger.parent_keys) == ["backtest/base/simulated_fills"]
-    assert sorted(j.name for j in defs.jobs or []) == ["backtest_base_job", "backtest_wide_job"]
+    assert sorted(j.name for j in defs.jobs or []) == ["backtest_base_job", "backtest_wide_job", "sweep_job"]
     # the bot's location is the cycle alone, whatever specs exist: `--select '*'` keeps meaning it
     bot = _defs(BACKTEST_DIR=str(tmp_path)).resolve_asset_graph()
     assert {bot.get(k).group_name for k in bot.get_all_asset_keys()} == {"cycle"}

@@ -92,7 +92,8 @@ def test_sweeps_are_one_group_and_each_member_run_names_its_book(tmp_path: Path,
     save_spec(make_spec(name="base", dataset=str(replay_dir), start=START, end=END, env_file=None), tmp_path)
     settings = load_settings(None, BACKTEST_DIR=str(tmp_path))
     graph = build_backtest_definitions(settings).resolve_asset_graph()
-    assert {graph.get(k).group_name for k in graph.get_all_asset_keys()} == {"backtest_base"}  # no sweep yet
+    # the sweeps group is there before any sweep: members are dynamic partitions in the instance
+    assert {graph.get(k).group_name for k in graph.get_all_asset_keys()} == {"backtest_base", "sweeps"}
 
     grid = [{"STAGE7_SLIPPAGE_BPS": v} for v in ("5", "10", "20", "40")]
     prepare_sweep(*plan(replay_dir, grid), tmp_path)
