@@ -13,7 +13,10 @@ run records:
   its book: a backtest queued after it started before it; runs of different books ran
   side by side;
 - never more than ``DAGSTER_MAX_CONCURRENT_RUNS`` runs were in progress at once;
-- the dry-run book verifies (``btcbot verify``), and so does each backtest's.
+- the dry-run book verifies (``btcbot verify``), and so does each backtest's;
+- then ``btcbot sweep`` of four members through the same queue and daemon: members of
+  different books run side by side, and each member's book has the fingerprint of the same
+  spec run alone (``btcbot backtest``, one after the other).
 
 Skipped, saying why, when no PostgreSQL server can start; failed instead under
 ``BTCBOT_REQUIRE_POSTGRES=1`` (CI).
@@ -21,8 +24,10 @@ Skipped, saying why, when no PostgreSQL server can start; failed instead under
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import combinations
 
@@ -30,7 +35,9 @@ import dagster as dg
 import pytest
 
 from btcbot_pipeline.defs.run_tags import BOOK_TAG
+from btcbot_pipeline.defs.sweep.assets import SWEEP_TAG
 from btcbot_pipeline.reporting.books import open_book
+from btcbot_pipeline.reporting.fingerprint import fingerprint_book
 from btcbot_pipeline.storage.verify import verify_book
 from btcbot_pipeline_tests.deploy.conftest import MAX_CONCURRENT_RUNS, PgProject, wait_runs
 from btcbot_pipeline_tests.ui.dagster_project import BACKTESTS, LOCATION, Backtest, tool
@@ -161,15 +168,68 @@ def test_the_books_verify(queued_runs: list[dg.RunRecord], pg_project: PgProject
         assert (report.exit_code, report.cycles) == (0, cycles), [f.line() for f in report.findings]
 
 
-# --- a sweep through the same queue (to add once `btcbot sweep` is in) ------------------
-# The sweep's four members are backtests on four books: launched through this instance's
-# queue they run MAX_CONCURRENT_RUNS at a time. Add a module (or a fixture here) that:
-#   1. sets PG_BACKTESTS to nothing and writes the sweep with `btcbot sweep ...` into
-#      pg_project.project.backtest_dir, submitting its members through the queue
-#      (pg_project.run(tool("btcbot"), "sweep", ...) with pg_project.env: DAGSTER_HOME and
-#      the DAGSTER_PG_* of this instance), pg_daemon running;
-#   2. waits for the members with wait_runs(pg_instance, dg.RunsFilter(tags={...}), 4, ...);
-#   3. runs the same four members one by one (`btcbot backtest`, no daemon) into other books
-#      and compares each member's fingerprint with its sequential twin's;
-#   4. checks, as above, that members of different books overlapped and none exceeded
-#      MAX_CONCURRENT_RUNS.
+# --- a sweep through the same queue -------------------------------------------------------
+# Four members on four books, launched by `btcbot sweep` through this instance's queue with
+# the daemon above running: they run MAX_CONCURRENT_RUNS at a time, and each member's book
+# is the book of the same spec run alone, one after the other, with `btcbot backtest`.
+SWEEP = "pg"
+SWEEP_WINDOW = ["--start", "2026-01-01T00:30", "--end", "2026-01-01T01:25"]  # 11 cycles
+SWEEP_GRID = "grid:\n  STAGE7_SLIPPAGE_BPS: [10, 40]\n  STAGE7_REBALANCE_BAND_BPS: [0, 200]\n"
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    records: list[dg.RunRecord]
+    members: dict[str, dict[str, str]]  # member → its grid values
+    sweep_s: float
+    sequential_s: float
+    output: str
+
+
+@pytest.fixture(scope="module")
+def swept(queued_runs: list[dg.RunRecord], pg_project: PgProject, pg_instance: dg.DagsterInstance) -> SweepOutcome:
+    """``btcbot sweep`` on the running daemon (after the runs above), then the same four specs
+    one by one with ``btcbot backtest`` (no queue) into books of their own."""
+    project = pg_project.project
+    grid = project.root / "grid.yaml"
+    grid.write_text(SWEEP_GRID)
+    dataset = ["--dataset", str(project.dataset)]
+    t0 = time.monotonic()
+    out = pg_project.run(
+        tool("btcbot"), "sweep", *dataset, *SWEEP_WINDOW, "--name", SWEEP, "--grid", str(grid),
+        "--workspace", str(pg_project.workspace), timeout=300,
+    )  # fmt: skip
+    sweep_s = time.monotonic() - t0
+    manifest = json.loads((project.backtest_dir / "sweeps" / SWEEP / "sweep.json").read_text())
+    members = {m["name"]: m["params"] for m in manifest["members"]}
+    t0 = time.monotonic()
+    for member, params in members.items():
+        sets = [arg for k, v in sorted(params.items()) for arg in ("--set", f"{k}={v}")]
+        pg_project.run(tool("btcbot"), "backtest", *dataset, *SWEEP_WINDOW, "--name", f"alone_{member[-3:]}", *sets)
+    sequential_s = time.monotonic() - t0
+    records = list(pg_instance.get_run_records(filters=dg.RunsFilter(tags={SWEEP_TAG: SWEEP})))
+    print(f"\nsweep of {len(members)}: {sweep_s:.1f} s through the queue; {sequential_s:.1f} s one by one")
+    return SweepOutcome(sorted(records, key=lambda r: _span(r)[0]), members, sweep_s, sequential_s, out)
+
+
+def test_a_sweep_runs_its_members_side_by_side_through_the_queue(swept: SweepOutcome, pg_project: PgProject) -> None:
+    assert "no dagster-daemon is running" not in swept.output  # it used the instance's daemon
+    assert len(swept.members) == 4
+    books = {str((pg_project.project.backtest_dir / "sweeps" / SWEEP / f"{m}.duckdb").resolve()) for m in swept.members}
+    runs = [(r.dagster_run.job_name, r.dagster_run.status, r.dagster_run.tags[BOOK_TAG]) for r in swept.records]
+    assert sorted(runs) == sorted(("sweep_job", dg.DagsterRunStatus.SUCCESS, b) for b in books)
+    side_by_side = [(a, b) for a, b in combinations(swept.records, 2) if _overlap(a, b) > 0]
+    assert side_by_side and _most_in_progress(swept.records) <= MAX_CONCURRENT_RUNS
+
+
+def test_each_member_book_is_its_spec_run_alone(swept: SweepOutcome, pg_project: PgProject) -> None:
+    folder = pg_project.project.backtest_dir
+    twins = {
+        member: (
+            fingerprint_book(folder / "sweeps" / SWEEP / f"{member}.duckdb").digest,
+            fingerprint_book(folder / f"alone_{member[-3:]}.duckdb").digest,
+        )
+        for member in swept.members
+    }
+    assert all(a == b for a, b in twins.values()), twins
+    assert len({a for a, _ in twins.values()}) == 4  # four parameter sets, four different books
