@@ -25,28 +25,12 @@ def _backtest(args: argparse.Namespace) -> int:
 def _run_backtest(args: argparse.Namespace) -> int:
     import time
 
-    from btcbot_pipeline.adapters.replay.span import dataset_span
     from btcbot_pipeline.defs.backtest.run import prepare, run, show_progress
     from btcbot_pipeline.defs.backtest.spec import make_spec, parse_sets, read_params_file
     from btcbot_pipeline.reporting.books import open_book
     from btcbot_pipeline.reporting.report import build_report, format_text
 
-    checked = validate_replay_dataset(args.dataset)
-    if not checked.ok:
-        print(checked.format_text(), file=sys.stderr)
-        print(
-            f"backtest not started: the dataset {args.dataset} has errors (btcbot replay-validate lists them)",
-            file=sys.stderr,
-        )
-        return 2
-    span = dataset_span(args.dataset)
-    if span is not None and (args.start < span.first or args.start > span.last):
-        print(
-            f"backtest not started: --start {utc.minute_text(args.start)} is outside the dataset's order books "
-            f"({utc.minute_text(span.first)} … {utc.minute_text(span.last)} UTC); a cycle without data stops at the "
-            "market gate: start within that span",
-            file=sys.stderr,
-        )
+    if not dataset_ok(args, "backtest"):
         return 2
     settings = load_settings(args.env_file)
     spec = make_spec(
@@ -81,6 +65,31 @@ def _run_backtest(args: argparse.Namespace) -> int:
     print(format_text([report]))
     print(f"chart {outcome.book.with_suffix('.png')}")
     return 0
+
+
+def dataset_ok(args: argparse.Namespace, what: str) -> bool:
+    """Whether ``--dataset`` validates and ``--start`` lies within its order books; if not,
+    the reasons on stderr, ending with ``<what> not started: …``."""
+    from btcbot_pipeline.adapters.replay.span import dataset_span
+
+    checked = validate_replay_dataset(args.dataset)
+    if not checked.ok:
+        print(checked.format_text(), file=sys.stderr)
+        print(
+            f"{what} not started: the dataset {args.dataset} has errors (btcbot replay-validate lists them)",
+            file=sys.stderr,
+        )
+        return False
+    span = dataset_span(args.dataset)
+    if span is not None and (args.start < span.first or args.start > span.last):
+        print(
+            f"{what} not started: --start {utc.minute_text(args.start)} is outside the dataset's order books "
+            f"({utc.minute_text(span.first)} … {utc.minute_text(span.last)} UTC); a cycle without data stops at the "
+            "market gate: start within that span",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def add_backtest(sub: options.Subparsers) -> None:

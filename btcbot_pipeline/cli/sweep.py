@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from btcbot_pipeline.cli import options
+from btcbot_pipeline.cli.backtest import dataset_ok
 from btcbot_pipeline.domain import utc
 
 
@@ -44,7 +45,7 @@ def _run_sweep(args: argparse.Namespace, instance: object) -> int:
         raise SweepError(
             f"--workspace {args.workspace}: no such file (the sweep's runs load the btcbot_backtests location)"
         )
-    if not _dataset_ok(args):
+    if not dataset_ok(args, "sweep"):
         return 2
     settings = load_settings(args.env_file)
     known = {info.alias or field.upper() for field, info in BotSettings.model_fields.items()}
@@ -75,29 +76,6 @@ def _run_sweep(args: argparse.Namespace, instance: object) -> int:
     add_partitions(instance, manifest.name, members, [m.name for m in before if m.name not in members])  # type: ignore[arg-type]
     env = {**os.environ, "BACKTEST_DIR": str(Path(settings.backtest_dir).resolve())}
     return _launch_and_rank(args, instance, manifest, folder, workspace, env)
-
-
-def _dataset_ok(args: argparse.Namespace) -> bool:
-    from btcbot_pipeline.adapters.replay.span import dataset_span
-    from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
-
-    checked = validate_replay_dataset(args.dataset)
-    if not checked.ok:
-        print(checked.format_text(), file=sys.stderr)
-        print(
-            f"sweep not started: the dataset {args.dataset} has errors (btcbot replay-validate lists them)",
-            file=sys.stderr,
-        )
-        return False
-    span = dataset_span(args.dataset)
-    if span is not None and (args.start < span.first or args.start > span.last):
-        print(
-            f"sweep not started: --start {utc.minute_text(args.start)} is outside the dataset's order books "
-            f"({utc.minute_text(span.first)} … {utc.minute_text(span.last)} UTC): start within that span",
-            file=sys.stderr,
-        )
-        return False
-    return True
 
 
 def _launch_and_rank(args, instance, manifest, folder: Path, workspace: Path, env: dict[str, str]) -> int:  # noqa: ANN001
