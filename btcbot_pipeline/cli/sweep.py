@@ -87,12 +87,19 @@ def _launch_and_rank(args, instance, manifest, folder: Path, workspace: Path, en
         submit_members,
         wait_members,
     )
+    from btcbot_pipeline.defs.sweep.manifest import SweepError
 
     members = [m.name for m in manifest.members]
     daemon: ChildDaemon | None = None
 
     def ensure_daemon() -> None:
         nonlocal daemon
+        failure = daemon.failure() if daemon is not None else None
+        if failure is not None:
+            raise SweepError(
+                f"{failure}\nthe sweep's runs that had not ended stay queued in the instance: run `btcbot sweep` "
+                "again with the same arguments, or start a dagster-daemon"
+            )
         if daemon is None and needs_daemon(instance) and not daemon_alive(instance):
             daemon = ChildDaemon(workspace, folder / "daemon.log", env)
             pid = daemon.start()

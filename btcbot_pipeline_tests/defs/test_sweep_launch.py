@@ -3,6 +3,8 @@ and the workspace the backfill command loads."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import dagster as dg
 import yaml
 
 from btcbot_pipeline.defs.sweep.launch import (
+    ChildDaemon,
     daemon_alive,
     location_workspace,
     member_runs,
@@ -77,3 +80,18 @@ def test_the_backfill_loads_only_the_backtests_location(tmp_path: Path) -> None:
             }
         ]
     }
+
+
+def test_a_child_daemon_that_ended_says_so_with_its_exit_code_and_log(tmp_path: Path) -> None:
+    daemon = ChildDaemon(tmp_path / "workspace.yaml", tmp_path / "daemon.log", {})
+    assert daemon.failure() is None  # never started: nothing to report
+    with (tmp_path / "daemon.log").open("wb") as log:
+        daemon.process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; print('could not load workspace.yaml'); sys.exit(3)"], stdout=log
+        )
+    daemon.process.wait(timeout=30)
+
+    assert daemon.failure() == (
+        f"the dagster-daemon this sweep started ended (exit 3); its log {tmp_path / 'daemon.log'}:\n"
+        "  could not load workspace.yaml"
+    )

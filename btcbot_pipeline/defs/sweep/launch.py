@@ -95,6 +95,19 @@ class ChildDaemon:
             log.close()
         return self.process.pid
 
+    def failure(self) -> str | None:
+        """Why the daemon has ended while the sweep still needs it (its exit code and the last
+        lines of its log), or ``None`` while it runs: queued runs would otherwise wait for ever."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        try:
+            tail = self.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        except OSError:
+            tail = []
+        lines = "\n".join(f"  {line}" for line in tail) or "  (its log is empty)"
+        code = self.process.returncode
+        return f"the dagster-daemon this sweep started ended (exit {code}); its log {self.log}:\n{lines}"
+
     def stop(self, grace_s: float = 2.0) -> None:
         """SIGTERM to the group, SIGKILL after ``grace_s``: the daemon's own graceful stop
         takes ~13 s (it waits on its code servers), and by now every run it launched has
