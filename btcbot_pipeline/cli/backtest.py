@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.cli import options
@@ -26,23 +27,14 @@ def _run_backtest(args: argparse.Namespace) -> int:
     import time
 
     from btcbot_pipeline.defs.backtest.run import prepare, run, show_progress
-    from btcbot_pipeline.defs.backtest.spec import make_spec, parse_sets, read_params_file
+    from btcbot_pipeline.defs.backtest.spec import make_spec
     from btcbot_pipeline.reporting.books import open_book
     from btcbot_pipeline.reporting.report import build_report, format_text
 
     if not dataset_ok(args, "backtest"):
         return 2
     settings = load_settings(args.env_file)
-    spec = make_spec(
-        name=args.name,
-        dataset=str(Path(args.dataset).resolve()),
-        start=args.start,
-        end=args.end,
-        partition=args.partition,
-        env_file=args.env_file,
-        params=read_params_file(args.params) if args.params else None,
-        sets=parse_sets(args.set),
-    )
+    spec = make_spec(name=args.name, **spec_fields(args))
     prepare(spec, settings.backtest_dir, replace=args.replace)
     print(
         f"backtest {spec.name}: {args.dataset}, {utc.minute_text(spec.start)} … {utc.minute_text(spec.end)} UTC "
@@ -65,6 +57,21 @@ def _run_backtest(args: argparse.Namespace) -> int:
     print(format_text([report]))
     print(f"chart {outcome.book.with_suffix('.png')}")
     return 0
+
+
+def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """A spec's fields from the options ``backtest`` and ``sweep`` share (all but the name)."""
+    from btcbot_pipeline.defs.backtest.spec import parse_sets, read_params_file
+
+    return {
+        "dataset": str(Path(args.dataset).resolve()),
+        "start": args.start,
+        "end": args.end,
+        "partition": args.partition,
+        "env_file": args.env_file,
+        "params": read_params_file(args.params) if args.params else None,
+        "sets": parse_sets(args.set),
+    }
 
 
 def dataset_ok(args: argparse.Namespace, what: str) -> bool:

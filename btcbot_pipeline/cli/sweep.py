@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from btcbot_pipeline.cli import options
-from btcbot_pipeline.cli.backtest import dataset_ok
+from btcbot_pipeline.cli.backtest import dataset_ok, spec_fields
 from btcbot_pipeline.domain import utc
 
 
@@ -33,12 +33,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace, instance: object) -> int:
-    from btcbot_pipeline.defs.backtest.spec import parse_sets, read_params_file
     from btcbot_pipeline.defs.sweep.grid_file import read_grid_file
     from btcbot_pipeline.defs.sweep.launch import add_partitions
     from btcbot_pipeline.defs.sweep.manifest import SweepError, load_manifest, plan_sweep, prepare_sweep, sweep_dir
     from btcbot_pipeline.domain.sweep_grid import GridError, expand
-    from btcbot_pipeline.settings import BotSettings, load_settings
+    from btcbot_pipeline.settings import load_settings
+    from btcbot_pipeline.settings.names import known_setting_names
 
     workspace = Path(args.workspace).resolve()
     if not workspace.is_file():
@@ -48,22 +48,11 @@ def _run_sweep(args: argparse.Namespace, instance: object) -> int:
     if not dataset_ok(args, "sweep"):
         return 2
     settings = load_settings(args.env_file)
-    known = {info.alias or field.upper() for field, info in BotSettings.model_fields.items()}
     try:
-        grid = expand(read_grid_file(args.grid), known=known, source=f"--grid {args.grid}")
+        grid = expand(read_grid_file(args.grid), known=known_setting_names(), source=f"--grid {args.grid}")
     except GridError as exc:
         raise SweepError(str(exc)) from None
-    manifest, specs = plan_sweep(
-        name=args.name,
-        dataset=str(Path(args.dataset).resolve()),
-        start=args.start,
-        end=args.end,
-        partition=args.partition,
-        env_file=args.env_file,
-        params=read_params_file(args.params) if args.params else None,
-        sets=parse_sets(args.set),
-        grid=grid,
-    )
+    manifest, specs = plan_sweep(name=args.name, grid=grid, **spec_fields(args))
     folder = sweep_dir(settings.backtest_dir, manifest.name)
     before = load_manifest(folder).members if args.replace and (folder / "sweep.json").is_file() else []
     prepare_sweep(manifest, specs, settings.backtest_dir, replace=args.replace)
@@ -148,10 +137,8 @@ def _leaderboard(instance, manifest, folder: Path, runs) -> int:  # noqa: ANN001
 
     failed = [r for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
     ok = {r.member for r in runs} - {r.member for r in failed}
-    rows = lb.ranked(
-        [lb.member_row(folder / f"{m.name}.duckdb", m.name, m.params) for m in manifest.members if m.name in ok]
-    )
-    files = {}
+    # each member's run left its row beside its book: no book is read again here
+    rows = lb.ranked([lb.read_row(folder / f"{m.name}.duckdb") for m in manifest.members if m.name in ok])
     if rows:
         print(lb.text_table(rows, manifest.params))
         files = {
@@ -159,21 +146,11 @@ def _leaderboard(instance, manifest, folder: Path, runs) -> int:  # noqa: ANN001
             "parquet": lb.write_parquet(rows, manifest.params, folder / "leaderboard.parquet"),
             "png": lb.render_scatter(rows, folder / "leaderboard.png", title=f"sweep {manifest.name}"),
         }
-        names = lb.columns(manifest.params)
-        table = dg.TableMetadataValue(
-            records=[
-                dg.TableRecord(
-                    {k: lb._text(v) if not isinstance(v, int) else v for k, v in r.values(manifest.params).items()}
-                )
-                for r in rows
-            ],
-            schema=dg.TableSchema(columns=[dg.TableColumn(n, "int" if n == "fills" else "string") for n in names]),
-        )
         report_leaderboard(
             instance,
             manifest.name,
-            markdown=lb.markdown_table(rows, manifest.params),
-            table=table,
+            rows,
+            manifest.params,
             files=files,
             extra={"members": len(runs), "failed": len(failed), "best": rows[0].member},
         )

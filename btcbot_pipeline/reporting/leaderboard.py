@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -115,6 +116,43 @@ def member_row(book: Path, member: str, params: Mapping[str, str]) -> Leaderboar
     )
 
 
+def row_path(book: Path) -> Path:
+    """Where a member's run leaves its row, beside its book (``<member>.row.json``)."""
+    return book.with_suffix(".row.json")
+
+
+def write_row(row: LeaderboardRow) -> Path:
+    """The row as exact JSON beside its book (Decimals as text): the member's run computes it
+    once, with the book still warm, and the sweep reads it instead of reading every book again."""
+    data = {
+        "member": row.member,
+        "params": row.params,
+        **{k: str(getattr(row, k)) for k in ("return_pct", "max_drawdown_pct", *MONEY)},
+        "fills": row.fills,
+        "mode_pct": {m: str(v) for m, v in row.mode_pct.items()},
+        "cycles": row.cycles,
+        "digest": row.digest,
+    }
+    path = row_path(row.book)
+    path.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    return path
+
+
+def read_row(book: Path) -> LeaderboardRow:
+    """The row a member's run wrote beside ``book`` (:func:`write_row`)."""
+    data = json.loads(row_path(book).read_text(encoding="utf-8"))
+    return LeaderboardRow(
+        member=data["member"],
+        params=data["params"],
+        **{k: Decimal(data[k]) for k in ("return_pct", "max_drawdown_pct", *MONEY)},
+        fills=data["fills"],
+        mode_pct={m: Decimal(v) for m, v in data["mode_pct"].items()},
+        cycles=data["cycles"],
+        digest=data["digest"],
+        book=book,
+    )
+
+
 def ranked(rows: Sequence[LeaderboardRow]) -> list[LeaderboardRow]:
     """Best return first; equal returns by member name."""
     return sorted(rows, key=lambda r: (-r.return_pct, r.member))
@@ -130,7 +168,7 @@ def csv_text(rows: Sequence[LeaderboardRow], params: Sequence[str]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns(params))
     for row in rows:
-        writer.writerow([_text(v) for v in row.values(params).values()])
+        writer.writerow([text(v) for v in row.values(params).values()])
     return out.getvalue()
 
 
@@ -211,7 +249,7 @@ def _money(value: Decimal) -> Decimal:
     return Decimal(value).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN)
 
 
-def _text(value: str | int | Decimal) -> str:
+def text(value: str | int | Decimal) -> str:
     return f"{value:f}" if isinstance(value, Decimal) else str(value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -88,3 +89,13 @@ def test_the_chart_is_a_png_and_the_same_bytes_twice(books: Path, tmp_path: Path
     data = (tmp_path / "a.png").read_bytes()
     assert data[:4] == b"\x89PNG"
     assert hashlib.sha256(data).digest() == hashlib.sha256((tmp_path / "b.png").read_bytes()).digest()
+
+
+def test_a_row_left_beside_its_book_reads_back_exactly(books: Path, tmp_path: Path) -> None:
+    book = tmp_path / "s__001.duckdb"
+    shutil.copy(books / "base.duckdb", book)
+    row = lb.member_row(book, "s__001", {"STAGE7_SLIPPAGE_BPS": "25"})
+
+    assert lb.write_row(row) == tmp_path / "s__001.row.json"
+    assert lb.read_row(book) == row  # every Decimal exact, the book's path beside it
+    assert lb.csv_text([lb.read_row(book)], PARAMS) == CSV.split("\n")[0] + "\n" + CSV.split("\n")[1] + "\n"

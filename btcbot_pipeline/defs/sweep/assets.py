@@ -103,7 +103,7 @@ def run_member(folder: Path, member: str) -> dict[str, object]:
     """
     from btcbot_pipeline.defs.backtest.run import run
     from btcbot_pipeline.quality.worker import end_idle_workers, prestart
-    from btcbot_pipeline.reporting.leaderboard import member_row
+    from btcbot_pipeline.reporting.leaderboard import member_row, row_path, write_row
 
     spec = load_member_spec(folder, member)
     try:
@@ -112,7 +112,7 @@ def run_member(folder: Path, member: str) -> dict[str, object]:
     except (SweepError, StopIteration):
         params = {}
     book = Path(folder) / f"{member}.duckdb"
-    for path in (book, Path(f"{book}.wal")):
+    for path in (book, Path(f"{book}.wal"), row_path(book)):
         path.unlink(missing_ok=True)
     prestart()  # as `btcbot backtest`: Great Expectations loads in its worker while the run sets up
     try:
@@ -122,6 +122,7 @@ def run_member(folder: Path, member: str) -> dict[str, object]:
     if not outcome.success:
         raise dg.Failure(description=f"member {member} stopped: {outcome.failure}")
     row = member_row(outcome.book, member, params)
+    write_row(row)  # the sweep's leaderboard reads it: the book is read for its figures once
     return {
         "params": dg.MetadataValue.json(params),
         "return_pct": float(row.return_pct),

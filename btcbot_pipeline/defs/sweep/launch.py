@@ -36,6 +36,7 @@ import yaml
 
 from btcbot_pipeline.defs.sweep.assets import SWEEP_MEMBERS, SWEEP_TAG, SWEEPS
 from btcbot_pipeline.defs.sweep.manifest import SweepError
+from btcbot_pipeline.reporting.leaderboard import LeaderboardRow
 
 LOCATION = "btcbot_backtests"
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
@@ -301,16 +302,27 @@ def _with_failure(instance: dg.DagsterInstance, run: MemberRun) -> MemberRun:
 def report_leaderboard(
     instance: dg.DagsterInstance,
     sweep: str,
+    rows: Sequence[LeaderboardRow],
+    params: Sequence[str],
     *,
-    markdown: str,
-    table: dg.TableMetadataValue,
     files: Mapping[str, Path],
     extra: Mapping[str, object],
 ) -> None:
-    """The leaderboard's materialization (partition ``sweep``), recorded without a run."""
+    """The leaderboard's materialization (partition ``sweep``), recorded without a run: the
+    ranked ``rows`` as markdown and as a table, the files' paths and ``extra``."""
     from btcbot_pipeline.defs.sweep.assets import LEADERBOARD_KEY
+    from btcbot_pipeline.reporting import leaderboard as lb
 
-    metadata: dict[str, object] = {"leaderboard": dg.MetadataValue.md(markdown), "table": table}
+    table = dg.TableMetadataValue(
+        records=[
+            dg.TableRecord({k: v if isinstance(v, int) else lb.text(v) for k, v in r.values(params).items()})
+            for r in rows
+        ],
+        schema=dg.TableSchema(
+            columns=[dg.TableColumn(n, "int" if n == "fills" else "string") for n in lb.columns(params)]
+        ),
+    )
+    metadata: dict[str, object] = {"leaderboard": dg.MetadataValue.md(lb.markdown_table(rows, params)), "table": table}
     metadata |= {name: dg.MetadataValue.path(str(path)) for name, path in files.items()}
     metadata |= dict(extra)
     instance.report_runless_asset_event(
