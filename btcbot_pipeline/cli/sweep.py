@@ -100,10 +100,14 @@ def _launch_and_rank(args, instance, manifest, folder: Path, workspace: Path, en
 
     t0 = time.perf_counter()
     try:
-        ensure_daemon()
         submit = location_workspace(workspace, folder / "workspace.yaml")
         backfill = submit_members(members, submit, env, cwd=workspace.parent)
         print(f"queued {len(members)} runs of sweep_job (backfill {backfill})", flush=True)
+        # A daemon of our own starts only now, so that it finds every member queued and
+        # launches as many at once as the instance allows: submitting is one run at a time
+        # (seconds each on a busy machine), and a daemon dequeuing meanwhile could finish
+        # each short member before the next one is queued.
+        ensure_daemon()
         runs = wait_members(
             instance,
             manifest.name,
