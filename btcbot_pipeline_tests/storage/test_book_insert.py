@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN, Context
 from decimal import Decimal as D
 
 import duckdb
@@ -67,3 +68,22 @@ def test_a_gate_stop_empties_the_windows_adaptation_rows_with_its_stage_rows() -
     assert {"positions", "params_active", "param_changes", "params_checkpoints"} <= set(WINDOW_TABLES)
     assert con.execute("SELECT count(*) FROM positions").fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM params_active").fetchone() == (0,)
+
+
+# Exponents, zeros of any sign and scale, None, the 18th place and past it, the largest
+# value the column holds: the text path gives Arrow's own conversion of the Decimals.
+MONEY = ["1E+2", "0E-18", "-0.00", "-0", "1E-18", "-1.5E-7", "12345678901234567890.5", "0.1", "1e5"]
+MONEY += ["99999999999999999999.999999999999999999", "1.0000000000000000005", "2.0000000000000000015"]
+
+
+def test_money_goes_into_arrow_exactly_as_arrow_converts_the_decimals_rounded_half_even_past_18_places() -> None:
+    from btcbot_pipeline.storage.book import _money_array
+
+    values = [D(v) for v in MONEY] + [None]
+    wide = Context(prec=38, rounding=ROUND_HALF_EVEN)
+    reference = [wide.quantize(D(v), D("1E-18")) for v in MONEY] + [None]
+
+    assert _money_array(values).equals(pa.array(reference, pa.decimal128(38, 18)))
+    assert [str(v) for v in _money_array(values).to_pylist()[-4:-1]] == [
+        "99999999999999999999.999999999999999999", "1.000000000000000000", "2.000000000000000002",
+    ]  # fmt: skip
