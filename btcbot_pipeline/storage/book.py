@@ -117,7 +117,7 @@ def _money_array(values: list[Any]) -> pa.Array:
 
     The values go over as their exact text and Arrow parses it (``str`` of a Decimal is
     exact, exponent included): the same array, values and refusals as converting the
-    Decimal objects, about 9× faster (Arrow asks each object for its digits otherwise)."""
+    Decimal objects, ~25 % faster on a backtest's values (0.26 against 0.35 µs each)."""
     try:
         return _decimal_text(values)
     except pa.ArrowInvalid:  # a value with more than 18 places
@@ -125,7 +125,10 @@ def _money_array(values: list[Any]) -> pa.Array:
 
 
 def _decimal_text(values: list[Any]) -> pa.Array:
-    text = list(map(str, values)) if None not in values else [None if v is None else str(v) for v in values]
+    text = list(map(str, values))
+    # (not ``None in values``: a Decimal compared with None asks the numbers ABCs, ~0.3 µs)
+    if "None" in text:
+        text = [None if v is None else t for v, t in zip(values, text)]
     return pa.array(text, pa.string()).cast(_MONEY_ARROW)
 
 
