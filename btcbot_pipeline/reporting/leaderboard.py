@@ -225,9 +225,10 @@ def render_scatter(rows: Sequence[LeaderboardRow], path: Path, *, title: str) ->
     xs = [float(r.max_drawdown_pct) for r in rows]
     ys = [float(r.return_pct) for r in rows]
     ax.scatter(xs, ys, s=30)
-    # labels alternate above and below their point (neighbours in rank often sit close together)
-    for n, (row, x, y) in enumerate(zip(rows, xs, ys)):
-        ax.annotate(row.member, (x, y), textcoords="offset points", xytext=(4, 5 if n % 2 else -11), fontsize=8)
+    # One label per group of points that would print on top of each other: the members'
+    # numbers (the title names the sweep), in rank order, beside the group's best member.
+    for (x, y), names in _label_groups(rows, xs, ys):
+        ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     if ys and min(ys) <= 0.0 <= max(ys):  # break-even, when it is within the points' range
         ax.axhline(0.0, color="grey", linewidth=0.8, linestyle="--")
     ax.margins(0.12)
@@ -239,6 +240,29 @@ def render_scatter(rows: Sequence[LeaderboardRow], path: Path, *, title: str) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", metadata={"Software": None})
     return path
+
+
+# Points closer than this share of the plotted range, on both axes, share one label.
+_LABEL_NEAR = 0.04
+
+
+def _label_groups(
+    rows: Sequence[LeaderboardRow], xs: Sequence[float], ys: Sequence[float]
+) -> list[tuple[tuple[float, float], list[str]]]:
+    """``((x, y), numbers)`` per label: each member (in rank order) joins the first group
+    whose anchor (its first member's point) is near, else anchors a new group."""
+    span_x = (max(xs) - min(xs) if xs else 0.0) or 1.0
+    span_y = (max(ys) - min(ys) if ys else 0.0) or 1.0
+    groups: list[tuple[tuple[float, float], list[str]]] = []
+    for row, x, y in zip(rows, xs, ys):
+        number = row.member.rsplit("__", 1)[-1]
+        for (gx, gy), names in groups:
+            if abs(x - gx) <= _LABEL_NEAR * span_x and abs(y - gy) <= _LABEL_NEAR * span_y:
+                names.append(number)
+                break
+        else:
+            groups.append(((x, y), [number]))
+    return groups
 
 
 def _pct(value: Decimal) -> Decimal:

@@ -99,3 +99,25 @@ def test_a_row_left_beside_its_book_reads_back_exactly(books: Path, tmp_path: Pa
     assert lb.write_row(row) == tmp_path / "s__001.row.json"
     assert lb.read_row(book) == row  # every Decimal exact, the book's path beside it
     assert lb.csv_text([lb.read_row(book)], PARAMS) == CSV.split("\n")[0] + "\n" + CSV.split("\n")[1] + "\n"
+
+
+def _at(member: str) -> lb.LeaderboardRow:
+    return lb.LeaderboardRow(
+        member, {}, Decimal(0), Decimal(0), Decimal(0), Decimal(0), Decimal(0), 0, {}, 0, "", Path(".")
+    )
+
+
+def test_the_charts_points_that_would_print_on_each_other_share_one_label_of_member_numbers_in_rank_order() -> None:
+    # the real 8-member sweep's points (drawdown %, return %), best return first
+    points = {
+        "g__006": (27.316, -25.205), "g__002": (27.527, -25.254), "g__008": (27.916, -25.429),
+        "g__004": (27.952, -25.422), "g__005": (29.529, -27.629), "g__001": (29.693, -27.798),
+        "g__003": (29.683, -27.818), "g__007": (29.698, -27.834),
+    }  # fmt: skip
+    xs, ys = [x for x, _ in points.values()], [y for _, y in points.values()]
+
+    groups = lb._label_groups([_at(m) for m in points], xs, ys)
+
+    assert [names for _, names in groups] == [["006"], ["002"], ["008", "004"], ["005"], ["001", "003", "007"]]
+    assert [anchor for anchor, _ in groups][2] == (27.916, -25.429)  # beside the group's best member
+    assert lb._label_groups([_at("g__001")], [1.0], [2.0]) == [((1.0, 2.0), ["001"])]  # one point: no range
