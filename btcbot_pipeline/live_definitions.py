@@ -20,11 +20,10 @@ import dagster as dg
 from btcbot_pipeline.definitions import load_once, market_data
 from btcbot_pipeline.defs.cycle.assets import CycleGraph, build_cycle_assets
 from btcbot_pipeline.defs.cycle.owners import OWNERS
-from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
+from btcbot_pipeline.defs.cycle.partitions import closed_at, cycle_partitions
 from btcbot_pipeline.defs.cycle.resources import BookResource, SettingsResource
 from btcbot_pipeline.defs.live.resources import LiveVenueResource
 from btcbot_pipeline.defs.run_tags import book_tags
-from btcbot_pipeline.domain import utc
 from btcbot_pipeline.settings import BotSettings
 
 LIVE_GROUP = "live"
@@ -100,16 +99,9 @@ def build_live_schedule(
         owners=OWNERS,
     )
     def live_cycle_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        tick = context.scheduled_execution_time
-        with dg.partition_loading_context(effective_dt=tick):
-            key = calendar.get_last_partition_key()
-        if key is None:
-            return dg.SkipReason(f"no cycle closed by {utc.minute_text(tick)}")
-        end = calendar.end
-        if end is not None and calendar.time_window_for_partition_key(key).end < tick:
-            return dg.SkipReason(
-                f"past CYCLE_PARTITIONS_END ({utc.minute_text(end)}): no cycle closed at {utc.minute_text(tick)}"
-            )
+        key = closed_at(calendar, context.scheduled_execution_time)
+        if isinstance(key, dg.SkipReason):
+            return key
         return dg.RunRequest(run_key=f"live-{key}", partition_key=key, tags=tags)
 
     return live_cycle_schedule

@@ -23,6 +23,16 @@ def _ours(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.startswith("btcbot/")}
 
 
+def _tick(defs: dg.Definitions, schedule: str, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    """The run requests of ``schedule``'s tick at ``AT``. The context is closed after the tick:
+    its evaluation opens an instance that Dagster makes current, and one left to the garbage
+    collector breaks later loads."""
+    with dg.build_schedule_context(
+        scheduled_execution_time=AT, repository_def=defs.get_repository_def(), instance=instance
+    ) as context:
+        return list(defs.resolve_schedule_def(schedule).evaluate_tick(context).run_requests or [])
+
+
 @pytest.fixture(autouse=True)
 def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A dry-run bot's settings (read at each tick) with relative book paths, from tmp_path."""
@@ -45,12 +55,7 @@ def test_the_dry_run_job_schedule_and_sensor_name_the_dry_run_book(
     defs = build_definitions(load_settings(None), env_file=None)
     book = str(running / "data" / "dry.duckdb")
     assert defs.resolve_job_def("cycle_job").tags == {"btcbot/mode": "dry_run", BOOK_TAG: book}
-    # each schedule context closed after its tick: its evaluation opens an instance that
-    # Dagster makes current, and one left to the garbage collector breaks later loads
-    with dg.build_schedule_context(
-        scheduled_execution_time=AT, repository_def=defs.get_repository_def(), instance=persistent
-    ) as context:
-        scheduled = defs.resolve_schedule_def("cycle_job_schedule").evaluate_tick(context).run_requests
+    scheduled = _tick(defs, "cycle_job_schedule", persistent)
     with dg.partition_loading_context(effective_dt=AT):
         sensed = defs.resolve_sensor_def("cycle_catchup_sensor")(
             dg.build_sensor_context(instance=persistent, cursor="2026-01-01T00:00")
@@ -66,10 +71,7 @@ def test_the_live_job_and_schedule_name_the_live_book(running: Path, persistent:
     defs = build_live_definitions(load_settings(None), env_file=None)
     book = str(running / "data" / "live.duckdb")
     assert defs.resolve_job_def("live_cycle_job").tags == {"btcbot/mode": "live", BOOK_TAG: book}
-    with dg.build_schedule_context(
-        scheduled_execution_time=AT, repository_def=defs.get_repository_def(), instance=persistent
-    ) as context:
-        requests = defs.resolve_schedule_def("live_cycle_schedule").evaluate_tick(context).run_requests
+    requests = _tick(defs, "live_cycle_schedule", persistent)
     assert [(r.partition_key, _ours(r.tags)) for r in requests] == [
         ("2026-01-01T00:05", {"btcbot/mode": "live", BOOK_TAG: book})
     ]

@@ -51,6 +51,21 @@ def ui_partitions(calendar: dg.TimeWindowPartitionsDefinition) -> dg.PartitionsD
     return dg.StaticPartitionsDefinition([t.strftime(calendar.fmt) for t in ticks])
 
 
+def closed_at(calendar: dg.TimeWindowPartitionsDefinition, tick: datetime) -> str | dg.SkipReason:
+    """The key of the cycle that closed by ``tick`` (a schedule's tick), or why there is
+    none: none closed yet, or the calendar ended (``CYCLE_PARTITIONS_END``) before it."""
+    with dg.partition_loading_context(effective_dt=tick):
+        key = calendar.get_last_partition_key()
+    if key is None:
+        return dg.SkipReason(f"no cycle closed by {utc.minute_text(tick)}")
+    end = calendar.end
+    if end is not None and calendar.time_window_for_partition_key(key).end < tick:
+        return dg.SkipReason(
+            f"past CYCLE_PARTITIONS_END ({utc.minute_text(end)}): no cycle closed at {utc.minute_text(tick)}"
+        )
+    return key
+
+
 def cycle_times(partitions_def: dg.TimeWindowPartitionsDefinition, keys: list[str]) -> list[datetime]:
     """Cycle time of each key: its window's start (a window ends at the next cron tick,
     which can be far away for crons with gaps, so the start is the stable choice)."""

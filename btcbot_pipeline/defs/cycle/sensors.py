@@ -23,13 +23,11 @@ before.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import dagster as dg
 
 from btcbot_pipeline.defs.cycle.owners import OWNERS
+from btcbot_pipeline.defs.cycle.partitions import closed_at
 from btcbot_pipeline.defs.run_tags import book_tags
-from btcbot_pipeline.domain import utc
 from btcbot_pipeline.settings import BotSettings, SettingsError, load_settings
 
 LEDGER = dg.AssetKey("ledger_snapshot")
@@ -150,16 +148,9 @@ def build_cycle_schedule(
         paused = _paused(settings, error)
         if paused:
             return dg.SkipReason(paused)
-        tick: datetime = context.scheduled_execution_time
-        with dg.partition_loading_context(effective_dt=tick):
-            key = partitions_def.get_last_partition_key()
-        if key is None:
-            return dg.SkipReason(f"no cycle closed by {utc.minute_text(tick)}")
-        end = partitions_def.end
-        if end is not None and partitions_def.time_window_for_partition_key(key).end < tick:
-            return dg.SkipReason(
-                f"past CYCLE_PARTITIONS_END ({utc.minute_text(end)}): no cycle closed at {utc.minute_text(tick)}"
-            )
+        key = closed_at(partitions_def, context.scheduled_execution_time)
+        if isinstance(key, dg.SkipReason):
+            return key
         if not _not_run_yet(context.instance, [key]):
             return dg.SkipReason(f"cycle {key} has a run already (the catch-up sensor's)")
         assert settings is not None  # _paused refuses the rest
