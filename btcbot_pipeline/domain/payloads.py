@@ -24,7 +24,7 @@ import json
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from enum import Enum
 from types import NoneType, UnionType
@@ -60,14 +60,34 @@ def dumps(payload: Any) -> str:
 
 
 def _d(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
+    return None if value is None else decimal_text(value)
+
+
+def decimal_text(value: Decimal) -> str:
+    """``format(value, "f")``, the fixed-point text, at a third of its cost.
+
+    ``str`` writes the same text whenever it does not switch to scientific notation (an
+    exponent above zero, or more than six zeros after the point: ``1E+2``, ``0E-8``,
+    ``1.2E-7``); the special values read the same either way. Only those with an ``E``
+    pay for ``format``. A backtest writes about two hundred Decimals a cycle."""
+    text = str(value)
+    return text if "E" not in text else format(value, "f")
 
 
 def _ts(value: datetime | None) -> str | None:
-    """UTC text, with microseconds only when there are any (an OMS retry time)."""
+    """UTC text, with microseconds only when there are any (an OMS retry time).
+
+    A UTC time (the cycles' own) is written field by field: the same text as
+    :func:`utc.exact_text` (``%Y`` is not zero-padded there either) at half its cost;
+    any other clock goes through it."""
     if value is None:
         return None
-    return utc.exact_text(value)
+    if value.tzinfo is not timezone.utc:
+        return utc.exact_text(value)
+    v = value
+    if v.microsecond:
+        return f"{v.year}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}Z"
+    return f"{v.year}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}Z"
 
 
 def parse_ts(value: str | None) -> datetime | None:
@@ -120,7 +140,7 @@ _PLAIN: Shape = Shape()
 # -- the codec: one encoder and one decoder per dataclass, written from its fields --
 #
 # Each is the source of one function, made once per class from its type hints and its
-# :class:`Shape`: ``{"qty": _fmt(o.qty, "f"), ...}`` and ``Holding(qty=Decimal(p["qty"]), ...)``,
+# :class:`Shape`: ``{"qty": _text(o.qty), ...}`` and ``Holding(qty=Decimal(p["qty"]), ...)``,
 # what a hand-written converter would say, so the generic codec costs no more than one.
 
 _Compiled = Callable[..., Any]
@@ -158,7 +178,7 @@ class _Writer:
     def __init__(self) -> None:
         self.names: dict[str, Any] = {
             "Decimal": Decimal,
-            "_fmt": format,
+            "_text": decimal_text,
             "_ts": _ts,
             "parse_ts": parse_ts,
             "_iso": datetime.isoformat,
@@ -191,18 +211,19 @@ class _Writer:
         if hint in _AS_IS:
             return expr
         if hint is Decimal:
-            return f'_fmt({expr}, "f")'
+            return f"_text({expr})"
         if hint is datetime:
             return f"_iso({expr})"
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
             x = self.var()
-            return f"[{self.out(x, args[0])} for {x} in {expr}]"
+            item = self.out(x, args[0])
+            return f"list({expr})" if item == x else f"[{item} for {x} in {expr}]"
         if origin in (Mapping, dict):
             x = self.var()
             value = self.out(x, args[1])
             return f"dict({expr})" if value == x else f"{{k: {value} for k, {x} in {expr}.items()}}"
         if isinstance(hint, type) and issubclass(hint, Enum):
-            return f"{expr}.value"
+            return f"{expr}._value_"  # what ``.value`` returns, without its descriptor's call
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return f"{self.ref(_encoder(hint))}({expr})"
         raise TypeError(f"no payload for a {hint!r}")
