@@ -115,21 +115,13 @@ def _money_array(values: list[Any]) -> pa.Array:
     fit as they are; a column with more places (a ratio, a PnL) is rounded half-even to
     18 places first, value by value, in Decimal.
 
-    The values go over as their exact text and Arrow parses it (``str`` of a Decimal is
-    exact, exponent included): the same array, values and refusals as converting the
-    Decimal objects, ~25 % faster on a backtest's values (0.26 against 0.35 µs each)."""
+    Arrow converts the Decimal objects itself (a float is refused, never taken as its
+    text): on a 20-day backtest's 1.6 M money values that costs about half the CPU of
+    going through their text (``str``, then Arrow's string-to-decimal cast)."""
     try:
-        return _decimal_text(values)
+        return pa.array(values, _MONEY_ARROW)
     except pa.ArrowInvalid:  # a value with more than 18 places
-        return _decimal_text([None if v is None else _MONEY_CONTEXT.quantize(v, _MONEY_STEP) for v in values])
-
-
-def _decimal_text(values: list[Any]) -> pa.Array:
-    text = list(map(str, values))
-    # (not ``None in values``: a Decimal compared with None asks the numbers ABCs, ~0.3 µs)
-    if "None" in text:
-        text = [None if v is None else t for v, t in zip(values, text)]
-    return pa.array(text, pa.string()).cast(_MONEY_ARROW)
+        return pa.array([None if v is None else _MONEY_CONTEXT.quantize(v, _MONEY_STEP) for v in values], _MONEY_ARROW)
 
 
 def _columns_of(table: str, rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:

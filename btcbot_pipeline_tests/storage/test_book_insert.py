@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_EVEN, Context
+from decimal import ROUND_HALF_EVEN, Context, InvalidOperation
 from decimal import Decimal as D
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from btcbot_pipeline.storage.book import COLUMN_NAMES, Book
 
@@ -71,7 +72,7 @@ def test_a_gate_stop_empties_the_windows_adaptation_rows_with_its_stage_rows() -
 
 
 # Exponents, zeros of any sign and scale, None, the 18th place and past it, the largest
-# value the column holds: the text path gives Arrow's own conversion of the Decimals.
+# value the column holds: Arrow's own conversion of the Decimals, rounded half-even past 18 places.
 MONEY = ["1E+2", "0E-18", "-0.00", "-0", "1E-18", "-1.5E-7", "12345678901234567890.5", "0.1", "1e5"]
 MONEY += ["99999999999999999999.999999999999999999", "1.0000000000000000005", "2.0000000000000000015"]
 
@@ -87,3 +88,15 @@ def test_money_goes_into_arrow_exactly_as_arrow_converts_the_decimals_rounded_ha
     assert [str(v) for v in _money_array(values).to_pylist()[-4:-1]] == [
         "99999999999999999999.999999999999999999", "1.000000000000000000", "2.000000000000000002",
     ]  # fmt: skip
+
+
+def test_money_too_large_for_the_column_or_not_a_number_is_refused() -> None:
+    from btcbot_pipeline.storage.book import _money_array
+
+    for value in ("100000000000000000000", "99999999999999999999.9999999999999999995", "Infinity"):
+        with pytest.raises(InvalidOperation):
+            _money_array([D("1"), D(value)])
+    with pytest.raises(pa.ArrowInvalid):
+        _money_array([D("NaN")])
+    with pytest.raises(pa.ArrowTypeError):  # never a float: money is Decimal end to end
+        _money_array([D("1"), 1.5])
