@@ -334,7 +334,7 @@ def compute(
         *(round(1000 * t / n, 3) for t in (run.market_s, universe_s, trading_s, time.perf_counter() - clock)),
     )
     run_metrics = [(*row, *per_cycle, None, None) for row in run_metrics]
-    rows.update(trace_rows(traces, from_rows("run_metrics", run_metrics)))
+    rows.update(trace_rows(traces, from_rows("run_metrics", run_metrics), [r.cycle_ts for r in results]))
     if adapted is not None:
         rows.update(adaptation_rows(results, adapted, first=carry.adaptation is None))
     return CycleOutputs(snapshots, selections, results, traces, rows, carry.carried_from, opening, gap, adapted)
