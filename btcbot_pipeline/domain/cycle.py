@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import Collection, Iterable, Mapping, NamedTuple, Sequence
+from typing import Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from btcbot_pipeline.domain import amend, utc
 from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules, rules_stats
@@ -205,7 +205,6 @@ class _Fold:
         by_symbol: dict[str, SymbolSnapshot] = {}
         marks_now: dict[str, Decimal] = {}
         untradable: dict[str, str] = {}
-        bars: dict[str, Bar] = {}
         for symbol_snapshot in snapshot.symbols:
             symbol = symbol_snapshot.symbol
             by_symbol[symbol] = symbol_snapshot
@@ -213,15 +212,6 @@ class _Fold:
                 mark = mid_of(symbol_snapshot.best_bid, symbol_snapshot.best_ask)
                 if mark is not None:
                     marks_now[symbol] = mark
-                    bars[symbol] = Bar(
-                        symbol,
-                        mark,
-                        symbol_snapshot.best_bid,
-                        symbol_snapshot.best_ask,
-                        symbol_snapshot.bar_low,
-                        symbol_snapshot.bar_high,
-                        symbol_snapshot.bar_volume,
-                    )
             else:
                 untradable[symbol] = symbol_snapshot.skip_reason or "unknown"
         for symbol in holdings:
@@ -298,7 +288,7 @@ class _Fold:
                 cycle_id=cycle_id,
                 cycle_ts=cycle_ts,
                 intents=intents,
-                bars=bars,
+                bars=_Bars(by_symbol, marks_now),
                 # only open orders are measured against what the plan still wants
                 wanted=_wanted(plan, holdings, valuation, mode.final) if oms.open_orders else frozenset(),
                 params=params.oms,
@@ -371,6 +361,27 @@ def _stale(
             if behind > now * band:
                 out.add(o.client_order_id)
     return frozenset(out)
+
+
+class _Bars(Mapping[str, Bar]):
+    """The cycle's bars: one per symbol with a mark, built when the venue looks it up. A
+    venue asks only for the symbols it has orders in, a few of the snapshot's, and
+    building every bar every cycle took 7 % of a backtest's fold."""
+
+    __slots__ = ("_snapshots", "_marks")
+
+    def __init__(self, snapshots: Mapping[str, SymbolSnapshot], marks: Mapping[str, Decimal]) -> None:
+        self._snapshots, self._marks = snapshots, marks
+
+    def __getitem__(self, symbol: str) -> Bar:
+        mark, s = self._marks[symbol], self._snapshots[symbol]
+        return Bar(symbol, mark, s.best_bid, s.best_ask, s.bar_low, s.bar_high, s.bar_volume)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._marks)
+
+    def __len__(self) -> int:
+        return len(self._marks)
 
 
 class _OpenBook(NamedTuple):

@@ -9,6 +9,8 @@ from decimal import Decimal as D
 from btcbot_pipeline.domain.cycle import run_cycles
 from btcbot_pipeline.domain.ledger import LedgerState
 from btcbot_pipeline.domain.market import MarketSnapshot, finalize_snapshot
+from btcbot_pipeline.domain.oms import Bar, OmsState, OmsStep
+from btcbot_pipeline.domain.oms.venue import SIMULATED, ExecutionRequest
 from btcbot_pipeline.domain.params import CycleParams, OmsParams, PolicyParams, UniverseParams
 from btcbot_pipeline.domain.risk import RiskLimits
 from btcbot_pipeline.domain.universe import select_universe
@@ -76,3 +78,29 @@ def test_a_small_move_keeps_the_order_open() -> None:
     (old,) = placed.orders
     assert [o.client_order_id for o in still.state.oms.open_orders] == [old.client_order_id]
     assert [o for o in still.orders if o.reason == "replaced"] == []
+
+
+def test_the_venue_gets_a_bar_for_every_symbol_with_a_mark() -> None:
+    """Built when looked up, but the same bars as if built up front: one per symbol with a
+    mark (not the skipped one, not the one whose book gives no mark)."""
+    seen: list[ExecutionRequest] = []
+
+    class Watching:
+        name = "watching"
+
+        def execute(self, state: OmsState, request: ExecutionRequest) -> OmsStep:
+            seen.append(request)
+            return SIMULATED.execute(state, request)
+
+    btc = replace(symbol("BTCTRY", bid="100", ask="102"), bar_low=D("99"), bar_high=D("103"), bar_volume=D("5"))
+    eth = symbol("ETHTRY", bid="10", ask="11")
+    snap = snapshot(btc, eth, symbol("XRPTRY", skip_reason="stale_data"), symbol("ADATRY", bid="0", ask="1"))
+    run_cycles(
+        [snap], [select_universe(snap, PARAMS.universe)], LedgerState.opening(D("1000")), PARAMS, venue=Watching()
+    )
+    (request,) = seen
+    assert dict(request.bars) == {
+        "BTCTRY": Bar("BTCTRY", D("101"), D("100"), D("102"), D("99"), D("103"), D("5")),
+        "ETHTRY": Bar("ETHTRY", D("10.5"), D("10"), D("11")),
+    }
+    assert len(request.bars) == 2 and request.bars.get("XRPTRY") is None and "ADATRY" not in request.bars

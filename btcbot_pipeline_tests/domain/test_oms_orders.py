@@ -20,7 +20,7 @@ from btcbot_pipeline.domain.oms import (
     SimOrder,
     transition,
 )
-from btcbot_pipeline.domain.oms.orders import advance
+from btcbot_pipeline.domain.oms.orders import advance, evolve
 from btcbot_pipeline.domain.vocabulary import Side
 
 S = OrderStatus
@@ -122,6 +122,43 @@ def test_advance_of_a_non_status_event_keeps_the_status() -> None:
 def test_advance_refuses_an_illegal_status_event() -> None:
     with pytest.raises(IllegalTransition, match=re.escape(f"illegal order transition FILLED → CANCELED ({CID})")):
         advance(order(S.FILLED), OmsEventType.CANCELED, cycle_id="c2", cycle_ts=T0)
+
+
+def test_advance_sets_the_changes_in_the_same_copy() -> None:
+    filled, event = advance(
+        order(S.ACKED, seq=2, attempts=1),
+        OmsEventType.FILLED,
+        cycle_id="c1",
+        cycle_ts=T0,
+        filled_qty=D("3"),
+        fees_try=D("0.6"),
+    )
+    assert filled == order(S.FILLED, seq=3, attempts=1, filled_qty=D("3"), fees_try=D("0.6"))
+    assert (event.seq, event.status_after) == (3, S.FILLED)
+
+
+def test_advance_of_a_partial_fill_on_a_partial_fill_is_legal() -> None:
+    again, _ = advance(order(S.PARTIALLY_FILLED, seq=4), OmsEventType.PARTIALLY_FILLED, cycle_id="c3", cycle_ts=T0)
+    assert (again.status, again.seq) == (S.PARTIALLY_FILLED, 5)
+
+
+def test_advance_refuses_a_status_event_the_order_already_has() -> None:
+    with pytest.raises(IllegalTransition, match="ACKED → ACKED"):
+        advance(order(S.ACKED), OmsEventType.ACKED, cycle_id="c2", cycle_ts=T0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"status": S.ACKED, "seq": 3, "reason": None}, {"origin": "external", "exchange_order_id": 7, "qty": D("1")}],
+)
+def test_evolve_is_replace(changes: dict[str, object]) -> None:
+    base = order(S.SUBMITTED, seq=2, reason="r", attempts=1)
+    assert evolve(base, **changes) == replace(base, **changes)
+
+
+def test_evolve_refuses_a_field_the_order_does_not_have() -> None:
+    with pytest.raises(KeyError):
+        evolve(order(), colour="red")
 
 
 def test_order_figures() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
-from typing import Mapping
+from typing import Any, Mapping
 
 from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import IntentStatus, OrderIntent
@@ -172,8 +172,10 @@ class _Run:
 
     # -- recording ---------------------------------------------------------------------
 
-    def _record(self, order: SimOrder, event_type: OmsEventType, reason: str | None = None) -> SimOrder:
-        order, event = advance(order, event_type, cycle_id=self.cycle_id, cycle_ts=self.cycle_ts, reason=reason)
+    def _record(self, order: SimOrder, event_type: OmsEventType, reason: str | None = None, **changes: Any) -> SimOrder:
+        order, event = advance(
+            order, event_type, cycle_id=self.cycle_id, cycle_ts=self.cycle_ts, reason=reason, **changes
+        )
         self.events.append(event)
         self.orders[order.client_order_id] = order
         return order
@@ -231,22 +233,24 @@ class _Run:
         bucket = self.bucket if self.bucket is not None else TokenBucket.full(p.rate_limit_burst)
         self.bucket, taken = bucket.take(self.cycle_ts, rps=p.rate_limit_rps, burst=p.rate_limit_burst)
         if not taken:
-            self._record(replace(order, next_attempt_ts=None), E.THROTTLED, "rate_limited")
+            self._record(order, E.THROTTLED, "rate_limited", next_attempt_ts=None)
             return
+        # the attempt's count is set in the copy its first event makes
         attempt = order.attempts + 1
-        order = replace(order, attempts=attempt, next_attempt_ts=None)
         cid = order.client_order_id
         if p.transient_failure_rate > ZERO and draw(p.seed, cid, attempt, "transient") < p.transient_failure_rate:
             error = pick(TRANSIENT_ERRORS, draw(p.seed, cid, attempt, "transient_error"))
             if attempt < p.retry_max_attempts:
                 delay_ms = p.retry_base_delay_ms * 2 ** (attempt - 1)
-                order = replace(order, next_attempt_ts=self.cycle_ts + timedelta(milliseconds=delay_ms))
-                self._record(order, E.RETRY_SCHEDULED, f"{error} on attempt {attempt}, retry in {delay_ms} ms")
+                retry_at = self.cycle_ts + timedelta(milliseconds=delay_ms)
+                reason = f"{error} on attempt {attempt}, retry in {delay_ms} ms"
+                self._record(order, E.RETRY_SCHEDULED, reason, attempts=attempt, next_attempt_ts=retry_at)
             else:
-                order = self._record(order, E.RETRY_GIVEUP, f"{error} on attempt {attempt} of {p.retry_max_attempts}")
+                reason = f"{error} on attempt {attempt} of {p.retry_max_attempts}"
+                order = self._record(order, E.RETRY_GIVEUP, reason, attempts=attempt, next_attempt_ts=None)
                 self._record(order, E.REJECTED, "retry_budget_exhausted")
             return
-        order = self._record(order, E.SUBMITTED)
+        order = self._record(order, E.SUBMITTED, attempts=attempt, next_attempt_ts=None)
         if p.reject_rate > ZERO and draw(p.seed, cid, attempt, "reject") < p.reject_rate:
             self._record(order, E.REJECTED, pick(REJECT_REASONS, draw(p.seed, cid, attempt, "reject_reason")))
             return
@@ -280,14 +284,14 @@ class _Run:
                     slippage_try=m.slippage_try,
                 )
             )
-            order = replace(
-                order,
-                filled_qty=order.filled_qty + m.qty,
-                filled_notional_try=order.filled_notional_try + notional,
-                fees_try=order.fees_try + fee,
-                slippage_try=order.slippage_try + m.slippage_try,
-            )
-        self._record(order, E.FILLED if order.remaining_qty == ZERO else E.PARTIALLY_FILLED)
+            filled = order.filled_qty + m.qty
+            amounts = {
+                "filled_qty": filled,
+                "filled_notional_try": order.filled_notional_try + notional,
+                "fees_try": order.fees_try + fee,
+                "slippage_try": order.slippage_try + m.slippage_try,
+            }
+        self._record(order, E.FILLED if order.qty - filled == ZERO else E.PARTIALLY_FILLED, **amounts)
 
     # -- result ------------------------------------------------------------------------
 
