@@ -24,6 +24,8 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any, Mapping, Sequence
 
+import orjson
+
 from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.exchange_rules import EffectiveRules, resolve_rules
 from btcbot_pipeline.domain.market import SymbolRules
@@ -192,15 +194,22 @@ class Frame:
         return [dict(zip(names, row)) for row in zip(*self.columns.values())] if names else [{} for _ in range(self.n)]
 
     def groups(self, column: str = "cycle_ts") -> dict[Any, list[int]]:
-        """Row indexes by the value of ``column`` (a cycle's rows), in first-seen order."""
-        out: dict[Any, list[int]] = defaultdict(list)
+        """Row indexes by the value of ``column`` (a cycle's rows), in first-seen order.
+
+        A row equal to the one before goes to the same list without a look-up: a cycle's
+        rows are usually together."""
+        out: dict[Any, list[int]] = {}
+        last: Any = _NOTHING
+        rows: list[int] = []
         for i, v in enumerate(self.col(column)):
-            out[v].append(i)
+            if v != last:
+                rows = out.setdefault(v, [])
+                last = v
+            rows.append(i)
         return out
 
 
-def _pos(v: Decimal | None) -> bool:
-    return v is not None and v > ZERO
+_NOTHING = object()  # equal to no value
 
 
 def market_frame(rows: Any, gp: GateParams, cycles: Any = ()) -> Frame:
@@ -242,7 +251,13 @@ def market_frame(rows: Any, gp: GateParams, cycles: Any = ()) -> Frame:
     f.set("excluded_share_ok", share_ok)
     bids, asks, marks = f.col("best_bid"), f.col("best_ask"), f.col("mark_price_try")
     t = [bool(v) for v in tradable]
-    f.set("prices_positive", [not ti or (_pos(b) and _pos(a) and _pos(m)) for ti, b, a, m in zip(t, bids, asks, marks)])
+    f.set(
+        "prices_positive",
+        [
+            not ti or (b is not None and b > ZERO and a is not None and a > ZERO and m is not None and m > ZERO)
+            for ti, b, a, m in zip(t, bids, asks, marks)
+        ],
+    )
     f.set("bid_le_ask", [not ti or (b is not None and a is not None and b <= a) for ti, b, a in zip(t, bids, asks)])
     f.set("volume_non_negative", [v is None or v >= ZERO for v in f.col("quote_volume_try")])
     max_age = p.max_data_age_s
@@ -536,6 +551,17 @@ def chain_frame(links: Sequence[Sequence[Any]]) -> Frame:
     return f
 
 
+def _json(text: str) -> Any:
+    """The value of a JSON text the trace stores, for the flags below: orjson reads it in
+    about a third less time, the standard parser what orjson refuses (``NaN``). orjson reads
+    an integer past 64 bits as a float: a flag here asks only whether a reason is empty
+    and whether a status is a given text, which that leaves as it was."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def trace_frame(rows: Any, gp: GateParams) -> Frame:
     f = Frame.of("cycle_trace", rows)
     f.set(
@@ -544,10 +570,7 @@ def trace_frame(rows: Any, gp: GateParams) -> Frame:
     )
     f.set(
         "skipped_has_reason",
-        [
-            all(d["reason"] for d in json.loads(text) if d["status"] == "SKIPPED")
-            for text in f.col("order_decisions_json")
-        ],
+        [all(d["reason"] for d in _json(text) if d["status"] == "SKIPPED") for text in f.col("order_decisions_json")],
     )
     f.set("symbol", [None] * f.n)
     return f
