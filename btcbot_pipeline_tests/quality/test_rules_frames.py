@@ -7,10 +7,13 @@ import math
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from btcbot_pipeline.quality.rules import Frame, _json
+from btcbot_pipeline.domain.oms import OrderStatus
+from btcbot_pipeline.domain.vocabulary import Mode
+from btcbot_pipeline.quality.rules import Frame, _json, _member
 
 
 def _plain_groups(values: list[Any]) -> dict[Any, list[int]]:
@@ -38,3 +41,10 @@ def test_trace_json_reads_what_the_standard_parser_reads() -> None:
     assert _json(text) == json.loads(text)
     (nan,) = _json("[NaN]")  # orjson refuses it: the standard parser reads it
     assert math.isnan(nan)
+
+
+def test_members_are_looked_up_as_the_enum_finds_them() -> None:
+    assert [_member(Mode, m.value) for m in Mode] == list(Mode)
+    assert _member(OrderStatus, OrderStatus.FILLED) is OrderStatus.FILLED
+    with pytest.raises(ValueError, match="'SIDEWAYS' is not a valid Mode"):
+        _member(Mode, "SIDEWAYS")
