@@ -13,7 +13,7 @@ reason, whatever the source; :func:`bound_snapshot` applies the ranges of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -113,6 +113,63 @@ class SymbolSnapshot:
     def spread_bps(self) -> Decimal | None:
         """``(ask - bid) / mid * 10_000``; ``None`` without a usable two-sided book."""
         return spread_bps_of(self.best_bid, self.best_ask)
+
+
+# SymbolSnapshot(...) sets each field through object.__setattr__, as a frozen dataclass
+# must; a replay backtest builds one per symbol and cycle, where that was a tenth of the
+# snapshot stage. symbol_snapshot sets the slots through their descriptors instead, half
+# the cost. The class has no __post_init__ or defaults factory, so nothing is skipped.
+_SLOTS = ("symbol", "data_ts", "staleness_s", "best_bid", "best_ask", "last", "high_24h", "low_24h",
+          "quote_volume_try", "daily_change_pct", "closes", "rules", "skip_reason", "bar_low", "bar_high",
+          "bar_volume")  # fmt: skip
+if _SLOTS != tuple(f.name for f in fields(SymbolSnapshot)):  # pragma: no cover - a field added or moved
+    raise AssertionError("symbol_snapshot must list SymbolSnapshot's fields in order")
+_new = object.__new__
+(
+    _set_symbol, _set_data_ts, _set_staleness_s, _set_best_bid, _set_best_ask, _set_last, _set_high_24h,
+    _set_low_24h, _set_quote_volume_try, _set_daily_change_pct, _set_closes, _set_rules, _set_skip_reason,
+    _set_bar_low, _set_bar_high, _set_bar_volume,
+) = (getattr(SymbolSnapshot, name).__set__ for name in _SLOTS)  # fmt: skip
+
+
+def symbol_snapshot(
+    symbol: str,
+    data_ts: datetime | None,
+    staleness_s: int | None,
+    best_bid: Decimal | None,
+    best_ask: Decimal | None,
+    last: Decimal | None,
+    high_24h: Decimal | None,
+    low_24h: Decimal | None,
+    quote_volume_try: Decimal | None,
+    daily_change_pct: Decimal | None,
+    closes: tuple[Decimal, ...],
+    rules: SymbolRules | None,
+    skip_reason: str | None,
+    bar_low: Decimal | None,
+    bar_high: Decimal | None,
+    bar_volume: Decimal | None,
+) -> SymbolSnapshot:
+    """``SymbolSnapshot(...)`` with every field given, in order: the same object, built
+    faster (for the sources' per-cycle loops)."""
+    s = _new(SymbolSnapshot)
+    _set_symbol(s, symbol)
+    _set_data_ts(s, data_ts)
+    _set_staleness_s(s, staleness_s)
+    _set_best_bid(s, best_bid)
+    _set_best_ask(s, best_ask)
+    _set_last(s, last)
+    _set_high_24h(s, high_24h)
+    _set_low_24h(s, low_24h)
+    _set_quote_volume_try(s, quote_volume_try)
+    _set_daily_change_pct(s, daily_change_pct)
+    _set_closes(s, closes)
+    _set_rules(s, rules)
+    _set_skip_reason(s, skip_reason)
+    _set_bar_low(s, bar_low)
+    _set_bar_high(s, bar_high)
+    _set_bar_volume(s, bar_volume)
+    return s
 
 
 def mid_of(bid: Decimal | None, ask: Decimal | None) -> Decimal | None:

@@ -50,6 +50,7 @@ from btcbot_pipeline.domain.market import (
     assess_fields,
     bound_snapshot,
     rules_out_of_range,
+    symbol_snapshot,
 )
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ZERO
 from btcbot_pipeline.errors import BtcbotError
@@ -362,6 +363,10 @@ class _SymbolSeries:
         first = max(0, ic + 1 - n_closes)
         seen_first, seen = self._closes
         seen_end = seen_first + len(seen)
+        if ic == seen_end and seen:  # the usual step: the next candle, one close more
+            closes = (seen if first == seen_first else seen[first - seen_first :]) + (self.c_close.value(ic),)
+            self._closes = (first, closes)  # type: ignore[assignment]
+            return closes  # type: ignore[return-value]
         if first == seen_first and ic + 1 == seen_end:
             return seen
         column = self.c_close
@@ -445,7 +450,7 @@ class _SymbolSeries:
                 bar_first = bisect_right(c_ts, now_us - bar_us, bar_first)
                 bar = self._bar(bar_first, ic + 1)
             reason = assess_fields(data_ts, staleness, bid, ask, max_data_age_s=max_data_age_s)
-            snapshot = SymbolSnapshot(
+            snapshot = symbol_snapshot(
                 symbol, data_ts, staleness, bid, ask, last, high, low, quote_volume, change, closes, rules, reason, *bar
             )
             # Every row was bounded when read; what is derived from them (a day's quote
