@@ -40,6 +40,14 @@ from btcbot_pipeline.storage.schema import (
 _MONEY_ARROW = pa.decimal128(38, 18)
 _MONEY_STEP = Decimal("1E-18")
 _MONEY_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
+# DuckDB checkpoints (compresses the committed rows into the file) at a commit whose
+# write-ahead log would pass this size. At its 16 MiB default each chunk of a backtest
+# (~60 MB of rows for 10 pairs and 10 days) checkpoints, and each checkpoint compresses the
+# tables' last row groups again, earlier chunks' rows included. At 128 MB the chunks go to
+# the log until it passes that, and are compressed once, at that commit or on closing the
+# book (a crash leaves them in the log, which DuckDB replays on the next open). A 20-day
+# run of 10 pairs: commits and close 0.84 -> 0.63 s CPU, a 42 MB book instead of 62 MB.
+_CHECKPOINT_THRESHOLD = "128MB"
 _ARROW = {
     "TIMESTAMP": pa.timestamp("us"),
     "VARCHAR": pa.string(),
@@ -144,6 +152,7 @@ class Book:
         a transaction, so nothing it creates can be rolled back)."""
         if self._schema_ensured:
             return
+        self.con.execute(f"SET checkpoint_threshold = '{_CHECKPOINT_THRESHOLD}'")
         self.migrate()
         for table, columns in {**TABLES, **AUX_TABLES}.items():
             cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns)

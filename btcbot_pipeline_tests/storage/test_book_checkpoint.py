@@ -1,0 +1,61 @@
+"""A book defers DuckDB's checkpoint to a larger write-ahead log, and a process that dies
+between two commits leaves a book that opens, with every committed chunk and its seal."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+
+from btcbot_pipeline.storage.book import Book
+from btcbot_pipeline.storage.seal import unsealed_cycles
+
+# Two committed chunks of one cycle each, then the process ends without closing the book
+# (as a killed run would): what they committed is only in the write-ahead log.
+WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from datetime import datetime, timezone
+    import duckdb
+    from btcbot_pipeline.storage.book import Book
+    from btcbot_pipeline.storage.seal import seal_from
+
+    book = Book(duckdb.connect(sys.argv[1]))
+    book.ensure_schema()
+    book.con.execute("INSERT INTO book_info (kind) VALUES ('backtest')")
+    for minute in (0, 5):
+        ts = datetime(2026, 1, 1, 0, minute, tzinfo=timezone.utc)
+        book.begin()
+        book.insert_rows({"ledger_metrics": [(ts, f"c{minute}") + (None,) * 18]})
+        seal_from(book.con, ts)
+        book.commit()
+    os._exit(0)
+    """
+)
+
+
+def test_a_book_checkpoints_at_a_larger_log_than_duckdbs_default() -> None:
+    con = duckdb.connect()
+    default = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()
+    Book(con).ensure_schema()
+
+    assert default != ("122.0 MiB",)
+    assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone() == ("122.0 MiB",)
+
+
+def test_a_run_that_dies_between_commits_leaves_its_committed_chunks_in_the_book(tmp_path: Path) -> None:
+    path = tmp_path / "book.duckdb"
+    subprocess.run([sys.executable, "-c", WRITER, str(path)], check=True, timeout=120)
+    assert Path(f"{path}.wal").stat().st_size > 0  # not checkpointed: the log holds the commits
+
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT cycle_id FROM ledger_metrics ORDER BY cycle_ts").fetchall() == [("c0",), ("c5",)]
+    assert con.execute("SELECT sealed_cycles FROM book_info").fetchone() == (2,)
+    con.close()
+    con = duckdb.connect(str(path))
+    assert unsealed_cycles(con) == []  # the rows as committed, under their seals
+    con.close()
+    assert not Path(f"{path}.wal").exists()  # closing the book checkpoints the log into it
