@@ -5,7 +5,8 @@ run's kind (a book never carries state from another kind or source), carries the
 risk state and operator clears from the last cycle before the window, then runs the
 window in chunks of whole partitions (:data:`CHUNK_CYCLES`), each in one transaction of
 the book and computed in batches (:data:`BATCH_CYCLES`), every stage handed to the next in
-memory. Each gate suite validates a chunk once before it commits; a failed ERROR
+memory, the book written on a thread of its own while the next batch is computed. Each
+gate suite validates a chunk once before it commits; a failed ERROR
 expectation rolls the chunk back and stops the window (:class:`GateStopped`), earlier
 chunks staying committed. It refuses, writing nothing, a window inside the book's chain
 (:class:`ChainError`) or a book that fails its check (:class:`BookCheckError`). Progress
@@ -17,6 +18,7 @@ from __future__ import annotations
 import gc
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -434,11 +436,12 @@ def run_window(
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
-    A chunk is computed in batches of about a day of cycles; each batch's rows go into the
-    book inside the chunk's open transaction (so Python holds one batch at a time) and its
-    gate frames (narrow, typed) are kept; the suites then validate the whole chunk once
-    and the transaction commits, or rolls back on an ERROR failure. Stops after the first
-    :class:`GateStopped`.
+    A chunk is computed in batches of about four days of cycles; each batch's rows go into
+    the book inside the chunk's open transaction and its gate frames (narrow, typed) are
+    kept; the suites then validate the whole chunk once and the transaction commits, or
+    rolls back on an ERROR failure. Stops after the first :class:`GateStopped`. The book is
+    written on a thread of its own while the next batch is computed (at most two batches
+    held at once); a chunk's outcome is yielded before anything computed ahead of it.
 
     Raises:
         ChainError: the book holds cycles after the window (see :func:`refuse_inside_chain`).
@@ -525,90 +528,160 @@ def _run(
     active = cfg.cycle_params().as_dict()
     gp = GateParams(cycle=cfg.cycle_params(), max_excluded_share=cfg.stage7_max_excluded_share)
     carry = carry_in(book, Window(partitions[0].window.start, partitions[-1].window.end))
-    total, computed, started = sum(len(p.times) for p in partitions), 0, time.perf_counter()
-    for group in chunks(partitions, chunk_cycles or cfg.gate_chunk_cycles):
-        t0 = time.perf_counter()
-        window = Window(group[0].window.start, group[-1].window.end)
-        frames: dict[str, list[Any]] = {name: [] for name in SUITES}
-        done: list[PartitionDone] = []
-        next_carry = carry
-        book.begin()
-        try:
-            book.clear_window(window)
-            for batch in batches(group):
-                times = [t for p in batch for t in p.times]
-                if not times:
-                    done += [PartitionDone(p, None, Decimal(0)) for p in batch]
-                    continue
-                clock = time.perf_counter()
-                snaps = snapshots(times)
-                out = compute(
-                    snaps,
-                    next_carry,
-                    cfg,
-                    active,
-                    missed,
-                    RunTimes(run_id, time.perf_counter() - clock),
-                    opening_balances=opening_balances,
-                    venue=venue,
-                )
-                for suite, recs in window_frames(out.rows, out.results, gp):
-                    frames[suite.name].append(gates.frame(suite, recs))
-                clock = time.perf_counter()
-                book.insert_rows(out.rows)
-                book.record_durations(
-                    Window(batch[0].window.start, batch[-1].window.end),
-                    "write_ms",
-                    round(1000 * (time.perf_counter() - clock) / len(times), 3),
-                )
-                done += _summaries(batch, out, summarize)
-                last = out.results[-1]
-                next_carry = Carry(
-                    last.state,
-                    last.cycle_ts,
-                    last.risk.state if last.risk is not None else None,
-                    adaptation=out.adapted[-1].state if out.adapted else None,
-                )
-                computed += len(times)
-                if progress is not None:
-                    progress(
-                        f"{batch[-1].key}: {computed}/{total} cycles computed "
-                        f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity "
-                        f"{last.metrics.equity_try:.2f} TRY"
+    total, started = sum(len(p.times) for p in partitions), time.perf_counter()
+    computed = 0
+
+    def compute_batch(batch: tuple[Partition, ...], carry: Carry) -> CycleOutputs | None:
+        nonlocal computed
+        times = [t for p in batch for t in p.times]
+        if not times:
+            return None
+        clock = time.perf_counter()
+        snaps = snapshots(times)
+        out = compute(
+            snaps,
+            carry,
+            cfg,
+            active,
+            missed,
+            RunTimes(run_id, time.perf_counter() - clock),
+            opening_balances=opening_balances,
+            venue=venue,
+        )
+        computed += len(times)
+        if progress is not None:
+            progress(
+                f"{batch[-1].key}: {computed}/{total} cycles computed "
+                f"({computed / (time.perf_counter() - started):,.0f} cycles/s), equity "
+                f"{out.results[-1].metrics.equity_try:.2f} TRY"
+            )
+        return out
+
+    # The book is written on one thread of its own, in order, while this one computes the
+    # next batch: DuckDB releases the GIL while it inserts, seals and commits, so on two
+    # cores the writes overlap the (pure Python) stages instead of following them. Only
+    # one thread uses the connection at a time: this one touches the book only when the
+    # writer is idle (before the first chunk and at each yield).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="btcbot-book-writer") as writer:
+        groups = chunks(partitions, chunk_cycles or cfg.gate_chunk_cycles)
+        lookahead: tuple[tuple[Partition, ...], CycleOutputs | None] | None = None
+        for n, group in enumerate(groups):
+            t0 = time.perf_counter()
+            window = Window(group[0].window.start, group[-1].window.end)
+            frames: dict[str, list[Any]] = {name: [] for name in SUITES}
+            done: list[PartitionDone] = []
+            next_carry = carry
+            writer.submit(_open_chunk, book, window).result()
+            pending_insert: Future[None] | None = None
+            try:
+                for batch in batches(group):
+                    if lookahead is not None and lookahead[0] == batch:
+                        out, lookahead = lookahead[1], None
+                    else:
+                        out = compute_batch(batch, next_carry)
+                    if out is None:
+                        done += [PartitionDone(p, None, Decimal(0)) for p in batch]
+                        continue
+                    for suite, recs in window_frames(out.rows, out.results, gp):
+                        frames[suite.name].append(gates.frame(suite, recs))
+                    if pending_insert is not None:
+                        pending_insert.result()  # one batch in flight: bounded memory, errors seen here
+                    pending_insert = writer.submit(_write_batch, book, batch, out.rows)
+                    done += _summaries(batch, out, summarize)
+                    last = out.results[-1]
+                    next_carry = Carry(
+                        last.state,
+                        last.cycle_ts,
+                        last.risk.state if last.risk is not None else None,
+                        adaptation=out.adapted[-1].state if out.adapted else None,
                     )
-            # The chain is checked over the book itself (the window's cycles as written, the
-            # cycle before it and the one after it, whoever wrote them).
-            clock = time.perf_counter()
-            frames[CHAIN_SUITE.name].append(gates.frame(CHAIN_SUITE, chain_frame(book.chain(window))))
-            pending = [gates.submit(suite, frames.pop(name)) for name, suite in SUITES.items()]
-            # The chunk's rows are in the (open) transaction: work that reads them runs
-            # while the gates validate (a backtest's report); it is dropped on a rollback.
-            report_clock = time.perf_counter()
-            extra = while_gated(book, group) if while_gated is not None else None
-            seal_from(book.con, window.start)  # the rows as stored, for `btcbot verify` and the next run
-            report_s = time.perf_counter() - report_clock
-            results = [result() for result in pending]
-            n_chunk = sum(len(p.times) for p in group)
-            if n_chunk:  # the gates' own time, not the report built while they ran
-                book.record_durations(
-                    window, "gates_ms", round(1000 * (time.perf_counter() - clock - report_s) / n_chunk, 3)
-                )
-            verdicts = tuple(r for r, _ in results)
-            blocking = [(g, recs) for g, recs in results if g.blocking]
-            if blocking:
+                closing = writer.submit(_close_chunk, book, group, window, gates, frames, while_gated)
+                # the next chunk's first batch is computed while this one is sealed, gated and committed
+                if n + 1 < len(groups):
+                    first = batches(groups[n + 1])[0]
+                    try:
+                        lookahead = (first, compute_batch(first, next_carry))
+                    except BaseException:
+                        # this chunk's outcome first, as if the next batch had not begun
+                        outcome = closing.result()
+                        if isinstance(outcome, GateStopped):
+                            yield outcome
+                            return
+                        yield ChunkDone(tuple(done), outcome.verdicts, time.perf_counter() - t0, outcome.extra)
+                        raise
+                outcome = closing.result()
+            except BaseException:
+                _drain(writer)
                 book.rollback()
-                failures: list[tuple[Any, ...]] = []
-                for g, recs in blocking:
-                    failures += gate_failure_rows(g, recs, cycle_id_for)
-                book.record_gate_failure(window, failures)
-                yield GateStopped(group, verdicts, tuple(failures))
+                raise
+            if isinstance(outcome, GateStopped):
+                yield outcome
                 return
-            book.commit()
-        except BaseException:
-            book.rollback()
-            raise
-        carry = next_carry
-        yield ChunkDone(tuple(done), verdicts, time.perf_counter() - t0, extra)
+            carry = next_carry
+            yield ChunkDone(tuple(done), outcome.verdicts, time.perf_counter() - t0, outcome.extra)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkClosed:
+    verdicts: tuple[GateResult, ...]
+    extra: Any
+
+
+def _open_chunk(book: Book, window: Window) -> None:
+    book.begin()
+    book.clear_window(window)
+
+
+def _write_batch(book: Book, batch: tuple[Partition, ...], rows: dict[str, Columns]) -> None:
+    clock = time.perf_counter()
+    book.insert_rows(rows)
+    n = sum(len(p.times) for p in batch)
+    ms = round(1000 * (time.perf_counter() - clock) / n, 3)
+    book.record_durations(Window(batch[0].window.start, batch[-1].window.end), "write_ms", ms)
+
+
+def _close_chunk(
+    book: Book,
+    group: tuple[Partition, ...],
+    window: Window,
+    gates: Gates,
+    frames: dict[str, list[Any]],
+    while_gated: WhileGated | None,
+) -> ChunkClosed | GateStopped:
+    # The chain is checked over the book itself (the window's cycles as written, the
+    # cycle before it and the one after it, whoever wrote them).
+    clock = time.perf_counter()
+    frames[CHAIN_SUITE.name].append(gates.frame(CHAIN_SUITE, chain_frame(book.chain(window))))
+    pending = [gates.submit(suite, frames.pop(name)) for name, suite in SUITES.items()]
+    # The chunk's rows are in the (open) transaction: work that reads them runs
+    # while the gates validate (a backtest's report); it is dropped on a rollback.
+    report_clock = time.perf_counter()
+    extra = while_gated(book, group) if while_gated is not None else None
+    seal_from(book.con, window.start)  # the rows as stored, for `btcbot verify` and the next run
+    report_s = time.perf_counter() - report_clock
+    results = [result() for result in pending]
+    n_chunk = sum(len(p.times) for p in group)
+    if n_chunk:  # the gates' own time, not the report built while they ran
+        book.record_durations(window, "gates_ms", round(1000 * (time.perf_counter() - clock - report_s) / n_chunk, 3))
+    verdicts = tuple(r for r, _ in results)
+    blocking = [(g, recs) for g, recs in results if g.blocking]
+    if blocking:
+        book.rollback()
+        failures: list[tuple[Any, ...]] = []
+        for g, recs in blocking:
+            failures += gate_failure_rows(g, recs, cycle_id_for)
+        book.record_gate_failure(window, failures)
+        return GateStopped(group, verdicts, tuple(failures))
+    book.commit()
+    return ChunkClosed(verdicts, extra)
+
+
+def _drain(writer: ThreadPoolExecutor) -> None:
+    """Wait for the writer's queued work (its errors are not this exception's cause)."""
+    try:
+        writer.submit(lambda: None).result()
+    except BaseException:
+        pass
 
 
 def _summaries(batch: Sequence[Partition], out: CycleOutputs, summarize: Summarize) -> list[PartitionDone]:

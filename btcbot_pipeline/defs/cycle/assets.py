@@ -272,7 +272,7 @@ def build_cycle_assets(
             window=g.span,
         )
         # per cycle with excluded symbols, what the snapshot stage excluded and why (to
-        # name every reason in a market gate failure; cleared after each chunk)
+        # name every reason in a market gate failure; a chunk's cycles cleared once it commits)
         tally: dict[datetime, Tally] = {}
         checks = ChunkChecks(
             g.key,
@@ -344,7 +344,10 @@ def build_cycle_assets(
                     )
                     yield from _materializations(g, outcome, b, context)
                     yield from checks.evaluations([p.partition for p in outcome.partitions], outcome.gates)
-                    tally.clear()
+                    # the next chunk's first batch may already be computed: keep its cycles
+                    committed_end = outcome.partitions[-1].partition.window.end
+                    for ts in [ts for ts in tally if ts < committed_end]:
+                        del tally[ts]
                     alerting.after_chunk(b, outcome, cfg, identity, context.log)  # raised, recorded, posted
         except (BookError, EngineError) as exc:
             # the book refused this run (another kind, its chain of cycles) or the ledger

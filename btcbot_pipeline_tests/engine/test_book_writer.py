@@ -1,0 +1,94 @@
+"""The book is written on a thread of its own while the next batch is computed.
+
+A chunk's rows are inserted, sealed and committed while the first batch of the next
+chunk is already being computed. What a run reports and writes must not depend on that:
+a failure while computing ahead comes after the committed chunk's materializations, and a
+chunk stopped by its gates is the run's outcome even if computing ahead failed too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import dagster as dg
+import pytest
+
+from btcbot_pipeline.domain import cycle as cycle_module
+from btcbot_pipeline.domain.ledger import LedgerIntegrityError
+from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
+
+TAGS = {
+    "dagster/asset_partition_range_start": "2026-01-01T00:20",
+    "dagster/asset_partition_range_end": "2026-01-01T00:40",
+}
+LEDGER_TIMES = "SELECT strftime(cycle_ts, '%H:%M') FROM ledger_metrics ORDER BY cycle_ts"
+
+
+def _broken_intents(monkeypatch: pytest.MonkeyPatch, *, off_grid: tuple[str, ...], raising: str) -> None:
+    """Intents priced off the tick grid at ``off_grid`` cycles (the intents gate fails), and
+    an error while building the intents of the ``raising`` cycle (one the run does not retry)."""
+    real = cycle_module.build_intents
+
+    def build_intents(**kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["cycle_id"] == raising:
+            raise LedgerIntegrityError(f"intents of {raising} could not be built")
+        intents = real(**kwargs)
+        if kwargs["cycle_id"] not in off_grid:
+            return intents
+        return tuple(replace(i, price_try=i.price_try + Decimal("1E-12")) if i.planned else i for i in intents)
+
+    monkeypatch.setattr(cycle_module, "build_intents", build_intents)
+
+
+def _run(cycle: Cycle) -> dg.ExecuteInProcessResult:
+    cycle.overrides["GATE_CHUNK_CYCLES"] = "2"  # 00:20–00:25 | 00:30–00:35 | 00:40
+    return dg.materialize(
+        cycle.assets(),
+        tags=TAGS,
+        resources=cycle.resources(),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_an_error_computing_ahead_comes_after_the_committed_chunk_is_reported(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 00:30 is the first cycle of the second chunk: computed while the first one commits
+    _broken_intents(monkeypatch, off_grid=(), raising="20260101T003000Z")
+
+    result = _run(cycle)
+
+    assert not result.success
+    assert failure_text(result).splitlines()[-1] == (
+        "EngineError: ledger integrity error: intents of 20260101T003000Z could not be built"
+    )
+    assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",)]
+    # the committed chunk is materialized, stage by stage, and its checks reported
+    materialized = {(m.asset_key.path[-1], m.partition) for m in result.get_asset_materialization_events()}
+    assert {p for _, p in materialized} == {"2026-01-01T00:20", "2026-01-01T00:25"}
+    assert len(materialized) == 2 * 7
+    evals = result.get_asset_check_evaluations()
+    assert evals and all(e.passed for e in evals)
+    assert {e.partition for e in evals} == {"2026-01-01T00:20", "2026-01-01T00:25"}
+
+
+def test_a_gate_stop_is_the_outcome_even_when_computing_ahead_failed(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the second chunk fails its intents gate; 00:40 (the third chunk) is computed ahead
+    # while the second is gated, and fails: a run without the overlap would never reach it
+    _broken_intents(monkeypatch, off_grid=("20260101T003000Z", "20260101T003500Z"), raising="20260101T004000Z")
+
+    result = _run(cycle)
+
+    assert not result.success
+    text = failure_text(result)
+    assert "could not be built" not in text
+    assert (
+        "Nothing of 2026-01-01T00:30…2026-01-01T00:35 was written; this run committed 2 earlier partitions before it "
+        "(2026-01-01T00:20…2026-01-01T00:25, 2 cycles); not retried"
+    ) in text
+    assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",)]
+    assert cycle.rows("SELECT DISTINCT check_name FROM gate_failures") == [("order_intents_gate",)]
