@@ -363,7 +363,7 @@ class _SymbolSeries:
         first = max(0, ic + 1 - n_closes)
         seen_first, seen = self._closes
         seen_end = seen_first + len(seen)
-        if ic == seen_end and seen:  # the usual step: the next candle, one close more
+        if ic == seen_end and seen_first <= first <= ic:  # the usual step: the next candle, one close more
             closes = (seen if first == seen_first else seen[first - seen_first :]) + (self.c_close.value(ic),)
             self._closes = (first, closes)  # type: ignore[assignment]
             return closes  # type: ignore[return-value]

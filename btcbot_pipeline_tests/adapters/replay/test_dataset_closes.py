@@ -54,3 +54,22 @@ def test_a_second_sweep_continues_from_the_closes_of_the_first(tmp_path: Path) -
     # Back in time: built afresh, the same values.
     again = dataset.snapshots(first[:1], vol_lookback=3)[0].symbols[0].closes
     assert [str(c) for c in again] == ["101.00"]
+
+
+def test_a_longer_lookback_after_a_shorter_one_gets_all_its_closes(tmp_path: Path) -> None:
+    # The closes kept from a lookback of 2 are fewer than the next sweep's lookback of 6
+    # needs: the next candle's closes are read afresh, not the three kept plus one.
+    dataset = _minutes(tmp_path)
+    first = [utc("2026-01-01T00:00:30Z") + timedelta(minutes=k) for k in range(8)]
+    following = [utc("2026-01-01T00:08:30Z") + timedelta(minutes=k) for k in range(3)]
+
+    dataset.snapshots(first, vol_lookback=2)
+    longer = [s.symbols[0].closes for s in dataset.snapshots(following, vol_lookback=6)]
+    shorter = [s.symbols[0].closes for s in dataset.snapshots(following, vol_lookback=0)]
+
+    assert [len(c) for c in longer] == [7, 7, 7]
+    assert [str(c) for c in longer[0]] == ["103.20", "104.00", "105.10", "106.20", "107.00", "108.10", "109.20"]
+    assert [[str(c) for c in closes] for closes in shorter] == [["109.20"], ["110.00"], ["111.10"]]
+    for ranged, t in zip(longer, following):
+        fresh = dataset.snapshot_at(t, vol_lookback=6).symbols[0].closes
+        assert [str(c) for c in ranged] == [str(c) for c in fresh]
