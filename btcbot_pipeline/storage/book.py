@@ -137,6 +137,28 @@ def _columns_of(table: str, rows: Sequence[Sequence[Any]]) -> dict[str, list[Any
     return {c: list(v) for c, v in zip(names, zip(*rows))} if rows else {c: [] for c in names}
 
 
+def _arrow_table(table: str, rows: Any) -> pa.Table:
+    """``table``'s rows (columns by name, or row tuples in schema order) as one Arrow table,
+    every column typed: money as ``decimal128(38, 18)`` built from the Decimal itself (never
+    a float), rounded half-even to the column's 18 places first (Arrow refuses to drop
+    digits itself). The trace keeps the exact, unrounded values."""
+    cols = rows if isinstance(rows, dict) else _columns_of(table, rows)
+    schema = COLUMN_NAMES[table]
+    arrays = []
+    for name, sql_type in schema.items():
+        arrow_type = _ARROW.get(sql_type)
+        values = cols[name]
+        arrays.append(_money_array(values) if arrow_type is None else pa.array(values, arrow_type))
+    return pa.Table.from_arrays(arrays, names=list(schema))
+
+
+def arrow_tables(rows_by_table: Mapping[str, Any]) -> dict[str, pa.Table]:
+    """Each table's rows as the Arrow table :meth:`Book.insert_rows` writes: the Python half of
+    an insert (building Arrow from Decimals holds the GIL), done where the rows are made so
+    that the thread writing the book runs DuckDB only, which releases it."""
+    return {table: _arrow_table(table, rows) for table, rows in rows_by_table.items()}
+
+
 class Book:
     """Typed access to the book through one open DuckDB connection."""
 
@@ -307,34 +329,24 @@ class Book:
 
     def insert_rows(self, rows_by_table: Mapping[str, Any]) -> dict[str, int]:
         """Append rows (inside the caller's transaction): each table's columns by name as
-        :mod:`~btcbot_pipeline.storage.rows` builds them (or row tuples in schema order)."""
+        :mod:`~btcbot_pipeline.storage.rows` builds them, row tuples in schema order, or the
+        Arrow table :func:`arrow_tables` made of them."""
         counts: dict[str, int] = {}
         for table, rows in rows_by_table.items():
-            cols = rows if isinstance(rows, dict) else _columns_of(table, rows)
-            n = len(next(iter(cols.values()))) if cols else 0
-            if n:
-                self._insert(table, cols)
-            counts[table] = n
+            incoming = rows if isinstance(rows, pa.Table) else _arrow_table(table, rows)
+            if incoming.num_rows:
+                self._insert(table, incoming)
+            counts[table] = incoming.num_rows
         return counts
 
-    def _insert(self, table: str, cols: Mapping[str, list[Any]]) -> None:
-        """Bulk insert through one Arrow table per statement, every column typed: money as
-        Arrow ``decimal128(38, 18)`` built from the Decimal itself (never a float), rounded
-        half-even to the column's 18 places first (Arrow refuses to drop digits itself). The
-        trace keeps the exact, unrounded values.
+    def _insert(self, table: str, incoming: pa.Table) -> None:
+        """Bulk insert of one Arrow table in one statement.
 
         The Arrow table goes in as a relation (``insert_into``): a registered view made
         DuckDB hold on to the Arrow buffers until the transaction ended, next to its own
         copy of the rows (~114 MB over 20 days of 10 pairs in one chunk). That insert is by
         position, so it is used where the book's columns are in this schema's order (always,
         for books this code made or migrated); otherwise ``INSERT … BY NAME``."""
-        schema = COLUMN_NAMES[table]
-        arrays = []
-        for name, sql_type in schema.items():
-            arrow_type = _ARROW.get(sql_type)
-            values = cols[name]
-            arrays.append(_money_array(values) if arrow_type is None else pa.array(values, arrow_type))
-        incoming = pa.Table.from_arrays(arrays, names=list(schema))
         if self._in_schema_order(table):
             self.con.from_arrow(incoming).insert_into(table)
             return

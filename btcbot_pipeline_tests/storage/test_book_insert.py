@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from btcbot_pipeline.storage.book import COLUMN_NAMES, Book
+from btcbot_pipeline.storage.book import COLUMN_NAMES, Book, arrow_tables
 
 TS = datetime(2026, 1, 1, 0, 5, tzinfo=timezone.utc)
 POSITION = {
@@ -47,6 +47,24 @@ def test_a_table_with_its_columns_in_another_order_gets_them_by_name() -> None:
 
     names = ", ".join(COLUMN_NAMES["positions"])
     assert con.execute(f"SELECT {names} FROM positions").fetchall() == EXPECTED
+
+
+def test_rows_made_arrow_ahead_of_the_insert_go_in_the_same_in_either_column_order() -> None:
+    # the engine builds Arrow where the rows are made and the book's own thread inserts it
+    tables = arrow_tables({"positions": POSITION, "fills": {name: [] for name in COLUMN_NAMES["fills"]}})
+    assert tables["positions"].column_names == list(COLUMN_NAMES["positions"])
+    assert tables["positions"]["cost_try"].type == pa.decimal128(38, 18)
+    names = ", ".join(COLUMN_NAMES["positions"])
+    ours = duckdb.connect()
+    Book(ours).ensure_schema()
+    reversed_columns = duckdb.connect()
+    columns = list(COLUMN_NAMES["positions"].items())[::-1]
+    reversed_columns.execute(f"CREATE TABLE positions ({', '.join(f'{n} {t}' for n, t in columns)})")
+
+    for con in (ours, reversed_columns):
+        assert Book(con).insert_rows({"positions": tables["positions"]}) == {"positions": 1}
+        assert con.execute(f"SELECT {names} FROM positions").fetchall() == EXPECTED
+    assert Book(ours).insert_rows({"fills": tables["fills"]}) == {"fills": 0}
 
 
 def test_a_gate_stop_empties_the_windows_adaptation_rows_with_its_stage_rows() -> None:
