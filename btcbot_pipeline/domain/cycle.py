@@ -29,7 +29,7 @@ from btcbot_pipeline.domain.fills import SimulatedFill
 from btcbot_pipeline.domain.intents import OrderIntent, build_intents
 from btcbot_pipeline.domain.knobs import apply_knobs
 from btcbot_pipeline.domain.ledger import LedgerMetrics, LedgerState
-from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, mid_of
+from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot
 from btcbot_pipeline.domain.money import MONEY_CONTEXT, ONE, ZERO, bps_factor
 from btcbot_pipeline.domain.oms import Bar, OmsEvent, OmsStep, OrderStatus, SimOrder
 from btcbot_pipeline.domain.oms.venue import SIMULATED, ExecutionRequest, Venue
@@ -90,11 +90,20 @@ def decide_mode(
     return ModeDecision(base=base, override=override, final=combine_modes(base, override), reasons=tuple(reasons))
 
 
+class _KeptStats:
+    """The slot a :class:`CycleResult` keeps its ``rules_stats`` in: a slot of a base
+    class, not a field, so no equality, ``repr`` or ``replace`` sees it (a result built
+    otherwise than by the fold, or copied, computes it when read)."""
+
+    __slots__ = ("_rules_stats",)
+
+
 @dataclass(frozen=True, slots=True)
-class CycleResult:
+class CycleResult(_KeptStats):
     """Everything one cycle decided. ``rules_stats`` and ``events`` are derived from
     ``rules`` and ``fills`` when read: a backtest keeps thousands of results, and every
-    object they hold is one more for the garbage collector to walk again and again."""
+    object they hold is one more for the garbage collector to walk again and again.
+    (The fold gives ``rules_stats`` to its results: one dict per distinct rules tuple.)"""
 
     cycle_id: str
     cycle_ts: datetime
@@ -112,7 +121,14 @@ class CycleResult:
 
     @property
     def rules_stats(self) -> dict[str, object]:
-        return rules_stats(self.rules)
+        """:func:`~btcbot_pipeline.domain.exchange_rules.rules_stats` of ``rules``; the
+        fold's results with the same rules share one dict: read it, don't change it."""
+        try:
+            return self._rules_stats  # type: ignore[no-any-return]
+        except AttributeError:  # a result built otherwise than by the fold
+            stats = rules_stats(self.rules)
+            _keep_stats(self, stats)
+            return stats
 
     @property
     def events(self) -> tuple[OmsEvent, ...]:
@@ -121,6 +137,9 @@ class CycleResult:
     @property
     def orders(self) -> tuple[SimOrder, ...]:
         return () if self.oms is None else self.oms.orders
+
+
+_keep_stats = _KeptStats._rules_stats.__set__  # type: ignore[attr-defined]  # frozen: through the slot
 
 
 def run_cycle(
@@ -171,7 +190,7 @@ class _Fold:
     decisions and rules tuples shared between cycles rather than rebuilt (they are
     immutable, and fewer objects kept means less garbage-collector work)."""
 
-    __slots__ = ("params", "venue", "_modes", "_rules", "_limits_text", "_reads_inputs")
+    __slots__ = ("params", "venue", "_modes", "_rules", "_stats", "_limits_text", "_reads_inputs")
 
     def __init__(self, params: CycleParams, venue: Venue = SIMULATED) -> None:
         self.params = params
@@ -181,6 +200,9 @@ class _Fold:
         self._reads_inputs = uses_inputs(params.risk)
         self._modes: dict[tuple[Mode, Mode | None, Mode, tuple[str, ...]], ModeDecision] = {}
         self._rules: dict[tuple[int, ...], tuple[EffectiveRules, ...]] = {}
+        # id of a tuple kept in _rules (unique while the fold keeps it) → its rules_stats:
+        # the payloads read each result's, and consecutive cycles mostly share their rules
+        self._stats: dict[int, dict[str, object]] = {}
 
     def cycle(
         self,
@@ -209,7 +231,7 @@ class _Fold:
             symbol = symbol_snapshot.symbol
             by_symbol[symbol] = symbol_snapshot
             if symbol_snapshot.skip_reason is None:
-                mark = mid_of(symbol_snapshot.best_bid, symbol_snapshot.best_ask)
+                mark = symbol_snapshot.mark  # computed once per snapshot (the market rows read it too)
                 if mark is not None:
                     marks_now[symbol] = mark
             else:
@@ -313,7 +335,7 @@ class _Fold:
             None if clear is None else clear.clear_id,
             risk_inputs(snapshot, metrics, state, intents) if self._reads_inputs else NO_INPUTS,
         )
-        return CycleResult(
+        result = CycleResult(
             cycle_id=cycle_id,
             cycle_ts=cycle_ts,
             mode=mode,
@@ -326,6 +348,11 @@ class _Fold:
             risk=decision,
             oms=simulated,
         )
+        stats = self._stats.get(id(resolved))
+        if stats is None:
+            stats = self._stats[id(resolved)] = rules_stats(resolved)
+        _keep_stats(result, stats)
+        return result
 
     def _shared_mode(self, mode: ModeDecision) -> ModeDecision:
         key = (mode.base, mode.override, mode.final, mode.reasons)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal, getcontext
 from enum import StrEnum
 
 from btcbot_pipeline.domain.bounds import (
@@ -63,8 +63,21 @@ class SymbolRules:
     out_of_range: str | None = None
 
 
+class _Derived:
+    """Where a :class:`SymbolSnapshot` keeps its mark and spread once read: the universe,
+    the fold and the market rows each read them, and a replay backtest has one snapshot per
+    symbol and cycle. Slots of a base class, not fields: no payload, equality, ``repr`` or
+    ``replace`` sees them (a copy or a replaced snapshot computes them again when read).
+
+    Each value is kept with the decimal context it was computed in and reused only in that
+    same context: the digits of a quotient depend on the context, so a read under another
+    one computes as :func:`mid_of` / :func:`spread_bps_of` always did."""
+
+    __slots__ = ("_derived",)  # (context, mark, spread_bps)
+
+
 @dataclass(frozen=True, slots=True)
-class SymbolSnapshot:
+class SymbolSnapshot(_Derived):
     """One symbol at one cycle time, as seen by the data source.
 
     Attributes:
@@ -106,13 +119,47 @@ class SymbolSnapshot:
 
     @property
     def mark(self) -> Decimal | None:
-        """Mid price, the Stage 7 mark: ``(bid + ask) / 2`` when both are positive."""
-        return mid_of(self.best_bid, self.best_ask)
+        """Mid price, the Stage 7 mark: ``(bid + ask) / 2`` when both are positive
+        (:func:`mid_of`, kept once read)."""
+        context = getcontext()
+        try:
+            kept = self._derived
+            if kept[0] is context:
+                return kept[1]
+        except AttributeError:  # not read yet, built by SymbolSnapshot(), replace() or a copy
+            pass
+        return _derive(self, context)[1]
 
     @property
     def spread_bps(self) -> Decimal | None:
-        """``(ask - bid) / mid * 10_000``; ``None`` without a usable two-sided book."""
-        return spread_bps_of(self.best_bid, self.best_ask)
+        """``(ask - bid) / mid * 10_000``; ``None`` without a usable two-sided book
+        (:func:`spread_bps_of`, kept once read)."""
+        context = getcontext()
+        try:
+            kept = self._derived
+            if kept[0] is context:
+                return kept[2]
+        except AttributeError:
+            pass
+        return _derive(self, context)[2]
+
+
+def _derive(s: SymbolSnapshot, context: Context) -> tuple[Context, Decimal | None, Decimal | None]:
+    """``s``'s mark and spread as :func:`mid_of` and :func:`spread_bps_of` compute them in
+    ``context`` (the current one), kept on ``s``. Both at once: every stage that reads one
+    of a symbol's values, or the market rows after it, reads the other too."""
+    bid, ask = s.best_bid, s.best_ask
+    if bid is None or ask is None or bid <= ZERO or ask <= ZERO:
+        kept: tuple[Context, Decimal | None, Decimal | None] = (context, None, None)
+    else:
+        mark = (bid + ask) / 2
+        kept = (context, mark, (ask - bid) / mark * BPS)
+    _keep(s, kept)  # frozen: set through the slot's descriptor, one tuple (a reader sees a whole one)
+    return kept
+
+
+_keep = _Derived._derived.__set__  # type: ignore[attr-defined]
+_UNREAD = (None, None, None)  # no context is None: the first read computes, without an AttributeError
 
 
 # SymbolSnapshot(...) sets each field through object.__setattr__, as a frozen dataclass
@@ -169,6 +216,7 @@ def symbol_snapshot(
     _set_bar_low(s, bar_low)
     _set_bar_high(s, bar_high)
     _set_bar_volume(s, bar_volume)
+    _keep(s, _UNREAD)
     return s
 
 

@@ -27,7 +27,7 @@ from itertools import repeat
 from operator import attrgetter, is_, mul, sub, truediv
 from typing import Iterable
 
-from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot, spread_bps_of
+from btcbot_pipeline.domain.market import MarketSnapshot, SymbolSnapshot
 from btcbot_pipeline.domain.money import ONE, ZERO
 from btcbot_pipeline.domain.params import ScoreWeights, UniverseParams
 from btcbot_pipeline.domain.vocabulary import canonical_symbol
@@ -304,7 +304,7 @@ def _select(snapshot: MarketSnapshot, screen: _Screen, memo: _ReturnsMemo | None
     for symbol_snapshot in snapshot.symbols:
         reason = _eligibility(symbol_snapshot, screen)
         if reason is None:
-            spread = spread_bps_of(symbol_snapshot.best_bid, symbol_snapshot.best_ask)
+            spread = symbol_snapshot.spread_bps  # kept on the snapshot: the market rows read it again
             if spread is None or spread > max_spread:
                 reason = "max_spread"
             else:
