@@ -70,8 +70,10 @@ class _Derived:
     ``replace`` sees them (a copy or a replaced snapshot computes them again when read).
 
     Each value is kept with the decimal context it was computed in and reused only in that
-    same context: the digits of a quotient depend on the context, so a read under another
-    one computes as :func:`mid_of` / :func:`spread_bps_of` always did."""
+    same context object: the digits of a quotient depend on the context, so a read under
+    another one (``localcontext``, another thread) computes as :func:`mid_of` /
+    :func:`spread_bps_of` do. A context's settings changed in place after a read (rather
+    than a new context entered) would not be noticed; nothing here does that."""
 
     __slots__ = ("_derived",)  # (context, mark, spread_bps)
 
