@@ -74,7 +74,7 @@ from btcbot_pipeline.storage.rows import (
     trace_rows,
     universe_rows,
 )
-from btcbot_pipeline.storage.seal import seal_from
+from btcbot_pipeline.storage.seal import seal_from, table_digests
 from btcbot_pipeline.storage.verify import verify_book
 
 # Default largest chunk validated and committed at once (GATE_CHUNK_CYCLES).
@@ -572,6 +572,7 @@ def _run(
             done: list[PartitionDone] = []
             next_carry = carry
             writer.submit(_open_chunk, book, window).result()
+            digested = _Digested(window.start, {})
             pending_insert: Future[None] | None = None
             try:
                 for batch in batches(group):
@@ -591,7 +592,7 @@ def _run(
                     out.rows.clear()  # in Arrow now: the Python values go before the next batch is made
                     if pending_insert is not None:
                         pending_insert.result()  # one batch in flight: bounded memory, errors seen here
-                    pending_insert = writer.submit(_write_batch, book, batch, tables, converted_s)
+                    pending_insert = writer.submit(_write_batch, book, batch, tables, converted_s, digested)
                     done += _summaries(batch, out, summarize)
                     last = out.results[-1]
                     next_carry = Carry(
@@ -600,7 +601,7 @@ def _run(
                         last.risk.state if last.risk is not None else None,
                         adaptation=out.adapted[-1].state if out.adapted else None,
                     )
-                closing = writer.submit(_close_chunk, book, group, window, gates, frames, while_gated)
+                closing = writer.submit(_close_chunk, book, group, window, gates, frames, while_gated, digested)
                 # the next chunk's first batch is computed while this one is sealed, gated and committed
                 if n + 1 < len(groups):
                     first = batches(groups[n + 1])[0]
@@ -637,13 +638,29 @@ def _open_chunk(book: Book, window: Window) -> None:
     book.clear_window(window)
 
 
-def _write_batch(book: Book, batch: tuple[Partition, ...], tables: dict[str, Any], converted_s: float) -> None:
-    """Insert a batch's Arrow tables; ``write_ms``: their conversion and insert, per cycle."""
+@dataclass
+class _Digested:
+    """A chunk's :func:`~btcbot_pipeline.storage.seal.table_digests`, batch by batch as
+    written (the writer's thread alone touches it): sealing the chunk then digests only
+    what lies past ``through``, so most of the seal overlaps the computing of later batches."""
+
+    through: datetime
+    digests: dict[datetime, dict[str, str]]
+
+
+def _write_batch(
+    book: Book, batch: tuple[Partition, ...], tables: dict[str, Any], converted_s: float, digested: _Digested
+) -> None:
+    """Insert a batch's Arrow tables (``write_ms``: their conversion and insert, per cycle),
+    then digest its rows as stored for the chunk's seal."""
     clock = time.perf_counter()
     book.insert_rows(tables)
     n = sum(len(p.times) for p in batch)
     ms = round(1000 * (converted_s + time.perf_counter() - clock) / n, 3)
-    book.record_durations(Window(batch[0].window.start, batch[-1].window.end), "write_ms", ms)
+    written = Window(batch[0].window.start, batch[-1].window.end)
+    book.record_durations(written, "write_ms", ms)
+    digested.digests.update(table_digests(book.con, digested.through, written.end))
+    digested.through = written.end
 
 
 def _close_chunk(
@@ -653,6 +670,7 @@ def _close_chunk(
     gates: Gates,
     frames: dict[str, list[Any]],
     while_gated: WhileGated | None,
+    digested: _Digested,
 ) -> ChunkClosed | GateStopped:
     # The chain is checked over the book itself (the window's cycles as written, the
     # cycle before it and the one after it, whoever wrote them).
@@ -663,7 +681,8 @@ def _close_chunk(
     # while the gates validate (a backtest's report); it is dropped on a rollback.
     report_clock = time.perf_counter()
     extra = while_gated(book, group) if while_gated is not None else None
-    seal_from(book.con, window.start)  # the rows as stored, for `btcbot verify` and the next run
+    # the rows as stored, for `btcbot verify` and the next run
+    seal_from(book.con, window.start, digested=(digested.through, digested.digests))
     report_s = time.perf_counter() - report_clock
     results = [result() for result in pending]
     n_chunk = sum(len(p.times) for p in group)

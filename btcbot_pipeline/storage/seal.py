@@ -131,12 +131,20 @@ def book_digest(previous: str | None, cycle_id: str, rows: str) -> str:
     return hashlib.sha256(f"{previous or ''}\n{cycle_id}\n{rows}".encode()).hexdigest()
 
 
-def seal_from(con: duckdb.DuckDBPyConnection, start: datetime) -> int:
+def seal_from(
+    con: duckdb.DuckDBPyConnection,
+    start: datetime,
+    *,
+    digested: tuple[datetime, dict[datetime, dict[str, str]]] | None = None,
+) -> int:
     """Seal every cycle of the ledger from ``start`` on (inside the caller's transaction,
     after its rows are written, before it commits); returns how many were sealed.
 
     Seals at or after ``start`` are replaced; the rolling digest continues from the last
-    seal before ``start``."""
+    seal before ``start``. ``digested``: ``(end, digests)``, the :func:`table_digests` of
+    ``[start, end)`` already taken of the rows as they stand (a run digests each batch as
+    soon as it is written, beside the next batch's computing); only cycles from ``end`` on
+    are digested here."""
     ensure(con)
     begin = naive_utc(start)
     con.execute(f"DELETE FROM {SEAL_TABLE} WHERE cycle_ts >= ?", [begin])
@@ -144,7 +152,11 @@ def seal_from(con: duckdb.DuckDBPyConnection, start: datetime) -> int:
         f"SELECT book_digest FROM {SEAL_TABLE} WHERE cycle_ts < ? ORDER BY cycle_ts DESC LIMIT 1", [begin]
     ).fetchone()
     previous = row[0] if row else None
-    digests = table_digests(con, begin)
+    if digested is None:
+        digests = table_digests(con, begin)
+    else:
+        end, earlier = digested
+        digests = {**earlier, **table_digests(con, end)}
     seals: list[tuple[Any, ...]] = []
     for ts, cycle_id in con.execute(
         "SELECT cycle_ts, cycle_id FROM ledger_metrics WHERE cycle_ts >= ? ORDER BY cycle_ts", [begin]
