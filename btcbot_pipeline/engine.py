@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -449,7 +450,7 @@ def run_window(
     book.claim(identity)
     refuse_broken_book(book)
     refuse_inside_chain(book, partitions, rebuild)
-    with _fewer_collections():
+    with _fewer_collections(), _quick_handover():
         yield from _run(
             book,
             partitions,
@@ -508,6 +509,26 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+# Python's switch interval while the book's thread writes beside the computing one.
+HANDOVER_S = 0.0002
+
+
+@contextmanager
+def _quick_handover() -> Iterator[None]:
+    """Hand the GIL over sooner while the book's thread writes, then restore the process's setting.
+
+    DuckDB takes the GIL back now and then while it scans a batch's Arrow tables; at
+    Python's default switch interval (5 ms) each time waited for the computing thread's
+    turn to end, and an insert that takes 0.08 s alone took several times that. A 20-day
+    trading backtest: 11.8 s against 10.65 s wall (medians of 3 paired runs), same CPU."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, HANDOVER_S))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def _run(

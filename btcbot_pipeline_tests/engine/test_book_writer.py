@@ -8,6 +8,7 @@ chunk stopped by its gates is the run's outcome even if computing ahead failed t
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ import pytest
 
 from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError
+from btcbot_pipeline.engine import HANDOVER_S, _quick_handover
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TAGS = {
@@ -92,3 +94,10 @@ def test_a_gate_stop_is_the_outcome_even_when_computing_ahead_failed(
     ) in text
     assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",)]
     assert cycle.rows("SELECT DISTINCT check_name FROM gate_failures") == [("order_intents_gate",)]
+
+
+def test_the_gil_is_handed_over_sooner_during_a_run_and_the_setting_comes_back() -> None:
+    before = sys.getswitchinterval()
+    with _quick_handover():
+        assert sys.getswitchinterval() == pytest.approx(min(before, HANDOVER_S))
+    assert sys.getswitchinterval() == before
