@@ -123,27 +123,26 @@ class SymbolSnapshot(_Derived):
     def mark(self) -> Decimal | None:
         """Mid price, the Stage 7 mark: ``(bid + ask) / 2`` when both are positive
         (:func:`mid_of`, kept once read)."""
-        context = getcontext()
-        try:
-            kept = self._derived
-            if kept[0] is context:
-                return kept[1]
-        except AttributeError:  # not read yet, built by SymbolSnapshot(), replace() or a copy
-            pass
-        return _derive(self, context)[1]
+        return _kept(self, 1)
 
     @property
     def spread_bps(self) -> Decimal | None:
         """``(ask - bid) / mid * 10_000``; ``None`` without a usable two-sided book
         (:func:`spread_bps_of`, kept once read)."""
-        context = getcontext()
-        try:
-            kept = self._derived
-            if kept[0] is context:
-                return kept[2]
-        except AttributeError:
-            pass
-        return _derive(self, context)[2]
+        return _kept(self, 2)
+
+
+def _kept(s: SymbolSnapshot, index: int) -> Decimal | None:
+    """The mark (``index`` 1) or spread (2) kept on ``s`` under the current decimal context,
+    computed and kept first if it was not read yet or was read under another context."""
+    context = getcontext()
+    try:
+        kept = s._derived
+        if kept[0] is context:
+            return kept[index]
+    except AttributeError:  # not read yet, built by SymbolSnapshot(), replace() or a copy
+        pass
+    return _derive(s, context)[index]
 
 
 def _derive(s: SymbolSnapshot, context: Context) -> tuple[Context, Decimal | None, Decimal | None]:

@@ -15,20 +15,6 @@ from btcbot_pipeline.storage.verify import verify_book
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 
-@pytest.fixture(scope="module")
-def clean_book(tmp_path_factory: pytest.TempPathFactory, replay_dir: Path) -> Path:
-    """24 cycles, 00:00 … 01:55, in one run."""
-    from btcbot_pipeline.testing.cycle_harness import DEMO
-
-    db = tmp_path_factory.mktemp("verify") / "book.duckdb"
-    assert (
-        Cycle(db=db, dataset=replay_dir, overrides=dict(DEMO))
-        .run(first="2026-01-01T00:00", last="2026-01-01T01:55")
-        .success
-    )
-    return db
-
-
 @pytest.fixture
 def book(clean_book: Path, tmp_path: Path, replay_dir: Path) -> Cycle:
     from btcbot_pipeline.testing.cycle_harness import DEMO
