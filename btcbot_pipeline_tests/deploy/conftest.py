@@ -122,6 +122,12 @@ def pg_project(
     shutil.copy(REPO / "dagster_home" / "postgres" / "dagster.yaml", project.home / "dagster.yaml")
     pg = create_database(postgres_server, f"dagster_test_{os.getpid()}_{next(_DATABASES)}")
     env = {**server_env(project.home), **pg, "DAGSTER_MAX_CONCURRENT_RUNS": str(MAX_CONCURRENT_RUNS)}
+    # Dagster's tables made once, as docs/deploy.md says: three code servers started at once
+    # on a new database raced to create them ("type run_tags already exists", one CI run).
+    migrated = subprocess.run(
+        [tool("dagster"), "instance", "migrate"], cwd=project.root, env=env, capture_output=True, timeout=180
+    )
+    assert migrated.returncode == 0, migrated.stderr.decode(errors="replace")[-2000:]
     return PgProject(project=project, env=env)
 
 
