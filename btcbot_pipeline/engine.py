@@ -495,6 +495,10 @@ def refuse_inside_chain(book: Book, partitions: Sequence[Partition], rebuild: Re
     )
 
 
+# Allocations between young collections while a run keeps a batch's objects alive.
+QUIET_GC_THRESHOLD = 200_000
+
+
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Collect garbage less often during a run, then restore the process's setting.
@@ -504,7 +508,7 @@ def _fewer_collections() -> Iterator[None]:
     the cycles' objects form no reference cycles, so the memory they use is freed as soon
     as a batch is written either way."""
     before = gc.get_threshold()
-    gc.set_threshold(max(before[0], 200_000), before[1], before[2])
+    gc.set_threshold(max(before[0], QUIET_GC_THRESHOLD), before[1], before[2])
     try:
         yield
     finally:
@@ -624,18 +628,13 @@ def _run(
                     )
                 closing = writer.submit(_close_chunk, book, group, window, gates, frames, while_gated, digested)
                 # the next chunk's first batch is computed while this one is sealed, gated and committed
+                ahead_failed: BaseException | None = None
                 if n + 1 < len(groups):
                     first = batches(groups[n + 1])[0]
                     try:
                         lookahead = (first, compute_batch(first, next_carry))
-                    except BaseException:
-                        # this chunk's outcome first, as if the next batch had not begun
-                        outcome = closing.result()
-                        if isinstance(outcome, GateStopped):
-                            yield outcome
-                            return
-                        yield ChunkDone(tuple(done), outcome.verdicts, time.perf_counter() - t0, outcome.extra)
-                        raise
+                    except BaseException as exc:
+                        ahead_failed = exc  # raised after this chunk's outcome, as if the batch had not begun
                 outcome = closing.result()
             except BaseException:
                 _drain(writer)
@@ -643,13 +642,18 @@ def _run(
                 raise
             if isinstance(outcome, GateStopped):
                 yield outcome
-                return
+                return  # what was computed ahead (or its failure) is dropped with the window
             carry = next_carry
             yield ChunkDone(tuple(done), outcome.verdicts, time.perf_counter() - t0, outcome.extra)
+            if ahead_failed is not None:
+                raise ahead_failed
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkClosed:
+class _ChunkClosed:
+    """A chunk passed its gates and committed (on the writer's thread): its verdicts and
+    what ``while_gated`` returned."""
+
     verdicts: tuple[GateResult, ...]
     extra: Any
 
@@ -692,7 +696,7 @@ def _close_chunk(
     frames: dict[str, list[Any]],
     while_gated: WhileGated | None,
     digested: _Digested,
-) -> ChunkClosed | GateStopped:
+) -> _ChunkClosed | GateStopped:
     # The chain is checked over the book itself (the window's cycles as written, the
     # cycle before it and the one after it, whoever wrote them).
     clock = time.perf_counter()
@@ -719,7 +723,7 @@ def _close_chunk(
         book.record_gate_failure(window, failures)
         return GateStopped(group, verdicts, tuple(failures))
     book.commit()
-    return ChunkClosed(verdicts, extra)
+    return _ChunkClosed(verdicts, extra)
 
 
 def _drain(writer: ThreadPoolExecutor) -> None:

@@ -39,8 +39,10 @@ def _collecting_rarely() -> Iterator[Callable[[], None]]:
     gc.disable()
 
     def loaded() -> None:
+        from btcbot_pipeline.engine import QUIET_GC_THRESHOLD
+
         gc.freeze()
-        gc.set_threshold(max(threshold[0], 200_000), threshold[1], threshold[2])
+        gc.set_threshold(max(threshold[0], QUIET_GC_THRESHOLD), threshold[1], threshold[2])
         if enabled:
             gc.enable()
 
