@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -55,6 +57,8 @@ import pytest
 
 from btcbot_pipeline.defs.cycle.assets import build_cycle_assets
 from btcbot_pipeline.defs.cycle.partitions import cycle_partitions
+from btcbot_pipeline.reporting.books import open_book
+from btcbot_pipeline.reporting.errors import BookLockedError
 from btcbot_pipeline_tests.ui.browser import (
     UI,
     chromium,
@@ -119,15 +123,33 @@ def _ts(key: str) -> datetime:
 
 def _equities(book: Path) -> dict[datetime, Decimal]:
     """The book's equity per cycle (its ``ledger_metrics``), opened read-only."""
-    with duckdb.connect(str(book), read_only=True) as con:
+    with _reading(book) as con:
         rows = con.execute("select cycle_ts, equity_try from ledger_metrics order by cycle_ts").fetchall()
     equities = dict(rows)
     assert len(equities) == len(rows), f"{book}: a cycle with several ledger rows"
     return equities
 
 
+@contextmanager
+def _reading(book: Path, timeout_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The book read-only, once no process writes it: the failure-alert sensor records a
+    failed run's alert in the book a moment after the run is reported failed, and DuckDB
+    lets no reader in while a writer holds the file (a read right after the runs had failed
+    once met the sensor's lock)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with open_book(book) as con:
+                yield con
+                return
+        except BookLockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _count(book: Path, table: str, key: str) -> int:
-    with duckdb.connect(str(book), read_only=True) as con:
+    with _reading(book) as con:
         return con.execute(f"select count(*) from {table} where cycle_ts = ?", [_ts(key)]).fetchone()[0]
 
 
