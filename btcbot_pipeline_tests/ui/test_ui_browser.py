@@ -350,7 +350,14 @@ def test_a_failed_gate_shows_on_its_check_page_in_trading_terms(
         page.get_by_role("tab", name="Checks").click()
         page.get_by_placeholder("Filter checks").fill("market_snapshot_gate")
         page.locator("[class*=checkRow]").filter(has_text="market_snapshot_gate").click()
-        text = ui.wait_text(page, "market_snapshot_gate Failed", "Evaluation result Failed", f"Partition {SPOILED}")
+        # the description too: the page can show the evaluation a moment before its text
+        text = ui.wait_text(
+            page,
+            "market_snapshot_gate Failed",
+            "Evaluation result Failed",
+            f"Partition {SPOILED}",
+            "market_snapshot_gate failed (ERROR)",
+        )
         ui.shot(page, "gate_check.png")
     described = re.search(r"Latest execution (.*?) Evaluation result", text)
     assert described, text[:3000]
