@@ -13,11 +13,14 @@ from dataclasses import replace
 from decimal import Decimal
 
 import dagster as dg
+import duckdb
 import pytest
 
+from btcbot_pipeline import engine
 from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError
-from btcbot_pipeline.engine import HANDOVER_S, _quick_handover
+from btcbot_pipeline.engine import HANDOVER_S, _bounded_book_memory, _quick_handover
+from btcbot_pipeline.storage.book import Book
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TAGS = {
@@ -101,3 +104,28 @@ def test_the_gil_is_handed_over_sooner_during_a_run_and_the_setting_comes_back()
     with _quick_handover():
         assert sys.getswitchinterval() == pytest.approx(min(before, HANDOVER_S))
     assert sys.getswitchinterval() == before
+
+
+def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_a_run_writes_the_book_under_a_memory_cap(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    real = engine._write_batch
+
+    def write_batch(book, *args):  # type: ignore[no-untyped-def]
+        seen.append(_memory_limit(book.con))
+        return real(book, *args)
+
+    monkeypatch.setattr(engine, "_write_batch", write_batch)
+    assert _run(cycle).success
+    assert seen == ["91.5 MiB"] * 3  # 96 MB in DuckDB's units, for each chunk's one batch
+
+
+def test_the_books_memory_cap_is_lifted_after_a_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    con = duckdb.connect(str(tmp_path / "book.duckdb"))
+    default = _memory_limit(con)
+    with _bounded_book_memory(Book(con)):
+        assert _memory_limit(con) == "91.5 MiB"
+    assert _memory_limit(con) == default
