@@ -639,6 +639,7 @@ def _run(
                     if pending_insert is not None:
                         pending_insert.result()  # one batch in flight: bounded memory, errors seen here
                     pending_insert = writer.submit(_write_batch, book, batch, tables, converted_s, digested)
+                    del tables  # the writer's alone now: freed once inserted, not after the next batch
                     done += _summaries(batch, out, summarize)
                     last = out.results[-1]
                     next_carry = Carry(
@@ -647,6 +648,7 @@ def _run(
                         last.risk.state if last.risk is not None else None,
                         adaptation=out.adapted[-1].state if out.adapted else None,
                     )
+                    del out, last  # the batch's objects go before the next batch is computed
                 closing = writer.submit(_close_chunk, book, group, window, gates, frames, while_gated, digested)
                 # the next chunk's first batch is computed while this one is sealed, gated and committed
                 ahead_failed: BaseException | None = None
