@@ -43,6 +43,28 @@ def _ready() -> bool:
     return True
 
 
+class _QuickExitProcess(multiprocessing.get_context("spawn").Process):  # type: ignore[misc,name-defined]
+    """The worker's process: once its work loop has returned (the pool told it to stop), it
+    ends at once instead of tearing its interpreter down.
+
+    With GE loaded that teardown took ~0.5 s, and the command waits for its worker at exit
+    (nothing outlives it), so every backtest ended that much later. Everything the worker
+    had to say has been sent by then (its results go through a pipe, written as they are
+    made); only its own standard streams are flushed. A work loop that fails still ends
+    the usual way, with its exit code."""
+
+    def run(self) -> None:
+        super().run()
+        multiprocessing.util._exit_function()  # what multiprocessing does next: its finalizers
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+class _QuickExitContext(type(multiprocessing.get_context("spawn"))):  # type: ignore[misc]
+    Process = _QuickExitProcess
+
+
 def _end_with_parent(parent: int) -> None:
     """In the worker (its initializer): end it when the process that started it is gone.
 
@@ -235,7 +257,7 @@ class GateWorker:
             # spawn: a clean interpreter (no threads or locks inherited from Dagster's process)
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=_QuickExitContext(),
                 initializer=_end_with_parent,
                 initargs=(os.getpid(),),
             )

@@ -1,9 +1,11 @@
 """How the gate worker process ends: at once when nobody needs it, after its verdict when one
 is pending, gracefully when idle (the command-level check, that nothing outlives
-``btcbot backtest``, is in test_no_leftover_processes.py)."""
+``btcbot backtest``, is in test_no_leftover_processes.py), and without tearing its
+interpreter down, which the command would wait for."""
 
 from __future__ import annotations
 
+import atexit
 import time
 
 import pytest
@@ -51,3 +53,19 @@ def test_discard_prestarted_ends_an_untaken_worker(monkeypatch: pytest.MonkeyPat
     W.discard_prestarted()
 
     assert W._prestarted == [] and all(p.exitcode is not None for p in processes)
+
+
+def test_an_idle_worker_ends_without_its_interpreters_teardown() -> None:
+    gates = W.GateWorker()
+    processes = _processes(gates)
+    assert gates._pool is not None
+    # a teardown that would take a minute: exit handlers run only in an interpreter's teardown
+    assert gates._pool.submit(atexit.register, time.sleep, 60).result(timeout=60) is time.sleep
+
+    t0 = time.perf_counter()
+    gates.close()
+    for p in processes:
+        p.join(timeout=30)
+    seconds = time.perf_counter() - t0
+
+    assert [p.exitcode for p in processes] == [0], f"still running after {seconds:.0f} s: it ran its exit handlers"
