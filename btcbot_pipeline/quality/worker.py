@@ -278,8 +278,8 @@ class GateWorker:
 
         A verdict still pending is waited for here. A worker still importing GE for a run
         that turned out not to need it is terminated (no reason to let the import finish).
-        An idle worker is told to exit and does so beside the rest of the command (its
-        interpreter's teardown takes ~0.8 s with GE loaded): the executor's manager thread
+        An idle worker is told to exit and does so at once, beside the rest of the command
+        (:class:`_QuickExitProcess`: no interpreter teardown): the executor's manager thread
         joins it, and Python joins that thread before it exits. (Terminating an idle worker
         would not make the command shorter, and the resource tracker then warned of a
         leaked semaphore at exit.)"""
