@@ -450,7 +450,7 @@ def run_window(
     book.claim(identity)
     refuse_broken_book(book)
     refuse_inside_chain(book, partitions, rebuild)
-    with _fewer_collections(), _quick_handover(), _bounded_book_memory(book):
+    with _fewer_collections(), _quick_handover(), book.memory_capped(BOOK_MEMORY_LIMIT):
         yield from _run(
             book,
             partitions,
@@ -536,24 +536,10 @@ def _quick_handover() -> Iterator[None]:
 
 
 # DuckDB's memory limit while a run writes the book (its default is 80 % of the machine's).
+# Uncapped, DuckDB kept a run's committed rows and their cached blocks in memory until its
+# next checkpoint (~130 MiB at a 20-day backtest's chunk commits); capped, it evicts them
+# and the largest process peaked ~110 MiB lower, in the same time.
 BOOK_MEMORY_LIMIT = "96MB"
-
-
-@contextmanager
-def _bounded_book_memory(book: Book) -> Iterator[None]:
-    """Cap DuckDB's buffer memory while a run writes the book, then reset it to DuckDB's
-    default (nothing else in the project sets it).
-
-    DuckDB keeps committed rows in memory until it checkpoints (every 128 MB of log, see
-    ``storage/book.py``) and caches checkpointed blocks it will not read again: uncapped,
-    a 20-day backtest's book held ~130 MiB at its chunks' commits. Capped, DuckDB writes
-    them out to the database file or its temporary file instead; the largest process of
-    that backtest peaked ~110 MiB lower, in the same time."""
-    book.con.execute(f"SET memory_limit = '{BOOK_MEMORY_LIMIT}'")
-    try:
-        yield
-    finally:
-        book.con.execute("RESET memory_limit")
 
 
 def _run(

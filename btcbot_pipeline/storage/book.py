@@ -13,10 +13,11 @@ the exact, unrounded values. Errors: :class:`BookError`, :class:`BookKindError`.
 
 from __future__ import annotations
 
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -313,6 +314,20 @@ class Book:
 
     def commit(self) -> None:
         self.con.execute("COMMIT")
+
+    @contextmanager
+    def memory_capped(self, limit: str) -> Iterator[None]:
+        """DuckDB's buffer memory at most ``limit`` (``"96MB"``) inside, DuckDB's default after
+        (nothing else in the project sets it): beyond the cap DuckDB evicts blocks, spilling
+        rows not yet checkpointed to its temporary folder beside the book (``x.duckdb.tmp``
+        for ``x.duckdb``, removed when the book closes). A connection that a failure inside
+        left unusable is not reset: the failure is what the caller sees."""
+        self.con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            with suppress(duckdb.Error):
+                self.con.execute("RESET memory_limit")
 
     def rollback(self) -> None:
         try:

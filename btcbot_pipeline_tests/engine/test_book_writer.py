@@ -19,8 +19,7 @@ import pytest
 from btcbot_pipeline import engine
 from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError
-from btcbot_pipeline.engine import HANDOVER_S, _bounded_book_memory, _quick_handover
-from btcbot_pipeline.storage.book import Book
+from btcbot_pipeline.engine import HANDOVER_S, _quick_handover
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TAGS = {
@@ -121,11 +120,3 @@ def test_a_run_writes_the_book_under_a_memory_cap(cycle: Cycle, monkeypatch: pyt
     monkeypatch.setattr(engine, "_write_batch", write_batch)
     assert _run(cycle).success
     assert seen == ["91.5 MiB"] * 3  # 96 MB in DuckDB's units, for each chunk's one batch
-
-
-def test_the_books_memory_cap_is_lifted_after_a_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    con = duckdb.connect(str(tmp_path / "book.duckdb"))
-    default = _memory_limit(con)
-    with _bounded_book_memory(Book(con)):
-        assert _memory_limit(con) == "91.5 MiB"
-    assert _memory_limit(con) == default

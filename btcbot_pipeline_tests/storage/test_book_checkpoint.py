@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from btcbot_pipeline.storage.book import Book
 from btcbot_pipeline.storage.seal import unsealed_cycles
@@ -59,3 +60,23 @@ def test_a_run_that_dies_between_commits_leaves_its_committed_chunks_in_the_book
     assert unsealed_cycles(con) == []  # the rows as committed, under their seals
     con.close()
     assert not Path(f"{path}.wal").exists()  # closing the book checkpoints the log into it
+
+
+def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_a_books_memory_cap_holds_inside_and_is_lifted_after(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "book.duckdb"))
+    default = _memory_limit(con)
+    with Book(con).memory_capped("96MB"):
+        assert _memory_limit(con) == "91.5 MiB"
+    assert _memory_limit(con) == default
+
+
+def test_a_failure_inside_the_memory_cap_is_the_error_raised(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "book.duckdb"))
+    with pytest.raises(RuntimeError, match="^the run failed$"):
+        with Book(con).memory_capped("96MB"):
+            con.close()  # as a failure that leaves the connection unusable
+            raise RuntimeError("the run failed")
