@@ -538,7 +538,7 @@ def _quick_handover() -> Iterator[None]:
 # DuckDB's memory limit while a run writes the book (its default is 80 % of the machine's).
 # Uncapped, DuckDB kept a run's committed rows and their cached blocks in memory until its
 # next checkpoint (~130 MiB at a 20-day backtest's chunk commits); capped, it evicts them
-# and the largest process peaked ~110 MiB lower, in the same time.
+# and the largest process peaked ~100 MiB lower, in the same time.
 BOOK_MEMORY_LIMIT = "96MB"
 
 
