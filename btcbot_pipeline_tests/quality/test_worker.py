@@ -18,6 +18,15 @@ def _processes(gates: W.GateWorker) -> list:
     return list(gates._pool._processes.values())
 
 
+def _ended(processes: list, timeout: float) -> None:
+    """Wait until each process's exit code is known (or ``timeout`` passes). Not ``join``
+    alone: the executor's own thread reaps the worker too, and a join that loses that race
+    returns with the exit code still unset for a moment."""
+    deadline = time.monotonic() + timeout
+    while any(p.exitcode is None for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_a_worker_still_importing_ge_is_ended_and_reaped_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(W, "_prestarted", [W.GateWorker()])  # started in case a run needs GE
     processes = _processes(W._prestarted[0])
@@ -41,8 +50,8 @@ def test_a_pending_verdict_is_waited_for_then_an_idle_worker_exits_cleanly() -> 
     gates.close()  # a verdict is pending: close waits for it (neither cancelled nor killed)
 
     assert pending.done() and not pending.cancelled() and pending.result() is True
-    for p in processes:  # then the idle worker is asked to exit, not killed
-        p.join(timeout=60)
+    _ended(processes, timeout=60)  # then the idle worker is asked to exit, not killed
+    for p in processes:
         assert p.exitcode == 0
 
 
@@ -64,8 +73,7 @@ def test_an_idle_worker_ends_without_its_interpreters_teardown() -> None:
 
     t0 = time.perf_counter()
     gates.close()
-    for p in processes:
-        p.join(timeout=30)
+    _ended(processes, timeout=30)
     seconds = time.perf_counter() - t0
 
     assert [p.exitcode for p in processes] == [0], f"still running after {seconds:.0f} s: it ran its exit handlers"
