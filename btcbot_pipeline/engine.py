@@ -75,7 +75,7 @@ from btcbot_pipeline.storage.rows import (
     trace_rows,
     universe_rows,
 )
-from btcbot_pipeline.storage.seal import seal_from, table_digests
+from btcbot_pipeline.storage.seal import Digested, seal_from
 from btcbot_pipeline.storage.verify import verify_book
 
 # Default largest chunk validated and committed at once (GATE_CHUNK_CYCLES).
@@ -604,7 +604,7 @@ def _run(
             done: list[PartitionDone] = []
             next_carry = carry
             writer.submit(_open_chunk, book, window).result()
-            digested = _Digested(window.start, {})
+            digested = Digested(window.start)
             pending_insert: Future[None] | None = None
             try:
                 for batch in batches(group):
@@ -672,18 +672,8 @@ def _open_chunk(book: Book, window: Window) -> None:
     book.clear_window(window)
 
 
-@dataclass
-class _Digested:
-    """A chunk's :func:`~btcbot_pipeline.storage.seal.table_digests`, batch by batch as
-    written (the writer's thread alone touches it): sealing the chunk then digests only
-    what lies past ``through``, so most of the seal overlaps the computing of later batches."""
-
-    through: datetime
-    digests: dict[datetime, dict[str, str]]
-
-
 def _write_batch(
-    book: Book, batch: tuple[Partition, ...], tables: dict[str, Any], converted_s: float, digested: _Digested
+    book: Book, batch: tuple[Partition, ...], tables: dict[str, Any], converted_s: float, digested: Digested
 ) -> None:
     """Insert a batch's Arrow tables (``write_ms``: their conversion and insert, per cycle),
     then digest its rows as stored for the chunk's seal."""
@@ -693,8 +683,7 @@ def _write_batch(
     ms = round(1000 * (converted_s + time.perf_counter() - clock) / n, 3)
     written = Window(batch[0].window.start, batch[-1].window.end)
     book.record_durations(written, "write_ms", ms)
-    digested.digests.update(table_digests(book.con, digested.through, written.end))
-    digested.through = written.end
+    digested.add(book.con, written.end)
 
 
 def _close_chunk(
@@ -704,7 +693,7 @@ def _close_chunk(
     gates: Gates,
     frames: dict[str, list[Any]],
     while_gated: WhileGated | None,
-    digested: _Digested,
+    digested: Digested,
 ) -> _ChunkClosed | GateStopped:
     # The chain is checked over the book itself (the window's cycles as written, the
     # cycle before it and the one after it, whoever wrote them).
@@ -716,7 +705,7 @@ def _close_chunk(
     report_clock = time.perf_counter()
     extra = while_gated(book, group) if while_gated is not None else None
     # the rows as stored, for `btcbot verify` and the next run
-    seal_from(book.con, window.start, digested=(digested.through, digested.digests))
+    seal_from(book.con, window.start, digested=digested)
     report_s = time.perf_counter() - report_clock
     results = [result() for result in pending]
     n_chunk = sum(len(p.times) for p in group)

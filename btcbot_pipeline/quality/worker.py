@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.context
 import multiprocessing.util
 import os
 import sys
@@ -43,7 +44,7 @@ def _ready() -> bool:
     return True
 
 
-class _QuickExitProcess(multiprocessing.get_context("spawn").Process):  # type: ignore[misc,name-defined]
+class _QuickExitProcess(multiprocessing.context.SpawnProcess):
     """The worker's process: once its work loop has returned (the pool told it to stop), it
     ends at once instead of tearing its interpreter down.
 
@@ -61,7 +62,9 @@ class _QuickExitProcess(multiprocessing.get_context("spawn").Process):  # type: 
         os._exit(0)
 
 
-class _QuickExitContext(type(multiprocessing.get_context("spawn"))):  # type: ignore[misc]
+class _QuickExitContext(multiprocessing.context.SpawnContext):
+    """The "spawn" context, its processes ending at once (:class:`_QuickExitProcess`)."""
+
     Process = _QuickExitProcess
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -131,20 +132,33 @@ def book_digest(previous: str | None, cycle_id: str, rows: str) -> str:
     return hashlib.sha256(f"{previous or ''}\n{cycle_id}\n{rows}".encode()).hexdigest()
 
 
+@dataclass
+class Digested:
+    """:func:`table_digests` of a chunk's cycles in ``[start, through)``, taken batch by batch
+    as they are written (a run digests each batch beside the next one's computing): sealing
+    the chunk then digests only what lies past ``through``. One thread at a time uses it."""
+
+    through: datetime
+    digests: dict[datetime, dict[str, str]] = field(default_factory=dict)
+
+    def add(self, con: duckdb.DuckDBPyConnection, end: datetime) -> None:
+        """Digest the stored rows of the cycles in ``[through, end)``, just written."""
+        self.digests.update(table_digests(con, self.through, end))
+        self.through = end
+
+
 def seal_from(
     con: duckdb.DuckDBPyConnection,
     start: datetime,
     *,
-    digested: tuple[datetime, dict[datetime, dict[str, str]]] | None = None,
+    digested: Digested | None = None,
 ) -> int:
     """Seal every cycle of the ledger from ``start`` on (inside the caller's transaction,
     after its rows are written, before it commits); returns how many were sealed.
 
     Seals at or after ``start`` are replaced; the rolling digest continues from the last
-    seal before ``start``. ``digested``: ``(end, digests)``, the :func:`table_digests` of
-    ``[start, end)`` already taken of the rows as they stand (a run digests each batch as
-    soon as it is written, beside the next batch's computing); only cycles from ``end`` on
-    are digested here."""
+    seal before ``start``. ``digested``: the chunk's rows from ``start`` already digested as
+    they stand (:class:`Digested`); only cycles from its ``through`` on are digested here."""
     ensure(con)
     begin = naive_utc(start)
     con.execute(f"DELETE FROM {SEAL_TABLE} WHERE cycle_ts >= ?", [begin])
@@ -155,8 +169,7 @@ def seal_from(
     if digested is None:
         digests = table_digests(con, begin)
     else:
-        end, earlier = digested
-        digests = {**earlier, **table_digests(con, end)}
+        digests = {**digested.digests, **table_digests(con, digested.through)}
     seals: list[tuple[Any, ...]] = []
     for ts, cycle_id in con.execute(
         "SELECT cycle_ts, cycle_id FROM ledger_metrics WHERE cycle_ts >= ? ORDER BY cycle_ts", [begin]

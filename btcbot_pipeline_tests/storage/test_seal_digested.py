@@ -11,7 +11,7 @@ from typing import Iterator
 import duckdb
 import pytest
 
-from btcbot_pipeline.storage.seal import SEAL_TABLE, seal_from, table_digests
+from btcbot_pipeline.storage.seal import SEAL_TABLE, Digested, seal_from, table_digests
 
 START = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)
 MIDDLE = datetime(2026, 1, 1, 1, 0, tzinfo=timezone.utc)
@@ -36,12 +36,12 @@ def test_digests_taken_ahead_give_the_seals_of_one_digest_over_the_chunk(sealed:
     con, written = sealed
     ahead = table_digests(con, START, MIDDLE)  # the first batch, digested as soon as it was written
     assert len(ahead) == 6  # 00:30 … 00:55
-    assert seal_from(con, START, digested=(MIDDLE, ahead)) == 18  # 00:30 … 01:55
+    assert seal_from(con, START, digested=Digested(MIDDLE, ahead)) == 18  # 00:30 … 01:55
     assert con.execute(SEALS).fetchall() == written
 
 
 def test_with_nothing_digested_ahead_sealing_digests_the_whole_chunk(sealed: Sealed) -> None:
     con, written = sealed
     con.execute(f"DELETE FROM {SEAL_TABLE} WHERE cycle_ts >= ?", [MIDDLE.replace(tzinfo=None)])
-    assert seal_from(con, START, digested=(START, {})) == 18
+    assert seal_from(con, START, digested=Digested(START)) == 18
     assert con.execute(SEALS).fetchall() == written
