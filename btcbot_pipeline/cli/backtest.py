@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from btcbot_pipeline.adapters.replay.validate import validate_replay_dataset
 from btcbot_pipeline.cli import options
@@ -19,15 +21,61 @@ def _backtest(args: argparse.Namespace) -> int:
     from btcbot_pipeline.quality.worker import discard_prestarted, prestart
 
     prestart()  # Great Expectations starts loading in its worker process while we check and set up
+    preloading = _preload(PRELOAD)
     try:
-        with _collecting_rarely() as loaded:
+        with _collecting_rarely(preloading) as loaded:
             return _run_backtest(args, loaded)
     finally:
         discard_prestarted()  # a refused backtest never took the worker: end it now, not after its import
 
 
+# Third-party modules a backtest imports only once its run starts: Dagster's in-process
+# execution and in-memory instance (SQLAlchemy, Alembic), and pandas, which pyarrow loads
+# at its first Decimal conversion.
+PRELOAD = (
+    "pandas",
+    "dagster._core.execution.execute_in_process",
+    "dagster._core.instance.factory",
+    "dagster._core.launcher.sync_in_memory_run_launcher",
+    "dagster._core.run_coordinator",
+    "dagster._core.storage.event_log",
+    "dagster._core.storage.runs",
+    "dagster._core.storage.root",
+    "dagster._core.storage.noop_compute_log_manager",
+    "dagster._core.executor.in_process",
+    "dagster._core.execution.plan.active",
+    "dagster._core.instance.runs.run_domain",
+    "dagster._core.storage.schedules",
+    "dagster._core.secrets.loader",
+    "dagster._core.definitions.repository_definition.repository_data_builder",
+    "alembic.command",
+    "alembic.config",
+    "upath",
+)
+
+
+def _preload(modules: Sequence[str]) -> threading.Thread:
+    """Import ``modules`` on a thread of their own, started now.
+
+    The command checks its dataset meanwhile, in DuckDB, which releases the GIL: the imports
+    take that time instead of the run's. Only third-party modules, none of which imports
+    this package, so the two threads never wait on each other's import locks in a cycle.
+    One that fails to import is left to fail where the run imports it, with its own error."""
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S112 - only a head start; the run imports it again
+                continue
+
+    thread = threading.Thread(target=load, name="btcbot-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 @contextmanager
-def _collecting_rarely() -> Iterator[Callable[[], None]]:
+def _collecting_rarely(preloading: threading.Thread | None = None) -> Iterator[Callable[[], None]]:
     """No garbage collection while the command loads and sets up; once it calls ``loaded()``,
     what is loaded (Dagster, pandas, the dataset) is frozen (no collection walks it again)
     and the run collects as rarely as the engine's window does. The collector's settings
@@ -41,6 +89,8 @@ def _collecting_rarely() -> Iterator[Callable[[], None]]:
     def loaded() -> None:
         from btcbot_pipeline.engine import QUIET_GC_THRESHOLD
 
+        if preloading is not None:
+            preloading.join()  # its modules are frozen with the rest, whichever thread was quicker
         gc.freeze()
         gc.set_threshold(max(threshold[0], QUIET_GC_THRESHOLD), threshold[1], threshold[2])
         if enabled:
