@@ -252,7 +252,30 @@ class Carry:
 
 
 def chunks(partitions: Sequence[Partition], limit: int = CHUNK_CYCLES) -> list[tuple[Partition, ...]]:
-    """Consecutive whole partitions, at most ``limit`` cycles a chunk (a larger partition is a chunk alone)."""
+    """Consecutive whole partitions, at most ``limit`` cycles a chunk (a larger partition is a
+    chunk alone): as few chunks as filling each up to ``limit`` makes, as even as the
+    partitions allow.
+
+    Even, because a run's last chunk is closed (sealed, gated, committed) and reported on
+    with nothing left to compute beside it: a 20-day backtest from 05:00 filled 2,820 +
+    2,880 + 60 cycles, and the second chunk's close then waited with only 60 cycles to
+    compute meanwhile, before the third's own close; 1,956 + 2,016 + 1,788 overlaps all but
+    the last close with computing."""
+    count = len(_filled(partitions, limit))
+    if count <= 1:
+        return _filled(partitions, limit)
+    low, high = -(-sum(len(p.times) for p in partitions) // count), limit  # the smallest cap keeping count
+    while low < high:
+        middle = (low + high) // 2
+        if len(_filled(partitions, middle)) <= count:
+            high = middle
+        else:
+            low = middle + 1
+    return _filled(partitions, low)
+
+
+def _filled(partitions: Sequence[Partition], limit: int) -> list[tuple[Partition, ...]]:
+    """Consecutive whole partitions, each group filled up to ``limit`` cycles before the next."""
     out: list[tuple[Partition, ...]] = []
     current: list[Partition] = []
     size = 0
@@ -414,7 +437,7 @@ def _adapted_params(adapted: Sequence[AdaptedCycle]) -> list[dict[str, Any]]:
 
 
 def batches(partitions: Sequence[Partition], limit: int = BATCH_CYCLES) -> list[tuple[Partition, ...]]:
-    return chunks(partitions, limit)
+    return _filled(partitions, limit)
 
 
 def run_window(
