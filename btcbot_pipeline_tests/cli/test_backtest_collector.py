@@ -34,7 +34,9 @@ def test_a_refused_backtest_restores_the_collector_too() -> None:
     assert (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before
 
 
-def test_modules_preloaded_on_a_thread_are_in_before_the_freeze(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_modules_preloaded_on_a_thread_are_in_before_the_freeze(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a module that takes a while to import: loaded() must wait for it, or it stays unfrozen
     (tmp_path / "btcbot_preload_probe.py").write_text("import time\ntime.sleep(0.3)\nMARKER = [object()]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
