@@ -1,11 +1,12 @@
 """Alerts: the rules of :mod:`btcbot_pipeline.domain.alerts` over the book, recorded in its
 ``alerts`` table and posted once to ``ALERT_WEBHOOK_URL``.
 
-The cycle step calls :func:`after_chunk` after each committed or gate-stopped chunk: it
-reads the window's facts from the book (:func:`read_facts`), records one ``alerts`` row per
-deterministic id (a re-run replaces the window's undelivered alerts, keeps delivered ones,
-never adds an id twice), logs one line per new alert (:func:`log_line`), then POSTs every
-``pending`` / ``failed`` alert once, oldest first (:func:`deliver_pending`, body
+The cycle step calls :func:`chunk_alerts` after each committed or gate-stopped chunk, on
+the thread that writes the run's book, and logs what it did with :func:`log_chunk_alerts`:
+it reads the window's facts from the book (:func:`read_facts`), records one ``alerts`` row
+per deterministic id (a re-run replaces the window's undelivered alerts, keeps delivered
+ones, never adds an id twice), one log line per new alert (:func:`log_line`), then POSTs
+every ``pending`` / ``failed`` alert once, oldest first (:func:`deliver_pending`, body
 :func:`webhook_body`). The run-failure sensor calls :func:`on_run_failure` for a failed
 cycle run. Backtest books, or no webhook, only record (``status=recorded``). Neither entry
 ever fails the cycle: an alerting problem is logged as a warning. Statuses, the body and
@@ -87,20 +88,53 @@ def log_line(alert: Alert) -> str:
 # --- the cycle's hook -------------------------------------------------------------------
 
 
-def after_chunk(book: Book, outcome: Any, cfg: BotSettings, identity: BookIdentity, log: Log) -> None:
-    """Raise, record and post the alerts of a committed (``ChunkDone``) or gate-stopped
-    (``GateStopped``) chunk. Never raises: a failure is logged as a warning."""
+@dataclass(frozen=True, slots=True)
+class ChunkAlerts:
+    """What raising a chunk's alerts did (``outcome``), or why it could not (``error``)."""
+
+    outcome: Outcome | None = None
+    error: str | None = None
+
+
+def chunk_alerts(book: Book, window: Window, cfg: BotSettings, identity: BookIdentity) -> ChunkAlerts:
+    """Raise and record the alerts of a committed or gate-stopped chunk's ``window`` (no
+    POST: see :func:`deliver_chunk_alerts`). Never raises: a failure is what it returns."""
     try:
-        parts = [getattr(p, "partition", p) for p in outcome.partitions]
-        window = Window(parts[0].window.start, parts[-1].window.end)
-        result = raise_alerts(book, window, cfg, kind=identity.kind, book_name=identity.name)
+        return ChunkAlerts(record_alerts(book, window, cfg, kind=identity.kind))
     except Exception as exc:  # noqa: BLE001 - alerts must never fail the cycle
-        log.warning(f"alerts not raised for this chunk: {type(exc).__name__}: {exc}")
+        return ChunkAlerts(error=f"{type(exc).__name__}: {exc}")
+
+
+def deliver_chunk_alerts(book: Book, raised: ChunkAlerts, cfg: BotSettings, identity: BookIdentity) -> ChunkAlerts:
+    """``raised`` with every undelivered alert of a dry-run or live book POSTed once (a
+    backtest's only record). Never raises."""
+    if raised.outcome is None or identity.kind == "backtest":
+        return raised
+    try:
+        deliveries = deliver_pending(book, cfg, identity.name)
+    except Exception as exc:  # noqa: BLE001 - alerts must never fail the cycle
+        return ChunkAlerts(error=f"{type(exc).__name__}: {exc}")
+    return ChunkAlerts(replace(raised.outcome, deliveries=deliveries))
+
+
+def log_chunk_alerts(raised: ChunkAlerts, log: Log) -> None:
+    """One line per new alert and one for the POSTs, or a warning that none were raised."""
+    result = raised.outcome
+    if result is None:
+        log.warning(f"alerts not raised for this chunk: {raised.error}")
         return
     for alert in result.alerts:
         (log.info if alert.severity is Severity.INFO else log.warning)(log_line(alert))
     if result.deliveries:
         (log.warning if any(not d.ok for _, d in result.deliveries) else log.info)(f"alerts: {result.delivered()}")
+
+
+def after_chunk(book: Book, outcome: Any, cfg: BotSettings, identity: BookIdentity, log: Log) -> None:
+    """The alerts of a committed (``ChunkDone``) or gate-stopped (``GateStopped``) chunk:
+    raised, recorded, posted and logged in one go. Never raises."""
+    parts = [getattr(p, "partition", p) for p in outcome.partitions]
+    raised = chunk_alerts(book, Window(parts[0].window.start, parts[-1].window.end), cfg, identity)
+    log_chunk_alerts(deliver_chunk_alerts(book, raised, cfg, identity), log)
 
 
 def raise_alerts(
@@ -115,6 +149,14 @@ def raise_alerts(
 ) -> Outcome:
     """Evaluate the rules over ``window`` (and the cycle before it), record the alerts,
     then, for a dry-run book with a webhook, post every undelivered alert once."""
+    recorded = record_alerts(book, window, cfg, kind=kind)
+    deliveries = deliver_pending(book, cfg, book_name, transport=transport, sleep=sleep) if kind != "backtest" else ()
+    return replace(recorded, deliveries=deliveries)
+
+
+def record_alerts(book: Book, window: Window, cfg: BotSettings, *, kind: str) -> Outcome:
+    """Evaluate the rules over ``window`` (and the cycle before it) and record the alerts:
+    ``pending`` for a dry-run or live book (``kind``) with a webhook, else ``recorded``."""
     previous, cycles = read_facts(book, window)
     cycles = explained(cycles, cfg)
     alerts = evaluate(cycles, cfg.alert_thresholds(), previous)
@@ -122,8 +164,7 @@ def raise_alerts(
     added = book.record_alerts(
         [alert_row(a, status) for a in alerts], window=window, rules=[str(r) for r in CYCLE_RULES]
     )
-    deliveries = deliver_pending(book, cfg, book_name, transport=transport, sleep=sleep) if kind != "backtest" else ()
-    return Outcome(tuple(added), deliveries, tuple(a for a in alerts if a.alert_id in added))
+    return Outcome(tuple(added), (), tuple(a for a in alerts if a.alert_id in added))
 
 
 def explained(cycles: Sequence[CycleFacts], cfg: BotSettings) -> list[CycleFacts]:

@@ -172,10 +172,18 @@ class ChunkDone:
     gates: tuple[GateResult, ...]
     seconds: float
     extra: Any = None  # what ``while_gated`` returned for this chunk
+    after: Any = None  # what ``after_chunk`` returned for it
+    checkpoint: Future[None] | None = None  # the writer's checkpoint of it, under way
 
     @property
     def cycles(self) -> int:
         return sum(len(p.partition.times) for p in self.partitions)
+
+    def book_idle(self) -> None:
+        """Wait until the book's writer has checkpointed this chunk: call it before using the
+        book while holding this outcome (see :func:`run_window`)."""
+        if self.checkpoint is not None:
+            self.checkpoint.result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +193,7 @@ class GateStopped:
     partitions: tuple[Partition, ...]
     gates: tuple[GateResult, ...]
     failure_rows: tuple[tuple[Any, ...], ...]
+    after: Any = None  # what ``after_chunk`` returned for it
 
     @property
     def first_failure(self) -> tuple[Any, ...]:
@@ -214,6 +223,8 @@ class PartitionOutputs:
 
 Summarize = Callable[[Partition, PartitionOutputs], Any]
 WhileGated = Callable[[Book, tuple[Partition, ...]], Any]
+# (book, the chunk's partitions, stopped by its gates): see run_window
+AfterChunk = Callable[[Book, tuple[Partition, ...], bool], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,6 +464,7 @@ def run_window(
     chunk_cycles: int | None = None,
     progress: Callable[[str], None] | None = None,
     while_gated: WhileGated | None = None,
+    after_chunk: AfterChunk | None = None,
     missed: Callable[[datetime, datetime], int] | None = None,
     rebuild: Rebuild | None = None,
     run_id: str = "",
@@ -466,6 +478,17 @@ def run_window(
     rolls back on an ERROR failure. Stops after the first :class:`GateStopped`. The book is
     written on a thread of its own while the next batch is computed (at most two batches
     held at once); a chunk's outcome is yielded before anything computed ahead of it.
+
+    The book is the writer's while an outcome is yielded: once a chunk has committed, the
+    writer checkpoints it (compresses its rows into the file) while the caller reports the
+    chunk, instead of all chunks at once when the book closes. So the caller does not use
+    the book while it holds a :class:`ChunkDone` without calling its ``book_idle()`` first:
+    what it needs from the book after a chunk (its alerts, say) it asks of
+    ``after_chunk(book, partitions, stopped)``, which runs on the writer's thread once the
+    chunk has committed, or has been stopped by its gates (rolled back, its failures
+    recorded), and whose return value the outcome carries (``after``).
+    ``while_gated(book, partitions)`` runs there too, in the chunk's open transaction while
+    its gates validate (``extra``).
 
     Raises:
         ChainError: the book holds cycles after the window (see :func:`refuse_inside_chain`).
@@ -485,6 +508,7 @@ def run_window(
             chunk_cycles,
             progress,
             while_gated,
+            after_chunk,
             missed,
             run_id,
             venue,
@@ -576,6 +600,7 @@ def _run(
     chunk_cycles: int | None,
     progress: Callable[[str], None] | None,
     while_gated: WhileGated | None,
+    after_chunk: AfterChunk | None,
     missed: Callable[[datetime, datetime], int] | None,
     run_id: str,
     venue: Venue,
@@ -615,11 +640,13 @@ def _run(
     # The book is written on one thread of its own, in order, while this one computes the
     # next batch: DuckDB releases the GIL while it inserts, seals and commits, so on two
     # cores the writes overlap the (pure Python) stages instead of following them. Only
-    # one thread uses the connection at a time: this one touches the book only when the
-    # writer is idle (before the first chunk and at each yield).
+    # one thread uses the connection at a time: this one touches the book only before the
+    # first chunk; from then on every use of it is a task of the writer's, in order.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="btcbot-book-writer") as writer:
         groups = chunks(partitions, chunk_cycles or cfg.gate_chunk_cycles)
         lookahead: tuple[tuple[Partition, ...], CycleOutputs | None] | None = None
+        checkpointed: Future[None] = Future()
+        checkpointed.set_result(None)  # no chunk committed yet
         for n, group in enumerate(groups):
             t0 = time.perf_counter()
             window = Window(group[0].window.start, group[-1].window.end)
@@ -630,6 +657,7 @@ def _run(
             digested = Digested(window.start)
             pending_insert: Future[None] | None = None
             try:
+                checkpointed.result()  # the last chunk's checkpoint: done by now (the writer works in order)
                 for batch in batches(group):
                     if lookahead is not None and lookahead[0] == batch:
                         out, lookahead = lookahead[1], None
@@ -658,7 +686,9 @@ def _run(
                         adaptation=out.adapted[-1].state if out.adapted else None,
                     )
                     del out, last  # the batch's objects go before the next batch is computed
-                closing = writer.submit(_close_chunk, book, group, window, gates, frames, while_gated, digested)
+                closing = writer.submit(
+                    _close_chunk, book, group, window, gates, frames, while_gated, after_chunk, digested
+                )
                 # the next chunk's first batch is computed while this one is sealed, gated and committed
                 ahead_failed: BaseException | None = None
                 if n + 1 < len(groups):
@@ -675,19 +705,25 @@ def _run(
             if isinstance(outcome, GateStopped):
                 yield outcome
                 return  # what was computed ahead (or its failure) is dropped with the window
+            # while the caller reports the chunk (Dagster's events: the writer is idle else)
+            checkpointed = writer.submit(book.checkpoint)
             carry = next_carry
-            yield ChunkDone(tuple(done), outcome.verdicts, time.perf_counter() - t0, outcome.extra)
+            yield ChunkDone(
+                tuple(done), outcome.verdicts, time.perf_counter() - t0, outcome.extra, outcome.after, checkpointed
+            )
             if ahead_failed is not None:
                 raise ahead_failed
+        checkpointed.result()
 
 
 @dataclass(frozen=True, slots=True)
 class _ChunkClosed:
     """A chunk passed its gates and committed (on the writer's thread): its verdicts and
-    what ``while_gated`` returned."""
+    what ``while_gated`` and ``after_chunk`` returned."""
 
     verdicts: tuple[GateResult, ...]
     extra: Any
+    after: Any
 
 
 def _open_chunk(book: Book, window: Window) -> None:
@@ -716,6 +752,7 @@ def _close_chunk(
     gates: Gates,
     frames: dict[str, list[Any]],
     while_gated: WhileGated | None,
+    after_chunk: AfterChunk | None,
     digested: Digested,
 ) -> _ChunkClosed | GateStopped:
     # The chain is checked over the book itself (the window's cycles as written, the
@@ -742,9 +779,9 @@ def _close_chunk(
         for g, recs in blocking:
             failures += gate_failure_rows(g, recs, cycle_id_for)
         book.record_gate_failure(window, failures)
-        return GateStopped(group, verdicts, tuple(failures))
+        return GateStopped(group, verdicts, tuple(failures), after_chunk(book, group, True) if after_chunk else None)
     book.commit()
-    return _ChunkClosed(verdicts, extra)
+    return _ChunkClosed(verdicts, extra, after_chunk(book, group, False) if after_chunk else None)
 
 
 def _drain(writer: ThreadPoolExecutor) -> None:

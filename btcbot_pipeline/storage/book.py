@@ -315,6 +315,12 @@ class Book:
     def commit(self) -> None:
         self.con.execute("COMMIT")
 
+    def checkpoint(self) -> None:
+        """Write the committed rows into the book's file now (DuckDB's ``CHECKPOINT``), not
+        when the log reaches its threshold or the book closes (a run does so after each
+        chunk, on its writer's thread, while the chunk is reported)."""
+        self.con.execute("CHECKPOINT")
+
     @contextmanager
     def memory_capped(self, limit: str) -> Iterator[None]:
         """DuckDB's buffer memory at most ``limit`` (``"96MB"``) inside, DuckDB's default after

@@ -9,6 +9,7 @@ chunk stopped by its gates is the run's outcome even if computing ahead failed t
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import replace
 from decimal import Decimal
 
@@ -16,10 +17,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from btcbot_pipeline import engine
+from btcbot_pipeline import alerting, engine
 from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError
 from btcbot_pipeline.engine import HANDOVER_S, _quick_handover
+from btcbot_pipeline.storage.book import Book
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TAGS = {
@@ -120,3 +122,37 @@ def test_a_run_writes_the_book_under_a_memory_cap(cycle: Cycle, monkeypatch: pyt
     monkeypatch.setattr(engine, "_write_batch", write_batch)
     assert _run(cycle).success
     assert seen == ["91.5 MiB"] * 3  # 96 MB in DuckDB's units, for each chunk's one batch
+
+
+def test_each_chunk_is_checkpointed_and_its_alerts_raised_by_the_books_thread(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer checkpoints a committed chunk while the step reports it: the step itself
+    # must not use the book then, so what it needs from it (the alerts) is read before.
+    seen: list[tuple[str, str, str]] = []
+    real_checkpoint, real_alerts = Book.checkpoint, alerting.chunk_alerts
+
+    def last_ledger(book: Book) -> str:
+        return book.con.execute("SELECT strftime(max(cycle_ts), '%H:%M') FROM ledger_metrics").fetchone()[0]
+
+    def checkpoint(book: Book) -> None:
+        seen.append(("checkpoint", last_ledger(book), threading.current_thread().name.split("_")[0]))
+        real_checkpoint(book)
+
+    def chunk_alerts(book: Book, window, *args):  # type: ignore[no-untyped-def]
+        seen.append(("alerts", last_ledger(book), threading.current_thread().name.split("_")[0]))
+        return real_alerts(book, window, *args)
+
+    monkeypatch.setattr(Book, "checkpoint", checkpoint)
+    monkeypatch.setattr(alerting, "chunk_alerts", chunk_alerts)
+    assert _run(cycle).success
+
+    writer = "btcbot-book-writer"
+    assert seen == [
+        ("alerts", "00:25", writer),
+        ("checkpoint", "00:25", writer),
+        ("alerts", "00:35", writer),
+        ("checkpoint", "00:35", writer),
+        ("alerts", "00:40", writer),
+        ("checkpoint", "00:40", writer),
+    ]

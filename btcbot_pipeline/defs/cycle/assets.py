@@ -18,7 +18,7 @@ import logging
 import os
 from collections import Counter
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Callable, Iterator
@@ -285,6 +285,14 @@ def build_cycle_assets(
             market=lambda ts: tally.get(utc(ts)),
         )
 
+        def after_chunk(b: Book, group: tuple[Partition, ...], stopped: bool) -> _AfterChunk:
+            """On the book's thread, once the chunk committed or was stopped (see run_window)."""
+            alerts = alerting.chunk_alerts(b, Window(group[0].window.start, group[-1].window.end), cfg, identity)
+            if stopped or g.kind != "live":
+                return _AfterChunk(alerts)
+            # this UTC day's realized PnL, from its day-start baseline
+            return _AfterChunk(alerts, {p.key: metadata.realized_today(b, p.times[-1]) for p in group if p.times})
+
         def snapshots(times: list[datetime]) -> list[Any]:
             bars = {} if bar_seconds is None else {"bar_seconds": bar_seconds}
             snaps = market.snapshots(
@@ -320,6 +328,7 @@ def build_cycle_assets(
                     summarize=_figures,
                     progress=lambda line: _say(context, line),
                     while_gated=g.report_while_gated,
+                    after_chunk=after_chunk,
                     missed=lambda after, first: len(cycle_ticks(cfg.cycle_cron, after, first)) - 1,
                     rebuild=g.rebuild_command,
                     run_id=context.run_id,
@@ -329,7 +338,9 @@ def build_cycle_assets(
                         # only this chunk's partitions: later ones never ran (Dagster shows them not executed)
                         yield from checks.evaluations(outcome.partitions, outcome.gates, outcome)
                         stop = checks.stop_description(outcome)
-                        alerting.after_chunk(b, outcome, cfg, identity, context.log)  # the gate_failure alerts
+                        # the gate_failure alerts (posted here: a signal can end a POST on this thread)
+                        raised = alerting.deliver_chunk_alerts(b, outcome.after.alerts, cfg, identity)
+                        alerting.log_chunk_alerts(raised, context.log)
                         progress.error(stop)  # the run's log shows it once, as the Failure's description
                         raise dg.Failure(
                             description=stop,
@@ -342,13 +353,16 @@ def build_cycle_assets(
                         f"{outcome.partitions[-1].partition.key}: {cycles}/{total} cycles committed to the book, "
                         f"equity {metadata.money(outcome.partitions[-1].equity_try)} TRY",
                     )
-                    yield from _materializations(g, outcome, b, context)
+                    yield from _materializations(g, outcome, context)
                     yield from checks.evaluations([p.partition for p in outcome.partitions], outcome.gates)
                     # the next chunk's first batch may already be computed: keep its cycles
                     committed_end = outcome.partitions[-1].partition.window.end
                     for ts in [ts for ts in tally if ts < committed_end]:
                         del tally[ts]
-                    alerting.after_chunk(b, outcome, cfg, identity, context.log)  # raised, recorded, posted
+                    if identity.kind != "backtest":  # posted here: a signal can end a POST on this thread
+                        outcome.book_idle()
+                    raised = alerting.deliver_chunk_alerts(b, outcome.after.alerts, cfg, identity)
+                    alerting.log_chunk_alerts(raised, context.log)
         except (BookError, EngineError) as exc:
             # the book refused this run (another kind, its chain of cycles) or the ledger
             # failed its integrity check: a retry would meet the same refusal
@@ -365,8 +379,17 @@ def build_cycle_assets(
     return [cycle]
 
 
+@dataclass(frozen=True)
+class _AfterChunk:
+    """What a chunk's step reads from the book once the chunk is closed: its alerts and,
+    for a live graph, each partition's realized PnL today (partition key → figures)."""
+
+    alerts: alerting.ChunkAlerts
+    realized_today: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 def _materializations(
-    g: CycleGraph, outcome: ChunkDone, book: Book, context: dg.AssetExecutionContext
+    g: CycleGraph, outcome: ChunkDone, context: dg.AssetExecutionContext
 ) -> Iterator[dg.AssetMaterialization]:
     """Each committed partition's seven materializations (and its log line)."""
     for p in outcome.partitions:
@@ -374,8 +397,8 @@ def _materializations(
             continue
         if outcome.extra and p.partition.key == g.last_key:
             p.summary.figures["cycle_trace"].update(outcome.extra)
-        if g.kind == "live":  # this UTC day's realized PnL, from its day-start baseline
-            p.summary.figures["ledger_snapshot"].update(metadata.realized_today(book, p.partition.times[-1]))
+        if p.partition.key in outcome.after.realized_today:
+            p.summary.figures["ledger_snapshot"].update(outcome.after.realized_today[p.partition.key])
         for stage in STAGES:
             yield dg.AssetMaterialization(
                 asset_key=g.key(stage), partition=p.partition.key, metadata=p.summary.figures[stage]
