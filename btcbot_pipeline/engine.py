@@ -650,7 +650,8 @@ def _run(
         for n, group in enumerate(groups):
             t0 = time.perf_counter()
             window = Window(group[0].window.start, group[-1].window.end)
-            frames: dict[str, list[Any]] = {name: [] for name in SUITES}
+            group_batches = batches(group)
+            frames = _ChunkFrames(gates, gp, len(group_batches))
             done: list[PartitionDone] = []
             next_carry = carry
             writer.submit(_open_chunk, book, window).result()
@@ -658,16 +659,15 @@ def _run(
             pending_insert: Future[None] | None = None
             try:
                 checkpointed.result()  # the last chunk's checkpoint: done by now (the writer works in order)
-                for batch in batches(group):
+                for batch in group_batches:
                     if lookahead is not None and lookahead[0] == batch:
                         out, lookahead = lookahead[1], None
                     else:
                         out = compute_batch(batch, next_carry)
+                    frames.add(out)
                     if out is None:
                         done += [PartitionDone(p, None, Decimal(0)) for p in batch]
                         continue
-                    for suite, recs in window_frames(out.rows, out.results, gp):
-                        frames[suite.name].append(gates.frame(suite, recs))
                     # Arrow is built here: from Decimals it holds the GIL, the writer's DuckDB does not
                     clock = time.perf_counter()
                     tables = arrow_tables(out.rows)
@@ -686,9 +686,7 @@ def _run(
                         adaptation=out.adapted[-1].state if out.adapted else None,
                     )
                     del out, last  # the batch's objects go before the next batch is computed
-                closing = writer.submit(
-                    _close_chunk, book, group, window, gates, frames, while_gated, after_chunk, digested
-                )
+                closing = writer.submit(_close_chunk, book, group, window, frames, while_gated, after_chunk, digested)
                 # the next chunk's first batch is computed while this one is sealed, gated and committed
                 ahead_failed: BaseException | None = None
                 if n + 1 < len(groups):
@@ -745,21 +743,46 @@ def _write_batch(
     digested.add(book.con, written.end)
 
 
+class _ChunkFrames:
+    """A chunk's gate frames, batch by batch (narrow, typed). Its suites go to the gates as
+    soon as the last batch's frames are in, to validate beside that batch's write rather
+    than after it; the chain suite, which reads the book as written, waits for the close."""
+
+    def __init__(self, gates: Gates, gp: GateParams, batches: int) -> None:
+        self._gates, self._gp, self._left = gates, gp, batches
+        self._frames: dict[str, list[Any]] = {name: [] for name in SUITES if name != CHAIN_SUITE.name}
+        self._pending: dict[str, Callable[[], tuple[GateResult, Frame]]] = {}
+
+    def add(self, out: CycleOutputs | None) -> None:
+        """One batch's frames (``None``: a batch without cycles)."""
+        if out is not None:
+            for suite, recs in window_frames(out.rows, out.results, self._gp):
+                self._frames[suite.name].append(self._gates.frame(suite, recs))
+        self._left -= 1
+        if self._left == 0:
+            self._pending = {name: self._gates.submit(SUITES[name], f) for name, f in self._frames.items()}
+            self._frames = {}
+
+    def verdicts(self, book: Book, window: Window) -> list[Callable[[], tuple[GateResult, Frame]]]:
+        """Every suite's verdict to come, in :data:`SUITES` order, the chain's handed over now:
+        it is checked over the book itself (the window's cycles as written, the cycle before
+        it and the one after it, whoever wrote them)."""
+        chain = [self._gates.frame(CHAIN_SUITE, chain_frame(book.chain(window)))]
+        pending = {**self._pending, CHAIN_SUITE.name: self._gates.submit(CHAIN_SUITE, chain)}
+        return [pending[name] for name in SUITES]
+
+
 def _close_chunk(
     book: Book,
     group: tuple[Partition, ...],
     window: Window,
-    gates: Gates,
-    frames: dict[str, list[Any]],
+    frames: _ChunkFrames,
     while_gated: WhileGated | None,
     after_chunk: AfterChunk | None,
     digested: Digested,
 ) -> _ChunkClosed | GateStopped:
-    # The chain is checked over the book itself (the window's cycles as written, the
-    # cycle before it and the one after it, whoever wrote them).
     clock = time.perf_counter()
-    frames[CHAIN_SUITE.name].append(gates.frame(CHAIN_SUITE, chain_frame(book.chain(window))))
-    pending = [gates.submit(suite, frames.pop(name)) for name, suite in SUITES.items()]
+    pending = frames.verdicts(book, window)
     # The chunk's rows are in the (open) transaction: work that reads them runs
     # while the gates validate (a backtest's report); it is dropped on a rollback.
     report_clock = time.perf_counter()

@@ -1,11 +1,17 @@
-"""How a run's partitions are grouped into chunks (gated and committed together) and batches."""
+"""How a run's partitions are grouped into chunks (gated and committed together) and batches,
+and when a chunk's gate suites are handed over."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
 
-from btcbot_pipeline.engine import Partition, batches, chunks
-from btcbot_pipeline.storage.book import Window
+import duckdb
+
+from btcbot_pipeline.engine import Partition, _ChunkFrames, batches, chunks
+from btcbot_pipeline.quality.rules import CHAIN_SUITE, SUITES, Frame, GateParams, GateResult, Suite
+from btcbot_pipeline.storage.book import Book, Window
 
 T0 = datetime(2018, 1, 10, tzinfo=timezone.utc)
 
@@ -45,3 +51,35 @@ def test_a_partition_larger_than_the_limit_is_a_chunk_alone() -> None:
 
 def test_batches_fill_up_to_their_limit() -> None:
     assert _sizes(batches(_partitions(3, 3, 3, 3), 9)) == [[3, 3, 3], [3]]
+
+
+class _Gates:
+    """Records when each suite is handed over."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def frame(self, suite: Suite, frame: Frame) -> Frame:
+        return frame
+
+    def submit(self, suite: Suite, frames: list[Frame]) -> Callable[[], tuple[GateResult, Frame]]:
+        self.submitted.append(suite.name)
+        return lambda: (GateResult(suite), Frame({}, 0))
+
+
+def test_a_chunks_suites_are_handed_over_with_its_last_batch_and_the_chain_at_its_close(tmp_path: Path) -> None:
+    gates = _Gates()
+    frames = _ChunkFrames(gates, GateParams(), 2)
+
+    frames.add(None)
+    assert gates.submitted == []
+    frames.add(None)  # the last batch: its write and the chunk's close are still to come
+    assert gates.submitted == [name for name in SUITES if name != CHAIN_SUITE.name]
+
+    with duckdb.connect(str(tmp_path / "book.duckdb")) as con:
+        book = Book(con)
+        book.ensure_schema()
+        verdicts = frames.verdicts(book, Window(T0, T0 + timedelta(minutes=10)))
+
+    assert gates.submitted[-1] == CHAIN_SUITE.name
+    assert [verdict()[0].suite.name for verdict in verdicts] == list(SUITES)
