@@ -317,8 +317,8 @@ class Book:
 
     def checkpoint(self) -> None:
         """Write the committed rows into the book's file now (DuckDB's ``CHECKPOINT``), not
-        when the log reaches its threshold or the book closes (a run does so after each
-        chunk, on its writer's thread, while the chunk is reported)."""
+        when the log reaches its threshold or the book closes (a run does so after its last
+        chunk, on its writer's thread, while that chunk is reported)."""
         self.con.execute("CHECKPOINT")
 
     @contextmanager
