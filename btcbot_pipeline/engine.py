@@ -272,9 +272,10 @@ def chunks(partitions: Sequence[Partition], limit: int = CHUNK_CYCLES) -> list[t
     2,880 + 60 cycles, and the second chunk's close then waited with only 60 cycles to
     compute meanwhile, before the third's own close; 1,956 + 2,016 + 1,788 overlaps all but
     the last close with computing."""
-    count = len(_filled(partitions, limit))
+    filled = _filled(partitions, limit)
+    count = len(filled)
     if count <= 1:
-        return _filled(partitions, limit)
+        return filled
     low, high = -(-sum(len(p.times) for p in partitions) // count), limit  # the smallest cap keeping count
     while low < high:
         middle = (low + high) // 2
@@ -485,11 +486,11 @@ def run_window(
     to overlap. Earlier chunks stay in the write-ahead log until then: a checkpoint after
     each would compress the tables' last row groups again each time (a 20-day book: 50
     instead of 40 MB). So the caller does not use the book while it holds a
-    :class:`ChunkDone` without calling its ``book_idle()`` first:
-    what it needs from the book after a chunk (its alerts, say) it asks of
-    ``after_chunk(book, partitions, stopped)``, which runs on the writer's thread once the
-    chunk has committed, or has been stopped by its gates (rolled back, its failures
-    recorded), and whose return value the outcome carries (``after``).
+    :class:`ChunkDone` without calling its ``book_idle()`` first: what it needs from the
+    book after a chunk (its alerts, say) it asks of ``after_chunk(book, partitions,
+    stopped)``, which runs on the writer's thread once the chunk has committed, or has been
+    stopped by its gates (rolled back, its failures recorded), and whose return value the
+    outcome carries (``after``).
     ``while_gated(book, partitions)`` runs there too, in the chunk's open transaction while
     its gates validate (``extra``).
 
