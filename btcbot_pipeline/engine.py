@@ -500,7 +500,7 @@ def run_window(
     book.claim(identity)
     refuse_broken_book(book)
     refuse_inside_chain(book, partitions, rebuild)
-    with _fewer_collections(), _quick_handover(), book.memory_capped(BOOK_MEMORY_LIMIT):
+    with _fewer_collections(), _quick_handover(), book.memory_capped(BOOK_MEMORY_LIMIT), book.single_threaded():
         yield from _run(
             book,
             partitions,

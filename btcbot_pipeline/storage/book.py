@@ -335,6 +335,21 @@ class Book:
             with suppress(duckdb.Error):
                 self.con.execute("RESET memory_limit")
 
+    @contextmanager
+    def single_threaded(self) -> Iterator[None]:
+        """DuckDB runs this book's statements on the calling thread alone inside (``SET
+        threads = 1``), with the thread count it had before after. A run writes the book on
+        a thread of its own beside the one computing its cycles: DuckDB's extra threads
+        (parallel inserts, digests, compression) would take turns on the cores that the
+        computing thread, the run's critical path, and the gate worker need."""
+        before = self.con.execute("SELECT current_setting('threads')").fetchone()[0]
+        self.con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            with suppress(duckdb.Error):
+                self.con.execute(f"SET threads = {int(before)}")
+
     def rollback(self) -> None:
         try:
             self.con.execute("ROLLBACK")

@@ -111,17 +111,19 @@ def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
-def test_a_run_writes_the_book_under_a_memory_cap(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[str] = []
+def test_a_run_writes_the_book_under_a_memory_cap_on_one_duckdb_thread(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, int]] = []
     real = engine._write_batch
 
     def write_batch(book, *args):  # type: ignore[no-untyped-def]
-        seen.append(_memory_limit(book.con))
+        seen.append((_memory_limit(book.con), book.con.execute("SELECT current_setting('threads')").fetchone()[0]))
         return real(book, *args)
 
     monkeypatch.setattr(engine, "_write_batch", write_batch)
     assert _run(cycle).success
-    assert seen == ["91.5 MiB"] * 3  # 96 MB in DuckDB's units, for each chunk's one batch
+    assert seen == [("91.5 MiB", 1)] * 3  # 96 MB in DuckDB's units, for each chunk's one batch
 
 
 def test_the_last_chunk_is_checkpointed_and_each_chunks_alerts_raised_by_the_books_thread(

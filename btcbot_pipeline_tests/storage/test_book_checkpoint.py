@@ -74,6 +74,18 @@ def test_a_books_memory_cap_holds_inside_and_is_lifted_after(tmp_path: Path) -> 
     assert _memory_limit(con) == default
 
 
+def test_a_book_is_single_threaded_inside_and_its_thread_count_comes_back_after(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "book.duckdb"))
+    con.execute("SET threads = 3")  # a count of the user's own, not DuckDB's default
+    with Book(con).single_threaded():
+        assert _threads(con) == 1
+    assert _threads(con) == 3
+
+
+def _threads(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT current_setting('threads')").fetchone()[0]
+
+
 def test_a_failure_inside_the_memory_cap_is_the_error_raised(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "book.duckdb"))
     with pytest.raises(RuntimeError, match="^the run failed$"):
