@@ -26,6 +26,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+import pyarrow as pa
+
 from btcbot_pipeline.domain import utc
 from btcbot_pipeline.domain.account import OpeningBalances, opening_metadata
 from btcbot_pipeline.domain.adaptation import AdaptationState
@@ -500,7 +502,13 @@ def run_window(
     book.claim(identity)
     refuse_broken_book(book)
     refuse_inside_chain(book, partitions, rebuild)
-    with _fewer_collections(), _quick_handover(), book.memory_capped(BOOK_MEMORY_LIMIT), book.single_threaded():
+    with (
+        _fewer_collections(),
+        _quick_handover(),
+        _system_allocator(),
+        book.memory_capped(BOOK_MEMORY_LIMIT),
+        book.single_threaded(),
+    ):
         yield from _run(
             book,
             partitions,
@@ -584,6 +592,22 @@ def _quick_handover() -> Iterator[None]:
         yield
     finally:
         sys.setswitchinterval(before)
+
+
+@contextmanager
+def _system_allocator() -> Iterator[None]:
+    """Arrow allocates from the C library's allocator during a run, then from the pool it had.
+
+    pyarrow's default pool (mimalloc here) kept the pages of each batch's freed Arrow
+    tables: built on the computing thread and freed on the writer's once inserted, they
+    were not given back. A 20-day trading backtest peaked at 495 against 553 MiB, and took
+    0.974x the wall time (5 paired runs)."""
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
 
 
 # DuckDB's memory limit while a run writes the book (its default is 80 % of the machine's).

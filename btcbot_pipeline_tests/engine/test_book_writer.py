@@ -15,12 +15,13 @@ from decimal import Decimal
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import pytest
 
 from btcbot_pipeline import alerting, engine
 from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError
-from btcbot_pipeline.engine import HANDOVER_S, _quick_handover
+from btcbot_pipeline.engine import HANDOVER_S, _quick_handover, _system_allocator
 from btcbot_pipeline.storage.book import Book
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
@@ -107,23 +108,35 @@ def test_the_gil_is_handed_over_sooner_during_a_run_and_the_setting_comes_back()
     assert sys.getswitchinterval() == before
 
 
+def test_arrow_allocates_from_the_system_allocator_inside_and_the_pool_comes_back() -> None:
+    before, system = pa.default_memory_pool(), pa.system_memory_pool()
+    with _system_allocator():
+        held = system.bytes_allocated()
+        built = pa.array(range(1000), pa.int64())
+        assert system.bytes_allocated() - held == built.nbytes == 8000
+    assert pa.default_memory_pool().backend_name == before.backend_name
+
+
 def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
 
-def test_a_run_writes_the_book_under_a_memory_cap_on_one_duckdb_thread(
+def test_a_run_writes_the_book_under_a_memory_cap_on_one_duckdb_thread_with_the_system_allocator(
     cycle: Cycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[tuple[str, int]] = []
+    seen: list[tuple[str, int, str]] = []
     real = engine._write_batch
 
-    def write_batch(book, *args):  # type: ignore[no-untyped-def]
-        seen.append((_memory_limit(book.con), book.con.execute("SELECT current_setting('threads')").fetchone()[0]))
-        return real(book, *args)
+    def write_batch(book, batch, tables, *args):  # type: ignore[no-untyped-def]
+        threads = book.con.execute("SELECT current_setting('threads')").fetchone()[0]
+        seen.append((_memory_limit(book.con), threads, pa.default_memory_pool().backend_name))
+        return real(book, batch, tables, *args)
 
+    before = pa.default_memory_pool().backend_name
     monkeypatch.setattr(engine, "_write_batch", write_batch)
     assert _run(cycle).success
-    assert seen == [("91.5 MiB", 1)] * 3  # 96 MB in DuckDB's units, for each chunk's one batch
+    assert seen == [("91.5 MiB", 1, "system")] * 3  # 96 MB in DuckDB's units, for each chunk's one batch
+    assert pa.default_memory_pool().backend_name == before
 
 
 def test_the_last_chunk_is_checkpointed_and_each_chunks_alerts_raised_by_the_books_thread(
