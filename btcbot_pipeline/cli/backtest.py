@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import importlib.abc
 import sys
 import threading
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from btcbot_pipeline.settings import load_settings
 def _backtest(args: argparse.Namespace) -> int:
     from btcbot_pipeline.quality.worker import discard_prestarted, prestart
 
+    _arrow_without_pandas()  # before any other thread starts: see there
     prestart()  # Great Expectations starts loading in its worker process while we check and set up
     preloading = _preload(PRELOAD)
     try:
@@ -29,11 +31,39 @@ def _backtest(args: argparse.Namespace) -> int:
         discard_prestarted()  # a refused backtest never took the worker: end it now, not after its import
 
 
+def _arrow_without_pandas() -> None:
+    """Let pyarrow know, without importing it, that this process has no use for pandas.
+
+    pyarrow's first ``pa.array`` imports pandas only to ask whether the values are a pandas
+    object (the values of a run are lists): ~50 MiB and ~0.35 s, in a process that never
+    makes a pandas object (its gates build theirs in their worker process). pyarrow tries
+    that import once and remembers the answer, so it is asked once while ``import pandas``
+    fails; pandas stays importable, and pyarrow imports it when asked for a conversion to
+    pandas. Call it before other threads start (one importing pandas meanwhile would fail);
+    a process that already imported pandas is left as it is."""
+    import pyarrow as pa
+
+    if "pandas" in sys.modules:
+        return
+    refuse = _RefusePandas()
+    sys.meta_path.insert(0, refuse)
+    try:
+        pa.array([], pa.int64())
+    finally:
+        sys.meta_path.remove(refuse)
+
+
+class _RefusePandas(importlib.abc.MetaPathFinder):
+    """An import finder under which ``import pandas`` raises ImportError."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"not imported here: {name}", name=name)
+
+
 # Third-party modules a backtest imports only once its run starts: Dagster's in-process
-# execution and in-memory instance (SQLAlchemy, Alembic), and pandas, which pyarrow loads
-# at its first Decimal conversion.
+# execution and in-memory instance (SQLAlchemy, Alembic).
 PRELOAD = (
-    "pandas",
     "dagster._core.execution.execute_in_process",
     "dagster._core.instance.factory",
     "dagster._core.launcher.sync_in_memory_run_launcher",
@@ -77,7 +107,7 @@ def _preload(modules: Sequence[str]) -> threading.Thread:
 @contextmanager
 def _collecting_rarely(preloading: threading.Thread | None = None) -> Iterator[Callable[[], None]]:
     """No garbage collection while the command loads and sets up; once it calls ``loaded()``,
-    what is loaded (Dagster, pandas, the dataset) is frozen (no collection walks it again)
+    what is loaded (Dagster, the dataset) is frozen (no collection walks it again)
     and the run collects as rarely as the engine's window does. The collector's settings
     are restored afterwards (the command also runs inside test processes).
 
