@@ -132,7 +132,16 @@ def test_a_run_writes_the_book_under_a_memory_cap_on_one_duckdb_thread_with_the_
         seen.append((_memory_limit(book.con), threads, pa.default_memory_pool().backend_name))
         return real(book, batch, tables, *args)
 
+    real_ensure = Book.ensure_schema
+
+    def ensure_schema(book: Book) -> None:  # the book opens with 3 threads whatever the machine's cores
+        opening = not book._schema_ensured  # asked again at each chunk: only the first call opens it
+        real_ensure(book)
+        if opening:
+            book.con.execute("SET threads = 3")
+
     before = pa.default_memory_pool().backend_name
+    monkeypatch.setattr(Book, "ensure_schema", ensure_schema)
     monkeypatch.setattr(engine, "_write_batch", write_batch)
     assert _run(cycle).success
     assert seen == [("91.5 MiB", 1, "system")] * 3  # 96 MB in DuckDB's units, for each chunk's one batch
