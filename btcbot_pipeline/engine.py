@@ -600,8 +600,8 @@ def _system_allocator() -> Iterator[None]:
 
     pyarrow's default pool (mimalloc here) kept the pages of each batch's freed Arrow
     tables: built on the computing thread and freed on the writer's once inserted, they
-    were not given back. A 20-day trading backtest peaked at 495 against 553 MiB, and took
-    0.974x the wall time (5 paired runs)."""
+    were not given back. A 20-day trading backtest peaked at 507 against 557 MiB, and took
+    0.96x the wall time (6 paired runs)."""
     before = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     try:
