@@ -53,31 +53,34 @@ def test_a_backtest_runs_its_cycles_without_importing_pandas(replay_dir: Path, t
     assert done.stdout.rstrip().endswith("pandas imported: False")
 
 
-def test_pyarrow_still_converts_to_and_from_pandas_once_someone_imports_it(tmp_path: Path) -> None:
-    code = (
-        "import sys\n"
-        "from btcbot_pipeline.cli.backtest import _arrow_without_pandas\n"
-        "_arrow_without_pandas()\n"
-        "import pyarrow as pa\n"
-        "from decimal import Decimal\n"
-        "pa.array([Decimal('1.5')], pa.decimal128(38, 18))\n"
-        "print('after pa.array:', 'pandas' in sys.modules)\n"
-        "import pandas as pd\n"
-        "print('to_pandas:', pa.table({'a': [1, 2]}).to_pandas()['a'].tolist())\n"
-        "print('from a Series:', pa.array(pd.Series([3, 4])).to_pylist())\n"
-    )
-    done = _python(code, cwd=tmp_path)
+def _printed(cwd: Path, *lines: str) -> list[str]:
+    """What a fresh interpreter running ``lines`` printed, line by line (it must exit 0)."""
+    done = _python("\n".join(lines), cwd=cwd)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.splitlines() == ["after pa.array: False", "to_pandas: [1, 2]", "from a Series: [3, 4]"]
+    return done.stdout.splitlines()
+
+
+def test_pyarrow_still_converts_to_and_from_pandas_once_someone_imports_it(tmp_path: Path) -> None:
+    assert _printed(
+        tmp_path,
+        "import sys",
+        "from btcbot_pipeline.cli.backtest import _arrow_without_pandas",
+        "_arrow_without_pandas()",
+        "import pyarrow as pa",
+        "from decimal import Decimal",
+        "pa.array([Decimal('1.5')], pa.decimal128(38, 18))",
+        "print('after pa.array:', 'pandas' in sys.modules)",
+        "import pandas as pd",
+        "print('to_pandas:', pa.table({'a': [1, 2]}).to_pandas()['a'].tolist())",
+        "print('from a Series:', pa.array(pd.Series([3, 4])).to_pylist())",
+    ) == ["after pa.array: False", "to_pandas: [1, 2]", "from a Series: [3, 4]"]
 
 
 def test_a_process_that_imported_pandas_already_is_left_as_it_is(tmp_path: Path) -> None:
-    code = (
-        "import pandas as pd, pyarrow as pa\n"
-        "from btcbot_pipeline.cli.backtest import _arrow_without_pandas\n"
-        "_arrow_without_pandas()\n"
-        "print(pa.array(pd.Series([5])).to_pylist(), pa.Table.from_pandas(pd.DataFrame({'b': [6]})).to_pydict())\n"
-    )
-    done = _python(code, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.splitlines() == ["[5] {'b': [6]}"]
+    assert _printed(
+        tmp_path,
+        "import pandas as pd, pyarrow as pa",
+        "from btcbot_pipeline.cli.backtest import _arrow_without_pandas",
+        "_arrow_without_pandas()",
+        "print(pa.array(pd.Series([5])).to_pylist(), pa.Table.from_pandas(pd.DataFrame({'b': [6]})).to_pydict())",
+    ) == ["[5] {'b': [6]}"]
