@@ -68,8 +68,14 @@ class _QuickExitContext(multiprocessing.context.SpawnContext):
     Process = _QuickExitProcess
 
 
+def _start_worker(parent: int) -> None:
+    """The worker's initializer: it ends with its parent, and GE's unused modules load lazily."""
+    _end_with_parent(parent)
+    expectations.defer_unused_modules()
+
+
 def _end_with_parent(parent: int) -> None:
-    """In the worker (its initializer): end it when the process that started it is gone.
+    """In the worker: end it when the process that started it is gone.
 
     A command killed outright (SIGKILL, the OOM killer) never closes its pool, and the
     worker would wait on its call queue for ever: it holds the queue's writing end itself,
@@ -261,7 +267,7 @@ class GateWorker:
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=_QuickExitContext(),
-                initializer=_end_with_parent,
+                initializer=_start_worker,
                 initargs=(os.getpid(),),
             )
             _stop_resource_tracker_at_exit()

@@ -392,9 +392,20 @@ def test_the_gate_worker_process_gives_the_in_process_verdicts(ge: Any) -> None:
     here = ge.validate_frames(Q.MARKET_SUITE, frames)
     with GateWorker() as worker:
         there = worker.validate_frames(Q.MARKET_SUITE, frames)
+        assert worker._pool is not None
+        ran = worker._pool.submit(_deferred_modules_run).result(timeout=60)
 
     assert there == here
     assert _failed(there[0]) == ["prices_positive"] and there[0].failures[0].rows[0]["symbol"] == "ADATRY"
+    # GE imported scipy.stats and altair, but their code never ran: the suites do not use them
+    assert ran == {"scipy.stats": False, "altair": False}
+
+
+def _deferred_modules_run() -> dict[str, bool]:
+    """In the worker: whether each deferred module's code ran (it imports submodules of its own)."""
+    import sys
+
+    return {name: any(m.startswith(f"{name}.") for m in sys.modules) for name in ("scipy.stats", "altair")}
 
 
 def test_the_gate_worker_never_reruns_an_unguarded_main_module(tmp_path: Any) -> None:
