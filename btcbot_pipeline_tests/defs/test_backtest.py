@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -214,3 +215,52 @@ def test_the_dataset_fingerprint_is_its_market_data_wherever_it_lies(replay_dir:
     (copy / "candles" / "BTCTRY.csv").write_text((copy / "candles" / "BTCTRY.csv").read_text() + "\n")
     assert dataset_fingerprint(copy) != dataset_fingerprint(replay_dir)
     assert dataset_fingerprint(tmp_path / "missing") is None
+
+
+def _planned(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str | None, list[str] | None]]:
+    """Each planned materialization of the run: asset, partition, partitions of a range."""
+    out = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED):
+        data = entry.dagster_event.event_specific_data
+        subset = None if data.partitions_subset is None else sorted(data.partitions_subset.get_partition_keys())
+        out.append((data.asset_key.path[-1], data.partition, subset))
+    return sorted(out, key=lambda p: (p[0], p[1] or ""))
+
+
+def test_a_throwaway_instance_records_planned_partitions_as_ranges_a_kept_one_each(
+    real_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = make_spec(
+        name="planned",
+        dataset=str(real_dataset),
+        start=datetime(2018, 1, 10, 23, 0, tzinfo=timezone.utc),
+        end=datetime(2018, 1, 11, 1, 0, tzinfo=timezone.utc),  # 24 cycles over two day partitions
+        partition="day",
+        env_file=None,
+        sets=dict(DEMO),
+    )
+    days = ["2018-01-10", "2018-01-11"]
+    prepare(spec, tmp_path)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", raising=False)
+    made: list[dg.DagsterInstance] = []
+    ephemeral = dg.DagsterInstance.ephemeral
+    monkeypatch.setattr(dg.DagsterInstance, "ephemeral", staticmethod(lambda: made.append(ephemeral()) or made[-1]))
+
+    thrown = run(spec, tmp_path)  # `btcbot backtest` without DAGSTER_HOME: an instance made for the run
+
+    assert thrown.success and len(made) == 1
+    assert [p for p in _planned(made[0], thrown.run_id) if p[0] == "ledger_snapshot"] == [
+        ("ledger_snapshot", None, days)
+    ]
+    assert len(_planned(made[0], thrown.run_id)) == 7  # one per asset
+    assert "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS" not in os.environ
+
+    kept = dg.DagsterInstance.ephemeral()  # an instance the caller keeps (a sweep's, DAGSTER_HOME's)
+    prepare(spec.model_copy(), tmp_path, replace=True)
+    again = run(spec, tmp_path, instance=kept)
+
+    assert again.success
+    assert [p for p in _planned(kept, again.run_id) if p[0] == "ledger_snapshot"] == [
+        ("ledger_snapshot", day, None) for day in days
+    ]
