@@ -1,6 +1,6 @@
 """Great Expectations 1.x behind one module: the gate suites of :mod:`.rules` as GE suites.
 
-The only module that imports ``great_expectations``, lazily (the import alone costs ~3 s,
+The only module that imports ``great_expectations``, lazily (the import alone costs ~2–3 s,
 paid once per process and only by a process that validates). GE runs as a library: an
 ephemeral context built in code, one pandas data source, one whole-dataframe batch
 definition, suites built from :data:`rules.SUITES` and cached. No GE project folder.
