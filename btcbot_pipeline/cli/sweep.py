@@ -90,7 +90,7 @@ def _launch_and_rank(args, instance, manifest, folder: Path, workspace: Path, en
                 "again with the same arguments, or start a dagster-daemon"
             )
         if daemon is None and needs_daemon(instance) and not daemon_alive(instance):
-            daemon = ChildDaemon(workspace, folder / "daemon.log", env)
+            daemon = ChildDaemon(workspace, folder / "daemon.log", env, cwd=folder)
             pid = daemon.start()
             print(
                 f"no dagster-daemon is running for {os.environ['DAGSTER_HOME']}: started one (pid {pid}, log "
@@ -101,7 +101,10 @@ def _launch_and_rank(args, instance, manifest, folder: Path, workspace: Path, en
     t0 = time.perf_counter()
     try:
         submit = location_workspace(workspace, folder / "workspace.yaml")
-        backfill = submit_members(members, submit, env, cwd=workspace.parent)
+        # Dagster's commands load a .env of their working directory over the environment:
+        # run in the sweep's folder, so that the project's .env (its BACKTEST_DIR) cannot
+        # replace the one this sweep resolved and passes in env (the members' books are here)
+        backfill = submit_members(members, submit, env, cwd=folder)
         print(f"queued {len(members)} runs of sweep_job (backfill {backfill})", flush=True)
         # A daemon of our own starts only now, so that it finds every member queued and
         # launches as many at once as the instance allows: submitting is one run at a time

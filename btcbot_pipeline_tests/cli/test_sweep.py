@@ -17,6 +17,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from btcbot_pipeline.cli import main
 from btcbot_pipeline.defs.sweep.assets import LEADERBOARD_KEY
@@ -168,3 +169,35 @@ def test_a_sweep_of_two_members_runs_through_the_queue_and_ranks_them(
         assert sorted(instance.get_dynamic_partitions("sweep_members")) == ["demo__001", "demo__002"]
     print(f"sweep e2e: {seconds:.1f} s")
     assert seconds < 180  # ~35 s on an idle 2-core machine; a loaded one (other test runs) doubles it
+
+
+def test_a_sweep_keeps_its_backtest_dir_when_the_project_s_env_names_another(folder: Path, replay_dir: Path) -> None:
+    """Dagster's commands load a .env of their working directory over the environment: the
+    sweep's own commands (the backfill, its daemon) must not pick up a project's .env whose
+    BACKTEST_DIR differs from the one the sweep resolved, or its members look for their
+    specs elsewhere (what ``scripts/run.sh`` then ``scripts/test.sh`` in one clone did)."""
+    project = folder / "project"
+    project.mkdir()
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    for entry in workspace["load_from"]:
+        entry["python_module"]["working_directory"] = str(ROOT)
+    (project / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+    for where in (project, folder):  # beside the workspace, and where the command runs
+        (where / ".env").write_text(f"BACKTEST_DIR={folder / 'elsewhere'}\n")
+    (folder / "g.yaml").write_text("grid:\n  STAGE7_SLIPPAGE_BPS: [10]\n")
+    args = sweep_args(replay_dir, folder / "g.yaml")
+    args[args.index("--workspace") + 1] = str(project / "workspace.yaml")
+
+    child = subprocess.run(
+        [sys.executable, "-m", "btcbot_pipeline", *args],
+        cwd=folder,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,
+    )
+
+    assert child.returncode == 0, child.stdout + child.stderr[-3000:]
+    assert (folder / "bt" / "sweeps" / "demo" / "demo__001.duckdb").is_file()
+    assert not (folder / "elsewhere").exists()

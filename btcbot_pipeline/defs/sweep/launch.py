@@ -77,8 +77,8 @@ class ChildDaemon:
     """``dagster-daemon run -w WORKSPACE`` as this command's child, in its own process group,
     its output in ``log``; :meth:`stop` ends the whole group and reaps the daemon."""
 
-    def __init__(self, workspace: Path, log: Path, env: Mapping[str, str]) -> None:
-        self.workspace, self.log, self.env = workspace, log, dict(env)
+    def __init__(self, workspace: Path, log: Path, env: Mapping[str, str], cwd: Path | None = None) -> None:
+        self.workspace, self.log, self.env, self.cwd = workspace, log, dict(env), cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> int:
@@ -86,6 +86,7 @@ class ChildDaemon:
         try:
             self.process = subprocess.Popen(
                 [_tool("dagster-daemon"), "run", "-w", str(self.workspace)],
+                cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
