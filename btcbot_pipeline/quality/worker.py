@@ -300,8 +300,10 @@ class GateWorker:
         if pending:
             pool.shutdown(wait=True)
         elif self._ready is not None and not self._ready.done():
+            # SIGKILL, not SIGTERM: a worker started by a process that ignores SIGTERM inherits
+            # that (SIG_IGN survives exec), and shutdown() then waited for its whole import
             for process in list((pool._processes or {}).values()):  # the executor has no public handle
-                process.terminate()
+                process.kill()
             pool.shutdown(wait=True, cancel_futures=True)
         else:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -6,6 +6,7 @@ interpreter down, which the command would wait for."""
 from __future__ import annotations
 
 import atexit
+import signal
 import time
 
 import pytest
@@ -27,8 +28,15 @@ def _ended(processes: list, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def test_a_worker_still_importing_ge_is_ended_and_reaped_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(W, "_prestarted", [W.GateWorker()])  # started in case a run needs GE
+@pytest.mark.parametrize("sigterm", ["default", "ignored"])
+def test_a_worker_still_importing_ge_is_ended_and_reaped_at_once(monkeypatch: pytest.MonkeyPatch, sigterm: str) -> None:
+    # "ignored": a process that ignores SIGTERM starts a worker that does too (SIG_IGN
+    # survives exec); a test run before this one in the same process had left it so
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN if sigterm == "ignored" else signal.SIG_DFL)
+    try:
+        monkeypatch.setattr(W, "_prestarted", [W.GateWorker()])  # started in case a run needs GE
+    finally:
+        signal.signal(signal.SIGTERM, before)
     worker = W._prestarted[0]
     processes, ready = _processes(worker), worker._ready
 
