@@ -14,7 +14,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import dagster as dg
 
@@ -86,7 +86,18 @@ def run(spec: BacktestSpec, backtest_dir: str | Path, *, instance: dg.DagsterIns
     if instance is None:
         instance = dg.DagsterInstance.ephemeral() if throwaway else dg.DagsterInstance.get()
     with _planned_as_ranges(throwaway):
-        result = _execute(defs, job.name, instance, spec, backtest_dir, keys)
+        result = defs.resolve_job_def(job.name).execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            # Dagster's own event lines stay in the instance; the terminal shows our progress.
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            tags={
+                "dagster/asset_partition_range_start": keys[0],
+                "dagster/asset_partition_range_end": keys[-1],
+                TAG: spec.name,
+                **book_tags(book_path(backtest_dir, spec.name)),
+            },
+        )
     return BacktestRun(
         spec,
         book_path(backtest_dir, spec.name),
@@ -115,28 +126,6 @@ def _planned_as_ranges(throwaway: bool) -> Iterator[None]:
         yield
     finally:
         del os.environ[_PLANNED_AS_RANGES]
-
-
-def _execute(
-    defs: dg.Definitions,
-    job_name: str,
-    instance: dg.DagsterInstance,
-    spec: BacktestSpec,
-    backtest_dir: str | Path,
-    keys: Sequence[str],
-) -> dg.ExecuteInProcessResult:
-    return defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        # Dagster's own event lines stay in the instance; the terminal shows our progress.
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={
-            "dagster/asset_partition_range_start": keys[0],
-            "dagster/asset_partition_range_end": keys[-1],
-            TAG: spec.name,
-            **book_tags(book_path(backtest_dir, spec.name)),
-        },
-    )
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
