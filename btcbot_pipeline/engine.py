@@ -722,7 +722,7 @@ def _run(
                         lookahead = (first, compute_batch(first, next_carry))
                     except BaseException as exc:
                         ahead_failed = exc  # raised after this chunk's outcome, as if the batch had not begun
-                outcome = closing.result()
+                outcome = _closed(closing, pending_insert)
             except BaseException:
                 _drain(writer)
                 book.rollback()
@@ -832,6 +832,16 @@ def _close_chunk(
         return GateStopped(group, verdicts, tuple(failures), after_chunk(book, group, True) if after_chunk else None)
     book.commit()
     return _ChunkClosed(verdicts, extra, after_chunk(book, group, False) if after_chunk else None)
+
+
+def _closed(closing: Future[_ChunkClosed | GateStopped], last_write: Future[None] | None) -> _ChunkClosed | GateStopped:
+    """The chunk's close, once its last batch's write is known to have gone in. A failed write
+    is the chunk's error, not what the close queued behind it then met: a transaction DuckDB
+    aborted ("Current transaction is aborted"), or, where the failure left it open, a commit
+    without the batch's rows."""
+    if last_write is not None:
+        last_write.result()
+    return closing.result()
 
 
 def _drain(writer: ThreadPoolExecutor) -> None:

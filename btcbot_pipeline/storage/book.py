@@ -327,10 +327,20 @@ class Book:
         (nothing else in the project sets it): beyond the cap DuckDB evicts blocks, spilling
         rows not yet checkpointed to its temporary folder beside the book (``x.duckdb.tmp``
         for ``x.duckdb``, removed when the book closes). A connection that a failure inside
-        left unusable is not reset: the failure is what the caller sees."""
+        left unusable is not reset: the failure is what the caller sees.
+
+        Raises:
+            BookError: DuckDB ran out of memory inside: the cap is named, and the error is
+                one a retry would meet again (DuckDB's own advice, settings the run sets,
+                does not apply)."""
         self.con.execute(f"SET memory_limit = '{limit}'")
         try:
             yield
+        except duckdb.OutOfMemoryException as exc:
+            first = str(exc).splitlines()[0]
+            raise BookError(
+                f"DuckDB ran out of memory writing the book, under the run's cap of {limit}: {first}"
+            ) from None
         finally:
             with suppress(duckdb.Error):
                 self.con.execute("RESET memory_limit")

@@ -22,7 +22,7 @@ from btcbot_pipeline import alerting, engine
 from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError
 from btcbot_pipeline.engine import HANDOVER_S, _quick_handover, _system_allocator
-from btcbot_pipeline.storage.book import Book
+from btcbot_pipeline.storage.book import Book, BookError
 from btcbot_pipeline.testing.cycle_harness import Cycle, failure_text
 
 TAGS = {
@@ -118,7 +118,7 @@ def test_arrow_allocates_from_the_system_allocator_inside_and_the_pool_comes_bac
 
 
 def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
-    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
 
 
 def test_a_run_writes_the_book_under_a_memory_cap_on_one_duckdb_thread_with_the_system_allocator(
@@ -128,7 +128,7 @@ def test_a_run_writes_the_book_under_a_memory_cap_on_one_duckdb_thread_with_the_
     real = engine._write_batch
 
     def write_batch(book, batch, tables, *args):  # type: ignore[no-untyped-def]
-        threads = book.con.execute("SELECT current_setting('threads')").fetchone()[0]
+        threads = book.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
         seen.append((_memory_limit(book.con), threads, pa.default_memory_pool().backend_name))
         return real(book, batch, tables, *args)
 
@@ -180,3 +180,51 @@ def test_the_last_chunk_is_checkpointed_and_each_chunks_alerts_raised_by_the_boo
         ("alerts", "00:40", writer),
         ("checkpoint", "00:40", writer),
     ]
+
+
+def test_a_write_that_runs_out_of_memory_fails_the_run_once_naming_the_cap(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second chunk's one batch is written under a cap DuckDB cannot insert within. The
+    # close that follows on the writer's thread meets the aborted transaction: what the run
+    # reports is the write's own error, and a retry (it would meet the same) is not made.
+    real = engine._write_batch
+
+    def write_batch(book, batch, *args):  # type: ignore[no-untyped-def]
+        if batch[0].key == "2026-01-01T00:30":
+            book.con.execute("SET memory_limit = '1KB'")
+        return real(book, batch, *args)
+
+    monkeypatch.setattr(engine, "_write_batch", write_batch)
+    result = _run(cycle)
+
+    assert not result.success
+    last = failure_text(result).splitlines()[-1]
+    assert last.startswith(
+        "BookError: DuckDB ran out of memory writing the book, under the run's cap of 96MB: Out of Memory Error: "
+    ), last
+    kinds = [e.event_type_value for e in result.all_events if e.event_type_value.startswith("STEP_")]
+    assert kinds.count("STEP_FAILURE") == 1 and "STEP_UP_FOR_RETRY" not in kinds
+    assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",)]
+
+
+def test_a_chunk_whose_last_write_failed_is_never_committed_without_its_rows(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write can fail and leave the transaction open (DuckDB refusing a statement before it
+    # runs, an error in our own code): the close queued behind it would then seal, gate and
+    # commit the chunk without the batch's rows, and the run would succeed.
+    real = engine._write_batch
+
+    def write_batch(book, batch, *args):  # type: ignore[no-untyped-def]
+        if batch[0].key == "2026-01-01T00:30":
+            raise BookError("the batch of 00:30 was refused")
+        return real(book, batch, *args)
+
+    monkeypatch.setattr(engine, "_write_batch", write_batch)
+    result = _run(cycle)
+
+    assert not result.success
+    assert failure_text(result).splitlines()[-1] == "BookError: the batch of 00:30 was refused"
+    assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",)]
+    assert cycle.rows("SELECT strftime(max(cycle_ts), '%H:%M') FROM cycle_seals") == [("00:25",)]
