@@ -85,6 +85,10 @@ CHUNK_CYCLES = 2880
 # Cycles computed and written at a time inside a chunk's transaction (four UTC days of
 # five-minute cycles): bounds the Python objects alive at once; fewer, larger inserts.
 BATCH_CYCLES = 1152
+# What those objects scale with is symbols × cycles: a wider market gets fewer cycles a
+# batch (:func:`batch_cycles`). 10 symbols keep BATCH_CYCLES; 100 real-data pairs over 20
+# days peaked at ~990 MiB in batches of 1,152 cycles, ~750 MiB in batches of one day.
+BATCH_SYMBOL_CYCLES = 11_520
 # Progress lines (a batch computed, a chunk committed): the asset also logs them to
 # Dagster; the `btcbot backtest` command prints this Python logger on the terminal.
 PROGRESS_LOGGER = "btcbot.progress"
@@ -454,6 +458,15 @@ def batches(partitions: Sequence[Partition], limit: int = BATCH_CYCLES) -> list[
     return _filled(partitions, limit)
 
 
+def batch_cycles(width: int | None) -> int:
+    """Most cycles a batch holds for snapshots of ``width`` symbols (``None``: not known):
+    about :data:`BATCH_SYMBOL_CYCLES` symbol-cycles, never more than :data:`BATCH_CYCLES`
+    cycles. A batch is whole partitions all the same: one larger than this is a batch alone."""
+    if not width or width <= 0:
+        return BATCH_CYCLES
+    return max(1, min(BATCH_CYCLES, BATCH_SYMBOL_CYCLES // width))
+
+
 def run_window(
     book: Book,
     partitions: Sequence[Partition],
@@ -472,12 +485,14 @@ def run_window(
     rebuild: Rebuild | None = None,
     run_id: str = "",
     venue: Venue = SIMULATED,
+    width: int | None = None,
 ) -> Iterator[ChunkDone | GateStopped]:
     """Run ``partitions`` (consecutive, in time order) into ``book``; yields each chunk's outcome.
 
-    A chunk is computed in batches of about four days of cycles; each batch's rows go into
-    the book inside the chunk's open transaction and its gate frames (narrow, typed) are
-    kept; the suites then validate the whole chunk once and the transaction commits, or
+    A chunk is computed in batches of about four days of cycles (fewer for snapshots of
+    more than ten symbols, ``width``, when the caller knows it: :func:`batch_cycles`); each
+    batch's rows go into the book inside the chunk's open transaction and its gate frames
+    (narrow, typed) are kept; the suites then validate the whole chunk once and the transaction commits, or
     rolls back on an ERROR failure. Stops after the first :class:`GateStopped`. The book is
     written on a thread of its own while the next batch is computed (at most two batches
     held at once); a chunk's outcome is yielded before anything computed ahead of it.
@@ -517,7 +532,7 @@ def run_window(
             opening_balances,
             gates,
             summarize,
-            chunk_cycles,
+            (chunk_cycles or cfg.gate_chunk_cycles, batch_cycles(width)),
             progress,
             while_gated,
             after_chunk,
@@ -625,7 +640,7 @@ def _run(
     opening_balances: OpeningBalances,
     gates: Gates,
     summarize: Summarize,
-    chunk_cycles: int | None,
+    sizes: tuple[int, int],
     progress: Callable[[str], None] | None,
     while_gated: WhileGated | None,
     after_chunk: AfterChunk | None,
@@ -671,14 +686,15 @@ def _run(
     # one thread uses the connection at a time: this one touches the book only before the
     # first chunk; from then on every use of it is a task of the writer's, in order.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="btcbot-book-writer") as writer:
-        groups = chunks(partitions, chunk_cycles or cfg.gate_chunk_cycles)
+        chunk_limit, batch_limit = sizes  # most cycles a chunk, a batch holds
+        groups = chunks(partitions, chunk_limit)
         lookahead: tuple[tuple[Partition, ...], CycleOutputs | None] | None = None
         checkpointed: Future[None] = Future()
         checkpointed.set_result(None)  # until the window's last chunk has committed
         for n, group in enumerate(groups):
             t0 = time.perf_counter()
             window = Window(group[0].window.start, group[-1].window.end)
-            group_batches = batches(group)
+            group_batches = batches(group, batch_limit)
             frames = _ChunkFrames(gates, gp, len(group_batches))
             done: list[PartitionDone] = []
             next_carry = carry
@@ -717,7 +733,7 @@ def _run(
                 # the next chunk's first batch is computed while this one is sealed, gated and committed
                 ahead_failed: BaseException | None = None
                 if n + 1 < len(groups):
-                    first = batches(groups[n + 1])[0]
+                    first = batches(groups[n + 1], batch_limit)[0]
                     try:
                         lookahead = (first, compute_batch(first, next_carry))
                     except BaseException as exc:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 from btcbot_pipeline import alerting, engine
+from btcbot_pipeline.adapters.replay.dataset import ReplayDataset
 from btcbot_pipeline.domain import cycle as cycle_module
 from btcbot_pipeline.domain.ledger import LedgerIntegrityError
 from btcbot_pipeline.engine import HANDOVER_S, _quick_handover, _system_allocator
@@ -228,3 +229,27 @@ def test_a_chunk_whose_last_write_failed_is_never_committed_without_its_rows(
     assert failure_text(result).splitlines()[-1] == "BookError: the batch of 00:30 was refused"
     assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",)]
     assert cycle.rows("SELECT strftime(max(cycle_ts), '%H:%M') FROM cycle_seals") == [("00:25",)]
+
+
+def test_a_run_is_computed_in_batches_sized_by_its_datasets_width(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two cycles' worth of symbol-cycles for the harness's dataset: batches of two cycles
+    width = ReplayDataset.load(cycle.dataset).symbols
+    monkeypatch.setattr(engine, "BATCH_SYMBOL_CYCLES", 2 * len(width))
+    cycle.overrides["GATE_CHUNK_CYCLES"] = "5"  # one chunk: only the batches split the window
+    computed: list[int] = []
+    real = engine.compute
+
+    def compute(snapshots, *args, **kwargs):  # type: ignore[no-untyped-def]
+        computed.append(len(snapshots))
+        return real(snapshots, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "compute", compute)
+    result = dg.materialize(
+        cycle.assets(), tags=TAGS, resources=cycle.resources(), instance=dg.DagsterInstance.ephemeral()
+    )
+
+    assert result.success
+    assert computed == [2, 2, 1]
+    assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",), ("00:30",), ("00:35",), ("00:40",)]

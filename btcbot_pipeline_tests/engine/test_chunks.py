@@ -9,7 +9,7 @@ from typing import Callable
 
 import duckdb
 
-from btcbot_pipeline.engine import Partition, _ChunkFrames, batches, chunks
+from btcbot_pipeline.engine import BATCH_CYCLES, Partition, _ChunkFrames, batch_cycles, batches, chunks
 from btcbot_pipeline.quality.rules import CHAIN_SUITE, SUITES, Frame, GateParams, GateResult, Suite
 from btcbot_pipeline.storage.book import Book, Window
 
@@ -51,6 +51,22 @@ def test_a_partition_larger_than_the_limit_is_a_chunk_alone() -> None:
 
 def test_batches_fill_up_to_their_limit() -> None:
     assert _sizes(batches(_partitions(3, 3, 3, 3), 9)) == [[3, 3, 3], [3]]
+
+
+def test_a_wider_market_is_computed_in_fewer_cycles_a_batch() -> None:
+    # about 11,520 symbol-cycles a batch, never more cycles than the default
+    assert [batch_cycles(w) for w in (None, 0, 1, 10, 11, 100, 300, 20_000)] == [
+        BATCH_CYCLES,
+        BATCH_CYCLES,
+        BATCH_CYCLES,
+        1152,
+        1047,
+        115,
+        38,
+        1,
+    ]
+    # 100 symbols over 20 days from 05:00: one day partition a batch (each above 115 cycles)
+    assert _sizes(batches(_partitions(228, 288, 288), batch_cycles(100))) == [[228], [288], [288]]
 
 
 class _Gates:

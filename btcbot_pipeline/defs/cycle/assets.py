@@ -333,6 +333,7 @@ def build_cycle_assets(
                     rebuild=g.rebuild_command,
                     run_id=context.run_id,
                     venue=v,
+                    width=market.width(),
                 ):
                     if isinstance(outcome, GateStopped):
                         # only this chunk's partitions: later ones never ran (Dagster shows them not executed)

@@ -81,6 +81,11 @@ class MarketDataResource(dg.ConfigurableResource, ABC):
     def opening_balances(self, settings: BotSettings) -> OpeningBalances:
         """What a new book opens with on this venue (``settings``: the run's)."""
 
+    def width(self) -> int | None:
+        """How many symbols each snapshot holds, when known before any is taken (``None``:
+        not known): a window is computed in batches sized by it."""
+        return None
+
 
 class ReplayMarketData(MarketDataResource):
     """Snapshots from the replay dataset at ``dataset_path``; a new book opens with
@@ -95,16 +100,30 @@ class ReplayMarketData(MarketDataResource):
     def snapshots(
         self, cycle_times: list[datetime], *, vol_lookback: int, max_data_age_s: int, bar_seconds: int | None = None
     ) -> list[MarketSnapshot]:
-        try:
-            dataset = _load_replay(self.dataset_path, _signature(self.dataset_path))
-            return dataset.snapshots(
+        with _unusable_dataset():
+            return self._dataset().snapshots(
                 cycle_times, vol_lookback=vol_lookback, max_data_age_s=max_data_age_s, bar_seconds=bar_seconds
             )
-        except ReplayDatasetError as exc:  # the same dataset fails the same way: never retried
-            raise dg.Failure(description=f"replay dataset unusable: {exc}", allow_retries=False) from None
 
     def opening_balances(self, settings: BotSettings) -> OpeningBalances:
         return DryRunOpening(settings.dry_run_try_balance)
+
+    def width(self) -> int | None:
+        """Every symbol of the dataset (each snapshot holds them all, unusable ones skipped)."""
+        with _unusable_dataset():
+            return len(self._dataset().symbols)
+
+    def _dataset(self) -> ReplayDataset:
+        return _load_replay(self.dataset_path, _signature(self.dataset_path))
+
+
+@contextmanager
+def _unusable_dataset() -> Iterator[None]:
+    """A dataset that cannot be read fails the step, never retried: the same dataset fails the same way."""
+    try:
+        yield
+    except ReplayDatasetError as exc:
+        raise dg.Failure(description=f"replay dataset unusable: {exc}", allow_retries=False) from None
 
 
 class BtcturkMarketData(MarketDataResource):
