@@ -180,6 +180,8 @@ def table(runs: list[dict], configs: list[str], peers: list[str]) -> str:
         if of("trading-100pairs-2d") and (t10 := median(of("trading-2d"), key)):
             t100 = median(of("trading-100pairs-2d"), key)
             rows[f"{what} 100 pairs / 10 pairs (trading, 2 days)"] = {"ours trading": t100 / t10 if t100 else None}
+    if of("trading-100pairs-2d") and (m100 := median(of("trading-100pairs-2d"), "maxrss_kib")):
+        rows["peak RSS 100 pairs, 2 days (MiB)"] = {"ours trading": m100 / 1024}
     mine = {c: [r for r in runs if r["label"].startswith(source[c].split("-")[0])] for c in columns}
     rows["processes left behind (all runs)"] = {c: sum(r["left_behind"] for r in mine[c]) for c in columns}
     rows["failed runs (exit ≠ 0, left out above)"] = {c: sum(r["returncode"] != 0 for r in mine[c]) for c in columns}
