@@ -825,6 +825,14 @@ def _close_chunk(
     digested: Digested,
 ) -> _ChunkClosed | GateStopped:
     clock = time.perf_counter()
+    n_chunk = sum(len(p.times) for p in group)
+    # Whatever else went wrong, a chunk is never sealed or committed without all its cycles.
+    written = book.ledger_count(window)
+    if written != n_chunk:
+        raise EngineError(
+            f"the book holds {written} of the {n_chunk} cycles of {group[0].key}…{group[-1].key} once written: "
+            "not committed"
+        )
     pending = frames.verdicts(book, window)
     # The chunk's rows are in the (open) transaction: work that reads them runs
     # while the gates validate (a backtest's report); it is dropped on a rollback.
@@ -834,7 +842,6 @@ def _close_chunk(
     seal_from(book.con, window.start, digested=digested)
     report_s = time.perf_counter() - report_clock
     results = [result() for result in pending]
-    n_chunk = sum(len(p.times) for p in group)
     if n_chunk:  # the gates' own time, not the report built while they ran
         book.record_durations(window, "gates_ms", round(1000 * (time.perf_counter() - clock - report_s) / n_chunk, 3))
     verdicts = tuple(r for r, _ in results)

@@ -459,6 +459,13 @@ class Book:
             return None
         return n, first.replace(tzinfo=timezone.utc), last.replace(tzinfo=timezone.utc)
 
+    def ledger_count(self, window: Window) -> int:
+        """How many cycles the ledger holds in ``window`` (its rows as this connection sees them)."""
+        start, end = naive_utc(window.start), naive_utc(window.end)
+        return self.con.execute(
+            "SELECT count(*) FROM ledger_metrics WHERE cycle_ts >= ? AND cycle_ts < ?", [start, end]
+        ).fetchall()[0][0]
+
     def chain(self, window: Window) -> list[tuple[Any, ...]]:
         """The chain links of the window's cycles and of the first cycle after it:
         ``(cycle_ts, cycle_id, carried_from, opening_digest, previous_cycle_id,

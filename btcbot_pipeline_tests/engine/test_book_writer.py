@@ -253,3 +253,26 @@ def test_a_run_is_computed_in_batches_sized_by_its_datasets_width(
     assert result.success
     assert computed == [2, 2, 1]
     assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",), ("00:30",), ("00:35",), ("00:40",)]
+
+
+def test_a_chunk_whose_rows_did_not_all_reach_the_book_is_not_committed(
+    cycle: Cycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run's last chunk (00:40, no chunk after it whose chain gate would notice) is
+    # written without its ledger row and no error: the close counts before it seals.
+    real = engine._write_batch
+
+    def write_batch(book, batch, tables, *args):  # type: ignore[no-untyped-def]
+        if batch[0].key == "2026-01-01T00:40":
+            tables = {name: table for name, table in tables.items() if name != "ledger_metrics"}
+        return real(book, batch, tables, *args)
+
+    monkeypatch.setattr(engine, "_write_batch", write_batch)
+    result = _run(cycle)
+
+    assert not result.success
+    assert failure_text(result).splitlines()[-1] == (
+        "EngineError: the book holds 0 of the 1 cycles of 2026-01-01T00:40…2026-01-01T00:40 once written: not committed"
+    )
+    assert cycle.rows(LEDGER_TIMES) == [("00:20",), ("00:25",), ("00:30",), ("00:35",)]
+    assert cycle.rows("SELECT count(*) FROM universe WHERE cycle_ts >= '2026-01-01 00:40'") == [(0,)]
