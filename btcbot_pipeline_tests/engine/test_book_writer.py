@@ -12,6 +12,7 @@ import sys
 import threading
 from dataclasses import replace
 from decimal import Decimal
+from typing import Callable
 
 import dagster as dg
 import duckdb
@@ -183,20 +184,30 @@ def test_the_last_chunk_is_checkpointed_and_each_chunks_alerts_raised_by_the_boo
     ]
 
 
+Tables = dict[str, pa.Table]
+
+
+def _when_writing(monkeypatch: pytest.MonkeyPatch, key: str, change: Callable[[Book, Tables], Tables]) -> None:
+    """The batch starting with partition ``key`` is written as ``change(book, tables)`` makes it."""
+    real = engine._write_batch
+
+    def write_batch(book, batch, tables, *args):  # type: ignore[no-untyped-def]
+        return real(book, batch, change(book, tables) if batch[0].key == key else tables, *args)
+
+    monkeypatch.setattr(engine, "_write_batch", write_batch)
+
+
 def test_a_write_that_runs_out_of_memory_fails_the_run_once_naming_the_cap(
     cycle: Cycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The second chunk's one batch is written under a cap DuckDB cannot insert within. The
     # close that follows on the writer's thread meets the aborted transaction: what the run
     # reports is the write's own error, and a retry (it would meet the same) is not made.
-    real = engine._write_batch
+    def starve(book: Book, tables: Tables) -> Tables:
+        book.con.execute("SET memory_limit = '1KB'")
+        return tables
 
-    def write_batch(book, batch, *args):  # type: ignore[no-untyped-def]
-        if batch[0].key == "2026-01-01T00:30":
-            book.con.execute("SET memory_limit = '1KB'")
-        return real(book, batch, *args)
-
-    monkeypatch.setattr(engine, "_write_batch", write_batch)
+    _when_writing(monkeypatch, "2026-01-01T00:30", starve)
     result = _run(cycle)
 
     assert not result.success
@@ -215,14 +226,10 @@ def test_a_chunk_whose_last_write_failed_is_never_committed_without_its_rows(
     # A write can fail and leave the transaction open (DuckDB refusing a statement before it
     # runs, an error in our own code): the close queued behind it would then seal, gate and
     # commit the chunk without the batch's rows, and the run would succeed.
-    real = engine._write_batch
+    def refuse(book: Book, tables: Tables) -> Tables:
+        raise BookError("the batch of 00:30 was refused")
 
-    def write_batch(book, batch, *args):  # type: ignore[no-untyped-def]
-        if batch[0].key == "2026-01-01T00:30":
-            raise BookError("the batch of 00:30 was refused")
-        return real(book, batch, *args)
-
-    monkeypatch.setattr(engine, "_write_batch", write_batch)
+    _when_writing(monkeypatch, "2026-01-01T00:30", refuse)
     result = _run(cycle)
 
     assert not result.success
@@ -260,14 +267,10 @@ def test_a_chunk_whose_rows_did_not_all_reach_the_book_is_not_committed(
 ) -> None:
     # The run's last chunk (00:40, no chunk after it whose chain gate would notice) is
     # written without its ledger row and no error: the close counts before it seals.
-    real = engine._write_batch
+    def without_ledger(book: Book, tables: Tables) -> Tables:
+        return {name: table for name, table in tables.items() if name != "ledger_metrics"}
 
-    def write_batch(book, batch, tables, *args):  # type: ignore[no-untyped-def]
-        if batch[0].key == "2026-01-01T00:40":
-            tables = {name: table for name, table in tables.items() if name != "ledger_metrics"}
-        return real(book, batch, tables, *args)
-
-    monkeypatch.setattr(engine, "_write_batch", write_batch)
+    _when_writing(monkeypatch, "2026-01-01T00:40", without_ledger)
     result = _run(cycle)
 
     assert not result.success
