@@ -462,7 +462,7 @@ def batch_cycles(width: int | None) -> int:
     """Most cycles a batch holds for snapshots of ``width`` symbols (``None``: not known):
     about :data:`BATCH_SYMBOL_CYCLES` symbol-cycles, never more than :data:`BATCH_CYCLES`
     cycles. A batch is whole partitions all the same: one larger than this is a batch alone."""
-    if not width or width <= 0:
+    if width is None or width <= 0:
         return BATCH_CYCLES
     return max(1, min(BATCH_CYCLES, BATCH_SYMBOL_CYCLES // width))
 
@@ -492,8 +492,8 @@ def run_window(
     A chunk is computed in batches of about four days of cycles (fewer for snapshots of
     more than ten symbols, ``width``, when the caller knows it: :func:`batch_cycles`); each
     batch's rows go into the book inside the chunk's open transaction and its gate frames
-    (narrow, typed) are kept; the suites then validate the whole chunk once and the transaction commits, or
-    rolls back on an ERROR failure. Stops after the first :class:`GateStopped`. The book is
+    (narrow, typed) are kept; the suites then validate the whole chunk once and the
+    transaction commits, or rolls back on an ERROR failure. Stops after the first :class:`GateStopped`. The book is
     written on a thread of its own while the next batch is computed (at most two batches
     held at once); a chunk's outcome is yielded before anything computed ahead of it.
 

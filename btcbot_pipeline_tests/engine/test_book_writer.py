@@ -242,8 +242,8 @@ def test_a_run_is_computed_in_batches_sized_by_its_datasets_width(
     cycle: Cycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # two cycles' worth of symbol-cycles for the harness's dataset: batches of two cycles
-    width = ReplayDataset.load(cycle.dataset).symbols
-    monkeypatch.setattr(engine, "BATCH_SYMBOL_CYCLES", 2 * len(width))
+    symbols = ReplayDataset.load(cycle.dataset).symbols
+    monkeypatch.setattr(engine, "BATCH_SYMBOL_CYCLES", 2 * len(symbols))
     cycle.overrides["GATE_CHUNK_CYCLES"] = "5"  # one chunk: only the batches split the window
     computed: list[int] = []
     real = engine.compute
