@@ -168,7 +168,8 @@ def _run_backtest(args: argparse.Namespace, loaded: Callable[[], None]) -> int:
         f"{outcome.run_id}"
     )
     print(format_text([report]))
-    print(f"chart {outcome.book.with_suffix('.png')}")
+    chart = outcome.book.with_suffix(".png")
+    print(f"chart {chart}" if chart.exists() else "chart not drawn: its error is in the last cycle_trace's metadata")
     return 0
 
 

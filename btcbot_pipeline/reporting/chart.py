@@ -9,6 +9,7 @@ floats here and only here: pixels do not need exact money.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +27,18 @@ _DPI = 100
 
 def render_chart(reports: Sequence[BacktestReport], path: Path) -> Path:
     """Draw the equity curve and drawdown of each report (its :attr:`~BacktestReport.curve`) to a PNG at ``path``.
+
+    Raises:
+        ReportingError: if a report has no equity curve.
+    """
+    png = chart_png(reports)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return path
+
+
+def chart_png(reports: Sequence[BacktestReport]) -> bytes:
+    """The PNG :func:`render_chart` writes, as bytes.
 
     Raises:
         ReportingError: if a report has no equity curve.
@@ -57,9 +70,9 @@ def render_chart(reports: Sequence[BacktestReport], path: Path) -> Path:
     bottom.xaxis.set_major_locator(locator)
     bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", metadata={"Software": None})
-    return path
+    png = io.BytesIO()
+    fig.savefig(png, format="png", metadata={"Software": None})
+    return png.getvalue()
 
 
 def report_books(books: Sequence[Path], out_dir: Path | None = None) -> tuple[list[BacktestReport], Path]:

@@ -14,7 +14,7 @@ the assets are tagged ``btcbot/graph=backtest`` and ``btcbot/backtest=<name>``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import dagster as dg
 
@@ -71,9 +71,9 @@ def build_backtest(spec: BacktestSpec, backtest_dir: str | Path) -> tuple[list[d
 
 
 def _report(spec: BacktestSpec, chart: Path) -> Any:
-    def report(book: Book) -> dict[str, Any]:
+    def report(book: Book) -> Callable[[], dict[str, Any]]:
         """The backtest's report table and equity/drawdown chart (also ``<name>.png`` beside
-        the book), for its last partition's materialization."""
+        the book), for its last partition's materialization (see ``report_metadata``)."""
         from btcbot_pipeline.defs.backtest.report_metadata import report_metadata
 
         return report_metadata(book.con, label=spec.name, chart=chart)

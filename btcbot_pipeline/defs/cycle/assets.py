@@ -110,9 +110,10 @@ class CycleGraph:
     resources: tuple[str, str, str] = ("settings", "market_data", "book")
     # The venue resource's key (the live graph's BTCTurk venue); None: the simulation.
     venue: str | None = None
-    # Extra metadata for the graph's LAST partition's cycle_trace, from the open book once
-    # the chunk holding it is committed (a backtest's report and chart).
-    final_report: Callable[[Book], dict[str, Any]] | None = None
+    # Extra metadata for the graph's LAST partition's cycle_trace (a backtest's report and
+    # chart): read from the open book while the chunk holding it is gated, and made once
+    # that chunk is committed, by calling what it returned.
+    final_report: Callable[[Book], Callable[[], dict[str, Any]]] | None = None
     retry_policy: dg.RetryPolicy | None = CYCLE_RETRY
 
     @cached_property
@@ -144,9 +145,10 @@ class CycleGraph:
         )
         return where + _DESCRIPTIONS[stage]
 
-    def report_while_gated(self, book: Book, group: tuple[Partition, ...]) -> dict[str, Any] | None:
+    def report_while_gated(self, book: Book, group: tuple[Partition, ...]) -> Callable[[], dict[str, Any]] | None:
         """The final report, built from the chunk holding the graph's last partition while
-        its gates run (it reads the chunk's rows in the open transaction)."""
+        its gates run (it reads the chunk's rows in the open transaction); its metadata
+        once called, after the commit."""
         if self.final_report is None or group[-1].key != self.last_key:
             return None
         return self.final_report(book)
@@ -396,8 +398,8 @@ def _materializations(
     for p in outcome.partitions:
         if p.summary is None:
             continue
-        if outcome.extra and p.partition.key == g.last_key:
-            p.summary.figures["cycle_trace"].update(outcome.extra)
+        if outcome.extra is not None and p.partition.key == g.last_key:
+            p.summary.figures["cycle_trace"].update(outcome.extra())
         if p.partition.key in outcome.after.realized_today:
             p.summary.figures["ledger_snapshot"].update(outcome.after.realized_today[p.partition.key])
         for stage in STAGES:
