@@ -477,6 +477,8 @@ def test_a_backtest_group_backfill_of_all_its_days_is_one_successful_run(
     cycles = sorted(_equities(project.backtest_book(BACKTEST.name)))
     expected = [BACKTEST.start + i * FIVE for i in range(int((BACKTEST.end - BACKTEST.start) / FIVE))]
     assert cycles == expected, f"{len(cycles)} cycles from {cycles[:1]} to {cycles[-1:]}, expected {len(expected)}"
+    # the run's report chart, drawn in the run's process once its last chunk committed
+    assert project.backtest_book(BACKTEST.name).with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with ui.page(f"/runs/b/{backfill['id']}?tab=runs") as page:
         ui.wait_text(
             page,
