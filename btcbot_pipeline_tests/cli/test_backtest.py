@@ -71,6 +71,29 @@ def test_backtest_command_runs_and_prints_the_report(
     assert (spec["name"], spec["partition"], spec["settings"]["STAGE7_UNIVERSE_SIZE"]) == ("cli", "day", "5")
 
 
+def test_a_backtest_whose_chart_cannot_be_drawn_still_commits_and_says_where_the_error_is(
+    quiet: Path, replay_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from btcbot_pipeline.reporting import chart
+
+    def refuse(reports: object) -> bytes:
+        raise RuntimeError("no display for you")
+
+    monkeypatch.setattr(chart, "chart_png", refuse)
+    code = main(
+        ["backtest", "--dataset", str(replay_dir), "--start", "2026-01-01T00:30", "--end", "2026-01-01T00:50"]
+        + ["--name", "nochart", *SETS]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "done: 4 cycles in " in out
+    assert out.splitlines()[-1] == "chart not drawn: its error is in the last cycle_trace's metadata"
+    assert not (quiet / "bt" / "nochart.png").exists()
+    with duckdb.connect(str(quiet / "bt" / "nochart.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM ledger_metrics").fetchone() == (4,)
+
+
 def test_an_invalid_dataset_exits_2_with_its_errors(quiet: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (quiet / "broken" / "candles").mkdir(parents=True)
 

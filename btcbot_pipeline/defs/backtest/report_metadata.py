@@ -19,13 +19,13 @@ def report_metadata(con: Any, *, label: str, chart: Path) -> Callable[[], dict[s
     """The report of the book open on ``con`` (the run's own connection: it sees the rows it
     is writing), built now; its equity/drawdown chart is drawn on a thread of its own
     meanwhile. The returned function waits for the chart, writes it to ``chart`` and gives
-    the metadata: the report table (markdown), the chart inline and its file path.
+    the metadata: the report table (markdown), the chart inline and its file path, or
+    ``chart_error`` if it could not be drawn (the rows are committed by then: a chart is
+    not worth failing them).
 
-    Why a thread: a run builds its report while its last chunk's gates validate, and then
-    seals, commits and checkpoints the book, all in DuckDB, which releases the GIL. Drawing
-    (matplotlib's import included, ~0.5 s) used to come before all of that, with the run
-    waiting on it. A chart is drawn from rows not yet committed; it is written beside the
-    book only once they are (a chunk its gates stop never calls the function)."""
+    The chart is drawn beside the DuckDB work that follows (the seal, the commit, the
+    checkpoint), which releases the GIL; it is written beside the book only once the rows
+    are committed (a chunk its gates stop never calls the function). See docs/operations.md."""
     report = build_report(con, label=label)
     drawing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="btcbot-chart")
     png = drawing.submit(_png, report)
