@@ -296,21 +296,29 @@ class _SymbolSeries:
         self._init_ticker(ticker)
 
     def _init_candles(self, candles: SeriesFile) -> None:
-        ts = self.c_ts = tuple(candles.ts)
+        self.c_ts = tuple(candles.ts)
         cols = candles.columns
         self.c_open, self.c_high, self.c_low, self.c_close, self.c_volume = (
             cols[name] for name in ("open", "high", "low", "close", "volume")
         )
+        # The candles' 24-hour windows serve only a cycle without a ticker row (see
+        # _window): worked out on first use, so a dataset with ticker files never pays.
+        self.w_lo = self.w_high = self.w_low = self.c_qv_prefix = None
+
+    def _init_windows(self) -> None:
+        """Each candle's 24-hour window (its first candle, the candles of its high and low)
+        and the prefix sums of close × volume, for :meth:`_window`."""
+        ts = self.c_ts
         # Decimals for this symbol only while its positions are worked out.
         highs, lows = list(self.c_high), list(self.c_low)
         # Prefix sums in the 60-digit money context stay exact, so a window's sum is one
         # subtraction and equals the row-by-row sum to the last digit.
         products = map(MONEY_CONTEXT.multiply, self.c_close, self.c_volume)
-        self.c_qv_prefix = DecimalColumn.of(accumulate(products, MONEY_CONTEXT.add, initial=ZERO))
+        prefix = DecimalColumn.of(accumulate(products, MONEY_CONTEXT.add, initial=ZERO))
         # The window of candle i is (ts[i] - 24h, ts[i]]: it starts after every stamp <= ts[i] - 24h.
-        w_lo = self.w_lo = array("i", map(bisect_right, repeat(ts), map(sub, ts, repeat(_DAY_US))))
-        w_high = self.w_high = array("i")  # the candle whose high is the window's (ties: the newest)
-        w_low = self.w_low = array("i")
+        w_lo = array("i", map(bisect_right, repeat(ts), map(sub, ts, repeat(_DAY_US))))
+        w_high = array("i")  # the candle whose high is the window's (ties: the newest)
+        w_low = array("i")
         high_q: deque[int] = deque()  # indices with decreasing highs (ties: the newest kept)
         low_q: deque[int] = deque()  # indices with increasing lows (ties: the newest kept)
         for i, lo in enumerate(w_lo):
@@ -327,6 +335,7 @@ class _SymbolSeries:
                 low_q.popleft()
             w_high.append(high_q[0])
             w_low.append(low_q[0])
+        self.w_lo, self.w_high, self.w_low, self.c_qv_prefix = w_lo, w_high, w_low, prefix
 
     def _init_ticker(self, ticker: SeriesFile | None) -> None:
         if ticker is None:
@@ -480,13 +489,15 @@ class _SymbolSeries:
         is candle ``ic``'s."""
         if lo > ic:
             return close, None, None, ZERO, None
-        if lo == self.w_lo[ic]:
+        if self.w_lo is None:
+            self._init_windows()
+        if lo == self.w_lo[ic]:  # type: ignore[index]
             # The usual case: the cycle falls before the next candle, so the window ending
             # at the cycle holds the same candles as the one ending at the bar.
-            high, low = self.c_high.value(self.w_high[ic]), self.c_low.value(self.w_low[ic])
+            high, low = self.c_high.value(self.w_high[ic]), self.c_low.value(self.w_low[ic])  # type: ignore[index]
         else:
             high, low = max(self.c_high[lo : ic + 1]), min(self.c_low[lo : ic + 1])  # type: ignore[type-var]
-        prefix = self.c_qv_prefix
+        prefix: DecimalColumn = self.c_qv_prefix  # type: ignore[assignment]
         return (
             close,
             high,

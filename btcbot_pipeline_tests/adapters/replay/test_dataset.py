@@ -150,6 +150,43 @@ def test_24h_stats_from_candles_without_ticker_folder(tmp_path: Path) -> None:
     assert snap.data_ts == utc("2026-01-02T00:00:00Z")
 
 
+def test_24h_stats_come_from_the_candles_until_the_ticker_begins_and_are_worked_out_only_then(
+    tmp_path: Path,
+) -> None:
+    """A cycle before a symbol's first ticker row takes its 24 h stats from the candles; the
+    candles' windows are worked out on that first use, never for a symbol whose ticker
+    covers every cycle (loading a dataset with ticker files does not pay for them)."""
+    candles = f"""\
+        {CANDLES_HEADER}
+        2026-01-01T00:00:00Z,100,120,95,110,2
+        2026-01-01T12:00:00Z,110,130,105,120,3
+        """
+    book = f"{BOOK_HEADER}\n2026-01-01T00:00:00Z,109,111\n2026-01-01T12:00:00Z,119,121\n"
+    root = write_dataset(
+        tmp_path,
+        candles={"BTCTRY": candles, "ETHTRY": candles},
+        orderbook={"BTCTRY": book, "ETHTRY": book},
+        ticker={
+            "BTCTRY": f"{TICKER_HEADER}\n2026-01-01T12:00:00Z,121,140,80,10,5000\n",
+            "ETHTRY": f"{TICKER_HEADER}\n2026-01-01T00:00:00Z,111,150,70,4,777\n",
+        },
+    )
+    dataset = ReplayDataset.load(root)
+    series = {s.symbol: s for s in dataset._series}
+    assert (series["BTCTRY"].w_lo, series["ETHTRY"].w_lo) == (None, None)
+
+    before, after = (
+        dataset.snapshot_at(utc(at), max_data_age_s=86_400).by_symbol()
+        for at in ("2026-01-01T06:00:00Z", "2026-01-01T12:00:00Z")
+    )
+
+    btc = before["BTCTRY"]  # no ticker row yet: the candles of the 24 h to 06:00, the 00:00 one
+    assert (btc.last, btc.high_24h, btc.low_24h, btc.quote_volume_try) == (110, 120, 95, Decimal("220"))
+    assert after["BTCTRY"].quote_volume_try == Decimal("5000")  # the ticker's, from its first row
+    assert before["ETHTRY"].quote_volume_try == after["ETHTRY"].quote_volume_try == Decimal("777")
+    assert series["BTCTRY"].w_lo is not None and series["ETHTRY"].w_lo is None
+
+
 def test_24h_window_ends_at_the_cycle_not_at_the_last_bar(tmp_path: Path) -> None:
     # 13 h after the last bar the 06:00 and 12:00 bars have left the window, although
     # they are within 24 h of that last bar.
