@@ -335,7 +335,8 @@ class _SymbolSeries:
                 low_q.popleft()
             w_high.append(high_q[0])
             w_low.append(low_q[0])
-        self.w_lo, self.w_high, self.w_low, self.c_qv_prefix = w_lo, w_high, w_low, prefix
+        self.w_high, self.w_low, self.c_qv_prefix = w_high, w_low, prefix
+        self.w_lo = w_lo  # last: _window takes a set w_lo for all four set
 
     def _init_ticker(self, ticker: SeriesFile | None) -> None:
         if ticker is None:
